@@ -1,0 +1,18 @@
+"""Reverse-mode automatic differentiation: Tensor, Function, the backward engine, grad mode."""
+
+from deepgrad.autograd.function import BackwardError, Context, Function
+from deepgrad.autograd.functional import grad
+from deepgrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from deepgrad.autograd.tensor import Tensor
+
+__all__ = [
+    "BackwardError",
+    "Context",
+    "Function",
+    "Tensor",
+    "enable_grad",
+    "grad",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+]

@@ -1,0 +1,175 @@
+"""Function: one differentiable primitive = forward on arrays + backward on Tensors.
+
+A primitive subclasses ``Function`` and writes two static methods::
+
+    class Exp(Function):
+        '''y = exp(x).   dx = dy * y'''
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_outputs()
+            return ctx.xp.exp(x)
+
+        @staticmethod
+        def backward(ctx, dy):
+            (y,) = ctx.saved_outputs
+            return dy * y
+
+``forward`` gets the input *arrays* (NumPy or CuPy; ``ctx.xp`` is their module)
+and keyword constants; it returns one array. ``backward`` gets the upstream
+gradient as a Tensor and returns one gradient Tensor (or None) per input. Because
+backward is written with Tensor operations, running it with graph recording on
+(``create_graph=True``) gives higher-order gradients for free.
+
+The ``Context`` made for one call is also the graph node: it keeps its parents
+(the input's node, or the leaf tensor itself), the saved tensors and constants.
+Subclassing registers the primitive in ``Function.registry``; the op tests check
+that every registered primitive has an entry in the test table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepgrad.autograd.grad_mode import GradMode
+from deepgrad.backend import get_array_module
+
+_ndarray = np.ndarray
+
+
+class BackwardError(RuntimeError):
+    """Backward cannot run: a freed graph, or an input modified in place after it was saved."""
+
+
+class Context:
+    """Per-call state of a primitive and the node of the graph.
+
+    Attributes set by the engine: ``fn`` (the Function class), ``xp`` (array
+    module), ``parents`` (per input: its node, the leaf Tensor, or None),
+    ``needs_input_grad`` (per input: whether a gradient is wanted), ``shape``
+    and ``dtype`` (of the output). Anything else a primitive sets on ``ctx`` is a
+    constant for its backward and is dropped when the graph is freed.
+    """
+
+    __slots__ = (
+        "fn",
+        "xp",
+        "parents",
+        "needs_input_grad",
+        "shape",
+        "dtype",
+        "inputs",
+        "_saved",
+        "_saved_versions",
+        "_saved_out",
+        "_save_out",
+        "hooks",
+        "retained",
+        "released",
+        "__dict__",
+    )
+
+    def __init__(self, fn, xp, inputs):
+        self.fn = fn
+        self.xp = xp
+        self.inputs = inputs
+        self._saved = None
+        self._saved_out = None
+        self._save_out = False
+        self.hooks = None
+        self.retained = None
+        self.released = False
+
+    # -- saving, by position ------------------------------------------------------------------
+    def save_inputs(self, *positions: int) -> None:
+        """Keep the inputs at these positions for backward (``ctx.saved_inputs``)."""
+        inputs = self.inputs
+        self._saved = tuple(inputs[i] for i in positions)
+        self._saved_versions = tuple(t._version for t in self._saved)
+
+    def save_outputs(self) -> None:
+        """Keep the output for backward (``ctx.saved_outputs``)."""
+        self._save_out = True
+
+    @property
+    def saved_inputs(self) -> tuple:
+        if self.released:
+            raise _released_error(self)
+        saved = self._saved
+        for t, version in zip(saved, self._saved_versions):
+            if t._version != version:
+                raise BackwardError(
+                    f"{self.fn.__name__}: an input saved for backward was modified in place "
+                    f"(version {version} -> {t._version}, shape {t.shape}); use an out-of-place "
+                    "operation (y = x + 1 instead of x += 1) before calling backward."
+                )
+        return saved
+
+    @property
+    def saved_outputs(self) -> tuple:
+        if self.released:
+            raise _released_error(self)
+        from deepgrad.autograd.tensor import Tensor
+
+        # Rebuilt on demand rather than stored: a stored output Tensor would point back at
+        # this node and make a reference cycle (DESIGN principle 6).
+        return (Tensor._make(self._saved_out, self if GradMode.enabled else None),)
+
+    def release(self) -> None:
+        """Free what backward kept; called after backward unless retain_graph=True."""
+        self._saved = None
+        self._saved_out = None
+        self.__dict__.clear()
+        self.released = True
+
+
+def _released_error(ctx) -> BackwardError:
+    return BackwardError(
+        f"{ctx.fn.__name__}: trying to backward through the graph a second time, but its saved "
+        "values were already freed; pass retain_graph=True to the first backward() call."
+    )
+
+
+class Function:
+    """Base class of all primitives (see the module docstring)."""
+
+    registry: dict[str, type] = {}
+    differentiable = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Function.registry[cls.__name__] = cls
+
+    @staticmethod
+    def forward(ctx: Context, *arrays, **constants):  # pragma: no cover - abstract
+        raise NotImplementedError("abstract: Function subclasses define forward")
+
+    @staticmethod
+    def backward(ctx: Context, dy):  # pragma: no cover - abstract
+        raise NotImplementedError("abstract: Function subclasses define backward")
+
+    @classmethod
+    def apply(cls, *inputs, **constants):
+        """Run forward on the inputs' arrays and, when a gradient is wanted, record the node."""
+        from deepgrad.autograd.tensor import Tensor
+
+        first = inputs[0]._data
+        xp = np if type(first) is _ndarray else get_array_module(first)
+        ctx = Context(cls, xp, inputs)
+        out = cls.forward(ctx, *[t._data for t in inputs], **constants)
+        if type(out) is not _ndarray:
+            out = xp.asarray(out)  # NumPy turns 0-d results into scalars
+        if GradMode.enabled and cls.differentiable:
+            needs = tuple([t.requires_grad for t in inputs])
+            if True in needs:
+                ctx.needs_input_grad = needs
+                ctx.parents = tuple(
+                    [t.grad_fn if t.grad_fn is not None else (t if t.requires_grad else None) for t in inputs]
+                )
+                ctx.shape = out.shape
+                ctx.dtype = out.dtype
+                ctx.inputs = None
+                if ctx._save_out:
+                    ctx._saved_out = out
+                return Tensor._make(out, ctx)
+        return Tensor._make(out, None)

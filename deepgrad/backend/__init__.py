@@ -1,0 +1,171 @@
+"""Array backends: NumPy on the CPU, CuPy on CUDA GPUs.
+
+Everything above this package asks *here* which array module (``xp``) an array
+belongs to, so the same op code runs on both (DESIGN principle 3). The dtype
+policy lives here too: dtypes are NumPy dtype objects (``deepgrad.float32`` is
+``numpy.dtype('float32')``), which CuPy understands as well.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepgrad.backend.device import (
+    Device,
+    DeviceError,
+    cuda_available,
+    cuda_unavailable_reason,
+    device_count,
+    get_cupy,
+    parse_device,
+)
+
+float16 = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+int8 = np.dtype("int8")
+int16 = np.dtype("int16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+
+DTYPES = {
+    "float16": float16,
+    "half": float16,
+    "float32": float32,
+    "float": float32,
+    "float64": float64,
+    "double": float64,
+    "int8": int8,
+    "int16": int16,
+    "int32": int32,
+    "int": int32,
+    "int64": int64,
+    "long": int64,
+    "uint8": uint8,
+    "bool": bool_,
+}
+
+_CPU = Device("cpu")
+
+
+class DTypeError(TypeError):
+    """A dtype that an operation cannot work with."""
+
+
+class ShapeError(ValueError):
+    """Shapes that an operation cannot combine; the message names the op and the shapes."""
+
+
+def erf(xp):
+    """The array module's ``erf`` (SciPy on the CPU, cupyx.scipy on CUDA)."""
+    if xp is np:
+        import scipy.special
+
+        return scipy.special.erf
+    import cupyx.scipy.special
+
+    return cupyx.scipy.special.erf
+
+
+def to_dtype(dtype) -> np.dtype | None:
+    """Turn ``'float32'``, ``np.float32``, ``deepgrad.float32``, ``float`` ... into a NumPy dtype."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, np.dtype):
+        return dtype
+    if isinstance(dtype, str):
+        if dtype in DTYPES:
+            return DTYPES[dtype]
+        raise DTypeError(f"unknown dtype {dtype!r}; allowed: {', '.join(sorted(DTYPES))}")
+    if dtype is float:
+        return float32
+    if dtype is int:
+        return int64
+    if dtype is bool:
+        return bool_
+    try:
+        return np.dtype(dtype)
+    except TypeError as exc:
+        raise DTypeError(f"unknown dtype {dtype!r}") from exc
+
+
+def is_floating(dtype: np.dtype) -> bool:
+    return dtype.kind == "f" or dtype.kind == "V"  # "V": bfloat16 from ml_dtypes
+
+
+def get_array_module(array):
+    """The array module (numpy or cupy) that owns ``array``."""
+    if isinstance(array, (np.ndarray, np.generic)):
+        return np
+    cupy = get_cupy()
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy
+    return np
+
+
+def device_of(array) -> Device:
+    """The Device an array lives on."""
+    if isinstance(array, np.ndarray):
+        return _CPU
+    cupy = get_cupy()
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return Device("cuda", array.device.id)
+    return _CPU
+
+
+def array_module_for(device: Device):
+    if device.type == "cpu":
+        return np
+    return get_cupy(required=True, device=device)
+
+
+def to_device(array, device: Device):
+    """Copy ``array`` onto ``device`` (no copy when it is already there)."""
+    if device.type == "cpu":
+        if isinstance(array, np.ndarray):
+            return array
+        return array.get()
+    cupy = get_cupy(required=True, device=device)
+    with cupy.cuda.Device(device.index or 0):
+        return cupy.asarray(array)
+
+
+def scatter_add(xp, target, index, values):
+    """``target[index] += values`` with repeated indices accumulating (np.add.at / cupyx.scatter_add)."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+__all__ = [
+    "Device",
+    "DeviceError",
+    "DTypeError",
+    "ShapeError",
+    "erf",
+    "cuda_available",
+    "cuda_unavailable_reason",
+    "device_count",
+    "parse_device",
+    "get_array_module",
+    "device_of",
+    "array_module_for",
+    "to_device",
+    "to_dtype",
+    "scatter_add",
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "bool_",
+]

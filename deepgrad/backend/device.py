@@ -1,0 +1,109 @@
+"""Devices: where a tensor's array lives ("cpu" or "cuda:N").
+
+CuPy is imported lazily, once, the first time a CUDA device is asked for; a
+machine without CuPy or without a GPU never pays for the import.
+"""
+
+from __future__ import annotations
+
+_cupy = None
+_cupy_error: str | None = None
+_cupy_checked = False
+
+
+class DeviceError(RuntimeError):
+    """A device that does not exist here, or two devices mixed in one operation."""
+
+
+class Device:
+    """A compute device: ``Device("cpu")``, ``Device("cuda", 0)``."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str, index: int | None = None):
+        if type not in ("cpu", "cuda"):
+            raise DeviceError(f"device: unknown device type {type!r}; allowed: 'cpu', 'cuda', 'cuda:N'")
+        self.type = type
+        self.index = None if type == "cpu" else (index or 0)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = parse_device(other)
+        return isinstance(other, Device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __str__(self) -> str:
+        return "cpu" if self.type == "cpu" else f"cuda:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+
+
+def parse_device(spec) -> Device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"``, a Device or None (cpu) -> Device."""
+    if spec is None:
+        return Device("cpu")
+    if isinstance(spec, Device):
+        return spec
+    if isinstance(spec, int):
+        return Device("cuda", spec)
+    if isinstance(spec, str):
+        name, _, index = spec.partition(":")
+        if name in ("cpu", "cuda") and (not index or (name == "cuda" and index.isdigit())):
+            return Device(name, int(index) if index else None)
+    raise DeviceError(f"device: cannot parse {spec!r}; allowed: 'cpu', 'cuda', 'cuda:N' or a Device")
+
+
+def _load_cupy() -> None:
+    global _cupy, _cupy_error, _cupy_checked
+    _cupy_checked = True
+    try:
+        import cupy
+    except ImportError:
+        _cupy_error = (
+            "CuPy is not installed; install the CUDA extra that matches your driver, "
+            "e.g. `pip install deepgrad[cuda12]` or `pip install deepgrad[cuda13]`"
+        )
+        return
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # CUDA driver missing or broken: CuPy raises its own error types
+        _cupy_error = f"CuPy is installed but no CUDA GPU could be used ({exc})"
+        return
+    if count == 0:
+        _cupy_error = "CuPy is installed but no CUDA GPU was found"
+        return
+    _cupy = cupy
+
+
+def get_cupy(required: bool = False, device: Device | None = None):
+    """The cupy module when a GPU can be used; None (or a DeviceError if ``required``) otherwise."""
+    if not _cupy_checked:
+        _load_cupy()
+    if _cupy is None and required:
+        raise DeviceError(f"device {device or 'cuda'}: CUDA is not available here: {_cupy_error}.")
+    if _cupy is not None and device is not None and device.type == "cuda":
+        if device.index >= _cupy.cuda.runtime.getDeviceCount():
+            raise DeviceError(
+                f"device {device}: only {device_count()} CUDA device(s) exist; use cuda:0..cuda:{device_count() - 1}."
+            )
+    return _cupy
+
+
+def cuda_available() -> bool:
+    """True when CuPy is installed and at least one CUDA GPU can be used."""
+    return get_cupy() is not None
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why CUDA cannot be used here (None when it can)."""
+    get_cupy()
+    return _cupy_error
+
+
+def device_count() -> int:
+    """Number of usable CUDA GPUs (0 without CuPy)."""
+    cupy = get_cupy()
+    return 0 if cupy is None else cupy.cuda.runtime.getDeviceCount()

@@ -1,0 +1,274 @@
+"""Creating tensors: from data, filled, ranges and random draws.
+
+Floating-point data defaults to float32 (DESIGN principle 5); integer data to
+int64 and booleans to bool, like ``torch.tensor``. NumPy arrays keep their dtype.
+Random draws come from ``generator`` or the default generator that
+``deepgrad.manual_seed`` seeds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import (
+    array_module_for,
+    get_array_module,
+    is_floating,
+    parse_device,
+    to_device,
+    to_dtype,
+)
+from deepgrad.backend.random import default_generator
+
+float32 = np.dtype("float32")
+int64 = np.dtype("int64")
+
+
+def _to_array(data, dtype=None, device=None):
+    """Any array-like (Tensor, NumPy/CuPy array, list, scalar) -> backend array."""
+    dtype = to_dtype(dtype)
+    if isinstance(data, Tensor):
+        array = data._data
+    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+        array = data
+    else:
+        if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
+            data = _nested_to_numpy(data)
+        array = np.asarray(data)
+        if dtype is None:
+            if array.dtype.kind == "f":
+                array = array.astype(float32)
+            elif array.dtype.kind in "iu":
+                array = array.astype(int64)
+            elif array.dtype.kind not in "b":
+                raise TypeError(f"tensor: cannot make a tensor from data of type {array.dtype} ({type(data).__name__})")
+    if dtype is not None and array.dtype != dtype:
+        array = array.astype(dtype)
+    if device is not None:
+        array = to_device(array, parse_device(device))
+    return array
+
+
+def _flatten(seq):
+    for item in seq:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _nested_to_numpy(seq):
+    if isinstance(seq, (list, tuple)):
+        return [_nested_to_numpy(s) for s in seq]
+    return np.asarray(seq) if isinstance(seq, Tensor) else seq
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data``.
+
+    Example:
+        >>> tensor([[1, 2], [3, 4]]).shape
+        (2, 2)
+        >>> tensor([1.5]).dtype
+        dtype('float32')
+    """
+    array = _to_array(data, dtype, device)
+    if isinstance(data, (np.ndarray, Tensor)) or array is data:
+        array = array.copy()
+    t = Tensor._make(array, None)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with ``data`` when dtype and device allow."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return Tensor._make(_to_array(data, dtype, device), None)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with a NumPy array (its dtype kept)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray (got {type(array).__name__})")
+    return Tensor._make(array, None)
+
+
+def _shape(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for n in size:
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"size: every dimension must be a non-negative int (got {tuple(size)})")
+    return tuple(int(n) for n in size)
+
+
+def _finish(array, requires_grad: bool) -> Tensor:
+    t = Tensor._make(array, None)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _module(device):
+    return array_module_for(parse_device(device))
+
+
+def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros of the given shape (``zeros(2, 3)`` or ``zeros((2, 3))``)."""
+    return _finish(_module(device).zeros(_shape(size), dtype=to_dtype(dtype) or float32), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones of the given shape."""
+    return _finish(_module(device).ones(_shape(size), dtype=to_dtype(dtype) or float32), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialized tensor of the given shape."""
+    return _finish(_module(device).empty(_shape(size), dtype=to_dtype(dtype) or float32), requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it when not given)."""
+    if dtype is None:
+        dtype = float32 if isinstance(fill_value, float) else (np.dtype(bool) if isinstance(fill_value, bool) else int64)
+    size = _shape(size if isinstance(size, (tuple, list)) else (size,))
+    return _finish(_module(device).full(size, fill_value, dtype=to_dtype(dtype)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """The n x m identity matrix."""
+    return _finish(_module(device).eye(n, m, dtype=to_dtype(dtype) or float32), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Values from ``start`` to ``end`` (exclusive) by ``step``; int64 unless a bound is a float."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = float32 if any(isinstance(v, float) for v in (start, end, step)) else int64
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    return _finish(_module(device).arange(start, end, step, dtype=to_dtype(dtype)), requires_grad)
+
+
+def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    return _finish(_module(device).linspace(start, end, steps, dtype=to_dtype(dtype) or float32), requires_grad)
+
+
+def _like(t: Tensor, dtype, device):
+    return to_dtype(dtype) or t.dtype, device if device is not None else t.device
+
+
+def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dtype, device = _like(t, dtype, device)
+    return zeros(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dtype, device = _like(t, dtype, device)
+    return ones(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dtype, device = _like(t, dtype, device)
+    return empty(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    dtype, device = _like(t, dtype, device)
+    return full(t.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+# -- random draws ----------------------------------------------------------------------------
+def _rng(generator, xp):
+    return (generator or default_generator).rng_for(xp)
+
+
+def _float_dtype(dtype):
+    dtype = to_dtype(dtype) or float32
+    if not is_floating(dtype):
+        raise TypeError(f"random: a floating-point dtype is needed (got {dtype})")
+    return dtype
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1)."""
+    xp = _module(device)
+    dtype = _float_dtype(dtype)
+    return _finish(_rng(generator, xp).random(_shape(size)).astype(dtype, copy=False), requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples N(0, 1)."""
+    xp = _module(device)
+    dtype = _float_dtype(dtype)
+    return _finish(_rng(generator, xp).standard_normal(_shape(size)).astype(dtype, copy=False), requires_grad)
+
+
+def randint(low, high=None, size=(), generator=None, dtype=None, device=None) -> Tensor:
+    """Integers uniform in [low, high) (``randint(high, size)`` also works)."""
+    if high is None:
+        low, high = 0, low
+    xp = _module(device)
+    rng = _rng(generator, xp)
+    draw = rng.integers(low, high, size=tuple(size)) if xp is np else rng.randint(low, high, size=tuple(size))
+    return Tensor._make(xp.asarray(draw, dtype=to_dtype(dtype) or int64), None)
+
+
+def normal(mean=0.0, std=1.0, size=(), generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Samples from N(mean, std^2)."""
+    if std < 0:
+        raise ValueError(f"normal: std must be >= 0 (got {std})")
+    xp = _module(device)
+    draw = _rng(generator, xp).standard_normal(tuple(size)) * std + mean
+    return _finish(xp.asarray(draw, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def uniform(low=0.0, high=1.0, size=(), generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """Samples uniform in [low, high)."""
+    if high < low:
+        raise ValueError(f"uniform: high must be >= low (got low={low}, high={high})")
+    xp = _module(device)
+    draw = _rng(generator, xp).random(tuple(size)) * (high - low) + low
+    return _finish(xp.asarray(draw, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def bernoulli(p, generator=None) -> Tensor:
+    """Samples 1 with probability ``p`` (a tensor of probabilities), else 0; same shape and dtype as p."""
+    probs = p if isinstance(p, Tensor) else tensor(p)
+    xp = probs.xp
+    if xp.any((probs._data < 0) | (probs._data > 1)):
+        raise ValueError("bernoulli: probabilities must lie in [0, 1]")
+    draw = _rng(generator, xp).random(probs.shape) < probs._data
+    return Tensor._make(draw.astype(probs.dtype), None)
+
+
+def randperm(n: int, generator=None, dtype=None, device=None) -> Tensor:
+    """A random permutation of 0 .. n-1."""
+    xp = _module(device)
+    perm = _rng(generator, xp).permutation(n)
+    return Tensor._make(xp.asarray(perm, dtype=to_dtype(dtype) or int64), None)
+
+
+def rand_like(t: Tensor, generator=None, dtype=None) -> Tensor:
+    return rand(t.shape, generator=generator, dtype=dtype or t.dtype, device=t.device)
+
+
+def randn_like(t: Tensor, generator=None, dtype=None) -> Tensor:
+    return randn(t.shape, generator=generator, dtype=dtype or t.dtype, device=t.device)
+
+
+def scalar_like(value, like: Tensor) -> Tensor:
+    """A 0-d tensor of ``value`` on ``like``'s device that does not upcast ``like`` (DESIGN principle 5)."""
+    dtype = like._data.dtype
+    if dtype.kind in "iub" and isinstance(value, float):
+        dtype = float32
+    elif dtype.kind == "b" and isinstance(value, int):
+        dtype = int64
+    xp = np if type(like._data) is np.ndarray else get_array_module(like._data)
+    return Tensor._make(xp.asarray(value, dtype=dtype), None)

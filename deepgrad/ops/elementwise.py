@@ -1,0 +1,638 @@
+"""Elementwise primitives: arithmetic and the unary math functions.
+
+Binary primitives see inputs that NumPy broadcasting can combine; the backward
+engine sums each gradient back to its input's shape, so no primitive
+un-broadcasts by hand. Python scalars become 0-d tensors of the other
+operand's dtype at dispatch (``binary``), so ``x * 0.5`` keeps float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from deepgrad.autograd.function import Function
+from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import DeviceError, ShapeError, erf as _erf
+from deepgrad.ops.creation import scalar_like, tensor
+
+_ndarray = np.ndarray
+
+
+def binary(name: str, a, b) -> tuple[Tensor, Tensor]:
+    """Turn the operands of a binary op into two compatible tensors, or raise a clear error."""
+    if type(a) is not Tensor and not isinstance(a, Tensor):
+        if isinstance(b, Tensor) and isinstance(a, (int, float, bool)):
+            a = scalar_like(a, b)
+        else:
+            a = tensor(a, device=b.device if isinstance(b, Tensor) else None)
+    if type(b) is not Tensor and not isinstance(b, Tensor):
+        if isinstance(b, (int, float, bool)):
+            b = scalar_like(b, a)
+        else:
+            b = tensor(b, device=a.device)
+    if a._data.shape != b._data.shape:
+        if type(a._data) is not type(b._data):
+            raise DeviceError(
+                f"{name}: tensors are on different devices ({a.device} and {b.device}); "
+                "move one with .to(device) first."
+            )
+        try:
+            np.broadcast_shapes(a._data.shape, b._data.shape)
+        except ValueError:
+            raise ShapeError(
+                f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together; "
+                "sizes must match or be 1 in every trailing dimension."
+            ) from None
+    elif type(a._data) is not type(b._data):
+        raise DeviceError(
+            f"{name}: tensors are on different devices ({a.device} and {b.device}); move one with .to(device) first."
+        )
+    return a, b
+
+
+# -- arithmetic ------------------------------------------------------------------------------
+class Add(Function):
+    """y = a + b.   da = dy, db = dy"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, dy):
+        return dy, dy
+
+
+class Sub(Function):
+    """y = a - b.   da = dy, db = -dy"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, dy):
+        return dy, (-dy if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """y = a * b.   da = dy * b, db = dy * a"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0, 1)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, dy):
+        a, b = ctx.saved_inputs
+        need_a, need_b = ctx.needs_input_grad
+        return (dy * b if need_a else None), (dy * a if need_b else None)
+
+
+class Div(Function):
+    """y = a / b.   da = dy / b, db = -dy * a / b^2"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0, 1)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, dy):
+        a, b = ctx.saved_inputs
+        need_a, need_b = ctx.needs_input_grad
+        return (dy / b if need_a else None), (-dy * a / (b * b) if need_b else None)
+
+
+class Neg(Function):
+    """y = -x.   dx = -dy"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, dy):
+        return -dy
+
+
+class Pow(Function):
+    """y = a ** b.   da = dy * b * a^(b-1), db = dy * y * log(a)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0, 1)
+        ctx.save_outputs()
+        return a**b
+
+    @staticmethod
+    def backward(ctx, dy):
+        a, b = ctx.saved_inputs
+        need_a, need_b = ctx.needs_input_grad
+        da = dy * b * a ** (b - 1) if need_a else None
+        if need_b:
+            (y,) = ctx.saved_outputs
+            # log(a) is -inf/nan at a <= 0; where a == 0 and b > 0, y == 0 and PyTorch gives 0.
+            db = dy * y * where(a > 0, a, 1.0).log()
+        else:
+            db = None
+        return da, db
+
+
+class Maximum(Function):
+    """y = max(a, b).   da = dy * [a > b] + dy/2 * [a == b], db likewise (ties split evenly)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0, 1)
+        return ctx.xp.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, dy):
+        a, b = ctx.saved_inputs
+        weight_a = (a > b).to(dy.dtype) + (a == b).to(dy.dtype) * 0.5
+        return dy * weight_a, dy * (1.0 - weight_a)
+
+
+class Minimum(Function):
+    """y = min(a, b).   da = dy * [a < b] + dy/2 * [a == b], db likewise (ties split evenly)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_inputs(0, 1)
+        return ctx.xp.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, dy):
+        a, b = ctx.saved_inputs
+        weight_a = (a < b).to(dy.dtype) + (a == b).to(dy.dtype) * 0.5
+        return dy * weight_a, dy * (1.0 - weight_a)
+
+
+class Where(Function):
+    """y = a where cond else b.   da = dy * cond, db = dy * (1 - cond); cond gets none."""
+
+    @staticmethod
+    def forward(ctx, cond, a, b):
+        ctx.save_inputs(0)
+        return ctx.xp.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (cond,) = ctx.saved_inputs
+        _, need_a, need_b = ctx.needs_input_grad
+        zero = scalar_like(0, dy)
+        return (
+            None,
+            where(cond, dy, zero) if need_a else None,
+            where(cond, zero, dy) if need_b else None,
+        )
+
+
+# -- unary math ------------------------------------------------------------------------------
+class Exp(Function):
+    """y = exp(x).   dx = dy * y"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_outputs()
+        return ctx.xp.exp(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_outputs
+        return dy * y
+
+
+class Log(Function):
+    """y = log(x).   dx = dy / x"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_inputs(0)
+        return ctx.xp.log(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_inputs
+        return dy / x
+
+
+class Log1p(Function):
+    """y = log(1 + x).   dx = dy / (1 + x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_inputs(0)
+        return ctx.xp.log1p(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_inputs
+        return dy / (x + 1.0)
+
+
+class Expm1(Function):
+    """y = exp(x) - 1.   dx = dy * (y + 1)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_outputs()
+        return ctx.xp.expm1(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_outputs
+        return dy * (y + 1.0)
+
+
+class Sqrt(Function):
+    """y = sqrt(x).   dx = dy / (2 y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_outputs()
+        return ctx.xp.sqrt(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_outputs
+        return dy / (y * 2.0)
+
+
+class Sin(Function):
+    """y = sin(x).   dx = dy * cos(x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_inputs(0)
+        return ctx.xp.sin(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_inputs
+        return dy * x.cos()
+
+
+class Cos(Function):
+    """y = cos(x).   dx = -dy * sin(x)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_inputs(0)
+        return ctx.xp.cos(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_inputs
+        return -dy * x.sin()
+
+
+class Tanh(Function):
+    """y = tanh(x).   dx = dy * (1 - y^2)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_outputs()
+        return ctx.xp.tanh(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_outputs
+        return dy * (1.0 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x)).   dx = dy * y * (1 - y)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_outputs()
+        # 0.5 * tanh(0.5 x) + 0.5 equals the logistic function, never overflows for large |x|
+        # and is ~3x faster in NumPy than 1 / (1 + exp(-x)) (PERFORMANCE.md, lesson 6).
+        y = ctx.xp.tanh(x * 0.5)
+        y *= 0.5
+        y += 0.5
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_outputs
+        return dy * (y * (1.0 - y))
+
+
+class Relu(Function):
+    """y = max(x, 0).   dx = dy * [y > 0]  (the subgradient at 0 is taken as 0, like PyTorch)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_outputs()
+        return ctx.xp.maximum(x, 0)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (y,) = ctx.saved_outputs
+        return dy * (y > 0)
+
+
+class Abs(Function):
+    """y = |x|.   dx = dy * sign(x)  (0 at x = 0)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_inputs(0)
+        return ctx.xp.abs(x)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_inputs
+        return dy * x.sign()
+
+
+class Erf(Function):
+    """y = erf(x).   dx = dy * 2/sqrt(pi) * exp(-x^2)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_inputs(0)
+        return _erf(ctx.xp)(x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_inputs
+        return dy * (-(x * x)).exp() * (2.0 / math.sqrt(math.pi))
+
+
+class Clamp(Function):
+    """y = min(max(x, low), high).   dx = dy * [low <= x <= high]"""
+
+    @staticmethod
+    def forward(ctx, x, low=None, high=None):
+        ctx.save_inputs(0)
+        ctx.low, ctx.high = low, high
+        return ctx.xp.clip(x, low, high)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_inputs
+        inside = None
+        if ctx.low is not None:
+            inside = x >= ctx.low
+        if ctx.high is not None:
+            inside = (x <= ctx.high) if inside is None else inside & (x <= ctx.high)
+        return dy if inside is None else dy * inside
+
+
+class Cast(Function):
+    """y = x converted to another dtype.   dx = dy converted back (no gradient to integer inputs)."""
+
+    @staticmethod
+    def forward(ctx, x, dtype=None):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, dy):
+        return dy.to(ctx.in_dtype)
+
+
+# -- non-differentiable elementwise ops (no graph, bool or integer results) -----------------
+class _NoGrad(Function):
+    differentiable = False
+
+    @staticmethod
+    def backward(ctx, dy):  # pragma: no cover - never called
+        raise RuntimeError(f"internal: {ctx.fn.__name__} has no gradient")
+
+
+class Compare(_NoGrad):
+    """y = a <op> b for op in ==, !=, <, <=, >, >=, and, or, xor.   (no gradient)"""
+
+    @staticmethod
+    def forward(ctx, a, b, op):
+        return _COMPARE[op](a, b)
+
+
+class Sign(_NoGrad):
+    """y = sign(x).   (zero gradient almost everywhere; recorded as no gradient)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.xp.sign(x)
+
+
+class FloorDivide(_NoGrad):
+    """y = floor(a / b).   (no gradient, like PyTorch)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a // b
+
+
+class Remainder(_NoGrad):
+    """y = a mod b (sign of b, like Python and PyTorch).   (no gradient recorded)"""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a % b
+
+
+class LogicalNot(_NoGrad):
+    """y = not x."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.xp.logical_not(x)
+
+
+class IsNan(_NoGrad):
+    """y = isnan(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.xp.isnan(x)
+
+
+class IsInf(_NoGrad):
+    """y = isinf(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.xp.isinf(x)
+
+
+class IsFinite(_NoGrad):
+    """y = isfinite(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.xp.isfinite(x)
+
+
+_COMPARE = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "and": lambda a, b: a & b,
+    "or": lambda a, b: a | b,
+    "xor": lambda a, b: a ^ b,
+}
+
+
+# -- functionals -----------------------------------------------------------------------------
+def add(a, b) -> Tensor:
+    return Add.apply(*binary("add", a, b))
+
+
+def sub(a, b) -> Tensor:
+    return Sub.apply(*binary("sub", a, b))
+
+
+def mul(a, b) -> Tensor:
+    return Mul.apply(*binary("mul", a, b))
+
+
+def div(a, b) -> Tensor:
+    return Div.apply(*binary("div", a, b))
+
+
+def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name
+    return Pow.apply(*binary("pow", a, b))
+
+
+def maximum(a, b) -> Tensor:
+    return Maximum.apply(*binary("maximum", a, b))
+
+
+def minimum(a, b) -> Tensor:
+    return Minimum.apply(*binary("minimum", a, b))
+
+
+def floor_divide(a, b) -> Tensor:
+    return FloorDivide.apply(*binary("floor_divide", a, b))
+
+
+def remainder(a, b) -> Tensor:
+    return Remainder.apply(*binary("remainder", a, b))
+
+
+def where(cond, a, b) -> Tensor:
+    """Elements of ``a`` where ``cond`` is true, else of ``b`` (all three broadcast)."""
+    if not isinstance(cond, Tensor):
+        cond = tensor(cond, dtype=bool)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = tensor(a)
+    a, b = binary("where", a, b)
+    if cond._data.dtype != np.bool_:
+        cond = cond.to(bool)
+    if cond.shape != a.shape or cond.shape != b.shape:
+        try:
+            np.broadcast_shapes(cond.shape, a.shape, b.shape)
+        except ValueError:
+            raise ShapeError(
+                f"where: shapes cond={cond.shape}, a={a.shape}, b={b.shape} cannot be broadcast together"
+            ) from None
+    return Where.apply(cond, a, b)
+
+
+def compare(op: str, a, b) -> Tensor:
+    return Compare.apply(*binary(op, a, b), op=op)
+
+
+def neg(x: Tensor) -> Tensor:
+    return Neg.apply(x)
+
+
+def exp(x: Tensor) -> Tensor:
+    return Exp.apply(x)
+
+
+def log(x: Tensor) -> Tensor:
+    return Log.apply(x)
+
+
+def log1p(x: Tensor) -> Tensor:
+    return Log1p.apply(x)
+
+
+def expm1(x: Tensor) -> Tensor:
+    return Expm1.apply(x)
+
+
+def sqrt(x: Tensor) -> Tensor:
+    return Sqrt.apply(x)
+
+
+def sin(x: Tensor) -> Tensor:
+    return Sin.apply(x)
+
+
+def cos(x: Tensor) -> Tensor:
+    return Cos.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return Tanh.apply(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return Sigmoid.apply(x)
+
+
+def relu(x: Tensor) -> Tensor:
+    return Relu.apply(x)
+
+
+def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    return Abs.apply(x)
+
+
+def erf(x: Tensor) -> Tensor:
+    return Erf.apply(x)
+
+
+def sign(x: Tensor) -> Tensor:
+    return Sign.apply(x)
+
+
+def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
+    """Limit values to [min, max]; either bound may be None."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        y = x if min is None else maximum(x, min)
+        return y if max is None else minimum(y, max)
+    return Clamp.apply(x, low=min, high=max)
+
+
+clip = clamp
+
+
+def logical_not(x: Tensor) -> Tensor:
+    return LogicalNot.apply(x)
+
+
+def isnan(x: Tensor) -> Tensor:
+    return IsNan.apply(x)
+
+
+def isinf(x: Tensor) -> Tensor:
+    return IsInf.apply(x)
+
+
+def isfinite(x: Tensor) -> Tensor:
+    return IsFinite.apply(x)
+
+
+def to_dtype(x: Tensor, dtype) -> Tensor:
+    if x._data.dtype == dtype:
+        return x
+    if dtype.kind not in "fV":
+        return Tensor._make(x._data.astype(dtype), None)
+    return Cast.apply(x, dtype=dtype)
