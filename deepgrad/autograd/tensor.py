@@ -38,9 +38,7 @@ class Tensor:
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
-        from deepgrad.ops.creation import _to_array
-
-        self._data = _to_array(data, dtype, device)
+        self._data = backend.as_array(data, dtype, device)
         self.grad = None
         self.grad_fn = None
         self._version = 0

@@ -132,6 +132,48 @@ def to_device(array, device: Device):
         return cupy.asarray(array)
 
 
+def as_array(data, dtype=None, device=None):
+    """Any array-like (Tensor, NumPy/CuPy array, list, scalar) -> backend array.
+
+    Python floats become float32, ints int64 (like ``torch.tensor``); arrays keep their dtype.
+    """
+    dtype = to_dtype(dtype)
+    if hasattr(data, "_data") and hasattr(data, "grad_fn"):  # a Tensor
+        array = data._data
+    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
+        array = data
+    else:
+        if isinstance(data, (list, tuple)) and any(hasattr(d, "_data") for d in _flatten(data)):
+            data = _nested_to_numpy(data)
+        array = np.asarray(data)
+        if dtype is None:
+            if array.dtype.kind == "f":
+                array = array.astype(np.dtype("float32"))
+            elif array.dtype.kind in "iu":
+                array = array.astype(np.dtype("int64"))
+            elif array.dtype.kind not in "b":
+                raise TypeError(f"tensor: cannot make a tensor from data of type {array.dtype} ({type(data).__name__})")
+    if dtype is not None and array.dtype != dtype:
+        array = array.astype(dtype)
+    if device is not None:
+        array = to_device(array, parse_device(device))
+    return array
+
+
+def _flatten(seq):
+    for item in seq:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _nested_to_numpy(seq):
+    if isinstance(seq, (list, tuple)):
+        return [_nested_to_numpy(s) for s in seq]
+    return np.asarray(seq) if hasattr(seq, "_data") else seq
+
+
 def scatter_add(xp, target, index, values):
     """``target[index] += values`` with repeated indices accumulating (np.add.at / cupyx.scatter_add)."""
     if xp is np:
@@ -159,6 +201,7 @@ __all__ = [
     "to_device",
     "to_dtype",
     "scatter_add",
+    "as_array",
     "float16",
     "float32",
     "float64",

@@ -13,6 +13,7 @@ import numpy as np
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import (
     array_module_for,
+    as_array,
     get_array_module,
     is_floating,
     parse_device,
@@ -25,45 +26,6 @@ float32 = np.dtype("float32")
 int64 = np.dtype("int64")
 
 
-def _to_array(data, dtype=None, device=None):
-    """Any array-like (Tensor, NumPy/CuPy array, list, scalar) -> backend array."""
-    dtype = to_dtype(dtype)
-    if isinstance(data, Tensor):
-        array = data._data
-    elif isinstance(data, np.ndarray) or hasattr(data, "__cuda_array_interface__"):
-        array = data
-    else:
-        if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in _flatten(data)):
-            data = _nested_to_numpy(data)
-        array = np.asarray(data)
-        if dtype is None:
-            if array.dtype.kind == "f":
-                array = array.astype(float32)
-            elif array.dtype.kind in "iu":
-                array = array.astype(int64)
-            elif array.dtype.kind not in "b":
-                raise TypeError(f"tensor: cannot make a tensor from data of type {array.dtype} ({type(data).__name__})")
-    if dtype is not None and array.dtype != dtype:
-        array = array.astype(dtype)
-    if device is not None:
-        array = to_device(array, parse_device(device))
-    return array
-
-
-def _flatten(seq):
-    for item in seq:
-        if isinstance(item, (list, tuple)):
-            yield from _flatten(item)
-        else:
-            yield item
-
-
-def _nested_to_numpy(seq):
-    if isinstance(seq, (list, tuple)):
-        return [_nested_to_numpy(s) for s in seq]
-    return np.asarray(seq) if isinstance(seq, Tensor) else seq
-
-
 def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of ``data``.
 
@@ -73,7 +35,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor
         >>> tensor([1.5]).dtype
         dtype('float32')
     """
-    array = _to_array(data, dtype, device)
+    array = as_array(data, dtype, device)
     if isinstance(data, (np.ndarray, Tensor)) or array is data:
         array = array.copy()
     t = Tensor._make(array, None)
@@ -86,7 +48,7 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like ``tensor`` but shares memory with ``data`` when dtype and device allow."""
     if isinstance(data, Tensor) and dtype is None and device is None:
         return data
-    return Tensor._make(_to_array(data, dtype, device), None)
+    return Tensor._make(as_array(data, dtype, device), None)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
