@@ -118,17 +118,8 @@ def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inp
             dy = grads.pop(node, None)
             if dy is None:
                 continue
-            if node.hooks:
-                for hook in node.hooks:
-                    replaced = hook(dy)
-                    if replaced is not None:
-                        dy = replaced
-            if node.retained is not None:
-                kept = node.retained()
-                if kept is not None:
-                    kept.grad = dy if create_graph else dy.detach()
-            if node in captured_nodes:
-                results[captured_nodes[node]] = dy
+            if node.hooks is not None or node.retained is not None or captured_nodes:
+                dy = _node_extras(node, dy, create_graph, captured_nodes, results)
             if node.released:
                 raise _released_error(node)
             dxs = node.fn.backward(node, dy)
@@ -137,16 +128,18 @@ def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inp
             for parent, dx in zip(node.parents, dxs):
                 if parent is None or dx is None:
                     continue
+                if dx._data.shape != parent.shape:
+                    dx = sum_to_shape(dx, parent.shape)
                 if type(parent) is Context:
-                    if dx.shape != parent.shape:
-                        dx = sum_to_shape(dx, parent.shape)
-                    _add(grads, parent, dx)
+                    if parent in grads:
+                        grads[parent] = grads[parent] + dx
+                    else:
+                        grads[parent] = dx
                 else:
-                    if dx.shape != parent.shape:
-                        dx = sum_to_shape(dx, parent.shape)
                     _add(leaf_grads, parent, dx)
             if not retain_graph:
-                node.release()
+                node.__dict__.clear()  # Context.release(), inlined: this loop is hot
+                node.released = True
     finally:
         GradMode.enabled = prev_mode
 
@@ -165,6 +158,22 @@ def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inp
             continue
         _accumulate(leaf, g, create_graph, handed_out)
     return results
+
+
+def _node_extras(node, dy, create_graph, captured_nodes, results):
+    """Hooks, retain_grad and autograd.grad's captures of a non-leaf: the rare cases, out of the hot loop."""
+    if node.hooks:
+        for hook in node.hooks:
+            replaced = hook(dy)
+            if replaced is not None:
+                dy = replaced
+    if node.retained is not None:
+        kept = node.retained()
+        if kept is not None:
+            kept.grad = dy if create_graph else dy.detach()
+    if node in captured_nodes:
+        results[captured_nodes[node]] = dy
+    return dy
 
 
 def _add(table: dict, key, grad: Tensor) -> None:

@@ -46,46 +46,29 @@ class Context:
 
     Attributes set by the engine: ``fn`` (the Function class), ``xp`` (array
     module), ``parents`` (per input: its node, the leaf Tensor, or None),
-    ``needs_input_grad`` (per input: whether a gradient is wanted), ``shape``
-    and ``dtype`` (of the output). Anything else a primitive sets on ``ctx`` is a
+    ``needs_input_grad`` (per input: whether a gradient is wanted) and ``shape``
+    (of the output). Anything else a primitive sets on ``ctx`` is a
     constant for its backward and is dropped when the graph is freed.
+
+    Defaults live on the class so that making a context (once per op) sets only
+    what differs: this is the hottest object in the framework.
     """
 
-    __slots__ = (
-        "fn",
-        "xp",
-        "parents",
-        "needs_input_grad",
-        "shape",
-        "dtype",
-        "inputs",
-        "_saved",
-        "_saved_versions",
-        "_saved_out",
-        "_save_out",
-        "hooks",
-        "retained",
-        "released",
-        "__dict__",
-    )
-
-    def __init__(self, fn, xp, inputs):
-        self.fn = fn
-        self.xp = xp
-        self.inputs = inputs
-        self._saved = None
-        self._saved_out = None
-        self._save_out = False
-        self.hooks = None
-        self.retained = None
-        self.released = False
+    # Always-set engine fields are slots; everything a primitive stores (and the saved tensors) lives
+    # in __dict__, so freeing the node is one dict.clear().
+    __slots__ = ("fn", "xp", "parents", "needs_input_grad", "shape", "__dict__", "__weakref__")
+    _saved = None  # positions while forward runs; the saved Tensors once the node is recorded
+    _saved_versions = ()
+    _saved_out = None
+    _save_out = False
+    hooks = None
+    retained = None
+    released = False
 
     # -- saving, by position ------------------------------------------------------------------
     def save_inputs(self, *positions: int) -> None:
         """Keep the inputs at these positions for backward (``ctx.saved_inputs``)."""
-        inputs = self.inputs
-        self._saved = tuple(inputs[i] for i in positions)
-        self._saved_versions = tuple(t._version for t in self._saved)
+        self._saved = positions  # resolved to Tensors by apply, only when the node is recorded
 
     def save_outputs(self) -> None:
         """Keep the output for backward (``ctx.saved_outputs``)."""
@@ -117,8 +100,6 @@ class Context:
 
     def release(self) -> None:
         """Free what backward kept; called after backward unless retain_graph=True."""
-        self._saved = None
-        self._saved_out = None
         self.__dict__.clear()
         self.released = True
 
@@ -151,11 +132,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **constants):
         """Run forward on the inputs' arrays and, when a gradient is wanted, record the node."""
-        from deepgrad.autograd.tensor import Tensor
-
         first = inputs[0]._data
-        xp = np if type(first) is _ndarray else get_array_module(first)
-        ctx = Context(cls, xp, inputs)
+        ctx = Context()
+        ctx.fn = cls
+        ctx.xp = xp = np if type(first) is _ndarray else get_array_module(first)
         out = cls.forward(ctx, *[t._data for t in inputs], **constants)
         if type(out) is not _ndarray:
             out = xp.asarray(out)  # NumPy turns 0-d results into scalars
@@ -163,13 +143,17 @@ class Function:
             needs = tuple([t.requires_grad for t in inputs])
             if True in needs:
                 ctx.needs_input_grad = needs
-                ctx.parents = tuple(
-                    [t.grad_fn if t.grad_fn is not None else (t if t.requires_grad else None) for t in inputs]
-                )
+                ctx.parents = tuple([t.grad_fn or (t if t.requires_grad else None) for t in inputs])
                 ctx.shape = out.shape
-                ctx.dtype = out.dtype
-                ctx.inputs = None
+                if ctx._saved is not None:
+                    saved = ctx._saved = tuple([inputs[i] for i in ctx._saved])
+                    ctx._saved_versions = tuple([t._version for t in saved])
                 if ctx._save_out:
                     ctx._saved_out = out
-                return Tensor._make(out, ctx)
-        return Tensor._make(out, None)
+                return _make(out, ctx)
+        return _make(out, None)
+
+
+from deepgrad.autograd.tensor import Tensor  # noqa: E402  (tensor.py imports nothing from here)
+
+_make = Tensor._make

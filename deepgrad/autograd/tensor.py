@@ -34,15 +34,16 @@ class Tensor:
         requires_grad: whether gradients flow to this tensor.
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
+    __slots__ = ("_data", "requires_grad", "grad_fn", "__weakref__", "__dict__")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
+    # Rarely set attributes default on the class, so that making a tensor (once per op) is cheap.
+    grad = None
+    _version = 0
+    _hooks = None
 
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         self._data = backend.as_array(data, dtype, device)
-        self.grad = None
         self.grad_fn = None
-        self._version = 0
-        self._hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -50,13 +51,10 @@ class Tensor:
     @staticmethod
     def _make(array, grad_fn) -> "Tensor":
         """Internal fast constructor used by every op: no checks, no copies."""
-        t = Tensor.__new__(Tensor)
+        t = _new(Tensor)
         t._data = array
-        t.grad = None
         t.grad_fn = grad_fn
         t.requires_grad = grad_fn is not None
-        t._version = 0
-        t._hooks = None
         return t
 
     # -- the array and its description ------------------------------------------------------
@@ -263,6 +261,9 @@ class Tensor:
 
     def __str__(self) -> str:
         return self.__repr__()
+
+
+_new = object.__new__
 
 
 class _HookHandle:

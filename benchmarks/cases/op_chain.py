@@ -1,0 +1,91 @@
+"""Per-operation overhead: 100 small elementwise ops on 10-element tensors, forward + backward.
+
+Reported per op. The NumPy implementation is a minimal hand-written tape (forward
+saves what backward needs, backward replays it): the floor for a Python autograd.
+"""
+
+from harness import Case
+
+N_OPS = 100  # 25 x (mul, add, tanh, sub)
+
+
+def deepgrad_impl(config):
+    import deepgrad as dg
+
+    dg.manual_seed(0)
+    x0 = dg.randn(10, requires_grad=True)
+    a = dg.rand(10) * 0.5 + 0.75
+    b = dg.randn(10) * 0.1
+
+    def step():
+        x = x0
+        for _ in range(N_OPS // 4):
+            x = x * a
+            x = x + b
+            x = x.tanh()
+            x = x - b
+        x.sum().backward()
+        x0.grad = None
+
+    return step
+
+
+def torch_impl(config):
+    import torch
+
+    torch.manual_seed(0)
+    x0 = torch.randn(10, requires_grad=True)
+    a = torch.rand(10) * 0.5 + 0.75
+    b = torch.randn(10) * 0.1
+
+    def step():
+        x = x0
+        for _ in range(N_OPS // 4):
+            x = x * a
+            x = x + b
+            x = x.tanh()
+            x = x - b
+        x.sum().backward()
+        x0.grad = None
+
+    return step
+
+
+def numpy_impl(config):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal(10).astype(np.float32)
+    a = (rng.random(10) * 0.5 + 0.75).astype(np.float32)
+    b = (rng.standard_normal(10) * 0.1).astype(np.float32)
+
+    def step():
+        tape = []
+        x = x0
+        for _ in range(N_OPS // 4):
+            x = x * a
+            tape.append(("mul", None))
+            x = x + b
+            tape.append(("add", None))
+            x = np.tanh(x)
+            tape.append(("tanh", x))
+            x = x - b
+            tape.append(("sub", None))
+        g = np.ones_like(x)
+        for op, saved in reversed(tape):
+            if op == "mul":
+                g = g * a
+            elif op == "tanh":
+                g = g * (1 - saved * saved)
+        return g
+
+    return step
+
+
+CASE = Case(
+    name="op_chain",
+    description="chain of 100 elementwise ops on 10-element tensors, forward + backward, time per op",
+    implementations={"deepgrad": deepgrad_impl, "torch": torch_impl, "numpy": numpy_impl},
+    per=N_OPS,
+    unit="us",
+)

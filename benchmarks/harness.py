@@ -1,0 +1,183 @@
+"""Benchmark harness: the same work in several implementations, each in its own process.
+
+On a 2-core machine NumPy and PyTorch in one process disturb each other's
+thread pools (PERFORMANCE.md, lesson 8), so every implementation runs in a
+worker process of its own, pinned to the same number of threads. The parent
+interleaves the timing rounds (rotating the order each round), sleeps a little
+before each timed block, and reports medians over rounds and their ratios.
+
+A case is a module in ``benchmarks/cases`` with a ``CASE = Case(...)``; each
+implementation is a function ``setup(config) -> step`` whose ``step()`` does
+one unit of work (a training step, a forward+backward pass...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+@dataclasses.dataclass
+class Case:
+    """One benchmark: a name, what one step is, and its implementations (name -> setup function).
+
+    ``per`` divides the step time for reporting (e.g. 100 ops per step -> time per op).
+    ``reference`` names the implementations that ratios are taken against.
+    """
+
+    name: str
+    description: str
+    implementations: dict
+    per: int = 1
+    unit: str = "ms"
+    reference: tuple = ("torch", "numpy")
+    config: dict = dataclasses.field(default_factory=dict)
+
+
+def load_case(name: str) -> Case:
+    return importlib.import_module(f"cases.{name}").CASE
+
+
+def available_cases() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "cases").glob("*.py") if not p.stem.startswith("_"))
+
+
+# -- worker side -------------------------------------------------------------------------------
+def worker_main(case_name: str, impl: str, config_json: str) -> None:
+    """Runs in the worker process: set up, then answer 'time N' requests on stdin."""
+    threads = os.environ.get("BENCH_THREADS", "2")
+    case = load_case(case_name)
+    config = {**case.config, **json.loads(config_json)}
+    if impl.startswith("torch"):
+        import torch
+
+        torch.set_num_threads(int(threads))
+    try:
+        step = case.implementations[impl](config)
+        step()  # warm-up: first-call costs (imports, allocation, caches) are not measured
+        step()
+    except Exception as exc:  # report setup failures (e.g. torch not installed) instead of hanging
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        return
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("quit"):
+            break
+        n = request["iterations"]
+        start = time.perf_counter()
+        for _ in range(n):
+            step()
+        elapsed = time.perf_counter() - start
+        print(json.dumps({"seconds": elapsed / n}), flush=True)
+
+
+# -- parent side -------------------------------------------------------------------------------
+class Worker:
+    def __init__(self, case: str, impl: str, config: dict, env: dict):
+        self.impl = impl
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "--worker", case, impl, json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=str(ROOT),
+        )
+        reply = json.loads(self.proc.stdout.readline() or '{"error": "worker died during setup"}')
+        self.error = reply.get("error")
+
+    def time(self, iterations: int) -> float:
+        self.proc.stdin.write(json.dumps({"iterations": iterations}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())["seconds"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(json.dumps({"quit": True}) + "\n")
+                self.proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+            self.proc.wait(timeout=30)
+
+
+def worker_env(threads: int, full_speed_blas: bool) -> dict:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        env[var] = str(threads)
+    env["BENCH_THREADS"] = str(threads)
+    if full_speed_blas:
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
+    env["PYTHONPATH"] = str(ROOT.parent) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def calibrate(worker: Worker, target_seconds: float) -> int:
+    """Iterations so that one timed block lasts about ``target_seconds``."""
+    one = worker.time(1)
+    return max(1, min(10_000, int(target_seconds / max(one, 1e-7))))
+
+
+def run_case(case_name: str, impls: list[str] | None, rounds: int, threads: int, full_speed_blas: bool,
+             block_seconds: float, config: dict) -> dict:
+    case = load_case(case_name)
+    names = [n for n in case.implementations if impls is None or n in impls]
+    env = worker_env(threads, full_speed_blas)
+    workers = [Worker(case_name, n, config, env) for n in names]
+    results = {}
+    try:
+        live = []
+        for w in workers:
+            if w.error:
+                results[w.impl] = {"error": w.error}
+            else:
+                live.append(w)
+        iterations = {w.impl: calibrate(w, block_seconds) for w in live}
+        samples = {w.impl: [] for w in live}
+        for r in range(rounds):
+            order = live[r % len(live):] + live[: r % len(live)] if live else []
+            for w in order:
+                time.sleep(0.05)  # let the other worker's spinning thread pool go idle
+                samples[w.impl].append(w.time(iterations[w.impl]))
+        for w in live:
+            s = sorted(samples[w.impl])
+            results[w.impl] = {
+                "median": statistics.median(s) / case.per,
+                "min": s[0] / case.per,
+                "max": s[-1] / case.per,
+                "iterations": iterations[w.impl],
+            }
+    finally:
+        for w in workers:
+            w.close()
+    return {"case": case.name, "description": case.description, "unit": case.unit, "results": results,
+            "reference": list(case.reference)}
+
+
+def format_table(report: dict) -> str:
+    scale = {"ms": 1e3, "us": 1e6}[report["unit"]]
+    refs = [r for r in report["reference"] if "median" in report["results"].get(r, {})]
+    header = f"{'implementation':<22}{'median ' + report['unit']:>14}{'min':>10}{'max':>10}" + "".join(
+        f"{'x ' + r:>12}" for r in refs
+    )
+    lines = [f"== {report['case']}: {report['description']}", header]
+    for name, res in report["results"].items():
+        if "error" in res:
+            lines.append(f"{name:<22}  skipped: {res['error']}")
+            continue
+        row = f"{name:<22}{res['median'] * scale:>14.3f}{res['min'] * scale:>10.3f}{res['max'] * scale:>10.3f}"
+        for r in refs:
+            row += f"{res['median'] / report['results'][r]['median']:>12.2f}"
+        lines.append(row)
+    return "\n".join(lines)
