@@ -40,7 +40,34 @@ from deepgrad.backend.random import (
     seed,
     set_rng_state,
 )
-from deepgrad.ops.composite import flatten, logsumexp, mean, squeeze, stack, std, unsqueeze, var
+from deepgrad.ops.composite import (
+    broadcast_to,
+    chunk,
+    flatten,
+    flip,
+    log2,
+    logsumexp,
+    mean,
+    movedim,
+    norm,
+    pad,
+    reciprocal,
+    repeat,
+    roll,
+    rsqrt,
+    split,
+    square,
+    squeeze,
+    stack,
+    std,
+    tile,
+    tril,
+    triu,
+    unbind,
+    unflatten,
+    unsqueeze,
+    var,
+)
 from deepgrad.ops.creation import (
     arange,
     as_tensor,
@@ -98,10 +125,11 @@ from deepgrad.ops.elementwise import (
     tanh,
     where,
 )
-from deepgrad.ops.linalg import matmul
-from deepgrad.ops.reduce import amax, amin, sum
+from deepgrad.ops.index import gather, index_select, masked_fill, one_hot, scatter_add, take_along_dim
+from deepgrad.ops.linalg import bmm, einsum, matmul
+from deepgrad.ops.reduce import all, amax, amin, any, cumsum, prod, sum
 from deepgrad.ops.shape import cat, expand, permute, reshape, transpose
-from deepgrad.ops.tensor_methods import argmax, argmin, max, min, take_along_dim
+from deepgrad.ops.tensor_methods import argmax, argmin, max, min
 
 mm = matmul
 concat = cat

@@ -22,6 +22,10 @@ _ndarray = np.ndarray
 
 def binary(name: str, a, b) -> tuple[Tensor, Tensor]:
     """Turn the operands of a binary op into two compatible tensors, or raise a clear error."""
+    if type(a) is Tensor and type(b) is Tensor:
+        da, db = a._data, b._data
+        if da.shape == db.shape and type(da) is type(db) and da.dtype == db.dtype:
+            return a, b  # the common case, checked first: every op pays for this function
     if type(a) is not Tensor and not isinstance(a, Tensor):
         if isinstance(b, Tensor) and isinstance(a, (int, float, bool)):
             a = scalar_like(a, b)
@@ -32,12 +36,13 @@ def binary(name: str, a, b) -> tuple[Tensor, Tensor]:
             b = scalar_like(b, a)
         else:
             b = tensor(b, device=a.device)
-    if a._data.shape != b._data.shape:
-        if type(a._data) is not type(b._data):
-            raise DeviceError(
-                f"{name}: tensors are on different devices ({a.device} and {b.device}); "
-                "move one with .to(device) first."
-            )
+    if a._data.dtype is not b._data.dtype and a._data.dtype != b._data.dtype:
+        a, b = promote(a, b)
+    if type(a._data) is not type(b._data):
+        raise DeviceError(
+            f"{name}: tensors are on different devices ({a.device} and {b.device}); move one with .to(device) first."
+        )
+    if a._data.shape != b._data.shape and a._data.ndim and b._data.ndim:
         try:
             np.broadcast_shapes(a._data.shape, b._data.shape)
         except ValueError:
@@ -45,11 +50,22 @@ def binary(name: str, a, b) -> tuple[Tensor, Tensor]:
                 f"{name}: shapes {a.shape} and {b.shape} cannot be broadcast together; "
                 "sizes must match or be 1 in every trailing dimension."
             ) from None
-    elif type(a._data) is not type(b._data):
-        raise DeviceError(
-            f"{name}: tensors are on different devices ({a.device} and {b.device}); move one with .to(device) first."
-        )
     return a, b
+
+
+def promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """Cast two tensors of different dtypes to a common one, as PyTorch does.
+
+    A floating-point operand wins over integers and bools (int64 + float32 -> float32, where NumPy
+    would give float64); otherwise the wider type wins. Casts are differentiable (``Cast``).
+    """
+    float_a, float_b = a._data.dtype.kind in "fV", b._data.dtype.kind in "fV"
+    if float_a and not float_b:
+        return a, to_dtype(b, a._data.dtype)
+    if float_b and not float_a:
+        return to_dtype(a, b._data.dtype), b
+    common = np.result_type(a._data.dtype, b._data.dtype)
+    return to_dtype(a, common), to_dtype(b, common)
 
 
 # -- arithmetic ------------------------------------------------------------------------------
@@ -486,12 +502,18 @@ _COMPARE = {
 
 
 # -- functionals -----------------------------------------------------------------------------
-def add(a, b) -> Tensor:
-    return Add.apply(*binary("add", a, b))
+def add(input, other, alpha=1) -> Tensor:  # noqa: A002 - PyTorch's argument names
+    """input + alpha * other."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return Add.apply(*binary("add", input, other))
 
 
-def sub(a, b) -> Tensor:
-    return Sub.apply(*binary("sub", a, b))
+def sub(input, other, alpha=1) -> Tensor:  # noqa: A002
+    """input - alpha * other."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return Sub.apply(*binary("sub", input, other))
 
 
 def mul(a, b) -> Tensor:
@@ -499,7 +521,11 @@ def mul(a, b) -> Tensor:
 
 
 def div(a, b) -> Tensor:
-    return Div.apply(*binary("div", a, b))
+    """True division; integer operands give a float32 result, like PyTorch."""
+    a, b = binary("div", a, b)
+    if a._data.dtype.kind not in "fV":
+        a, b = to_dtype(a, np.dtype("float32")), to_dtype(b, np.dtype("float32"))
+    return Div.apply(a, b)
 
 
 def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name

@@ -45,3 +45,140 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if bd.ndim == 1:
         return MatMul.apply(a, b.reshape(-1, 1)).squeeze(-1)
     return MatMul.apply(a, b)
+
+
+class Einsum(Function):
+    """y = einsum(terms -> output, *xs).   dx_k = einsum(dy and the other inputs -> terms[k])
+
+    The gradient of an einsum is another einsum: contract the upstream gradient with every other
+    operand into operand k's subscripts. Letters that only operand k has are summed in the
+    forward, so they come back as a broadcast (a ones vector); a letter repeated in operand k
+    (a diagonal, ``"ii->i"``) comes back through an identity matrix. Because the backward is an
+    Einsum again, it can be differentiated any number of times.
+    """
+
+    @staticmethod
+    def forward(ctx, *xs, terms=(), output=""):
+        ctx.save_inputs(*range(len(xs)))
+        ctx.terms, ctx.output = terms, output
+        # optimize=True lets NumPy hand two-operand contractions to BLAS (tensordot).
+        return ctx.xp.einsum(",".join(terms) + "->" + output, *xs, optimize=len(xs) > 1)
+
+    @staticmethod
+    def backward(ctx, dy):
+        xs = ctx.saved_inputs
+        used = set("".join(ctx.terms) + ctx.output)
+        spare = [c for c in _LETTERS if c not in used]
+        grads = []
+        for k, need in enumerate(ctx.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            operands = [dy] + [x for j, x in enumerate(xs) if j != k]
+            terms = [ctx.output] + [t for j, t in enumerate(ctx.terms) if j != k]
+            available = set("".join(terms))
+            target = []
+            for pos, letter in enumerate(ctx.terms[k]):
+                size = xs[k].shape[pos]
+                if letter in target:
+                    fresh = spare.pop()
+                    operands.append(Tensor._make(dy.xp.eye(size, dtype=dy.dtype), None))
+                    terms.append(letter + fresh)
+                    letter = fresh
+                elif letter not in available:
+                    operands.append(Tensor._make(dy.xp.ones(size, dtype=dy.dtype), None))
+                    terms.append(letter)
+                    available.add(letter)
+                target.append(letter)
+            grads.append(Einsum.apply(*operands, terms=tuple(terms), output="".join(target)))
+        return tuple(grads)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(equation: str, shapes: list) -> tuple[tuple, str]:
+    """Explicit subscripts: '...' replaced by letters, the implicit output spelled out."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, out = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(
+            f"einsum: equation {equation!r} has {len(terms)} operand(s) but {len(shapes)} tensor(s) were given"
+        )
+    for term in terms + [out]:
+        rest = term.replace("...", "")
+        if any(c not in _LETTERS for c in rest):
+            raise ValueError(f"einsum: subscripts must be letters a-z, A-Z or '...' (got {equation!r})")
+    free = [c for c in _LETTERS if c not in eq]
+    ell_ndim = 0
+    for term, shape in zip(terms, shapes):
+        named = len(term.replace("...", ""))
+        if "..." in term:
+            ell_ndim = max(ell_ndim, len(shape) - named)
+        elif named != len(shape):
+            raise ShapeError(
+                f"einsum: operand {term!r} names {named} dimension(s) but the tensor has shape {tuple(shape)}; "
+                "one letter per dimension (or '...')."
+            )
+    ellipsis = "".join(free[:ell_ndim])
+    explicit = []
+    for term, shape in zip(terms, shapes):
+        if "..." in term:
+            n = len(shape) - len(term.replace("...", ""))
+            if n < 0:
+                raise ShapeError(f"einsum: operand {term!r} has more letters than the tensor's {len(shape)} dims")
+            term = term.replace("...", ellipsis[ell_ndim - n :])
+        explicit.append(term)
+    if arrow:
+        out = out.replace("...", ellipsis)
+    else:
+        letters = "".join(explicit)
+        out = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
+    inputs = set("".join(explicit))
+    for c in out:
+        if c not in inputs:
+            raise ValueError(f"einsum: output letter {c!r} does not appear in any operand of {equation!r}")
+    if len(set(out)) != len(out):
+        raise ValueError(f"einsum: output {out!r} repeats a letter (in {equation!r})")
+    return tuple(explicit), out
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Sum of products over the letters not in the output, by Einstein notation.
+
+    ``einsum("bij,bjk->bik", a, b)`` is a batched matmul, ``einsum("ii->", a)`` a trace,
+    ``einsum("...hd,...kd->...hk", q, k)`` attention scores. Operands may also come as one list.
+    Size-1 dimensions broadcast. Differentiable to any order.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> dg.einsum("ij,j->i", dg.ones(2, 3), dg.tensor([1.0, 2.0, 3.0]))
+        tensor([6., 6.])
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for i, t in enumerate(operands):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"einsum: operand {i} is a {type(t).__name__}, not a Tensor")
+    terms, out = _parse_einsum(equation, [t.shape for t in operands])
+    sizes: dict = {}
+    for term, t in zip(terms, operands):
+        for letter, n in zip(term, t.shape):
+            seen = sizes.setdefault(letter, n)
+            if seen != n and seen != 1 and n != 1:
+                shapes = ", ".join(str(o.shape) for o in operands)
+                raise ShapeError(
+                    f"einsum: letter {letter!r} has sizes {seen} and {n} in {equation!r} (shapes {shapes}); "
+                    "sizes of one letter must match or be 1."
+                )
+            if seen == 1:
+                sizes[letter] = n
+    return Einsum.apply(*operands, terms=terms, output=out)
+
+
+def bmm(a: Tensor, b: Tensor) -> Tensor:
+    """Batched matrix product of (B, n, m) and (B, m, p) tensors."""
+    if a.ndim != 3 or b.ndim != 3:
+        raise ShapeError(f"bmm: both operands must be 3-D (got shapes {a.shape} and {b.shape}); use matmul.")
+    return matmul(a, b)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
+from deepgrad.ops.elementwise import where
 
 
 def normalize_dims(name: str, dim, ndim: int) -> tuple:
@@ -116,3 +117,110 @@ def amin(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 def _check_nonempty(name, x, dim):
     if x._data.size == 0:
         raise ShapeError(f"{name}: cannot reduce an empty tensor of shape {x.shape}")
+
+
+class Prod(Function):
+    """y = product of x over dims.   dx = dy * (product of the other elements), exact when x has zeros"""
+
+    @staticmethod
+    def forward(ctx, x, dims=(), keepdim=False):
+        ctx.dims, ctx.keepdim, ctx.in_shape = dims, keepdim, x.shape
+        ctx.save_inputs(0)
+        ctx.save_outputs()
+        # y / x is the product of the others only where x != 0; remember whether the slow,
+        # exact path is needed so the common case stays one division.
+        ctx.has_zero = bool((x == 0).any())
+        return x.prod(axis=dims, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_inputs
+        (y,) = ctx.saved_outputs
+        dy, y = _expand_back(dy, ctx), _expand_back(y, ctx)
+        if not ctx.has_zero:
+            return dy * y / x
+        zero = x == 0
+        safe = where(zero, 1.0, x)
+        # A slice with exactly one zero: that element gets the product of the others, the rest 0.
+        # Two or more zeros: every gradient is 0. No zeros: y / x.
+        others = Prod.apply(safe, dims=ctx.dims, keepdim=True)
+        count = zero.sum(dim=ctx.dims, keepdim=True)
+        return dy * where(zero, others * (count == 1), y / safe)
+
+
+class Cumsum(Function):
+    """y_i = x_0 + ... + x_i along dim.   dx = dy summed from the end: flip(cumsum(flip(dy)))"""
+
+    @staticmethod
+    def forward(ctx, x, dim=0):
+        ctx.dim = dim
+        return ctx.xp.cumsum(x, axis=dim)
+
+    @staticmethod
+    def backward(ctx, dy):
+        index = (slice(None),) * ctx.dim + (slice(None, None, -1),)
+        return Cumsum.apply(dy[index], dim=ctx.dim)[index]
+
+
+class All(Function):
+    """y = every element of x over dims is true (nonzero).   (no gradient)"""
+
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, dims=(), keepdim=False):
+        return x.all(axis=dims, keepdims=keepdim)
+
+
+class Any(Function):
+    """y = some element of x over dims is true (nonzero).   (no gradient)"""
+
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, x, dims=(), keepdim=False):
+        return x.any(axis=dims, keepdims=keepdim)
+
+
+def prod(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
+    """Product over ``dim`` (all dimensions when None); the gradient is exact where x has zeros.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> dg.tensor([[1.0, 2.0], [3.0, 0.0]]).prod(dim=1)
+        tensor([2., 0.])
+    """
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x._data.dtype.kind in "bu" or x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8:
+        x = x.to("int64")  # like PyTorch
+    return Prod.apply(x, dims=normalize_dims("prod", dim, x._data.ndim), keepdim=keepdim)
+
+
+def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """Running sum along ``dim``: y_i = x_0 + ... + x_i.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> dg.tensor([1, 2, 3]).cumsum(0)
+        tensor([1, 3, 6])
+    """
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x._data.dtype.kind in "bu" or x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8:
+        x = x.to("int64")
+    if x._data.ndim == 0:
+        normalize_dims("cumsum", dim, 0)
+        return Cumsum.apply(x.reshape(1), dim=0).reshape(())
+    (d,) = normalize_dims("cumsum", dim, x._data.ndim)
+    return Cumsum.apply(x, dim=d)
+
+
+def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+    """True where every element over ``dim`` is nonzero (bool result, no gradient)."""
+    return All.apply(x, dims=normalize_dims("all", dim, x._data.ndim), keepdim=keepdim)
+
+
+def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+    """True where some element over ``dim`` is nonzero (bool result, no gradient)."""
+    return Any.apply(x, dims=normalize_dims("any", dim, x._data.ndim), keepdim=keepdim)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import parse_device, to_device, to_dtype
+from deepgrad.backend import DTypeError, ShapeError, parse_device, to_device, to_dtype
 from deepgrad.ops import composite as cp
 from deepgrad.ops import elementwise as ew
+from deepgrad.ops import index as ix
 from deepgrad.ops import linalg as la
 from deepgrad.ops import reduce as rd
 from deepgrad.ops import shape as sh
@@ -70,28 +71,33 @@ class Clone(Function):
 
 
 def _inplace(name: str, op):
-    """An in-place operator (``x += y``).
+    """An in-place operator (``x += y``, ``x.add_(y, alpha=2)``).
 
-    On a tensor outside the graph it writes into the array. On a tensor in the
-    graph it computes out of place and rebinds the tensor to the result; inputs
-    saved for backward are protected by the version counter.
+    On a tensor outside the graph it writes into the array. When the result is in the graph
+    (``x`` or an operand requires grad) it computes out of place and rebinds the tensor to the
+    result; inputs saved for backward are protected by the version counter.
     """
 
-    def method(self: Tensor, other=None, *args, **kwargs):
-        if self.requires_grad and GradMode.enabled:
-            if self.grad_fn is None:
-                raise RuntimeError(
-                    f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
-                    "wrap the update in `with deepgrad.no_grad():` or use .data."
-                )
-            result = op(self, other, *args, **kwargs) if other is not None else op(self, *args, **kwargs)
-            self._data, self.grad_fn = result._data, result.grad_fn
+    def method(self: Tensor, *args, **kwargs):
+        if self.requires_grad and self.grad_fn is None and GradMode.enabled:
+            raise RuntimeError(
+                f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
+                "wrap the update in `with deepgrad.no_grad():` or use .data."
+            )
+        result = op(self, *args, **kwargs)
+        if result.grad_fn is not None:
+            self._data, self.grad_fn, self.requires_grad = result._data, result.grad_fn, True
         else:
-            result = op(self, other, *args, **kwargs) if other is not None else op(self, *args, **kwargs)
             array = self._data
             if result._data.shape != array.shape:
-                raise RuntimeError(
-                    f"{name}: result of shape {result.shape} cannot be written into a tensor of shape {self.shape}"
+                raise ShapeError(
+                    f"{name}: result of shape {result.shape} cannot be written into a tensor of shape {self.shape}; "
+                    "use the out-of-place operation."
+                )
+            if result._data.dtype.kind in "fV" and array.dtype.kind not in "fV":
+                raise DTypeError(
+                    f"{name}: result type {result.dtype} cannot be written into a {self.dtype} tensor; "
+                    "use the out-of-place operation or convert first with .float()."
                 )
             if array.flags.writeable:
                 array[...] = result._data
@@ -227,20 +233,13 @@ def _arg(x: Tensor, dim, keepdim, name) -> Tensor:
     return Tensor._make(xp.asarray(out, dtype="int64"), None)
 
 
-def take_along_dim(x: Tensor, indices: Tensor, dim: int) -> Tensor:
-    """Pick elements of ``x`` along ``dim`` at ``indices`` (same rank as x)."""
-    xp = x.xp
-    idx = indices._data if isinstance(indices, Tensor) else xp.asarray(indices)
-    (d,) = rd.normalize_dims("take_along_dim", dim, x._data.ndim)
-    grids = xp.ix_(*[xp.arange(n) for n in idx.shape])
-    index = tuple(idx if i == d else grids[i] for i in range(idx.ndim))
-    return sh.Index.apply(x, index=index)
+take_along_dim = ix.take_along_dim
 
 
 def _binary_method(fn, reflected=False):
     if reflected:
         return lambda self, other: fn(other, self)
-    return lambda self, other: fn(self, other)
+    return fn  # the functional itself: ``a + b`` calls add(a, b) with no extra frame
 
 
 def install() -> None:
@@ -364,6 +363,41 @@ def install() -> None:
     T.mul_ = _inplace("mul_", ew.mul)
     T.div_ = _inplace("div_", ew.div)
     T.clamp_ = _inplace("clamp_", ew.clamp)
+    T.clip_ = T.clamp_
+    T.pow_ = _inplace("pow_", ew.pow)
+    T.masked_fill_ = _inplace("masked_fill_", ix.masked_fill)
+    T.__ipow__ = _inplace("__ipow__", ew.pow)
+
+    T.reciprocal = cp.reciprocal
+    T.square = cp.square
+    T.rsqrt = cp.rsqrt
+    T.log2 = cp.log2
+    T.prod = rd.prod
+    T.cumsum = rd.cumsum
+    T.all = rd.all
+    T.any = rd.any
+    T.norm = cp.norm
+    T.unflatten = cp.unflatten
+    T.broadcast_to = cp.broadcast_to
+    T.expand_as = lambda self, other: sh.expand(self, other.shape)
+    T.view_as = lambda self, other: sh.reshape(self, other.shape)
+    T.reshape_as = lambda self, other: sh.reshape(self, other.shape)
+    T.movedim = cp.movedim
+    T.repeat = cp.repeat
+    T.tile = cp.tile
+    T.split = cp.split
+    T.chunk = cp.chunk
+    T.unbind = cp.unbind
+    T.flip = cp.flip
+    T.roll = cp.roll
+    T.tril = cp.tril
+    T.triu = cp.triu
+    T.gather = ix.gather
+    T.scatter_add = ix.scatter_add
+    T.index_select = ix.index_select
+    T.masked_fill = ix.masked_fill
+    T.bmm = la.bmm
+    T.__rmod__ = _binary_method(ew.remainder, True)
 
 
 _TYPE_NAMES = {
