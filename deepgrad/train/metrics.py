@@ -1,0 +1,464 @@
+"""Stateful metrics that accumulate over batches: ``update(output, target)``, ``compute()``, ``reset()``.
+
+A metric keeps running sums (counts, a confusion matrix, sums of errors) on the
+arrays' own module (NumPy or CuPy), so updating it inside a training loop costs
+a few array operations and never a device synchronisation; ``compute()`` turns
+the sums into a number once per epoch.
+
+Classification metrics take ``output`` as class scores (logits or
+probabilities) of shape ``(N, C, *)`` with integer ``target`` of shape
+``(N, *)``, or, for a binary problem, one score per sample with the same shape
+as ``target`` (predicted class = ``output >= threshold``), or integer class
+predictions of the same shape as ``target``.
+
+Metrics can be named by string (``Trainer(metrics=["accuracy", "f1"])``);
+``get_metric(name)`` lists the allowed names when the name is unknown.
+
+Example:
+    >>> import deepgrad as dg
+    >>> acc = Accuracy()
+    >>> acc.update(dg.tensor([[2.0, 1.0], [0.0, 3.0]]), dg.tensor([0, 0]))
+    >>> acc.update(dg.tensor([[1.0, 0.0]]), dg.tensor([0]))
+    >>> round(acc.compute(), 4)
+    0.6667
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from deepgrad.autograd import Tensor
+from deepgrad.backend import ShapeError, get_array_module
+
+AVERAGES = ("macro", "micro", "binary", "none")
+
+
+def _raw(name: str, value):
+    """The backing array of a Tensor (or an array-like) with no graph attached."""
+    if isinstance(value, Tensor):
+        return value._data
+    if isinstance(value, np.ndarray) or hasattr(value, "__cuda_array_interface__"):
+        return value
+    if isinstance(value, (list, tuple, int, float)):
+        return np.asarray(value)
+    raise TypeError(f"{name}: expected a Tensor or an array (got {type(value).__name__})")
+
+
+def _host(array) -> np.ndarray:
+    """A float64 NumPy copy of an accumulator (NumPy or CuPy array, or a Python number)."""
+    if isinstance(array, (int, float, np.ndarray, np.generic)):
+        return np.asarray(array, dtype=np.float64)
+    return array.get().astype(np.float64)
+
+
+def _class_predictions(name: str, output, target, threshold: float):
+    """(predicted classes, true classes, number of classes seen in the output) as flat int arrays."""
+    output = _raw(name, output)
+    target = _raw(name, target)
+    if target.dtype.kind not in "iub":
+        if output.ndim == target.ndim + 1:
+            raise ShapeError(
+                f"{name}: target must hold integer class indices (got dtype {target.dtype}); "
+                "convert with target.long()."
+            )
+    if output.ndim == target.ndim + 1:
+        if output.shape[:1] + output.shape[2:] != target.shape:
+            raise ShapeError(
+                f"{name}: class scores of shape (N, C, *) need a target of shape (N, *) "
+                f"(got output {tuple(output.shape)}, target {tuple(target.shape)})."
+            )
+        xp = get_array_module(output)
+        return xp.argmax(output, axis=1).ravel(), target.ravel().astype(np.int64, copy=False), output.shape[1]
+    if output.shape == target.shape:
+        if output.dtype.kind == "f":
+            pred = (output >= threshold).ravel().astype(np.int64)
+            return pred, target.ravel().astype(np.int64), 2
+        return output.ravel().astype(np.int64, copy=False), target.ravel().astype(np.int64, copy=False), None
+    raise ShapeError(
+        f"{name}: output and target shapes do not fit (got output {tuple(output.shape)}, target "
+        f"{tuple(target.shape)}); pass class scores (N, C) with targets (N,), or one score per sample "
+        "with the target's shape."
+    )
+
+
+class Metric(ABC):
+    """Base class: accumulate with ``update(output, target)``, read with ``compute()``, clear with ``reset()``.
+
+    Subclasses set ``name`` (the key under which the Trainer logs the value) and
+    implement the three methods. ``compute()`` returns a Python float for scalar
+    metrics and a Tensor for array-valued ones (confusion matrix, per-class scores).
+    """
+
+    name: str = "metric"
+
+    def __init__(self, name: str | None = None):
+        if name is not None:
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"{type(self).__name__}: name must be a non-empty string (got {name!r})")
+            self.name = name
+        self.reset()
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget everything accumulated so far."""
+
+    @abstractmethod
+    def update(self, output, target) -> None:
+        """Add one batch: model outputs and targets (Tensors or arrays)."""
+
+    @abstractmethod
+    def compute(self):
+        """The metric over every sample since the last reset."""
+
+    def _empty_error(self) -> RuntimeError:
+        return RuntimeError(f"{type(self).__name__}.compute: no samples seen yet; call update(output, target) first.")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Accuracy(Metric):
+    """Fraction of correct class predictions:  accuracy = #(pred == target) / N.
+
+    Args:
+        threshold: for one score per sample (binary problems), the predicted class is
+            ``output >= threshold``. Use 0.5 for probabilities and 0.0 for logits. Default: 0.5.
+        name: key in the logs. Default: "accuracy".
+    """
+
+    name = "accuracy"
+
+    def __init__(self, threshold: float = 0.5, name: str | None = None):
+        self.threshold = float(threshold)
+        super().__init__(name)
+
+    def reset(self) -> None:
+        self._correct = 0
+        self._total = 0
+
+    def update(self, output, target) -> None:
+        pred, true, _ = _class_predictions(type(self).__name__, output, target, self.threshold)
+        self._correct = self._correct + (pred == true).sum()
+        self._total += true.size
+
+    def compute(self) -> float:
+        if self._total == 0:
+            raise self._empty_error()
+        return float(self._correct) / self._total
+
+
+class TopKAccuracy(Metric):
+    """Fraction of samples whose target is among the k highest scores.
+
+    Args:
+        k: how many of the best-scored classes count as a hit. Default: 5.
+        name: key in the logs. Default: "top{k}_accuracy".
+
+    Shape:
+        output (N, C) scores with C >= k, target (N,) integer classes.
+    """
+
+    def __init__(self, k: int = 5, name: str | None = None):
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"TopKAccuracy: k must be an integer >= 1 (got {k!r})")
+        self.k = int(k)
+        self.name = f"top{self.k}_accuracy"
+        super().__init__(name)
+
+    def reset(self) -> None:
+        self._correct = 0
+        self._total = 0
+
+    def update(self, output, target) -> None:
+        output = _raw("TopKAccuracy", output)
+        target = _raw("TopKAccuracy", target)
+        if output.ndim != 2 or target.shape != output.shape[:1]:
+            raise ShapeError(
+                f"TopKAccuracy: needs scores (N, C) and targets (N,) (got output {tuple(output.shape)}, "
+                f"target {tuple(target.shape)})."
+            )
+        if output.shape[1] < self.k:
+            raise ShapeError(f"TopKAccuracy: k={self.k} is larger than the number of classes {output.shape[1]}.")
+        xp = get_array_module(output)
+        # The target is in the top k iff fewer than k classes score strictly higher than it.
+        target_score = xp.take_along_axis(output, target.reshape(-1, 1).astype(np.int64), axis=1)
+        higher = (output > target_score).sum(axis=1)
+        self._correct = self._correct + (higher < self.k).sum()
+        self._total += target.shape[0]
+
+    def compute(self) -> float:
+        if self._total == 0:
+            raise self._empty_error()
+        return float(self._correct) / self._total
+
+
+class ConfusionMatrix(Metric):
+    """Counts ``M[i, j]`` = number of samples of true class i predicted as class j.
+
+    Args:
+        num_classes: C; None infers it from the output's class dimension (2 for one score
+            per sample) at the first update. Default: None.
+        threshold: for one score per sample, predicted class = ``output >= threshold``. Default: 0.5.
+        name: key in the logs. Default: "confusion_matrix".
+
+    ``compute()`` returns an int64 Tensor of shape (C, C): rows are true classes, columns predictions.
+    """
+
+    name = "confusion_matrix"
+
+    def __init__(self, num_classes: int | None = None, threshold: float = 0.5, name: str | None = None):
+        if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 2):
+            raise ValueError(f"{type(self).__name__}: num_classes must be an integer >= 2 or None (got {num_classes!r})")
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self._given_classes = self.num_classes
+        self.threshold = float(threshold)
+        super().__init__(name)
+
+    def reset(self) -> None:
+        self._matrix = None
+        self.num_classes = self._given_classes
+
+    def update(self, output, target) -> None:
+        pred, true, seen = _class_predictions(type(self).__name__, output, target, self.threshold)
+        if self.num_classes is None:
+            if seen is None:
+                raise ValueError(
+                    f"{type(self).__name__}: cannot tell the number of classes from integer predictions; "
+                    "pass num_classes=..."
+                )
+            self.num_classes = seen
+        elif seen is not None and seen != self.num_classes:
+            raise ShapeError(
+                f"{type(self).__name__}: the output has {seen} classes but num_classes={self.num_classes}."
+            )
+        n = self.num_classes
+        if true.size and (int(true.min()) < 0 or int(true.max()) >= n or int(pred.min()) < 0 or int(pred.max()) >= n):
+            raise ValueError(
+                f"{type(self).__name__}: class indices must be in [0, {n - 1}] (got targets in "
+                f"[{int(true.min())}, {int(true.max())}], predictions in [{int(pred.min())}, {int(pred.max())}])."
+            )
+        xp = get_array_module(true)
+        counts = xp.bincount(true * n + pred, minlength=n * n).reshape(n, n)
+        self._matrix = counts if self._matrix is None else self._matrix + counts
+
+    def _counts(self):
+        if self._matrix is None:
+            raise self._empty_error()
+        return self._matrix
+
+    def compute(self) -> Tensor:
+        return Tensor._make(self._counts().copy(), None)
+
+
+class _PrecisionRecallF1(ConfusionMatrix):
+    """Shared code: per-class scores from the confusion matrix, averaged as asked."""
+
+    def __init__(self, average: str = "macro", num_classes: int | None = None, threshold: float = 0.5,
+                 name: str | None = None):
+        if average not in AVERAGES:
+            raise ValueError(f"{type(self).__name__}: average must be one of {AVERAGES} (got {average!r})")
+        self.average = average
+        super().__init__(num_classes=num_classes, threshold=threshold, name=name)
+
+    @abstractmethod
+    def _per_class(self, tp, fp, fn):
+        """Per-class scores from float64 arrays of true positives, false positives, false negatives."""
+
+    def compute(self):
+        matrix = _host(self._counts()).astype(np.float64)
+        tp = np.diag(matrix)
+        fp = matrix.sum(axis=0) - tp
+        fn = matrix.sum(axis=1) - tp
+        if self.average == "micro":
+            return float(self._per_class(tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True))[0])
+        if self.average == "binary":
+            if matrix.shape[0] != 2:
+                raise ValueError(
+                    f"{type(self).__name__}: average='binary' needs 2 classes (got {matrix.shape[0]}); "
+                    "use 'macro' or 'micro'."
+                )
+            return float(self._per_class(tp[1:], fp[1:], fn[1:])[0])
+        scores = self._per_class(tp, fp, fn)
+        if self.average == "none":
+            return Tensor._make(scores, None)
+        present = (tp + fp + fn) > 0  # classes never seen nor predicted do not count in the mean
+        return float(scores[present].mean()) if present.any() else 0.0
+
+
+def _ratio(num, den):
+    """num / den with 0 where den == 0 (no predictions of, or no samples in, the class)."""
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+class Precision(_PrecisionRecallF1):
+    """Precision = TP / (TP + FP), per class, then averaged.
+
+    Args:
+        average: "macro" (mean of the per-class precisions over the classes that occur in the
+            targets or the predictions), "micro" (from the total TP and FP over classes; equals
+            accuracy for single-label problems), "binary" (class 1 only) or "none" (a Tensor of
+            per-class values). Default: "macro".
+        num_classes: C; None infers it from the output. Default: None.
+        threshold: predicted class = output >= threshold for one score per sample. Default: 0.5.
+        name: key in the logs. Default: "precision".
+
+    A class with no predictions has precision 0.
+    """
+
+    name = "precision"
+
+    def _per_class(self, tp, fp, fn):
+        return _ratio(tp, tp + fp)
+
+
+class Recall(_PrecisionRecallF1):
+    """Recall = TP / (TP + FN), per class, then averaged as in ``Precision``. Default name: "recall"."""
+
+    name = "recall"
+
+    def _per_class(self, tp, fp, fn):
+        return _ratio(tp, tp + fn)
+
+
+class F1(_PrecisionRecallF1):
+    """F1 = 2 TP / (2 TP + FP + FN), the harmonic mean of precision and recall, per class.
+
+    "macro" averages the per-class F1 scores (not the F1 of the averaged precision and
+    recall); the other arguments are those of ``Precision``. Default name: "f1".
+    """
+
+    name = "f1"
+
+    def _per_class(self, tp, fp, fn):
+        return _ratio(2 * tp, 2 * tp + fp + fn)
+
+
+def _regression_arrays(name: str, output, target):
+    output = _raw(name, output)
+    target = _raw(name, target)
+    if output.shape != target.shape:
+        squeezed_out = tuple(s for s in output.shape if s != 1)
+        squeezed_target = tuple(s for s in target.shape if s != 1)
+        if squeezed_out != squeezed_target or output.shape[:1] != target.shape[:1]:
+            raise ShapeError(
+                f"{name}: output and target must have the same shape (got output {tuple(output.shape)}, "
+                f"target {tuple(target.shape)}); broadcasting them would compare every pair of samples."
+            )
+        output = output.reshape(target.shape)
+    return output, target
+
+
+class _MeanError(Metric):
+    """Mean over all elements of a per-element error, summed in float64."""
+
+    def reset(self) -> None:
+        self._sum = 0.0
+        self._count = 0
+
+    @abstractmethod
+    def _error(self, diff):
+        """The per-element error of ``diff = output - target``."""
+
+    def update(self, output, target) -> None:
+        output, target = _regression_arrays(type(self).__name__, output, target)
+        diff = output.astype(np.float64) - target.astype(np.float64)
+        self._sum = self._sum + self._error(diff).sum()
+        self._count += diff.size
+
+    def compute(self) -> float:
+        if self._count == 0:
+            raise self._empty_error()
+        return float(self._sum) / self._count
+
+
+class MeanSquaredError(_MeanError):
+    """MSE = mean((output - target)^2) over all elements. Default name: "mse"."""
+
+    name = "mse"
+
+    def _error(self, diff):
+        return diff * diff
+
+
+class MeanAbsoluteError(_MeanError):
+    """MAE = mean(|output - target|) over all elements. Default name: "mae"."""
+
+    name = "mae"
+
+    def _error(self, diff):
+        return abs(diff)
+
+
+class R2Score(Metric):
+    """Coefficient of determination R^2 = 1 - SS_res / SS_tot, per output column, then averaged.
+
+    SS_res = sum((target - output)^2), SS_tot = sum((target - mean(target))^2), both over all
+    samples seen. The target variance is merged batch by batch (Chan's parallel update) in
+    float64, so many batches do not lose precision. A constant target (SS_tot = 0) scores 1.0
+    when predicted exactly and 0.0 otherwise (scikit-learn's convention). Default name: "r2".
+
+    Shape:
+        output and target (N,) or (N, D); R^2 is averaged uniformly over the D columns.
+    """
+
+    name = "r2"
+
+    def reset(self) -> None:
+        self._n = 0
+        self._mean = 0.0
+        self._m2 = 0.0
+        self._ss_res = 0.0
+
+    def update(self, output, target) -> None:
+        output, target = _regression_arrays("R2Score", output, target)
+        y = target.astype(np.float64).reshape(target.shape[0], -1)
+        f = output.astype(np.float64).reshape(y.shape)
+        n_b = y.shape[0]
+        if n_b == 0:
+            return
+        mean_b = y.mean(axis=0)
+        m2_b = ((y - mean_b) ** 2).sum(axis=0)
+        total = self._n + n_b
+        delta = mean_b - self._mean
+        self._mean = self._mean + delta * (n_b / total)
+        self._m2 = self._m2 + m2_b + delta * delta * (self._n * n_b / total)
+        self._ss_res = self._ss_res + ((y - f) ** 2).sum(axis=0)
+        self._n = total
+
+    def compute(self) -> float:
+        if self._n == 0:
+            raise self._empty_error()
+        ss_tot = _host(self._m2)
+        ss_res = _host(self._ss_res)
+        exact = np.where(ss_res == 0, 1.0, 0.0)
+        scores = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), exact)
+        return float(scores.mean())
+
+
+METRICS: dict[str, type[Metric]] = {
+    "accuracy": Accuracy,
+    "top_k_accuracy": TopKAccuracy,
+    "precision": Precision,
+    "recall": Recall,
+    "f1": F1,
+    "confusion_matrix": ConfusionMatrix,
+    "mse": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "r2": R2Score,
+}
+
+
+def get_metric(metric: str | Metric) -> Metric:
+    """A Metric instance from a name in ``METRICS`` (default arguments) or a Metric (returned as is)."""
+    if isinstance(metric, Metric):
+        return metric
+    if isinstance(metric, str):
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; allowed names: {', '.join(METRICS)} (or pass a Metric).")
+        return METRICS[metric]()
+    if isinstance(metric, type) and issubclass(metric, Metric):
+        return metric()
+    raise TypeError(f"metrics must be names or Metric instances (got {type(metric).__name__})")
+
