@@ -9,3 +9,5 @@ from deepgrad.nn.container import ModuleDict, ModuleList, ParameterList, Sequent
 from deepgrad.nn.linear import Flatten, Identity, Linear, Maxout, TiedLinear, Unflatten
 from deepgrad.nn.module import Module, RemovableHandle
 from deepgrad.nn.parameter import Parameter
+from deepgrad.nn import utils
+from deepgrad.nn.summary import summary
