@@ -141,3 +141,5 @@ long = int64
 half = float16
 
 __version__ = "0.1.0"
+
+from deepgrad.io import load, save  # noqa: E402
