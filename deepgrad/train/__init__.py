@@ -1,0 +1,61 @@
+"""Training tools: the Trainer, callbacks, metrics, the training Monitor, the Doctor and plots.
+
+``Trainer(model, loss_fn, optimizer, metrics=["accuracy"], callbacks=[EarlyStopping()]).fit(train, val,
+epochs=10)`` trains; ``Monitor`` watches hidden units and gradients; ``Doctor`` turns what was
+recorded into plain-language diagnoses; ``deepgrad.train.plots`` draws learning curves
+(matplotlib, imported only when used).
+"""
+
+from deepgrad.train import metrics
+from deepgrad.train.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    GradientClipping,
+    JSONLogger,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    ProgressBar,
+    TensorBoardLogger,
+)
+from deepgrad.train.checkpoint import load_checkpoint
+from deepgrad.train.history import History
+from deepgrad.train.metrics import (
+    F1,
+    Accuracy,
+    ConfusionMatrix,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    Metric,
+    Precision,
+    R2Score,
+    Recall,
+    TopKAccuracy,
+)
+from deepgrad.train.trainer import Trainer
+
+__all__ = [
+    "Accuracy",
+    "Callback",
+    "ConfusionMatrix",
+    "CSVLogger",
+    "EarlyStopping",
+    "F1",
+    "GradientClipping",
+    "History",
+    "JSONLogger",
+    "LRSchedulerCallback",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "Metric",
+    "ModelCheckpoint",
+    "Precision",
+    "ProgressBar",
+    "R2Score",
+    "Recall",
+    "TensorBoardLogger",
+    "TopKAccuracy",
+    "Trainer",
+    "load_checkpoint",
+    "metrics",
+]

@@ -1,0 +1,51 @@
+"""CSVLogger: one CSV row per epoch."""
+
+from __future__ import annotations
+
+import csv
+import os
+from typing import Any
+
+from deepgrad.train.callbacks.base import Callback
+
+
+class CSVLogger(Callback):
+    """Append the scalar entries of every epoch record to a CSV file, flushed each epoch.
+
+    The columns are those of the first epoch (``epoch, loss, <metrics>, val_*, lr, time``);
+    array-valued metrics (a confusion matrix) are left out. A resumed run appends to the file.
+
+    Args:
+        path: the CSV file.
+        append: add rows to an existing file instead of starting it anew. Default: False
+            (True when ``fit`` resumes from a checkpoint).
+    """
+
+    def __init__(self, path: str | os.PathLike, append: bool = False):
+        self.path = os.fspath(path)
+        self.append = bool(append)
+        self._file = None
+        self._writer = None
+        self._columns: list[str] | None = None
+
+    def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
+        append = (self.append or logs.get("resumed", False)) and os.path.exists(self.path)
+        self._columns = None
+        if append:
+            with open(self.path, newline="") as f:
+                header = next(csv.reader(f), None)
+            self._columns = header or None
+        self._file = open(self.path, "a" if append else "w", newline="")
+        self._writer = csv.writer(self._file)
+
+    def on_epoch_end(self, trainer, logs: dict[str, Any]) -> None:
+        if self._columns is None:
+            self._columns = [k for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            self._writer.writerow(self._columns)
+        self._writer.writerow([logs.get(k, "") for k in self._columns])
+        self._file.flush()
+
+    def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

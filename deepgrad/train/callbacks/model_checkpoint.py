@@ -1,0 +1,103 @@
+"""ModelCheckpoint: write checkpoints during training, atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from deepgrad.io import save
+from deepgrad.train.callbacks.base import Callback, check_mode, is_improvement, monitored_value
+
+
+class ModelCheckpoint(Callback):
+    """Save the run at the end of epochs: the best one so far, every one, and/or the last one.
+
+    Files are written with ``deepgrad.save`` (safetensors, no pickle), atomically: a crash while
+    writing leaves the previous file intact. A full checkpoint (the default) holds everything
+    ``Trainer.fit(resume_from=path)`` needs; ``weights_only=True`` writes just
+    ``model.state_dict()`` (load with ``model.load_state_dict(deepgrad.load(path))``).
+
+    Args:
+        path: the file to write, e.g. "runs/best.safetensors". It may contain ``{epoch}`` and
+            any epoch-log key as format fields ("ckpt-{epoch:03d}-{val_loss:.3f}.safetensors")
+            to keep one file per save. Its folder is created if missing.
+        monitor: epoch-log key deciding which epoch is best (checked at the first epoch end;
+            a missing key raises ValueError listing the keys present). Default: "val_loss".
+        mode: "min" or "max" for ``monitor``. Default: "min".
+        save_best_only: write ``path`` only when ``monitor`` improves; False writes it every
+            epoch. Default: True.
+        save_last: also write the latest state, every epoch, to ``last.safetensors`` in the same
+            folder (or to this path if a string is given): resume from it after a crash.
+            Default: False.
+        weights_only: write only the model's weights to ``path``. Default: False.
+
+    Attributes:
+        best, best_epoch: the best monitored value and its epoch; ``best_path`` the file written.
+        last_path: where ``save_last`` writes (None without save_last).
+    """
+
+    def __init__(self, path: str | os.PathLike, monitor: str = "val_loss", mode: str = "min",
+                 save_best_only: bool = True, save_last: bool | str | os.PathLike = False,
+                 weights_only: bool = False):
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise ValueError(f"ModelCheckpoint: path must be a file path (got {path!r})")
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"ModelCheckpoint: monitor must be a key of the epoch logs such as 'val_loss' (got {monitor!r})")
+        self.path = os.fspath(path)
+        self.monitor = monitor
+        self.mode = check_mode("ModelCheckpoint", mode)
+        self.save_best_only = bool(save_best_only)
+        self.weights_only = bool(weights_only)
+        if save_last is True:
+            self.last_path: str | None = str(Path(self.path).parent / "last.safetensors")
+        elif save_last is False or save_last is None:
+            self.last_path = None
+        else:
+            self.last_path = os.fspath(save_last)
+        if self.last_path is not None and self.last_path == self.path:
+            raise ValueError(f"ModelCheckpoint: save_last would overwrite path {self.path!r}; give it another file name.")
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.best_path: str | None = None
+
+    def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
+        self.best = None
+        self.best_epoch = None
+        self.best_path = None
+
+    def _write(self, trainer, path: str) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if self.weights_only:
+            save(trainer.model.state_dict(), path)
+        else:
+            trainer.save_checkpoint(path)  # during on_epoch_end: written once every callback has run
+
+    def on_epoch_end(self, trainer, logs: dict[str, Any]) -> None:
+        value = monitored_value("ModelCheckpoint", self.monitor, logs)
+        improved = is_improvement(value, self.best, self.mode, 0.0)
+        if improved:
+            self.best = value
+            self.best_epoch = logs.get("epoch")
+        if improved or not self.save_best_only:
+            try:
+                path = self.path.format(**logs)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(
+                    f"ModelCheckpoint: cannot fill the path template {self.path!r} from the epoch logs ({exc}); "
+                    f"available keys: {', '.join(logs)}."
+                ) from None
+            self._write(trainer, path)
+            if improved:
+                self.best_path = path
+        if self.last_path is not None:
+            Path(self.last_path).parent.mkdir(parents=True, exist_ok=True)
+            trainer.save_checkpoint(self.last_path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "best_path": self.best_path}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state["best"]
+        self.best_epoch = state["best_epoch"]
+        self.best_path = state["best_path"]

@@ -1,0 +1,486 @@
+"""Trainer: the training loop, written once, with callbacks, metrics, checkpoints and diagnoses."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import time
+from typing import Any, Callable, Iterable
+
+from deepgrad.autograd import Tensor, no_grad
+from deepgrad.backend import parse_device
+from deepgrad.backend.random import Generator, default_generator
+from deepgrad.nn.utils import clip_grad_norm_
+from deepgrad.ops.shape import cat
+from deepgrad.optim.lr_scheduler import ReduceLROnPlateau
+from deepgrad.train import checkpoint as ckpt
+from deepgrad.train.callbacks.base import Callback
+from deepgrad.train.callbacks.gradient_clipping import GradientClipping
+from deepgrad.train.callbacks.progress_bar import ProgressBar
+from deepgrad.train.history import History, to_jsonable
+from deepgrad.train.metrics import Metric, get_metric
+
+logger = logging.getLogger("deepgrad.train")
+
+
+class Trainer:
+    """Trains a model with mini-batches: one readable loop, extended by callbacks.
+
+    Each training step is, in this order::
+
+        output = model(*inputs)
+        loss = loss_fn(output, target)
+        optimizer.zero_grad()
+        loss.backward()
+        clip_grad_norm_(params, grad_clip)      # if grad_clip / GradientClipping
+        optimizer.step()
+        scheduler.step()                        # if scheduler (per step)
+
+    so the learning-rate schedule always steps after the optimizer. A batch from the loader is
+    a tuple ``(*inputs, target)`` of Tensors (``(x, y)`` for a ``TensorDataset(x, y)``).
+
+    Args:
+        model: the ``nn.Module`` to train.
+        loss_fn: ``loss_fn(output, target) -> scalar Tensor``, e.g. ``F.cross_entropy`` or
+            ``nn.CrossEntropyLoss()``.
+        optimizer: a ``deepgrad.optim`` optimizer over the model's parameters.
+        metrics: names (``"accuracy"``, ``"f1"`` ... see ``metrics.METRICS``) or ``Metric``
+            instances, computed on training batches and on validation data. Default: none.
+        callbacks: ``Callback`` instances, called in the order given. Default: none.
+        device: move the model and every batch there ("cpu", "cuda"). Default: leave as is.
+        scheduler: a learning-rate scheduler stepped after every optimizer step (warm-up,
+            one-cycle, cosine over steps). For per-epoch schedules and ``ReduceLROnPlateau`` use
+            ``LRSchedulerCallback(scheduler, interval="epoch")``. Default: None.
+        grad_clip: clip the gradients' joint 2-norm to this value before each step. Default: None.
+        monitor: True (or a ``Monitor`` instance) records hidden-unit and gradient statistics
+            per layer (see ``deepgrad.train.Monitor``). Default: False.
+        doctor: print the Doctor's diagnoses at the end of ``fit`` (adds a Monitor when there is
+            none, since most diagnoses read it). Default: False.
+        progress: add a ``ProgressBar`` when the callbacks have none. Default: True.
+
+    Attributes:
+        history: the ``History`` of the last ``fit``.
+        epoch: the 1-based number of the running (or last finished) epoch; 0 before training.
+        global_step: optimizer steps taken so far.
+        diagnoses: the Doctor's findings after ``fit`` with ``doctor=True``.
+
+    Example:
+        >>> import deepgrad as dg, deepgrad.nn as nn
+        >>> from deepgrad.data import DataLoader, TensorDataset
+        >>> _ = dg.manual_seed(0)
+        >>> x = dg.randn(64, 2); y = (x[:, 0] > 0).long()
+        >>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+        >>> trainer = Trainer(model, nn.functional.cross_entropy, dg.optim.SGD(model.parameters(), lr=0.5),
+        ...                   metrics=["accuracy"], progress=False)
+        >>> history = trainer.fit(DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True), epochs=20)
+        >>> history.epochs[-1]["accuracy"] > 0.9
+        True
+    """
+
+    def __init__(self, model, loss_fn: Callable, optimizer, metrics: Iterable[str | Metric] | None = None,
+                 callbacks: Iterable[Callback] | None = None, device=None, scheduler=None,
+                 grad_clip: float | None = None, monitor=False, doctor: bool = False, progress: bool = True):
+        if not callable(model) or not hasattr(model, "parameters"):
+            raise TypeError(f"Trainer: model must be an nn.Module (got {type(model).__name__})")
+        if not callable(loss_fn):
+            raise TypeError(f"Trainer: loss_fn must be callable as loss_fn(output, target) (got {type(loss_fn).__name__})")
+        if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"Trainer: optimizer must be a deepgrad.optim optimizer (got {type(optimizer).__name__})")
+        if grad_clip is not None and not grad_clip > 0:
+            raise ValueError(f"Trainer: grad_clip must be a positive max norm or None (got {grad_clip!r})")
+        if scheduler is not None and _needs_metric(scheduler):
+            raise ValueError(
+                f"Trainer: {type(scheduler).__name__} steps on a metric, not once per optimizer step; "
+                "pass LRSchedulerCallback(scheduler, interval='epoch', monitor='val_loss') in callbacks instead."
+            )
+        self.model = model
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.grad_clip = grad_clip
+        self.device = parse_device(device) if device is not None else None
+        if self.device is not None:
+            model.to(self.device)
+
+        self.metrics: list[Metric] = [get_metric(m) for m in (metrics or [])]
+        names = [m.name for m in self.metrics]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates or "loss" in names:
+            raise ValueError(
+                f"Trainer: two metrics log under the same name {duplicates or ['loss']}; "
+                "give one a name, e.g. F1(average='micro', name='f1_micro')."
+            )
+        self._eval_metrics = [copy.deepcopy(m) for m in self.metrics]
+
+        self.callbacks: list[Callback] = list(callbacks or [])
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"Trainer: callbacks must be Callback instances (got {type(cb).__name__})")
+        self.monitor = None
+        if monitor or doctor:
+            from deepgrad.train.monitor import Monitor
+
+            found = [cb for cb in self.callbacks if isinstance(cb, Monitor)]
+            if isinstance(monitor, Monitor):
+                if monitor not in self.callbacks:
+                    self.callbacks.append(monitor)
+                self.monitor = monitor
+            elif found:
+                self.monitor = found[0]
+            else:
+                self.monitor = Monitor()
+                self.callbacks.append(self.monitor)
+        self.doctor = bool(doctor)
+        if progress and not any(isinstance(cb, ProgressBar) for cb in self.callbacks):
+            self.callbacks.append(ProgressBar())
+
+        self.history = History()
+        self.epoch = 0
+        self.epochs = 0
+        self.global_step = 0
+        self.stop_reason: str | None = None
+        self.diagnoses: list = []
+        self._stop_requested = False
+        self._in_epoch_end = False
+        self._pending_checkpoints: list[str] = []
+        self._train_loader = None
+        self._clippers: list[GradientClipping] = []
+
+    # -- callbacks ----------------------------------------------------------------------------
+    def _hooks(self, name: str) -> list:
+        """Bound hooks of the callbacks that override ``name`` (the others cost nothing per step)."""
+        base = getattr(Callback, name)
+        return [getattr(cb, name) for cb in self.callbacks if getattr(type(cb), name) is not base]
+
+    def _call(self, name: str, logs: dict[str, Any]) -> None:
+        for hook in self._hooks(name):
+            hook(self, logs)
+
+    def request_stop(self, reason: str) -> None:
+        """Ask ``fit`` to stop after the current batch (the epoch is then closed and validated).
+
+        The reason is logged and kept in ``history.stop_reason``.
+        """
+        if not isinstance(reason, str) or not reason:
+            raise ValueError(f"Trainer.request_stop: give the reason as a non-empty string (got {reason!r})")
+        if not self._stop_requested:
+            self._stop_requested = True
+            self.stop_reason = reason
+            logger.info("stop requested: %s", reason)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested
+
+    # -- the loop -----------------------------------------------------------------------------
+    def fit(self, train_loader, val_loader=None, epochs: int = 1, resume_from=None) -> History:
+        """Train for ``epochs`` epochs in total (a resumed run continues up to the same total).
+
+        Args:
+            train_loader: an iterable of batches ``(*inputs, target)``; iterated once per epoch.
+            val_loader: batches for validation after every epoch, logged as ``val_loss`` and
+                ``val_<metric>``. Default: None.
+            epochs: the epoch to stop after (counting epochs of the resumed run too). Default: 1.
+            resume_from: a checkpoint written by ``save_checkpoint`` or ``ModelCheckpoint``:
+                model, optimizer, schedulers, callbacks, random state, epoch, step and history
+                continue from it, so the resumed run ends with the weights of an uninterrupted one.
+
+        Returns:
+            The ``History`` (also ``trainer.history``). On an exception (Ctrl-C included) the
+            callbacks' ``on_fit_end`` runs (best weights restored, files closed) and the
+            exception propagates; ``trainer.history`` holds what was recorded.
+        """
+        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
+            raise ValueError(f"Trainer.fit: epochs must be an integer >= 1 (got {epochs!r})")
+        state = None
+        if resume_from is not None:
+            state = ckpt.load_checkpoint(resume_from)
+            self._restore(state, train_loader)
+        else:
+            self.history = History()
+            self.epoch = 0
+            self.global_step = 0
+        start_epoch = self.epoch
+        self.epochs = epochs
+        self.stop_reason = None
+        self._stop_requested = False
+        self._train_loader = train_loader
+        self._pending_checkpoints = []
+        self._clippers = [cb for cb in self.callbacks if isinstance(cb, GradientClipping)]
+        status = "interrupted"
+        self._call("on_fit_start", {"epochs": epochs, "start_epoch": start_epoch, "resumed": state is not None})
+        if state is not None:
+            self._restore_callbacks(state.get("callbacks", {}))
+        try:
+            while self.epoch < epochs and not self._stop_requested:
+                self._run_epoch(train_loader, val_loader)
+            status = "stopped" if self._stop_requested else "completed"
+            if not self._stop_requested:
+                self.stop_reason = f"completed {epochs} epochs" if start_epoch < epochs else (
+                    f"nothing to do: the run already has {start_epoch} of {epochs} epochs")
+        except BaseException as exc:
+            self.stop_reason = f"interrupted by {type(exc).__name__} in epoch {self.epoch}" + (
+                f": {exc}" if str(exc) else "")
+            self._end_fit(status, failing=True)
+            raise
+        self._end_fit(status, failing=False)
+        return self.history
+
+    def _end_fit(self, status: str, failing: bool) -> None:
+        self.history.stop_reason = self.stop_reason
+        logs = {"status": status, "stop_reason": self.stop_reason, "epochs_run": self.epoch}
+        for hook in self._hooks("on_fit_end"):
+            if not failing:
+                hook(self, logs)
+                continue
+            try:
+                hook(self, logs)
+            except Exception:  # the original exception matters more; keep cleaning up
+                logger.exception("on_fit_end of %s failed while handling an interruption", hook.__self__)
+        if self.doctor:
+            from deepgrad.train.doctor import Doctor
+
+            doc = Doctor(self.history, self.monitor)
+            self.diagnoses = doc.diagnose()
+            print(doc.report(), file=sys.stderr)
+
+    def _run_epoch(self, train_loader, val_loader) -> None:
+        self.epoch += 1
+        epoch = self.epoch
+        model = self.model
+        model.train()
+        for m in self.metrics:
+            m.reset()
+        self._call("on_epoch_start", {"epoch": epoch})
+        batch_start = self._hooks("on_batch_start")
+        batch_end = self._hooks("on_batch_end")
+        want_logs = bool(batch_start or batch_end)
+        history = self.history
+        group = self.optimizer.param_groups[0]
+        started = time.perf_counter()
+        loss_sum = 0.0
+        seen = 0
+        for index, batch in enumerate(train_loader):
+            logs = {"epoch": epoch, "batch": index, "step": self.global_step + 1} if want_logs else None
+            for hook in batch_start:
+                hook(self, logs)
+            lr = group["lr"]
+            loss, size = self._train_step(batch)
+            self.global_step += 1
+            history.add_step(self.global_step, epoch, loss, lr)
+            loss_sum += loss * size
+            seen += size
+            if want_logs:
+                logs["loss"] = loss
+                logs["size"] = size
+                logs["lr"] = lr
+                for hook in batch_end:
+                    hook(self, logs)
+            if self._stop_requested:
+                break
+        if seen == 0:
+            raise ValueError("Trainer.fit: the training loader yielded no batches; check the dataset and batch_size.")
+        record: dict[str, Any] = {"epoch": epoch, "loss": loss_sum / seen}
+        record.update(_computed(self.metrics))
+        if val_loader is not None:
+            for key, value in self.evaluate(val_loader).items():
+                record["val_" + key] = value
+        record["lr"] = group["lr"]
+        record["time"] = time.perf_counter() - started
+        history.add_epoch(record)
+        self._in_epoch_end = True
+        try:
+            self._call("on_epoch_end", record)
+        finally:
+            self._in_epoch_end = False
+        pending, self._pending_checkpoints = self._pending_checkpoints, []
+        for path in pending:
+            self.save_checkpoint(path)
+
+    def _split(self, batch):
+        """(inputs tuple, target) of a batch, moved to ``self.device`` when one was given."""
+        if isinstance(batch, Tensor):
+            raise TypeError(
+                "Trainer: a batch must be a tuple (*inputs, target) (got a single Tensor); "
+                "use TensorDataset(x, y) so the loader yields (x, y)."
+            )
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise TypeError(f"Trainer: a batch must be a tuple (*inputs, target) (got {type(batch).__name__})")
+        if self.device is not None:
+            batch = [t.to(self.device) if isinstance(t, Tensor) and t.device != self.device else t for t in batch]
+        return batch[:-1], batch[-1]
+
+    def _train_step(self, batch) -> tuple[float, int]:
+        inputs, target = self._split(batch)
+        output = self.model(*inputs)
+        loss = self.loss_fn(output, target)
+        if loss.ndim != 0:
+            raise ValueError(
+                f"Trainer: loss_fn must return a scalar (got shape {tuple(loss.shape)}); use reduction='mean'."
+            )
+        self.optimizer.zero_grad()
+        loss.backward()
+        if self.grad_clip is not None:
+            clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        for clipper in self._clippers:
+            clipper.clip(self)
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        for m in self.metrics:
+            m.update(output, target)
+        return float(loss._data), _batch_size(target)
+
+    # -- evaluation and prediction ------------------------------------------------------------
+    def evaluate(self, loader) -> dict[str, Any]:
+        """Mean loss and the metrics over ``loader``, in eval mode and without gradients.
+
+        Returns:
+            ``{"loss": ..., "<metric>": ...}`` (floats; array-valued metrics as Tensors).
+        """
+        was_training = self.model.training
+        self.model.eval()
+        for m in self._eval_metrics:
+            m.reset()
+        self._call("on_eval_start", {})
+        loss_sum = 0.0
+        seen = 0
+        try:
+            with no_grad():
+                for batch in loader:
+                    inputs, target = self._split(batch)
+                    output = self.model(*inputs)
+                    size = _batch_size(target)
+                    loss_sum += float(self.loss_fn(output, target)._data) * size
+                    seen += size
+                    for m in self._eval_metrics:
+                        m.update(output, target)
+        finally:
+            self.model.train(was_training)
+        if seen == 0:
+            raise ValueError("Trainer.evaluate: the loader yielded no batches.")
+        results: dict[str, Any] = {"loss": loss_sum / seen}
+        results.update(_computed(self._eval_metrics))
+        self._call("on_eval_end", results)
+        return results
+
+    def predict(self, loader) -> Tensor:
+        """The model's outputs for every batch of ``loader``, concatenated along dim 0.
+
+        Batches may be a Tensor of inputs, or tuples ``(*inputs, target)`` whose target is ignored
+        (a 1-tuple ``(x,)`` is taken as inputs).
+        """
+        was_training = self.model.training
+        self.model.eval()
+        outputs = []
+        try:
+            with no_grad():
+                for batch in loader:
+                    if isinstance(batch, Tensor):
+                        inputs = (batch,)
+                    elif len(batch) == 1:
+                        inputs = tuple(batch)
+                    else:
+                        inputs, _ = self._split(batch)
+                    if self.device is not None:
+                        inputs = tuple(t.to(self.device) if isinstance(t, Tensor) else t for t in inputs)
+                    outputs.append(self.model(*inputs))
+        finally:
+            self.model.train(was_training)
+        if not outputs:
+            raise ValueError("Trainer.predict: the loader yielded no batches.")
+        return cat(outputs, dim=0)
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def save_checkpoint(self, path) -> None:
+        """Write everything needed to resume: model, optimizer, scheduler, callbacks' state, epoch,
+        step, random state and history, atomically (a crash never leaves a partial file).
+
+        Called while the epoch is ending (from a callback's ``on_epoch_end``), the write waits
+        until every callback has seen the epoch, so that all their state is in the file.
+        """
+        if self._in_epoch_end:
+            self._pending_checkpoints.append(path)
+            return
+        ckpt.save_checkpoint(self.state_dict(), path)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The resumable state of the run (what ``save_checkpoint`` writes)."""
+        return {
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys().items()},
+            "rng": {"default": default_generator.get_state(),
+                    "loader": [g.get_state() for g in _loader_generators(self._train_loader)]},
+            "history": self.history.state_dict(),
+        }
+
+    def _callback_keys(self) -> dict[str, Callback]:
+        keys: dict[str, Callback] = {}
+        for cb in self.callbacks:
+            name = type(cb).__name__
+            key, n = name, 1
+            while key in keys:
+                key, n = f"{name}_{n}", n + 1
+            keys[key] = cb
+        return keys
+
+    def _restore(self, state: dict[str, Any], train_loader) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scheduler") is not None:
+            if self.scheduler is None:
+                raise ValueError("Trainer.fit: the checkpoint has a scheduler's state but this Trainer has no scheduler.")
+            self.scheduler.load_state_dict(state["scheduler"])
+        default_generator.set_state(state["rng"]["default"])
+        generators = _loader_generators(train_loader)
+        saved = state["rng"]["loader"]
+        if len(saved) != len(generators):
+            raise ValueError(
+                f"Trainer.fit: the checkpoint saved {len(saved)} data-loader generator(s) but this loader has "
+                f"{len(generators)}; resume with a loader built like the original one."
+            )
+        for gen, gen_state in zip(generators, saved):
+            gen.set_state(gen_state)
+        self.history = History()
+        self.history.load_state_dict(state["history"])
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+
+    def _restore_callbacks(self, states: dict[str, Any]) -> None:
+        for key, cb in self._callback_keys().items():
+            if key in states and states[key]:
+                cb.load_state_dict(states[key])
+
+
+def _loader_generators(loader) -> list[Generator]:
+    """The distinct non-default Generators a loader shuffles and augments with."""
+    found: list[Generator] = []
+    for owner in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None),
+                  getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        gen = getattr(owner, "generator", None)
+        if isinstance(gen, Generator) and gen is not default_generator and all(gen is not g for g in found):
+            found.append(gen)
+    return found
+
+
+def _needs_metric(scheduler) -> bool:
+    return isinstance(scheduler, ReduceLROnPlateau)
+
+
+def _batch_size(target) -> int:
+    shape = getattr(target, "shape", ())
+    return int(shape[0]) if len(shape) else 1
+
+
+def _computed(metrics: list[Metric]) -> dict[str, Any]:
+    out = {}
+    for m in metrics:
+        value = m.compute()
+        out[m.name] = value if isinstance(value, (float, Tensor)) else to_jsonable(value)
+    return out
+
