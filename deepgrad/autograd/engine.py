@@ -16,6 +16,7 @@ import numpy as np
 from deepgrad.autograd.function import BackwardError, Context, _released_error
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import DeviceError
 
 _ndarray = np.ndarray
 
@@ -57,20 +58,35 @@ def sum_to_shape(grad: Tensor, shape: tuple) -> Tensor:
     return out.reshape(shape) if out.shape != shape else out
 
 
-def _initial_gradient(tensor: Tensor, gradient) -> Tensor:
+def _initial_gradient(tensor: Tensor, gradient, index: int) -> Tensor:
+    """The gradient that starts backward at ``tensor``: ones for a one-element tensor, else the given one."""
+    if not tensor._requires_grad:
+        raise RuntimeError(
+            f"backward: tensor {index} (shape {tensor.shape}) does not require grad and has no grad_fn, so "
+            "there is nothing to differentiate; create the leaves with requires_grad=True "
+            "(and compute outside `no_grad()`)."
+        )
     if gradient is None:
         if tensor._data.size != 1:
             raise RuntimeError(
-                f"backward: grad can be implicitly created only for scalar outputs (got shape {tensor.shape}); "
-                "pass gradient=... with the same shape, or reduce first (e.g. loss.sum())."
+                f"backward: a gradient can be created implicitly only for one-element outputs (got shape "
+                f"{tensor.shape}); pass gradient= with that shape, or reduce first (e.g. loss.sum())."
             )
         return Tensor._make(tensor.xp.ones(tensor.shape, dtype=tensor.dtype), None)
     if not isinstance(gradient, Tensor):
-        gradient = Tensor(gradient, dtype=tensor.dtype)
+        gradient = Tensor(gradient, dtype=tensor.dtype, device=tensor.device)
+    if type(gradient._data) is not type(tensor._data):
+        raise DeviceError(
+            f"backward: the gradient for tensor {index} is on {gradient.device} but the tensor is on "
+            f"{tensor.device}; move it with .to({str(tensor.device)!r})."
+        )
     if gradient.shape != tensor.shape:
         raise RuntimeError(
-            f"backward: gradient has shape {gradient.shape} but the tensor has shape {tensor.shape}; they must match."
+            f"backward: the gradient for tensor {index} has shape {gradient.shape} but the tensor has shape "
+            f"{tensor.shape}; they must match."
         )
+    if gradient._data.dtype != tensor._data.dtype:
+        gradient = gradient.to(tensor.dtype)
     return gradient
 
 
@@ -78,20 +94,29 @@ def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inp
     """Propagate ``gradients`` from ``tensors`` back through the graph.
 
     Without ``capture``, gradients are accumulated into the ``.grad`` of leaves
-    (restricted to ``inputs`` when given). With ``capture`` (a list of tensors),
-    nothing is accumulated and the gradients of those tensors are returned in order
-    (the engine behind ``deepgrad.autograd.grad``).
+    (or only into the ``.grad`` of ``inputs`` when given). With ``capture`` (a list of
+    tensors), nothing is accumulated and the gradients of those tensors are returned
+    in order, None for those the outputs do not depend on (the engine behind
+    ``deepgrad.autograd.grad``).
     """
+    if inputs is not None:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        found = run_backward(tensors, gradients, retain_graph, create_graph, capture=inputs)
+        handed_out = set()
+        for t, g in zip(inputs, found):
+            if g is not None:
+                _accumulate(t, g, create_graph, handed_out)
+        return None
+
     roots = []
     grads: dict = {}
     leaf_grads: dict = {}
-    for tensor, gradient in zip(tensors, gradients):
-        if not tensor.requires_grad:
-            raise RuntimeError(
-                "backward: element 0 of tensors does not require grad and does not have a grad_fn; "
-                "make a leaf require grad (requires_grad=True) before computing from it."
-            )
-        g = _initial_gradient(tensor, gradient)
+    # Arrays the caller can see (given gradients, hook results): never adopted as a .grad.
+    handed_out = set()
+    for index, (tensor, gradient) in enumerate(zip(tensors, gradients)):
+        g = _initial_gradient(tensor, gradient, index)
+        if gradient is not None:
+            handed_out.add(id(g._data))
         if tensor.grad_fn is None:
             _add(leaf_grads, tensor, g)
         else:
@@ -100,15 +125,12 @@ def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inp
 
     captured_nodes = {}
     captured_leaves = {}
-    only_leaves = None
     if capture is not None:
         for i, t in enumerate(capture):
             if t.grad_fn is None:
                 captured_leaves[id(t)] = i
             else:
                 captured_nodes[t.grad_fn] = i
-    elif inputs is not None:
-        only_leaves = {id(t) for t in (inputs if isinstance(inputs, (list, tuple)) else [inputs])}
     results = [None] * (len(capture) if capture is not None else 0)
 
     prev_mode = GradMode.enabled
@@ -119,7 +141,7 @@ def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inp
             if dy is None:
                 continue
             if node.hooks is not None or node.retained is not None or captured_nodes:
-                dy = _node_extras(node, dy, create_graph, captured_nodes, results)
+                dy = _node_extras(node, dy, create_graph, captured_nodes, results, handed_out)
             if node.released:
                 raise _released_error(node)
             dxs = node.fn.backward(node, dy)
@@ -143,34 +165,49 @@ def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inp
     finally:
         GradMode.enabled = prev_mode
 
-    handed_out = set()
     for key, (leaf, g) in leaf_grads.items():
         if leaf._hooks:
-            for hook in leaf._hooks:
-                replaced = hook(g)
-                if replaced is not None:
-                    g = replaced
+            g = _run_hooks(leaf._hooks, g, handed_out)
         if capture is not None:
             if key in captured_leaves:
                 results[captured_leaves[key]] = g
             continue
-        if only_leaves is not None and key not in only_leaves:
-            continue
         _accumulate(leaf, g, create_graph, handed_out)
+    if capture is not None:
+        for i, (t, g) in enumerate(zip(capture, results)):
+            if g is not None and g._data.dtype != t._data.dtype:
+                results[i] = g.to(t.dtype)
     return results
 
 
-def _node_extras(node, dy, create_graph, captured_nodes, results):
+def _run_hooks(hooks: list, grad: Tensor, handed_out: set) -> Tensor:
+    for hook in list(hooks):
+        replaced = hook(grad)
+        if replaced is not None:
+            if not isinstance(replaced, Tensor) or replaced.shape != grad.shape:
+                raise RuntimeError(
+                    f"register_hook: a hook must return None or a Tensor of the gradient's shape {grad.shape} "
+                    f"(got {replaced.shape if isinstance(replaced, Tensor) else type(replaced).__name__})."
+                )
+            handed_out.add(id(replaced._data))
+            grad = replaced
+    return grad
+
+
+def _node_extras(node, dy, create_graph, captured_nodes, results, handed_out):
     """Hooks, retain_grad and autograd.grad's captures of a non-leaf: the rare cases, out of the hot loop."""
     if node.hooks:
-        for hook in node.hooks:
-            replaced = hook(dy)
-            if replaced is not None:
-                dy = replaced
+        dy = _run_hooks(node.hooks, dy, handed_out)
     if node.retained is not None:
         kept = node.retained()
-        if kept is not None:
-            kept.grad = dy if create_graph else dy.detach()
+        if kept is not None and kept.grad_fn is node:
+            handed_out.add(id(dy._data))  # visible as kept.grad: no leaf may adopt this array
+            g = dy if dy._data.dtype == kept._data.dtype else dy.to(kept.dtype)
+            if create_graph:
+                kept.grad = g if kept.grad is None else kept.grad + g
+            else:
+                g = g.detach()
+                kept.grad = g if kept.grad is None else Tensor._make(kept.grad._data + g._data, None)
     if node in captured_nodes:
         results[captured_nodes[node]] = dy
     return dy
@@ -206,8 +243,11 @@ def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool, handed_out: set) ->
     else:
         existing = leaf.grad._data
         if existing.shape != array.shape:
-            raise BackwardError(f"internal: accumulated grad shape {existing.shape} != {array.shape}")
-        if leaf.grad.requires_grad or not existing.flags.writeable:
-            leaf.grad = Tensor._make(existing + array, None)
+            raise BackwardError(
+                f"backward: the tensor's .grad has shape {existing.shape} but the new gradient has shape "
+                f"{array.shape}; set .grad = None (or zero_grad()) before this backward."
+            )
+        if leaf.grad._requires_grad or not existing.flags.writeable or existing.dtype != leaf._data.dtype:
+            leaf.grad = Tensor._make((existing + array).astype(leaf._data.dtype, copy=False), None)
         else:
             existing += array

@@ -29,6 +29,8 @@ that every registered primitive has an entry in the test table.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from deepgrad.autograd.grad_mode import GradMode
@@ -61,6 +63,7 @@ class Context:
     _saved_versions = ()
     _saved_out = None
     _save_out = False
+    _out_ref = None
     hooks = None
     retained = None
     released = False
@@ -92,6 +95,13 @@ class Context:
     def saved_outputs(self) -> tuple:
         if self.released:
             raise _released_error(self)
+        out = self._out_ref() if self._out_ref is not None else None
+        if out is not None and out._version != 0:
+            raise BackwardError(
+                f"{self.fn.__name__}: its output, saved for backward, was modified in place "
+                f"(version 0 -> {out._version}, shape {out.shape}); use an out-of-place operation "
+                "(y = y * 2 instead of y *= 2) before calling backward."
+            )
         from deepgrad.autograd.tensor import Tensor
 
         # Rebuilt on demand rather than stored: a stored output Tensor would point back at
@@ -112,14 +122,19 @@ def _released_error(ctx) -> BackwardError:
 
 
 class Function:
-    """Base class of all primitives (see the module docstring)."""
+    """Base class of all primitives (see the module docstring).
+
+    ``class MyOp(Function, register=False)`` keeps a primitive out of
+    ``Function.registry`` (for primitives defined in tests or user code).
+    """
 
     registry: dict[str, type] = {}
     differentiable = True
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, register: bool = True, **kwargs):
         super().__init_subclass__(**kwargs)
-        Function.registry[cls.__name__] = cls
+        if register:
+            Function.registry[cls.__name__] = cls
 
     @staticmethod
     def forward(ctx: Context, *arrays, **constants):  # pragma: no cover - abstract
@@ -140,17 +155,21 @@ class Function:
         if type(out) is not _ndarray:
             out = xp.asarray(out)  # NumPy turns 0-d results into scalars
         if GradMode.enabled and cls.differentiable:
-            needs = tuple([t.requires_grad for t in inputs])
+            needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
                 ctx.needs_input_grad = needs
-                ctx.parents = tuple([t.grad_fn or (t if t.requires_grad else None) for t in inputs])
+                ctx.parents = tuple([t.grad_fn or (t if t._requires_grad else None) for t in inputs])
                 ctx.shape = out.shape
                 if ctx._saved is not None:
                     saved = ctx._saved = tuple([inputs[i] for i in ctx._saved])
                     ctx._saved_versions = tuple([t._version for t in saved])
+                result = _make(out, ctx)
                 if ctx._save_out:
                     ctx._saved_out = out
-                return _make(out, ctx)
+                    # Weak, so that the node does not keep its output alive (that would be a cycle);
+                    # backward checks that the output's version is still 0.
+                    ctx._out_ref = weakref.ref(result)
+                return result
         return _make(out, None)
 
 

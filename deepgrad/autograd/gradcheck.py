@@ -27,6 +27,18 @@ def _outputs(fn, inputs) -> list:
     return [o for o in _as_tuple(fn(*inputs)) if isinstance(o, Tensor)]
 
 
+def _private_copies(inputs) -> tuple:
+    """Contiguous copies of the tensor inputs, so that perturbing them leaves the caller's tensors alone."""
+    copies = []
+    for t in inputs:
+        if isinstance(t, Tensor):
+            c = Tensor._make(t.xp.array(t._data, copy=True, order="C"), None)
+            c._requires_grad = t._requires_grad
+            t = c
+        copies.append(t)
+    return tuple(copies)
+
+
 def _numerical_jacobian(fn, inputs, index: int, eps: float, output_index: int):
     """d output / d inputs[index] as an array of shape (output.size, input.size)."""
     x = inputs[index]
@@ -82,7 +94,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         >>> gradcheck(lambda t: (t * t).exp(), (x,))
         True
     """
-    inputs = tuple(_as_tuple(inputs))
+    inputs = _private_copies(_as_tuple(inputs))
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input requires grad; set requires_grad=True on the inputs to check")
@@ -120,8 +132,7 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
     ``v`` (``grad_outputs``) is a fixed random vector per output when not given, so that the
     check covers every output element.
     """
-    inputs = tuple(_as_tuple(inputs))
-    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    inputs = _private_copies(_as_tuple(inputs))
     outs = _outputs(fn, inputs)
     if grad_outputs is None:
         import numpy as np
@@ -137,5 +148,4 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float 
         grads = grad([y for y, _ in pairs], wanted, [v for _, v in pairs], create_graph=True, allow_unused=True)
         return tuple(g if g is not None else x * 0.0 for g, x in zip(grads, wanted))
 
-    del checked
     return gradcheck(first_derivatives, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)

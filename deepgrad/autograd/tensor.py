@@ -13,8 +13,7 @@ import weakref
 import numpy as np
 
 from deepgrad import backend
-from deepgrad.autograd.grad_mode import GradMode
-from deepgrad.backend import DTypeError, device_of, get_array_module, to_dtype
+from deepgrad.backend import DTypeError, device_of, get_array_module
 
 _ndarray = np.ndarray
 
@@ -34,7 +33,7 @@ class Tensor:
         requires_grad: whether gradients flow to this tensor.
     """
 
-    __slots__ = ("_data", "requires_grad", "grad_fn", "__weakref__", "__dict__")
+    __slots__ = ("_data", "_requires_grad", "grad_fn", "__weakref__", "__dict__")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
     # Rarely set attributes default on the class, so that making a tensor (once per op) is cheap.
     grad = None
@@ -44,7 +43,7 @@ class Tensor:
     def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
         self._data = backend.as_array(data, dtype, device)
         self.grad_fn = None
-        self.requires_grad = False
+        self._requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -54,7 +53,7 @@ class Tensor:
         t = _new(Tensor)
         t._data = array
         t.grad_fn = grad_fn
-        t.requires_grad = grad_fn is not None
+        t._requires_grad = grad_fn is not None
         return t
 
     # -- the array and its description ------------------------------------------------------
@@ -170,12 +169,23 @@ class Tensor:
         return id(self)
 
     # -- graph bookkeeping ------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this tensor; settable on leaves (floating-point ones only)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad: bool) -> None:
+        self.requires_grad_(requires_grad)
+
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         """Turn gradient tracking on or off for this leaf, in place."""
         if self.grad_fn is not None:
             if not requires_grad:
                 raise RuntimeError(
-                    "requires_grad_(False): this tensor is computed from others (not a leaf); use .detach()."
+                    f"requires_grad: cannot turn gradients off for a tensor computed from others "
+                    f"(a non-leaf of shape {self.shape}, made by {self.grad_fn.fn.__name__}); "
+                    "use y = x.detach() to get a tensor outside the graph."
                 )
             return self
         if requires_grad and not backend.is_floating(self._data.dtype):
@@ -183,7 +193,7 @@ class Tensor:
                 f"requires_grad: only floating-point tensors can require gradients (got {self.dtype}); "
                 "convert first with .float() or .double()."
             )
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def detach(self) -> "Tensor":
@@ -191,15 +201,19 @@ class Tensor:
         return Tensor._make(self._data, None)
 
     def detach_(self) -> "Tensor":
+        """Take this tensor out of the graph, in place (it becomes a leaf that does not require grad)."""
         self.grad_fn = None
-        self.requires_grad = False
+        self._requires_grad = False
         return self
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` for this non-leaf tensor after backward."""
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves keep theirs anyway)."""
         if self.grad_fn is None:
-            if not self.requires_grad:
-                raise RuntimeError("retain_grad(): tensor does not require grad")
+            if not self._requires_grad:
+                raise RuntimeError(
+                    f"retain_grad: the tensor (shape {self.shape}) does not require grad, so it will never "
+                    "get a gradient; compute it from tensors with requires_grad=True."
+                )
             return
         self.grad_fn.retained = weakref.ref(self)
 
@@ -210,10 +224,26 @@ class Tensor:
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it.
 
+        On a leaf the hook sees the gradient of one backward pass before it is added to
+        ``.grad``; on a non-leaf it sees the sum over all the tensor's consumers.
         Returns a handle whose ``remove()`` unregisters the hook.
+
+        Example:
+            >>> import deepgrad as dg
+            >>> x = dg.tensor([1.0, 2.0], requires_grad=True)
+            >>> handle = x.register_hook(lambda g: g * 10)
+            >>> (x * x).sum().backward()
+            >>> x.grad
+            tensor([20., 40.])
+            >>> handle.remove()
         """
-        if not self.requires_grad:
-            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        if not callable(hook):
+            raise TypeError(f"register_hook: hook must be callable (got {type(hook).__name__})")
+        if not self._requires_grad:
+            raise RuntimeError(
+                f"register_hook: the tensor (shape {self.shape}) does not require grad, so a hook would "
+                "never run; set requires_grad=True on the leaves it is computed from."
+            )
         if self.grad_fn is None:
             if self._hooks is None:
                 self._hooks = []
@@ -225,22 +255,32 @@ class Tensor:
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None):
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None) -> None:
         """Compute the gradient of this tensor with respect to the graph's leaves.
 
-        Gradients accumulate into ``leaf.grad``. For a non-scalar tensor, pass ``gradient``
-        (the vector in the vector-Jacobian product). ``retain_graph`` keeps the saved values
-        for a second backward; ``create_graph`` records the backward pass for higher-order
-        gradients.
+        Gradients accumulate (+=) into ``leaf.grad``; zero them between steps.
+
+        Args:
+            gradient: d(something)/d(self), the vector of the vector-Jacobian product; needed
+                unless the tensor has one element. Same shape as the tensor.
+            retain_graph: keep the values saved for backward, to call backward through the
+                same graph again. Default: ``create_graph``. Without it they are freed.
+            create_graph: record the backward pass itself, so that the gradients can be
+                differentiated again (higher-order derivatives).
+            inputs: accumulate only into these tensors' ``.grad`` (leaves or not).
+
+        Example:
+            >>> import deepgrad as dg
+            >>> x = dg.tensor(3.0, requires_grad=True)
+            >>> (x * x).backward()
+            >>> x.grad
+            tensor(6.)
         """
         from deepgrad.autograd.engine import run_backward
 
         if retain_graph is None:
             retain_graph = create_graph
         run_backward((self,), (gradient,), retain_graph, create_graph, inputs=inputs)
-
-    def _bump_version(self) -> None:
-        self._version += 1
 
     # -- repr -------------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -272,9 +312,10 @@ class _HookHandle:
         self._hook = hook
 
     def remove(self) -> None:
-        if self._hook in self._hooks:
-            self._hooks.remove(self._hook)
+        """Unregister the hook (a second call does nothing)."""
+        hooks = self._hooks
+        for i, h in enumerate(hooks):
+            if h is self._hook:
+                del hooks[i]
+                break
 
-
-def _check_dtype(dtype):
-    return to_dtype(dtype)
