@@ -143,3 +143,5 @@ half = float16
 __version__ = "0.1.0"
 
 from deepgrad.io import load, save  # noqa: E402
+
+from deepgrad import func  # noqa: E402  (deepgrad.func: grad, vjp, jacobian, hessian, hvp transforms)
