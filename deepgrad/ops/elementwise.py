@@ -632,8 +632,10 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's ar
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        y = x if min is None else maximum(x, min)
-        return y if max is None else minimum(y, max)
+        # where() rather than maximum(): at x == bound the whole gradient goes to x (as with
+        # number bounds, and as in PyTorch) instead of being split with the bound.
+        y = x if min is None else where(compare("lt", x, min), min, x)
+        return y if max is None else where(compare("gt", y, max), max, y)
     return Clamp.apply(x, low=min, high=max)
 
 

@@ -355,7 +355,7 @@ OPS: list[OpSpec] = [
         "clamp_tensor_bounds", lambda a, lo, hi: dg.clamp(a, lo, hi),
         lambda a, lo, hi: np.minimum(np.maximum(a, lo), hi),
         [case((3, 4), (4,), (3, 1)), case((), (), ()), case((2, 3), (2, 3), (2, 3))],
-        covers=("Maximum", "Minimum"), distinct=True, domain=(-3, 3),
+        covers=("Compare", "Where"), distinct=True, domain=(-3, 3),
     ),
     OpSpec("maximum", dg.maximum, np.maximum, BINARY, covers=("Maximum",), distinct=True),
     OpSpec("minimum", dg.minimum, np.minimum, BINARY, covers=("Minimum",), distinct=True),
