@@ -4,10 +4,9 @@
 ``nn.functional`` (as ``F``) — PyTorch's names, so that ``torch.nn`` code carries over.
 """
 
-from deepgrad.nn import init
+from deepgrad.nn import functional, init, utils
 from deepgrad.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
 from deepgrad.nn.linear import Flatten, Identity, Linear, Maxout, TiedLinear, Unflatten
 from deepgrad.nn.module import Module, RemovableHandle
 from deepgrad.nn.parameter import Parameter
-from deepgrad.nn import utils
 from deepgrad.nn.summary import summary

@@ -6,6 +6,7 @@ import math
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
+from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module
 from deepgrad.nn.parameter import Parameter
@@ -70,9 +71,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
-        _check_input("Linear", x, self.in_features, "in_features")
-        y = x @ self.weight.mT
-        return y if self.bias is None else y + self.bias
+        return F.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
@@ -125,8 +124,7 @@ class TiedLinear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_input("TiedLinear", x, self.in_features, "encoder.out_features")
-        y = x @ self.weight
-        return y if self.bias is None else y + self.bias
+        return F.linear(x, self.weight.mT, self.bias)
 
     def extra_repr(self) -> str:
         return (
@@ -182,9 +180,8 @@ class Maxout(Module):
     def forward(self, x: Tensor) -> Tensor:
         _check_input("Maxout", x, self.in_features, "in_features")
         units = self.out_features * self.pieces
-        z = x @ self.weight.reshape(units, self.in_features).mT
-        if self.bias is not None:
-            z = z + self.bias.reshape(units)
+        bias = None if self.bias is None else self.bias.reshape(units)
+        z = F.linear(x, self.weight.reshape(units, self.in_features), bias)
         return z.reshape(*x.shape[:-1], self.out_features, self.pieces).amax(dim=-1)
 
     def extra_repr(self) -> str:
