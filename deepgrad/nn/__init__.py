@@ -10,3 +10,42 @@ from deepgrad.nn.linear import Flatten, Identity, Linear, Maxout, TiedLinear, Un
 from deepgrad.nn.module import Module, RemovableHandle
 from deepgrad.nn.parameter import Parameter
 from deepgrad.nn.summary import summary
+from deepgrad.nn.activation import (
+    APL,
+    CELU,
+    ELU,
+    GELU,
+    SELU,
+    CenteredSoftplus,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    ReLU,
+    ReLU6,
+    RReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Tanh,
+    VLReLU,
+)
+from deepgrad.nn.dropout import AlphaDropout, Dropout, Dropout2d
+from deepgrad.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    GaussianNLLLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
+from deepgrad.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from deepgrad.nn.sparse import Embedding
