@@ -89,7 +89,7 @@ class TensorDataset(Dataset):
     Example:
         >>> import numpy as np
         >>> ds = TensorDataset(np.zeros((5, 3), np.float32), np.arange(5))
-        >>> len(ds), ds[2][1]
+        >>> len(ds), int(ds[2][1])
         (5, 2)
         >>> [a.shape for a in ds.get_batch(np.array([0, 4]))]
         [(2, 3), (2,)]
