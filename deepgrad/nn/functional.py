@@ -398,7 +398,7 @@ def _softmax_dim(name: str, input: Tensor, dim, dtype) -> tuple:  # noqa: A002
         input = input.to(to_dtype(dtype))
     if input._data.dtype.kind not in "fV":
         raise DTypeError(f"{name}: needs a floating-point tensor (got {input.dtype}); use x.float().")
-    (d,) = rd.normalize_dims(name, dim, input._data.ndim)
+    (d,) = rd.normalize_dims(name, dim, max(input._data.ndim, 1))
     return input, d
 
 
