@@ -6,13 +6,27 @@
 Gradient clipping is ``deepgrad.nn.utils.clip_grad_norm_``.
 """
 
+from deepgrad.optim import lr_scheduler
 from deepgrad.optim.adagrad import Adagrad
 from deepgrad.optim.adam import Adam
 from deepgrad.optim.adamax import Adamax
 from deepgrad.optim.adamw import AdamW
 from deepgrad.optim.nadam import NAdam
+from deepgrad.optim.lr_finder import LRFinderResult, find_lr
 from deepgrad.optim.optimizer import Optimizer
 from deepgrad.optim.rmsprop import RMSprop
 from deepgrad.optim.sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    "find_lr",
+    "LRFinderResult",
+    "lr_scheduler",
+]

@@ -45,7 +45,7 @@ class Adam(Optimizer):
         >>> (w * w).sum().backward()
         >>> opt.step()          # the first step moves every coordinate by about lr
         >>> w
-        tensor([ 0.9000, -1.9000], requires_grad=True)
+        tensor([ 0.9, -1.9], requires_grad=True)
     """
 
     _decoupled_weight_decay = False
@@ -60,7 +60,7 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         maximize: bool = False,
     ):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_options(self, options: dict) -> None:

@@ -39,7 +39,7 @@ class Adamax(Optimizer):
         weight_decay: float = 0.0,
         maximize: bool = False,
     ):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, maximize=maximize)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_options(self, options: dict) -> None:

@@ -46,7 +46,7 @@ class NAdam(Optimizer):
     ):
         defaults = dict(
             lr=lr,
-            betas=tuple(betas),
+            betas=betas,
             eps=eps,
             weight_decay=weight_decay,
             momentum_decay=momentum_decay,

@@ -21,7 +21,7 @@ from typing import Any
 
 from deepgrad.autograd.grad_mode import enable_grad, no_grad
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import device_of, get_array_module, is_floating, to_device
+from deepgrad.backend import DTypeError, ShapeError, device_of, get_array_module, is_floating, to_device
 
 
 class Optimizer:
@@ -40,11 +40,11 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]):
-        self._check_options(defaults)
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
         self._workspace: dict = {}
+        self._check_options(self.defaults)
         name = type(self).__name__
         if isinstance(params, Tensor):
             raise TypeError(
@@ -55,6 +55,11 @@ class Optimizer:
             raise TypeError(
                 f"{name}: params must be an iterable of Tensors or of dicts (got a dict); "
                 "wrap the group in a list: [{'params': ..., 'lr': ...}]."
+            )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                f"{name}: params must be an ordered sequence (got a set, whose order changes between runs "
+                "and would scramble state dicts); use a list, e.g. list(model.parameters())."
             )
         groups = list(params)
         if not groups:
@@ -167,12 +172,28 @@ class Optimizer:
                 for param in group["params"]:
                     if param.grad is None:
                         continue
+                    grad = param.grad._data
+                    if grad.shape != param._data.shape or grad.dtype != param._data.dtype:
+                        self._bad_grad(param, grad)
                     state = self.state.get(param)
                     if state is None:
                         state = self.state[param] = self._init_state(param._data, group)
-                    self._update(param._data, param.grad._data, state, group)
+                    self._update(param._data, grad, state, group)
                     param._version += 1
         return loss
+
+    def _bad_grad(self, param: Tensor, grad) -> None:
+        index = [id(p) for group in self.param_groups for p in group["params"]].index(id(param))
+        name = type(self).__name__
+        if grad.shape != param.shape:
+            raise ShapeError(
+                f"{name}.step: parameter {index} has shape {tuple(param.shape)} but its grad has shape "
+                f"{tuple(grad.shape)}; a gradient must have its parameter's shape."
+            )
+        raise DTypeError(
+            f"{name}.step: parameter {index} is {param.dtype} but its grad is {grad.dtype}; "
+            "assign a gradient of the parameter's dtype (backward() always does)."
+        )
 
     # -- helpers for subclasses ------------------------------------------------------------------
     def _scratch(self, param, slot: int = 0):
