@@ -5,6 +5,7 @@ from __future__ import annotations
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DeviceError, ShapeError
+from deepgrad.ops.elementwise import promote
 
 
 class MatMul(Function):
@@ -38,6 +39,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         )
     if type(ad) is not type(bd):
         raise DeviceError(f"matmul: operands are on {a.device} and {b.device}; move one with .to(device) first.")
+    if ad.dtype is not bd.dtype and ad.dtype != bd.dtype:
+        a, b = promote(a, b)
     if ad.ndim == 1 and bd.ndim == 1:
         return (a * b).sum()
     if ad.ndim == 1:

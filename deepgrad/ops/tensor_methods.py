@@ -84,9 +84,15 @@ def _inplace(name: str, op):
                 f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
                 "wrap the update in `with deepgrad.no_grad():` or use .data."
             )
-        result = op(self, *args, **kwargs)
+        source = self
+        if GradMode.enabled:
+            # Compute from an alias: what the op saves for backward must keep the old value
+            # after ``self`` is rebound to the result (``y *= y`` saves y twice).
+            source = Tensor._make(self._data, self.grad_fn)
+            args = tuple(source if a is self else a for a in args)
+        result = op(source, *args, **kwargs)
         if result.grad_fn is not None:
-            self._data, self.grad_fn, self.requires_grad = result._data, result.grad_fn, True
+            self._data, self.grad_fn, self._requires_grad = result._data, result.grad_fn, True
         else:
             array = self._data
             if result._data.shape != array.shape:
