@@ -117,7 +117,9 @@ def _decode(node, arrays: dict, device, path: str):
         key = node.get("__" + kind + "__")
         if key is not None:
             if key not in arrays:
-                raise SerializationError(f"deepgrad.load: {path}: the structure names tensor {key!r}, which the file lacks")
+                raise SerializationError(
+                    f"deepgrad.load: {path}: the structure names tensor {key!r}, which the file lacks"
+                )
             array = arrays[key]
             if kind == "ndarray":
                 return array
@@ -259,7 +261,9 @@ def load(path: str | os.PathLike, map_location=None):
     if device is not None and device.type == "cpu":
         device = None
     if metadata.get("format") != FORMAT or _STRUCTURE_KEY not in metadata:
-        return OrderedDict((k, Tensor._make(a if device is None else to_device(a, device), None)) for k, a in arrays.items())
+        return OrderedDict(
+            (k, Tensor._make(a if device is None else to_device(a, device), None)) for k, a in arrays.items()
+        )
     try:
         structure = json.loads(metadata[_STRUCTURE_KEY])
     except json.JSONDecodeError as exc:

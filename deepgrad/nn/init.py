@@ -120,13 +120,15 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     """tensor ~ U(a, b)."""
     if b < a:
         raise ValueError(f"uniform_: b must be >= a (got a={a}, b={b})")
-    return _write(tensor, uniform(a, b, tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device))
+    values = uniform(a, b, tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device)
+    return _write(tensor, values)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """tensor ~ N(mean, std^2)."""
     _check_std("normal_", std)
-    return _write(tensor, normal(mean, std, tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device))
+    values = normal(mean, std, tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device)
+    return _write(tensor, values)
 
 
 def trunc_normal_(

@@ -217,7 +217,8 @@ class Module:
         self._check_name("register_buffer", "buffer", name)
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(
-                f"{type(self).__name__}.register_buffer: '{name}' must be a Tensor or None (got {type(tensor).__name__})"
+                f"{type(self).__name__}.register_buffer: '{name}' must be a Tensor or None "
+                f"(got {type(tensor).__name__})"
             )
         self._forget(name)
         self._buffers[name] = tensor
@@ -228,7 +229,9 @@ class Module:
         """Register ``module`` as a submodule called ``name``."""
         self._check_name("add_module", "submodule", name)
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}.add_module: '{name}' must be a Module (got {type(module).__name__})")
+            raise TypeError(
+                f"{type(self).__name__}.add_module: '{name}' must be a Module (got {type(module).__name__})"
+            )
         self._forget(name)
         self._modules[name] = module
 
@@ -484,14 +487,18 @@ class Module:
                 mismatched.append(f"{key}: checkpoint {tuple(array.shape)} vs model {tuple(target.shape)}")
             sources[key] = array
         if mismatched or (strict and (missing or unexpected)):
-            lines = [f"{type(self).__name__}.load_state_dict: the state dict does not fit the model; nothing was loaded."]
+            name = type(self).__name__
+            lines = [f"{name}.load_state_dict: the state dict does not fit the model; nothing was loaded."]
             if missing:
                 lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
             if unexpected:
                 lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
             if mismatched:
                 lines.append(f"  mis-shaped keys ({len(mismatched)}): " + "; ".join(mismatched))
-            lines.append("  Check that the model is built with the same sizes, or pass strict=False to skip missing/unexpected keys.")
+            lines.append(
+                "  Check that the model is built with the same sizes, "
+                "or pass strict=False to skip missing/unexpected keys."
+            )
             raise RuntimeError("\n".join(lines))
         for key, array in sources.items():
             target = own[key]

@@ -220,4 +220,6 @@ def summary(model: Module, input_shape, dtype=None, device=None, print_table: bo
 
 
 def _is_shape(value) -> bool:
-    return isinstance(value, (tuple, list)) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+    if not isinstance(value, (tuple, list)):
+        return False
+    return all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)

@@ -56,7 +56,10 @@ def test_sequential_append_setitem_delitem():
 
 def test_sequential_repr():
     text = repr(nn.Sequential(nn.Linear(2, 3), nn.Flatten()))
-    assert text == "Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n  (1): Flatten(start_dim=1, end_dim=-1)\n)"
+    assert text == (
+        "Sequential(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n"
+        "  (1): Flatten(start_dim=1, end_dim=-1)\n)"
+    )
 
 
 def test_module_list_registers_and_behaves_like_a_list():

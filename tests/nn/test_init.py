@@ -40,7 +40,8 @@ def test_calculate_gain_matches_torch():
     for name in ["linear", "conv1d", "conv_transpose2d", "sigmoid", "tanh", "relu", "selu"]:
         assert init.calculate_gain(name) == pytest.approx(torch.nn.init.calculate_gain(name))
     for slope in [None, 0.0, 0.2, 1.0]:
-        assert init.calculate_gain("leaky_relu", slope) == pytest.approx(torch.nn.init.calculate_gain("leaky_relu", slope))
+        expected = torch.nn.init.calculate_gain("leaky_relu", slope)
+        assert init.calculate_gain("leaky_relu", slope) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
@@ -112,7 +113,10 @@ def test_normal_initializers_have_the_formula_std(fn, std_of):
         (lambda t: init.xavier_uniform_(t), lambda fi, fo: math.sqrt(6 / (fi + fo))),
         (lambda t: init.kaiming_uniform_(t, nonlinearity="relu"), lambda fi, fo: math.sqrt(6 / fi)),
         (lambda t: init.kaiming_uniform_(t, a=math.sqrt(5)), lambda fi, fo: 1 / math.sqrt(fi)),
-        (lambda t: init.kaiming_uniform_(t, mode="fan_out", nonlinearity="tanh"), lambda fi, fo: 5 / 3 * math.sqrt(3 / fo)),
+        (
+            lambda t: init.kaiming_uniform_(t, mode="fan_out", nonlinearity="tanh"),
+            lambda fi, fo: 5 / 3 * math.sqrt(3 / fo),
+        ),
         (lambda t: init.uniform_(t, -0.5, 0.5), lambda fi, fo: 0.5),
     ],
 )

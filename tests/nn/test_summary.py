@@ -122,7 +122,8 @@ def test_errors():
 @pytest.mark.parity
 def test_parameter_counts_match_torch():
     torch = pytest.importorskip("torch")
-    theirs = torch.nn.Sequential(torch.nn.Linear(10, 20), torch.nn.Sequential(torch.nn.Linear(20, 8)), torch.nn.Flatten())
+    tnn = torch.nn
+    theirs = tnn.Sequential(tnn.Linear(10, 20), tnn.Sequential(tnn.Linear(20, 8)), tnn.Flatten())
     ours = nn.Sequential(nn.Linear(10, 20), nn.Sequential(nn.Linear(20, 8)), nn.Flatten())
     info = nn.summary(ours, (16, 10), print_table=False)
     assert info.total_params == sum(p.numel() for p in theirs.parameters())
