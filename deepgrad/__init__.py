@@ -145,3 +145,4 @@ __version__ = "0.1.0"
 from deepgrad.io import load, save  # noqa: E402
 
 from deepgrad import func  # noqa: E402  (deepgrad.func: grad, vjp, jacobian, hessian, hvp transforms)
+from deepgrad import nn  # noqa: E402  (so that `import deepgrad as torch; torch.nn.Linear` works)

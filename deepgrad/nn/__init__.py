@@ -5,11 +5,6 @@
 """
 
 from deepgrad.nn import functional, init, utils
-from deepgrad.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
-from deepgrad.nn.linear import Flatten, Identity, Linear, Maxout, TiedLinear, Unflatten
-from deepgrad.nn.module import Module, RemovableHandle
-from deepgrad.nn.parameter import Parameter
-from deepgrad.nn.summary import summary
 from deepgrad.nn.activation import (
     APL,
     CELU,
@@ -34,7 +29,9 @@ from deepgrad.nn.activation import (
     Tanh,
     VLReLU,
 )
+from deepgrad.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
 from deepgrad.nn.dropout import AlphaDropout, Dropout, Dropout2d
+from deepgrad.nn.linear import Flatten, Identity, Linear, Maxout, TiedLinear, Unflatten
 from deepgrad.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -47,5 +44,8 @@ from deepgrad.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
+from deepgrad.nn.module import Module, RemovableHandle
 from deepgrad.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from deepgrad.nn.parameter import Parameter
 from deepgrad.nn.sparse import Embedding
+from deepgrad.nn.summary import summary
