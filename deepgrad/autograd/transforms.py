@@ -188,18 +188,22 @@ def value_and_grad(func: Callable, argnums=0, has_aux: bool = False) -> Callable
         (5.0, [2.0, 4.0])
     """
 
+    return _value_and_grad(func, argnums, has_aux, "value_and_grad")
+
+
+def _value_and_grad(func: Callable, argnums, has_aux: bool, name: str) -> Callable:
     @functools.wraps(func)
     def value_and_grad_f(*args, **kwargs):
-        nums = _argnums("value_and_grad", argnums, len(args))
+        nums = _argnums(name, argnums, len(args))
         track = _tracking([a for i, a in enumerate(args) if i in nums and isinstance(a, Tensor)])
         args = list(args)
         aliases = []
         for i in nums:
-            args[i] = _alias("value_and_grad", args[i], i, track)
+            args[i] = _alias(name, args[i], i, track)
             aliases.append(args[i])
         with _Level():
-            out, aux = _split_aux("value_and_grad", func(*args, **kwargs), has_aux)
-            out = _scalar_output("value_and_grad", out)
+            out, aux = _split_aux(name, func(*args, **kwargs), has_aux)
+            out = _scalar_output(name, out)
             grads = _gradients([out], aliases, [None], create_graph=track, retain_graph=track)
         if not track:
             out, aux = out.detach(), _detach(aux)
@@ -230,7 +234,7 @@ def grad(func: Callable, argnums=0, has_aux: bool = False) -> Callable:
         >>> grad(grad(lambda x: x ** 3))(dg.tensor(2.0)).item()  # second derivative, 6 x
         12.0
     """
-    value_and_grad_f = value_and_grad(func, argnums, has_aux)
+    value_and_grad_f = _value_and_grad(func, argnums, has_aux, "grad")
 
     @functools.wraps(func)
     def grad_f(*args, **kwargs):
