@@ -571,6 +571,51 @@ def compare(op: str, a, b) -> Tensor:
     return Compare.apply(*binary(op, a, b), op=op)
 
 
+def eq(input, other) -> Tensor:  # noqa: A002 - PyTorch's argument names
+    """input == other, elementwise (bool)."""
+    return Compare.apply(*binary("eq", input, other), op="eq")
+
+
+def ne(input, other) -> Tensor:  # noqa: A002
+    """input != other, elementwise (bool)."""
+    return Compare.apply(*binary("ne", input, other), op="ne")
+
+
+def lt(input, other) -> Tensor:  # noqa: A002
+    """input < other, elementwise (bool)."""
+    return Compare.apply(*binary("lt", input, other), op="lt")
+
+
+def le(input, other) -> Tensor:  # noqa: A002
+    """input <= other, elementwise (bool)."""
+    return Compare.apply(*binary("le", input, other), op="le")
+
+
+def gt(input, other) -> Tensor:  # noqa: A002
+    """input > other, elementwise (bool)."""
+    return Compare.apply(*binary("gt", input, other), op="gt")
+
+
+def ge(input, other) -> Tensor:  # noqa: A002
+    """input >= other, elementwise (bool)."""
+    return Compare.apply(*binary("ge", input, other), op="ge")
+
+
+def logical_and(input, other) -> Tensor:  # noqa: A002
+    """input and other, elementwise (bool; nonzero counts as true)."""
+    return Compare.apply(*(t.bool() for t in binary("logical_and", input, other)), op="and")
+
+
+def logical_or(input, other) -> Tensor:  # noqa: A002
+    """input or other, elementwise (bool; nonzero counts as true)."""
+    return Compare.apply(*(t.bool() for t in binary("logical_or", input, other)), op="or")
+
+
+def logical_xor(input, other) -> Tensor:  # noqa: A002
+    """input xor other, elementwise (bool; nonzero counts as true)."""
+    return Compare.apply(*(t.bool() for t in binary("logical_xor", input, other)), op="xor")
+
+
 def neg(x: Tensor) -> Tensor:
     return Neg.apply(x)
 

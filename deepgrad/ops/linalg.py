@@ -64,8 +64,10 @@ class Einsum(Function):
     def forward(ctx, *xs, terms=(), output=""):
         ctx.save_inputs(*range(len(xs)))
         ctx.terms, ctx.output = terms, output
-        # optimize=True lets NumPy hand two-operand contractions to BLAS (tensordot).
-        return ctx.xp.einsum(",".join(terms) + "->" + output, *xs, optimize=len(xs) > 1)
+        # optimize=True orders the contractions and hands them to BLAS (tensordot): 7x faster for
+        # (8, 128, 128) batched products, but its planning costs ~15 us, too much for tiny operands.
+        optimize = len(xs) > 2 or (len(xs) == 2 and xs[0].size + xs[1].size > 4096)
+        return ctx.xp.einsum(",".join(terms) + "->" + output, *xs, optimize=optimize)
 
     @staticmethod
     def backward(ctx, dy):

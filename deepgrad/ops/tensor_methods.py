@@ -122,17 +122,37 @@ def _zero_(self: Tensor) -> Tensor:
 
 def _fill_(self: Tensor, value) -> Tensor:
     _check_inplace_leaf(self, "fill_")
-    self._data[...] = value
+    if GradMode.enabled and (self.grad_fn is not None or isinstance(value, Tensor) and value.requires_grad):
+        return _replace_in_graph(self, value)
+    self._data[...] = value._data if isinstance(value, Tensor) else value
     self._version += 1
     return self
 
 
 def _copy_(self: Tensor, src) -> Tensor:
     _check_inplace_leaf(self, "copy_")
+    if GradMode.enabled and (self.grad_fn is not None or isinstance(src, Tensor) and src.requires_grad):
+        return _replace_in_graph(self, src)
     source = src._data if isinstance(src, Tensor) else src
     if type(source) is not type(self._data):
         source = to_device(source, self.device)
     self._data[...] = source
+    self._version += 1
+    return self
+
+
+def _replace_in_graph(self: Tensor, value) -> Tensor:
+    """fill_/copy_ on a graph tensor: rebind it to ``value`` (broadcast, in self's dtype).
+
+    The old value gets a zero gradient and ``value`` (when a tensor) the gradient, as in PyTorch.
+    """
+    keep_old = Tensor._make(self.xp.zeros(self.shape, dtype=bool), None)
+    if isinstance(value, Tensor) and value.dtype != self.dtype:
+        value = ew.to_dtype(value, self.dtype)
+    result = ew.where(keep_old, Tensor._make(self._data, self.grad_fn), value)
+    if result.shape != self.shape:
+        result = sh.expand(result, self.shape)
+    self._data, self.grad_fn, self._requires_grad = result._data, result.grad_fn, result.requires_grad
     self._version += 1
     return self
 
@@ -313,6 +333,9 @@ def install() -> None:
     T.isinf = ew.isinf
     T.isfinite = ew.isfinite
     T.logical_not = ew.logical_not
+    T.logical_and = ew.logical_and
+    T.logical_or = ew.logical_or
+    T.logical_xor = ew.logical_xor
     T.eq = T.__eq__
     T.ne = T.__ne__
     T.lt = T.__lt__
@@ -402,6 +425,7 @@ def install() -> None:
     T.scatter_add = ix.scatter_add
     T.index_select = ix.index_select
     T.masked_fill = ix.masked_fill
+    T.where = lambda self, condition, other: ew.where(condition, self, other)
     T.bmm = la.bmm
     T.__rmod__ = _binary_method(ew.remainder, True)
 

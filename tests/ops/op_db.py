@@ -317,6 +317,9 @@ OPS: list[OpSpec] = [
     unary("scalar_pow", lambda a: a**3, lambda a: a**3, ("Pow",)),
     unary("scalar_pow_half", lambda a: a**0.5, np.sqrt, ("Pow",), domain=(0.3, 2)),
     unary("scalar_rpow", lambda a: 2.0**a, lambda a: 2.0**a, ("Pow",)),
+    unary("scalar_rfloordiv", lambda a: 3.0 // a, lambda a: 3.0 // a, ("FloorDivide",), domain=(0.3, 2),
+          differentiable=False),
+    unary("scalar_rmod", lambda a: 3.0 % a, lambda a: 3.0 % a, ("Remainder",), domain=(0.3, 2), differentiable=False),
     OpSpec("pow", lambda a, b: a**b, np.power, BINARY, domain=((0.3, 2), (-2, 2)), covers=("Pow",)),
     OpSpec(
         "floor_divide", lambda a, b: a // b, np.floor_divide, BINARY[:4], domain=((-3, 3), (0.5, 2)),
@@ -377,6 +380,10 @@ OPS: list[OpSpec] = [
     OpSpec("le", lambda a, b: a <= b, np.less_equal, BINARY, covers=("Compare",), differentiable=False),
     OpSpec("gt", lambda a, b: a > b, np.greater, BINARY, covers=("Compare",), differentiable=False),
     OpSpec("ge", lambda a, b: a >= b, np.greater_equal, BINARY, covers=("Compare",), differentiable=False),
+    OpSpec("ge_functional", dg.ge, np.greater_equal, BINARY[:4], kind="int", domain=(0, 3), covers=("Compare",),
+           differentiable=False),
+    OpSpec("logical_and_numbers", dg.logical_and, np.logical_and, BINARY[:4], kind="int", domain=(0, 2),
+           covers=("Compare",), differentiable=False),
     OpSpec("gt_scalar", lambda a: a > 0.5, lambda a: a > 0.5, UNARY, covers=("Compare",), differentiable=False),
     OpSpec("logical_and", lambda a, b: a & b, np.logical_and, BINARY, kind="bool", covers=("Compare",),
            differentiable=False),
@@ -615,6 +622,10 @@ OPS: list[OpSpec] = [
         lambda a, dim, index: np.take(a, index, axis=dim),
         [case((4, 3), dim=0, index=np.array([3, 0, 3])), case((2, 3, 4), dim=-1, index=np.array([1, 1, 1, 0, 2]))],
         covers=("Index", "IndexPutAdd"),
+    ),
+    OpSpec(
+        "tensor_where", lambda a, b: a.where(a > 0, b), lambda a, b: np.where(a > 0, a, b),
+        [case((3, 4), (3, 4)), case((3, 4), ())], covers=("Where", "Compare"), kinks=(0.0,),
     ),
     OpSpec(
         "masked_fill", lambda a, mask, value: a.masked_fill(dg.tensor(mask), value),

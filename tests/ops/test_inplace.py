@@ -96,6 +96,22 @@ def test_inplace_with_a_grad_operand_joins_the_graph():
     np.testing.assert_allclose(w.grad.numpy(), [2.0, 4.0, 6.0])
 
 
+def test_fill_and_copy_on_graph_tensors_route_gradients_like_pytorch():
+    x = dg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.fill_(3.0)
+    assert y.requires_grad
+    np.testing.assert_array_equal(y.detach().numpy(), [3.0, 3.0])
+    (y * x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])  # only through the second factor
+    a = dg.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
+    target = dg.zeros(3, 2)
+    target.copy_(a * 3)  # broadcast and cast to float32, and target joins the graph
+    assert target.dtype == dg.float32 and target.requires_grad
+    target.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [9.0, 9.0])
+
+
 def test_modifying_a_saved_input_in_place_is_detected():
     x = dg.tensor([1.0, 2.0], requires_grad=True)
     h = x * 1.0
