@@ -29,7 +29,7 @@ class ProgressBar(Callback):
 
         epoch 3/10  loss 0.2345  accuracy 0.9312  val_loss 0.2511  val_accuracy 0.9254  lr 0.01  (1.9s)
 
-    and, at the end, why training stopped.
+    and, when training ends early, why it stopped.
 
     Args:
         file: where to write. Default: ``sys.stderr``.
@@ -97,5 +97,5 @@ class ProgressBar(Callback):
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        if logs.get("stop_reason"):
+        if logs.get("status") != "completed" and logs.get("stop_reason"):
             print(f"training {logs['status']}: {logs['stop_reason']}", file=self._out(), flush=True)

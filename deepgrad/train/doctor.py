@@ -1,0 +1,363 @@
+"""Doctor: plain-language diagnoses of a training run, with the seeds' advice and the evidence.
+
+The Doctor reads the loss curves of a ``History`` and, when given one, the per-layer records
+of a ``Monitor``, and reports what went wrong. Each ``Diagnosis`` names its evidence with
+numbers, so a student can check it ("87% of the units in layer '2' (ReLU) are dead").
+
+The rules and their thresholds (attributes of ``Doctor``, change them per instance):
+
+==========================  ==============================================================
+code                        fires when
+==========================  ==============================================================
+``nan_loss``                a step's loss is NaN or infinite
+``diverging``               the loss of the last 10% of the steps (median) is >
+                            ``diverge_factor`` x the first step's loss, or a step's loss is
+                            > ``spike_factor`` x the first
+``flat_loss``               after >= ``min_steps`` steps the loss (median of the last 10%)
+                            fell by less than ``flat_fraction`` of the first step's loss
+``exploding_gradients``     a gradient norm is not finite, or grew ``explode_growth`` x
+                            over the run, or the first layer's relative gradient
+                            (grad_norm / weight_norm) is > ``explode_ratio`` x the last's
+``vanishing_gradients``     the first layer's relative gradient is < ``vanish_ratio`` x the
+                            last layer's (median over the recorded steps)
+``large_updates``           a layer's update-to-weight ratio is > ``update_ratio_max``
+                            (median over the recorded steps; healthy is about 1e-3)
+``dead_units``              >= ``dead_fraction`` of a ReLU layer's units are never active
+``saturated_units``         >= ``saturated_fraction`` of a sigmoid/tanh layer's outputs are
+                            in the flat tails (see ``monitor.SATURATION``)
+``correlated_units``        a hidden layer's mean |correlation| between units is
+                            >= ``correlation_max``
+``overfitting``             the validation loss ended > ``overfit_rise`` above its best while
+                            the training loss kept falling and the gap between them grew
+==========================  ==============================================================
+
+Unit statistics are the median over the last third of the recorded steps, so a problem
+that training fixed by itself is not reported.
+
+Example:
+    >>> from deepgrad.train.history import History
+    >>> h = History()
+    >>> for step, loss in enumerate([2.3, 5.0, 40.0, float("nan")], start=1):
+    ...     h.add_step(step, 1, loss, 10.0)
+    >>> [d.code for d in Doctor(h).diagnose()]
+    ['nan_loss']
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass
+class Diagnosis:
+    """One finding: a stable ``code``, a ``severity`` ("error", "warning" or "info"), the
+    ``message`` for people, the ``evidence`` (the numbers behind it) and the ``layer`` it is
+    about, if any."""
+
+    code: str
+    severity: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    layer: str | None = None
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.code}: {self.message}"
+
+
+LR_ADVICE = "lower it 10x or run the LR range test (deepgrad.optim.find_lr)"
+
+
+def _layer_label(layer: str, kind: str) -> str:
+    names = {"relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh"}
+    return f"layer '{layer}' ({names.get(kind, kind)})"
+
+
+def _median(values) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if values.size else math.nan
+
+
+class Doctor:
+    """Turns a run's History (and Monitor records) into diagnoses.
+
+    Args:
+        history: the ``History`` returned by ``Trainer.fit``.
+        monitor: the run's ``Monitor`` (or None: only the loss curves are examined).
+
+    Example:
+        >>> # trainer = Trainer(model, loss_fn, opt, doctor=True)  prints the report after fit
+        >>> # print(Doctor(history, monitor).report())
+    """
+
+    diverge_factor = 1.5
+    spike_factor = 100.0
+    flat_fraction = 0.01
+    min_steps = 20
+    explode_growth = 1e3
+    explode_ratio = 1e2
+    vanish_ratio = 1e-2
+    update_ratio_max = 0.1
+    dead_fraction = 0.5
+    saturated_fraction = 0.5
+    correlation_max = 0.95
+    overfit_rise = 0.1
+
+    def __init__(self, history, monitor=None):
+        self.history = history
+        self.monitor = monitor
+
+    # -- the rules ----------------------------------------------------------------------------
+    def diagnose(self) -> list[Diagnosis]:
+        """Every finding, errors first."""
+        found: list[Diagnosis] = []
+        found += self._loss_curve()
+        if self.monitor is not None and self.monitor.records:
+            found += self._gradients()
+            found += self._units()
+        found += self._overfitting()
+        order = {s: i for i, s in enumerate(SEVERITIES)}
+        return sorted(found, key=lambda d: order[d.severity])
+
+    def _lr(self) -> float:
+        lrs = self.history.step_column("lr")
+        return float(lrs[-1]) if lrs.size else math.nan
+
+    def _loss_curve(self) -> list[Diagnosis]:
+        losses = self.history.step_column("loss")
+        if losses.size == 0:
+            return []
+        steps = self.history.step_column("step")
+        lr = self._lr()
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size:
+            i = int(bad[0])
+            finite = losses[:i]
+            last = float(finite[-1]) if finite.size else math.nan
+            return [Diagnosis(
+                "nan_loss", "error",
+                f"The loss became {losses[i]} at step {int(steps[i])} (last finite value {last:.4g}, first "
+                f"{losses[0]:.4g}). If the network diverges, most probably the learning rate ({lr:g}) is too "
+                f"large: {LR_ADVICE}.",
+                {"step": int(steps[i]), "value": float(losses[i]), "last_finite_loss": last,
+                 "first_loss": float(losses[0]), "lr": lr},
+            )]
+        n = losses.size
+        head = float(losses[0])  # the loss at initialization
+        tail = float(np.median(losses[-max(1, n // 10):]))  # median: one noisy batch does not decide
+        peak = int(np.argmax(losses))
+        grew = tail > self.diverge_factor * head and tail > head + 1e-8
+        spiked = losses[peak] > self.spike_factor * max(head, 1e-8)
+        if n >= 10 and (grew or spiked):
+            what = (f"grew from {head:.4g} (step 1) to {tail:.4g} (median of the last 10% of {n} steps)" if grew
+                    else f"jumped from {head:.4g} (step 1) to {losses[peak]:.4g} at step {int(steps[peak])}")
+            return [Diagnosis(
+                "diverging", "error",
+                f"The training loss {what}: training is unstable or diverges. If the network diverges, most "
+                f"probably the learning rate ({lr:g}) is too large: {LR_ADVICE}.",
+                {"first_loss": head, "last_loss": tail, "peak_loss": float(losses[peak]), "peak_step": int(steps[peak]),
+                 "steps": n, "lr": lr},
+            )]
+        if n >= self.min_steps and head > 0 and (head - tail) < self.flat_fraction * head:
+            change = 100.0 * (head - tail) / head
+            return [Diagnosis(
+                "flat_loss", "warning",
+                f"The training loss barely moved: {head:.4g} -> {tail:.4g} over {n} steps ({change:.2f}%). "
+                f"The learning rate ({lr:g}) may be too small (try 10x larger, or the LR range test "
+                "deepgrad.optim.find_lr), or the initialization is bad: saturated or dead units learn nothing "
+                "(use Xavier/Glorot for tanh/sigmoid, Kaiming/He for ReLU).",
+                {"first_loss": head, "last_loss": tail, "steps": n, "relative_change": change / 100.0, "lr": lr},
+            )]
+        return []
+
+    def _param_layers(self) -> list[str]:
+        """Watched layers with parameters, in model order."""
+        latest = self.monitor.latest()
+        return [name for name in self.monitor.layers if name in latest and not math.isnan(latest[name]["weight_norm"])]
+
+    def _relative_grads(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        grads = self.monitor.column("grad_norm", layer)
+        weights = self.monitor.column("weight_norm", layer)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grads, grads / weights
+
+    def _gradients(self) -> list[Diagnosis]:
+        found: list[Diagnosis] = []
+        layers = self._param_layers()
+        if not layers:
+            return found
+        exploded = None
+        for name in layers:
+            grads, _ = self._relative_grads(name)
+            steps = self.monitor.column("step", name)
+            nonfinite = np.flatnonzero(~np.isfinite(grads))
+            if nonfinite.size:
+                exploded = (name, f"its gradient norm became {grads[nonfinite[0]]} at step {int(steps[nonfinite[0]])}",
+                            {"layer": name, "step": int(steps[nonfinite[0]]), "grad_norm": float(grads[nonfinite[0]])})
+                break
+            if grads.size >= 2 and grads[0] > 0 and grads.max() > self.explode_growth * grads[0]:
+                peak = int(np.argmax(grads))
+                exploded = (name, f"its gradient norm grew from {grads[0]:.3g} (step {int(steps[0])}) to "
+                                  f"{grads[peak]:.3g} (step {int(steps[peak])})",
+                            {"layer": name, "first_grad_norm": float(grads[0]), "max_grad_norm": float(grads[peak]),
+                             "step": int(steps[peak])})
+                break
+        first, last = layers[0], layers[-1]
+        ratio = math.nan
+        if len(layers) >= 2:
+            _, rel_first = self._relative_grads(first)
+            _, rel_last = self._relative_grads(last)
+            k = min(rel_first.size, rel_last.size)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = _median(rel_first[:k] / rel_last[:k])
+            evidence = {"first_layer": first, "last_layer": last, "ratio": ratio,
+                        "first_relative_grad": _median(rel_first), "last_relative_grad": _median(rel_last)}
+            if exploded is None and ratio > self.explode_ratio:
+                exploded = (first, f"the relative gradient (grad norm / weight norm) of the first layer '{first}' "
+                                   f"is {ratio:.3g}x that of the last layer '{last}'", evidence)
+            if ratio < self.vanish_ratio:
+                found.append(Diagnosis(
+                    "vanishing_gradients", "warning",
+                    f"Gradients vanish toward the input: the relative gradient (grad norm / weight norm) of the "
+                    f"first layer '{first}' is {ratio:.2g} times that of the last layer '{last}' ("
+                    f"{evidence['first_relative_grad']:.2g} vs {evidence['last_relative_grad']:.2g}), so the early "
+                    "layers barely learn. Saturating activations (sigmoid, tanh) and poor initialization cause this: "
+                    "use ReLU, Xavier/Kaiming initialization, batch normalization or residual connections.",
+                    evidence, first,
+                ))
+        if exploded is not None:
+            layer, what, evidence = exploded
+            found.append(Diagnosis(
+                "exploding_gradients", "error",
+                f"Gradients explode in layer '{layer}': {what}. Lower the learning rate, clip the gradients "
+                "(Trainer(grad_clip=1.0) or GradientClipping), and check the initialization scale "
+                "(Xavier/Kaiming) or add batch normalization.",
+                evidence, layer,
+            ))
+        worst = None
+        for name in layers:
+            ratios = self.monitor.column("update_ratio", name)
+            value = _median(ratios)
+            if value > self.update_ratio_max and (worst is None or value > worst[1]):
+                worst = (name, value)
+        if worst is not None:
+            name, value = worst
+            found.append(Diagnosis(
+                "large_updates", "warning",
+                f"Each step changes the weights of layer '{name}' by {100 * value:.3g}% of their norm (median "
+                f"update/weight ratio {value:.2g}; healthy runs sit near 1e-3): the learning rate ({self._lr():g}) "
+                f"is probably too large: {LR_ADVICE}.",
+                {"layer": name, "update_ratio": value, "lr": self._lr()}, name,
+            ))
+        return found
+
+    def _recent(self, layer: str, key: str) -> tuple[float, int]:
+        """(median of the last third of a layer's records for ``key``, step of the last record)."""
+        values = self.monitor.column(key, layer)
+        steps = self.monitor.column("step", layer)
+        if values.size == 0:
+            return math.nan, 0
+        tail = values[-max(1, values.size // 3):]
+        return _median(tail), int(steps[-1])
+
+    def _hidden_layers(self) -> list[tuple[str, str]]:
+        latest = self.monitor.latest()
+        activations = [(n, latest[n]["kind"]) for n in self.monitor.layers
+                       if n in latest and latest[n]["kind"] in ("relu", "sigmoid", "tanh")]
+        if activations:
+            return activations
+        params = self._param_layers()
+        return [(n, latest[n]["kind"]) for n in params[:-1]]
+
+    def _units(self) -> list[Diagnosis]:
+        found: list[Diagnosis] = []
+        for name, kind in self._hidden_layers():
+            label = _layer_label(name, kind)
+            dead, step = self._recent(name, "dead_frac")
+            if kind == "relu" and dead >= self.dead_fraction:
+                found.append(Diagnosis(
+                    "dead_units", "error" if dead >= 0.9 else "warning",
+                    f"{100 * dead:.0f}% of the units in {label} are dead ReLUs (never active on a batch, up to step "
+                    f"{step}); they get no gradient and never recover: lower the learning rate or use Kaiming "
+                    "initialization, and check for large negative biases (or use LeakyReLU).",
+                    {"layer": name, "dead_fraction": dead, "step": step}, name,
+                ))
+            saturated, step = self._recent(name, "saturated_frac")
+            if kind in ("sigmoid", "tanh") and saturated >= self.saturated_fraction:
+                from deepgrad.train.monitor import SATURATION
+
+                where = ("|tanh| > " + str(SATURATION["tanh"]) if kind == "tanh"
+                         else "sigmoid outside [{}, {}]".format(*SATURATION["sigmoid"]))
+                found.append(Diagnosis(
+                    "saturated_units", "error" if saturated >= 0.9 else "warning",
+                    f"{100 * saturated:.0f}% of the outputs of {label} are saturated ({where}, up to step {step}), "
+                    "where the gradient is nearly zero and learning stalls: the initial weights are too large or "
+                    "the inputs are not normalized. Use Xavier/Glorot initialization, standardize the inputs, "
+                    "lower the learning rate, or use ReLU or batch normalization.",
+                    {"layer": name, "saturated_fraction": saturated, "step": step}, name,
+                ))
+            corr, step = self._recent(name, "corr")
+            if corr >= self.correlation_max:
+                found.append(Diagnosis(
+                    "correlated_units", "warning",
+                    f"The hidden units of {label} are nearly copies of each other (mean |correlation| {corr:.3f} "
+                    f"up to step {step}); good hidden units are uncorrelated with high variance. Identical initial "
+                    "weights (zeros or a constant) never break the symmetry: initialize randomly (Xavier/Kaiming). "
+                    "Whitening the inputs and dropout also decorrelate units.",
+                    {"layer": name, "mean_abs_correlation": corr, "step": step}, name,
+                ))
+        return found
+
+    def _overfitting(self) -> list[Diagnosis]:
+        epochs = [r for r in self.history.epochs if "val_loss" in r and "loss" in r]
+        if len(epochs) < 4:
+            return []
+        val = np.array([r["val_loss"] for r in epochs], dtype=np.float64)
+        train = np.array([r["loss"] for r in epochs], dtype=np.float64)
+        if not (np.all(np.isfinite(val)) and np.all(np.isfinite(train))):
+            return []
+        best = int(np.argmin(val))
+        last = len(val) - 1
+        gap_best, gap_last = val[best] - train[best], val[last] - train[last]
+        rose = val[last] > val[best] * (1.0 + self.overfit_rise)
+        if best < last and rose and train[last] < train[best] and gap_last > gap_best:
+            e_best, e_last = epochs[best]["epoch"], epochs[last]["epoch"]
+            return [Diagnosis(
+                "overfitting", "warning",
+                f"Overfitting: the validation loss rose from {val[best]:.4g} (epoch {e_best}, its best) to "
+                f"{val[last]:.4g} (epoch {e_last}) while the training loss fell from {train[best]:.4g} to "
+                f"{train[last]:.4g}; the gap grew from {gap_best:.3g} to {gap_last:.3g}. Use early stopping "
+                "(EarlyStopping(monitor='val_loss', restore_best_weights=True)), dropout, L2 weight decay, "
+                "more data or data augmentation.",
+                {"best_epoch": e_best, "best_val_loss": float(val[best]), "last_epoch": e_last,
+                 "last_val_loss": float(val[last]), "train_loss_at_best": float(train[best]),
+                 "last_train_loss": float(train[last]), "gap_at_best": float(gap_best), "last_gap": float(gap_last)},
+            )]
+        return []
+
+    # -- the report ---------------------------------------------------------------------------
+    def report(self) -> str:
+        """The diagnoses as text, or what was checked when nothing is wrong."""
+        found = self.diagnose()
+        losses = self.history.step_column("loss")
+        lines = []
+        if losses.size:
+            lines.append(f"Doctor: {losses.size} steps, {len(self.history.epochs)} epochs, loss "
+                         f"{losses[0]:.4g} -> {losses[-1]:.4g}.")
+        if not found:
+            checked = "loss curve" + (", gradients, hidden units" if self.monitor is not None else "")
+            if any("val_loss" in r for r in self.history.epochs):
+                checked += ", validation gap"
+            lines.append(f"No problems found (checked: {checked}).")
+            if self.monitor is None:
+                lines.append("Pass a Monitor (Trainer(monitor=True)) to check gradients and hidden units too.")
+        else:
+            lines.append(f"{len(found)} problem{'s' if len(found) > 1 else ''} found:")
+            lines += [f"- {d}" for d in found]
+        return "\n".join(lines)
