@@ -31,9 +31,7 @@ def var(x: Tensor, dim=None, correction: int = 1, keepdim: bool = False) -> Tens
     count = math.prod(x._data.shape[d] for d in dims)
     centered = x - mean(x, dims, keepdim=True)
     denom = max(count - correction, 0)
-    return rd.Sum.apply(centered * centered, dims=dims, keepdim=keepdim) * (
-        1.0 / denom if denom else float("nan")
-    )
+    return rd.Sum.apply(centered * centered, dims=dims, keepdim=keepdim) * (1.0 / denom if denom else float("nan"))
 
 
 def std(x: Tensor, dim=None, correction: int = 1, keepdim: bool = False) -> Tensor:

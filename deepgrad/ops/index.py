@@ -44,9 +44,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002 - Py
     """
     idx = _index_array("gather", index, input)
     (d,) = rd.normalize_dims("gather", dim, input._data.ndim)
-    if idx.ndim != input._data.ndim or any(
-        i != d and m > n for i, (m, n) in enumerate(zip(idx.shape, input.shape))
-    ):
+    if idx.ndim != input._data.ndim or any(i != d and m > n for i, (m, n) in enumerate(zip(idx.shape, input.shape))):
         raise ShapeError(
             f"gather: index of shape {tuple(idx.shape)} does not fit input of shape {input.shape} along dim {dim}; "
             "index needs the same number of dimensions and no larger sizes outside dim."
@@ -85,8 +83,10 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor: 
     """
     idx = _index_array("scatter_add", index, input)
     (d,) = rd.normalize_dims("scatter_add", dim, input._data.ndim)
-    if idx.ndim != input._data.ndim or idx.ndim != src._data.ndim or any(
-        (i != d and m > n) or m > s for i, (m, n, s) in enumerate(zip(idx.shape, input.shape, src.shape))
+    if (
+        idx.ndim != input._data.ndim
+        or idx.ndim != src._data.ndim
+        or any((i != d and m > n) or m > s for i, (m, n, s) in enumerate(zip(idx.shape, input.shape, src.shape)))
     ):
         raise ShapeError(
             f"scatter_add: index of shape {tuple(idx.shape)} does not fit input {input.shape} and src {src.shape} "

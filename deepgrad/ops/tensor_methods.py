@@ -270,10 +270,11 @@ def _binary_method(fn, reflected=False):
 
 def install() -> None:
     T = Tensor
-    T.__add__ = _binary_method(ew.add)
-    T.__radd__ = _binary_method(ew.add, True)
-    T.__sub__ = _binary_method(ew.sub)
-    T.__rsub__ = _binary_method(ew.sub, True)
+    # The operators skip add()/sub()'s alpha argument: they run once per op in every model.
+    T.__add__ = lambda self, other: ew.Add.apply(*ew.binary("add", self, other))
+    T.__radd__ = lambda self, other: ew.Add.apply(*ew.binary("add", other, self))
+    T.__sub__ = lambda self, other: ew.Sub.apply(*ew.binary("sub", self, other))
+    T.__rsub__ = lambda self, other: ew.Sub.apply(*ew.binary("sub", other, self))
     T.__mul__ = _binary_method(ew.mul)
     T.__rmul__ = _binary_method(ew.mul, True)
     T.__truediv__ = _binary_method(ew.div)

@@ -43,7 +43,9 @@ def test_cat_errors_name_the_offending_tensor():
 
 
 def test_reshape_error_names_sizes():
-    with pytest.raises(ShapeError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into \(4, -1\)"):
+    with pytest.raises(
+        ShapeError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into \(4, -1\)"
+    ):
         dg.ones(2, 3).reshape(4, -1)
     with pytest.raises(ShapeError, match=r"reshape: .*\(5,\)"):
         dg.ones(2, 3).view(5)
@@ -63,7 +65,9 @@ def test_dim_out_of_range():
 def test_split_pad_gather_einsum_errors():
     with pytest.raises(ShapeError, match=r"split: sizes \[1, 1\] add up to 2 but dim 0 of shape \(3, 2\) has size 3"):
         dg.ones(3, 2).split([1, 1])
-    with pytest.raises(ValueError, match=r"pad: unknown mode 'mirror'; allowed: constant, reflect, replicate, circular"):
+    with pytest.raises(
+        ValueError, match=r"pad: unknown mode 'mirror'; allowed: constant, reflect, replicate, circular"
+    ):
         dg.pad(dg.ones(3), (1, 1), mode="mirror")
     with pytest.raises(ValueError, match=r"pad: reflect padding \(3, 0\) must be smaller than the size 3"):
         dg.pad(dg.ones(2, 3), (3, 0), mode="reflect")
@@ -77,7 +81,9 @@ def test_split_pad_gather_einsum_errors():
         dg.einsum("ij,jk->ik", dg.ones(2, 3), dg.ones(4, 5))
     with pytest.raises(ValueError, match=r"einsum: equation 'ij,jk->ik' has 2 operand\(s\) but 1 tensor"):
         dg.einsum("ij,jk->ik", dg.ones(2, 3))
-    with pytest.raises(ShapeError, match=r"einsum: operand 'ijk' names 3 dimension\(s\) but the tensor has shape \(2, 3\)"):
+    with pytest.raises(
+        ShapeError, match=r"einsum: operand 'ijk' names 3 dimension\(s\) but the tensor has shape \(2, 3\)"
+    ):
         dg.einsum("ijk->i", dg.ones(2, 3))
     with pytest.raises(ValueError, match=r"einsum: output letter 'z'"):
         dg.einsum("ij->z", dg.ones(2, 3))
@@ -86,7 +92,9 @@ def test_split_pad_gather_einsum_errors():
 def test_index_and_mask_errors():
     with pytest.raises(DTypeError, match=r"masked_fill: mask must be a bool tensor"):
         dg.ones(3).masked_fill(dg.ones(3), 0.0)
-    with pytest.raises(ShapeError, match=r"masked_fill: mask of shape \(2, 3\) does not broadcast to input of shape \(3,\)"):
+    with pytest.raises(
+        ShapeError, match=r"masked_fill: mask of shape \(2, 3\) does not broadcast to input of shape \(3,\)"
+    ):
         dg.ones(3).masked_fill(dg.ones(2, 3, dtype="bool"), 0.0)
     with pytest.raises(ValueError, match=r"one_hot: class index 3 is out of range for num_classes=3"):
         dg.one_hot(dg.tensor([0, 3]), 3)
@@ -129,7 +137,20 @@ def test_inplace_errors():
         lambda x: x.masked_fill(x > 0, 1e30),
         lambda x: dg.pad(x, (1, 1), value=3),
     ],
-    ids=["mul", "rmul", "add_int", "rsub", "div_int", "rdiv", "pow_int", "rpow", "where", "clamp", "masked_fill", "pad"],
+    ids=[
+        "mul",
+        "rmul",
+        "add_int",
+        "rsub",
+        "div_int",
+        "rdiv",
+        "pow_int",
+        "rpow",
+        "where",
+        "clamp",
+        "masked_fill",
+        "pad",
+    ],
 )
 def test_float32_stays_float32_under_python_scalars(fn):
     assert fn(dg.ones(2, 3)).dtype == dg.float32

@@ -67,8 +67,16 @@ def test_prod_with_zeros(dim):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"p": 1}, {"p": 2, "dim": 1}, {"p": math.inf}, {"p": -math.inf, "dim": 0}, {"p": 3, "dim": 1, "keepdim": True},
-     {"p": "fro"}, {"p": "fro", "dim": (0, 1)}],
+    [
+        {},
+        {"p": 1},
+        {"p": 2, "dim": 1},
+        {"p": math.inf},
+        {"p": -math.inf, "dim": 0},
+        {"p": 3, "dim": 1, "keepdim": True},
+        {"p": "fro"},
+        {"p": "fro", "dim": (0, 1)},
+    ],
 )
 def test_norm(kwargs):
     assert_parity(lambda lib, t: t.norm(**kwargs), A34)
@@ -118,8 +126,10 @@ def test_einsum_second_derivative():
     a, b = RNG.standard_normal((3, 4)), RNG.standard_normal((4, 2))
     results = []
     for lib in (dg, torch):
-        ta, tb = (dg.tensor(a, dtype="float64") if lib is dg else torch.tensor(a)), (
-            dg.tensor(b, dtype="float64") if lib is dg else torch.tensor(b))
+        ta, tb = (
+            (dg.tensor(a, dtype="float64") if lib is dg else torch.tensor(a)),
+            (dg.tensor(b, dtype="float64") if lib is dg else torch.tensor(b)),
+        )
         ta.requires_grad_(True)
         tb.requires_grad_(True)
         y = (lib.einsum("ij,jk->ik", ta, tb) ** 2).sum()
@@ -209,8 +219,9 @@ def test_one_hot():
     got = dg.one_hot(dg.tensor(labels), 5).numpy()
     want = torch.nn.functional.one_hot(torch.tensor(labels), 5).numpy()
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(dg.one_hot(dg.tensor(labels)).numpy(),
-                                  torch.nn.functional.one_hot(torch.tensor(labels)).numpy())
+    np.testing.assert_array_equal(
+        dg.one_hot(dg.tensor(labels)).numpy(), torch.nn.functional.one_hot(torch.tensor(labels)).numpy()
+    )
 
 
 def test_matmul_batched_broadcast_gradients():
