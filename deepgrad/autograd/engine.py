@@ -166,13 +166,14 @@ def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inp
         GradMode.enabled = prev_mode
 
     for key, (leaf, g) in leaf_grads.items():
+        if capture is not None and key not in captured_leaves:
+            continue  # autograd.grad: a gradient nobody asked for (its hooks do not run either)
         if leaf._hooks:
             g = _run_hooks(leaf._hooks, g, handed_out)
         if capture is not None:
-            if key in captured_leaves:
-                results[captured_leaves[key]] = g
-            continue
-        _accumulate(leaf, g, create_graph, handed_out)
+            results[captured_leaves[key]] = g
+        else:
+            _accumulate(leaf, g, create_graph, handed_out)
     if capture is not None:
         for i, (t, g) in enumerate(zip(capture, results)):
             if g is not None and g._data.dtype != t._data.dtype:

@@ -130,3 +130,14 @@ def test_gradgradcheck_on_composites(fn):
     a = dg.tensor(rng.uniform(0.5, 1.5, (2, 3)), requires_grad=True)
     b = dg.tensor(rng.uniform(-1.5, -0.5, (2, 3)), requires_grad=True)
     assert gradgradcheck(fn, (a, b))
+
+
+def test_autograd_grad_runs_the_hooks_of_the_inputs_it_returns_only():
+    x = f64([1.0, 2.0])
+    w = f64([3.0, 4.0])
+    seen = []
+    x.register_hook(lambda g: g * 10.0)
+    w.register_hook(lambda g: seen.append("w"))
+    (gx,) = grad((x * w).sum(), x)
+    np.testing.assert_allclose(gx.numpy(), [30.0, 40.0])
+    assert seen == [] and w.grad is None
