@@ -96,7 +96,9 @@ class Context:
         if self.released:
             raise _released_error(self)
         out = self._out_ref() if self._out_ref is not None else None
-        if out is not None and out._version != 0:
+        # An in-place op in the graph rebinds the tensor to a new array and leaves the saved one
+        # intact; only a write into the saved array itself makes the gradient wrong.
+        if out is not None and out._version != 0 and out._data is self._saved_out:
             raise BackwardError(
                 f"{self.fn.__name__}: its output, saved for backward, was modified in place "
                 f"(version 0 -> {out._version}, shape {out.shape}); use an out-of-place operation "

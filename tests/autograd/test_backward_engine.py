@@ -278,6 +278,17 @@ def test_in_place_change_of_a_saved_output_raises():
         loss.backward()
 
 
+def test_in_place_op_in_the_graph_on_a_saved_output_keeps_the_right_gradient():
+    x = f64([1.0, 2.0])
+    y = x.exp()  # Exp saves its output
+    loss = y.sum()
+    y += 1.0  # in the graph: y is rebound to a new array, the saved one is untouched
+    loss.backward(retain_graph=True)
+    np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]))
+    y.sum().backward()  # and the rebound y differentiates as exp(x) + 1
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([1.0, 2.0]))
+
+
 def test_in_place_change_of_an_unsaved_tensor_is_fine():
     x = f64([1.0, 2.0])
     h = x * 2.0
