@@ -11,8 +11,8 @@ from deepgrad.optim.adagrad import Adagrad
 from deepgrad.optim.adam import Adam
 from deepgrad.optim.adamax import Adamax
 from deepgrad.optim.adamw import AdamW
-from deepgrad.optim.nadam import NAdam
 from deepgrad.optim.lr_finder import LRFinderResult, find_lr
+from deepgrad.optim.nadam import NAdam
 from deepgrad.optim.optimizer import Optimizer
 from deepgrad.optim.rmsprop import RMSprop
 from deepgrad.optim.sgd import SGD

@@ -54,22 +54,27 @@ class LRFinderResult:
     def suggest(self, skip_start: int | None = None, skip_end: int | None = None) -> float | None:
         """The rate at the steepest descent of the smoothed loss against log10(lr).
 
-        d(loss)/d(log10 lr) is estimated by central differences; the first ``skip_start`` points
-        (default: a tenth of them, where the average is still settling) and the last ``skip_end``
-        (default: a twentieth, at least one, where the loss is blowing up) are ignored. Returns
-        None when fewer than 3 points remain.
+        The slope d(loss)/d(log10 lr) at point i is the central difference between points
+        i - k and i + k, with k a twentieth of the points (at least 1): wider than neighbours,
+        so that the batch-to-batch wobble the average has not yet absorbed in the first steps
+        does not pass for a descent. The first ``skip_start`` points (default: a tenth) and the
+        last ``skip_end`` (default: a twentieth, at least one, where the loss blows up) are
+        ignored. Returns None when fewer than 3 points remain.
         """
         count = len(self.lrs)
         skip_start = count // 10 if skip_start is None else skip_start
         skip_end = max(1, count // 20) if skip_end is None else skip_end
         if skip_start < 0 or skip_end < 0:
             raise ValueError(f"suggest: skip_start and skip_end must be >= 0 (got {skip_start}, {skip_end}).")
-        lrs = np.asarray(self.lrs[skip_start : count - skip_end], dtype=np.float64)
-        losses = np.asarray(self.losses[skip_start : count - skip_end], dtype=np.float64)
-        if lrs.size < 3:
+        k = max(1, count // 20)
+        first, last = max(skip_start, k), min(count - skip_end, count - k)
+        if last - first < 3:
             return None
-        slope = np.gradient(losses, np.log10(lrs))
-        return float(lrs[int(np.argmin(slope))])
+        log_lrs = np.log10(np.asarray(self.lrs, dtype=np.float64))
+        losses = np.asarray(self.losses, dtype=np.float64)
+        centre = np.arange(first, last)
+        slope = (losses[centre + k] - losses[centre - k]) / (log_lrs[centre + k] - log_lrs[centre - k])
+        return float(self.lrs[first + int(np.argmin(slope))])
 
     def plot(self, ax=None, show_raw: bool = True):
         """Draw loss against learning rate (log scale) with the suggestion marked; returns the Axes.
@@ -79,7 +84,9 @@ class LRFinderResult:
         try:
             import matplotlib.pyplot as plt
         except ImportError as exc:
-            raise ImportError("LRFinderResult.plot: needs matplotlib; install it with pip install 'deepgrad[plot]'.") from exc
+            raise ImportError(
+                "LRFinderResult.plot: needs matplotlib; install it with pip install 'deepgrad[plot]'."
+            ) from exc
         if ax is None:
             _, ax = plt.subplots()
         if show_raw:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import bisect
 import copy
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -269,7 +270,9 @@ class LambdaLR(LRScheduler):
 
     _unsaved = ("optimizer", "lr_lambdas")
 
-    def __init__(self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable], last_epoch: int = -1):
+    def __init__(
+        self, optimizer: Optimizer, lr_lambda: Callable[[int], float] | Sequence[Callable], last_epoch: int = -1
+    ):
         lambdas = _per_group("LambdaLR", "lr_lambda", lr_lambda, optimizer.param_groups)
         for fn in lambdas:
             if not callable(fn):
@@ -322,7 +325,7 @@ class SequentialLR(LRScheduler):
                 f"SequentialLR: expected {len(schedulers) - 1} milestones for {len(schedulers)} schedulers "
                 f"(got {len(milestones)})."
             )
-        if any(later <= earlier for earlier, later in zip(milestones, milestones[1:])) or any(
+        if any(later <= earlier for earlier, later in itertools.pairwise(milestones)) or any(
             isinstance(m, bool) or not isinstance(m, int) or m <= 0 for m in milestones
         ):
             raise ValueError(f"SequentialLR: milestones must be strictly increasing positive ints (got {milestones}).")
@@ -349,7 +352,9 @@ class SequentialLR(LRScheduler):
         self._last_lr = scheduler.get_last_lr()
 
     def state_dict(self) -> dict[str, Any]:
-        state = {key: copy.deepcopy(value) for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")}
+        state = {
+            key: copy.deepcopy(value) for key, value in self.__dict__.items() if key not in ("optimizer", "_schedulers")
+        }
         state["_schedulers"] = [scheduler.state_dict() for scheduler in self._schedulers]
         return state
 
@@ -438,19 +443,44 @@ class OneCycleLR(LRScheduler):
         warmup_end = float(pct_start * total_steps) - 1
         if three_phase:
             self._schedule_phases = [
-                dict(end_step=warmup_end, start_lr="initial_lr", end_lr="max_lr",
-                     start_momentum="max_momentum", end_momentum="base_momentum"),
-                dict(end_step=float(2 * pct_start * total_steps) - 2, start_lr="max_lr", end_lr="initial_lr",
-                     start_momentum="base_momentum", end_momentum="max_momentum"),
-                dict(end_step=total_steps - 1, start_lr="initial_lr", end_lr="min_lr",
-                     start_momentum="max_momentum", end_momentum="max_momentum"),
+                dict(
+                    end_step=warmup_end,
+                    start_lr="initial_lr",
+                    end_lr="max_lr",
+                    start_momentum="max_momentum",
+                    end_momentum="base_momentum",
+                ),
+                dict(
+                    end_step=float(2 * pct_start * total_steps) - 2,
+                    start_lr="max_lr",
+                    end_lr="initial_lr",
+                    start_momentum="base_momentum",
+                    end_momentum="max_momentum",
+                ),
+                dict(
+                    end_step=total_steps - 1,
+                    start_lr="initial_lr",
+                    end_lr="min_lr",
+                    start_momentum="max_momentum",
+                    end_momentum="max_momentum",
+                ),
             ]
         else:
             self._schedule_phases = [
-                dict(end_step=warmup_end, start_lr="initial_lr", end_lr="max_lr",
-                     start_momentum="max_momentum", end_momentum="base_momentum"),
-                dict(end_step=total_steps - 1, start_lr="max_lr", end_lr="min_lr",
-                     start_momentum="base_momentum", end_momentum="max_momentum"),
+                dict(
+                    end_step=warmup_end,
+                    start_lr="initial_lr",
+                    end_lr="max_lr",
+                    start_momentum="max_momentum",
+                    end_momentum="base_momentum",
+                ),
+                dict(
+                    end_step=total_steps - 1,
+                    start_lr="max_lr",
+                    end_lr="min_lr",
+                    start_momentum="base_momentum",
+                    end_momentum="max_momentum",
+                ),
             ]
         start = 0.0
         for index, phase in enumerate(self._schedule_phases):

@@ -63,7 +63,12 @@ class NAdam(Optimizer):
         check_bool("NAdam", "maximize", options["maximize"])
 
     def _init_state(self, param, group: dict) -> dict:
-        return {"step": 0, "mu_product": 1.0, "exp_avg": self._zeros_state(param), "exp_avg_sq": self._zeros_state(param)}
+        return {
+            "step": 0,
+            "mu_product": 1.0,
+            "exp_avg": self._zeros_state(param),
+            "exp_avg_sq": self._zeros_state(param),
+        }
 
     def _update(self, param, grad, state: dict, group: dict) -> None:
         xp = get_array_module(param)

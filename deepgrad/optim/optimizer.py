@@ -96,8 +96,7 @@ class Optimizer:
         unknown = sorted(key for key in param_group if key != "params" and key not in self.defaults)
         if unknown:
             raise ValueError(
-                f"{name}: unknown option(s) {unknown} in a parameter group; "
-                f"allowed: {sorted(self.defaults)}."
+                f"{name}: unknown option(s) {unknown} in a parameter group; allowed: {sorted(self.defaults)}."
             )
         params = param_group["params"]
         if isinstance(params, Tensor):
@@ -114,9 +113,7 @@ class Optimizer:
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         for index, param in enumerate(params):
             if not isinstance(param, Tensor):
-                raise TypeError(
-                    f"{name}: params must be Tensors (got {type(param).__name__} at position {index})."
-                )
+                raise TypeError(f"{name}: params must be Tensors (got {type(param).__name__} at position {index}).")
             if param.grad_fn is not None:
                 raise ValueError(
                     f"{name}: can't optimize a non-leaf tensor (position {index} was computed from others); "

@@ -19,7 +19,9 @@ def sgd(p, g, s, t, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=
     return p - lr * d
 
 
-def adagrad(p, g, s, t, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False):
+def adagrad(
+    p, g, s, t, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False
+):
     d = (-g if maximize else g) + weight_decay * p
     s["G"] = s.get("G", np.full_like(p, initial_accumulator_value)) + d**2
     rate = lr / (1 + (t - 1) * lr_decay)
@@ -40,7 +42,9 @@ def rmsprop(p, g, s, t, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentu
     return p - lr * d / rms
 
 
-def adam(p, g, s, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False, decoupled=False):
+def adam(
+    p, g, s, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False, decoupled=False
+):
     b1, b2 = betas
     d = -g if maximize else g
     if decoupled:
@@ -71,8 +75,17 @@ def adamax(p, g, s, t, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, 
 
 
 def nadam(
-    p, g, s, t, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3,
-    decoupled_weight_decay=False, maximize=False,
+    p,
+    g,
+    s,
+    t,
+    lr=2e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum_decay=4e-3,
+    decoupled_weight_decay=False,
+    maximize=False,
 ):
     b1, b2 = betas
     d = -g if maximize else g

@@ -79,7 +79,9 @@ FORMULAS = [
     (
         "SequentialLR",
         lambda o: SequentialLR(
-            o, [LinearLR(o, start_factor=0.1, total_iters=4), ExponentialLR(o, gamma=0.8), StepLR(o, 2)], milestones=[4, 9]
+            o,
+            [LinearLR(o, start_factor=0.1, total_iters=4), ExponentialLR(o, gamma=0.8), StepLR(o, 2)],
+            milestones=[4, 9],
         ),
         lambda t, b: b * (0.1 + 0.9 * t / 4) if t < 4 else (b * 0.8 ** (t - 4) if t < 9 else b * 0.1 ** ((t - 9) // 2)),
         25,
@@ -131,12 +133,16 @@ def test_one_cycle_three_phase():
     assert lrs[0] == pytest.approx(0.04) and lrs[24] == pytest.approx(1.0) and lrs[48] == pytest.approx(0.04)
     assert lrs[99] == pytest.approx(0.04 / 1e4)
     assert lrs[12] == pytest.approx(0.04 + 0.96 * 12 / 24)
-    assert momenta[24] == pytest.approx(0.85) and momenta[48] == pytest.approx(0.95) and momenta[80] == pytest.approx(0.95)
+    assert (
+        momenta[24] == pytest.approx(0.85) and momenta[48] == pytest.approx(0.95) and momenta[80] == pytest.approx(0.95)
+    )
 
 
 def test_reduce_on_plateau_by_hand():
     opt = SGD([dg.zeros(1, requires_grad=True)], lr=1.0)
-    scheduler = ReduceLROnPlateau(opt, factor=0.5, patience=2, threshold=0.0, threshold_mode="abs", cooldown=1, min_lr=0.2)
+    scheduler = ReduceLROnPlateau(
+        opt, factor=0.5, patience=2, threshold=0.0, threshold_mode="abs", cooldown=1, min_lr=0.2
+    )
     metrics = [5, 4, 4, 4, 4, 4, 4, 4] + [3] * 12
     # reductions after 3 non-improving steps (patience 2): at steps 5 and 12; the cooldown step after
     # each does not count; at step 16 the rate stops at min_lr and stays there.
@@ -235,17 +241,29 @@ def test_schedulers_share_initial_lr_and_resume_needs_it():
         (lambda o: LinearLR(o, end_factor=1.5), ValueError, r"LinearLR: end_factor must be in \[0.0, 1.0\]"),
         (lambda o: StepLR(object(), step_size=1), TypeError, "StepLR: expected a deepgrad Optimizer"),
         (lambda o: OneCycleLR(o, max_lr=1.0), ValueError, "OneCycleLR: give total_steps, or both epochs"),
-        (lambda o: OneCycleLR(o, max_lr=1.0, total_steps=10, anneal_strategy="cosine"), ValueError, "'cos' or 'linear'"),
+        (
+            lambda o: OneCycleLR(o, max_lr=1.0, total_steps=10, anneal_strategy="cosine"),
+            ValueError,
+            "'cos' or 'linear'",
+        ),
         (lambda o: OneCycleLR(o, max_lr=1.0, total_steps=10, pct_start=1.5), ValueError, "pct_start must be in"),
         (lambda o: OneCycleLR(o, max_lr=1.0, total_steps=3), ValueError, "phase 0 of the cycle has no steps"),
         (lambda o: OneCycleLR(o, max_lr=[1.0], total_steps=10), ValueError, "expected 2 values of max_lr"),
         (lambda o: ReduceLROnPlateau(o, mode="minimum"), ValueError, "mode must be 'min' or 'max'"),
         (lambda o: ReduceLROnPlateau(o, factor=1.0), ValueError, r"factor must be in \[0, 1\)"),
-        (lambda o: ReduceLROnPlateau(o, threshold_mode="relative"), ValueError, "threshold_mode must be 'rel' or 'abs'"),
+        (
+            lambda o: ReduceLROnPlateau(o, threshold_mode="relative"),
+            ValueError,
+            "threshold_mode must be 'rel' or 'abs'",
+        ),
         (lambda o: ReduceLROnPlateau(o, patience=-1), ValueError, "patience must be an int >= 0"),
         (lambda o: SequentialLR(o, [StepLR(o, 2), StepLR(o, 3)], milestones=[]), ValueError, "expected 1 milestones"),
         (lambda o: SequentialLR(o, [StepLR(o, 2), StepLR(o, 3)], milestones=[0]), ValueError, "strictly increasing"),
-        (lambda o: SequentialLR(o, [StepLR(o, 2), StepLR(_optimizer(), 3)], milestones=[3]), ValueError, "different optimizer"),
+        (
+            lambda o: SequentialLR(o, [StepLR(o, 2), StepLR(_optimizer(), 3)], milestones=[3]),
+            ValueError,
+            "different optimizer",
+        ),
         (lambda o: SequentialLR(o, [ReduceLROnPlateau(o)], milestones=[]), TypeError, "cannot be sequenced"),
     ],
 )
@@ -261,8 +279,17 @@ def test_one_cycle_needs_momentum_or_betas():
 
 
 def test_every_scheduler_is_an_lr_scheduler():
-    for cls in (StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, LambdaLR, SequentialLR, OneCycleLR,
-                ReduceLROnPlateau):
+    for cls in (
+        StepLR,
+        MultiStepLR,
+        ExponentialLR,
+        CosineAnnealingLR,
+        LinearLR,
+        LambdaLR,
+        SequentialLR,
+        OneCycleLR,
+        ReduceLROnPlateau,
+    ):
         assert issubclass(cls, LRScheduler) and cls.__doc__
         assert getattr(lr_scheduler, cls.__name__) is cls
 
@@ -281,7 +308,10 @@ PARITY = [
 
 
 def _torch_optimizer(torch, cls_name="SGD", **options):
-    groups = [{"params": [torch.zeros(2, requires_grad=True)]}, {"params": [torch.zeros(3, requires_grad=True)], "lr": 0.5}]
+    groups = [
+        {"params": [torch.zeros(2, requires_grad=True)]},
+        {"params": [torch.zeros(3, requires_grad=True)], "lr": 0.5},
+    ]
     return getattr(torch.optim, cls_name)(groups, lr=0.1, **options)
 
 
@@ -293,7 +323,9 @@ def test_matches_torch(name, options, steps):
     scheduler = getattr(lr_scheduler, name)(opt, **options)
     torch_scheduler = getattr(torch.optim.lr_scheduler, name)(torch_opt, **options)
     for t in range(steps):
-        np.testing.assert_allclose(scheduler.get_last_lr(), torch_scheduler.get_last_lr(), rtol=1e-10, err_msg=f"step {t}")
+        np.testing.assert_allclose(
+            scheduler.get_last_lr(), torch_scheduler.get_last_lr(), rtol=1e-10, err_msg=f"step {t}"
+        )
         ours = [g["momentum"] for g in opt.param_groups]
         theirs = [g["momentum"] for g in torch_opt.param_groups]
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
@@ -309,12 +341,19 @@ def test_sequential_and_one_cycle_with_adam_match_torch():
     torch = pytest.importorskip("torch")
     opt, torch_opt = _optimizer(), _torch_optimizer(torch)
     ours = SequentialLR(
-        opt, [LinearLR(opt, start_factor=0.1, total_iters=4), ExponentialLR(opt, 0.8), CosineAnnealingLR(opt, 5)], [4, 9]
+        opt,
+        [LinearLR(opt, start_factor=0.1, total_iters=4), ExponentialLR(opt, 0.8), CosineAnnealingLR(opt, 5)],
+        [4, 9],
     )
     S = torch.optim.lr_scheduler
     theirs = S.SequentialLR(
-        torch_opt, [S.LinearLR(torch_opt, start_factor=0.1, total_iters=4), S.ExponentialLR(torch_opt, 0.8),
-                    S.CosineAnnealingLR(torch_opt, 5)], [4, 9]
+        torch_opt,
+        [
+            S.LinearLR(torch_opt, start_factor=0.1, total_iters=4),
+            S.ExponentialLR(torch_opt, 0.8),
+            S.CosineAnnealingLR(torch_opt, 5),
+        ],
+        [4, 9],
     )
     adam, torch_adam = _optimizer(Adam), _torch_optimizer(torch, "Adam")
     cycle = OneCycleLR(adam, max_lr=1.0, epochs=3, steps_per_epoch=10)
@@ -334,8 +373,15 @@ def test_sequential_and_one_cycle_with_adam_match_torch():
 def test_reduce_on_plateau_matches_torch(mode, threshold_mode):
     torch = pytest.importorskip("torch")
     opt, torch_opt = _optimizer(), _torch_optimizer(torch)
-    options = dict(mode=mode, threshold_mode=threshold_mode, threshold=0.05, patience=2, cooldown=1, factor=0.5,
-                   min_lr=[0.01, 0.02])
+    options = dict(
+        mode=mode,
+        threshold_mode=threshold_mode,
+        threshold=0.05,
+        patience=2,
+        cooldown=1,
+        factor=0.5,
+        min_lr=[0.01, 0.02],
+    )
     ours = ReduceLROnPlateau(opt, **options)
     theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(torch_opt, **options)
     walk = np.cumsum(np.random.default_rng(0).normal(0, 1, 80)) + 100

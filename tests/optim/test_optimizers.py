@@ -265,7 +265,7 @@ def test_state_dict_refers_to_params_by_index_and_survives_save_load(tmp_path):
     opt2 = Adam([{"params": [w2, b2]}, {"params": [extra2]}], lr=0.5)
     opt2.load_state_dict(loaded)
     assert opt2.param_groups[1]["lr"] == 0.1
-    for (p, q) in ((w, w2), (b, b2), (extra, extra2)):
+    for p, q in ((w, w2), (b, b2), (extra, extra2)):
         p.grad, q.grad = dg.ones(*p.shape) * 0.3, dg.ones(*p.shape) * 0.3
     opt.step()
     opt2.step()
@@ -295,7 +295,9 @@ def test_load_state_dict_errors():
     a.grad, b.grad = dg.ones(2), dg.ones(3)
     opt.step()
     sd = opt.state_dict()
-    with pytest.raises(ValueError, match=r"SGD.load_state_dict: group sizes differ \(state dict \[2\], optimizer \[1\]\)"):
+    with pytest.raises(
+        ValueError, match=r"SGD.load_state_dict: group sizes differ \(state dict \[2\], optimizer \[1\]\)"
+    ):
         SGD([a], lr=0.1).load_state_dict(sd)
     with pytest.raises(ValueError, match="2 parameter group.* this optimizer has 1"):
         SGD([a, b], lr=0.1).load_state_dict({"state": {}, "param_groups": sd["param_groups"] * 2})
@@ -368,7 +370,9 @@ def test_constructor_validation(build, error, message):
 
 def test_default_options_are_the_documented_ones():
     p = dg.zeros(1, requires_grad=True)
-    assert Adam([p]).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False)
+    assert Adam([p]).defaults == dict(
+        lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False
+    )
     assert AdamW([p]).defaults["weight_decay"] == 1e-2 and isinstance(AdamW([p]), Adam)
     assert Adagrad([p]).defaults == dict(
         lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False
