@@ -2,20 +2,20 @@
 
 from deepgrad.autograd.function import BackwardError, Context, Function
 from deepgrad.autograd.functional import grad
-from deepgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from deepgrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from deepgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from deepgrad.autograd.tensor import Tensor
 
 __all__ = [
     "BackwardError",
     "Context",
     "Function",
+    "GradcheckError",
     "Tensor",
     "enable_grad",
     "grad",
     "gradcheck",
     "gradgradcheck",
-    "GradcheckError",
     "is_grad_enabled",
     "no_grad",
     "set_grad_enabled",

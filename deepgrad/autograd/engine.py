@@ -50,9 +50,7 @@ def sum_to_shape(grad: Tensor, shape: tuple) -> Tensor:
         return grad
     lead = grad.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
-    if len(grad.shape) < len(shape) or any(
-        n != 1 and n != grad.shape[i + lead] for i, n in enumerate(shape)
-    ):
+    if len(grad.shape) < len(shape) or any(n != 1 and n != grad.shape[i + lead] for i, n in enumerate(shape)):
         raise RuntimeError(f"internal: gradient of shape {grad.shape} does not broadcast from input shape {shape}")
     out = grad.sum(dim=axes, keepdim=True) if axes else grad
     return out.reshape(shape) if out.shape != shape else out

@@ -58,7 +58,7 @@ class Context:
 
     # Always-set engine fields are slots; everything a primitive stores (and the saved tensors) lives
     # in __dict__, so freeing the node is one dict.clear().
-    __slots__ = ("fn", "xp", "parents", "needs_input_grad", "shape", "__dict__", "__weakref__")
+    __slots__ = ("__dict__", "__weakref__", "fn", "needs_input_grad", "parents", "shape", "xp")
     _saved = None  # positions while forward runs; the saved Tensors once the node is recorded
     _saved_versions = ()
     _saved_out = None
@@ -175,6 +175,7 @@ class Function:
         return _make(out, None)
 
 
-from deepgrad.autograd.tensor import Tensor  # noqa: E402  (tensor.py imports nothing from here)
+# At the bottom: tensor.py imports nothing from this module, and apply needs Tensor._make at full speed.
+from deepgrad.autograd.tensor import Tensor  # noqa: E402
 
 _make = Tensor._make

@@ -128,5 +128,7 @@ class set_grad_enabled(_GradModeContext):
         return False
 
     def __call__(self, func):
-        GradMode.enabled = self._previous.pop() if self._previous else self._before_call  # a decorator changes nothing now
+        GradMode.enabled = (
+            self._previous.pop() if self._previous else self._before_call
+        )  # a decorator changes nothing now
         return super().__call__(func)

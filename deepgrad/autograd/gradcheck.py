@@ -75,7 +75,9 @@ def _analytical_jacobian(fn, inputs, index_list, output_index: int):
     return jacs
 
 
-def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True) -> bool:
+def gradcheck(
+    fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True
+) -> bool:
     """Check the gradients of ``fn`` at ``inputs`` against central finite differences.
 
     Args:
@@ -125,8 +127,15 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     return True
 
 
-def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-                  raise_exception: bool = True) -> bool:
+def gradgradcheck(
+    fn,
+    inputs,
+    grad_outputs=None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> bool:
     """Check second derivatives: gradcheck of ``inputs -> grad(fn(inputs) . v, inputs)``.
 
     ``v`` (``grad_outputs``) is a fixed random vector per output when not given, so that the

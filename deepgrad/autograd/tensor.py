@@ -33,7 +33,7 @@ class Tensor:
         requires_grad: whether gradients flow to this tensor.
     """
 
-    __slots__ = ("_data", "_requires_grad", "grad_fn", "__weakref__", "__dict__")
+    __slots__ = ("__dict__", "__weakref__", "_data", "_requires_grad", "grad_fn")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
     # Rarely set attributes default on the class, so that making a tensor (once per op) is cheap.
     grad = None
@@ -48,7 +48,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @staticmethod
-    def _make(array, grad_fn) -> "Tensor":
+    def _make(array, grad_fn) -> Tensor:
         """Internal fast constructor used by every op: no checks, no copies."""
         t = _new(Tensor)
         t._data = array
@@ -58,7 +58,7 @@ class Tensor:
 
     # -- the array and its description ------------------------------------------------------
     @property
-    def data(self) -> "Tensor":
+    def data(self) -> Tensor:
         """A tensor sharing this one's memory, outside the graph (PyTorch's ``.data``).
 
         ``w.data -= lr * w.grad`` updates ``w`` in place without recording anything.
@@ -178,7 +178,7 @@ class Tensor:
     def requires_grad(self, requires_grad: bool) -> None:
         self.requires_grad_(requires_grad)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Turn gradient tracking on or off for this leaf, in place."""
         if self.grad_fn is not None:
             if not requires_grad:
@@ -196,11 +196,11 @@ class Tensor:
         self._requires_grad = bool(requires_grad)
         return self
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A tensor sharing this one's data, outside the graph (requires_grad=False)."""
         return Tensor._make(self._data, None)
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         """Take this tensor out of the graph, in place (it becomes a leaf that does not require grad)."""
         self.grad_fn = None
         self._requires_grad = False
@@ -255,7 +255,9 @@ class Tensor:
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
-    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None) -> None:
+    def backward(
+        self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
+    ) -> None:
         """Compute the gradient of this tensor with respect to the graph's leaves.
 
         Gradients accumulate (+=) into ``leaf.grad``; zero them between steps.
@@ -318,4 +320,3 @@ class _HookHandle:
             if h is self._hook:
                 del hooks[i]
                 break
-

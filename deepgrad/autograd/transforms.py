@@ -18,7 +18,7 @@ stay differentiable by ordinary ``backward()``.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.functional import grad as _autograd_grad
@@ -118,8 +118,7 @@ def _split_aux(name: str, result, has_aux: bool):
         return result, None
     if not isinstance(result, (tuple, list)) or len(result) != 2:
         raise TypeError(
-            f"{name}: with has_aux=True the function must return a pair (output, aux) "
-            f"(got {type(result).__name__})."
+            f"{name}: with has_aux=True the function must return a pair (output, aux) (got {type(result).__name__})."
         )
     return result[0], result[1]
 
@@ -399,7 +398,9 @@ def hvp(func: Callable, primals, tangents):
         raise ValueError(f"hvp: got {len(tangents)} tangents for {len(primals)} primals; pass one per primal.")
     for i, (p, v) in enumerate(zip(primals, tangents)):
         if v.shape != p.shape:
-            raise RuntimeError(f"hvp: tangent {i} has shape {v.shape} but primal {i} has shape {p.shape}; they must match.")
+            raise RuntimeError(
+                f"hvp: tangent {i} has shape {v.shape} but primal {i} has shape {p.shape}; they must match."
+            )
     track = _tracking(primals + tangents)
     aliases = [_alias("hvp", p, i, track) for i, p in enumerate(primals)]
     with _Level():

@@ -12,7 +12,9 @@ from deepgrad import Device, DeviceError, DTypeError, Tensor
 
 def test_backward_of_a_non_scalar_needs_a_gradient():
     x = dg.randn(2, 3, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"backward: .*only for one-element outputs \(got shape \(2, 3\)\); pass gradient="):
+    with pytest.raises(
+        RuntimeError, match=r"backward: .*only for one-element outputs \(got shape \(2, 3\)\); pass gradient="
+    ):
         (x * 2.0).backward()
 
 
@@ -23,7 +25,9 @@ def test_backward_gradient_of_the_wrong_shape():
 
 
 def test_backward_on_a_tensor_that_does_not_require_grad():
-    with pytest.raises(RuntimeError, match=r"backward: tensor 0 \(shape \(\)\) does not require grad.*requires_grad=True"):
+    with pytest.raises(
+        RuntimeError, match=r"backward: tensor 0 \(shape \(\)\) does not require grad.*requires_grad=True"
+    ):
         dg.tensor(2.0).backward()
     x = dg.tensor([1.0], requires_grad=True)
     with dg.no_grad():
@@ -43,7 +47,10 @@ def test_backward_on_a_tensor_that_does_not_require_grad():
     ids=["tensor", "requires_grad_", "arange", "bool"],
 )
 def test_integer_and_bool_tensors_cannot_require_grad(make):
-    with pytest.raises(DTypeError, match=r"requires_grad: only floating-point tensors can require gradients \(got (int64|bool)\); .*\.float\(\)"):
+    with pytest.raises(
+        DTypeError,
+        match=r"requires_grad: only floating-point tensors can require gradients \(got (int64|bool)\); .*\.float\(\)",
+    ):
         make()
 
 

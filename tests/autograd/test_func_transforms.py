@@ -151,7 +151,9 @@ def test_vjp_with_several_primals_and_outputs():
     def f(x, y):
         return x * y, (x + y).sum()
 
-    (p, s), vjp_fn = func.vjp(f, f64([1.0, 2.0]), f64([3.0, 4.0]))
+    (product, total), vjp_fn = func.vjp(f, f64([1.0, 2.0]), f64([3.0, 4.0]))
+    np.testing.assert_allclose(product.numpy(), [3.0, 8.0])
+    assert total.item() == 10.0
     gx, gy = vjp_fn((f64([1.0, 1.0]), f64(2.0)))
     np.testing.assert_allclose(gx.numpy(), [3.0 + 2.0, 4.0 + 2.0])
     np.testing.assert_allclose(gy.numpy(), [1.0 + 2.0, 2.0 + 2.0])
@@ -159,7 +161,7 @@ def test_vjp_with_several_primals_and_outputs():
 
 def test_vjp_has_aux_and_errors():
     out, vjp_fn, aux = func.vjp(lambda x: (x * 2.0, x.sum()), f64([1.0, 2.0]), has_aux=True)
-    assert aux.item() == 3.0
+    assert aux.item() == 3.0 and out.tolist() == [2.0, 4.0]
     with pytest.raises(RuntimeError, match=r"vjp_fn: cotangent 0 has shape \(3,\) but output 0 has shape \(2,\)"):
         vjp_fn(f64([1.0, 2.0, 3.0]))
     with pytest.raises(TypeError, match="vjp: pass at least one primal"):
@@ -243,7 +245,9 @@ def test_float32_stays_float32():
 # -- errors ----------------------------------------------------------------------------------------
 def test_transform_errors():
     x = f64([1.0, 2.0])
-    with pytest.raises(RuntimeError, match=r"^grad: the function must return a one-element tensor \(got shape \(2,\)\)"):
+    with pytest.raises(
+        RuntimeError, match=r"^grad: the function must return a one-element tensor \(got shape \(2,\)\)"
+    ):
         func.grad(lambda t: t * 2.0)(x)
     with pytest.raises(TypeError, match="^grad: argument 0 is a float, not a Tensor"):
         func.grad(lambda t: t)(1.0)

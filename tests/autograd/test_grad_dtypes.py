@@ -27,8 +27,22 @@ from deepgrad.autograd import grad
         lambda x: (x * 1e-3).exp().log().tanh().sigmoid(),
         lambda x: x.clamp(min=0),
     ],
-    ids=["mul", "rmul", "add-int", "rsub-int", "div-int", "rdiv", "pow", "rpow", "sum", "mean", "amax",
-         "matmul", "unary-chain", "clamp"],
+    ids=[
+        "mul",
+        "rmul",
+        "add-int",
+        "rsub-int",
+        "div-int",
+        "rdiv",
+        "pow",
+        "rpow",
+        "sum",
+        "mean",
+        "amax",
+        "matmul",
+        "unary-chain",
+        "clamp",
+    ],
 )
 def test_float32_stays_float32_forward_and_backward(expression):
     x = dg.randn(3, 3, requires_grad=True)

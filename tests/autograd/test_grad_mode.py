@@ -56,7 +56,7 @@ def test_exceptions_restore_the_mode():
         assert not is_grad_enabled()
     with pytest.raises(ZeroDivisionError):
         with set_grad_enabled(False):
-            1 / 0
+            _ = 1 / 0
 
 
 def test_decorators_with_and_without_parentheses():
