@@ -15,6 +15,7 @@ without a gradient and the state dict live here, once.
 
 from __future__ import annotations
 
+import abc
 import copy
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,13 +25,34 @@ from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, ShapeError, device_of, get_array_module, is_floating, to_device
 
 
-class Optimizer:
+class Optimizer(abc.ABC):
     """Base class of optimizers: parameter groups, ``step``, ``zero_grad``, state dicts.
+
+    A new optimizer writes ``_update`` (the math of one step for one parameter, in place on
+    raw arrays) and, when it keeps state, ``_init_state``; ``_check_options`` validates its
+    options for the constructor and for every group added later.
 
     Args:
         params: an iterable of Tensors (one group), or of dicts ``{"params": [...], **options}``
             (one group each; options missing from a dict take the optimizer's defaults).
         defaults: the default value of every option this optimizer understands.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> from deepgrad.backend import get_array_module
+        >>> class SignSGD(Optimizer):
+        ...     # p ← p - lr·sign(g)   (signSGD, Bernstein et al., 2018)
+        ...     def __init__(self, params, lr=0.01):
+        ...         super().__init__(params, {"lr": lr})
+        ...     def _update(self, param, grad, state, group):
+        ...         xp = get_array_module(param)
+        ...         param -= group["lr"] * xp.sign(grad)
+        >>> w = dg.tensor([0.5, -2.0], requires_grad=True)
+        >>> opt = SignSGD([w], lr=0.1)
+        >>> (w * w).sum().backward()
+        >>> opt.step()
+        >>> w
+        tensor([ 0.4, -1.9], requires_grad=True)
 
     Attributes:
         param_groups: list of dicts, ``{"params": [Tensor, ...], "lr": ..., ...}``; schedulers
@@ -77,9 +99,9 @@ class Optimizer:
         """The state of one parameter before its first update (``param`` is its raw array)."""
         return {}
 
+    @abc.abstractmethod
     def _update(self, param, grad, state: dict[str, Any], group: dict[str, Any]) -> None:
         """Update the raw array ``param`` in place from its gradient array ``grad``."""
-        raise TypeError(f"{type(self).__name__}: an Optimizer subclass must define _update()")
 
     # -- parameter groups ------------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:

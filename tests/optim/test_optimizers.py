@@ -450,3 +450,21 @@ def test_every_optimizer_is_exported_and_is_an_optimizer():
     for name in REFERENCES:
         cls = getattr(optim, name)
         assert issubclass(cls, Optimizer) and cls.__doc__ and "←" in cls.__doc__
+
+
+def test_a_custom_optimizer_writes_only_its_update():
+    class SignSGD(Optimizer):
+        def __init__(self, params, lr=0.01):
+            super().__init__(params, {"lr": lr})
+
+        def _update(self, param, grad, state, group):
+            param -= group["lr"] * np.sign(grad)
+
+    w = dg.tensor([0.5, -2.0, 0.0], requires_grad=True)
+    opt = SignSGD([w], lr=0.25)
+    w.grad = dg.tensor([3.0, -0.1, 0.0])
+    opt.step()
+    np.testing.assert_array_equal(w.detach().numpy(), [0.25, -1.75, 0.0])
+    assert opt.state[w] == {} and opt.state_dict()["param_groups"] == [{"lr": 0.25, "params": [0]}]
+    with pytest.raises(TypeError, match="abstract"):
+        Optimizer([w], {"lr": 0.1})
