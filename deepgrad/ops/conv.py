@@ -23,6 +23,7 @@ from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, ShapeError
 
 _BLOCK = 64  # rows per block of the blocked transpose: 64 rows x N columns stay in the L1/L2 cache
+_CHUNK = 4096  # columns per chunk of a thin matrix product (see matmul_wide)
 
 
 # -- layout helpers (arrays) -------------------------------------------------------------------
@@ -71,10 +72,39 @@ def conv_out_size(size: int, kernel: int, stride: int, pad_before: int, pad_afte
     return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def _is_thin(xp, small: int, long: int) -> bool:
+    return xp.__name__ == "numpy" and long > 4 * _CHUNK and small <= 8192
+
+
+def matmul_wide(xp, a, b):
+    """a (m, k) @ b (k, n) for a small a and a very wide b, in column chunks.
+
+    OpenBLAS's AVX-512 kernels run such thin products (6 x 25 @ 25 x 73 728 in LeNet's first layer)
+    up to 10x below their speed on 4 096-column chunks, which stay in the cache.
+    """
+    if not _is_thin(xp, a.shape[0] * a.shape[1], b.shape[1]):
+        return a @ b
+    out = xp.empty((a.shape[0], b.shape[1]), dtype=xp.result_type(a, b))
+    for start in range(0, b.shape[1], _CHUNK):
+        xp.matmul(a, b[:, start : start + _CHUNK], out=out[:, start : start + _CHUNK])
+    return out
+
+
+def matmul_long(xp, a, b):
+    """a (m, p) @ b (p, k) with a long inner dimension p and a small result, as a sum over p chunks
+    (same reason as ``matmul_wide``: 2.5x faster for LeNet's first-layer weight gradient)."""
+    if not _is_thin(xp, a.shape[0] * b.shape[1], a.shape[1]):
+        return a @ b
+    out = a[:, :_CHUNK] @ b[:_CHUNK]
+    for start in range(_CHUNK, a.shape[1], _CHUNK):
+        out += a[:, start : start + _CHUNK] @ b[start : start + _CHUNK]
+    return out
+
+
 def _grouped_matmul(xp, a, b, groups: int):
     """a (g * m, k) @ b (g * k, n) group by group -> (g * m, n)."""
     if groups == 1:
-        return a @ b
+        return matmul_wide(xp, a, b)
     out = xp.matmul(a.reshape(groups, -1, a.shape[1]), b.reshape(groups, -1, b.shape[1]))
     return out.reshape(-1, b.shape[1])
 
@@ -102,7 +132,7 @@ def conv2d_input_grad_array(xp, dy_chwn, w, b, in_hw, stride, padding, dilation,
     h, w_in = in_hw
     w_t = w.reshape(groups, o // groups, c_group * kh * kw).transpose(0, 2, 1).reshape(c * kh * kw, o // groups)
     if groups == 1:
-        cols = w_t @ dy_chwn.reshape(o, -1)
+        cols = matmul_wide(xp, w_t, dy_chwn.reshape(o, -1))
     else:
         cols = xp.matmul(w_t.reshape(groups, -1, o // groups), dy_chwn.reshape(groups, o // groups, -1))
     cols = cols.reshape(c, kh, kw, ho, wo, n)
@@ -129,7 +159,7 @@ def conv2d_weight_grad_array(xp, xpad, dy_chwn, kernel, stride, dilation, groups
     cols = im2col(xp, xpad, kernel, (ho, wo), stride, dilation)
     dy2 = dy_chwn.reshape(o, -1)
     if groups == 1:
-        dw = dy2 @ cols.T
+        dw = matmul_long(xp, dy2, cols.T)
     else:
         dw = xp.matmul(dy2.reshape(groups, o // groups, -1), cols.reshape(groups, c // groups * kh * kw, -1).mT)
     return dw.reshape(o, c // groups, kh, kw)

