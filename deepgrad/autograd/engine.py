@@ -100,7 +100,7 @@ def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inp
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         found = run_backward(tensors, gradients, retain_graph, create_graph, capture=inputs)
-        handed_out = set()
+        handed_out = {id(g._data) for g in gradients if isinstance(g, Tensor)}
         for t, g in zip(inputs, found):
             if g is not None:
                 _accumulate(t, g, create_graph, handed_out)

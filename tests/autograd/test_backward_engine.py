@@ -94,6 +94,16 @@ def test_backward_never_adopts_the_callers_gradient_array():
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
 
 
+def test_backward_inputs_never_adopts_the_callers_gradient_array():
+    x = f64([1.0, 2.0])
+    y = x * 2.0
+    v = dg.tensor([1.0, 1.0], dtype="float64")
+    y.backward(v, inputs=[y], retain_graph=True)
+    y.backward(v, inputs=[y])
+    np.testing.assert_allclose(v.numpy(), [1.0, 1.0])
+    np.testing.assert_allclose(y.grad.numpy(), [2.0, 2.0])
+
+
 def test_backward_inputs_restricts_accumulation():
     x = f64([1.0])
     w = f64([2.0])
