@@ -12,7 +12,9 @@ the aliases. Inside another transform the gradient is computed with
 ``create_graph=True``, so transforms nest: ``hessian(f)`` is
 ``jacobian(grad(f))``. At the top level the results are plain tensors
 (``requires_grad=False``), unless an argument requires grad, in which case they
-stay differentiable by ordinary ``backward()``.
+stay differentiable by ordinary ``backward()``. Tensors that the function only
+closes over do not count: to differentiate a result through them, pass them as
+arguments.
 """
 
 from __future__ import annotations
