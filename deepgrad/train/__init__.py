@@ -6,7 +6,7 @@ recorded into plain-language diagnoses; ``deepgrad.train.plots`` draws learning 
 (matplotlib, imported only when used).
 """
 
-from deepgrad.train import metrics
+from deepgrad.train import metrics, plots
 from deepgrad.train.callbacks import (
     Callback,
     CSVLogger,
@@ -19,6 +19,7 @@ from deepgrad.train.callbacks import (
     TensorBoardLogger,
 )
 from deepgrad.train.checkpoint import load_checkpoint
+from deepgrad.train.doctor import Diagnosis, Doctor
 from deepgrad.train.history import History
 from deepgrad.train.metrics import (
     F1,
@@ -32,6 +33,7 @@ from deepgrad.train.metrics import (
     Recall,
     TopKAccuracy,
 )
+from deepgrad.train.monitor import Monitor
 from deepgrad.train.trainer import Trainer
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "Callback",
     "ConfusionMatrix",
     "CSVLogger",
+    "Diagnosis",
+    "Doctor",
     "EarlyStopping",
     "F1",
     "GradientClipping",
@@ -49,6 +53,7 @@ __all__ = [
     "MeanSquaredError",
     "Metric",
     "ModelCheckpoint",
+    "Monitor",
     "Precision",
     "ProgressBar",
     "R2Score",
@@ -58,4 +63,5 @@ __all__ = [
     "Trainer",
     "load_checkpoint",
     "metrics",
+    "plots",
 ]

@@ -74,8 +74,9 @@ LR_ADVICE = "lower it 10x or run the LR range test (deepgrad.optim.find_lr)"
 
 
 def _layer_label(layer: str, kind: str) -> str:
-    names = {"relu": "ReLU", "sigmoid": "sigmoid", "tanh": "tanh"}
-    return f"layer '{layer}' ({names.get(kind, kind)})"
+    from deepgrad.train.monitor import kind_label
+
+    return f"layer '{layer}' ({kind_label(kind)})"
 
 
 def _median(values) -> float:

@@ -84,6 +84,11 @@ def layer_kind(module) -> str:
     return type(module).__name__
 
 
+def kind_label(kind: str) -> str:
+    """How a layer kind reads in messages and plots: "ReLU", "sigmoid", "tanh", "Linear"."""
+    return {"relu": "ReLU"}.get(kind, kind)
+
+
 class Monitor(Callback):
     """Records per-layer statistics of activations, gradients and updates every ``every`` steps.
 
