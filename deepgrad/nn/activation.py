@@ -60,7 +60,7 @@ class Sigmoid(Module):
         tensor([0.5])
     """
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.sigmoid(input)
 
 
@@ -73,7 +73,7 @@ class Tanh(Module):
         tensor([0.])
     """
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.tanh(input)
 
 
@@ -93,7 +93,7 @@ class ReLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.relu(input, self.inplace)
 
     def extra_repr(self) -> str:
@@ -113,7 +113,7 @@ class ReLU6(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.relu6(input, self.inplace)
 
 
@@ -136,7 +136,7 @@ class Softplus(Module):
             raise ValueError("Softplus: beta must be nonzero (got 0).")
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
@@ -162,7 +162,7 @@ class CenteredSoftplus(Module):
             raise ValueError("CenteredSoftplus: beta must be nonzero (got 0).")
         self.beta, self.threshold = beta, threshold
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.centered_softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
@@ -178,7 +178,7 @@ class LogSigmoid(Module):
         tensor([-1000.])
     """
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.logsigmoid(input)
 
 
@@ -200,7 +200,7 @@ class LeakyReLU(Module):
         _check_slope(type(self).__name__, negative_slope)
         self.negative_slope, self.inplace = negative_slope, inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
@@ -244,14 +244,18 @@ class RReLU(Module):
     """
 
     def __init__(
-        self, lower: float = 1.0 / 8.0, upper: float = 1.0 / 3.0, inplace: bool = False, generator: Generator | None = None
+        self,
+        lower: float = 1.0 / 8.0,
+        upper: float = 1.0 / 3.0,
+        inplace: bool = False,
+        generator: Generator | None = None,
     ) -> None:
         super().__init__()
         if not lower <= upper:
             raise ValueError(f"RReLU: lower must be <= upper (got lower={lower}, upper={upper}).")
         self.lower, self.upper, self.inplace, self.generator = lower, upper, inplace, generator
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.rrelu(input, self.lower, self.upper, self.training, self.inplace, self.generator)
 
     def extra_repr(self) -> str:
@@ -289,7 +293,7 @@ class PReLU(Module):
     def reset_parameters(self) -> None:
         init.constant_(self.weight, self.init)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.prelu(input, self.weight)
 
     def extra_repr(self) -> str:
@@ -313,7 +317,7 @@ class ELU(Module):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
@@ -334,7 +338,7 @@ class SELU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.selu(input, self.inplace)
 
 
@@ -356,7 +360,7 @@ class CELU(Module):
             raise ValueError("CELU: alpha must be nonzero (got 0).")
         self.alpha, self.inplace = alpha, inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.celu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
@@ -381,7 +385,7 @@ class GELU(Module):
             raise ValueError(f"GELU: approximate must be 'none' or 'tanh' (got {approximate!r}).")
         self.approximate = approximate
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.gelu(input, self.approximate)
 
     def extra_repr(self) -> str:
@@ -401,7 +405,7 @@ class SiLU(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.silu(input, self.inplace)
 
 
@@ -418,7 +422,7 @@ class Mish(Module):
         super().__init__()
         self.inplace = inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.mish(input, self.inplace)
 
 
@@ -441,7 +445,7 @@ class Hardtanh(Module):
             raise ValueError(f"Hardtanh: min_val must be < max_val (got min_val={min_val}, max_val={max_val}).")
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
@@ -457,7 +461,7 @@ class Softsign(Module):
         tensor([0.5])
     """
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.softsign(input)
 
 
@@ -479,7 +483,7 @@ class Softmax(Module):
             raise TypeError(f"Softmax: dim must be an int (got {dim!r}).")
         self.dim = dim
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.softmax(input, self.dim)
 
     def extra_repr(self) -> str:
@@ -504,7 +508,7 @@ class LogSoftmax(Module):
             raise TypeError(f"LogSoftmax: dim must be an int (got {dim!r}).")
         self.dim = dim
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.log_softmax(input, self.dim)
 
     def extra_repr(self) -> str:
@@ -550,7 +554,7 @@ class APL(Module):
         init.zeros_(self.a)
         init.uniform_(self.b, -1.0, 1.0, generator=generator)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.apl(input, self.a, self.b)
 
     def extra_repr(self) -> str:

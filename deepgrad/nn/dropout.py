@@ -49,7 +49,7 @@ class Dropout(_DropoutBase):
         tensor([1., 1., 1.])
     """
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.dropout(input, self.p, self.training, self.inplace, self.generator)
 
 
@@ -72,7 +72,7 @@ class Dropout2d(_DropoutBase):
         True
     """
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.dropout2d(input, self.p, self.training, self.inplace, self.generator)
 
 
@@ -97,5 +97,5 @@ class AlphaDropout(_DropoutBase):
     def __init__(self, p: float = 0.5, inplace: bool = False, generator: Generator | None = None) -> None:
         super().__init__(p, inplace, generator)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.alpha_dropout(input, self.p, self.training, self.generator)

@@ -98,7 +98,7 @@ def _check_reduction(name: str, reduction: str, allowed: tuple = _REDUCTIONS) ->
         raise ValueError(f"{name}: reduction must be one of {', '.join(map(repr, allowed))} (got {reduction!r}).")
 
 
-def _check_same_shape(name: str, input: Tensor, target: Tensor) -> None:  # noqa: A002 - PyTorch's names
+def _check_same_shape(name: str, input: Tensor, target: Tensor) -> None:
     _check_tensor(name, "input", input)
     _check_tensor(name, "target", target)
     if input.shape != target.shape:
@@ -121,14 +121,14 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
-def _maybe_inplace(name: str, fn, input: Tensor, inplace: bool, *args) -> Tensor:  # noqa: A002
+def _maybe_inplace(name: str, fn, input: Tensor, inplace: bool, *args) -> Tensor:
     """Run ``fn(input, *args)``, writing the result into ``input`` when ``inplace`` (deepgrad's in-place rules)."""
     if inplace:
         return _inplace(name, fn)(input, *args)
     return fn(input, *args)
 
 
-def _channel_view(name: str, param: Tensor, input: Tensor) -> Tensor:  # noqa: A002
+def _channel_view(name: str, param: Tensor, input: Tensor) -> Tensor:
     """A per-channel parameter of shape (C,) reshaped to broadcast against input (N, C, *) on dim 1."""
     count = param._data.size
     if count == 1:
@@ -146,7 +146,7 @@ def _channel_view(name: str, param: Tensor, input: Tensor) -> Tensor:  # noqa: A
 
 
 # -- linear --------------------------------------------------------------------------------------
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x @ W^T + b.
 
     Args:
@@ -173,22 +173,22 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 # -- activations ---------------------------------------------------------------------------------
-def identity(input: Tensor) -> Tensor:  # noqa: A002
+def identity(input: Tensor) -> Tensor:
     """y = x."""
     return input
 
 
-def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
+def sigmoid(input: Tensor) -> Tensor:
     """y = 1 / (1 + exp(-x)).   Stable for any x (computed as 0.5 * tanh(x / 2) + 0.5)."""
     return ew.sigmoid(input)
 
 
-def tanh(input: Tensor) -> Tensor:  # noqa: A002
+def tanh(input: Tensor) -> Tensor:
     """y = (e^2x - 1) / (e^2x + 1)."""
     return ew.tanh(input)
 
 
-def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
     """y = max(x, 0); the gradient at 0 is taken as 0.
 
     Example:
@@ -199,7 +199,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     return _maybe_inplace("relu", ew.relu, input, inplace)
 
 
-def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
     """y = min(max(x, 0), 6)."""
     return hardtanh(input, 0.0, 6.0, inplace)
 
@@ -210,7 +210,7 @@ def _softplus(z: Tensor) -> Tensor:
     return ew.maximum(z, 0.0) + ew.log1p(ew.exp(-ew.abs(z)))
 
 
-def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """y = ln(1 + exp(beta * x)) / beta, and y = x where beta * x > threshold (as PyTorch).
 
     A smooth ReLU (Dugas et al., 2001). Stable for any x.
@@ -232,7 +232,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return ew.where(z > threshold, input, soft)
 
 
-def centered_softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+def centered_softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """y = softplus(x) - ln(2) / beta, so that y(0) = 0: ln(e^x + 1) - ln 2 for beta = 1.
 
     The "(centered) SoftPlus" of the activation table in the lecture (Glorot et al., 2011).
@@ -245,7 +245,7 @@ def centered_softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0)
     return softplus(input, beta, threshold) - math.log(2.0) / beta
 
 
-def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+def logsigmoid(input: Tensor) -> Tensor:
     """y = ln(sigmoid(x)) = -softplus(-x), stable for any x."""
     return -_softplus(-input)
 
@@ -255,7 +255,7 @@ def _leaky(x: Tensor, slope) -> Tensor:
     return ew.where(x > 0, x, x * slope)
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:  # noqa: A002
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     """y = max(x, a x) for 0 <= a < 1: y = x where x > 0, else a * x (LReLU, Maas et al., 2013; a ~ 0.01).
 
     Example:
@@ -266,7 +266,7 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
     return _maybe_inplace("leaky_relu", _leaky, input, inplace, negative_slope)
 
 
-def vleaky_relu(input: Tensor, negative_slope: float = 1.0 / 3.0, inplace: bool = False) -> Tensor:  # noqa: A002
+def vleaky_relu(input: Tensor, negative_slope: float = 1.0 / 3.0, inplace: bool = False) -> Tensor:
     """Very leaky ReLU: y = x where x > 0, else a * x with a large slope a (0.1..0.5; default 1/3).
 
     The VLReLU of the lecture's activation table (Graham, 2014).
@@ -275,7 +275,7 @@ def vleaky_relu(input: Tensor, negative_slope: float = 1.0 / 3.0, inplace: bool 
 
 
 def rrelu(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     lower: float = 1.0 / 8.0,
     upper: float = 1.0 / 3.0,
     training: bool = False,
@@ -303,7 +303,7 @@ def rrelu(
     return _maybe_inplace("rrelu", _leaky, input, inplace, slopes)
 
 
-def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """y = x where x > 0, else a * x, with a learnable slope a per channel (He et al., 2015).
 
     Args:
@@ -319,7 +319,7 @@ def _elu(x: Tensor, alpha: float) -> Tensor:
     return ew.where(x > 0, x, ew.expm1(ew.clamp(x, max=0.0)) * alpha)
 
 
-def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """y = x where x > 0, else alpha * (exp(x) - 1) (Clevert et al., 2015).
 
     Example:
@@ -334,12 +334,12 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
     """y = scale * elu(x, alpha), alpha = 1.6733, scale = 1.0507 (self-normalizing, Klambauer et al., 2017)."""
     return _maybe_inplace("selu", lambda x: _elu(x, _SELU_ALPHA) * _SELU_SCALE, input, inplace)
 
 
-def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """y = max(0, x) + min(0, alpha * (exp(x / alpha) - 1)) (Barron, 2017)."""
     if alpha == 0:
         raise ValueError("celu: alpha must be nonzero (got 0).")
@@ -348,7 +348,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  #
     )
 
 
-def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (Hendrycks & Gimpel, 2016).
 
     With ``approximate='tanh'``: y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
@@ -361,17 +361,17 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh' (got {approximate!r}).")
 
 
-def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
     """y = x * sigmoid(x) (SiLU / swish)."""
     return _maybe_inplace("silu", lambda x: x * ew.sigmoid(x), input, inplace)
 
 
-def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
     """y = x * tanh(softplus(x)) (Misra, 2019)."""
     return _maybe_inplace("mish", lambda x: x * ew.tanh(_softplus(x)), input, inplace)
 
 
-def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     """y = min(max(x, min_val), max_val)."""
     if not min_val < max_val:
         raise ValueError(f"hardtanh: min_val must be < max_val (got min_val={min_val}, max_val={max_val}).")
@@ -385,12 +385,12 @@ def _hardtanh(x: Tensor, min_val: float, max_val: float) -> Tensor:
     return ew.where(inside, x, ew.clamp(x.detach(), min_val, max_val))
 
 
-def softsign(input: Tensor) -> Tensor:  # noqa: A002
+def softsign(input: Tensor) -> Tensor:
     """y = x / (1 + |x|)."""
     return input / (ew.abs(input) + 1.0)
 
 
-def _softmax_dim(name: str, input: Tensor, dim, dtype) -> tuple:  # noqa: A002
+def _softmax_dim(name: str, input: Tensor, dim, dtype) -> tuple:
     _check_tensor(name, "input", input)
     if dim is None:
         raise TypeError(f"{name}: dim is required (got None); pass the dimension to normalize over, e.g. dim=1.")
@@ -402,7 +402,7 @@ def _softmax_dim(name: str, input: Tensor, dim, dtype) -> tuple:  # noqa: A002
     return input, d
 
 
-def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:  # noqa: A002
+def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
     """y_i = exp(x_i) / sum_j exp(x_j) along ``dim`` (a fused primitive; stable for any x).
 
     Args:
@@ -421,7 +421,7 @@ def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:  # noqa: A002
     return Softmax.apply(input, dim=d)
 
 
-def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:  # noqa: A002
+def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
     """y_i = x_i - log(sum_j exp(x_j)) along ``dim`` (a fused primitive; stable for any x).
 
     Example:
@@ -435,7 +435,7 @@ def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:  # noqa: A002
     return LogSoftmax.apply(input, dim=d)
 
 
-def maxout(input: Tensor, pieces: int, dim: int = -1) -> Tensor:  # noqa: A002
+def maxout(input: Tensor, pieces: int, dim: int = -1) -> Tensor:
     """y_j = max(x_{j k}, ..., x_{j k + k - 1}) for k = ``pieces``: the max of each group of k
     consecutive features along ``dim`` (Goodfellow et al., 2013).
 
@@ -466,7 +466,7 @@ def maxout(input: Tensor, pieces: int, dim: int = -1) -> Tensor:  # noqa: A002
     return rd.amax(grouped, dim=d + 1)
 
 
-def apl(input: Tensor, a: Tensor, b: Tensor) -> Tensor:  # noqa: A002
+def apl(input: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """Adaptive piecewise linear unit (Agostinelli et al., 2014):
     y_i = max(x_i, 0) + sum_s a_i^s * max(0, -x_i + b_i^s), with learnable a, b per unit i and hinge s.
 
@@ -496,7 +496,7 @@ def apl(input: Tensor, a: Tensor, b: Tensor) -> Tensor:  # noqa: A002
 
 
 # -- dropout -------------------------------------------------------------------------------------
-def _keep_mask(input: Tensor, shape: tuple, p: float, generator) -> Tensor:  # noqa: A002
+def _keep_mask(input: Tensor, shape: tuple, p: float, generator) -> Tensor:
     """1 / (1 - p) with probability 1 - p, else 0: the scaled keep mask of inverted dropout."""
     draw = rand(shape, generator=generator, dtype=input.dtype, device=input.device)._data
     mask = (draw >= p).astype(input.dtype)
@@ -505,7 +505,7 @@ def _keep_mask(input: Tensor, shape: tuple, p: float, generator) -> Tensor:  # n
 
 
 def dropout(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     p: float = 0.5,
     training: bool = True,
     inplace: bool = False,
@@ -537,7 +537,7 @@ def dropout(
 
 
 def dropout2d(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     p: float = 0.5,
     training: bool = True,
     inplace: bool = False,
@@ -566,7 +566,7 @@ def dropout2d(
 
 
 def alpha_dropout(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     p: float = 0.5,
     training: bool = False,
     generator: Generator | None = None,
@@ -588,7 +588,7 @@ def alpha_dropout(
 
 
 # -- normalization -------------------------------------------------------------------------------
-def _check_channels(name: str, input: Tensor, **params) -> int:  # noqa: A002
+def _check_channels(name: str, input: Tensor, **params) -> int:
     _check_tensor(name, "input", input)
     if input.ndim < 2:
         raise ShapeError(f"{name}: expected an input (N, C, *) with at least 2 dimensions (got shape {input.shape}).")
@@ -603,7 +603,7 @@ def _check_channels(name: str, input: Tensor, **params) -> int:  # noqa: A002
 
 
 def batch_norm(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     running_mean: Tensor | None,
     running_var: Tensor | None,
     weight: Tensor | None = None,
@@ -678,7 +678,7 @@ def batch_norm(
 
 
 def layer_norm(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     normalized_shape,
     weight: Tensor | None = None,
     bias: Tensor | None = None,
@@ -720,7 +720,7 @@ def layer_norm(
 
 
 # -- sparse --------------------------------------------------------------------------------------
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """y[...] = weight[input[...]]: one row of the table per index.
 
     The gradient adds into the looked-up rows (repeated indices accumulate). The row at
@@ -768,7 +768,7 @@ def _padding_index(padding_idx: int, count: int) -> int:
 
 
 # -- losses --------------------------------------------------------------------------------------
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """loss = (x - y)^2 per element, then reduced ('mean' | 'sum' | 'none').
 
     Example:
@@ -782,14 +782,14 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     return _reduce(diff * diff, reduction)
 
 
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """loss = |x - y| per element, then reduced."""
     _check_reduction("l1_loss", reduction)
     _check_same_shape("l1_loss", input, target)
     return _reduce(ew.abs(input - target), reduction)
 
 
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:  # noqa: A002
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """loss = 0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), d = x - y (Huber, 1964)."""
     _check_reduction("huber_loss", reduction)
     _check_same_shape("huber_loss", input, target)
@@ -801,7 +801,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _reduce(loss, reduction)
 
 
-def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """loss = 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, d = x - y (Girshick, 2015).
 
     Huber loss divided by beta; beta = 0 gives the L1 loss.
@@ -826,7 +826,7 @@ def _clamped_log(p: Tensor) -> Tensor:
 
 
 def binary_cross_entropy(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
     reduction: str = "mean",
@@ -860,7 +860,7 @@ def binary_cross_entropy(
 
 
 def binary_cross_entropy_with_logits(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
     reduction: str = "mean",
@@ -896,7 +896,7 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss, reduction)
 
 
-def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tuple:  # noqa: A002
+def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) -> tuple:
     """Rows of scores (M, C) with the classes last, the class indices (M,), and the batch shape."""
     _check_tensor(name, "input", input)
     _check_tensor(name, "target", target)
@@ -947,7 +947,7 @@ def _weighted_reduce(loss: Tensor, row_weights, reduction: str, batch_shape: tup
 
 
 def nll_loss(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
     ignore_index: int = -100,
@@ -978,7 +978,7 @@ def nll_loss(
 
 
 def cross_entropy(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     target: Tensor,
     weight: Tensor | None = None,
     ignore_index: int = -100,
@@ -1034,7 +1034,7 @@ def cross_entropy(
     return _weighted_reduce(loss, row_weights, reduction, batch_shape)
 
 
-def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction, label_smoothing) -> Tensor:  # noqa: A002
+def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction, label_smoothing) -> Tensor:
     name = "cross_entropy"
     if target.shape != input.shape:
         raise ShapeError(
@@ -1060,7 +1060,7 @@ def _cross_entropy_probabilities(input, target, weight, ignore_index, reduction,
     return _reduce(loss, reduction)
 
 
-def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:
     """loss = y * (log y - x) per element, x = log q the input's log-probabilities, y the target
     probabilities (0 where y = 0); with ``log_target`` the target is log y: exp(log y) (log y - x).
 
@@ -1086,7 +1086,7 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
 
 
 def gaussian_nll_loss(
-    input: Tensor,  # noqa: A002
+    input: Tensor,
     target: Tensor,
     var: Tensor | float,
     full: bool = False,

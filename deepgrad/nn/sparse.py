@@ -70,11 +70,11 @@ class Embedding(Module):
                 self.weight._data[self.padding_idx] = 0
             self.weight._version += 1
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.embedding(input, self.weight, self.padding_idx)
 
     @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None) -> "Embedding":
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None) -> Embedding:
         """An Embedding whose table is a copy of ``embeddings`` (num_embeddings, embedding_dim).
 
         Args:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.backend import ShapeError
 
 SELU_SATURATION = -1.6732632423543772848170429916717 * 1.0507009873554804934193349852946

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.autograd import gradcheck
 from deepgrad.backend import DTypeError, ShapeError
 

@@ -10,8 +10,8 @@ import pytest
 import scipy.special
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.autograd import gradcheck, gradgradcheck
 from deepgrad.backend import DTypeError, ShapeError
 from deepgrad.ops.fused import LogSoftmax, Softmax
@@ -52,22 +52,40 @@ ACTIVATIONS = [
     ("centered_softplus", F.centered_softplus, lambda x: np.logaddexp(0, x) - math.log(2), {}, (), None),
     ("logsigmoid", F.logsigmoid, lambda x: -np.logaddexp(0, -x), {}, (), "logsigmoid"),
     ("leaky_relu", F.leaky_relu, lambda x: _np_leaky(x, 0.01), {}, (0.0,), "leaky_relu"),
-    ("leaky_relu_slope", F.leaky_relu, lambda x, negative_slope: _np_leaky(x, negative_slope),
-     {"negative_slope": 0.2}, (0.0,), "leaky_relu"),
+    (
+        "leaky_relu_slope",
+        F.leaky_relu,
+        lambda x, negative_slope: _np_leaky(x, negative_slope),
+        {"negative_slope": 0.2},
+        (0.0,),
+        "leaky_relu",
+    ),
     ("vleaky_relu", F.vleaky_relu, lambda x: _np_leaky(x, 1 / 3), {}, (0.0,), None),
     ("rrelu_eval", F.rrelu, lambda x: _np_leaky(x, (1 / 8 + 1 / 3) / 2), {}, (0.0,), "rrelu"),
     ("elu", F.elu, _np_elu, {}, (0.0,), "elu"),
     ("elu_alpha", F.elu, lambda x, alpha: _np_elu(x, alpha), {"alpha": 0.5}, (0.0,), "elu"),
     ("selu", F.selu, lambda x: SELU_SCALE * _np_elu(x, SELU_ALPHA), {}, (0.0,), "selu"),
-    ("celu", F.celu, lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)),
-     {"alpha": 2.0}, (0.0,), "celu"),
+    (
+        "celu",
+        F.celu,
+        lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)),
+        {"alpha": 2.0},
+        (0.0,),
+        "celu",
+    ),
     ("gelu", F.gelu, lambda x: 0.5 * x * (1 + scipy.special.erf(x / math.sqrt(2))), {}, (), "gelu"),
     ("gelu_tanh", F.gelu, lambda x, approximate: _np_gelu_tanh(x), {"approximate": "tanh"}, (), "gelu"),
     ("silu", F.silu, lambda x: x * _np_sigmoid(x), {}, (), "silu"),
     ("mish", F.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), {}, (), "mish"),
     ("hardtanh", F.hardtanh, lambda x: np.clip(x, -1, 1), {}, (-1.0, 1.0), "hardtanh"),
-    ("hardtanh_bounds", F.hardtanh, lambda x, min_val, max_val: np.clip(x, min_val, max_val),
-     {"min_val": -0.5, "max_val": 1.5}, (-0.5, 1.5), "hardtanh"),
+    (
+        "hardtanh_bounds",
+        F.hardtanh,
+        lambda x, min_val, max_val: np.clip(x, min_val, max_val),
+        {"min_val": -0.5, "max_val": 1.5},
+        (-0.5, 1.5),
+        "hardtanh",
+    ),
     ("softsign", F.softsign, lambda x: x / (1 + np.abs(x)), {}, (), "softsign"),
 ]
 SPECIAL = np.array([0.0, 1.0, -1.0, 6.0, 1000.0, -1000.0, 30.0, -30.0, 1e-3, -1e-3])
@@ -183,7 +201,9 @@ def test_rrelu_module_switches_between_train_and_eval():
 def test_prelu_per_channel_and_gradients():
     x = dg.tensor(_smooth_inputs((2, 3, 4), (0.0,)), dtype="float64", requires_grad=True)
     w = dg.tensor([0.1, 0.2, 0.3], dtype="float64", requires_grad=True)
-    expected = np.where(x.detach().numpy() > 0, x.detach().numpy(), x.detach().numpy() * np.array([0.1, 0.2, 0.3])[:, None])
+    expected = np.where(
+        x.detach().numpy() > 0, x.detach().numpy(), x.detach().numpy() * np.array([0.1, 0.2, 0.3])[:, None]
+    )
     np.testing.assert_allclose(F.prelu(x, w).detach().numpy(), expected, rtol=1e-12)
     assert gradcheck(F.prelu, (x, w))
     layer = nn.PReLU(3, init=0.5)
@@ -201,7 +221,9 @@ def test_maxout_groups_consecutive_features():
     t = dg.tensor(xs, dtype="float64", requires_grad=True)
     np.testing.assert_array_equal(F.maxout(t, 3, dim=1).detach().numpy(), xs.reshape(2, 2, 3, 2).max(axis=2))
     assert gradcheck(lambda a: F.maxout(a, 3, dim=1), (t,))
-    with pytest.raises(ShapeError, match=r"maxout: the size of dim -1 \(6, input shape \(1, 6\)\) is not a multiple of pieces=4"):
+    with pytest.raises(
+        ShapeError, match=r"maxout: the size of dim -1 \(6, input shape \(1, 6\)\) is not a multiple of pieces=4"
+    ):
         F.maxout(x, 4)
 
 
@@ -348,9 +370,7 @@ def test_layers_call_their_functional(layer, functional):
 
 # -- PyTorch parity --------------------------------------------------------------------------------
 @pytest.mark.parity
-@pytest.mark.parametrize(
-    "name,fn,ref,kwargs,kinks,torch_name", [p for p in _params() if p.values[5] is not None]
-)
+@pytest.mark.parametrize("name,fn,ref,kwargs,kinks,torch_name", [p for p in _params() if p.values[5] is not None])
 def test_parity_with_torch(name, fn, ref, kwargs, kinks, torch_name):
     torch = pytest.importorskip("torch")
     x = np.concatenate([_smooth_inputs(30, kinks), SPECIAL]).astype(np.float32)

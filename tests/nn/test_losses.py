@@ -11,8 +11,8 @@ import pytest
 import scipy.special
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.autograd import gradcheck, gradgradcheck
 from deepgrad.backend import DTypeError, ShapeError
 
@@ -71,11 +71,19 @@ REGRESSION = [
     ("mse_loss", F.mse_loss, lambda d: d * d, {}),
     ("l1_loss", F.l1_loss, np.abs, {}),
     ("huber_loss", F.huber_loss, lambda d: np.where(np.abs(d) < 1, 0.5 * d * d, np.abs(d) - 0.5), {}),
-    ("huber_loss_delta", F.huber_loss,
-     lambda d: np.where(np.abs(d) < 0.5, 0.5 * d * d, 0.5 * (np.abs(d) - 0.25)), {"delta": 0.5}),
+    (
+        "huber_loss_delta",
+        F.huber_loss,
+        lambda d: np.where(np.abs(d) < 0.5, 0.5 * d * d, 0.5 * (np.abs(d) - 0.25)),
+        {"delta": 0.5},
+    ),
     ("smooth_l1_loss", F.smooth_l1_loss, lambda d: np.where(np.abs(d) < 1, 0.5 * d * d, np.abs(d) - 0.5), {}),
-    ("smooth_l1_loss_beta", F.smooth_l1_loss,
-     lambda d: np.where(np.abs(d) < 0.5, d * d, np.abs(d) - 0.25), {"beta": 0.5}),
+    (
+        "smooth_l1_loss_beta",
+        F.smooth_l1_loss,
+        lambda d: np.where(np.abs(d) < 0.5, d * d, np.abs(d) - 0.25),
+        {"beta": 0.5},
+    ),
     ("smooth_l1_loss_beta0", F.smooth_l1_loss, np.abs, {"beta": 0.0}),
 ]
 
@@ -162,7 +170,7 @@ def test_bce_with_logits_matches_formula_and_is_exact_at_1000():
 
 def test_bce_with_logits_gradcheck():
     x, y, pw = RNG.uniform(-3, 3, (3, 4)), RNG.uniform(0, 1, (3, 4)), RNG.uniform(0.5, 2, (4,))
-    fn = lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=_t(pw[: a.shape[-1]]))  # noqa: E731
+    fn = lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=_t(pw[: a.shape[-1]]))
     assert gradcheck(fn, (_t(x, True), _t(y, True)))
     assert gradgradcheck(fn, (_t(x[:2, :2], True), _t(y[:2, :2], True)))
 
@@ -211,7 +219,9 @@ def test_cross_entropy_matches_pytorch_semantics(options, shape):
     assert got.shape == np.shape(expected)
 
 
-@pytest.mark.parametrize("options", [dict(), dict(weight=True), dict(label_smoothing=0.3, weight=True, reduction="sum")])
+@pytest.mark.parametrize(
+    "options", [dict(), dict(weight=True), dict(label_smoothing=0.3, weight=True, reduction="sum")]
+)
 @pytest.mark.parametrize("shape", [(3, 4), (2, 4, 3)], ids=str)
 def test_cross_entropy_with_class_probabilities(options, shape):
     rng = np.random.default_rng(2)
@@ -226,14 +236,16 @@ def test_cross_entropy_with_class_probabilities(options, shape):
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
 
 
-@pytest.mark.parametrize("options", [dict(), dict(ignore_index=1, weight=True), dict(label_smoothing=0.25, weight=True)])
+@pytest.mark.parametrize(
+    "options", [dict(), dict(ignore_index=1, weight=True), dict(label_smoothing=0.25, weight=True)]
+)
 def test_cross_entropy_gradcheck(options):
     x = RNG.normal(size=(4, 3))
     t = dg.tensor([0, 1, 2, 1])
     kwargs = _ce_args(options, 3)
     if "weight" in kwargs:
         kwargs["weight"] = _t(kwargs["weight"])
-    fn = lambda a: F.cross_entropy(a, t, **kwargs)  # noqa: E731
+    fn = lambda a: F.cross_entropy(a, t, **kwargs)
     assert gradcheck(fn, (_t(x, True),))
     assert gradgradcheck(fn, (_t(x, True),))
     p = _t(RNG.dirichlet(np.ones(3), size=4), True)
@@ -244,8 +256,8 @@ def test_fused_cross_entropy_equals_composite_to_second_order():
     x = _t(RNG.normal(size=(6, 5)) * 4, True)
     t = dg.tensor([0, 4, 2, 2, 1, 3])
     w = _t(np.linspace(0.2, 1.8, 5))
-    fused = lambda a: F.cross_entropy(a, t, weight=w)  # noqa: E731
-    composite = lambda a: F.nll_loss(a - dg.logsumexp(a, 1, keepdim=True), t, weight=w)  # noqa: E731
+    fused = lambda a: F.cross_entropy(a, t, weight=w)
+    composite = lambda a: F.nll_loss(a - dg.logsumexp(a, 1, keepdim=True), t, weight=w)
     np.testing.assert_allclose(fused(x).detach().numpy(), composite(x).detach().numpy(), rtol=1e-12)
     (g_fused,) = dg.autograd.grad(fused(x), x, create_graph=True)
     (g_comp,) = dg.autograd.grad(composite(x), x, create_graph=True)
@@ -298,8 +310,12 @@ def test_kl_div_matches_formula_with_zero_targets():
     y = RNG.dirichlet(np.ones(4), size=3)
     y[0, 1] = 0.0
     pointwise = np.where(y > 0, y * np.log(np.where(y > 0, y, 1)), 0) - y * np.log(q)
-    for reduction, expected in [("sum", pointwise.sum()), ("mean", pointwise.mean()),
-                                ("batchmean", pointwise.sum() / 3), ("none", pointwise)]:
+    for reduction, expected in [
+        ("sum", pointwise.sum()),
+        ("mean", pointwise.mean()),
+        ("batchmean", pointwise.sum() / 3),
+        ("none", pointwise),
+    ]:
         got = F.kl_div(_t(np.log(q)), _t(y), reduction=reduction)
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
     log_y = np.log(RNG.dirichlet(np.ones(4), size=3))
@@ -336,14 +352,22 @@ def test_gaussian_nll_loss_matches_formula():
 def test_bad_reduction_names_the_function_and_value():
     x = dg.ones(2, 3)
     for fn, args in [
-        (F.mse_loss, (x, x)), (F.l1_loss, (x, x)), (F.huber_loss, (x, x)), (F.smooth_l1_loss, (x, x)),
-        (F.binary_cross_entropy, (x * 0.5, x)), (F.binary_cross_entropy_with_logits, (x, x)),
-        (F.cross_entropy, (x, dg.tensor([0, 1]))), (F.nll_loss, (x, dg.tensor([0, 1]))), (F.kl_div, (x, x)),
+        (F.mse_loss, (x, x)),
+        (F.l1_loss, (x, x)),
+        (F.huber_loss, (x, x)),
+        (F.smooth_l1_loss, (x, x)),
+        (F.binary_cross_entropy, (x * 0.5, x)),
+        (F.binary_cross_entropy_with_logits, (x, x)),
+        (F.cross_entropy, (x, dg.tensor([0, 1]))),
+        (F.nll_loss, (x, dg.tensor([0, 1]))),
+        (F.kl_div, (x, x)),
         (F.gaussian_nll_loss, (x, x, x)),
     ]:
         with pytest.raises(ValueError, match=rf"{fn.__name__}: reduction must be one of .* \(got 'avg'\)"):
             fn(*args, reduction="avg")
-    with pytest.raises(ValueError, match=r"CrossEntropyLoss: reduction must be one of 'mean', 'sum', 'none' \(got 'avg'\)"):
+    with pytest.raises(
+        ValueError, match=r"CrossEntropyLoss: reduction must be one of 'mean', 'sum', 'none' \(got 'avg'\)"
+    ):
         nn.CrossEntropyLoss(reduction="avg")
     with pytest.raises(ValueError, match="MSELoss: reduction"):
         nn.MSELoss(reduction="batchmean")
@@ -351,17 +375,23 @@ def test_bad_reduction_names_the_function_and_value():
 
 
 def test_shape_mismatch_names_both_shapes():
-    with pytest.raises(ShapeError, match=r"mse_loss: input and target shapes differ \(got input \(2, 3\), target \(3, 2\)\)"):
+    with pytest.raises(
+        ShapeError, match=r"mse_loss: input and target shapes differ \(got input \(2, 3\), target \(3, 2\)\)"
+    ):
         F.mse_loss(dg.ones(2, 3), dg.ones(3, 2))
     with pytest.raises(ShapeError, match=r"binary_cross_entropy_with_logits: input and target shapes differ"):
         F.binary_cross_entropy_with_logits(dg.ones(4, 1), dg.ones(4))
-    with pytest.raises(ShapeError, match=r"cross_entropy: target of shape \(3,\) does not match input of shape \(2, 5\)"):
+    with pytest.raises(
+        ShapeError, match=r"cross_entropy: target of shape \(3,\) does not match input of shape \(2, 5\)"
+    ):
         F.cross_entropy(dg.ones(2, 5), dg.tensor([0, 1, 2]))
     with pytest.raises(ShapeError, match=r"cross_entropy: probability targets must have the input's shape"):
         F.cross_entropy(dg.ones(2, 5), dg.ones(2, 4))
     with pytest.raises(ShapeError, match=r"cross_entropy: weight must have shape \(5,\)"):
         F.cross_entropy(dg.ones(2, 5), dg.tensor([0, 1]), weight=dg.ones(4))
-    with pytest.raises(ShapeError, match=r"gaussian_nll_loss: var of shape \(2,\) does not fit input of shape \(3, 4\)"):
+    with pytest.raises(
+        ShapeError, match=r"gaussian_nll_loss: var of shape \(2,\) does not fit input of shape \(3, 4\)"
+    ):
         F.gaussian_nll_loss(dg.ones(3, 4), dg.ones(3, 4), dg.ones(2))
 
 
@@ -374,7 +404,9 @@ def test_bad_values_raise_clear_errors():
         F.cross_entropy(dg.ones(2, 5), dg.tensor([0, 1]), label_smoothing=1.5)
     with pytest.raises(ValueError, match="CrossEntropyLoss: label_smoothing must be in"):
         nn.CrossEntropyLoss(label_smoothing=-0.1)
-    with pytest.raises(ValueError, match=r"binary_cross_entropy: input must hold probabilities in \[0, 1\] \(got min -0.5"):
+    with pytest.raises(
+        ValueError, match=r"binary_cross_entropy: input must hold probabilities in \[0, 1\] \(got min -0.5"
+    ):
         F.binary_cross_entropy(dg.tensor([-0.5, 0.5]), dg.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="gaussian_nll_loss: var must be >= 0"):
         F.gaussian_nll_loss(dg.ones(2), dg.ones(2), dg.tensor([1.0, -1.0]))
@@ -401,8 +433,10 @@ def test_loss_layers_call_their_functional():
         (nn.SmoothL1Loss(beta=0.5)(x, y), F.smooth_l1_loss(x, y, beta=0.5)),
         (nn.BCELoss(weight=w)(p, q), F.binary_cross_entropy(p, q, w)),
         (nn.BCEWithLogitsLoss(pos_weight=w)(x, q), F.binary_cross_entropy_with_logits(x, q, pos_weight=w)),
-        (nn.CrossEntropyLoss(w, ignore_index=1, label_smoothing=0.1)(x, t),
-         F.cross_entropy(x, t, w, ignore_index=1, label_smoothing=0.1)),
+        (
+            nn.CrossEntropyLoss(w, ignore_index=1, label_smoothing=0.1)(x, t),
+            F.cross_entropy(x, t, w, ignore_index=1, label_smoothing=0.1),
+        ),
         (nn.NLLLoss(w, reduction="none")(x, t), F.nll_loss(x, t, w, reduction="none")),
         (nn.KLDivLoss(reduction="batchmean")(x, q), F.kl_div(x, q, reduction="batchmean")),
         (nn.GaussianNLLLoss(full=True)(x, y, p), F.gaussian_nll_loss(x, y, p, full=True)),
@@ -486,7 +520,9 @@ def test_cross_entropy_parity(options, target_kind, shape):
     _check_parity(
         torch,
         lambda a, b: F.cross_entropy(a, b, None if weight is None else dg.tensor(weight), **options),
-        lambda a, b: torch.nn.functional.cross_entropy(a, b, None if weight is None else torch.tensor(weight), **options),
+        lambda a, b: torch.nn.functional.cross_entropy(
+            a, b, None if weight is None else torch.tensor(weight), **options
+        ),
         [x, target],
     )
 
@@ -507,9 +543,14 @@ def test_nll_loss_parity(reduction):
 
 
 ELEMENTWISE_PARITY = [
-    ("mse_loss", {}), ("l1_loss", {}), ("huber_loss", {"delta": 0.7}), ("smooth_l1_loss", {"beta": 0.4}),
-    ("smooth_l1_loss", {"beta": 0.0}), ("binary_cross_entropy_with_logits", {}),
-    ("kl_div", {"reduction": "batchmean"}), ("kl_div", {"log_target": True}),
+    ("mse_loss", {}),
+    ("l1_loss", {}),
+    ("huber_loss", {"delta": 0.7}),
+    ("smooth_l1_loss", {"beta": 0.4}),
+    ("smooth_l1_loss", {"beta": 0.0}),
+    ("binary_cross_entropy_with_logits", {}),
+    ("kl_div", {"reduction": "batchmean"}),
+    ("kl_div", {"log_target": True}),
 ]
 
 
@@ -528,8 +569,10 @@ def test_elementwise_loss_parity(name, options, reduction):
         y = np.random.default_rng(7).dirichlet(np.ones(5), size=4)
         y[0, 0] = 0.0
     _check_parity(
-        torch, lambda a, b: getattr(F, name)(a, b, **options),
-        lambda a, b: getattr(torch.nn.functional, name)(a, b, **options), [x, y],
+        torch,
+        lambda a, b: getattr(F, name)(a, b, **options),
+        lambda a, b: getattr(torch.nn.functional, name)(a, b, **options),
+        [x, y],
     )
 
 
@@ -545,21 +588,27 @@ def test_bce_family_parity_with_weights():
     pw = np.array([0.5, 1.0, 2.0, 3.0], dtype=np.float32)
     for reduction in ("mean", "sum", "none"):
         _check_parity(
-            torch, lambda a, b: F.binary_cross_entropy(a, b, dg.tensor(w), reduction),
-            lambda a, b: torch.nn.functional.binary_cross_entropy(a, b, torch.tensor(w), reduction=reduction),
-            [p, y], grad_inputs=(),
+            torch,
+            lambda a, b, r=reduction: F.binary_cross_entropy(a, b, dg.tensor(w), r),
+            lambda a, b, r=reduction: torch.nn.functional.binary_cross_entropy(a, b, torch.tensor(w), reduction=r),
+            [p, y],
+            grad_inputs=(),
         )
         x = rng.normal(size=(3, 4)) * 3
         _check_parity(
-            torch, lambda a, b: F.binary_cross_entropy_with_logits(a, b, dg.tensor(w), reduction, dg.tensor(pw)),
-            lambda a, b: torch.nn.functional.binary_cross_entropy_with_logits(
-                a, b, torch.tensor(w), reduction=reduction, pos_weight=torch.tensor(pw)
+            torch,
+            lambda a, b, r=reduction: F.binary_cross_entropy_with_logits(a, b, dg.tensor(w), r, dg.tensor(pw)),
+            lambda a, b, r=reduction: torch.nn.functional.binary_cross_entropy_with_logits(
+                a, b, torch.tensor(w), reduction=r, pos_weight=torch.tensor(pw)
             ),
-            [x, y], grad_inputs=(0, 1),
+            [x, y],
+            grad_inputs=(0, 1),
         )
     inner = rng.uniform(0.05, 0.95, (3, 4))
     _check_parity(
-        torch, lambda a, b: F.binary_cross_entropy(a, b), lambda a, b: torch.nn.functional.binary_cross_entropy(a, b),
+        torch,
+        lambda a, b: F.binary_cross_entropy(a, b),
+        lambda a, b: torch.nn.functional.binary_cross_entropy(a, b),
         [inner, y],
     )
 
@@ -574,6 +623,9 @@ def test_gaussian_nll_parity(var_shape, full):
     var = rng.uniform(0.2, 2.0, var_shape)
     var.reshape(-1)[0] = 1e-9  # below eps: clamped in the value, gradient passed straight through
     _check_parity(
-        torch, lambda a, b, v: F.gaussian_nll_loss(a, b, v, full=full),
-        lambda a, b, v: torch.nn.functional.gaussian_nll_loss(a, b, v, full=full), [x, y, var], grad_inputs=(0, 1, 2),
+        torch,
+        lambda a, b, v: F.gaussian_nll_loss(a, b, v, full=full),
+        lambda a, b, v: torch.nn.functional.gaussian_nll_loss(a, b, v, full=full),
+        [x, y, var],
+        grad_inputs=(0, 1, 2),
     )

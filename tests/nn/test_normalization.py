@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.autograd import gradcheck, gradgradcheck
 from deepgrad.backend import ShapeError
 
