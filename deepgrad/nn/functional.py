@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DTypeError, ShapeError, to_dtype
+from deepgrad.backend import DeviceError, DTypeError, ShapeError, to_dtype
 from deepgrad.backend.random import Generator
 from deepgrad.ops import composite as cp
 from deepgrad.ops import elementwise as ew
@@ -105,6 +105,14 @@ def _check_same_shape(name: str, input: Tensor, target: Tensor) -> None:
         raise ShapeError(
             f"{name}: input and target shapes differ (got input {input.shape}, target {target.shape}); "
             "they must match element for element (reshape or squeeze the one with extra size-1 dimensions)."
+        )
+
+
+def _check_same_device(name: str, input: Tensor, other: Tensor, arg: str) -> None:
+    if type(other._data) is not type(input._data):
+        raise DeviceError(
+            f"{name}: {arg} is on {other.device} but the other tensor is on {input.device}; "
+            f"move it with {arg}.to(device) first."
         )
 
 
@@ -746,6 +754,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         raise DTypeError(f"embedding: indices must be an integer tensor (got {input.dtype}); use input.long().")
     if weight.ndim != 2:
         raise ShapeError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim) (got shape {weight.shape}).")
+    _check_same_device("embedding", weight, input, "input")
     count = weight.shape[0]
     indices = input._data
     if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= count):
@@ -910,6 +919,7 @@ def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
             f"{name}: target of shape {target.shape} does not match input of shape {input.shape}; class-index "
             f"targets need shape {batch_shape} (the input without its class dimension {class_dim})."
         )
+    _check_same_device(name, input, target, "target")
     t = target._data
     if t.dtype.kind not in "iu":
         raise DTypeError(f"{name}: class-index targets must be integers (got {target.dtype}); use target.long().")

@@ -629,3 +629,22 @@ def test_gaussian_nll_parity(var_shape, full):
         [x, y, var],
         grad_inputs=(0, 1, 2),
     )
+
+
+class _FakeCudaArray(np.ndarray):
+    """A NumPy array that pretends to live on cuda:0 (no GPU is needed to test the device check)."""
+
+
+def test_class_targets_on_another_device_raise(monkeypatch):
+    from deepgrad.autograd import tensor as tensor_module
+    from deepgrad.backend import Device, DeviceError
+
+    real = tensor_module.device_of
+    monkeypatch.setattr(
+        tensor_module, "device_of", lambda a: Device("cuda", 0) if type(a) is _FakeCudaArray else real(a)
+    )
+    target = dg.Tensor._make(np.array([0, 1]).view(_FakeCudaArray), None)
+    with pytest.raises(DeviceError, match=r"cross_entropy: target is on cuda:0 but the other tensor is on cpu"):
+        F.cross_entropy(dg.ones(2, 3), target)
+    with pytest.raises(DeviceError, match=r"embedding: input is on cuda:0 but the other tensor is on cpu"):
+        F.embedding(target, dg.ones(3, 2))
