@@ -415,3 +415,20 @@ def test_prelu_parity_with_torch():
     torch.nn.functional.prelu(tx, tw).sum().backward()
     np.testing.assert_allclose(ox.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
     np.testing.assert_allclose(ow.grad.numpy(), tw.grad.numpy(), rtol=1e-5)
+
+
+# -- linear and one_hot (also in F) ---------------------------------------------------------------
+def test_linear_matches_formula_and_checks_shapes():
+    rng = np.random.default_rng(4)
+    x, w, b = rng.normal(size=(2, 5, 3)), rng.normal(size=(4, 3)), rng.normal(size=4)
+    got = F.linear(dg.tensor(x, dtype="float64"), dg.tensor(w, dtype="float64"), dg.tensor(b, dtype="float64"))
+    np.testing.assert_allclose(got.numpy(), x @ w.T + b, rtol=1e-12)
+    args = [dg.tensor(a, dtype="float64", requires_grad=True) for a in (x[0, :2], w, b)]
+    assert gradcheck(F.linear, args)
+    assert F.linear(dg.ones(2, 3), dg.ones(4, 3)).shape == (2, 4)
+    with pytest.raises(ShapeError, match=r"linear: input of shape \(2, 5\) does not fit weight of shape \(4, 3\)"):
+        F.linear(dg.ones(2, 5), dg.ones(4, 3))
+
+
+def test_one_hot_is_available_from_functional():
+    np.testing.assert_array_equal(F.one_hot(dg.tensor([2, 0]), 3).numpy(), [[0, 0, 1], [1, 0, 0]])
