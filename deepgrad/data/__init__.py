@@ -1,22 +1,124 @@
 """Data: datasets, samplers, the DataLoader, preprocessing, augmentation and bundled datasets.
 
-``from deepgrad.data import DataLoader, TensorDataset, MNIST`` covers the common case; the
-bundled and synthetic datasets also live in ``deepgrad.data.datasets``.
+``from deepgrad.data import DataLoader, TensorDataset, MNIST`` covers the common case. Modules:
+
+- ``dataset``, ``sampler``, ``loader``: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``,
+  ``random_split``, the samplers and ``DataLoader`` (PyTorch's names and behaviour);
+- ``preprocessing``: ``Standardize``, ``MinMaxScale``, ``PCA``, ``PCAWhitening``, ``ZCAWhitening``;
+- ``augment``: image augmentations (``augment.RandomRotation``, ``augment.ElasticDistortion``, ...);
+- ``datasets``: MNIST / Fashion-MNIST, IDX files, downloads, CSV files, Iris, synthetic problems, text.
 """
 
-from deepgrad.data import datasets
+from deepgrad.data import augment, datasets, preprocessing
+from deepgrad.data.augment import (
+    Compose,
+    ElasticDistortion,
+    GaussianNoise,
+    RandomApply,
+    RandomCrop,
+    RandomHorizontalFlip,
+    RandomRotation,
+    RandomScale,
+    RandomTranslation,
+)
 from deepgrad.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, collate_arrays, random_split
 from deepgrad.data.datasets import (
     MNIST,
+    CharVocabulary,
+    CSVDataset,
     DataFormatError,
+    DigitRecognizerCSV,
     DownloadError,
     FashionMNIST,
     ImageArrayDataset,
+    Iris,
+    TextDataset,
     data_home,
     download,
+    load_corpus,
     load_embedded_mnist,
+    load_iris,
+    load_text,
+    make_adding_problem,
+    make_blobs,
+    make_checkerboard,
+    make_circles,
+    make_copy_task,
+    make_moons,
+    make_polynomial,
+    make_sine,
+    make_sine_series,
+    make_spirals,
+    make_xor,
+    read_digit_recognizer_csv,
     read_idx,
+    split_text,
     write_idx,
 )
 from deepgrad.data.loader import DataLoader, default_collate
+from deepgrad.data.preprocessing import PCA, MinMaxScale, PCAWhitening, Standardize, ZCAWhitening
 from deepgrad.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
+
+__all__ = [
+    "augment",
+    "datasets",
+    "preprocessing",
+    "Dataset",
+    "TensorDataset",
+    "Subset",
+    "ConcatDataset",
+    "random_split",
+    "collate_arrays",
+    "DataLoader",
+    "default_collate",
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "BatchSampler",
+    "Standardize",
+    "MinMaxScale",
+    "PCA",
+    "PCAWhitening",
+    "ZCAWhitening",
+    "Compose",
+    "RandomApply",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomScale",
+    "ElasticDistortion",
+    "GaussianNoise",
+    "RandomCrop",
+    "RandomHorizontalFlip",
+    "MNIST",
+    "FashionMNIST",
+    "ImageArrayDataset",
+    "DigitRecognizerCSV",
+    "read_digit_recognizer_csv",
+    "CSVDataset",
+    "Iris",
+    "load_iris",
+    "TextDataset",
+    "CharVocabulary",
+    "load_text",
+    "load_corpus",
+    "split_text",
+    "read_idx",
+    "write_idx",
+    "download",
+    "data_home",
+    "load_embedded_mnist",
+    "DataFormatError",
+    "DownloadError",
+    "make_xor",
+    "make_moons",
+    "make_circles",
+    "make_spirals",
+    "make_blobs",
+    "make_checkerboard",
+    "make_sine",
+    "make_polynomial",
+    "make_adding_problem",
+    "make_copy_task",
+    "make_sine_series",
+]
