@@ -83,6 +83,7 @@ class AlphaDropout(_DropoutBase):
 
     Args:
         p: the probability of dropping an element, in [0, 1). Default: 0.5.
+        inplace: write the result into the input tensor. Default: False.
         generator: source of the masks. Default: deepgrad's default generator.
 
     Shape:
@@ -94,8 +95,5 @@ class AlphaDropout(_DropoutBase):
         tensor([1., 1.])
     """
 
-    def __init__(self, p: float = 0.5, inplace: bool = False, generator: Generator | None = None) -> None:
-        super().__init__(p, inplace, generator)
-
     def forward(self, input: Tensor) -> Tensor:
-        return F.alpha_dropout(input, self.p, self.training, self.generator)
+        return F.alpha_dropout(input, self.p, self.training, self.inplace, self.generator)

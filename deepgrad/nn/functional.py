@@ -577,6 +577,7 @@ def alpha_dropout(
     input: Tensor,
     p: float = 0.5,
     training: bool = False,
+    inplace: bool = False,
     generator: Generator | None = None,
 ) -> Tensor:
     """Dropout for SELU networks: dropped units are set to SELU's negative saturation value
@@ -591,8 +592,9 @@ def alpha_dropout(
     a = 1.0 / math.sqrt((1.0 - p) * (1.0 + p * saturation * saturation))
     draw = rand(input.shape, generator=generator, dtype=input.dtype, device=input.device)._data
     keep = (draw >= p).astype(input.dtype)
-    offset = (1.0 - keep) * (a * saturation) - a * saturation * p
-    return input * Tensor._make(keep * a, None) + Tensor._make(offset.astype(input.dtype), None)
+    scale = Tensor._make(keep * a, None)
+    offset = Tensor._make(((1.0 - keep) * (a * saturation) - a * saturation * p).astype(input.dtype), None)
+    return _maybe_inplace("alpha_dropout", lambda x: x * scale + offset, input, inplace)
 
 
 # -- normalization -------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ def test_alpha_dropout_keeps_mean_and_variance():
     dropped_value = a * SELU_SATURATION - a * SELU_SATURATION * 0.3
     assert np.isclose(y, dropped_value, rtol=1e-5).mean() == pytest.approx(0.3, abs=0.01)
     assert F.alpha_dropout(x, 0.3) is x  # training=False by default, as PyTorch
+    z = dg.ones(10)
+    assert F.alpha_dropout(z, 0.3, training=True, inplace=True) is z and not np.all(z.numpy() == 1)
     assert nn.AlphaDropout(0.3).eval()(x) is x
 
 
