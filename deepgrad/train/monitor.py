@@ -49,6 +49,11 @@ def _host(array) -> np.ndarray:
     return array if get_array_module(array) is np else array.get()
 
 
+def _sum_squares(array) -> float:
+    flat = array.ravel()
+    return float(abs(get_array_module(flat).vdot(flat, flat)))
+
+
 def _units(array: np.ndarray) -> np.ndarray:
     """(samples, units): features of a (N, F) output, channels of a (N, C, ...) map."""
     if array.ndim == 1:
@@ -133,6 +138,7 @@ class Monitor(Callback):
         self._handles: list = []
         self._pending: dict[str, dict[str, float]] = {}
         self._before: dict[str, list] = {}
+        self._buffers: dict[str, list] = {}
 
     # -- choosing layers ----------------------------------------------------------------------
     def _watch(self, model) -> None:
@@ -168,7 +174,19 @@ class Monitor(Callback):
             self._handles.append(module.register_forward_hook(self._hook(name)))
             params = [p for p in module._parameters.values() if p is not None]
             if params:
-                self._before[name] = [p._data.copy() for p in params]
+                self._snapshot(name, params)
+
+    def _snapshot(self, name: str, params: list) -> None:
+        """Copy the weights into buffers kept between recorded steps (no new memory each time)."""
+        buffers = self._buffers.get(name)
+        if buffers is None or [b.shape for b in buffers] != [p.shape for p in params] or any(
+                type(b) is not type(p._data) or b.dtype != p._data.dtype for b, p in zip(buffers, params)):
+            buffers = [p._data.copy() for p in params]
+            self._buffers[name] = buffers
+        else:
+            for buffer, p in zip(buffers, params):
+                buffer[...] = p._data
+        self._before[name] = buffers
 
     def _hook(self, name: str):
         def hook(module, inputs, output):
@@ -226,17 +244,19 @@ class Monitor(Callback):
         params = [p for p in module._parameters.values() if p is not None]
         if not params:
             return {"grad_norm": math.nan, "weight_norm": math.nan, "update_ratio": math.nan}
-        grads = [_host(p.grad._data) for p in params if p.grad is not None]
-        grad_sq = sum(float(np.vdot(g, g).real) for g in grads) if grads else math.nan
-        before = [_host(w) for w in self._before.get(name, [])]
-        after = [_host(p._data) for p in params]
-        weight_sq = sum(float(np.vdot(w, w).real) for w in after)
-        if len(before) == len(after):
-            delta_sq = sum(float(np.sum((a.astype(np.float64) - b) ** 2)) for a, b in zip(after, before))
-            before_sq = sum(float(np.vdot(b, b).real) for b in before)
+        # Sums of squares in the parameters' dtype (BLAS dot products): about 1e-6 relative, plenty
+        # for statistics, and no float64 copies of large weight matrices.
+        grads = [p.grad._data for p in params if p.grad is not None]
+        grad_sq = sum(_sum_squares(g) for g in grads) if grads else math.nan
+        weight_sq = sum(_sum_squares(p._data) for p in params)
+        before = self._before.get(name)
+        ratio = math.nan
+        if before is not None and len(before) == len(params):
+            before_sq = sum(_sum_squares(b) for b in before)
+            for buffer, p in zip(before, params):
+                buffer -= p._data  # the buffer now holds -(w_after - w_before)
+            delta_sq = sum(_sum_squares(b) for b in before)
             ratio = math.sqrt(delta_sq) / math.sqrt(before_sq) if before_sq > 0 else math.nan
-        else:
-            ratio = math.nan
         return {"grad_norm": math.sqrt(grad_sq), "weight_norm": math.sqrt(weight_sq), "update_ratio": ratio}
 
     def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
