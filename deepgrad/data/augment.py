@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
-import scipy.ndimage as ndimage
+from scipy import ndimage
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DeviceError, ShapeError

@@ -41,7 +41,7 @@ def _unwrap(x, owner: str):
         return x, False
     try:
         return np.asarray(x), False
-    except Exception as error:  # noqa: BLE001 - re-raised with the transform's name
+    except Exception as error:
         raise TypeError(f"{owner}: expected a NumPy array or a deepgrad Tensor (got {type(x).__name__})") from error
 
 

@@ -274,3 +274,10 @@ def test_tensor_dataset_accepts_tensors_and_lists():
 def test_bad_arguments_raise_clear_errors(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_device_argument_places_batches():
+    loader = DataLoader(make_dataset(6), batch_size=3, device="cpu")
+    x, y = next(iter(loader))
+    assert x.device.type == "cpu" and y.device.type == "cpu"
+    assert "batches=2" in repr(loader)

@@ -6,16 +6,6 @@ from deepgrad.data.datasets.errors import DataFormatError, DownloadError
 from deepgrad.data.datasets.idx import read_idx, write_idx
 from deepgrad.data.datasets.images import ImageArrayDataset
 from deepgrad.data.datasets.mnist import MNIST, FashionMNIST, embedded_path, load_embedded_mnist
-from deepgrad.data.datasets.tabular import (
-    IRIS_CLASSES,
-    IRIS_FEATURES,
-    CSVDataset,
-    DigitRecognizerCSV,
-    Iris,
-    load_iris,
-    read_csv_header,
-    read_digit_recognizer_csv,
-)
 from deepgrad.data.datasets.synthetic import (
     make_adding_problem,
     make_blobs,
@@ -28,5 +18,15 @@ from deepgrad.data.datasets.synthetic import (
     make_sine_series,
     make_spirals,
     make_xor,
+)
+from deepgrad.data.datasets.tabular import (
+    IRIS_CLASSES,
+    IRIS_FEATURES,
+    CSVDataset,
+    DigitRecognizerCSV,
+    Iris,
+    load_iris,
+    read_csv_header,
+    read_digit_recognizer_csv,
 )
 from deepgrad.data.datasets.text import CORPORA, CharVocabulary, TextDataset, load_corpus, load_text, split_text

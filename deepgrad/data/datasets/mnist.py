@@ -21,7 +21,8 @@ from typing import Callable
 
 import numpy as np
 
-from deepgrad.data.datasets.download import data_home, download as download_file
+from deepgrad.data.datasets.download import data_home
+from deepgrad.data.datasets.download import download as download_file
 from deepgrad.data.datasets.errors import DataFormatError, DownloadError
 from deepgrad.data.datasets.idx import read_idx
 from deepgrad.data.datasets.images import ImageArrayDataset
