@@ -3,16 +3,17 @@ F.cross_entropy, SGD with momentum) by a hand-written loop, by the Trainer, by t
 accuracy metric, and by the Trainer with a Monitor (default ``every``, and every step). Times are
 per training step; ratios against the hand-written loop."""
 
-from cases._mlp_data import SIZES, data
 from harness import Case
+
+from cases._mlp_data import SIZES, data
 
 STEPS = 32
 
 
 def _setup(config):
     import deepgrad as dg
-    import deepgrad.nn as nn
     import deepgrad.nn.functional as F
+    from deepgrad import nn
     from deepgrad.optim import SGD
 
     dg.manual_seed(0)

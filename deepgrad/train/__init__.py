@@ -37,14 +37,14 @@ from deepgrad.train.monitor import Monitor
 from deepgrad.train.trainer import Trainer
 
 __all__ = [
+    "F1",
     "Accuracy",
+    "CSVLogger",
     "Callback",
     "ConfusionMatrix",
-    "CSVLogger",
     "Diagnosis",
     "Doctor",
     "EarlyStopping",
-    "F1",
     "GradientClipping",
     "History",
     "JSONLogger",

@@ -141,40 +141,63 @@ class Doctor:
             i = int(bad[0])
             finite = losses[:i]
             last = float(finite[-1]) if finite.size else math.nan
-            return [Diagnosis(
-                "nan_loss", "error",
-                f"The loss became {losses[i]} at step {int(steps[i])} (last finite value {last:.4g}, first "
-                f"{losses[0]:.4g}). If the network diverges, most probably the learning rate ({lr:g}) is too "
-                f"large: {LR_ADVICE}.",
-                {"step": int(steps[i]), "value": float(losses[i]), "last_finite_loss": last,
-                 "first_loss": float(losses[0]), "lr": lr},
-            )]
+            return [
+                Diagnosis(
+                    "nan_loss",
+                    "error",
+                    f"The loss became {losses[i]} at step {int(steps[i])} (last finite value {last:.4g}, first "
+                    f"{losses[0]:.4g}). If the network diverges, most probably the learning rate ({lr:g}) is too "
+                    f"large: {LR_ADVICE}.",
+                    {
+                        "step": int(steps[i]),
+                        "value": float(losses[i]),
+                        "last_finite_loss": last,
+                        "first_loss": float(losses[0]),
+                        "lr": lr,
+                    },
+                )
+            ]
         n = losses.size
         head = float(losses[0])  # the loss at initialization
-        tail = float(np.median(losses[-max(1, n // 10):]))  # median: one noisy batch does not decide
+        tail = float(np.median(losses[-max(1, n // 10) :]))  # median: one noisy batch does not decide
         peak = int(np.argmax(losses))
         grew = tail > self.diverge_factor * head and tail > head + 1e-8
         spiked = losses[peak] > self.spike_factor * max(head, 1e-8)
         if n >= 10 and (grew or spiked):
-            what = (f"grew from {head:.4g} (step 1) to {tail:.4g} (median of the last 10% of {n} steps)" if grew
-                    else f"jumped from {head:.4g} (step 1) to {losses[peak]:.4g} at step {int(steps[peak])}")
-            return [Diagnosis(
-                "diverging", "error",
-                f"The training loss {what}: training is unstable or diverges. If the network diverges, most "
-                f"probably the learning rate ({lr:g}) is too large: {LR_ADVICE}.",
-                {"first_loss": head, "last_loss": tail, "peak_loss": float(losses[peak]), "peak_step": int(steps[peak]),
-                 "steps": n, "lr": lr},
-            )]
+            what = (
+                f"grew from {head:.4g} (step 1) to {tail:.4g} (median of the last 10% of {n} steps)"
+                if grew
+                else f"jumped from {head:.4g} (step 1) to {losses[peak]:.4g} at step {int(steps[peak])}"
+            )
+            return [
+                Diagnosis(
+                    "diverging",
+                    "error",
+                    f"The training loss {what}: training is unstable or diverges. If the network diverges, most "
+                    f"probably the learning rate ({lr:g}) is too large: {LR_ADVICE}.",
+                    {
+                        "first_loss": head,
+                        "last_loss": tail,
+                        "peak_loss": float(losses[peak]),
+                        "peak_step": int(steps[peak]),
+                        "steps": n,
+                        "lr": lr,
+                    },
+                )
+            ]
         if n >= self.min_steps and head > 0 and (head - tail) < self.flat_fraction * head:
             change = 100.0 * (head - tail) / head
-            return [Diagnosis(
-                "flat_loss", "warning",
-                f"The training loss barely moved: {head:.4g} -> {tail:.4g} over {n} steps ({change:.2f}%). "
-                f"The learning rate ({lr:g}) may be too small (try 10x larger, or the LR range test "
-                "deepgrad.optim.find_lr), or the initialization is bad: saturated or dead units learn nothing "
-                "(use Xavier/Glorot for tanh/sigmoid, Kaiming/He for ReLU).",
-                {"first_loss": head, "last_loss": tail, "steps": n, "relative_change": change / 100.0, "lr": lr},
-            )]
+            return [
+                Diagnosis(
+                    "flat_loss",
+                    "warning",
+                    f"The training loss barely moved: {head:.4g} -> {tail:.4g} over {n} steps ({change:.2f}%). "
+                    f"The learning rate ({lr:g}) may be too small (try 10x larger, or the LR range test "
+                    "deepgrad.optim.find_lr), or the initialization is bad: saturated or dead units learn nothing "
+                    "(use Xavier/Glorot for tanh/sigmoid, Kaiming/He for ReLU).",
+                    {"first_loss": head, "last_loss": tail, "steps": n, "relative_change": change / 100.0, "lr": lr},
+                )
+            ]
         return []
 
     def _param_layers(self) -> list[str]:
@@ -199,15 +222,27 @@ class Doctor:
             steps = self.monitor.column("step", name)
             nonfinite = np.flatnonzero(~np.isfinite(grads))
             if nonfinite.size:
-                exploded = (name, f"its gradient norm became {grads[nonfinite[0]]} at step {int(steps[nonfinite[0]])}",
-                            {"layer": name, "step": int(steps[nonfinite[0]]), "grad_norm": float(grads[nonfinite[0]])})
+                exploded = (
+                    name,
+                    f"its gradient norm became {grads[nonfinite[0]]} at step {int(steps[nonfinite[0]])}",
+                    {"layer": name, "step": int(steps[nonfinite[0]]), "grad_norm": float(grads[nonfinite[0]])},
+                )
                 break
             if grads.size >= 2 and grads[0] > 0 and grads.max() > self.explode_growth * grads[0]:
                 peak = int(np.argmax(grads))
-                exploded = (name, f"its gradient norm grew from {grads[0]:.3g} (step {int(steps[0])}) to "
-                                  f"{grads[peak]:.3g} (step {int(steps[peak])})",
-                            {"layer": name, "first_grad_norm": float(grads[0]), "max_grad_norm": float(grads[peak]),
-                             "step": int(steps[peak])})
+                exploded = (
+                    name,
+                    (
+                        f"its gradient norm grew from {grads[0]:.3g} (step {int(steps[0])}) to "
+                        f"{grads[peak]:.3g} (step {int(steps[peak])})"
+                    ),
+                    {
+                        "layer": name,
+                        "first_grad_norm": float(grads[0]),
+                        "max_grad_norm": float(grads[peak]),
+                        "step": int(steps[peak]),
+                    },
+                )
                 break
         first, last = layers[0], layers[-1]
         ratio = math.nan
@@ -217,30 +252,49 @@ class Doctor:
             k = min(rel_first.size, rel_last.size)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = _median(rel_first[:k] / rel_last[:k])
-            evidence = {"first_layer": first, "last_layer": last, "ratio": ratio,
-                        "first_relative_grad": _median(rel_first), "last_relative_grad": _median(rel_last)}
+            evidence = {
+                "first_layer": first,
+                "last_layer": last,
+                "ratio": ratio,
+                "first_relative_grad": _median(rel_first),
+                "last_relative_grad": _median(rel_last),
+            }
             if exploded is None and ratio > self.explode_ratio:
-                exploded = (first, f"the relative gradient (grad norm / weight norm) of the first layer '{first}' "
-                                   f"is {ratio:.3g}x that of the last layer '{last}'", evidence)
+                exploded = (
+                    first,
+                    (
+                        f"the relative gradient (grad norm / weight norm) of the first layer '{first}' "
+                        f"is {ratio:.3g}x that of the last layer '{last}'"
+                    ),
+                    evidence,
+                )
             if ratio < self.vanish_ratio:
-                found.append(Diagnosis(
-                    "vanishing_gradients", "warning",
-                    f"Gradients vanish toward the input: the relative gradient (grad norm / weight norm) of the "
-                    f"first layer '{first}' is {ratio:.2g} times that of the last layer '{last}' ("
-                    f"{evidence['first_relative_grad']:.2g} vs {evidence['last_relative_grad']:.2g}), so the early "
-                    "layers barely learn. Saturating activations (sigmoid, tanh) and poor initialization cause this: "
-                    "use ReLU, Xavier/Kaiming initialization, batch normalization or residual connections.",
-                    evidence, first,
-                ))
+                found.append(
+                    Diagnosis(
+                        "vanishing_gradients",
+                        "warning",
+                        f"Gradients vanish toward the input: the relative gradient (grad norm / weight norm) of the "
+                        f"first layer '{first}' is {ratio:.2g} times that of the last layer '{last}' ("
+                        f"{evidence['first_relative_grad']:.2g} vs {evidence['last_relative_grad']:.2g}), so the early "
+                        "layers barely learn. Saturating activations (sigmoid, tanh) and poor initialization cause this: "
+                        "use ReLU, Xavier/Kaiming initialization, batch normalization or residual connections.",
+                        evidence,
+                        first,
+                    )
+                )
         if exploded is not None:
             layer, what, evidence = exploded
-            found.append(Diagnosis(
-                "exploding_gradients", "error",
-                f"Gradients explode in layer '{layer}': {what}. Lower the learning rate, clip the gradients "
-                "(Trainer(grad_clip=1.0) or GradientClipping), and check the initialization scale "
-                "(Xavier/Kaiming) or add batch normalization.",
-                evidence, layer,
-            ))
+            found.append(
+                Diagnosis(
+                    "exploding_gradients",
+                    "error",
+                    f"Gradients explode in layer '{layer}': {what}. Lower the learning rate, clip the gradients "
+                    "(Trainer(grad_clip=1.0) or GradientClipping), and check the initialization scale "
+                    "(Xavier/Kaiming) or add batch normalization.",
+                    evidence,
+                    layer,
+                )
+            )
         worst = None
         for name in layers:
             ratios = self.monitor.column("update_ratio", name)
@@ -249,13 +303,17 @@ class Doctor:
                 worst = (name, value)
         if worst is not None:
             name, value = worst
-            found.append(Diagnosis(
-                "large_updates", "warning",
-                f"Each step changes the weights of layer '{name}' by {100 * value:.3g}% of their norm (median "
-                f"update/weight ratio {value:.2g}; healthy runs sit near 1e-3): the learning rate ({self._lr():g}) "
-                f"is probably too large: {LR_ADVICE}.",
-                {"layer": name, "update_ratio": value, "lr": self._lr()}, name,
-            ))
+            found.append(
+                Diagnosis(
+                    "large_updates",
+                    "warning",
+                    f"Each step changes the weights of layer '{name}' by {100 * value:.3g}% of their norm (median "
+                    f"update/weight ratio {value:.2g}; healthy runs sit near 1e-3): the learning rate ({self._lr():g}) "
+                    f"is probably too large: {LR_ADVICE}.",
+                    {"layer": name, "update_ratio": value, "lr": self._lr()},
+                    name,
+                )
+            )
         return found
 
     def _recent(self, layer: str, key: str) -> tuple[float, int]:
@@ -264,13 +322,16 @@ class Doctor:
         steps = self.monitor.column("step", layer)
         if values.size == 0:
             return math.nan, 0
-        tail = values[-max(1, values.size // 3):]
+        tail = values[-max(1, values.size // 3) :]
         return _median(tail), int(steps[-1])
 
     def _hidden_layers(self) -> list[tuple[str, str]]:
         latest = self.monitor.latest()
-        activations = [(n, latest[n]["kind"]) for n in self.monitor.layers
-                       if n in latest and latest[n]["kind"] in ("relu", "sigmoid", "tanh")]
+        activations = [
+            (n, latest[n]["kind"])
+            for n in self.monitor.layers
+            if n in latest and latest[n]["kind"] in ("relu", "sigmoid", "tanh")
+        ]
         if activations:
             return activations
         params = self._param_layers()
@@ -282,37 +343,52 @@ class Doctor:
             label = _layer_label(name, kind)
             dead, step = self._recent(name, "dead_frac")
             if kind == "relu" and dead >= self.dead_fraction:
-                found.append(Diagnosis(
-                    "dead_units", "error" if dead >= 0.9 else "warning",
-                    f"{100 * dead:.0f}% of the units in {label} are dead ReLUs (never active on a batch, up to step "
-                    f"{step}); they get no gradient and never recover: lower the learning rate or use Kaiming "
-                    "initialization, and check for large negative biases (or use LeakyReLU).",
-                    {"layer": name, "dead_fraction": dead, "step": step}, name,
-                ))
+                found.append(
+                    Diagnosis(
+                        "dead_units",
+                        "error" if dead >= 0.9 else "warning",
+                        f"{100 * dead:.0f}% of the units in {label} are dead ReLUs (never active on a batch, up to step "
+                        f"{step}); they get no gradient and never recover: lower the learning rate or use Kaiming "
+                        "initialization, and check for large negative biases (or use LeakyReLU).",
+                        {"layer": name, "dead_fraction": dead, "step": step},
+                        name,
+                    )
+                )
             saturated, step = self._recent(name, "saturated_frac")
             if kind in ("sigmoid", "tanh") and saturated >= self.saturated_fraction:
                 from deepgrad.train.monitor import SATURATION
 
-                where = ("|tanh| > " + str(SATURATION["tanh"]) if kind == "tanh"
-                         else "sigmoid outside [{}, {}]".format(*SATURATION["sigmoid"]))
-                found.append(Diagnosis(
-                    "saturated_units", "error" if saturated >= 0.9 else "warning",
-                    f"{100 * saturated:.0f}% of the outputs of {label} are saturated ({where}, up to step {step}), "
-                    "where the gradient is nearly zero and learning stalls: the initial weights are too large or "
-                    "the inputs are not normalized. Use Xavier/Glorot initialization, standardize the inputs, "
-                    "lower the learning rate, or use ReLU or batch normalization.",
-                    {"layer": name, "saturated_fraction": saturated, "step": step}, name,
-                ))
+                where = (
+                    "|tanh| > " + str(SATURATION["tanh"])
+                    if kind == "tanh"
+                    else "sigmoid outside [{}, {}]".format(*SATURATION["sigmoid"])
+                )
+                found.append(
+                    Diagnosis(
+                        "saturated_units",
+                        "error" if saturated >= 0.9 else "warning",
+                        f"{100 * saturated:.0f}% of the outputs of {label} are saturated ({where}, up to step {step}), "
+                        "where the gradient is nearly zero and learning stalls: the initial weights are too large or "
+                        "the inputs are not normalized. Use Xavier/Glorot initialization, standardize the inputs, "
+                        "lower the learning rate, or use ReLU or batch normalization.",
+                        {"layer": name, "saturated_fraction": saturated, "step": step},
+                        name,
+                    )
+                )
             corr, step = self._recent(name, "corr")
             if corr >= self.correlation_max:
-                found.append(Diagnosis(
-                    "correlated_units", "warning",
-                    f"The hidden units of {label} are nearly copies of each other (mean |correlation| {corr:.3f} "
-                    f"up to step {step}); good hidden units are uncorrelated with high variance. Identical initial "
-                    "weights (zeros or a constant) never break the symmetry: initialize randomly (Xavier/Kaiming). "
-                    "Whitening the inputs and dropout also decorrelate units.",
-                    {"layer": name, "mean_abs_correlation": corr, "step": step}, name,
-                ))
+                found.append(
+                    Diagnosis(
+                        "correlated_units",
+                        "warning",
+                        f"The hidden units of {label} are nearly copies of each other (mean |correlation| {corr:.3f} "
+                        f"up to step {step}); good hidden units are uncorrelated with high variance. Identical initial "
+                        "weights (zeros or a constant) never break the symmetry: initialize randomly (Xavier/Kaiming). "
+                        "Whitening the inputs and dropout also decorrelate units.",
+                        {"layer": name, "mean_abs_correlation": corr, "step": step},
+                        name,
+                    )
+                )
         return found
 
     def _overfitting(self) -> list[Diagnosis]:
@@ -329,17 +405,27 @@ class Doctor:
         rose = val[last] > val[best] * (1.0 + self.overfit_rise)
         if best < last and rose and train[last] < train[best] and gap_last > gap_best:
             e_best, e_last = epochs[best]["epoch"], epochs[last]["epoch"]
-            return [Diagnosis(
-                "overfitting", "warning",
-                f"Overfitting: the validation loss rose from {val[best]:.4g} (epoch {e_best}, its best) to "
-                f"{val[last]:.4g} (epoch {e_last}) while the training loss fell from {train[best]:.4g} to "
-                f"{train[last]:.4g}; the gap grew from {gap_best:.3g} to {gap_last:.3g}. Use early stopping "
-                "(EarlyStopping(monitor='val_loss', restore_best_weights=True)), dropout, L2 weight decay, "
-                "more data or data augmentation.",
-                {"best_epoch": e_best, "best_val_loss": float(val[best]), "last_epoch": e_last,
-                 "last_val_loss": float(val[last]), "train_loss_at_best": float(train[best]),
-                 "last_train_loss": float(train[last]), "gap_at_best": float(gap_best), "last_gap": float(gap_last)},
-            )]
+            return [
+                Diagnosis(
+                    "overfitting",
+                    "warning",
+                    f"Overfitting: the validation loss rose from {val[best]:.4g} (epoch {e_best}, its best) to "
+                    f"{val[last]:.4g} (epoch {e_last}) while the training loss fell from {train[best]:.4g} to "
+                    f"{train[last]:.4g}; the gap grew from {gap_best:.3g} to {gap_last:.3g}. Use early stopping "
+                    "(EarlyStopping(monitor='val_loss', restore_best_weights=True)), dropout, L2 weight decay, "
+                    "more data or data augmentation.",
+                    {
+                        "best_epoch": e_best,
+                        "best_val_loss": float(val[best]),
+                        "last_epoch": e_last,
+                        "last_val_loss": float(val[last]),
+                        "train_loss_at_best": float(train[best]),
+                        "last_train_loss": float(train[last]),
+                        "gap_at_best": float(gap_best),
+                        "last_gap": float(gap_last),
+                    },
+                )
+            ]
         return []
 
     # -- the report ---------------------------------------------------------------------------
@@ -349,8 +435,10 @@ class Doctor:
         losses = self.history.step_column("loss")
         lines = []
         if losses.size:
-            lines.append(f"Doctor: {losses.size} steps, {len(self.history.epochs)} epochs, loss "
-                         f"{losses[0]:.4g} -> {losses[-1]:.4g}.")
+            lines.append(
+                f"Doctor: {losses.size} steps, {len(self.history.epochs)} epochs, loss "
+                f"{losses[0]:.4g} -> {losses[-1]:.4g}."
+            )
         if not found:
             checked = "loss curve" + (", gradients, hidden units" if self.monitor is not None else "")
             if any("val_loss" in r for r in self.history.epochs):

@@ -103,8 +103,11 @@ class History:
         if per not in ("epoch", "step"):
             raise ValueError(f"History.to_csv: per must be 'epoch' or 'step' (got {per!r})")
         rows = self.epochs if per == "epoch" else self.steps
-        keys = [k for k in (self.keys if per == "epoch" else self.STEP_KEYS)
-                if all(_is_scalar(r.get(k, math.nan)) for r in rows)]
+        keys = [
+            k
+            for k in (self.keys if per == "epoch" else self.STEP_KEYS)
+            if all(_is_scalar(r.get(k, math.nan)) for r in rows)
+        ]
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(keys)

@@ -57,12 +57,10 @@ def _class_predictions(name: str, output, target, threshold: float):
     """(predicted classes, true classes, number of classes seen in the output) as flat int arrays."""
     output = _raw(name, output)
     target = _raw(name, target)
-    if target.dtype.kind not in "iub":
-        if output.ndim == target.ndim + 1:
-            raise ShapeError(
-                f"{name}: target must hold integer class indices (got dtype {target.dtype}); "
-                "convert with target.long()."
-            )
+    if target.dtype.kind not in "iub" and output.ndim == target.ndim + 1:
+        raise ShapeError(
+            f"{name}: target must hold integer class indices (got dtype {target.dtype}); convert with target.long()."
+        )
     if output.ndim == target.ndim + 1:
         if output.shape[:1] + output.shape[2:] != target.shape:
             raise ShapeError(
@@ -210,7 +208,9 @@ class ConfusionMatrix(Metric):
 
     def __init__(self, num_classes: int | None = None, threshold: float = 0.5, name: str | None = None):
         if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 2):
-            raise ValueError(f"{type(self).__name__}: num_classes must be an integer >= 2 or None (got {num_classes!r})")
+            raise ValueError(
+                f"{type(self).__name__}: num_classes must be an integer >= 2 or None (got {num_classes!r})"
+            )
         self.num_classes = None if num_classes is None else int(num_classes)
         self._given_classes = self.num_classes
         self.threshold = float(threshold)
@@ -255,8 +255,9 @@ class ConfusionMatrix(Metric):
 class _PrecisionRecallF1(ConfusionMatrix):
     """Shared code: per-class scores from the confusion matrix, averaged as asked."""
 
-    def __init__(self, average: str = "macro", num_classes: int | None = None, threshold: float = 0.5,
-                 name: str | None = None):
+    def __init__(
+        self, average: str = "macro", num_classes: int | None = None, threshold: float = 0.5, name: str | None = None
+    ):
         if average not in AVERAGES:
             raise ValueError(f"{type(self).__name__}: average must be one of {AVERAGES} (got {average!r})")
         self.average = average
@@ -461,4 +462,3 @@ def get_metric(metric: str | Metric) -> Metric:
     if isinstance(metric, type) and issubclass(metric, Metric):
         return metric()
     raise TypeError(f"metrics must be names or Metric instances (got {type(metric).__name__})")
-

@@ -39,8 +39,20 @@ from deepgrad.train.callbacks.base import Callback
 
 SATURATION = {"tanh": 0.97, "sigmoid": (0.03, 0.97)}
 ACTIVATIONS = ((ReLU, "relu"), (ReLU6, "relu"), (Sigmoid, "sigmoid"), (Tanh, "tanh"))
-KEYS = ("step", "epoch", "layer", "kind", "act_mean", "act_std", "dead_frac", "saturated_frac", "corr",
-        "grad_norm", "weight_norm", "update_ratio")
+KEYS = (
+    "step",
+    "epoch",
+    "layer",
+    "kind",
+    "act_mean",
+    "act_std",
+    "dead_frac",
+    "saturated_frac",
+    "corr",
+    "grad_norm",
+    "weight_norm",
+    "update_ratio",
+)
 MAX_SAMPLES = 512
 HISTOGRAM_VALUES = 4096
 
@@ -82,7 +94,7 @@ def mean_abs_correlation(units: np.ndarray, max_units: int = 64) -> float:
 
 
 def layer_kind(module) -> str:
-    """"relu", "sigmoid", "tanh" for activation layers (subclasses too), else the class name ("Linear")."""
+    """ "relu", "sigmoid", "tanh" for activation layers (subclasses too), else the class name ("Linear")."""
     for cls, kind in ACTIVATIONS:
         if isinstance(module, cls):
             return kind
@@ -152,7 +164,8 @@ class Monitor(Callback):
             chosen = [n for n in named if n in self.layer_names]
         else:
             chosen = [
-                name for name, module in named.items()
+                name
+                for name, module in named.items()
                 if layer_kind(module) in ("relu", "sigmoid", "tanh")
                 or (any(p is not None for p in module._parameters.values()) and not module._modules)
             ]
@@ -179,8 +192,11 @@ class Monitor(Callback):
     def _snapshot(self, name: str, params: list) -> None:
         """Copy the weights into buffers kept between recorded steps (no new memory each time)."""
         buffers = self._buffers.get(name)
-        if buffers is None or [b.shape for b in buffers] != [p.shape for p in params] or any(
-                type(b) is not type(p._data) or b.dtype != p._data.dtype for b, p in zip(buffers, params)):
+        if (
+            buffers is None
+            or [b.shape for b in buffers] != [p.shape for p in params]
+            or any(type(b) is not type(p._data) or b.dtype != p._data.dtype for b, p in zip(buffers, params))
+        ):
             buffers = [p._data.copy() for p in params]
             self._buffers[name] = buffers
         else:
@@ -192,7 +208,6 @@ class Monitor(Callback):
         def hook(module, inputs, output):
             if isinstance(output, Tensor):
                 self._pending[name] = self._activation_stats(layer_kind(module), _host(output._data))
-            return None
 
         return hook
 
@@ -268,7 +283,9 @@ class Monitor(Callback):
     def column(self, key: str, layer: str | None = None) -> np.ndarray:
         """One statistic over the recorded steps (for one layer, or every record) as a float array."""
         if key not in KEYS or key in ("layer", "kind"):
-            raise ValueError(f"Monitor.column: key must be a numeric statistic, one of {KEYS[4:] + KEYS[:2]} (got {key!r})")
+            raise ValueError(
+                f"Monitor.column: key must be a numeric statistic, one of {KEYS[4:] + KEYS[:2]} (got {key!r})"
+            )
         if layer is not None and layer not in self.layers:
             raise ValueError(f"Monitor.column: no watched layer {layer!r}; watched: {', '.join(self.layers)}")
         return np.array([r[key] for r in self.records if layer is None or r["layer"] == layer], dtype=np.float64)
@@ -297,6 +314,7 @@ class Monitor(Callback):
         head = f"{'layer':<12}{'kind':<10}{'act_std':>9}{'dead':>7}{'satur.':>8}{'corr':>7}{'grad':>10}{'upd/w':>10}"
         lines = [head]
         for name, r in self.latest().items():
+
             def pct(v):
                 return "-" if math.isnan(v) else f"{100 * v:.0f}%"
 

@@ -67,10 +67,16 @@ def _is_number(value) -> bool:
 
 def _scalar_keys(history) -> list[str]:
     """Training keys with a number in some epoch (loss first), without val_ twins and bookkeeping."""
-    keys = [k for k in history.keys if k not in _SKIP and not k.startswith("val_")
-            and any(_is_number(r.get(k)) for r in history.epochs)]
-    val_only = [k[4:] for k in history.keys if k.startswith("val_") and k[4:] not in keys
-                and any(_is_number(r.get(k)) for r in history.epochs)]
+    keys = [
+        k
+        for k in history.keys
+        if k not in _SKIP and not k.startswith("val_") and any(_is_number(r.get(k)) for r in history.epochs)
+    ]
+    val_only = [
+        k[4:]
+        for k in history.keys
+        if k.startswith("val_") and k[4:] not in keys and any(_is_number(r.get(k)) for r in history.epochs)
+    ]
     keys += val_only
     return sorted(keys, key=lambda k: (k != "loss", keys.index(k)))
 
@@ -102,8 +108,7 @@ def _log_if_wide(ax, *arrays) -> None:
         ax.set_yscale("log")
 
 
-def plot_history(history, keys: list[str] | None = None, steps: bool = True, path=None,
-                 title: str | None = None):
+def plot_history(history, keys: list[str] | None = None, steps: bool = True, path=None, title: str | None = None):
     """Learning curves: one panel per quantity, training solid, validation dashed, per epoch.
 
     Args:
@@ -132,8 +137,14 @@ def plot_history(history, keys: list[str] | None = None, steps: bool = True, pat
         train_x, train_y = _series(history, key)
         val_x, val_y = _series(history, "val_" + key)
         if key == "loss" and steps and history.step_column("loss").size:
-            ax.plot(_step_positions(history), history.step_column("loss"), color="C0", alpha=0.25, linewidth=0.8,
-                    label="training (per step)")
+            ax.plot(
+                _step_positions(history),
+                history.step_column("loss"),
+                color="C0",
+                alpha=0.25,
+                linewidth=0.8,
+                label="training (per step)",
+            )
         if train_y.size:
             ax.plot(train_x, train_y, "o-", color="C0", markersize=3, label="training")
         if val_y.size:
@@ -213,8 +224,7 @@ def plot_activation_histograms(monitor, steps: list[int] | None = None, path=Non
             # scaled to a peak of 1: a narrow histogram (at initialization) and a wide one (after
             # training) stay both visible when overlaid, whatever their bins
             height = counts / max(counts.max(), 1.0)
-            ax.stairs(height, edges, fill=i == 0, alpha=0.35 if i == 0 else 1.0, color=f"C{i}",
-                      label=f"step {step}")
+            ax.stairs(height, edges, fill=i == 0, alpha=0.35 if i == 0 else 1.0, color=f"C{i}", label=f"step {step}")
         ax.set_title(f"layer '{layer}' ({kinds.get(layer, '?')})", fontsize=9)
         ax.set_xlabel("activation")
         ax.set_ylabel("frequency (peak = 1)")
@@ -256,8 +266,9 @@ def plot_monitor(monitor, keys: tuple[str, ...] = MONITOR_KEYS, path=None, title
     return _finish(fig, axes, len(keys), path, title)
 
 
-def compare_runs(runs: dict[str, Any], keys: tuple[str, ...] = ("loss", "val_loss"), path=None,
-                 title: str | None = None):
+def compare_runs(
+    runs: dict[str, Any], keys: tuple[str, ...] = ("loss", "val_loss"), path=None, title: str | None = None
+):
     """Several runs overlaid: one panel per epoch key, one colour per run.
 
     Args:

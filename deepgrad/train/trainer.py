@@ -6,7 +6,8 @@ import copy
 import logging
 import sys
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from deepgrad.autograd import Tensor, no_grad
 from deepgrad.backend import parse_device
@@ -78,13 +79,26 @@ class Trainer:
         True
     """
 
-    def __init__(self, model, loss_fn: Callable, optimizer, metrics: Iterable[str | Metric] | None = None,
-                 callbacks: Iterable[Callback] | None = None, device=None, scheduler=None,
-                 grad_clip: float | None = None, monitor=False, doctor: bool = False, progress: bool = True):
+    def __init__(
+        self,
+        model,
+        loss_fn: Callable,
+        optimizer,
+        metrics: Iterable[str | Metric] | None = None,
+        callbacks: Iterable[Callback] | None = None,
+        device=None,
+        scheduler=None,
+        grad_clip: float | None = None,
+        monitor=False,
+        doctor: bool = False,
+        progress: bool = True,
+    ):
         if not callable(model) or not hasattr(model, "parameters"):
             raise TypeError(f"Trainer: model must be an nn.Module (got {type(model).__name__})")
         if not callable(loss_fn):
-            raise TypeError(f"Trainer: loss_fn must be callable as loss_fn(output, target) (got {type(loss_fn).__name__})")
+            raise TypeError(
+                f"Trainer: loss_fn must be callable as loss_fn(output, target) (got {type(loss_fn).__name__})"
+            )
         if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
             raise TypeError(f"Trainer: optimizer must be a deepgrad.optim optimizer (got {type(optimizer).__name__})")
         if grad_clip is not None and not grad_clip > 0:
@@ -217,11 +231,15 @@ class Trainer:
                 self._run_epoch(train_loader, val_loader)
             status = "stopped" if self._stop_requested else "completed"
             if not self._stop_requested:
-                self.stop_reason = f"completed {epochs} epochs" if start_epoch < epochs else (
-                    f"nothing to do: the run already has {start_epoch} of {epochs} epochs")
+                self.stop_reason = (
+                    f"completed {epochs} epochs"
+                    if start_epoch < epochs
+                    else (f"nothing to do: the run already has {start_epoch} of {epochs} epochs")
+                )
         except BaseException as exc:
             self.stop_reason = f"interrupted by {type(exc).__name__} in epoch {self.epoch}" + (
-                f": {exc}" if str(exc) else "")
+                f": {exc}" if str(exc) else ""
+            )
             self._end_fit(status, failing=True)
             raise
         self._end_fit(status, failing=False)
@@ -414,8 +432,10 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys().items()},
-            "rng": {"default": default_generator.get_state(),
-                    "loader": [g.get_state() for g in _loader_generators(self._train_loader)]},
+            "rng": {
+                "default": default_generator.get_state(),
+                "loader": [g.get_state() for g in _loader_generators(self._train_loader)],
+            },
             "history": self.history.state_dict(),
         }
 
@@ -434,7 +454,9 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if state.get("scheduler") is not None:
             if self.scheduler is None:
-                raise ValueError("Trainer.fit: the checkpoint has a scheduler's state but this Trainer has no scheduler.")
+                raise ValueError(
+                    "Trainer.fit: the checkpoint has a scheduler's state but this Trainer has no scheduler."
+                )
             self.scheduler.load_state_dict(state["scheduler"])
         default_generator.set_state(state["rng"]["default"])
         generators = _loader_generators(train_loader)
@@ -453,15 +475,19 @@ class Trainer:
 
     def _restore_callbacks(self, states: dict[str, Any]) -> None:
         for key, cb in self._callback_keys().items():
-            if key in states and states[key]:
+            if states.get(key):
                 cb.load_state_dict(states[key])
 
 
 def _loader_generators(loader) -> list[Generator]:
     """The distinct non-default Generators a loader shuffles and augments with."""
     found: list[Generator] = []
-    for owner in (loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None),
-                  getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+    for owner in (
+        loader,
+        getattr(loader, "sampler", None),
+        getattr(loader, "batch_sampler", None),
+        getattr(getattr(loader, "batch_sampler", None), "sampler", None),
+    ):
         gen = getattr(owner, "generator", None)
         if isinstance(gen, Generator) and gen is not default_generator and all(gen is not g for g in found):
             found.append(gen)
@@ -483,4 +509,3 @@ def _computed(metrics: list[Metric]) -> dict[str, Any]:
         value = m.compute()
         out[m.name] = value if isinstance(value, (float, Tensor)) else to_jsonable(value)
     return out
-

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
+from deepgrad import nn
 from deepgrad.data import DataLoader, TensorDataset
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
+from deepgrad import nn
 from deepgrad.optim import SGD
 from deepgrad.optim.lr_scheduler import ReduceLROnPlateau, StepLR
 from deepgrad.train import (
@@ -120,13 +120,16 @@ def test_early_stopping_state_round_trip():
     np.testing.assert_array_equal(other.best_weights["weight"], np.full((1, 2), 2.0, np.float32))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"mode": "mx"}, r"mode must be one of \('min', 'max'\) \(got 'mx'\)"),
-    ({"patience": -1}, "patience must be an integer >= 0"),
-    ({"patience": 1.5}, "patience must be an integer >= 0"),
-    ({"min_delta": -0.1}, "min_delta must be >= 0"),
-    ({"monitor": ""}, "monitor must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"mode": "mx"}, r"mode must be one of \('min', 'max'\) \(got 'mx'\)"),
+        ({"patience": -1}, "patience must be an integer >= 0"),
+        ({"patience": 1.5}, "patience must be an integer >= 0"),
+        ({"min_delta": -0.1}, "min_delta must be >= 0"),
+        ({"monitor": ""}, "monitor must be"),
+    ],
+)
 def test_early_stopping_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         EarlyStopping(**kwargs)
@@ -154,8 +157,9 @@ def test_model_checkpoint_best_only_and_last(tmp_path):
 
 def test_model_checkpoint_every_epoch_with_template(tmp_path):
     trainer = FakeTrainer()
-    cb = ModelCheckpoint(tmp_path / "ck-{epoch:02d}-{val_loss:.1f}.safetensors", save_best_only=False,
-                         weights_only=True)
+    cb = ModelCheckpoint(
+        tmp_path / "ck-{epoch:02d}-{val_loss:.1f}.safetensors", save_best_only=False, weights_only=True
+    )
     run_epochs(cb, trainer, [1.0, 2.0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ck-01-1.0.safetensors", "ck-02-2.0.safetensors"]
     weights = dg.load(tmp_path / "ck-02-2.0.safetensors")
@@ -227,8 +231,10 @@ def test_progress_bar_plain_lines():
     bar.on_epoch_end(trainer, {"epoch": 1, "loss": 0.25, "accuracy": 0.875, "val_loss": 0.5, "lr": 0.1, "time": 1.25})
     bar.on_fit_end(trainer, {"status": "stopped", "stop_reason": "early stopping: reasons", "epochs_run": 1})
     lines = out.getvalue().splitlines()
-    assert lines == ["epoch 1/10  loss 0.2500  accuracy 0.8750  val_loss 0.5000  lr 0.1  (1.2s)",
-                     "training stopped: early stopping: reasons"]
+    assert lines == [
+        "epoch 1/10  loss 0.2500  accuracy 0.8750  val_loss 0.5000  lr 0.1  (1.2s)",
+        "training stopped: early stopping: reasons",
+    ]
 
 
 def test_progress_bar_tqdm_on_terminal():
@@ -254,7 +260,8 @@ def test_csv_logger(tmp_path):
     logger.on_fit_start(trainer, {"resumed": True})  # a resumed run appends
     logger.on_epoch_end(trainer, {"epoch": 3, "loss": 0.125, "lr": 0.1})
     logger.on_fit_end(trainer, {})
-    rows = list(csv.reader(open(path)))
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
     assert rows == [["epoch", "loss", "lr"], ["1", "0.5", "0.1"], ["2", "0.25", "0.1"], ["3", "0.125", "0.1"]]
 
 
@@ -266,7 +273,8 @@ def test_json_logger(tmp_path):
     logger.on_batch_end(trainer, {"step": 1, "epoch": 1, "batch": 0, "loss": 0.7, "lr": 0.1, "size": 4})
     logger.on_epoch_end(trainer, {"epoch": 1, "loss": math.nan, "confusion_matrix": dg.tensor([[1, 0], [0, 1]])})
     logger.on_fit_end(trainer, {"status": "completed", "stop_reason": "completed 1 epochs", "epochs_run": 1})
-    records = [json.loads(line) for line in open(path)]
+    with open(path) as f:
+        records = [json.loads(line) for line in f]
     assert [r["event"] for r in records] == ["fit_start", "step", "epoch", "fit_end"]
     assert records[1] == {"event": "step", "step": 1, "epoch": 1, "loss": 0.7, "lr": 0.1}
     assert records[2]["loss"] == "nan" and records[2]["confusion_matrix"] == [[1, 0], [0, 1]]
@@ -275,7 +283,15 @@ def test_json_logger(tmp_path):
 def test_custom_callback_by_subclassing_has_exactly_eight_hooks():
     from deepgrad.train.callbacks.base import HOOKS
 
-    assert HOOKS == ("on_fit_start", "on_fit_end", "on_epoch_start", "on_epoch_end",
-                     "on_batch_start", "on_batch_end", "on_eval_start", "on_eval_end")
+    assert HOOKS == (
+        "on_fit_start",
+        "on_fit_end",
+        "on_epoch_start",
+        "on_epoch_end",
+        "on_batch_start",
+        "on_batch_end",
+        "on_eval_start",
+        "on_eval_end",
+    )
     hooks = [name for name in dir(Callback) if name.startswith("on_")]
     assert sorted(hooks) == sorted(HOOKS)

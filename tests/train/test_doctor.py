@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.optim import SGD, Adam
 from deepgrad.train import Trainer
 from deepgrad.train.doctor import Diagnosis, Doctor
@@ -40,13 +40,16 @@ def regression(n=256):
     return x, (x @ np.ones((4, 1))).astype(np.float32)
 
 
-@pytest.mark.parametrize("activation, make_opt", [
-    (nn.ReLU, lambda p: Adam(p, lr=0.01)),
-    (nn.Tanh, lambda p: SGD(p, lr=0.1, momentum=0.9)),
-])
+@pytest.mark.parametrize(
+    "activation, make_opt",
+    [
+        (nn.ReLU, lambda p: Adam(p, lr=0.01)),
+        (nn.Tanh, lambda p: SGD(p, lr=0.1, momentum=0.9)),
+    ],
+)
 def test_healthy_runs_have_no_diagnosis(data, activation, make_opt):
     model = mlp(activation)
-    codes, found = diagnose(model, make_opt(model.parameters()), data, val=moons(512, 0.1, 1))
+    _codes, found = diagnose(model, make_opt(model.parameters()), data, val=moons(512, 0.1, 1))
     assert found == []
 
 
@@ -73,8 +76,10 @@ def test_too_large_rate_on_regression_grows_the_loss_and_the_updates():
     model = nn.Sequential(nn.Linear(4, 1))
     codes, _ = diagnose(model, SGD(model.parameters(), lr=1.2), regression(), epochs=5, loss_fn=F.mse_loss, every=2)
     assert codes["diverging"].evidence["last_loss"] > 1e6 * codes["diverging"].evidence["first_loss"]
-    assert codes["exploding_gradients"].evidence["max_grad_norm"] > 1e3 * codes["exploding_gradients"].evidence[
-        "first_grad_norm"]
+    assert (
+        codes["exploding_gradients"].evidence["max_grad_norm"]
+        > 1e3 * codes["exploding_gradients"].evidence["first_grad_norm"]
+    )
     large = codes["large_updates"]
     assert large.evidence["update_ratio"] > 0.1 and large.layer == "0"
 
@@ -93,13 +98,15 @@ def test_sigmoid_with_large_initial_weights_saturates(data):
         for layer in model:
             if isinstance(layer, nn.Linear):
                 layer.weight.normal_(0.0, 10.0)
-    codes, found = diagnose(model, SGD(model.parameters(), lr=0.1), data)
+    _codes, found = diagnose(model, SGD(model.parameters(), lr=0.1), data)
     saturated = [d for d in found if d.code == "saturated_units"]
     assert {d.layer for d in saturated} == {"1", "3"}
     worst = max(saturated, key=lambda d: d.evidence["saturated_fraction"])
     assert worst.evidence["saturated_fraction"] > 0.9
-    assert f"{100 * worst.evidence['saturated_fraction']:.0f}% of the outputs of layer '{worst.layer}' (sigmoid)" \
+    assert (
+        f"{100 * worst.evidence['saturated_fraction']:.0f}% of the outputs of layer '{worst.layer}' (sigmoid)"
         in worst.message
+    )
     assert "Xavier" in worst.message
 
 
@@ -123,7 +130,7 @@ def test_constant_initialization_gives_correlated_units(data):
             if isinstance(layer, nn.Linear):
                 layer.weight.fill_(0.3)
                 layer.bias.fill_(0.1)
-    codes, found = diagnose(model, SGD(model.parameters(), lr=0.1), data)
+    _codes, found = diagnose(model, SGD(model.parameters(), lr=0.1), data)
     correlated = [d for d in found if d.code == "correlated_units"]
     assert [d.layer for d in correlated] == ["1", "3"]
     assert correlated[0].evidence["mean_abs_correlation"] > 0.999
@@ -141,8 +148,9 @@ def test_deep_sigmoid_network_has_vanishing_gradients(data):
 def test_tiny_training_set_overfits():
     dg.manual_seed(0)
     model = mlp(nn.ReLU, width=128)
-    codes, found = diagnose(model, Adam(model.parameters(), lr=0.01), moons(16, 0.35, 5), epochs=150,
-                            val=moons(512, 0.35, 6), every=10)
+    codes, found = diagnose(
+        model, Adam(model.parameters(), lr=0.01), moons(16, 0.35, 5), epochs=150, val=moons(512, 0.35, 6), every=10
+    )
     assert [d.code for d in found] == ["overfitting"]
     e = codes["overfitting"].evidence
     assert e["last_val_loss"] > 1.1 * e["best_val_loss"] and e["last_train_loss"] < e["train_loss_at_best"]

@@ -102,11 +102,14 @@ def test_confusion_matrix_checks_labels():
         M.ConfusionMatrix().update(dg.tensor([0, 1]), dg.tensor([0, 1]))
 
 
-@pytest.mark.parametrize("cls, formula", [
-    (M.Precision, lambda tp, fp, fn: tp / (tp + fp) if tp + fp else 0.0),
-    (M.Recall, lambda tp, fp, fn: tp / (tp + fn) if tp + fn else 0.0),
-    (M.F1, lambda tp, fp, fn: 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0),
-])
+@pytest.mark.parametrize(
+    "cls, formula",
+    [
+        (M.Precision, lambda tp, fp, fn: tp / (tp + fp) if tp + fp else 0.0),
+        (M.Recall, lambda tp, fp, fn: tp / (tp + fn) if tp + fn else 0.0),
+        (M.F1, lambda tp, fp, fn: 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0),
+    ],
+)
 def test_precision_recall_f1(multiclass, cls, formula):
     scores, target = multiclass
     pred = scores.argmax(1)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.optim import SGD, Adam
 from deepgrad.train import Trainer
 from deepgrad.train.monitor import KEYS, Monitor, mean_abs_correlation
@@ -26,8 +26,9 @@ def test_monitor_does_not_change_results():
 
     def run(with_monitor):
         dg.manual_seed(3)
-        model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Dropout(0.3), nn.Linear(16, 16), nn.ReLU(),
-                              nn.Linear(16, 2))
+        model = nn.Sequential(
+            nn.Linear(2, 16), nn.Tanh(), nn.Dropout(0.3), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2)
+        )
         extra = [Monitor(every=1)] if with_monitor else []
         history = fit(model, Adam(model.parameters(), lr=0.01), x, y, callbacks=extra, epochs=3)
         return weights(model), history.step_column("loss"), extra

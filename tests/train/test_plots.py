@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.optim import SGD, find_lr
 from deepgrad.optim.lr_scheduler import StepLR
 from deepgrad.train import LRSchedulerCallback, Trainer, plots
@@ -24,8 +24,14 @@ def run():
     model = mlp(nn.Tanh, width=16)
     opt = SGD(model.parameters(), lr=0.1)
     monitor = Monitor(every=4)
-    trainer = Trainer(model, F.cross_entropy, opt, metrics=["accuracy"], progress=False,
-                      callbacks=[monitor, LRSchedulerCallback(StepLR(opt, step_size=2, gamma=0.5))])
+    trainer = Trainer(
+        model,
+        F.cross_entropy,
+        opt,
+        metrics=["accuracy"],
+        progress=False,
+        callbacks=[monitor, LRSchedulerCallback(StepLR(opt, step_size=2, gamma=0.5))],
+    )
     history = trainer.fit(loader(*moons(128, 0.2, 0)), loader(*moons(64, 0.2, 1), batch_size=64), epochs=4)
     return history, monitor
 
@@ -60,8 +66,13 @@ def test_activation_histograms_and_monitor_plot(run, tmp_path):
     fig = plots.plot_activation_histograms(monitor, path=tmp_path / "a.png")
     assert (tmp_path / "a.png").read_bytes()[:8] == PNG
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
-    assert titles == ["layer '0' (Linear)", "layer '1' (tanh)", "layer '2' (Linear)", "layer '3' (tanh)",
-                      "layer '4' (Linear)"]
+    assert titles == [
+        "layer '0' (Linear)",
+        "layer '1' (tanh)",
+        "layer '2' (Linear)",
+        "layer '3' (tanh)",
+        "layer '4' (Linear)",
+    ]
     with pytest.raises(ValueError, match="were not recorded"):
         plots.plot_activation_histograms(monitor, steps=[2])
     fig = plots.plot_monitor(monitor, path=tmp_path / "m.png")
@@ -89,8 +100,15 @@ def test_compare_runs(run, tmp_path):
 
 def test_lr_finder_plot(tmp_path):
     model = mlp(width=8)
-    result = find_lr(model, F.cross_entropy, SGD(model.parameters(), lr=1e-3), loader(*moons(256, 0.2, 0)),
-                     start_lr=1e-4, end_lr=10.0, num_steps=40)
+    result = find_lr(
+        model,
+        F.cross_entropy,
+        SGD(model.parameters(), lr=1e-3),
+        loader(*moons(256, 0.2, 0)),
+        start_lr=1e-4,
+        end_lr=10.0,
+        num_steps=40,
+    )
     fig = plots.plot_lr_finder(result, path=tmp_path / "lr.png")
     assert (tmp_path / "lr.png").read_bytes()[:8] == PNG
     ax = fig.axes[0]

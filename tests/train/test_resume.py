@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.io.serialization as serialization
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
+from deepgrad.io import serialization
 from deepgrad.optim import Adam
 from deepgrad.optim.lr_scheduler import ReduceLROnPlateau, StepLR
 from deepgrad.train import (
@@ -50,8 +50,15 @@ def build(tmp_path, seed, loader_generator=None, extra=()):
         ModelCheckpoint(tmp_path / "best.safetensors", save_last=True),
         *extra,
     ]
-    trainer = Trainer(model, F.cross_entropy, opt, scheduler=StepLR(opt, step_size=5, gamma=0.9),
-                      metrics=["accuracy"], callbacks=callbacks, progress=False)
+    trainer = Trainer(
+        model,
+        F.cross_entropy,
+        opt,
+        scheduler=StepLR(opt, step_size=5, gamma=0.9),
+        metrics=["accuracy"],
+        callbacks=callbacks,
+        progress=False,
+    )
     (x, y), (xv, yv) = moons(256, 0.2, 0), moons(128, 0.2, 1)
     train = loader(x, y, batch_size=32, generator=loader_generator)
     val = loader(xv, yv, batch_size=128, shuffle=False)
@@ -89,9 +96,7 @@ def test_resume_is_bit_exact(tmp_path, own_generator):
     resumed_last = load_checkpoint(run_dir / "last.safetensors")
     for key in last["model"]:
         np.testing.assert_array_equal(resumed_last["model"][key].numpy(), last["model"][key].numpy())
-    assert resumed.epochs == [
-        {**r, "time": resumed.epochs[i]["time"]} for i, r in enumerate(reference.epochs)
-    ]
+    assert resumed.epochs == [{**r, "time": resumed.epochs[i]["time"]} for i, r in enumerate(reference.epochs)]
     np.testing.assert_array_equal(resumed.step_column("loss"), reference.step_column("loss"))
     np.testing.assert_array_equal(resumed.step_column("lr"), reference.step_column("lr"))
     assert trainer.global_step == len(reference.steps)
@@ -109,7 +114,7 @@ def test_resume_after_the_last_epoch_does_nothing(tmp_path):
 
 
 def test_resume_errors(tmp_path):
-    trainer, model, train, val = build(tmp_path, seed=0)
+    trainer, model, train, _val = build(tmp_path, seed=0)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         trainer.fit(train, epochs=1, resume_from=tmp_path / "missing.safetensors")
     dg.save(model.state_dict(), tmp_path / "weights.safetensors")
@@ -145,7 +150,7 @@ def test_checkpoint_survives_a_crash_during_write(tmp_path, monkeypatch):
 
 
 def test_model_checkpoint_crash_keeps_the_previous_file(tmp_path, monkeypatch):
-    trainer, model, train, val = build(tmp_path, seed=0)
+    trainer, _model, train, val = build(tmp_path, seed=0)
     trainer.fit(train, val, epochs=2)
     last = tmp_path / "last.safetensors"
     before = last.read_bytes()

@@ -43,8 +43,14 @@ def read_events(path):
 def test_event_files_hold_scalars_and_histograms(tmp_path):
     model = mlp(width=8)
     logger = TensorBoardLogger(tmp_path / "tb", step_every=2)
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), metrics=["accuracy"],
-                      callbacks=[logger], progress=False)
+    trainer = Trainer(
+        model,
+        F.cross_entropy,
+        SGD(model.parameters(), lr=0.1),
+        metrics=["accuracy"],
+        callbacks=[logger],
+        progress=False,
+    )
     trainer.fit(loader(*moons(64, 0.1, 0), batch_size=16), loader(*moons(32, 0.1, 1)), epochs=2)
     files = list((tmp_path / "tb").glob("events.out.tfevents.*"))
     assert len(files) == 1

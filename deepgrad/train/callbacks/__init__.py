@@ -14,8 +14,8 @@ from deepgrad.train.callbacks.progress_bar import ProgressBar
 from deepgrad.train.callbacks.tensorboard_logger import TensorBoardLogger
 
 __all__ = [
-    "Callback",
     "CSVLogger",
+    "Callback",
     "EarlyStopping",
     "GradientClipping",
     "JSONLogger",

@@ -86,7 +86,9 @@ HOOKS = tuple(f"on_{phase}_{edge}" for phase in ("fit", "epoch", "batch", "eval"
 
 def check_mode(owner: str, mode: str) -> str:
     if mode not in MODES:
-        raise ValueError(f"{owner}: mode must be one of {MODES} (got {mode!r}); 'min' for losses, 'max' for accuracies.")
+        raise ValueError(
+            f"{owner}: mode must be one of {MODES} (got {mode!r}); 'min' for losses, 'max' for accuracies."
+        )
     return mode
 
 

@@ -35,7 +35,9 @@ class CSVLogger(Callback):
             with open(self.path, newline="") as f:
                 header = next(csv.reader(f), None)
             self._columns = header or None
-        self._file = open(self.path, "a" if append else "w", newline="")
+        self._file = open(  # noqa: SIM115 - stays open across hooks, closed in on_fit_end
+            self.path, "a" if append else "w", newline=""
+        )
         self._writer = csv.writer(self._file)
 
     def on_epoch_end(self, trainer, logs: dict[str, Any]) -> None:

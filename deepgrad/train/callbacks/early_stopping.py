@@ -39,10 +39,18 @@ class EarlyStopping(Callback):
         >>> stopper = EarlyStopping(monitor="val_accuracy", mode="max", patience=3)
     """
 
-    def __init__(self, monitor: str = "val_loss", mode: str = "min", patience: int = 5, min_delta: float = 0.0,
-                 restore_best_weights: bool = True):
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: str = "min",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = True,
+    ):
         if not isinstance(monitor, str) or not monitor:
-            raise ValueError(f"EarlyStopping: monitor must be a key of the epoch logs such as 'val_loss' (got {monitor!r})")
+            raise ValueError(
+                f"EarlyStopping: monitor must be a key of the epoch logs such as 'val_loss' (got {monitor!r})"
+            )
         self.mode = check_mode("EarlyStopping", mode)
         if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
             raise ValueError(f"EarlyStopping: patience must be an integer >= 0 (got {patience!r})")
@@ -77,7 +85,11 @@ class EarlyStopping(Callback):
         self.wait += 1
         if self.wait >= self.patience and self.stopped_epoch is None:
             self.stopped_epoch = epoch
-            best = "none yet (every value was NaN)" if self.best is None else f"best {self.best:.6g} at epoch {self.best_epoch}"
+            best = (
+                "none yet (every value was NaN)"
+                if self.best is None
+                else f"best {self.best:.6g} at epoch {self.best_epoch}"
+            )
             trainer.request_stop(
                 reason=f"early stopping: {self.monitor} did not improve for {self.wait} epochs ({best})"
             )
@@ -85,11 +97,18 @@ class EarlyStopping(Callback):
     def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             trainer.model.load_state_dict(self.best_weights)
-            logger.info("EarlyStopping: restored the weights of epoch %s (%s = %.6g)", self.best_epoch, self.monitor, self.best)
+            logger.info(
+                "EarlyStopping: restored the weights of epoch %s (%s = %.6g)", self.best_epoch, self.monitor, self.best
+            )
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait,
-                "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": self.best_weights,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best = state["best"]

@@ -45,7 +45,9 @@ class JSONLogger(Callback):
 
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
         append = self.append or logs.get("resumed", False)
-        self._file = open(self.path, "a" if append else "w")
+        self._file = open(  # noqa: SIM115 - stays open across hooks, closed in on_fit_end
+            self.path, "a" if append else "w"
+        )
         self._write("fit_start", logs)
 
     def on_batch_end(self, trainer, logs: dict[str, Any]) -> None:

@@ -37,13 +37,21 @@ class ModelCheckpoint(Callback):
         last_path: where ``save_last`` writes (None without save_last).
     """
 
-    def __init__(self, path: str | os.PathLike, monitor: str = "val_loss", mode: str = "min",
-                 save_best_only: bool = True, save_last: bool | str | os.PathLike = False,
-                 weights_only: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        monitor: str = "val_loss",
+        mode: str = "min",
+        save_best_only: bool = True,
+        save_last: bool | str | os.PathLike = False,
+        weights_only: bool = False,
+    ):
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise ValueError(f"ModelCheckpoint: path must be a file path (got {path!r})")
         if not isinstance(monitor, str) or not monitor:
-            raise ValueError(f"ModelCheckpoint: monitor must be a key of the epoch logs such as 'val_loss' (got {monitor!r})")
+            raise ValueError(
+                f"ModelCheckpoint: monitor must be a key of the epoch logs such as 'val_loss' (got {monitor!r})"
+            )
         self.path = os.fspath(path)
         self.monitor = monitor
         self.mode = check_mode("ModelCheckpoint", mode)
@@ -56,7 +64,9 @@ class ModelCheckpoint(Callback):
         else:
             self.last_path = os.fspath(save_last)
         if self.last_path is not None and self.last_path == self.path:
-            raise ValueError(f"ModelCheckpoint: save_last would overwrite path {self.path!r}; give it another file name.")
+            raise ValueError(
+                f"ModelCheckpoint: save_last would overwrite path {self.path!r}; give it another file name."
+            )
         self.best: float | None = None
         self.best_epoch: int | None = None
         self.best_path: str | None = None

@@ -65,8 +65,13 @@ class ProgressBar(Callback):
 
             loader = trainer._train_loader
             total = len(loader) if hasattr(loader, "__len__") else None
-            self._bar = tqdm(total=total, desc=f"epoch {logs['epoch']}/{trainer.epochs}", file=self._out(),
-                             leave=True, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=total,
+                desc=f"epoch {logs['epoch']}/{trainer.epochs}",
+                file=self._out(),
+                leave=True,
+                dynamic_ncols=True,
+            )
 
     def on_batch_end(self, trainer, logs: dict[str, Any]) -> None:
         if self._bar is None:
