@@ -326,3 +326,12 @@ def test_default_progress_bar_is_added_once():
     bar = ProgressBar()
     assert Trainer(model, F.cross_entropy, opt, callbacks=[bar]).callbacks == [bar]
     assert Trainer(model, F.cross_entropy, opt, progress=False).callbacks == []
+
+
+def test_device_argument_moves_model_and_batches(moons_data):
+    (x, y), _ = moons_data
+    model = mlp()
+    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), device="cpu", progress=False)
+    assert str(trainer.device) == "cpu"
+    trainer.fit(loader(x[:32], y[:32], batch_size=16), epochs=1)
+    assert trainer.predict(loader(x[:8], y[:8], batch_size=8, shuffle=False)).device == trainer.device
