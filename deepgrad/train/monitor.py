@@ -113,9 +113,9 @@ class Monitor(Callback):
     recorded (it shows the initialization).
 
     Args:
-        every: record one step in ``every`` (steps 1, 1 + every, ...). The default 10 keeps
-            the cost under ~10% of an MNIST MLP step (a recorded step costs about as much as
-            one or two plain steps). Default: 10.
+        every: record one step in ``every`` (steps 1, 1 + every, ...). On the MNIST MLP
+            (784-1000-500-100-10, batch 128) a recorded step costs ~1.5 plain steps, so the
+            default 10 adds ~7% (budget: 25%; ``benchmarks/cases/trainer_overhead.py``). Default: 10.
         max_units: units sampled (evenly spaced) for the correlation. Default: 64.
         bins: bins of the activation histograms. Default: 30.
         layers: names of the modules to watch (as in ``model.named_modules()``). Default: every
