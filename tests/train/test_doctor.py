@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from train_helpers import loader, mlp, moons
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
@@ -15,7 +16,6 @@ from deepgrad.train import Trainer
 from deepgrad.train.doctor import Diagnosis, Doctor
 from deepgrad.train.history import History
 from deepgrad.train.monitor import Monitor
-from tests.train.conftest import loader, mlp, moons
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow in the diverging runs
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from train_helpers import assert_same_weights, loader, mlp, moons, weights
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
@@ -13,7 +14,6 @@ from deepgrad import nn
 from deepgrad.optim import SGD, Adam
 from deepgrad.train import Trainer
 from deepgrad.train.monitor import KEYS, Monitor, mean_abs_correlation
-from tests.train.conftest import assert_same_weights, loader, mlp, moons, weights
 
 
 def fit(model, opt, x, y, callbacks=(), epochs=2, **kwargs):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from train_helpers import loader, mlp, moons
 
 import deepgrad.nn.functional as F
 from deepgrad import nn
@@ -12,7 +13,6 @@ from deepgrad.optim.lr_scheduler import StepLR
 from deepgrad.train import LRSchedulerCallback, Trainer, plots
 from deepgrad.train.history import History
 from deepgrad.train.monitor import Monitor
-from tests.train.conftest import loader, mlp, moons
 
 pytest.importorskip("matplotlib")
 

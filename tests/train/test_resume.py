@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from train_helpers import assert_same_weights, loader, moons, weights
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
@@ -21,7 +22,6 @@ from deepgrad.train import (
     Trainer,
     load_checkpoint,
 )
-from tests.train.conftest import assert_same_weights, loader, moons, weights
 
 EPOCHS = 5
 

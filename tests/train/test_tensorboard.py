@@ -5,11 +5,11 @@ from __future__ import annotations
 import struct
 
 import pytest
+from train_helpers import loader, mlp, moons
 
 import deepgrad.nn.functional as F
 from deepgrad.optim import SGD
 from deepgrad.train import TensorBoardLogger, Trainer
-from tests.train.conftest import loader, mlp, moons
 
 event_pb2 = pytest.importorskip("tensorboardX.proto.event_pb2")
 crc32c = pytest.importorskip("tensorboardX.crc32c")

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from train_helpers import assert_same_weights, loader, mlp, weights
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
@@ -15,7 +16,6 @@ from deepgrad.data import make_moons
 from deepgrad.optim import SGD, Adam
 from deepgrad.optim.lr_scheduler import ReduceLROnPlateau, StepLR
 from deepgrad.train import Callback, EarlyStopping, GradientClipping, History, ProgressBar, Trainer
-from tests.train.conftest import assert_same_weights, loader, mlp, weights
 
 
 def test_fits_two_moons_to_98_percent():
