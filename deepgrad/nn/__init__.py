@@ -49,3 +49,14 @@ from deepgrad.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from deepgrad.nn.parameter import Parameter
 from deepgrad.nn.sparse import Embedding
 from deepgrad.nn.summary import summary
+from deepgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from deepgrad.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+from deepgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell

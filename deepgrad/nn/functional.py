@@ -1143,3 +1143,28 @@ def gaussian_nll_loss(
 
 
 # -- convolution, pooling and recurrent layers (deepgrad/ops/conv.py, pool.py, rnn.py) --
+# The math and the docs live next to the primitives; F re-exports them under PyTorch's names.
+from deepgrad.ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: E402
+from deepgrad.ops.pool import (  # noqa: E402
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+)
+
+__all__ += [
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+]
