@@ -205,3 +205,17 @@ def test_max_pool2d_return_indices_match_torch():
     _, idx = F.max_pool2d(dg.tensor(x), 3, stride=2, padding=1, dilation=(1, 2), ceil_mode=True, return_indices=True)
     _, ref = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, (1, 2), ceil_mode=True, return_indices=True)
     np.testing.assert_array_equal(idx.numpy(), ref.numpy())
+
+
+def test_max_pool2d_with_more_than_127_window_positions():
+    # 12 x 12 windows: the window index no longer fits the int8 used for small kernels.
+    x = _distinct(1, 2, 13, 14)
+    xt = _t(x, True)
+    y, idx = F.max_pool2d(xt, 12, stride=1, return_indices=True)
+    ref, ref_idx = ref_max_pool2d(x, 12, stride=1, return_indices=True)
+    np.testing.assert_array_equal(y.detach().numpy(), ref)
+    np.testing.assert_array_equal(idx.numpy(), ref_idx)
+    y.sum().backward()
+    expected = np.zeros(x.size)
+    np.add.at(expected, (ref_idx + np.arange(2)[None, :, None, None] * 13 * 14).ravel(), 1.0)
+    np.testing.assert_array_equal(xt.grad.numpy().ravel(), expected)
