@@ -43,9 +43,12 @@ class _ConvNd(Module):
         self.dilation = ntuple(name, "dilation", dilation, dims)
         if isinstance(padding, str):
             if self._transposed or padding not in ("valid", "same"):
-                raise ValueError(f"{name}: padding must be ints{'' if self._transposed else ', valid or same'} (got {padding!r})")
+                allowed = "ints" if self._transposed else "ints, 'valid' or 'same'"
+                raise ValueError(f"{name}: padding must be {allowed} (got {padding!r})")
             if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions (got stride={stride})")
+                raise ValueError(
+                    f"{name}: padding='same' is not supported for strided convolutions (got stride={stride})"
+                )
             self.padding = padding
         else:
             self.padding = ntuple(name, "padding", padding, dims, minimum=0)
@@ -145,7 +148,7 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device=device, dtype=dtype)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         x, padding = self._padded(input)
         return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
@@ -177,7 +180,7 @@ class Conv1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device=device, dtype=dtype)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         x, padding = self._padded(input)
         return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
@@ -216,7 +219,7 @@ class ConvTranspose2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding=output_padding, device=device, dtype=dtype)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                   self.groups, self.dilation)
 
@@ -246,7 +249,7 @@ class ConvTranspose1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, output_padding=output_padding, device=device, dtype=dtype)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                   self.groups, self.dilation)
 

@@ -51,7 +51,7 @@ class MaxPool2d(_MaxPoolNd):
         (1, 6, 12, 12)
     """
 
-    def forward(self, input: Tensor):  # noqa: A002
+    def forward(self, input: Tensor):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                             self.return_indices)
 
@@ -67,7 +67,7 @@ class MaxPool1d(_MaxPoolNd):
 
     _dims = 1
 
-    def forward(self, input: Tensor):  # noqa: A002
+    def forward(self, input: Tensor):
         return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
                             self.return_indices)
 
@@ -118,7 +118,7 @@ class AvgPool2d(_AvgPoolNd):
         4.0
     """
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
@@ -138,7 +138,7 @@ class AvgPool1d(_AvgPoolNd):
                  count_include_pad: bool = True) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
 
 
@@ -146,7 +146,9 @@ def _check_output_size(name: str, output_size, dims: int):
     sizes = (output_size,) * dims if output_size is None or isinstance(output_size, int) else tuple(output_size)
     if len(sizes) != dims or any(s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 1)
                                  for s in sizes):
-        raise ValueError(f"{name}: output_size must be a positive int, None, or a tuple of {dims} (got {output_size!r})")
+        raise ValueError(
+            f"{name}: output_size must be a positive int, None, or a tuple of {dims} (got {output_size!r})"
+        )
     return output_size
 
 
@@ -170,7 +172,7 @@ class AdaptiveAvgPool2d(Module):
         super().__init__()
         self.output_size = _check_output_size("AdaptiveAvgPool2d", output_size, 2)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.adaptive_avg_pool2d(input, self.output_size)
 
     def extra_repr(self) -> str:
@@ -190,7 +192,7 @@ class AdaptiveAvgPool1d(Module):
         super().__init__()
         self.output_size = _check_output_size("AdaptiveAvgPool1d", output_size, 1)
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor) -> Tensor:
         return F.adaptive_avg_pool1d(input, self.output_size)
 
     def extra_repr(self) -> str:
@@ -215,7 +217,7 @@ class AdaptiveMaxPool2d(Module):
         self.output_size = _check_output_size("AdaptiveMaxPool2d", output_size, 2)
         self.return_indices = bool(return_indices)
 
-    def forward(self, input: Tensor):  # noqa: A002
+    def forward(self, input: Tensor):
         return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:

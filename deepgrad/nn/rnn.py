@@ -84,7 +84,7 @@ class RNNBase(Module):
         params = tuple(getattr(self, f"{kind}_l{layer}{suffix}") for kind in names)
         return params if self.bias else params + (None, None)
 
-    def _check_input(self, input: Tensor) -> tuple[Tensor, bool]:  # noqa: A002
+    def _check_input(self, input: Tensor) -> tuple[Tensor, bool]:
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: input must be a Tensor (got {type(input).__name__})")
@@ -214,7 +214,7 @@ class RNN(RNNBase):
                          bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:  # noqa: A002
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:
         x, unbatched = self._check_input(input)
         h0 = self._initial_state(hx, x, unbatched, "hx")
 
@@ -267,7 +267,7 @@ class LSTM(RNNBase):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)
 
-    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:  # noqa: A002
+    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
         x, unbatched = self._check_input(input)
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTM: hx must be a tuple (h0, c0) or None")
@@ -312,7 +312,7 @@ class GRU(RNNBase):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:  # noqa: A002
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:
         x, unbatched = self._check_input(input)
         h0 = self._initial_state(hx, x, unbatched, "hx")
 
@@ -349,7 +349,7 @@ class _CellBase(Module):
         """Every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
         _reset_uniform(self, self.hidden_size)
 
-    def _check(self, input: Tensor) -> tuple:  # noqa: A002
+    def _check(self, input: Tensor) -> tuple:
         name = type(self).__name__
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: input must be a Tensor (got {type(input).__name__})")
@@ -409,7 +409,7 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, unbatched = self._check(input)
         h = self._state(hx, x, unbatched, "hx")
         out = R.rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
@@ -439,7 +439,7 @@ class LSTMCell(_CellBase):
 
     _gates = 4
 
-    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:  # noqa: A002
+    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
         x, unbatched = self._check(input)
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTMCell: hx must be a tuple (h, c) or None")
@@ -470,11 +470,11 @@ class GRUCell(_CellBase):
 
     _gates = 3
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, unbatched = self._check(input)
         h = self._state(hx, x, unbatched, "hx")
         out = R.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return out.squeeze(0) if unbatched else out
 
 
-__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell"]

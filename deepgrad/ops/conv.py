@@ -161,7 +161,8 @@ def conv2d_weight_grad_array(xp, xpad, dy_chwn, kernel, stride, dilation, groups
     if groups == 1:
         dw = matmul_long(xp, dy2, cols.T)
     else:
-        dw = xp.matmul(dy2.reshape(groups, o // groups, -1), cols.reshape(groups, c // groups * kh * kw, -1).mT)
+        cols_t = cols.reshape(groups, c // groups * kh * kw, -1).transpose(0, 2, 1)
+        dw = xp.matmul(dy2.reshape(groups, o // groups, -1), cols_t)
     return dw.reshape(o, c // groups, kh, kw)
 
 
@@ -203,7 +204,9 @@ class Conv2d(Function):
 
 
 class ConvTranspose2d(Function):
-    """x = the adjoint of Conv2d in its input: xpad[n, g(o)+c, p*sh + i*dh, q*sw + j*dw] += w[o,c,i,j] * y[n,o,p,q], then + b[c].
+    """x = the adjoint of Conv2d in its input: x = b[c] + crop of xpad, where
+    xpad[n, g(o)+c, p*sh + i*dh, q*sw + j*dw] += w[o,c,i,j] * y[n,o,p,q].
+
 
     dy = Conv2d(dx, w) (cropped to y's size),  dw = Conv2dWeightGrad(dx, y),  db = dx summed over (n, h, w)
     """
@@ -263,7 +266,8 @@ class Conv2dWeightGrad(Function):
                 g, ddw, stride=stride, padding=padding, dilation=dilation, groups=groups, in_hw=x.shape[2:]
             )
         if need_g:
-            dg = crop_to(Conv2d.apply(x, ddw, stride=stride, padding=padding, dilation=dilation, groups=groups), g.shape)
+            dg = Conv2d.apply(x, ddw, stride=stride, padding=padding, dilation=dilation, groups=groups)
+            dg = crop_to(dg, g.shape)
         return dx, dg
 
 
@@ -346,7 +350,7 @@ def _check_groups(name: str, groups: int, in_channels: int, out_channels: int):
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:  # noqa: A002 - PyTorch's argument names
+           groups: int = 1) -> Tensor:
     """2-D cross-correlation (PyTorch's conv2d): y = b + sum over the window of w * x.
 
     Args:
@@ -399,7 +403,7 @@ def _check_bias(name: str, bias, channels: int):
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:  # noqa: A002
+           groups: int = 1) -> Tensor:
     """1-D cross-correlation (PyTorch's conv1d), computed as conv2d on a height-1 image.
 
     Args:
@@ -439,7 +443,7 @@ def _check_output_padding(name: str, output_padding: tuple, stride: tuple, dilat
 
 
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:  # noqa: A002
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """2-D transposed convolution (PyTorch's conv_transpose2d): the gradient of conv2d w.r.t. its input.
 
     Every input pixel adds w times itself into a window of the output ("fractionally strided"
@@ -495,7 +499,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 
 
 def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:  # noqa: A002
+                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """1-D transposed convolution (PyTorch's conv_transpose1d), as conv_transpose2d on a height-1 image.
 
     Shape:
@@ -516,4 +520,4 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     return y.reshape(y.shape[:-2] + (y.shape[-1],))
 
 
-__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "Conv2d", "ConvTranspose2d", "Conv2dWeightGrad"]
+__all__ = ["Conv2d", "Conv2dWeightGrad", "ConvTranspose2d", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]

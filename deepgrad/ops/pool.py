@@ -260,7 +260,7 @@ def _from_4d(y: Tensor, in_shape: tuple, dims: int) -> Tensor:
 
 def _flat_indices(xp, index, geometry, in_w: int):
     """Window positions -> indices into the flattened (H * W) input plane (PyTorch's return_indices)."""
-    (kh, kw), (sh, sw), padding, (dh, dw), (ho, wo) = geometry
+    (_kh, kw), (sh, sw), padding, (dh, dw), (ho, wo) = geometry
     k = index.astype("int64")
     rows = xp.arange(ho, dtype="int64")[:, None] * sh - padding[0][0] + (k // kw) * dh
     cols = xp.arange(wo, dtype="int64")[None, :] * sw - padding[1][0] + (k % kw) * dw
@@ -282,7 +282,7 @@ def _max_pool(name, dims, input, kernel_size, stride, padding, dilation, ceil_mo
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False):  # noqa: A002 - PyTorch's argument names
+               return_indices: bool = False):
     """2-D max pooling: y = max of x over each kernel_size window (padding counts as -inf).
 
     The gradient of each output goes to the input position that held the max (the first one,
@@ -309,7 +309,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False):  # noqa: A002
+               return_indices: bool = False):
     """1-D max pooling over (N, C, L) or (C, L): as ``max_pool2d`` along one dim.
 
     Example:
@@ -332,7 +332,8 @@ def _avg_pool(name, dims, input, kernel_size, stride, padding, ceil_mode, count_
     if divisor_override is not None:
         return _from_4d(summed * (1.0 / divisor_override), shape, dims)
     counts = [
-        _window_counts(n, k, s, p[0], o, count_include_pad) for n, k, s, p, o in zip(x.shape[2:], kernel, stride, pads, out_hw)
+        _window_counts(n, k, s, p[0], o, count_include_pad)
+        for n, k, s, p, o in zip(x.shape[2:], kernel, stride, pads, out_hw)
     ]
     if len(set(counts[0])) == 1 and len(set(counts[1])) == 1:
         return _from_4d(summed * (1.0 / (counts[0][0] * counts[1][0])), shape, dims)
@@ -356,7 +357,7 @@ def _window_counts(size: int, kernel: int, stride: int, pad: int, out: int, coun
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:  # noqa: A002
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """2-D average pooling: y = sum of x over each window / divisor.
 
     Args:
@@ -380,7 +381,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Tensor:  # noqa: A002
+               count_include_pad: bool = True) -> Tensor:
     """1-D average pooling over (N, C, L) or (C, L): as ``avg_pool2d`` along one dim.
 
     Example:
@@ -401,7 +402,9 @@ def _adaptive_sizes(name: str, x: Tensor, output_size, dims: int) -> tuple:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: input must be a Tensor (got {type(x).__name__})")
     if x.ndim not in (dims + 1, dims + 2):
-        raise ShapeError(f"{name}: input must have {dims + 2} dimensions or {dims + 1} without the batch (got {x.shape})")
+        raise ShapeError(
+            f"{name}: input must have {dims + 2} dimensions or {dims + 1} without the batch (got {x.shape})"
+        )
     if x.dtype.kind != "f":
         raise DTypeError(f"{name}: input must be a floating-point tensor (got {x.dtype}); convert it with .float().")
     sizes = x.shape[-dims:]
@@ -426,7 +429,7 @@ def _averaging_matrix(xp, size: int, out: int, dtype):
     return Tensor._make(xp.asarray(rows, dtype=dtype), None)
 
 
-def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed output size: output (i, j) averages the window
     rows [floor(i H / H_out), ceil((i + 1) H / H_out)) x the same for columns.
 
@@ -454,7 +457,7 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002
     return y if h == out[0] else _averaging_matrix(xp, h, out[0], dtype) @ y
 
 
-def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     """Average pooling of (N, C, L) or (C, L) to length ``output_size`` (windows as in adaptive_avg_pool2d).
 
     Example:
@@ -468,7 +471,7 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002
     return input @ _averaging_matrix(input.xp, input.shape[-1], out, input.dtype).mT
 
 
-def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
     """Max pooling to a fixed output size (windows as in ``adaptive_avg_pool2d``).
 
     An output size that divides the input is an ordinary max_pool2d; otherwise each output cell is
@@ -511,6 +514,11 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
 
 
 __all__ = [
+    "MaxPool2d",
+    "WindowGather2d",
+    "WindowScatter2d",
+    "WindowSpread2d",
+    "WindowSum2d",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
     "adaptive_max_pool2d",
@@ -518,9 +526,4 @@ __all__ = [
     "avg_pool2d",
     "max_pool1d",
     "max_pool2d",
-    "MaxPool2d",
-    "WindowGather2d",
-    "WindowScatter2d",
-    "WindowSpread2d",
-    "WindowSum2d",
 ]

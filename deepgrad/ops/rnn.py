@@ -37,14 +37,14 @@ def _affine(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
     return y if b is None else y + b
 
 
-def rnn_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,  # noqa: A002
+def rnn_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
              b_hh: Tensor | None = None, nonlinearity: str = "tanh") -> Tensor:
     """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu.   Shapes: x (B, I), h (B, H)."""
     pre = _affine(input, w_ih, b_ih) + _affine(hx, w_hh, b_hh)
     return ew.tanh(pre) if nonlinearity == "tanh" else ew.relu(pre)
 
 
-def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,  # noqa: A002
+def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
               b_hh: Tensor | None = None) -> tuple:
     """One LSTM step (Hochreiter & Schmidhuber, 1997; gate order i, f, g, o as in PyTorch):
 
@@ -65,7 +65,7 @@ def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor
     return o * ew.tanh(c_next), c_next
 
 
-def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,  # noqa: A002
+def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
              b_hh: Tensor | None = None) -> Tensor:
     """One GRU step (Cho et al., 2014; gate order r, z, n as in PyTorch):
 

@@ -11,18 +11,19 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
 
-import deepgrad as dg  # noqa: E402
-import deepgrad.nn as nn  # noqa: E402
-import deepgrad.nn.functional as F  # noqa: E402
-from deepgrad.autograd import gradcheck, gradgradcheck  # noqa: E402
-from deepgrad.backend import DTypeError, ShapeError  # noqa: E402
-from deepgrad.ops import conv as conv_ops  # noqa: E402
-from op_db_conv import (  # noqa: E402
+from op_db_conv import (
     ref_conv1d,
     ref_conv2d,
     ref_conv2d_weight_grad,
     ref_conv_transpose2d,
 )
+
+import deepgrad as dg
+import deepgrad.nn.functional as F
+from deepgrad import nn
+from deepgrad.autograd import gradcheck, gradgradcheck
+from deepgrad.backend import DTypeError, ShapeError
+from deepgrad.ops import conv as conv_ops
 
 RNG = np.random.default_rng(0)
 
@@ -38,13 +39,13 @@ def _rand(*shape):
 CONV2D_CASES = [
     # (x shape, w shape, kwargs)
     ((2, 3, 7, 6), (4, 3, 3, 3), {}),
-    ((2, 4, 9, 8), (6, 2, 3, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)),
-    ((1, 4, 5, 5), (4, 1, 3, 3), dict(stride=2, padding=1, groups=4)),
-    ((3, 2, 8, 8), (6, 1, 5, 5), dict(padding="same", dilation=2, groups=2)),
-    ((2, 6, 6, 7), (3, 2, 1, 1), dict(groups=3)),
-    ((2, 3, 10, 9), (4, 3, 3, 3), dict(stride=3, padding=2, dilation=2)),
-    ((2, 2, 6, 6), (3, 2, 4, 2), dict(padding="valid", stride=(1, 3))),
-    ((1, 2, 6, 5), (2, 2, 2, 3), dict(padding="same")),  # even kernel: the extra padding goes after
+    ((2, 4, 9, 8), (6, 2, 3, 2), {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2}),
+    ((1, 4, 5, 5), (4, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 4}),
+    ((3, 2, 8, 8), (6, 1, 5, 5), {"padding": "same", "dilation": 2, "groups": 2}),
+    ((2, 6, 6, 7), (3, 2, 1, 1), {"groups": 3}),
+    ((2, 3, 10, 9), (4, 3, 3, 3), {"stride": 3, "padding": 2, "dilation": 2}),
+    ((2, 2, 6, 6), (3, 2, 4, 2), {"padding": "valid", "stride": (1, 3)}),
+    ((1, 2, 6, 5), (2, 2, 2, 3), {"padding": "same"}),  # even kernel: the extra padding goes after
 ]
 
 
@@ -113,9 +114,9 @@ def test_conv2d_first_layer_skips_the_input_gradient():
     "x_shape, w_shape, kwargs",
     [
         ((2, 2, 9), (4, 2, 3), {}),
-        ((2, 4, 12), (6, 2, 3), dict(stride=2, padding=2, dilation=2, groups=2)),
-        ((1, 3, 10), (2, 3, 4), dict(padding="same")),
-        ((3, 10), (2, 3, 5), dict(padding=1)),  # unbatched
+        ((2, 4, 12), (6, 2, 3), {"stride": 2, "padding": 2, "dilation": 2, "groups": 2}),
+        ((1, 3, 10), (2, 3, 4), {"padding": "same"}),
+        ((3, 10), (2, 3, 5), {"padding": 1}),  # unbatched
     ],
 )
 def test_conv1d_matches_loop_reference(x_shape, w_shape, kwargs):
@@ -128,10 +129,10 @@ def test_conv1d_matches_loop_reference(x_shape, w_shape, kwargs):
 
 CONV_T_CASES = [
     ((2, 3, 4, 4), (3, 2, 3, 3), {}),
-    ((2, 4, 3, 5), (4, 3, 3, 2), dict(stride=2, padding=1, output_padding=1, groups=2)),
-    ((1, 2, 4, 3), (2, 2, 2, 3), dict(stride=(3, 2), padding=(1, 0), output_padding=(2, 1))),
-    ((2, 2, 3, 3), (2, 4, 3, 3), dict(stride=1, dilation=2, output_padding=1)),  # op < dilation
-    ((1, 6, 3, 3), (6, 1, 4, 4), dict(stride=2, padding=1, groups=6)),
+    ((2, 4, 3, 5), (4, 3, 3, 2), {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}),
+    ((1, 2, 4, 3), (2, 2, 2, 3), {"stride": (3, 2), "padding": (1, 0), "output_padding": (2, 1)}),
+    ((2, 2, 3, 3), (2, 4, 3, 3), {"stride": 1, "dilation": 2, "output_padding": 1}),  # op < dilation
+    ((1, 6, 3, 3), (6, 1, 4, 4), {"stride": 2, "padding": 1, "groups": 6}),
 ]
 
 
@@ -147,7 +148,7 @@ def test_conv_transpose2d_matches_loop_reference(x_shape, w_shape, kwargs):
 def test_conv_transpose2d_is_the_adjoint_of_conv2d():
     # <conv2d(x, w), y> = <x, conv_transpose2d(y, w)> for matching geometry.
     x, w = _rand(2, 3, 9, 8), _rand(4, 3, 3, 2)
-    kwargs = dict(stride=2, padding=1, dilation=(1, 2))
+    kwargs = {"stride": 2, "padding": 1, "dilation": (1, 2)}
     y = F.conv2d(_t(x), _t(w), **kwargs).numpy()
     g = _rand(*y.shape)
     op = (9 + 2 - 2 - 1) % 2, (8 + 2 - 2 - 1) % 2
@@ -166,13 +167,13 @@ def test_conv_transpose1d_matches_conv_transpose2d():
 # -- gradient checks (float64, tiny) ---------------------------------------------------------------
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(), dict(stride=2, padding=1), dict(dilation=(2, 1), padding=(2, 0), groups=2), dict(padding="same")],
+    [{}, {"stride": 2, "padding": 1}, {"dilation": (2, 1), "padding": (2, 0), "groups": 2}, {"padding": "same"}],
 )
 def test_conv2d_gradcheck_and_gradgradcheck(kwargs):
     x = _t(_rand(1, 2, 4, 4), True)
     w = _t(_rand(2, 2 // kwargs.get("groups", 1), 2, 2), True)
     b = _t(_rand(2), True)
-    f = lambda x, w, b: F.conv2d(x, w, b, **kwargs)  # noqa: E731
+    f = lambda x, w, b: F.conv2d(x, w, b, **kwargs)
     assert gradcheck(f, (x, w, b))
     assert gradgradcheck(f, (x, w, b))
 
@@ -181,7 +182,7 @@ def test_conv_transpose2d_gradcheck_and_gradgradcheck():
     x = _t(_rand(1, 2, 2, 3), True)
     w = _t(_rand(2, 1, 3, 2), True)
     b = _t(_rand(2), True)
-    f = lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2)  # noqa: E731
+    f = lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1, groups=2)
     assert gradcheck(f, (x, w, b))
     assert gradgradcheck(f, (x, w, b))
 

@@ -10,12 +10,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
 
-import deepgrad as dg  # noqa: E402
-import deepgrad.nn as nn  # noqa: E402
-import deepgrad.nn.functional as F  # noqa: E402
-from deepgrad.autograd import gradcheck, gradgradcheck  # noqa: E402
-from deepgrad.backend import DTypeError, ShapeError  # noqa: E402
-from op_db_conv import ref_adaptive_pool2d, ref_avg_pool2d, ref_max_pool2d  # noqa: E402
+from op_db_conv import ref_adaptive_pool2d, ref_avg_pool2d, ref_max_pool2d
+
+import deepgrad as dg
+import deepgrad.nn.functional as F
+from deepgrad import nn
+from deepgrad.autograd import gradcheck, gradgradcheck
+from deepgrad.backend import DTypeError, ShapeError
 
 RNG = np.random.default_rng(1)
 
@@ -30,13 +31,13 @@ def _distinct(*shape):
 
 
 MAX_CASES = [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1),
-    dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2)),
-    dict(kernel_size=3, stride=2, ceil_mode=True),
-    dict(kernel_size=2, stride=3, padding=1, ceil_mode=True),
-    dict(kernel_size=3, stride=1, dilation=2, padding=1),
-    dict(kernel_size=(1, 4), stride=(1, 4)),
+    {"kernel_size": 2},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 0), "dilation": (1, 2)},
+    {"kernel_size": 3, "stride": 2, "ceil_mode": True},
+    {"kernel_size": 2, "stride": 3, "padding": 1, "ceil_mode": True},
+    {"kernel_size": 3, "stride": 1, "dilation": 2, "padding": 1},
+    {"kernel_size": (1, 4), "stride": (1, 4)},
 ]
 
 
@@ -69,7 +70,7 @@ def test_max_pool2d_ties_send_the_gradient_to_the_first_max():
 
 def test_max_pool2d_gradcheck_and_gradgradcheck():
     x = _t(_distinct(1, 2, 5, 5), True)
-    f = lambda x: F.max_pool2d(x, 3, stride=2, padding=1) ** 2  # noqa: E731
+    f = lambda x: F.max_pool2d(x, 3, stride=2, padding=1) ** 2
     assert gradcheck(f, (x,))
     assert gradgradcheck(f, (x,))
 
@@ -85,13 +86,13 @@ def test_max_pool1d_and_unbatched_input():
 
 
 AVG_CASES = [
-    dict(kernel_size=2),
-    dict(kernel_size=3, stride=2, padding=1),
-    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
-    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
-    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
-    dict(kernel_size=(3, 2), stride=(1, 2), padding=(1, 1), divisor_override=5),
-    dict(kernel_size=2, stride=3, padding=1, ceil_mode=True),
+    {"kernel_size": 2},
+    {"kernel_size": 3, "stride": 2, "padding": 1},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "count_include_pad": False},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+    {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True, "count_include_pad": False},
+    {"kernel_size": (3, 2), "stride": (1, 2), "padding": (1, 1), "divisor_override": 5},
+    {"kernel_size": 2, "stride": 3, "padding": 1, "ceil_mode": True},
 ]
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
+from deepgrad import nn
 from deepgrad.autograd import gradcheck, gradgradcheck
 from deepgrad.backend import DTypeError, ShapeError
 from deepgrad.ops import rnn as R
@@ -109,7 +109,8 @@ def _module_reference(module, x, states):
         outs = []
         for d, suffix in enumerate(["", "_reverse"][:directions]):
             k = layer * directions + d
-            params = [getattr(module, f"{n}_l{layer}{suffix}", None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            params = [getattr(module, f"{n}_l{layer}{suffix}", None) for n in names]
             result = _composite(kind, x, states[0][k], states[1][k] if len(states) > 1 else None, params, d == 1)
             outs.append(result[0])
             for kept, value in zip(finals, result[1:]):
@@ -187,10 +188,10 @@ def test_default_states_are_zeros_and_unbatched_input():
     lstm = nn.LSTM(3, 4, num_layers=2)
     x = dg.randn(6, 2, 3)
     out, (h, c) = lstm(x)
-    out2, (h2, c2) = lstm(x, (dg.zeros(2, 2, 4), dg.zeros(2, 2, 4)))
+    out2, (_h2, _c2) = lstm(x, (dg.zeros(2, 2, 4), dg.zeros(2, 2, 4)))
     np.testing.assert_array_equal(out.detach().numpy(), out2.detach().numpy())
     assert h.shape == c.shape == (2, 2, 4)
-    single, (hs, cs) = lstm(x[:, 0])
+    single, (hs, _cs) = lstm(x[:, 0])
     assert single.shape == (6, 4) and hs.shape == (2, 4)
     np.testing.assert_allclose(single.detach().numpy(), out.detach().numpy()[:, 0], rtol=1e-6, atol=1e-7)
     gru = nn.GRU(3, 4, batch_first=True)
@@ -246,7 +247,7 @@ def test_cells():
     x = dg.randn(2, 3)
     h, c = cell(x)
     assert h.shape == c.shape == (2, 5)
-    h1, c1 = cell(x[0])
+    h1, _c1 = cell(x[0])
     np.testing.assert_allclose(h1.detach().numpy(), h.detach().numpy()[0], rtol=1e-6)
     assert nn.GRUCell(3, 5, bias=False)(x).shape == (2, 5)
     r = nn.RNNCell(3, 5, nonlinearity="relu")
@@ -263,12 +264,12 @@ def _copy(ours, theirs):
 @pytest.mark.parametrize(
     "cls, kwargs",
     [
-        ("LSTM", dict(num_layers=2, bidirectional=True, batch_first=True)),
-        ("LSTM", dict(num_layers=1)),
-        ("GRU", dict(num_layers=2, bidirectional=True, batch_first=True)),
-        ("GRU", dict(num_layers=3, bias=False)),
-        ("RNN", dict(num_layers=2, bidirectional=True, nonlinearity="relu")),
-        ("RNN", dict(num_layers=2, batch_first=True)),
+        ("LSTM", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+        ("LSTM", {"num_layers": 1}),
+        ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}),
+        ("GRU", {"num_layers": 3, "bias": False}),
+        ("RNN", {"num_layers": 2, "bidirectional": True, "nonlinearity": "relu"}),
+        ("RNN", {"num_layers": 2, "batch_first": True}),
     ],
 )
 def test_recurrent_modules_match_torch(cls, kwargs):
@@ -308,8 +309,8 @@ def test_recurrent_modules_match_torch(cls, kwargs):
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("cls, kwargs", [("RNNCell", dict(nonlinearity="tanh")), ("RNNCell", dict(nonlinearity="relu")),
-                                         ("LSTMCell", {}), ("GRUCell", {}), ("GRUCell", dict(bias=False))])
+@pytest.mark.parametrize("cls, kwargs", [("RNNCell", {"nonlinearity": "tanh"}), ("RNNCell", {"nonlinearity": "relu"}),
+                                         ("LSTMCell", {}), ("GRUCell", {}), ("GRUCell", {"bias": False})])
 def test_cells_match_torch(cls, kwargs):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)

@@ -341,8 +341,14 @@ RNN_CASES = [
     case((1, 1, 2), (2, 2), (1, 2), nonlinearity="relu"),
     case((4, 2, 2), (2, 2), (2, 2), nonlinearity="relu", reverse=True),
 ]
-LSTM_CASES = [case((T, B, 4 * 2), (4 * 2, 2), (B, 2), (B, 2)), case((2, 1, 4 * 3), (4 * 3, 3), (1, 3), (1, 3), reverse=True)]
-GRU_CASES = [case((T, B, 3 * 2), (3 * 2, 2), (3 * 2,), (B, 2)), case((2, 1, 3 * 3), (3 * 3, 3), (3 * 3,), (1, 3), reverse=True)]
+LSTM_CASES = [
+    case((T, B, 4 * 2), (4 * 2, 2), (B, 2), (B, 2)),
+    case((2, 1, 4 * 3), (4 * 3, 3), (1, 3), (1, 3), reverse=True),
+]
+GRU_CASES = [
+    case((T, B, 3 * 2), (3 * 2, 2), (3 * 2,), (B, 2)),
+    case((2, 1, 3 * 3), (3 * 3, 3), (3 * 3,), (1, 3), reverse=True),
+]
 
 OPS = [
     OpSpec("conv2d", C.conv2d, ref_conv2d, CONV2D, covers=("Conv2d", "ConvTranspose2d", "Conv2dWeightGrad")),
