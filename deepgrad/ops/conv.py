@@ -207,7 +207,6 @@ class ConvTranspose2d(Function):
     """x = the adjoint of Conv2d in its input: x = b[c] + crop of xpad, where
     xpad[n, g(o)+c, p*sh + i*dh, q*sw + j*dw] += w[o,c,i,j] * y[n,o,p,q].
 
-
     dy = Conv2d(dx, w) (cropped to y's size),  dw = Conv2dWeightGrad(dx, y),  db = dx summed over (n, h, w)
     """
 
