@@ -135,6 +135,8 @@ from deepgrad.ops.elementwise import (
     where,
 )
 from deepgrad.ops.index import gather, index_select, masked_fill, one_hot, scatter_add, take_along_dim
+from deepgrad.ops.fused import log_softmax, softmax
+from deepgrad.ops.legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor
 from deepgrad.ops.linalg import bmm, einsum, matmul
 from deepgrad.ops.reduce import all, amax, amin, any, cumsum, prod, sum
 from deepgrad.ops.shape import cat, expand, permute, reshape, transpose
@@ -151,7 +153,25 @@ half = float16
 
 __version__ = "0.1.0"
 
+from deepgrad.backend import memory as _memory  # noqa: E402
+
+# Freed arrays stay in the process, so each training step reuses pages instead of faulting
+# them in again (PERFORMANCE.md, lesson 3). deepgrad.backend.memory.release_freed_memory() undoes it.
+_memory.keep_freed_memory()
+
 from deepgrad.io import load, save  # noqa: E402
 
 from deepgrad import func  # noqa: E402  (deepgrad.func: grad, vjp, jacobian, hessian, hvp transforms)
 from deepgrad import nn  # noqa: E402  (so that `import deepgrad as torch; torch.nn.Linear` works)
+
+
+_LAZY_SUBPACKAGES = ("optim", "data", "train", "models", "viz", "cuda", "amp", "cli")
+
+
+def __getattr__(name: str):
+    """``deepgrad.optim``, ``deepgrad.data`` ... imported on first use (data pulls in SciPy)."""
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"deepgrad.{name}")
+    raise AttributeError(f"module 'deepgrad' has no attribute {name!r}")

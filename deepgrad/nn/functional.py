@@ -26,7 +26,7 @@ from deepgrad.ops import elementwise as ew
 from deepgrad.ops import reduce as rd
 from deepgrad.ops import shape as sh
 from deepgrad.ops.creation import full_like, ones, rand, uniform, zeros
-from deepgrad.ops.fused import BatchNorm, LogSoftmax, Softmax, SoftmaxCrossEntropy
+from deepgrad.ops.fused import BatchNorm, LogSoftmax, Softmax, SoftmaxCrossEntropy, log_softmax, softmax
 from deepgrad.ops.index import one_hot
 from deepgrad.ops.linalg import matmul
 from deepgrad.ops.tensor_methods import _inplace
@@ -396,51 +396,6 @@ def _hardtanh(x: Tensor, min_val: float, max_val: float) -> Tensor:
 def softsign(input: Tensor) -> Tensor:
     """y = x / (1 + |x|)."""
     return input / (ew.abs(input) + 1.0)
-
-
-def _softmax_dim(name: str, input: Tensor, dim, dtype) -> tuple:
-    _check_tensor(name, "input", input)
-    if dim is None:
-        raise TypeError(f"{name}: dim is required (got None); pass the dimension to normalize over, e.g. dim=1.")
-    if dtype is not None:
-        input = input.to(to_dtype(dtype))
-    if input._data.dtype.kind not in "fV":
-        raise DTypeError(f"{name}: needs a floating-point tensor (got {input.dtype}); use x.float().")
-    (d,) = rd.normalize_dims(name, dim, max(input._data.ndim, 1))
-    return input, d
-
-
-def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
-    """y_i = exp(x_i) / sum_j exp(x_j) along ``dim`` (a fused primitive; stable for any x).
-
-    Args:
-        input: any shape.
-        dim: the dimension that sums to 1.
-        dtype: convert the input to this dtype first. Default: keep.
-
-    Example:
-        >>> import deepgrad as dg
-        >>> softmax(dg.tensor([[0.0, 1000.0]]), dim=1)
-        tensor([[0., 1.]])
-    """
-    input, d = _softmax_dim("softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return Softmax.apply(input.reshape(1), dim=0).reshape(())
-    return Softmax.apply(input, dim=d)
-
-
-def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
-    """y_i = x_i - log(sum_j exp(x_j)) along ``dim`` (a fused primitive; stable for any x).
-
-    Example:
-        >>> import deepgrad as dg
-        >>> log_softmax(dg.tensor([[0.0, 1000.0]]), dim=1)
-        tensor([[-1000.,     0.]])
-    """
-    input, d = _softmax_dim("log_softmax", input, dim, dtype)
-    if input.ndim == 0:
-        return LogSoftmax.apply(input.reshape(1), dim=0).reshape(())
-    return LogSoftmax.apply(input, dim=d)
 
 
 def maxout(input: Tensor, pieces: int, dim: int = -1) -> Tensor:

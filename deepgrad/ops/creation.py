@@ -232,5 +232,19 @@ def scalar_like(value, like: Tensor) -> Tensor:
         dtype = float32
     elif dtype.kind == "b" and isinstance(value, int):
         dtype = int64
-    xp = np if type(like._data) is np.ndarray else get_array_module(like._data)
-    return Tensor._make(xp.asarray(value, dtype=dtype), None)
+    if type(like._data) is np.ndarray:
+        # Constants such as the 1.0 in tanh's backward recur every step: reuse their 0-d arrays
+        # (read-only, so an in-place op can never change a shared constant).
+        key = (type(value), value, dtype)
+        array = _SCALARS.get(key)
+        if array is None:
+            if len(_SCALARS) > 4096:
+                _SCALARS.clear()
+            array = np.asarray(value, dtype=dtype)
+            array.flags.writeable = False
+            _SCALARS[key] = array
+        return Tensor._make(array, None)
+    return Tensor._make(get_array_module(like._data).asarray(value, dtype=dtype), None)
+
+
+_SCALARS: dict = {}

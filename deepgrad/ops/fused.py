@@ -23,6 +23,8 @@ from __future__ import annotations
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import DTypeError, to_dtype
+from deepgrad.ops import reduce as rd
 
 
 class LogSoftmax(Function):
@@ -178,3 +180,50 @@ def _batch_norm_backward_recorded(ctx, x: Tensor, affine: list, dy: Tensor):
     if not affine:
         return dx
     return dx, dw.reshape(-1), db.reshape(-1)
+
+
+# -- functionals (re-exported by deepgrad.nn.functional; Tensor.softmax / log_softmax) --------
+def _softmax_dim(name: str, input: Tensor, dim, dtype) -> tuple:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}: input must be a Tensor (got {type(input).__name__})")
+    if dim is None:
+        raise TypeError(f"{name}: dim is required (got None); pass the dimension to normalize over, e.g. dim=1.")
+    if dtype is not None:
+        input = input.to(to_dtype(dtype))
+    if input._data.dtype.kind not in "fV":
+        raise DTypeError(f"{name}: needs a floating-point tensor (got {input.dtype}); use x.float().")
+    (d,) = rd.normalize_dims(name, dim, max(input._data.ndim, 1))
+    return input, d
+
+
+def softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """y_i = exp(x_i) / sum_j exp(x_j) along ``dim`` (a fused primitive; stable for any x).
+
+    Args:
+        input: any shape.
+        dim: the dimension that sums to 1.
+        dtype: convert the input to this dtype first. Default: keep.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> softmax(dg.tensor([[0.0, 1000.0]]), dim=1)
+        tensor([[0., 1.]])
+    """
+    input, d = _softmax_dim("softmax", input, dim, dtype)
+    if input.ndim == 0:
+        return Softmax.apply(input.reshape(1), dim=0).reshape(())
+    return Softmax.apply(input, dim=d)
+
+
+def log_softmax(input: Tensor, dim: int, dtype=None) -> Tensor:
+    """y_i = x_i - log(sum_j exp(x_j)) along ``dim`` (a fused primitive; stable for any x).
+
+    Example:
+        >>> import deepgrad as dg
+        >>> log_softmax(dg.tensor([[0.0, 1000.0]]), dim=1)
+        tensor([[-1000.,     0.]])
+    """
+    input, d = _softmax_dim("log_softmax", input, dim, dtype)
+    if input.ndim == 0:
+        return LogSoftmax.apply(input.reshape(1), dim=0).reshape(())
+    return LogSoftmax.apply(input, dim=d)

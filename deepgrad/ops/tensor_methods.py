@@ -6,11 +6,14 @@ rules). A new functional that PyTorch also has as a method gets one line here.
 
 from __future__ import annotations
 
+import numpy as np
+
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, ShapeError, parse_device, to_device, to_dtype
 from deepgrad.ops import composite as cp
 from deepgrad.ops import elementwise as ew
+from deepgrad.ops import fused
 from deepgrad.ops import index as ix
 from deepgrad.ops import linalg as la
 from deepgrad.ops import reduce as rd
@@ -70,15 +73,36 @@ class Clone(Function):
         return dy
 
 
-def _inplace(name: str, op):
+def _inplace(name: str, op, ufunc: str | None = None):
     """An in-place operator (``x += y``, ``x.add_(y, alpha=2)``).
 
     On a tensor outside the graph it writes into the array. When the result is in the graph
     (``x`` or an operand requires grad) it computes out of place and rebinds the tensor to the
     result; inputs saved for backward are protected by the version counter.
+    ``ufunc`` names the array module's ufunc for the fast path outside the graph: the update
+    ``p -= lr * g`` of every optimizer step then writes straight into ``p``'s array (no temporary,
+    no copy).
     """
 
     def method(self: Tensor, *args, **kwargs):
+        if ufunc is not None and len(args) == 1 and not kwargs and not (self._requires_grad and GradMode.enabled):
+            other = args[0]
+            array = self._data
+            if type(other) is Tensor:
+                if other._requires_grad and GradMode.enabled or type(other._data) is not type(array):
+                    other = None
+                else:
+                    other = other._data
+            elif type(other) is not float and type(other) is not int:
+                other = None
+            if other is not None and array.flags.writeable:
+                try:
+                    getattr(np if type(array) is np.ndarray else self.xp, ufunc)(array, other, out=array)
+                except (TypeError, ValueError):
+                    pass  # casting or broadcasting problem: the general path below explains it
+                else:
+                    self._version += 1
+                    return self
         if self.requires_grad and self.grad_fn is None and GradMode.enabled:
             raise RuntimeError(
                 f"{name}: a leaf tensor that requires grad is used in an in-place operation; "
@@ -302,10 +326,10 @@ def install() -> None:
     T.__getitem__ = sh.getitem
     T.__setitem__ = _setitem
     T.__hash__ = lambda self: id(self)
-    T.__iadd__ = _inplace("__iadd__", ew.add)
-    T.__isub__ = _inplace("__isub__", ew.sub)
-    T.__imul__ = _inplace("__imul__", ew.mul)
-    T.__itruediv__ = _inplace("__itruediv__", ew.div)
+    T.__iadd__ = _inplace("__iadd__", ew.add, "add")
+    T.__isub__ = _inplace("__isub__", ew.sub, "subtract")
+    T.__imul__ = _inplace("__imul__", ew.mul, "multiply")
+    T.__itruediv__ = _inplace("__itruediv__", ew.div, "true_divide")
 
     T.add = ew.add
     T.sub = ew.sub
@@ -355,6 +379,8 @@ def install() -> None:
     T.var = cp.var
     T.std = cp.std
     T.logsumexp = cp.logsumexp
+    T.softmax = fused.softmax
+    T.log_softmax = fused.log_softmax
     T.take_along_dim = take_along_dim
 
     T.reshape = sh.reshape
@@ -388,10 +414,10 @@ def install() -> None:
     T.copy_ = _copy_
     T.normal_ = _normal_
     T.uniform_ = _uniform_
-    T.add_ = _inplace("add_", ew.add)
-    T.sub_ = _inplace("sub_", ew.sub)
-    T.mul_ = _inplace("mul_", ew.mul)
-    T.div_ = _inplace("div_", ew.div)
+    T.add_ = _inplace("add_", ew.add, "add")
+    T.sub_ = _inplace("sub_", ew.sub, "subtract")
+    T.mul_ = _inplace("mul_", ew.mul, "multiply")
+    T.div_ = _inplace("div_", ew.div, "true_divide")
     T.clamp_ = _inplace("clamp_", ew.clamp)
     T.clip_ = T.clamp_
     T.pow_ = _inplace("pow_", ew.pow)
