@@ -28,6 +28,7 @@ from deepgrad.ops import shape as sh
 from deepgrad.ops.creation import full_like, ones, rand, uniform, zeros
 from deepgrad.ops.fused import BatchNorm, LogSoftmax, Softmax, SoftmaxCrossEntropy, log_softmax, softmax
 from deepgrad.ops.index import one_hot
+from deepgrad.ops.linalg import linear as _linear
 from deepgrad.ops.linalg import matmul
 from deepgrad.ops.tensor_methods import _inplace
 
@@ -171,13 +172,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         (2, 4)
     """
     _check_tensor("linear", "input", input)
-    if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
-        raise ShapeError(
-            f"linear: input of shape {input.shape} does not fit weight of shape {weight.shape}; "
-            f"the input's last dimension must equal in_features = weight.shape[1]."
-        )
-    y = matmul(input, weight.mT)
-    return y if bias is None else y + bias
+    return _linear(input, weight, bias)
 
 
 # -- activations ---------------------------------------------------------------------------------

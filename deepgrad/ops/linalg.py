@@ -187,3 +187,52 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim != 3 or b.ndim != 3:
         raise ShapeError(f"bmm: both operands must be 3-D (got shapes {a.shape} and {b.shape}); use matmul.")
     return matmul(a, b)
+
+
+class Linear(Function):
+    """y = x @ W^T + b.   dx = dy @ W, dW = dy^T @ x, db = sum of dy over all but the last dim
+
+    Fused rather than composed from matmul, transpose and add because the composite's weight
+    gradient arrives as a transposed view that must be copied before it can be accumulated,
+    and its bias add makes a second output array; measured ~15% of an MLP step at batch 128.
+    Composite reference: ``matmul(x, w.mT) + b``. ``b`` is optional (two inputs then).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, *bias):
+        ctx.save_inputs(0, 1)
+        y = x @ w.T
+        if bias:
+            y += bias[0]
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, w = ctx.saved_inputs
+        need_x, need_w, *need_b = ctx.needs_input_grad
+        dx = dy @ w if need_x else None
+        rows = dy if dy.ndim == 2 else dy.reshape(-1, dy.shape[-1])
+        if need_w:
+            inputs = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            dw = rows.mT @ inputs
+        else:
+            dw = None
+        if not need_b:
+            return dx, dw
+        return dx, dw, (rows.sum(dim=0) if need_b[0] else None)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ W^T + b for x of shape (*, in_features), W (out_features, in_features), b (out_features,)."""
+    if x.ndim == 0 or weight.ndim != 2 or x.shape[-1] != weight.shape[1]:
+        raise ShapeError(
+            f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}; "
+            "the input's last dimension must equal in_features = weight.shape[1]."
+        )
+    same = x.dtype == weight.dtype and type(x._data) is type(weight._data)
+    if bias is not None:
+        same = same and bias.dtype == x.dtype and bias.shape == (weight.shape[0],) and type(bias._data) is type(x._data)
+    if not same:  # mixed dtypes, devices or an unusual bias shape: the composite explains or promotes
+        y = matmul(x, weight.mT)
+        return y if bias is None else y + bias
+    return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)

@@ -107,4 +107,18 @@ OPS = [
         covers=("BatchNorm",),
         atol32=1e-4,
     ),
+    OpSpec(
+        "linear",
+        lambda x, w, b: F.linear(x, w, b),
+        lambda x, w, b: x @ w.T + b,
+        [case((3, 4), (5, 4), (5,)), case((2, 3, 4), (5, 4), (5,)), case((1, 4), (1, 4), (1,)), case((0, 4), (2, 4), (2,))],
+        covers=("Linear",),
+    ),
+    OpSpec(
+        "linear_no_bias",
+        lambda x, w: F.linear(x, w),
+        lambda x, w: x @ w.T,
+        [case((3, 4), (5, 4)), case((2, 2, 3), (4, 3))],
+        covers=("Linear",),
+    ),
 ]
