@@ -1,0 +1,41 @@
+"""Reference models of the seeds, ready to train, and the recipes behind the ``deepgrad`` command.
+
+- ``MLP`` and ``mnist_mlp()`` (seed 004's 784-1000-500-100-10 classifier);
+- ``LeNet5`` and ``ConvNet`` for 28x28 digits;
+- autoencoders (seeds 001 and 003): ``Autoencoder`` (tied weights), ``StackedAutoencoder``
+  (greedy layer-wise pre-training), ``DenoisingAutoencoder``, ``SparseAutoencoder``;
+- generative models: ``VAE``, ``GAN`` and ``DCGAN`` (trained by ``GANTrainer``);
+- recurrent models: ``SequenceClassifier`` and ``CharLM`` (RNN, LSTM or GRU);
+- ``make_activation`` / ``initialize``: activations by name and the initialization schemes of
+  the labs (zeros, N(0, 1/n), Xavier, Kaiming);
+- ``recipes``: what ``deepgrad train RECIPE`` builds (data, model, loss, optimizer, metrics).
+"""
+
+from deepgrad.models.autoencoder import Autoencoder, DenoisingAutoencoder, SparseAutoencoder, StackedAutoencoder
+from deepgrad.models.cnn import ConvNet, LeNet5
+from deepgrad.models.common import ACTIVATIONS, INITS, initialize, make_activation
+from deepgrad.models.gan import DCGAN, GAN, GANTrainer
+from deepgrad.models.mlp import MLP, mnist_mlp
+from deepgrad.models.sequence import CharLM, SequenceClassifier
+from deepgrad.models.vae import VAE
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITS",
+    "MLP",
+    "VAE",
+    "Autoencoder",
+    "CharLM",
+    "ConvNet",
+    "DCGAN",
+    "DenoisingAutoencoder",
+    "GAN",
+    "GANTrainer",
+    "LeNet5",
+    "SequenceClassifier",
+    "SparseAutoencoder",
+    "StackedAutoencoder",
+    "initialize",
+    "make_activation",
+    "mnist_mlp",
+]
