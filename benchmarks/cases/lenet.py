@@ -22,44 +22,30 @@ def _model(nn):
     )
 
 
-def deepgrad_impl(config):
-    import deepgrad as dg
-    from deepgrad import nn, optim
+def _module_impl(library: str):
+    """The same code for deepgrad and PyTorch: deepgrad speaks PyTorch's API."""
 
-    dg.manual_seed(0)
-    model = _model(nn)
-    x_np, y_np = _data(config["batch"])
-    x, y = dg.from_numpy(x_np), dg.from_numpy(y_np.astype("int64"))
-    loss_fn = nn.CrossEntropyLoss()
-    opt = optim.SGD(model.parameters(), lr=LR)
+    def setup(config):
+        import importlib
 
-    def step():
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        lib = importlib.import_module(library)
+        optim = importlib.import_module(f"{library}.optim")
+        lib.manual_seed(0)
+        model = _model(lib.nn)
+        x_np, y_np = _data(config["batch"])
+        x, y = lib.from_numpy(x_np), lib.from_numpy(y_np.astype("int64"))
+        loss_fn = lib.nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=LR)
 
-    return step
+        def step():
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
 
+        return step
 
-def torch_impl(config):
-    import torch
-    from torch import nn
-
-    torch.manual_seed(0)
-    model = _model(nn)
-    x_np, y_np = _data(config["batch"])
-    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np.astype("int64"))
-    loss_fn = nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
-
-    def step():
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step
+    return setup
 
 
 def _im2col(x, k):
@@ -139,6 +125,6 @@ def numpy_impl(config):
 CASE = Case(
     name="lenet",
     description="LeNet-5 training step, 28x28 inputs (conv-pool-conv-pool-3 linear), SGD",
-    implementations={"deepgrad": deepgrad_impl, "torch": torch_impl, "numpy": numpy_impl},
+    implementations={"deepgrad": _module_impl("deepgrad"), "torch": _module_impl("torch"), "numpy": numpy_impl},
     config={"batch": 128},
 )

@@ -14,37 +14,26 @@ def _data():
     return rng.standard_normal((T, B, I)).astype(np.float32)
 
 
-def deepgrad_impl(config):
-    import deepgrad as dg
-    from deepgrad import nn
+def _module_impl(library: str):
+    """The same code for deepgrad and PyTorch: deepgrad speaks PyTorch's API."""
 
-    dg.manual_seed(0)
-    lstm = nn.LSTM(I, H)
-    x = dg.from_numpy(_data())
+    def setup(config):
+        import importlib
 
-    def step():
-        out, _ = lstm(x)
-        out.sum().backward()
-        for p in lstm.parameters():
-            p.grad = None
+        lib = importlib.import_module(library)
+        lib.manual_seed(0)
+        lstm = lib.nn.LSTM(I, H)
+        x = lib.from_numpy(_data())
 
-    return step
+        def step():
+            out, _ = lstm(x)
+            out.sum().backward()
+            for p in lstm.parameters():
+                p.grad = None
 
+        return step
 
-def torch_impl(config):
-    import torch
-
-    torch.manual_seed(0)
-    lstm = torch.nn.LSTM(I, H)
-    x = torch.from_numpy(_data())
-
-    def step():
-        out, _ = lstm(x)
-        out.sum().backward()
-        for p in lstm.parameters():
-            p.grad = None
-
-    return step
+    return setup
 
 
 def numpy_impl(config):
@@ -96,5 +85,5 @@ def numpy_impl(config):
 CASE = Case(
     name="lstm",
     description="single-layer LSTM fwd+bwd, input 32, hidden 128, sequence 50, batch 64",
-    implementations={"deepgrad": deepgrad_impl, "torch": torch_impl, "numpy": numpy_impl},
+    implementations={"deepgrad": _module_impl("deepgrad"), "torch": _module_impl("torch"), "numpy": numpy_impl},
 )

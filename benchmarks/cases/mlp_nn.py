@@ -17,51 +17,33 @@ def _layers(nn):
     return nn.Sequential(*layers)
 
 
-def deepgrad_impl(config):
-    import deepgrad as dg
-    from deepgrad import nn, optim
+def _module_impl(library: str):
+    """The same code for deepgrad and PyTorch: deepgrad speaks PyTorch's API."""
 
-    model = _layers(nn)
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    for layer, (w, b) in zip(linears, weights()):
-        layer.weight.data.copy_(dg.from_numpy(w.T.copy()))
-        layer.bias.data.copy_(dg.from_numpy(b))
-    x_np, y_np = data(config["batch"])
-    x, y = dg.from_numpy(x_np), dg.from_numpy(y_np.astype("int64"))
-    loss_fn = nn.CrossEntropyLoss()
-    opt = optim.SGD(model.parameters(), lr=LR)
+    def setup(config):
+        import importlib
 
-    def step():
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-
-    return step
-
-
-def torch_impl(config):
-    import torch
-    from torch import nn
-
-    model = _layers(nn)
-    linears = [m for m in model if isinstance(m, nn.Linear)]
-    with torch.no_grad():
+        lib = importlib.import_module(library)
+        nn, optim = lib.nn, importlib.import_module(f"{library}.optim")
+        model = _layers(nn)
+        linears = [m for m in model if isinstance(m, nn.Linear)]
         for layer, (w, b) in zip(linears, weights()):
-            layer.weight.copy_(torch.from_numpy(w.T.copy()))
-            layer.bias.copy_(torch.from_numpy(b))
-    x_np, y_np = data(config["batch"])
-    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np.astype("int64"))
-    loss_fn = nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(model.parameters(), lr=LR)
+            layer.weight.data.copy_(lib.from_numpy(w.T.copy()))
+            layer.bias.data.copy_(lib.from_numpy(b))
+        x_np, y_np = data(config["batch"])
+        x, y = lib.from_numpy(x_np), lib.from_numpy(y_np.astype("int64"))
+        loss_fn = nn.CrossEntropyLoss()
+        opt = optim.SGD(model.parameters(), lr=LR)
 
-    def step():
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        def step():
+            loss = loss_fn(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
 
-    return step
+        return step
+
+    return setup
 
 
 def numpy_impl(config):
@@ -71,6 +53,6 @@ def numpy_impl(config):
 CASE = Case(
     name="mlp_nn",
     description="MNIST MLP 784-1000-500-100-10 step: nn.Sequential + CrossEntropyLoss + SGD",
-    implementations={"deepgrad": deepgrad_impl, "torch": torch_impl, "numpy": numpy_impl},
+    implementations={"deepgrad": _module_impl("deepgrad"), "torch": _module_impl("torch"), "numpy": numpy_impl},
     config={"batch": 128},
 )

@@ -7,62 +7,39 @@ from harness import Case
 LR = 0.01
 
 
-def deepgrad_impl(config):
-    import deepgrad as dg
+def _tensor_impl(library: str):
+    """The same code for deepgrad and PyTorch: deepgrad speaks PyTorch's API."""
 
-    batch = config["batch"]
-    x_np, y_np = data(batch)
-    x = dg.from_numpy(x_np)
-    onehot = dg.from_numpy((y_np[:, None] == range(10)).astype("float32"))
-    params = []
-    for w, b in weights():
-        params += [dg.tensor(w, requires_grad=True), dg.tensor(b, requires_grad=True)]
+    def setup(config):
+        import importlib
 
-    def step():
-        h = x
-        for i in range(0, len(params), 2):
-            h = h @ params[i] + params[i + 1]
-            if i < len(params) - 2:
-                h = h.relu()
-        shifted = h - h.amax(dim=1, keepdim=True).detach()
-        log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
-        loss = -(log_probs * onehot).sum() / batch
-        loss.backward()
-        with dg.no_grad():
-            for p in params:
-                p -= LR * p.grad
-                p.grad = None
+        lib = importlib.import_module(library)
+        batch = config["batch"]
+        x_np, y_np = data(batch)
+        x = lib.from_numpy(x_np)
+        onehot = lib.from_numpy((y_np[:, None] == range(10)).astype("float32"))
+        params = []
+        for w, b in weights():
+            params += [lib.tensor(w, requires_grad=True), lib.tensor(b, requires_grad=True)]
 
-    return step
+        def step():
+            h = x
+            for i in range(0, len(params), 2):
+                h = h @ params[i] + params[i + 1]
+                if i < len(params) - 2:
+                    h = h.relu()
+            shifted = h - h.amax(dim=1, keepdim=True).detach()
+            log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+            loss = -(log_probs * onehot).sum() / batch
+            loss.backward()
+            with lib.no_grad():
+                for p in params:
+                    p -= LR * p.grad
+                    p.grad = None
 
+        return step
 
-def torch_impl(config):
-    import torch
-
-    batch = config["batch"]
-    x_np, y_np = data(batch)
-    x = torch.from_numpy(x_np)
-    onehot = torch.from_numpy((y_np[:, None] == range(10)).astype("float32"))
-    params = []
-    for w, b in weights():
-        params += [torch.tensor(w, requires_grad=True), torch.tensor(b, requires_grad=True)]
-
-    def step():
-        h = x
-        for i in range(0, len(params), 2):
-            h = h @ params[i] + params[i + 1]
-            if i < len(params) - 2:
-                h = h.relu()
-        shifted = h - h.amax(dim=1, keepdim=True).detach()
-        log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
-        loss = -(log_probs * onehot).sum() / batch
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR * p.grad
-                p.grad = None
-
-    return step
+    return setup
 
 
 def numpy_impl(config):
@@ -72,6 +49,6 @@ def numpy_impl(config):
 CASE = Case(
     name="mlp_tensor",
     description="MLP 784-1000-500-100-10 training step from tensor ops (log/exp/sum CE, SGD)",
-    implementations={"deepgrad": deepgrad_impl, "torch": torch_impl, "numpy": numpy_impl},
+    implementations={"deepgrad": _tensor_impl("deepgrad"), "torch": _tensor_impl("torch"), "numpy": numpy_impl},
     config={"batch": 128},
 )

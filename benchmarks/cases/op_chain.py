@@ -9,46 +9,31 @@ from harness import Case
 N_OPS = 100  # 25 x (mul, add, tanh, sub)
 
 
-def deepgrad_impl(config):
-    import deepgrad as dg
+def _tensor_impl(library: str):
+    """The same code for deepgrad and PyTorch: deepgrad speaks PyTorch's API."""
 
-    dg.manual_seed(0)
-    x0 = dg.randn(10, requires_grad=True)
-    a = dg.rand(10) * 0.5 + 0.75
-    b = dg.randn(10) * 0.1
+    def setup(config):
+        import importlib
 
-    def step():
-        x = x0
-        for _ in range(N_OPS // 4):
-            x = x * a
-            x = x + b
-            x = x.tanh()
-            x = x - b
-        x.sum().backward()
-        x0.grad = None
+        lib = importlib.import_module(library)
+        lib.manual_seed(0)
+        x0 = lib.randn(10, requires_grad=True)
+        a = lib.rand(10) * 0.5 + 0.75
+        b = lib.randn(10) * 0.1
 
-    return step
+        def step():
+            x = x0
+            for _ in range(N_OPS // 4):
+                x = x * a
+                x = x + b
+                x = x.tanh()
+                x = x - b
+            x.sum().backward()
+            x0.grad = None
 
+        return step
 
-def torch_impl(config):
-    import torch
-
-    torch.manual_seed(0)
-    x0 = torch.randn(10, requires_grad=True)
-    a = torch.rand(10) * 0.5 + 0.75
-    b = torch.randn(10) * 0.1
-
-    def step():
-        x = x0
-        for _ in range(N_OPS // 4):
-            x = x * a
-            x = x + b
-            x = x.tanh()
-            x = x - b
-        x.sum().backward()
-        x0.grad = None
-
-    return step
+    return setup
 
 
 def numpy_impl(config):
@@ -85,7 +70,7 @@ def numpy_impl(config):
 CASE = Case(
     name="op_chain",
     description="chain of 100 elementwise ops on 10-element tensors, forward + backward, time per op",
-    implementations={"deepgrad": deepgrad_impl, "torch": torch_impl, "numpy": numpy_impl},
+    implementations={"deepgrad": _tensor_impl("deepgrad"), "torch": _tensor_impl("torch"), "numpy": numpy_impl},
     per=N_OPS,
     unit="us",
 )
