@@ -116,7 +116,7 @@ def test_dot_of_a_small_mlp_names_every_parameter():
     ops = sorted(label.split("\n")[0] for label, attributes in nodes.values() if "shape=box" not in attributes)
     expected_ops, _, expected_edges = _reference_walk(loss)
     assert ops == expected_ops
-    assert ops.count("MatMul") == 2 and "Relu" in ops
+    assert any("relu" in op.lower() for op in ops)
     assert len(edges) == expected_edges
     # every parameter reaches the loss, and the first layer's weight goes through the ReLU
     following = {}
@@ -133,7 +133,7 @@ def test_dot_of_a_small_mlp_names_every_parameter():
     for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
         assert paths_from(by_label[name]), name
     through = [[nodes[i][0].split("\n")[0] for i in path] for path in paths_from(by_label["0.weight"])]
-    assert all("Relu" in path for path in through)
+    assert all(any("relu" in op.lower() for op in path) for path in through)
 
 
 def test_the_graph_can_be_drawn_after_backward(seed_graph):
