@@ -19,6 +19,7 @@ from deepgrad.backend.device import (
     get_cupy,
     parse_device,
 )
+from deepgrad.backend.ops_compat import erf, scatter_add
 
 float16 = np.dtype("float16")
 float32 = np.dtype("float32")
@@ -58,17 +59,6 @@ class ShapeError(ValueError):
     """Shapes that an operation cannot combine; the message names the op and the shapes."""
 
 
-def erf(xp):
-    """The array module's ``erf`` (SciPy on the CPU, cupyx.scipy on CUDA)."""
-    if xp is np:
-        import scipy.special
-
-        return scipy.special.erf
-    import cupyx.scipy.special
-
-    return cupyx.scipy.special.erf
-
-
 def to_dtype(dtype) -> np.dtype | None:
     """Turn ``'float32'``, ``np.float32``, ``deepgrad.float32``, ``float`` ... into a NumPy dtype."""
     if dtype is None:
@@ -78,7 +68,9 @@ def to_dtype(dtype) -> np.dtype | None:
     if isinstance(dtype, str):
         if dtype in DTYPES:
             return DTYPES[dtype]
-        raise DTypeError(f"unknown dtype {dtype!r}; allowed: {', '.join(sorted(DTYPES))}")
+        if dtype == "bfloat16":
+            return bfloat16_dtype()
+        raise DTypeError(f"unknown dtype {dtype!r}; allowed: {', '.join(sorted(DTYPES))}, bfloat16")
     if dtype is float:
         return float32
     if dtype is int:
@@ -91,13 +83,29 @@ def to_dtype(dtype) -> np.dtype | None:
         raise DTypeError(f"unknown dtype {dtype!r}") from exc
 
 
+def bfloat16_dtype() -> np.dtype:
+    """The bfloat16 dtype (8 exponent bits, 7 mantissa bits) from the ``ml_dtypes`` package.
+
+    NumPy has no bfloat16 of its own; ``ml_dtypes`` adds one that NumPy (and CuPy 14+) compute with.
+    Imported on first use, so deepgrad does not depend on it.
+    """
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise DTypeError(
+            "bfloat16: NumPy has no bfloat16 dtype of its own (got no ml_dtypes package); "
+            "install it with `pip install ml_dtypes`, or use float16."
+        ) from None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
 def is_floating(dtype: np.dtype) -> bool:
     return dtype.kind == "f" or dtype.kind == "V"  # "V": bfloat16 from ml_dtypes
 
 
 def get_array_module(array):
     """The array module (numpy or cupy) that owns ``array``."""
-    if isinstance(array, (np.ndarray, np.generic)):
+    if type(array) is np.ndarray:
         return np
     cupy = get_cupy()
     if cupy is not None and isinstance(array, cupy.ndarray):
@@ -107,7 +115,7 @@ def get_array_module(array):
 
 def device_of(array) -> Device:
     """The Device an array lives on."""
-    if isinstance(array, np.ndarray):
+    if type(array) is np.ndarray:
         return _CPU
     cupy = get_cupy()
     if cupy is not None and isinstance(array, cupy.ndarray):
@@ -116,20 +124,34 @@ def device_of(array) -> Device:
 
 
 def array_module_for(device: Device):
+    """numpy for the CPU; cupy for a CUDA device, which must be the current one (new arrays land there)."""
     if device.type == "cpu":
         return np
-    return get_cupy(required=True, device=device)
+    cupy = get_cupy(required=True, device=device)
+    current = cupy.cuda.runtime.getDevice()
+    if device.index != current:
+        raise DeviceError(
+            f"device {device}: new tensors are made on the current CUDA device (cuda:{current}) (got {device}); "
+            f"make {device} current first with `with deepgrad.cuda.device({device.index}):` or "
+            f"deepgrad.cuda.set_device({device.index}), or create on cuda:{current} and call .to('{device}')."
+        )
+    return cupy
 
 
 def to_device(array, device: Device):
     """Copy ``array`` onto ``device`` (no copy when it is already there)."""
+    cupy = get_cupy()
+    on_gpu = cupy is not None and isinstance(array, cupy.ndarray)
     if device.type == "cpu":
-        if isinstance(array, np.ndarray):
-            return array
-        return array.get()
+        if on_gpu:
+            return array.get()
+        return array if isinstance(array, np.ndarray) else np.asarray(array)
     cupy = get_cupy(required=True, device=device)
-    with cupy.cuda.Device(device.index or 0):
-        return cupy.asarray(array)
+    if on_gpu and array.device.id == device.index:
+        return array
+    with cupy.cuda.Device(device.index):
+        # copy() allocates on the current device, so an array on another GPU is copied across.
+        return array.copy() if on_gpu else cupy.asarray(array)
 
 
 def as_array(data, dtype=None, device=None):
@@ -174,23 +196,14 @@ def _nested_to_numpy(seq):
     return np.asarray(seq) if hasattr(seq, "_data") else seq
 
 
-def scatter_add(xp, target, index, values):
-    """``target[index] += values`` with repeated indices accumulating (np.add.at / cupyx.scatter_add)."""
-    if xp is np:
-        np.add.at(target, index, values)
-    else:
-        import cupyx
-
-        cupyx.scatter_add(target, index, values)
-    return target
-
-
 __all__ = [
     "Device",
     "DeviceError",
     "DTypeError",
     "ShapeError",
     "erf",
+    "bfloat16_dtype",
+    "is_floating",
     "cuda_available",
     "cuda_unavailable_reason",
     "device_count",

@@ -56,24 +56,35 @@ def parse_device(spec) -> Device:
     raise DeviceError(f"device: cannot parse {spec!r}; allowed: 'cpu', 'cuda', 'cuda:N' or a Device")
 
 
+_INSTALL = "install the CUDA extra that matches your driver: `pip install deepgrad[cuda12]` or `pip install deepgrad[cuda13]`"
+
+
 def _load_cupy() -> None:
     global _cupy, _cupy_error, _cupy_checked
     _cupy_checked = True
     try:
         import cupy
-    except ImportError:
-        _cupy_error = (
-            "CuPy is not installed; install the CUDA extra that matches your driver, "
-            "e.g. `pip install deepgrad[cuda12]` or `pip install deepgrad[cuda13]`"
-        )
+    except ModuleNotFoundError as exc:
+        if exc.name != "cupy":  # CuPy is there but something it needs is not
+            _cupy_error = f"CuPy could not be imported ({exc}); reinstall it: {_INSTALL}"
+        else:
+            _cupy_error = f"CuPy is not installed; {_INSTALL}"
+        return
+    except ImportError as exc:  # e.g. a CUDA library of the wrong version
+        _cupy_error = f"CuPy could not be imported ({exc}); {_INSTALL}, matching your CUDA version"
         return
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # CUDA driver missing or broken: CuPy raises its own error types
-        _cupy_error = f"CuPy is installed but no CUDA GPU could be used ({exc})"
+        _cupy_error = (
+            f"CuPy is installed but no CUDA GPU could be used ({exc}); check the NVIDIA driver with `nvidia-smi` "
+            "and that the CuPy wheel matches it (cupy-cuda12x for CUDA 12, cupy-cuda13x for CUDA 13)"
+        )
         return
     if count == 0:
-        _cupy_error = "CuPy is installed but no CUDA GPU was found"
+        _cupy_error = (
+            "CuPy is installed but no CUDA GPU was found; run on a machine with an NVIDIA GPU, or use device='cpu'"
+        )
         return
     _cupy = cupy
 

@@ -3,7 +3,13 @@
 ``deepgrad.manual_seed(s)`` reseeds the default generator, which makes
 initialization, shuffling, dropout and augmentation repeatable (DESIGN
 principle 7). A ``Generator`` wraps a NumPy ``PCG64`` generator for the CPU and,
-created lazily, a CuPy generator for CUDA draws, seeded from the same seed.
+created lazily, one CuPy ``RandomState`` per CUDA device for draws on the GPU, seeded from
+the same seed (or from the one ``deepgrad.cuda.manual_seed`` gave). The CuPy generators are
+wrapped in ``CupyDraws``, which speaks the NumPy ``Generator`` method names that deepgrad's
+creation functions use, so ``gen.rng_for(xp).random(shape)`` works on both backends.
+
+The GPU stream is a different random sequence from the CPU one (cuRAND, not PCG64): a seed
+makes each device repeatable, not the two devices equal.
 """
 
 from __future__ import annotations
@@ -27,11 +33,13 @@ class Generator:
         True
     """
 
+    _cupy_rng = None  # {device index: CupyDraws}, made on the first draw on a GPU
+    _cuda_seed = None  # set by deepgrad.cuda.manual_seed; None: follow the seed
+
     def __init__(self, device=None):
         self.device: Device = parse_device(device)
         self._seed = 0
         self.np = np.random.Generator(np.random.PCG64(0))
-        self._cupy_rng = None
 
     def manual_seed(self, seed: int) -> "Generator":
         """Reseed; returns self so ``Generator().manual_seed(0)`` reads naturally."""
@@ -40,7 +48,24 @@ class Generator:
         self._seed = int(seed) & 0xFFFF_FFFF_FFFF_FFFF
         self.np = np.random.Generator(np.random.PCG64(self._seed))
         self._cupy_rng = None
+        self._cuda_seed = None
         return self
+
+    def manual_seed_cuda(self, seed: int) -> "Generator":
+        """Reseed only the CUDA draws (every device), leaving the CPU stream where it is.
+
+        ``deepgrad.cuda.manual_seed`` calls this on the default generator. Works without a GPU
+        (the seed is kept for when one is used), as in PyTorch.
+        """
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise TypeError(f"Generator.manual_seed_cuda: seed must be an int (got {seed!r})")
+        self._cuda_seed = int(seed) & 0xFFFF_FFFF_FFFF_FFFF
+        self._cupy_rng = None
+        return self
+
+    def initial_seed_cuda(self) -> int:
+        """The seed the CUDA draws started from."""
+        return self._seed if self._cuda_seed is None else self._cuda_seed
 
     def seed(self) -> int:
         """Reseed from the operating system's entropy; returns the new seed."""
@@ -52,15 +77,24 @@ class Generator:
         return self._seed
 
     def rng_for(self, xp):
-        """The generator object that draws arrays of module ``xp``."""
+        """The generator that draws arrays of module ``xp``: NumPy's, or the CUDA one of the current device."""
         if xp is np:
             return self.np
-        if self._cupy_rng is None:
-            self._cupy_rng = get_cupy(required=True).random.RandomState(self._seed)
-        return self._cupy_rng
+        cupy = get_cupy(required=True)
+        index = cupy.cuda.runtime.getDevice()
+        draws = self._cupy_rng
+        if draws is None:
+            draws = self._cupy_rng = {}
+        rng = draws.get(index)
+        if rng is None:
+            rng = draws[index] = CupyDraws(cupy.random.RandomState(np.uint64(self.initial_seed_cuda())))
+        return rng
 
     def get_state(self) -> dict:
-        """A JSON-able snapshot of the generator (for checkpoints)."""
+        """A JSON-able snapshot of the generator (for checkpoints).
+
+        It holds the CPU stream; after ``set_state`` the CUDA draws start again from their seed.
+        """
         return {"seed": self._seed, "bit_generator": self.np.bit_generator.state}
 
     def set_state(self, state: dict) -> None:
@@ -68,6 +102,44 @@ class Generator:
         self.np = np.random.Generator(np.random.PCG64())
         self.np.bit_generator.state = state["bit_generator"]
         self._cupy_rng = None
+        self._cuda_seed = None
+
+
+class CupyDraws:
+    """A CuPy ``RandomState`` behind the NumPy ``Generator`` method names deepgrad draws with.
+
+    CuPy's ``RandomState`` follows NumPy's legacy API (``random_sample``, ``randint``); deepgrad's
+    creation functions call ``random``, ``standard_normal``, ``integers`` and ``permutation`` on
+    whatever ``Generator.rng_for`` returns, and get arrays on the current GPU.
+    """
+
+    def __init__(self, random_state):
+        self.random_state = random_state
+
+    def random(self, size=None, dtype=np.float64):
+        """Uniform samples in [0, 1) (float32 or float64)."""
+        return self.random_state.random_sample(size=size, dtype=dtype)
+
+    def standard_normal(self, size=None, dtype=np.float64):
+        return self.random_state.standard_normal(size=size, dtype=dtype)
+
+    def normal(self, loc=0.0, scale=1.0, size=None, dtype=np.float64):
+        return self.random_state.normal(loc, scale, size=size, dtype=dtype)
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=np.float64):
+        return self.random_state.uniform(low, high, size=size, dtype=dtype)
+
+    def integers(self, low, high=None, size=None, dtype=np.int64):
+        """Integers uniform in [low, high) (in [0, low) without high), like NumPy's ``Generator.integers``."""
+        return self.random_state.randint(low, high, size=size, dtype=dtype)
+
+    randint = integers
+
+    def permutation(self, n):
+        return self.random_state.permutation(n)
+
+    def shuffle(self, array) -> None:
+        self.random_state.shuffle(array)
 
 
 default_generator = Generator()

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DeviceError, DTypeError, ShapeError, to_dtype
+from deepgrad.backend import DeviceError, DTypeError, ShapeError, amp_state, to_dtype
 from deepgrad.backend.random import Generator
 from deepgrad.ops import composite as cp
 from deepgrad.ops import elementwise as ew
@@ -27,6 +27,7 @@ from deepgrad.ops import reduce as rd
 from deepgrad.ops import shape as sh
 from deepgrad.ops.creation import full_like, ones, rand, uniform, zeros
 from deepgrad.ops.fused import BatchNorm, LogSoftmax, Softmax, SoftmaxCrossEntropy, log_softmax, softmax
+from deepgrad.ops.autocast import FLOAT32, autocast_inputs
 from deepgrad.ops.index import one_hot
 from deepgrad.ops.linalg import linear as _linear
 from deepgrad.ops.linalg import matmul
@@ -863,6 +864,8 @@ def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
     _check_tensor(name, "target", target)
     if input.ndim == 0:
         raise ShapeError(f"{name}: input needs a class dimension (got a 0-d tensor).")
+    if amp_state.active():
+        (input,) = autocast_inputs(FLOAT32, input)
     class_dim = 1 if input.ndim >= 2 else 0
     classes = input.shape[class_dim]
     batch_shape = input.shape[:class_dim] + input.shape[class_dim + 1 :]
@@ -878,13 +881,13 @@ def _class_targets(name: str, input: Tensor, target: Tensor, ignore_index: int) 
     rows = cp.movedim(input, class_dim, -1).reshape(-1, classes) if input.ndim > 2 else input.reshape(-1, classes)
     t = t.reshape(-1)
     valid = t != ignore_index
-    if t.size:
+    # One reduction read back, so a GPU waits once per call (not for a masked copy, a min and a max).
+    if t.size and bool((valid & ((t < 0) | (t >= classes))).any()):
         picked = t[valid]
-        if picked.size and (int(picked.min()) < 0 or int(picked.max()) >= classes):
-            raise ValueError(
-                f"{name}: target class indices must lie in [0, {classes}) for {classes} classes "
-                f"(got min {int(picked.min())}, max {int(picked.max())}; ignore_index={ignore_index})."
-            )
+        raise ValueError(
+            f"{name}: target class indices must lie in [0, {classes}) for {classes} classes "
+            f"(got min {int(picked.min())}, max {int(picked.max())}; ignore_index={ignore_index})."
+        )
     return rows, t, valid, batch_shape, classes
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DTypeError, ShapeError
+from deepgrad.backend import DeviceError, DTypeError, ShapeError, amp_state
+from deepgrad.ops.autocast import LOWER, autocast_inputs
 
 _BLOCK = 64  # rows per block of the blocked transpose: 64 rows x N columns stay in the L1/L2 cache
 _CHUNK = 4096  # columns per chunk of a thin matrix product (see matmul_wide)
@@ -331,6 +332,11 @@ def _check_tensors(name: str, x, w, b, dims: int):
             f"{dims + 1} without the batch (got shape {x.shape})"
         )
     for arg, t in (("weight", w), ("bias", b)):
+        if t is not None and type(t._data) is not type(x._data):
+            raise DeviceError(
+                f"{name}: input is on {x.device} but {arg} is on {t.device}; move one of them with .to(...) "
+                f"first (e.g. model.to('{x.device}') or input.to('{t.device}'))."
+            )
         if t is not None and t.dtype != x.dtype:
             raise DTypeError(
                 f"{name}: input and {arg} must have the same dtype (got {x.dtype} and {t.dtype}); "
@@ -370,6 +376,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         >>> conv2d(dg.randn(8, 3, 32, 32), dg.randn(16, 3, 3, 3), padding=1).shape
         (8, 16, 32, 32)
     """
+    if amp_state.active():
+        input, weight, bias = autocast_inputs(LOWER, input, weight, bias)
     _check_tensors("conv2d", input, weight, bias, 2)
     unbatched = input.ndim == 3
     if unbatched:
@@ -418,6 +426,8 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         >>> conv1d(dg.randn(4, 2, 50), dg.randn(8, 2, 5)).shape
         (4, 8, 46)
     """
+    if amp_state.active():
+        input, weight, bias = autocast_inputs(LOWER, input, weight, bias)
     _check_tensors("conv1d", input, weight, bias, 1)
     stride = ntuple("conv1d", "stride", stride, 1)
     dilation = ntuple("conv1d", "dilation", dilation, 1)
@@ -464,6 +474,8 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         >>> conv_transpose2d(dg.randn(2, 16, 8, 8), dg.randn(16, 3, 4, 4), stride=2, padding=1).shape
         (2, 3, 16, 16)
     """
+    if amp_state.active():
+        input, weight, bias = autocast_inputs(LOWER, input, weight, bias)
     _check_tensors("conv_transpose2d", input, weight, bias, 2)
     unbatched = input.ndim == 3
     if unbatched:
@@ -504,6 +516,8 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     Shape:
         input (N, C_in, L) -> (N, C_out, (L - 1) s - 2 p + d (k - 1) + output_padding + 1).
     """
+    if amp_state.active():
+        input, weight, bias = autocast_inputs(LOWER, input, weight, bias)
     _check_tensors("conv_transpose1d", input, weight, bias, 1)
     name = "conv_transpose1d"
     x4 = input.reshape(input.shape[:-1] + (1, input.shape[-1]))

@@ -550,11 +550,16 @@ def remainder(a, b) -> Tensor:
 
 def where(cond, a, b) -> Tensor:
     """Elements of ``a`` where ``cond`` is true, else of ``b`` (all three broadcast)."""
-    if not isinstance(cond, Tensor):
-        cond = tensor(cond, dtype=bool)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        a = tensor(a)
+        a = tensor(a, device=cond.device if isinstance(cond, Tensor) else None)
     a, b = binary("where", a, b)
+    if not isinstance(cond, Tensor):
+        cond = tensor(cond, dtype=bool, device=a.device)
+    elif type(cond._data) is not type(a._data):
+        raise DeviceError(
+            f"where: cond is on {cond.device} but the values are on {a.device}; "
+            f"move cond with cond.to('{a.device}') first."
+        )
     if cond._data.dtype != np.bool_:
         cond = cond.to(bool)
     if cond.shape != a.shape or cond.shape != b.shape:

@@ -23,7 +23,8 @@ from __future__ import annotations
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DTypeError, to_dtype
+from deepgrad.backend import DTypeError, amp_state, to_dtype
+from deepgrad.ops.autocast import FLOAT32, autocast_inputs
 from deepgrad.ops import reduce as rd
 
 
@@ -190,6 +191,8 @@ def _softmax_dim(name: str, input: Tensor, dim, dtype) -> tuple:
         raise TypeError(f"{name}: dim is required (got None); pass the dimension to normalize over, e.g. dim=1.")
     if dtype is not None:
         input = input.to(to_dtype(dtype))
+    elif amp_state.active():
+        (input,) = autocast_inputs(FLOAT32, input)
     if input._data.dtype.kind not in "fV":
         raise DTypeError(f"{name}: needs a floating-point tensor (got {input.dtype}); use x.float().")
     (d,) = rd.normalize_dims(name, dim, max(input._data.ndim, 1))

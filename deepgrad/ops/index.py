@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np  # shape bookkeeping only
 
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DTypeError, ShapeError
+from deepgrad.backend import DeviceError, DTypeError, ShapeError
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops import reduce as rd
 from deepgrad.ops import shape as sh
@@ -18,6 +18,11 @@ from deepgrad.ops.creation import arange
 
 def _index_array(name: str, index, x: Tensor):
     array = index._data if isinstance(index, Tensor) else x.xp.asarray(index)
+    if type(array) is not type(x._data):
+        raise DeviceError(
+            f"{name}: index is on {index.device} but the input is on {x.device}; "
+            f"move the index with index.to('{x.device}') first."
+        )
     if array.dtype.kind not in "iu":
         raise DTypeError(f"{name}: index must be an integer tensor (got {array.dtype}); use index.long().")
     return array

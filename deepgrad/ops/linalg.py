@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DeviceError, ShapeError
+from deepgrad.backend import DeviceError, ShapeError, amp_state
+from deepgrad.ops.autocast import LOWER, autocast_inputs
 from deepgrad.ops.elementwise import promote
 
 
@@ -27,6 +28,8 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading dims broadcast."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError(f"matmul: both operands must be Tensors (got {type(a).__name__} and {type(b).__name__})")
+    if amp_state.active():
+        a, b = autocast_inputs(LOWER, a, b)
     ad, bd = a._data, b._data
     if ad.ndim == 0 or bd.ndim == 0:
         raise ShapeError(f"matmul: both operands need at least 1 dimension (got shapes {a.shape} and {b.shape})")
@@ -229,6 +232,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape}; "
             "the input's last dimension must equal in_features = weight.shape[1]."
         )
+    if amp_state.active():
+        x, weight, bias = autocast_inputs(LOWER, x, weight, bias)
     same = x.dtype == weight.dtype and type(x._data) is type(weight._data)
     if bias is not None:
         same = same and bias.dtype == x.dtype and bias.shape == (weight.shape[0],) and type(bias._data) is type(x._data)

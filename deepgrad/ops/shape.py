@@ -223,7 +223,10 @@ def cat(tensors, dim: int = 0) -> Tensor:
         if type(t._data) is not type(first._data):
             from deepgrad.backend import DeviceError
 
-            raise DeviceError(f"cat: tensor {i} is on {t.device} but tensor 0 is on {first.device}")
+            raise DeviceError(
+                f"cat: tensor {i} is on {t.device} but tensor 0 is on {first.device}; "
+                f"move them to one device with .to(...) first (e.g. t.to('{first.device}'))."
+            )
     dtype = np.result_type(*[t.dtype for t in tensors])
     tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
     return Cat.apply(*tensors, dim=dim)

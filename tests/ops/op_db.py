@@ -834,7 +834,7 @@ OPS: list[OpSpec] = [
     ),
     OpSpec(
         "getitem_mask",
-        lambda a, index: a[dg.tensor(index)],
+        lambda a, index: a[dg.tensor(index, device=a.device)],
         lambda a, index: a[index],
         [case((3, 4), index=_mask((3, 4))), case((3, 4), index=_mask((3,), 2))],
         covers=("Index", "IndexPutAdd"),
@@ -853,7 +853,7 @@ OPS: list[OpSpec] = [
     ),
     OpSpec(
         "gather",
-        lambda a, dim, index: dg.gather(a, dim, dg.tensor(index)),
+        lambda a, dim, index: dg.gather(a, dim, dg.tensor(index, device=a.device)),
         lambda a, dim, index: np.take_along_axis(a, index, dim),
         [
             case((3, 4), dim=1, index=along_index((3, 4), 1, 6)),
@@ -864,7 +864,7 @@ OPS: list[OpSpec] = [
     ),
     OpSpec(
         "take_along_dim",
-        lambda a, index, dim=None: dg.take_along_dim(a, dg.tensor(index), dim),
+        lambda a, index, dim=None: dg.take_along_dim(a, dg.tensor(index, device=a.device), dim),
         lambda a, index, dim=None: np.take_along_axis(
             a.reshape(-1) if dim is None else a, index.reshape(-1) if dim is None else index, 0 if dim is None else dim
         ),
@@ -877,7 +877,7 @@ OPS: list[OpSpec] = [
     ),
     OpSpec(
         "scatter_add",
-        lambda a, src, dim, index: a.scatter_add(dim, dg.tensor(index), src),
+        lambda a, src, dim, index: a.scatter_add(dim, dg.tensor(index, device=a.device), src),
         lambda a, src, dim, index: _np_scatter_add(a, src, dim, index),
         [
             case((3, 4), (3, 6), dim=1, index=along_index((3, 4), 1, 6)),
@@ -888,7 +888,7 @@ OPS: list[OpSpec] = [
     ),
     OpSpec(
         "index_select",
-        lambda a, dim, index: dg.index_select(a, dim, dg.tensor(index)),
+        lambda a, dim, index: dg.index_select(a, dim, dg.tensor(index, device=a.device)),
         lambda a, dim, index: np.take(a, index, axis=dim),
         [case((4, 3), dim=0, index=np.array([3, 0, 3])), case((2, 3, 4), dim=-1, index=np.array([1, 1, 1, 0, 2]))],
         covers=("Index", "IndexPutAdd"),
@@ -903,7 +903,7 @@ OPS: list[OpSpec] = [
     ),
     OpSpec(
         "masked_fill",
-        lambda a, mask, value: a.masked_fill(dg.tensor(mask), value),
+        lambda a, mask, value: a.masked_fill(dg.tensor(mask, device=a.device), value),
         lambda a, mask, value: np.where(mask, value, a),
         [
             case((3, 4), mask=_mask((3, 4)), value=0.5),

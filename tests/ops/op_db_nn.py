@@ -36,7 +36,7 @@ def _np_batch_norm(x, w=None, b=None, eps=1e-5):
 
 
 def _ce(a, target):
-    return F.cross_entropy(a, dg.tensor(target), reduction="none")
+    return F.cross_entropy(a, dg.tensor(target, device=a.device), reduction="none")
 
 
 SOFTMAX_CASES = [
