@@ -15,7 +15,9 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_inputs(0, 1)
-        return a @ b
+        y = a @ b
+        # NumPy's bfloat16 products (ml_dtypes) come out float32; keep the inputs' dtype as for every other type.
+        return y if y.dtype == a.dtype else y.astype(a.dtype)
 
     @staticmethod
     def backward(ctx, dy):
@@ -207,7 +209,7 @@ class Linear(Function):
         y = x @ w.T
         if bias:
             y += bias[0]
-        return y
+        return y if y.dtype == x.dtype else y.astype(x.dtype)  # bfloat16: see MatMul
 
     @staticmethod
     def backward(ctx, dy):
