@@ -21,15 +21,15 @@ from deepgrad.models.vae import VAE
 
 __all__ = [
     "ACTIVATIONS",
+    "DCGAN",
+    "GAN",
     "INITS",
     "MLP",
     "VAE",
     "Autoencoder",
     "CharLM",
     "ConvNet",
-    "DCGAN",
     "DenoisingAutoencoder",
-    "GAN",
     "GANTrainer",
     "LeNet5",
     "SequenceClassifier",

@@ -14,6 +14,7 @@ reconstruction error, plus the sparsity penalty for ``SparseAutoencoder``), so t
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 from deepgrad import nn
 from deepgrad.autograd import Tensor, no_grad
@@ -299,14 +300,14 @@ class StackedAutoencoder(nn.Module):
             raise ValueError(f"StackedAutoencoder: noise must be a masking probability in [0, 1) (got {noise!r}).")
         self.sizes, self.activation_name, self.noise = sizes, activation, float(noise)
         layers = []
-        for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            kwargs = dict(
-                activation=activation,
-                output=output if k == 0 else activation,
-                tied=tied,
-                loss=loss if k == 0 else "mse",
-                init=init,
-            )
+        for k, (n_in, n_out) in enumerate(pairwise(sizes)):
+            kwargs = {
+                "activation": activation,
+                "output": output if k == 0 else activation,
+                "tied": tied,
+                "loss": loss if k == 0 else "mse",
+                "init": init,
+            }
             if noise > 0:
                 layers.append(DenoisingAutoencoder(n_in, n_out, corruption="mask", noise=noise, **kwargs))
             else:

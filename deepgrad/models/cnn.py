@@ -134,7 +134,11 @@ class ConvNet(nn.Module):
                 blocks.append(nn.BatchNorm2d(c_out))
             blocks += [make_activation(activation, c_out), nn.MaxPool2d(2)]
         self.features = nn.Sequential(*blocks)
-        head: list[nn.Module] = [nn.Flatten(), nn.Linear(channels[1] * 7 * 7, hidden), make_activation(activation, hidden)]
+        head: list[nn.Module] = [
+            nn.Flatten(),
+            nn.Linear(channels[1] * 7 * 7, hidden),
+            make_activation(activation, hidden),
+        ]
         if dropout > 0:
             head.append(nn.Dropout(dropout))
         head.append(nn.Linear(hidden, num_classes))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from deepgrad import nn
@@ -47,7 +48,7 @@ class MLPGenerator(nn.Module):
         out = math.prod(self.image_shape)
         sizes = [latent_dim, *hidden]
         layers: list[nn.Module] = []
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for n_in, n_out in pairwise(sizes):
             layers += [nn.Linear(n_in, n_out), nn.LeakyReLU(0.2)]
         layers += [nn.Linear(sizes[-1], out), nn.Sigmoid()]
         self.net = nn.Sequential(*layers)
@@ -69,7 +70,7 @@ class MLPDiscriminator(nn.Module):
         super().__init__()
         sizes = [math.prod(tuple(image_shape)), *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
-        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for n_in, n_out in pairwise(sizes):
             layers += [nn.Linear(n_in, n_out), nn.LeakyReLU(0.2)]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
@@ -95,7 +96,9 @@ class DCGenerator(nn.Module):
         super().__init__()
         _check_positive("DCGenerator", latent_dim=latent_dim, channels=channels, out_channels=out_channels)
         self.project = nn.Sequential(
-            nn.Linear(latent_dim, 2 * channels * 7 * 7), nn.Unflatten(1, (2 * channels, 7, 7)), nn.BatchNorm2d(2 * channels),
+            nn.Linear(latent_dim, 2 * channels * 7 * 7),
+            nn.Unflatten(1, (2 * channels, 7, 7)),
+            nn.BatchNorm2d(2 * channels),
             nn.ReLU(),
         )
         self.upsample = nn.Sequential(
@@ -227,6 +230,8 @@ class GAN(nn.Module):
                 gradient is None are skipped, so each update moves only the network being trained.
             d_steps: discriminator updates per generator update. Default: 1.
 
+        Afterwards each parameter's ``.grad`` holds the gradient of its own network's last update.
+
         Returns:
             ``d_loss``, ``g_loss`` and the mean probabilities D gives to real (``d_real``) and to
             generated (``d_fake``, measured before the G step) samples, as floats.
@@ -241,6 +246,8 @@ class GAN(nn.Module):
             optimizer.zero_grad()
             d_loss.backward()
             optimizer.step()
+        d_params = list(self.discriminator.parameters())
+        d_grads = [p.grad for p in d_params]
         self.discriminator.requires_grad_(False)  # G's loss must not move D
         try:
             g_loss = self.generator_loss(self.discriminator(self.generator(self.noise(n))))
@@ -249,6 +256,9 @@ class GAN(nn.Module):
             optimizer.step()
         finally:
             self.discriminator.requires_grad_(True)
+        # each parameter's .grad is again the gradient of its own last update (what a Monitor reads)
+        for p, grad in zip(d_params, d_grads):
+            p.grad = grad
         return {
             "d_loss": float(d_loss.item()),
             "g_loss": float(g_loss.item()),
@@ -325,8 +335,17 @@ class GANTrainer(Trainer):
         d_steps: discriminator updates per batch. Default: 1.
     """
 
-    def __init__(self, model: GAN, optimizer, callbacks=None, device=None, monitor=False, doctor=False,
-                 progress: bool = True, d_steps: int = 1) -> None:
+    def __init__(
+        self,
+        model: GAN,
+        optimizer,
+        callbacks=None,
+        device=None,
+        monitor=False,
+        doctor=False,
+        progress: bool = True,
+        d_steps: int = 1,
+    ) -> None:
         if not isinstance(model, GAN):
             raise TypeError(f"GANTrainer: model must be a GAN (got {type(model).__name__}).")
         _check_positive("GANTrainer", d_steps=d_steps)
@@ -386,4 +405,4 @@ class GANTrainer(Trainer):
         return results
 
 
-__all__ = ["DCDiscriminator", "DCGAN", "DCGenerator", "GAN", "GANTrainer", "MLPDiscriminator", "MLPGenerator"]
+__all__ = ["DCGAN", "GAN", "DCDiscriminator", "DCGenerator", "GANTrainer", "MLPDiscriminator", "MLPGenerator"]

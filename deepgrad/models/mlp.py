@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 from deepgrad import nn
 from deepgrad.autograd import Tensor
@@ -63,7 +64,7 @@ class MLP(nn.Module):
         self.batch_norm = bool(batch_norm)
         self.init = init
         layers: list[nn.Module] = []
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (n_in, n_out) in enumerate(pairwise(sizes)):
             layers.append(nn.Linear(n_in, n_out))
             if i == len(sizes) - 2:
                 break

@@ -18,12 +18,25 @@ CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 POOLINGS = ("last", "mean", "max")
 
 
-def _recurrent(owner: str, cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
-               bidirectional: bool = False) -> nn.Module:
+def _recurrent(
+    owner: str,
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    dropout: float,
+    bidirectional: bool = False,
+) -> nn.Module:
     if cell not in CELLS:
         raise ValueError(f"{owner}: cell must be one of {', '.join(CELLS)} (got {cell!r}).")
-    return CELLS[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                       dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional)
+    return CELLS[cell](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        dropout=dropout if num_layers > 1 else 0.0,
+        bidirectional=bidirectional,
+    )
 
 
 class SequenceClassifier(nn.Module):

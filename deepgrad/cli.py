@@ -1,0 +1,368 @@
+"""The ``deepgrad`` command: train the seeds' models, compare variants, find a learning rate,
+evaluate checkpoints, summarize models and diagnose runs.
+
+    deepgrad train mnist-mlp                      the main job: seed 004's MNIST classifier
+    deepgrad train autoencoder --set kind=sparse  a recipe with one of its options changed
+    deepgrad compare mnist-mlp --vary init=zeros,normal,xavier,kaiming
+    deepgrad lr-find mnist-mlp --optimizer momentum
+    deepgrad evaluate runs/mnist-mlp-.../best.safetensors
+    deepgrad summary mnist-cnn
+    deepgrad doctor runs/mnist-mlp-...
+
+``main(argv)`` runs it in-process and returns the exit status: 0 on success, 2 for bad
+arguments (the message lists what is allowed), 1 when a file is missing, 130 when interrupted
+(Ctrl-C saves a last checkpoint first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from deepgrad.models.common import ACTIVATIONS, INITS
+from deepgrad.models.config import OPTIMIZERS
+from deepgrad.models.recipes import DEVICES, RECIPES, RecipeError, get_recipe
+from deepgrad.models.runs import (
+    REGULARIZATIONS,
+    RunInterrupted,
+    compare_run,
+    doctor_report,
+    evaluate_checkpoint,
+    lr_find_run,
+    summarize,
+    train_run,
+)
+
+EXIT_USAGE = 2
+EXIT_MISSING = 1
+EXIT_INTERRUPTED = 130
+
+
+def _recipes_epilog() -> str:
+    lines = ["recipes:"]
+    for recipe in RECIPES.values():
+        lines.append(f"  {recipe.name:<20} {recipe.summary}")
+        lines.append(f"  {'':<20}   options (--set): {recipe.describe_options()}")
+    return "\n".join(lines)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {text!r})") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {text!r})")
+    return value
+
+
+def _number(low: float, high: float | None = None, low_open: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number (got {text!r})") from None
+        bad = not math.isfinite(value) or value < low or (low_open and value == low)
+        bad = bad or (high is not None and value >= high)
+        if bad:
+            bracket = "(" if low_open else "["
+            upper = f"{high})" if high is not None else "inf)"
+            raise argparse.ArgumentTypeError(f"expected a number in {bracket}{low}, {upper} (got {text!r})")
+        return value
+
+    return parse
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE such as kind=sparse (got {text!r})")
+    return key.strip(), value.strip()
+
+
+def _add_settings(parser: argparse.ArgumentParser, model_only: bool = False) -> None:
+    """The options that make a RunConfig (train, lr-find, compare; summary takes the model ones)."""
+    group = parser.add_argument_group("settings (default: the recipe's)")
+    if not model_only:
+        group.add_argument("--epochs", type=_positive_int, help="epochs to train")
+        group.add_argument("--lr", type=_number(0.0, low_open=True), help="learning rate")
+        group.add_argument("--optimizer", choices=OPTIMIZERS, help="momentum/nesterov: SGD with momentum 0.9")
+        group.add_argument("--weight-decay", type=_number(0.0), help="L2 penalty coefficient")
+        group.add_argument(
+            "--early-stopping",
+            type=_nonnegative_int,
+            metavar="PATIENCE",
+            help="stop after PATIENCE epochs without improvement; keep the best weights",
+        )
+        group.add_argument(
+            "--augment", action="store_true", default=None, help="random rotations and shifts of the training digits"
+        )
+        group.add_argument("--device", choices=DEVICES, help="cpu (default) or cuda (needs CuPy)")
+        group.add_argument("--seed", type=int, help="seed of initialization, shuffling and noise (default 0)")
+        group.add_argument(
+            "--limit", type=_positive_int, metavar="N", help="use at most N training (and test) samples: quick runs"
+        )
+    group.add_argument("--batch-size", type=_positive_int, help="samples per batch")
+    group.add_argument("--init", choices=INITS, help="weight initialization (normal: N(0, 1/n))")
+    group.add_argument(
+        "--activation", choices=ACTIVATIONS, metavar="NAME", help=f"hidden activation: {', '.join(ACTIVATIONS)}"
+    )
+    group.add_argument("--dropout", type=_number(0.0, 1.0), help="dropout probability")
+    group.add_argument(
+        "--set",
+        dest="options",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a recipe option (see the list of recipes)",
+    )
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    keys = (
+        "epochs",
+        "batch_size",
+        "lr",
+        "optimizer",
+        "weight_decay",
+        "init",
+        "activation",
+        "dropout",
+        "early_stopping",
+        "augment",
+        "device",
+        "seed",
+        "limit",
+    )
+    settings = {key: getattr(args, key, None) for key in keys}
+    options: dict[str, str] = {}
+    for key, value in args.options:
+        if key in options:
+            raise RecipeError(f"--set {key} is given twice.")
+        options[key] = value
+    settings["options"] = options
+    return settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deepgrad",
+        description="Train, compare and inspect the models of the deepgrad course (the seeds).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_recipes_epilog(),
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    recipes = list(RECIPES)
+
+    train = commands.add_parser(
+        "train",
+        help="train a recipe and write its run folder",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_recipes_epilog(),
+    )
+    train.add_argument("recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}")
+    _add_settings(train)
+    train.add_argument("--out", metavar="DIR", help="the run folder (default: runs/RECIPE-DATE-TIME)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    lr_find = commands.add_parser(
+        "lr-find",
+        help="learning-rate range test: suggest a learning rate",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_recipes_epilog(),
+    )
+    lr_find.add_argument("recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}")
+    _add_settings(lr_find)
+    lr_find.add_argument("--start-lr", type=_number(0.0, low_open=True), default=1e-7, help="default: 1e-7")
+    lr_find.add_argument("--end-lr", type=_number(0.0, low_open=True), default=10.0, help="default: 10")
+    lr_find.add_argument("--steps", type=_positive_int, default=100, help="batches (rates) to try; default: 100")
+    lr_find.add_argument("--out", metavar="DIR", help="where to write lr_finder.json/.png")
+
+    compare = commands.add_parser(
+        "compare",
+        help="train variants of a recipe (same seed and data) and compare them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "--vary keys: epochs, lr, batch-size, optimizer, init, activation, dropout, weight-decay,\n"
+            f"early-stopping, seed, regularization ({', '.join(REGULARIZATIONS)}), and the recipe's options.\n"
+            "Several --vary combine into a grid.\n\n" + _recipes_epilog()
+        ),
+    )
+    compare.add_argument("recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}")
+    compare.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="a setting and its values, e.g. init=zeros,normal,xavier,kaiming",
+    )
+    _add_settings(compare)
+    compare.add_argument("--out", metavar="DIR", help="the comparison folder (default: runs/RECIPE-compare-...)")
+    compare.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint of a run on its test data")
+    evaluate.add_argument("checkpoint", metavar="CHECKPOINT", help="best.safetensors or last.safetensors of a run")
+    evaluate.add_argument("--split", choices=("test", "val", "train"), default="test", help="default: test")
+
+    summary = commands.add_parser("summary", help="layers, output shapes and parameters of a recipe's model")
+    summary.add_argument("recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}")
+    _add_settings(summary, model_only=True)
+
+    doctor = commands.add_parser("doctor", help="the Doctor's diagnosis of a run, from its records")
+    doctor.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by deepgrad train")
+    return parser
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "-"
+        return f"{value:.4g}" if abs(value) < 1e-3 or abs(value) >= 1e4 else f"{value:.4f}"
+    return "-" if value is None else str(value)
+
+
+def _metrics_line(prefix: str, results: dict[str, Any], first: str) -> str:
+    keys = [first] + [k for k in results if k != first] if first in results else list(results)
+    return "   ".join(f"{prefix} {k} {_fmt(results[k])}" for k in keys if isinstance(results[k], (int, float)))
+
+
+def _train(args: argparse.Namespace) -> int:
+    recipe = get_recipe(args.recipe)
+    config = recipe.make_config(**_settings(args))
+    out = sys.stdout
+    print(
+        f"deepgrad train {config.recipe}: {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, "
+        f"batch {config.batch_size}, seed {config.seed}",
+        file=out,
+        flush=True,
+    )
+    try:
+        result = train_run(config, out=args.out, progress=not args.quiet, log=lambda line: print(line, flush=True))
+    except RunInterrupted as stop:
+        where = f"last checkpoint saved to {stop.checkpoint}" if stop.checkpoint else "no checkpoint was written"
+        print(f"\ninterrupted in epoch {stop.epoch}: {where}; records in {stop.run_dir}/", file=out, flush=True)
+        return EXIT_INTERRUPTED
+    if result.test is not None:
+        print(_metrics_line("test", result.test, recipe.headline), file=out)
+    if result.best_epoch is not None and recipe.monitor != "epoch":
+        print(f"(weights of epoch {result.best_epoch}, best {result.monitor} {_fmt(result.best_value)})", file=out)
+    print(f"trained in {result.seconds:.1f} s; run written to {result.run_dir}/", file=out)
+    for line in result.lines:
+        print(line, file=out)
+    return 0
+
+
+def _lr_find(args: argparse.Namespace) -> int:
+    recipe = get_recipe(args.recipe)
+    settings = _settings(args)
+    config = recipe.make_config(**settings)
+    if args.start_lr >= args.end_lr:
+        raise RecipeError(f"--start-lr must be below --end-lr (got {args.start_lr:g} and {args.end_lr:g}).")
+    result, folder = lr_find_run(config, args.out, args.start_lr, args.end_lr, args.steps)
+    print(
+        f"learning-rate range test on {config.recipe} ({config.optimizer}): {len(result.lrs)} steps, "
+        f"lr {args.start_lr:g} -> {result.lrs[-1] if result.lrs else args.start_lr:g}"
+        + (" (stopped: the loss blew up)" if result.diverged else "")
+    )
+    if result.suggestion is None:
+        print("no suggestion: too few steps were recorded; use more --steps or a wider range.")
+    else:
+        print(
+            f"suggested learning rate: {result.suggestion:.3g}   (deepgrad train {config.recipe} "
+            f"--optimizer {config.optimizer} --lr {result.suggestion:.3g})"
+        )
+    plot = folder / "lr_finder.png"
+    print(f"written to {folder}/" + (f" (plot: {plot})" if plot.exists() else " (no plot: matplotlib is missing)"))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    comparison = compare_run(
+        args.recipe,
+        settings,
+        args.vary,
+        out=args.out,
+        progress=not args.quiet,
+        log=lambda line: print(line, flush=True),
+    )
+    rows, columns = comparison.rows, comparison.columns
+    table = [[_fmt(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in table)) for i, c in enumerate(columns)]
+    print()
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  ".join("-" * w for w in widths))
+    for r in table:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+    extra = " and comparison.png" if (comparison.folder / "comparison.png").exists() else ""
+    print(f"\nwritten to {comparison.folder}/ (comparison.csv, comparison.json{extra}; one folder per variant)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    config, results = evaluate_checkpoint(args.checkpoint, args.split)
+    recipe = get_recipe(config.recipe)
+    print(f"{config.recipe}, {args.checkpoint}:")
+    print(_metrics_line(args.split, results, recipe.headline))
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> int:
+    recipe = get_recipe(args.recipe)
+    config = recipe.make_config(**_settings(args))
+    print(summarize(config))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    print(doctor_report(args.run_dir))
+    return 0
+
+
+COMMANDS = {
+    "train": _train,
+    "lr-find": _lr_find,
+    "compare": _compare,
+    "evaluate": _evaluate,
+    "summary": _summary,
+    "doctor": _doctor,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except RecipeError as error:
+        print(f"deepgrad {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as error:
+        print(f"deepgrad {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_MISSING
+    except KeyboardInterrupt:
+        print(f"\ndeepgrad {args.command}: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
