@@ -14,7 +14,8 @@ import numpy as np
 
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DeviceError, ShapeError, erf as _erf
+from deepgrad.autograd.grad_mode import GradMode
+from deepgrad.backend import DeviceError, ShapeError, cuda_kernels, erf as _erf
 from deepgrad.ops.creation import scalar_like, tensor
 
 _ndarray = np.ndarray
@@ -327,12 +328,9 @@ class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_outputs()
-        # 0.5 * tanh(0.5 x) + 0.5 equals the logistic function, never overflows for large |x|
-        # and is ~3x faster in NumPy than 1 / (1 + exp(-x)) (PERFORMANCE.md, lesson 6).
-        y = ctx.xp.tanh(x * 0.5)
-        y *= 0.5
-        y += 0.5
-        return y
+        # NumPy: 0.5 * tanh(0.5 x) + 0.5, which never overflows and is ~3x faster than 1 / (1 + exp(-x))
+        # (PERFORMANCE.md, lesson 6); CUDA: one fused kernel (deepgrad/backend/cuda_kernels.py).
+        return cuda_kernels.sigmoid(ctx.xp, x)
 
     @staticmethod
     def backward(ctx, dy):
@@ -351,7 +349,9 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved_outputs
-        return dy * (y > 0)
+        if GradMode.enabled:  # recording the backward (create_graph=True): differentiable ops
+            return dy * (y > 0)
+        return Tensor._make(cuda_kernels.relu_backward(ctx.xp, dy._data, y._data), None)
 
 
 class Abs(Function):

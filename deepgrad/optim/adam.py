@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable
 
 from deepgrad.backend import get_array_module
+from deepgrad.backend.cuda_kernels import adam_update_
 from deepgrad.optim.optimizer import Optimizer, check_betas, check_bool, check_nonnegative, lerp_
 
 
@@ -89,16 +90,21 @@ class Adam(Optimizer):
         else:
             g = self._regularized_grad(param, grad, weight_decay, group["maximize"])
         exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        if group["amsgrad"] and "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
+            state["max_exp_avg_sq"] = self._zeros_state(param)
+        max_sq = state["max_exp_avg_sq"]._data if group["amsgrad"] else None
+        # On a GPU the whole update below is one kernel (deepgrad/backend/cuda_kernels.py).
+        if adam_update_(xp, param, g, exp_avg, exp_avg_sq, max_sq, beta1=beta1, beta2=beta2, lr=lr, step=step,
+                        eps=group["eps"]):
+            return
         scratch = self._scratch(param, 0)
         lerp_(xp, exp_avg, g, 1.0 - beta1, scratch)
         xp.multiply(g, g, out=scratch)
         scratch *= 1.0 - beta2
         exp_avg_sq *= beta2
         exp_avg_sq += scratch
-        if group["amsgrad"]:
-            if "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
-                state["max_exp_avg_sq"] = self._zeros_state(param)
-            second_moment = state["max_exp_avg_sq"]._data
+        if max_sq is not None:
+            second_moment = max_sq
             xp.maximum(second_moment, exp_avg_sq, out=second_moment)
         else:
             second_moment = exp_avg_sq

@@ -1,0 +1,120 @@
+"""The fused CUDA kernels (deepgrad/backend/cuda_kernels.py) against their NumPy bodies.
+
+The kernel comparisons need CuPy and a GPU (``real_cuda``, skipped elsewhere). Without one, the
+tests check which body each call takes and that the NumPy bodies are the CPU code.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+import deepgrad.nn.functional as F
+from deepgrad.backend import cuda_kernels
+
+
+# -- dispatch (no GPU needed) --------------------------------------------------------------------------
+def _recording_module():
+    built = []
+
+    def elementwise_kernel(in_params, out_params, operation, name, preamble=""):
+        built.append((name, preamble))
+        return lambda *args: ("kernel", name)
+
+    return types.SimpleNamespace(ElementwiseKernel=elementwise_kernel, __name__="cupy"), built
+
+
+def test_kernels_are_chosen_by_module_and_dtype(monkeypatch):
+    monkeypatch.setattr(cuda_kernels, "_compiled", {})
+    xp, built = _recording_module()
+    f16, f32, f64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
+    assert cuda_kernels.kernel(np, "sigmoid", f32) is None  # NumPy: never a kernel
+    assert cuda_kernels.kernel(types.SimpleNamespace(), "sigmoid", f32) is None  # no ElementwiseKernel
+    for dtype in (f16, f32, f64):
+        assert cuda_kernels.kernel(xp, "sigmoid", dtype) is not None
+        assert cuda_kernels.kernel(xp, "relu_backward", dtype) is not None
+    assert cuda_kernels.kernel(xp, "adam", f32) is not None and cuda_kernels.kernel(xp, "adam", f64) is None
+    assert cuda_kernels.kernel(xp, "sigmoid", np.dtype("int32")) is None
+    assert [name for name, _ in built] == ["deepgrad_sigmoid", "deepgrad_relu_backward", "deepgrad_adam"]
+    assert all("dg_float" in preamble for _, preamble in built)  # compiled once each, with the helpers
+
+
+def test_numpy_bodies():
+    x = np.array([-1000.0, -2.0, 0.0, 3.0, 1000.0], dtype=np.float32)
+    expected = np.array([0.0, 1 / (1 + np.exp(2.0)), 0.5, 1 / (1 + np.exp(-3.0)), 1.0])
+    np.testing.assert_allclose(cuda_kernels.sigmoid(np, x), expected, rtol=1e-6)
+    dy = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32)
+    y = np.array([0.0, 0.5, 0.0, 2.0], dtype=np.float32)
+    np.testing.assert_array_equal(cuda_kernels.relu_backward(np, dy, y), [0.0, 2.0, 0.0, 4.0])
+    scalar = cuda_kernels.relu_backward(np, np.asarray(2.0), np.asarray(1.0))
+    assert isinstance(scalar, np.ndarray) and scalar.shape == ()
+    p = np.ones(3, np.float32)
+    assert not cuda_kernels.adam_update_(np, p, p, p, p, None, beta1=0.9, beta2=0.999, lr=0.1, step=1, eps=1e-8)
+
+
+def test_relu_backward_keeps_create_graph_differentiable():
+    x = dg.tensor([-1.0, 0.5, 2.0], dtype=dg.float64, requires_grad=True)
+    (g,) = dg.autograd.grad((x.relu() ** 2).sum(), [x], create_graph=True)
+    (gg,) = dg.autograd.grad(g.sum(), [x])
+    np.testing.assert_allclose(gg.numpy(), [0.0, 2.0, 2.0])
+
+
+# -- kernels on a GPU ----------------------------------------------------------------------------------------
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_sigmoid_kernel_matches_numpy(real_cuda, dtype):
+    cupy = real_cuda
+    x = np.concatenate([np.linspace(-30, 30, 1001), [-1e4, 1e4, 0.0]]).astype(dtype)
+    got = cuda_kernels.sigmoid(cupy, cupy.asarray(x))
+    assert got.dtype == np.dtype(dtype)
+    want = cuda_kernels.sigmoid(np, x)
+    tol = {"float16": 2e-3, "float32": 2e-7, "float64": 1e-15}[dtype]
+    np.testing.assert_allclose(cupy.asnumpy(got).astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol)
+    assert cupy.asnumpy(got)[-3:].tolist() == [0.0, 1.0, 0.5]
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_relu_backward_kernel_matches_numpy(real_cuda, dtype):
+    cupy = real_cuda
+    rng = np.random.default_rng(0)
+    dy = rng.standard_normal((64, 33)).astype(dtype)
+    y = np.maximum(rng.standard_normal((64, 33)), 0).astype(dtype)
+    y[0, :5] = 0.0
+    got = cuda_kernels.relu_backward(cupy, cupy.asarray(dy), cupy.asarray(y))
+    np.testing.assert_array_equal(cupy.asnumpy(got), cuda_kernels.relu_backward(np, dy, y))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_kernel_matches_the_cpu_optimizer(real_cuda, amsgrad):
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((50, 20)).astype(np.float32)
+    grads = [rng.standard_normal((50, 20)).astype(np.float32) * s for s in (1.0, 0.1, 3.0, 0.01, 1.0)]
+    results = {}
+    for device in ("cpu", "cuda"):
+        p = dg.tensor(start, device=device, requires_grad=True)
+        opt = dg.optim.Adam([p], lr=0.01, amsgrad=amsgrad, weight_decay=0.01)
+        for g in grads:
+            p.grad = dg.tensor(g, device=device)
+            opt.step()
+        results[device] = (p.detach().cpu().numpy(), opt.state[p]["exp_avg"].cpu().numpy())
+    np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(results["cuda"][1], results["cpu"][1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.cuda
+def test_sigmoid_and_relu_layers_use_the_kernels_and_match_cpu(real_cuda):
+    x = dg.randn(128, 64)
+    for fn in (lambda t: t.sigmoid(), lambda t: F.relu(t)):
+        grads = {}
+        for device in ("cpu", "cuda"):
+            leaf = dg.tensor(x.numpy(), device=device, requires_grad=True)
+            y = fn(leaf)
+            (y * y).sum().backward()
+            grads[device] = (y.detach().cpu().numpy(), leaf.grad.cpu().numpy())
+        for got, want in zip(grads["cuda"], grads["cpu"]):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
