@@ -550,8 +550,9 @@ class GANRecipe(Recipe):
     # no validation criterion says which epoch of a GAN is best: "best" is the latest epoch
     monitor, mode, headline = "epoch", "max", "d_real"
     supports_lr_find = False
-    # the logged loss is the generator's, which rises while D learns: not a curve to minimize
-    doctor_skips = ("diverging", "flat_loss", "overfitting")
+    # the logged loss is the generator's, which rises while D learns: not a curve to minimize; and
+    # the first layer (G's) and the last (D's) belong to two networks, so their gradients are not a chain
+    doctor_skips = ("diverging", "flat_loss", "overfitting", "vanishing_gradients")
 
     def data(self, config):
         return mnist_data(config, flatten=False)
