@@ -1,5 +1,6 @@
 """deepgrad.amp.GradScaler: scaling, unscaling, skipped steps, backoff/growth, checkpoints, misuse,
-PyTorch parity, and a float16 training run on the CPU."""
+PyTorch parity, and a float16 training run on the CPU. The step/skip/growth tests take the ``device``
+fixture (tests/conftest.py): they run on the CPU and, where CuPy finds a GPU, on CUDA too."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ import deepgrad.nn.functional as F
 from deepgrad.amp import GradScaler, autocast
 
 
-def _setup(lr=0.1, optimizer=dg.optim.SGD, **scaler_args):
-    w = dg.tensor([1.0, -2.0, 0.5], requires_grad=True)
+def _setup(lr=0.1, optimizer=dg.optim.SGD, device="cpu", **scaler_args):
+    w = dg.tensor([1.0, -2.0, 0.5], device=device, requires_grad=True)
     return w, optimizer([w], lr=lr), GradScaler(**scaler_args)
 
 
 def _set_grad(w, values):
-    w.grad = dg.tensor(values, dtype=w.dtype)
+    w.grad = dg.tensor(values, dtype=w.dtype, device=w.device)
 
 
 def test_scale_multiplies_and_backward_scales_the_gradients():
@@ -42,8 +43,8 @@ def test_scaling_a_float16_loss_does_not_overflow():
     assert scaled.dtype == dg.float32 and scaled.item() == 2.5 * 65536
 
 
-def test_step_unscales_and_steps_when_finite():
-    w, opt, scaler = _setup(init_scale=1024.0)
+def test_step_unscales_and_steps_when_finite(device):
+    w, opt, scaler = _setup(init_scale=1024.0, device=device)
     scaler.scale((w * w).sum()).backward()
     scaler.step(opt)
     np.testing.assert_allclose(w.grad.numpy(), [2.0, -4.0, 1.0])  # unscaled in place
@@ -53,8 +54,8 @@ def test_step_unscales_and_steps_when_finite():
 
 
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
-def test_step_is_skipped_on_inf_or_nan_and_the_scale_backs_off(bad):
-    w, opt, scaler = _setup(optimizer=dg.optim.Adam, init_scale=2.0**16)
+def test_step_is_skipped_on_inf_or_nan_and_the_scale_backs_off(bad, device):
+    w, opt, scaler = _setup(optimizer=dg.optim.Adam, init_scale=2.0**16, device=device)
     _set_grad(w, [1.0, 1.0, 1.0])
     scaler.step(opt)  # a first, clean step creates Adam's state
     scaler.update()
@@ -69,8 +70,8 @@ def test_step_is_skipped_on_inf_or_nan_and_the_scale_backs_off(bad):
     assert scaler.get_scale() == 2.0**15
 
 
-def test_growth_after_growth_interval_clean_steps_and_reset_by_an_overflow():
-    w, opt, scaler = _setup(init_scale=4.0, growth_factor=3.0, backoff_factor=0.25, growth_interval=3)
+def test_growth_after_growth_interval_clean_steps_and_reset_by_an_overflow(device):
+    w, opt, scaler = _setup(init_scale=4.0, growth_factor=3.0, backoff_factor=0.25, growth_interval=3, device=device)
     scales = []
     for grads in ([1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1], [1, math.inf, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1]):
         _set_grad(w, [float(g) for g in grads])
