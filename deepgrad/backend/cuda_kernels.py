@@ -17,6 +17,11 @@ reports whether the kernel took the step.
 
 Kernels are compiled by CuPy on first use (cached on disk under ~/.cupy/kernel_cache).
 ``tests/cuda/test_cuda_kernels.py`` compares each kernel with its NumPy body on a GPU.
+
+Convolution on CUDA runs the CPU's code: im2col through CuPy and one cuBLAS matrix product
+(``deepgrad/ops/conv.py``). There is no cuDNN path: CuPy 14 removed its cuDNN bindings
+(CuPy's upgrade guide points to NVIDIA's cuDNN Frontend instead), and CuPy 13's
+``cupyx.cudnn`` would tie deepgrad to a CuPy that the cuda13 extra does not install.
 """
 
 from __future__ import annotations

@@ -16,7 +16,11 @@ class DeviceError(RuntimeError):
 
 
 class Device:
-    """A compute device: ``Device("cpu")``, ``Device("cuda", 0)``."""
+    """A compute device: ``Device("cpu")``, ``Device("cuda", 0)``.
+
+    ``Device("cuda")`` without an index is the current CUDA device (0 unless
+    ``deepgrad.cuda.set_device`` or ``deepgrad.cuda.device`` chose another), as in PyTorch.
+    """
 
     __slots__ = ("type", "index")
 
@@ -24,7 +28,13 @@ class Device:
         if type not in ("cpu", "cuda"):
             raise DeviceError(f"device: unknown device type {type!r}; allowed: 'cpu', 'cuda', 'cuda:N'")
         self.type = type
-        self.index = None if type == "cpu" else (index or 0)
+        if type == "cpu":
+            self.index = None
+        elif index is None:
+            cupy = get_cupy()
+            self.index = 0 if cupy is None else cupy.cuda.runtime.getDevice()
+        else:
+            self.index = index
 
     def __eq__(self, other) -> bool:
         if isinstance(other, str):

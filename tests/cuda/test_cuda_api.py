@@ -137,7 +137,10 @@ def test_tensors_are_made_on_the_current_device(fake_two_gpus):
     assert x.to("cuda:1") is x
     dg.cuda.set_device(1)
     assert dg.cuda.current_device() == 1
+    assert dg.zeros(2, device="cuda").device == dg.device("cuda:1")  # "cuda" is the current device
+    assert dg.ones(2).to("cuda").device.index == 1
     with pytest.raises(DeviceError, match="memory pool belongs to the current device cuda:1"):
         dg.cuda.memory_allocated(0)
     dg.cuda.set_device(0)
+    assert dg.device("cuda") == dg.device("cuda:0")
 
