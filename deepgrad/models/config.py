@@ -29,6 +29,10 @@ MOMENTUM = 0.9
 GENERIC = ("init", "activation", "dropout", "augment")
 
 
+class RecipeError(ValueError):
+    """A setting that a recipe cannot take; the message lists what is allowed."""
+
+
 @dataclass
 class RunConfig:
     """Everything that defines one training run.
@@ -102,7 +106,7 @@ class Option:
         return "str"
 
     def parse(self, key: str, text: str) -> Any:
-        """The value of ``text`` for this option, or a ValueError saying what is expected."""
+        """The value of ``text`` for this option, or a RecipeError saying what is expected."""
         kind = self.kind
         try:
             if kind == "bool":
@@ -131,9 +135,9 @@ class Option:
                 "float": "a number",
                 "sizes": "positive integers joined by 'x', e.g. 256x64",
             }[kind]
-            raise ValueError(f"option {key}: expected {expected} (got {text!r}).") from None
+            raise RecipeError(f"option {key}: expected {expected} (got {text!r}).") from None
         if self.choices is not None and text not in self.choices:
-            raise ValueError(f"option {key}: unknown value {text!r}; allowed: {', '.join(self.choices)}.")
+            raise RecipeError(f"option {key}: unknown value {text!r}; allowed: {', '.join(self.choices)}.")
         return text
 
     def format(self, value: Any) -> str:
@@ -163,4 +167,4 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, beta
     return optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
 
 
-__all__ = ["DEFAULT_LRS", "GENERIC", "OPTIMIZERS", "Option", "RunConfig", "make_optimizer"]
+__all__ = ["DEFAULT_LRS", "GENERIC", "OPTIMIZERS", "Option", "RecipeError", "RunConfig", "make_optimizer"]

@@ -33,7 +33,7 @@ from deepgrad.data.datasets.text import split_text
 from deepgrad.models.autoencoder import Autoencoder, DenoisingAutoencoder, SparseAutoencoder, StackedAutoencoder
 from deepgrad.models.cnn import ConvNet, LeNet5
 from deepgrad.models.common import ACTIVATIONS, INITS
-from deepgrad.models.config import DEFAULT_LRS, GENERIC, OPTIMIZERS, Option, RunConfig, make_optimizer
+from deepgrad.models.config import DEFAULT_LRS, GENERIC, OPTIMIZERS, Option, RecipeError, RunConfig, make_optimizer
 from deepgrad.models.gan import DCGAN, GAN, GANTrainer
 from deepgrad.models.mlp import MLP
 from deepgrad.models.outputs import save_decision_boundary, save_image_grid
@@ -47,10 +47,6 @@ VAL_FRACTION = 0.1
 EVAL_BATCH = 1000
 DEVICES = ("cpu", "cuda")
 SPLIT_SEED = 0
-
-
-class RecipeError(ValueError):
-    """A setting that the recipe cannot take; the message lists what is allowed."""
 
 
 @dataclass

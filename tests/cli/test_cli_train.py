@@ -1,0 +1,224 @@
+"""``deepgrad train``: every recipe runs at a tiny size and writes its run folder; the main job at a
+reduced size reaches a stated accuracy; Ctrl-C saves a last checkpoint and exits with 130."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from cli_helpers import HAVE_MATPLOTLIB, HAVE_TENSORBOARDX, run
+
+from deepgrad.models.recipes import get_recipe
+from deepgrad.models.runs import load_history, read_config
+from deepgrad.train.checkpoint import load_checkpoint
+from deepgrad.train.trainer import Trainer
+
+RUN_FILES = [
+    "config.json",
+    "metrics.csv",
+    "history.json",
+    "monitor.csv",
+    "best.safetensors",
+    "last.safetensors",
+    "doctor.txt",
+    "results.json",
+]
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_writes_the_whole_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 3, "--out", out)
+    assert code == 0, stderr
+    for name in RUN_FILES:
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["recipe"] == "moons" and config["epochs"] == 3 and config["optimizer"] == "adam"
+    assert [int(r["epoch"]) for r in _rows(out / "metrics.csv")] == [1, 2, 3]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(_rows(out / "metrics.csv")[0])
+    results = json.loads((out / "results.json").read_text())
+    assert results["epochs_run"] == 3 and 1 <= results["best_epoch"] <= 3
+    # the last checkpoint resumes: it holds the Trainer's whole state after epoch 3
+    assert int(load_checkpoint(out / "last.safetensors")["epoch"]) == 3
+    assert len(load_history(out).epochs) == 3
+    # the progress lines (stderr: not a terminal here), then the test accuracy and where the run went
+    assert "epoch 3/3" in stderr
+    assert f"test accuracy {results['test']['accuracy']:.4f}" in stdout
+    assert f"run written to {out}/" in stdout
+    assert (out / "doctor.txt").read_text().strip() in stdout
+    if HAVE_MATPLOTLIB:
+        assert (out / "learning_curves.png").is_file() and (out / "decision_boundary.png").is_file()
+    if HAVE_TENSORBOARDX:
+        assert any((out / "tensorboard").iterdir())
+
+
+def test_quiet_hides_the_progress_and_default_folder_is_runs_recipe_time(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 1, "--quiet")
+    assert code == 0 and "epoch 1/1" not in stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("moons-") and (folder / "best.safetensors").is_file()
+    code, _, _ = run(capsys, "train", "moons", "--epochs", 1, "--quiet")
+    assert len(list((tmp_path / "runs").iterdir())) == 2
+
+
+def test_same_seed_same_run_and_settings_reach_the_config(tmp_path, capsys):
+    args = [
+        "train",
+        "moons",
+        "--epochs",
+        2,
+        "--quiet",
+        "--optimizer",
+        "momentum",
+        "--init",
+        "xavier",
+        "--activation",
+        "tanh",
+        "--dropout",
+        0.1,
+        "--weight-decay",
+        1e-4,
+        "--batch-size",
+        16,
+        "--seed",
+        3,
+        "--set",
+        "hidden=8x8",
+    ]
+    assert run(capsys, *args, "--out", tmp_path / "a")[0] == 0
+    assert run(capsys, *args, "--out", tmp_path / "b")[0] == 0
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["optimizer"] == "momentum" and config["lr"] == 0.01  # the optimizer's own default rate
+    assert (config["init"], config["activation"], config["dropout"], config["batch_size"], config["seed"]) == (
+        "xavier",
+        "tanh",
+        0.1,
+        16,
+        3,
+    )
+    assert config["options"]["hidden"] == [8, 8]
+    assert _rows(tmp_path / "a" / "metrics.csv") != [] and [
+        {k: v for k, v in r.items() if k != "time"} for r in _rows(tmp_path / "a" / "metrics.csv")
+    ] == [{k: v for k, v in r.items() if k != "time"} for r in _rows(tmp_path / "b" / "metrics.csv")]
+
+
+TINY = {
+    "mnist-cnn": (["--set", "arch=convnet"], []),
+    "autoencoder": (["--set", "kind=sparse", "--set", "code=16"], ["reconstructions.png"]),
+    "stacked-autoencoder": (["--set", "sizes=32x8", "--set", "pretrain_epochs=1"], ["reconstructions.png"]),
+    "vae": (["--set", "hidden=32", "--set", "latent=4"], ["samples.png", "reconstructions.png"]),
+    "gan": (["--set", "latent=8"], ["samples.png"]),
+    "char-rnn": (["--set", "hidden=16", "--set", "seq_len=16", "--set", "sample_length=30", "--limit", 8], []),
+}
+
+
+@pytest.mark.parametrize("recipe", list(TINY))
+def test_every_recipe_trains_at_a_tiny_size(recipe, tmp_path, capsys):
+    extra, pictures = TINY[recipe]
+    args = ["train", recipe, "--epochs", 1, "--batch-size", 32, "--quiet", "--out", tmp_path]
+    if "--limit" not in extra:
+        args += ["--limit", 96]
+    code, stdout, stderr = run(capsys, *args, *extra)
+    assert code == 0, stderr
+    for name in RUN_FILES:
+        assert (tmp_path / name).is_file(), name
+    assert "test " in stdout and "run written to" in stdout
+    if HAVE_MATPLOTLIB:
+        for name in pictures:
+            assert (tmp_path / name).is_file(), name
+
+
+def test_stacked_autoencoder_reports_its_pretraining(tmp_path, capsys):
+    code, stdout, _ = run(
+        capsys,
+        "train",
+        "stacked-autoencoder",
+        "--epochs",
+        1,
+        "--limit",
+        64,
+        "--quiet",
+        "--set",
+        "sizes=16x4",
+        "--set",
+        "pretrain_epochs=2",
+        "--out",
+        tmp_path,
+    )
+    assert code == 0
+    assert "pre-training layer 1 (784 -> 16)" in stdout and "pre-training layer 2 (16 -> 4)" in stdout
+
+
+def test_char_rnn_writes_generated_text(tmp_path, capsys):
+    code, stdout, _ = run(
+        capsys,
+        "train",
+        "char-rnn",
+        "--epochs",
+        1,
+        "--limit",
+        4,
+        "--quiet",
+        "--set",
+        "hidden=8",
+        "--set",
+        "seq_len=8",
+        "--set",
+        "sample_length=25",
+        "--set",
+        "prefix=The",
+        "--out",
+        tmp_path,
+    )
+    assert code == 0
+    text = (tmp_path / "sample.txt").read_text().rstrip("\n")
+    assert text.startswith("The") and len(text) == 3 + 25
+    assert "unigram entropy" in stdout
+
+
+def test_reduced_main_job_reaches_90_percent(tmp_path, capsys):
+    # the seed network 784-1000-500-100-10 on 1 350 training digits for 4 epochs (the full default run,
+    # 3 600 digits for 15 epochs, reaches >= 93%; checked by hand, too slow for the unit tests)
+    code, stdout, stderr = run(
+        capsys, "train", "mnist-mlp", "--limit", 1500, "--epochs", 4, "--quiet", "--out", tmp_path
+    )
+    assert code == 0, stderr
+    accuracy = json.loads((tmp_path / "results.json").read_text())["test"]["accuracy"]
+    assert accuracy >= 0.90
+    assert "MLP 784-1000-500-100-10" in stdout
+
+
+def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypatch):
+    original = Trainer._train_step
+    calls = []
+
+    def interrupted_step(self, batch):
+        calls.append(1)
+        if len(calls) == 30:  # in the 2nd epoch of moons (22 steps per epoch)
+            raise KeyboardInterrupt
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "_train_step", interrupted_step)
+    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 5, "--out", tmp_path)
+    assert code == 130
+    assert f"last checkpoint saved to {tmp_path / 'last.safetensors'}" in stdout
+    assert "training interrupted" in stderr
+    state = load_checkpoint(tmp_path / "last.safetensors")
+    assert int(state["global_step"]) == 29 and int(state["epoch"]) == 2
+    assert (tmp_path / "doctor.txt").is_file() and len(load_history(tmp_path).epochs) == 1
+    # the saved state is the one at the interruption, and training resumes from it
+    monkeypatch.setattr(Trainer, "_train_step", original)
+    config = read_config(tmp_path)
+    recipe = get_recipe(config.recipe)
+    data = recipe.data(config)
+    model = recipe.build_model(config, data)
+    train, val, _ = recipe.loaders(config, data)
+    trainer = recipe.make_trainer(config, model, recipe.make_optimizer(config, model), [], False, progress=False)
+    history = trainer.fit(train, val, epochs=3, resume_from=tmp_path / "last.safetensors")
+    assert trainer.global_step == 29 + 22 and [r["epoch"] for r in history.epochs] == [1, 3]
