@@ -16,7 +16,7 @@ import numpy as np
 from deepgrad.autograd.function import BackwardError, Context, _released_error
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DeviceError
+from deepgrad.backend import DeviceError, is_writeable
 
 _ndarray = np.ndarray
 
@@ -232,7 +232,7 @@ def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool, handed_out: set) ->
     if leaf.grad is None:
         # Gradients may alias each other (Add hands the same dy to both inputs) or be
         # read-only broadcast views; copy those, keep fresh arrays as they are.
-        owns = array.base is None and array.flags.writeable and id(array) not in handed_out
+        owns = array.base is None and is_writeable(array) and id(array) not in handed_out
         if array.dtype != leaf.dtype:
             array = array.astype(leaf.dtype)
         elif not owns:
@@ -246,7 +246,7 @@ def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool, handed_out: set) ->
                 f"backward: the tensor's .grad has shape {existing.shape} but the new gradient has shape "
                 f"{array.shape}; set .grad = None (or zero_grad()) before this backward."
             )
-        if leaf.grad._requires_grad or not existing.flags.writeable or existing.dtype != leaf._data.dtype:
+        if leaf.grad._requires_grad or not is_writeable(existing) or existing.dtype != leaf._data.dtype:
             leaf.grad = Tensor._make((existing + array).astype(leaf._data.dtype, copy=False), None)
         else:
             existing += array

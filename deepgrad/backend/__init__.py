@@ -113,6 +113,21 @@ def get_array_module(array):
     return np
 
 
+def is_writeable(array) -> bool:
+    """Whether writing into ``array`` in place is safe.
+
+    NumPy says so in ``flags.writeable`` (False for broadcast views and read-only constants).
+    CuPy arrays have no such flag and are always writable; a view with a zero stride (a
+    broadcast) is still unsafe to write into, since its elements share memory.
+    """
+    if type(array) is np.ndarray:
+        return array.flags.writeable
+    writeable = getattr(array.flags, "writeable", None)
+    if writeable is not None:
+        return writeable
+    return array.size <= 1 or 0 not in array.strides
+
+
 def device_of(array) -> Device:
     """The Device an array lives on."""
     if type(array) is np.ndarray:
@@ -209,6 +224,7 @@ __all__ = [
     "device_count",
     "parse_device",
     "get_array_module",
+    "is_writeable",
     "device_of",
     "array_module_for",
     "to_device",

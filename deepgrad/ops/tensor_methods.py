@@ -10,7 +10,7 @@ import numpy as np
 
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DTypeError, ShapeError, parse_device, to_device, to_dtype
+from deepgrad.backend import DTypeError, ShapeError, is_writeable, parse_device, to_device, to_dtype
 from deepgrad.ops import composite as cp
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops import fused
@@ -95,7 +95,7 @@ def _inplace(name: str, op, ufunc: str | None = None):
                     other = other._data
             elif type(other) is not float and type(other) is not int:
                 other = None
-            if other is not None and array.flags.writeable:
+            if other is not None and is_writeable(array):
                 try:
                     getattr(np if type(array) is np.ndarray else self.xp, ufunc)(array, other, out=array)
                 except (TypeError, ValueError):
@@ -129,7 +129,7 @@ def _inplace(name: str, op, ufunc: str | None = None):
                     f"{name}: result type {result.dtype} cannot be written into a {self.dtype} tensor; "
                     "use the out-of-place operation or convert first with .float()."
                 )
-            if array.flags.writeable:
+            if is_writeable(array):
                 array[...] = result._data
             else:
                 self._data = result._data.copy()

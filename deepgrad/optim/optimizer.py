@@ -22,7 +22,7 @@ from typing import Any
 
 from deepgrad.autograd.grad_mode import enable_grad, no_grad
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DTypeError, ShapeError, device_of, get_array_module, is_floating, to_device
+from deepgrad.backend import DTypeError, ShapeError, device_of, get_array_module, is_floating, is_writeable, to_device
 
 
 class Optimizer(abc.ABC):
@@ -166,7 +166,7 @@ class Optimizer(abc.ABC):
                     continue
                 if set_to_none:
                     param.grad = None
-                elif grad.grad_fn is not None or not grad._data.flags.writeable:
+                elif grad.grad_fn is not None or not is_writeable(grad._data):
                     param.grad = Tensor._make(grad.xp.zeros_like(grad._data), None)
                 else:
                     grad._data.fill(0)

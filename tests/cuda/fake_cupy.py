@@ -10,6 +10,7 @@ It imitates the CuPy behaviours that catch real bugs, and no more:
 - array functions and ufuncs refuse host (NumPy) arrays mixed into CUDA work, as CuPy does
   (``TypeError: Unsupported type``); only ``asarray``/``array`` copy host data over;
 - reductions give 0-d arrays, never NumPy scalars;
+- ``flags`` has contiguity and ownership only (CuPy has no ``flags.writeable``);
 - ``random.RandomState`` has CuPy's legacy API only (``random_sample``, ``randint``; no
   ``random`` or ``integers``), and float32/float64 only;
 - ``cupyx.scatter_add`` refuses the element types CUDA's atomicAdd lacks (int64, int8, bool ...);
@@ -41,6 +42,12 @@ class FakeCudaArray(np.ndarray):
     @property
     def device(self):
         return types.SimpleNamespace(id=self._device_id)
+
+    @property
+    def flags(self):
+        """CuPy's flags: contiguity and ownership, and no ``writeable`` (CuPy arrays are always writable)."""
+        own = super().flags
+        return types.SimpleNamespace(c_contiguous=own.c_contiguous, f_contiguous=own.f_contiguous, owndata=own.owndata)
 
     def get(self) -> np.ndarray:
         """Device-to-host copy (a plain NumPy array)."""

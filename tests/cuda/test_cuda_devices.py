@@ -270,3 +270,22 @@ def test_save_and_load_a_cuda_tensor(fake_cuda, tmp_path):
     np.testing.assert_array_equal(loaded.numpy(), x.numpy())
     on_gpu = dg.load(tmp_path / "t.safetensors", map_location="cuda")["x"]
     assert _on_cuda(on_gpu)
+
+
+def test_in_place_updates_and_gradient_accumulation_on_cuda(fake_cuda):
+    """CuPy arrays have no flags.writeable: in-place paths and the engine must not ask for it."""
+    w = dg.tensor([1.0, 2.0], device="cuda", requires_grad=True)
+    for _ in range(2):  # the second backward accumulates into the existing .grad
+        (w * w).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [4.0, 8.0])
+    w.data -= 0.25 * w.grad
+    np.testing.assert_allclose(w.detach().numpy(), [0.0, 0.0])
+    x = dg.ones(3, device="cuda")
+    x += 1
+    x.mul_(3).add_(dg.ones(3, device="cuda"), alpha=2)
+    assert x.tolist() == [8.0, 8.0, 8.0] and _on_cuda(x)
+    x.zero_()
+    assert x.tolist() == [0.0, 0.0, 0.0]
+    opt = dg.optim.SGD([w], lr=0.1)
+    opt.zero_grad(set_to_none=False)
+    assert w.grad.tolist() == [0.0, 0.0] and _on_cuda(w.grad)
