@@ -46,7 +46,7 @@ from deepgrad.backend import amp_state, float16, to_dtype
 _DEFAULT_DTYPE = {"cuda": "float16", "cpu": "bfloat16"}  # PyTorch's defaults
 
 
-class autocast:  # noqa: N801 - PyTorch's name
+class autocast:
     """Context manager (or decorator) that runs matmul/linear/conv in half precision on ``device_type``.
 
     Args:
@@ -197,7 +197,9 @@ class GradScaler:
             return outputs * self._scale_tensor(outputs)
         if isinstance(outputs, (list, tuple)):
             return type(outputs)(self.scale(o) for o in outputs)
-        raise TypeError(f"GradScaler.scale: outputs must be a Tensor or a list/tuple of Tensors (got {type(outputs).__name__}).")
+        raise TypeError(
+            f"GradScaler.scale: outputs must be a Tensor or a list/tuple of Tensors (got {type(outputs).__name__})."
+        )
 
     def unscale_(self, optimizer) -> None:
         """Divide the gradients of ``optimizer``'s parameters by S, in place, and record whether any is inf/nan.

@@ -3,7 +3,6 @@
 at most 2x) and vs deepgrad on the CPU."""
 
 import numpy as np
-
 from harness import Case
 
 from cases._gpu_common import implementations, library_on
@@ -17,9 +16,18 @@ def _setup_for(library: str, device: str):
         nn = lib.nn
         lib.manual_seed(0)
         model = nn.Sequential(
-            nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+            nn.Conv2d(1, 6, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(256, 120),
+            nn.ReLU(),
+            nn.Linear(120, 84),
+            nn.ReLU(),
+            nn.Linear(84, 10),
         ).to(device)
         rng = np.random.default_rng(0)
         batch = config["batch"]

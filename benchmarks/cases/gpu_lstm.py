@@ -3,7 +3,6 @@ loss = sum of the outputs. deepgrad on CUDA vs PyTorch on CUDA (target: at most 
 fused LSTM) and vs deepgrad on the CPU."""
 
 import numpy as np
-
 from harness import Case
 
 from cases._gpu_common import implementations, library_on

@@ -2,6 +2,8 @@
 + SGD, deepgrad on CUDA vs PyTorch on CUDA (target: at most 1.3x) and vs deepgrad on the CPU (target: at
 least 10x faster on the GPU). The same code runs in both libraries, with the same weights and data."""
 
+import itertools
+
 from harness import Case
 
 from cases._gpu_common import implementations, library_on
@@ -15,7 +17,7 @@ def _setup_for(library: str, device: str):
         lib, synchronize = library_on(library, device)
         nn, optim = lib.nn, lib.optim
         layers = []
-        for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(SIZES)):
             layers.append(nn.Linear(n_in, n_out))
             if i < len(SIZES) - 2:
                 layers.append(nn.ReLU())

@@ -41,6 +41,10 @@ template <typename T> __device__ bool dg_positive(T x) { return dg_float(x) > 0.
 template <> __device__ bool dg_positive<double>(double x) { return x > 0.0; }
 """
 
+_ADAM_SCALARS = (
+    "T g, float32 one_minus_beta1, float32 beta2, float32 one_minus_beta2, float32 step_size, "
+    "float32 bias2_sqrt, float32 eps"
+)
 _SOURCES = {
     # y = 1 / (1 + exp(-x)); exp(-x) overflowing to inf gives exactly 0, so no tanh trick is needed.
     "sigmoid": ("T x", "T y", "y = dg_sigmoid(x);", "deepgrad_sigmoid"),
@@ -48,8 +52,7 @@ _SOURCES = {
     "relu_backward": ("T dy, T y", "T dx", "dx = dg_positive(y) ? dy : (T)0;", "deepgrad_relu_backward"),
     # One Adam step for one element; p, m, v are read and written in place.
     "adam": (
-        "T g, float32 one_minus_beta1, float32 beta2, float32 one_minus_beta2, float32 step_size, "
-        "float32 bias2_sqrt, float32 eps",
+        _ADAM_SCALARS,
         "T p, T m, T v",
         """
         float gf = dg_float(g);
@@ -63,8 +66,7 @@ _SOURCES = {
         "deepgrad_adam",
     ),
     "adam_amsgrad": (
-        "T g, float32 one_minus_beta1, float32 beta2, float32 one_minus_beta2, float32 step_size, "
-        "float32 bias2_sqrt, float32 eps",
+        _ADAM_SCALARS,
         "T p, T m, T v, T vmax",
         """
         float gf = dg_float(g);
@@ -125,8 +127,9 @@ def relu_backward(xp, dy, y):
     return xp.asarray(dy * (y > 0))  # NumPy turns 0-d results into scalars
 
 
-def adam_update_(xp, param, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1: float, beta2: float, lr: float,
-                 step: int, eps: float) -> bool:
+def adam_update_(
+    xp, param, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1: float, beta2: float, lr: float, step: int, eps: float
+) -> bool:
     """One whole Adam step in one CUDA kernel, in place; False (nothing done) where no kernel applies.
 
     The update of ``deepgrad.optim.Adam._update`` (whose NumPy body stays there, next to the

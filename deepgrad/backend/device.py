@@ -22,7 +22,7 @@ class Device:
     ``deepgrad.cuda.set_device`` or ``deepgrad.cuda.device`` chose another), as in PyTorch.
     """
 
-    __slots__ = ("type", "index")
+    __slots__ = ("index", "type")
 
     def __init__(self, type: str, index: int | None = None):
         if type not in ("cpu", "cuda"):
@@ -66,7 +66,9 @@ def parse_device(spec) -> Device:
     raise DeviceError(f"device: cannot parse {spec!r}; allowed: 'cpu', 'cuda', 'cuda:N' or a Device")
 
 
-_INSTALL = "install the CUDA extra that matches your driver: `pip install deepgrad[cuda12]` or `pip install deepgrad[cuda13]`"
+_INSTALL = (
+    "install the CUDA extra that matches your driver: `pip install deepgrad[cuda12]` or `pip install deepgrad[cuda13]`"
+)
 
 
 def _load_cupy() -> None:

@@ -47,4 +47,3 @@ def erf(xp):
     import cupyx.scipy.special
 
     return cupyx.scipy.special.erf
-

@@ -41,7 +41,7 @@ class Generator:
         self._seed = 0
         self.np = np.random.Generator(np.random.PCG64(0))
 
-    def manual_seed(self, seed: int) -> "Generator":
+    def manual_seed(self, seed: int) -> Generator:
         """Reseed; returns self so ``Generator().manual_seed(0)`` reads naturally."""
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
             raise TypeError(f"Generator.manual_seed: seed must be an int (got {seed!r})")
@@ -51,7 +51,7 @@ class Generator:
         self._cuda_seed = None
         return self
 
-    def manual_seed_cuda(self, seed: int) -> "Generator":
+    def manual_seed_cuda(self, seed: int) -> Generator:
         """Reseed only the CUDA draws (every device), leaving the CPU stream where it is.
 
         ``deepgrad.cuda.manual_seed`` calls this on the default generator. Works without a GPU

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.amp import autocast, get_autocast_dtype, is_autocast_enabled
 from deepgrad.backend import DTypeError
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.amp import GradScaler, autocast
 
 
@@ -25,7 +25,7 @@ def _set_grad(w, values):
 
 
 def test_scale_multiplies_and_backward_scales_the_gradients():
-    w, opt, scaler = _setup(init_scale=256.0)
+    w, _, scaler = _setup(init_scale=256.0)
     loss = (w * w).sum()
     scaled = scaler.scale(loss)
     assert scaled.item() == pytest.approx(256.0 * loss.item())
@@ -140,8 +140,13 @@ def test_state_dict_round_trip_and_disabled_scaler():
         scaler.step(opt)
         scaler.update()
     state = scaler.state_dict()
-    assert state == {"scale": 16.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 5,
-                     "_growth_tracker": 3}
+    assert state == {
+        "scale": 16.0,
+        "growth_factor": 2.0,
+        "backoff_factor": 0.5,
+        "growth_interval": 5,
+        "_growth_tracker": 3,
+    }
     restored = GradScaler()
     restored.load_state_dict(state)
     assert restored.state_dict() == state
@@ -163,7 +168,7 @@ def test_state_dict_round_trip_and_disabled_scaler():
 def test_scale_trajectory_and_updates_match_torch():
     torch = pytest.importorskip("torch")
     pattern = [0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0]  # 1: an inf gradient this iteration
-    settings = dict(init_scale=32.0, growth_factor=2.0, backoff_factor=0.5, growth_interval=3)
+    settings = {"init_scale": 32.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 3}
     w = dg.tensor([1.0, -1.0], requires_grad=True)
     ours, opt = GradScaler(device="cpu", **settings), dg.optim.SGD([w], lr=0.1)
     tw = torch.tensor([1.0, -1.0], requires_grad=True)

@@ -217,15 +217,15 @@ class FakeDevice:
 
 class _Runtime:
     @staticmethod
-    def getDeviceCount() -> int:  # noqa: N802 - CuPy's name
+    def getDeviceCount() -> int:
         return _state["count"]
 
     @staticmethod
-    def getDevice() -> int:  # noqa: N802
+    def getDevice() -> int:
         return _state["device"]
 
     @staticmethod
-    def getDeviceProperties(index: int) -> dict:  # noqa: N802
+    def getDeviceProperties(index: int) -> dict:
         return {"name": f"Fake GPU {index}".encode()}
 
 
@@ -255,9 +255,7 @@ def make_modules(count: int = 1):
     host_ok = {name: _function(getattr(np, name), f"cupy.{name}", host_ok=True) for name in ("asarray", "array")}
     cupy.__getattr__ = lambda name: host_ok[name] if name in host_ok else getter(name)
     cupy.random = types.SimpleNamespace(RandomState=FakeRandomState)
-    cupy.cuda = types.SimpleNamespace(
-        runtime=_Runtime, Device=FakeDevice, get_current_stream=lambda: _Stream()
-    )
+    cupy.cuda = types.SimpleNamespace(runtime=_Runtime, Device=FakeDevice, get_current_stream=lambda: _Stream())
     cupy.linalg = _LazyNamespace(_namespace_of(np.linalg, "cupy.linalg"))
     cupy.lib = types.SimpleNamespace(
         stride_tricks=_LazyNamespace(_namespace_of(np.lib.stride_tricks, "cupy.lib.stride_tricks"))

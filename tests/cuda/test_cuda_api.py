@@ -9,7 +9,7 @@ import pytest
 from fake_cupy import allocated, state
 
 import deepgrad as dg
-import deepgrad.nn as nn
+from deepgrad import nn
 from deepgrad.backend import DeviceError
 from deepgrad.backend import device as device_module
 
@@ -33,7 +33,9 @@ def _fake_runtime(count=None, error=None):
             raise error
         return count
 
-    return types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=get_device_count)))
+    return types.SimpleNamespace(
+        cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=get_device_count))
+    )
 
 
 # -- no CuPy: questions answer no, actions say why and how to install --------------------------------------
@@ -60,8 +62,18 @@ def test_questions_answer_no_without_cupy(no_cupy):
         lambda: nn.Linear(2, 3).to("cuda"),
         lambda: dg.tensor([1.0], device="cuda:0"),
     ],
-    ids=["synchronize", "current_device", "get_device_name", "set_device", "zeros", "randn", "to", "cuda",
-         "module_to", "tensor"],
+    ids=[
+        "synchronize",
+        "current_device",
+        "get_device_name",
+        "set_device",
+        "zeros",
+        "randn",
+        "to",
+        "cuda",
+        "module_to",
+        "tensor",
+    ],
 )
 def test_actions_without_cupy_say_why_and_how_to_install(no_cupy, action):
     with pytest.raises(DeviceError, match=r"CuPy is not installed.*pip install deepgrad\[cuda12\].*\[cuda13\]"):
@@ -143,4 +155,3 @@ def test_tensors_are_made_on_the_current_device(fake_two_gpus):
         dg.cuda.memory_allocated(0)
     dg.cuda.set_device(0)
     assert dg.device("cuda") == dg.device("cuda:0")
-

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.backend import DeviceError, device_of, scatter_add
 from deepgrad.data import DataLoader, TensorDataset
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 
 BACKENDS = ["fake"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if dg.cuda.is_available() else [])
 
@@ -42,8 +42,12 @@ LAYERS = {
     "gru": (lambda: nn.GRU(5, 7, batch_first=True), (3, 6, 5)),
     "rnn": (lambda: nn.RNN(5, 7), (6, 3, 5)),
     "lstm_cell": (lambda: nn.LSTMCell(5, 7), (3, 5)),
-    "sequential": (lambda: nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Sigmoid(), nn.GELU(), nn.Linear(8, 3),
-                                         nn.LogSoftmax(dim=1)), (4, 6)),
+    "sequential": (
+        lambda: nn.Sequential(
+            nn.Linear(6, 8), nn.Tanh(), nn.Sigmoid(), nn.GELU(), nn.Linear(8, 3), nn.LogSoftmax(dim=1)
+        ),
+        (4, 6),
+    ),
     "prelu_elu_softplus": (lambda: nn.Sequential(nn.PReLU(), nn.ELU(), nn.Softplus(), nn.Mish()), (4, 6)),
 }
 
@@ -77,8 +81,9 @@ def test_layer_on_cuda_matches_cpu(backend, name):
 
 
 def _mlp():
-    return nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Dropout(0.0), nn.Linear(32, 32), nn.Sigmoid(),
-                         nn.Linear(32, 4))
+    return nn.Sequential(
+        nn.Linear(20, 32), nn.ReLU(), nn.Dropout(0.0), nn.Linear(32, 32), nn.Sigmoid(), nn.Linear(32, 4)
+    )
 
 
 @pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
@@ -89,8 +94,11 @@ def test_training_steps_on_cuda_match_cpu(backend, optimizer):
     for device in ("cpu", "cuda"):
         dg.manual_seed(0)
         model = _mlp().to(device)
-        opt = dg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if optimizer == "SGD" else \
-            dg.optim.Adam(model.parameters(), lr=0.01)
+        opt = (
+            dg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            if optimizer == "SGD"
+            else dg.optim.Adam(model.parameters(), lr=0.01)
+        )
         x, y = dg.tensor(x_np, device=device), dg.tensor(y_np, device=device)
         losses[device] = []
         for _ in range(5):
@@ -110,8 +118,16 @@ def test_training_steps_on_cuda_match_cpu(backend, optimizer):
 def test_lenet_step_on_cuda(backend):
     dg.manual_seed(0)
     model = nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 10),
+        nn.Conv2d(1, 6, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(256, 120),
+        nn.ReLU(),
+        nn.Linear(120, 10),
     ).to("cuda")
     opt = dg.optim.SGD(model.parameters(), lr=0.05)
     x, y = dg.rand(16, 1, 28, 28, device="cuda"), dg.randint(0, 10, (16,), device="cuda")

@@ -16,9 +16,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
 
-import deepgrad as dg  # noqa: E402
-from deepgrad.autograd import Tensor, grad  # noqa: E402
-from op_db import all_specs  # noqa: E402
+from op_db import all_specs
+
+import deepgrad as dg
+from deepgrad.autograd import Tensor, grad
 
 # to_device goes to the GPU and back to the CPU by design; tests/cuda/test_cuda_devices.py covers it.
 SPECS = [s for s in all_specs() if "cuda" in s.devices and s.name != "to_device"]

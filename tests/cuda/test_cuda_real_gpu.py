@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.nn as nn
 import deepgrad.nn.functional as F
+from deepgrad import nn
 from deepgrad.amp import GradScaler, autocast
 
 pytestmark = pytest.mark.cuda
@@ -27,9 +27,15 @@ def test_random_draws_on_the_gpu_are_repeatable(real_cuda):
     draws = []
     for _ in range(2):
         dg.manual_seed(1234)
-        draws.append([dg.randn(1001, device="cuda").numpy(), dg.rand(7, 3, device="cuda").numpy(),
-                      dg.randint(0, 5, (100,), device="cuda").numpy(), dg.randperm(50, device="cuda").numpy(),
-                      F.dropout(dg.ones(64, device="cuda"), 0.5, training=True).numpy()])
+        draws.append(
+            [
+                dg.randn(1001, device="cuda").numpy(),
+                dg.rand(7, 3, device="cuda").numpy(),
+                dg.randint(0, 5, (100,), device="cuda").numpy(),
+                dg.randperm(50, device="cuda").numpy(),
+                F.dropout(dg.ones(64, device="cuda"), 0.5, training=True).numpy(),
+            ]
+        )
     for a, b in zip(*draws):
         np.testing.assert_array_equal(a, b)
     normal = draws[0][0]
