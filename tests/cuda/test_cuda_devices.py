@@ -289,3 +289,19 @@ def test_in_place_updates_and_gradient_accumulation_on_cuda(fake_cuda):
     opt = dg.optim.SGD([w], lr=0.1)
     opt.zero_grad(set_to_none=False)
     assert w.grad.tolist() == [0.0, 0.0] and _on_cuda(w.grad)
+
+
+def test_cuda_draws_speak_numpy_generator_names(fake_cuda):
+    rng = dg.default_generator.rng_for(fake_cuda)
+    assert rng is dg.default_generator.rng_for(fake_cuda)  # one stream per device, kept
+    assert rng.random((2, 3), dtype=np.float32).dtype == np.float32
+    assert rng.standard_normal(4).shape == (4,)
+    assert 2.0 <= float(rng.normal(3.0, 0.1, size=(50,)).mean()) <= 4.0
+    u = rng.uniform(-2.0, -1.0, size=(20,))
+    assert float(u.min()) >= -2.0 and float(u.max()) < -1.0
+    ints = rng.integers(5, size=(30,))
+    assert ints.dtype == np.int64 and set(ints.get().tolist()) <= set(range(5))
+    a = fake_cuda.arange(10)
+    rng.shuffle(a)
+    assert sorted(a.get().tolist()) == list(range(10))
+    assert all(isinstance(x, fake_cuda.ndarray) for x in (u, ints, rng.permutation(5)))
