@@ -293,6 +293,8 @@ def _lr_find(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    seed = 0 if settings["seed"] is None else settings["seed"]
+    print(f"deepgrad compare {args.recipe}: {' x '.join(args.vary)} (same seed {seed}, same data)", flush=True)
     comparison = compare_run(
         args.recipe,
         settings,

@@ -3,7 +3,8 @@
 A generator G maps noise z ~ N(0, I) to samples; a discriminator D scores samples with a logit
 (real: high, generated: low). They are trained in turns, with the non-saturating loss:
 
-    D step:  L_D = BCE(D(x), 1) + BCE(D(G(z)), 0)        (G fixed: its samples are detached)
+    D step:  L_D = BCE(D(x), 1) + BCE(D(G(z)), 0)        (G fixed: its samples are detached; 0.9 for 1
+                                                           with one-sided label smoothing)
     G step:  L_G = BCE(D(G(z)), 1) = -log sigmoid(D(G(z)))  (D fixed)
 
 (minimizing -log D(G(z)) instead of log(1 - D(G(z))) keeps G's gradient alive while D wins).
@@ -34,22 +35,30 @@ def _check_positive(owner: str, **values) -> None:
 
 
 class MLPGenerator(nn.Module):
-    """z (N, latent_dim) -> Linear -> LeakyReLU(0.2) -> Linear -> LeakyReLU(0.2) -> Linear -> sigmoid -> (N, *image_shape).
+    """z (N, latent_dim) -> (Linear -> [BatchNorm1d] -> LeakyReLU(0.2)) per hidden layer -> Linear -> sigmoid
+    -> (N, *image_shape).
 
     Args:
         latent_dim: size of z. Default: 64.
         image_shape: the shape of one sample. Default: (1, 28, 28).
-        hidden: units of the two hidden layers. Default: (256, 512).
+        hidden: units of the hidden layers. Default: (256, 512).
+        batch_norm: BatchNorm1d after each hidden Linear layer (keeps G from collapsing onto one
+            sample, as in DCGAN). Default: True.
     """
 
-    def __init__(self, latent_dim: int = 64, image_shape: Sequence[int] = (1, 28, 28), hidden=(256, 512)) -> None:
+    def __init__(
+        self, latent_dim: int = 64, image_shape: Sequence[int] = (1, 28, 28), hidden=(256, 512), batch_norm: bool = True
+    ) -> None:
         super().__init__()
         self.image_shape = tuple(image_shape)
         out = math.prod(self.image_shape)
         sizes = [latent_dim, *hidden]
         layers: list[nn.Module] = []
         for n_in, n_out in pairwise(sizes):
-            layers += [nn.Linear(n_in, n_out), nn.LeakyReLU(0.2)]
+            layers.append(nn.Linear(n_in, n_out))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(n_out))
+            layers.append(nn.LeakyReLU(0.2))
         layers += [nn.Linear(sizes[-1], out), nn.Sigmoid()]
         self.net = nn.Sequential(*layers)
 
@@ -148,6 +157,9 @@ class GAN(nn.Module):
         image_shape: the shape of one sample; inputs lie in [0, 1]. Default: (1, 28, 28).
         hidden: hidden widths of the MLP generator (the discriminator uses them reversed). Default: (256, 512).
         dropout: dropout in the discriminator. Default: 0.3.
+        batch_norm: batch normalization in the MLP generator's hidden layers. Default: True.
+        real_label: D's target for real samples; 0.9 is one-sided label smoothing (Salimans et al.,
+            2016), which keeps D from growing overconfident and starving G of gradient. Default: 1.0.
         generator, discriminator: modules to use instead of the MLPs (``DCGAN`` passes convolutional ones).
         rng: source of the noise z. Default: deepgrad's default generator.
 
@@ -170,12 +182,16 @@ class GAN(nn.Module):
         image_shape: Sequence[int] = (1, 28, 28),
         hidden: Sequence[int] = (256, 512),
         dropout: float = 0.3,
+        batch_norm: bool = True,
+        real_label: float = 1.0,
         generator: nn.Module | None = None,
         discriminator: nn.Module | None = None,
         rng: Generator | None = None,
     ) -> None:
         super().__init__()
         _check_positive("GAN", latent_dim=latent_dim)
+        if isinstance(real_label, bool) or not isinstance(real_label, (int, float)) or not 0.5 < real_label <= 1:
+            raise ValueError(f"GAN: real_label must lie in (0.5, 1] (got {real_label!r}); 0.9 smooths the labels.")
         image_shape = tuple(image_shape)
         if not image_shape or not all(isinstance(n, int) and n >= 1 for n in image_shape):
             raise ValueError(f"GAN: image_shape must be a tuple of positive ints (got {image_shape!r}).")
@@ -185,7 +201,10 @@ class GAN(nn.Module):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
             raise ValueError(f"GAN: dropout must be a probability in [0, 1) (got {dropout!r}).")
         self.latent_dim, self.image_shape, self.rng = latent_dim, image_shape, rng
-        self.generator = generator if generator is not None else MLPGenerator(latent_dim, image_shape, hidden)
+        self.real_label = float(real_label)
+        self.generator = (
+            generator if generator is not None else MLPGenerator(latent_dim, image_shape, hidden, batch_norm)
+        )
         self.discriminator = (
             discriminator if discriminator is not None else MLPDiscriminator(image_shape, hidden[::-1], dropout)
         )
@@ -211,8 +230,8 @@ class GAN(nn.Module):
             self.generator.train(was_training)
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        """L_D = BCE(D(x), 1) + BCE(D(G(z)), 0), each averaged over its batch."""
-        real = F.binary_cross_entropy_with_logits(real_logits, ones_like(real_logits))
+        """L_D = BCE(D(x), real_label) + BCE(D(G(z)), 0), each averaged over its batch."""
+        real = F.binary_cross_entropy_with_logits(real_logits, ones_like(real_logits) * self.real_label)
         fake = F.binary_cross_entropy_with_logits(fake_logits, zeros_like(fake_logits))
         return real + fake
 
@@ -284,6 +303,7 @@ class DCGAN(GAN):
         latent_dim: size of z. Default: 64.
         channels: c of both networks. Default: 32.
         in_channels: the images' channels. Default: 1.
+        real_label: D's target for real samples (see ``GAN``). Default: 1.0.
         rng: source of the noise z.
 
     Example:
@@ -292,10 +312,18 @@ class DCGAN(GAN):
         (2, 1, 28, 28)
     """
 
-    def __init__(self, latent_dim: int = 64, channels: int = 32, in_channels: int = 1, rng: Generator | None = None):
+    def __init__(
+        self,
+        latent_dim: int = 64,
+        channels: int = 32,
+        in_channels: int = 1,
+        real_label: float = 1.0,
+        rng: Generator | None = None,
+    ):
         super().__init__(
             latent_dim,
             (in_channels, 28, 28),
+            real_label=real_label,
             generator=DCGenerator(latent_dim, channels, in_channels),
             discriminator=DCDiscriminator(channels, in_channels),
             rng=rng,

@@ -25,6 +25,7 @@ import importlib.util
 import itertools
 import json
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,20 +137,27 @@ def _build(config: RunConfig) -> tuple[Recipe, RecipeData, Any]:
     return recipe, data, model
 
 
+def _close(fig) -> None:
+    """Let go of a saved figure: pyplot keeps every figure it made until closed (plots.py makes pyplot
+    figures once pyplot is imported, e.g. by a notebook), which would pile up over many runs."""
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close(fig)
+
+
 def _plots(history: History, monitor: Monitor | None, run_dir: Path, light: bool) -> list[str]:
     if not have_matplotlib():
         return [f"plots skipped: {PLOT_HINT}"]
     written = []
-    plots.plot_history(history, path=run_dir / "learning_curves.png", title=run_dir.name)
+    _close(plots.plot_history(history, path=run_dir / "learning_curves.png", title=run_dir.name))
     written.append(run_dir / "learning_curves.png")
     if monitor is not None and monitor.records and not light:
         try:
-            plots.plot_monitor(monitor, path=run_dir / "monitor.png", title="per-layer statistics")
+            _close(plots.plot_monitor(monitor, path=run_dir / "monitor.png", title="per-layer statistics"))
             written.append(run_dir / "monitor.png")
         except ValueError:
             pass  # no statistic has a value for this model
         if monitor.histograms:
-            plots.plot_activation_histograms(monitor, path=run_dir / "activations.png", title="activations")
+            _close(plots.plot_activation_histograms(monitor, path=run_dir / "activations.png", title="activations"))
             written.append(run_dir / "activations.png")
     return [f"learning curves: {written[0]}"] + (
         [f"also: {', '.join(p.name for p in written[1:])}"] if written[1:] else []
@@ -407,7 +415,11 @@ def lr_find_run(
         },
     )
     if have_matplotlib() and result.lrs:
-        plots.plot_lr_finder(result, path=folder / "lr_finder.png", title=f"{config.recipe}: learning-rate range test")
+        _close(
+            plots.plot_lr_finder(
+                result, path=folder / "lr_finder.png", title=f"{config.recipe}: learning-rate range test"
+            )
+        )
     return result, folder
 
 
@@ -576,11 +588,13 @@ def compare_run(
     _write_json(folder / "comparison.json", {"recipe": recipe_name, "vary": specs, "rows": rows})
     if have_matplotlib():
         keys = tuple(k for k in ("loss", "val_loss", metric) if any(k in r.history.keys for r in runs.values()))
-        plots.compare_runs(
-            {n: r.history for n, r in runs.items()},
-            keys=tuple(dict.fromkeys(keys)),
-            path=folder / "comparison.png",
-            title=f"{recipe_name}: {' x '.join(specs)}",
+        _close(
+            plots.compare_runs(
+                {n: r.history for n, r in runs.items()},
+                keys=tuple(dict.fromkeys(keys)),
+                path=folder / "comparison.png",
+                title=f"{recipe_name}: {' x '.join(specs)}",
+            )
         )
     return Comparison(folder, rows, columns, runs)
 

@@ -59,7 +59,7 @@ def test_train_writes_the_whole_run_folder(tmp_path, capsys):
 
 def test_quiet_hides_the_progress_and_default_folder_is_runs_recipe_time(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 1, "--quiet")
+    code, _, stderr = run(capsys, "train", "moons", "--epochs", 1, "--quiet")
     assert code == 0 and "epoch 1/1" not in stderr
     (folder,) = (tmp_path / "runs").iterdir()
     assert folder.name.startswith("moons-") and (folder / "best.safetensors").is_file()
@@ -109,7 +109,7 @@ def test_same_seed_same_run_and_settings_reach_the_config(tmp_path, capsys):
 
 
 TINY = {
-    "mnist-cnn": (["--set", "arch=convnet"], []),
+    "mnist-cnn": (["--set", "arch=convnet", "--augment"], []),
     "autoencoder": (["--set", "kind=sparse", "--set", "code=16"], ["reconstructions.png"]),
     "stacked-autoencoder": (["--set", "sizes=32x8", "--set", "pretrain_epochs=1"], ["reconstructions.png"]),
     "vae": (["--set", "hidden=32", "--set", "latent=4"], ["samples.png", "reconstructions.png"]),

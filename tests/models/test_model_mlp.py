@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from model_helpers import directional_gradcheck, mnist_arrays
 
@@ -32,8 +34,8 @@ def test_layers_follow_the_options():
 def test_seed_network_has_the_lecture_sizes():
     net = mnist_mlp()
     linears = [m for m in net.layers if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == list(zip(MNIST_SIZES[:-1], MNIST_SIZES[1:]))
-    expected = sum(a * b + b for a, b in zip(MNIST_SIZES[:-1], MNIST_SIZES[1:]))
+    assert [(m.in_features, m.out_features) for m in linears] == list(itertools.pairwise(MNIST_SIZES))
+    expected = sum(a * b + b for a, b in itertools.pairwise(MNIST_SIZES))
     assert sum(p.numel() for p in net.parameters()) == expected
     assert all(isinstance(m, nn.ReLU) for m in net.layers if not isinstance(m, nn.Linear))
 

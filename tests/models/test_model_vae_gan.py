@@ -10,6 +10,7 @@ import pytest
 from model_helpers import directional_gradcheck, mnist_arrays
 
 import deepgrad as dg
+from deepgrad import nn
 from deepgrad.data import DataLoader, TensorDataset
 from deepgrad.models import DCGAN, GAN, VAE, GANTrainer
 from deepgrad.optim import Adam
@@ -80,6 +81,8 @@ def _small_gan(**kwargs):
 
 def test_gan_shapes():
     gan = _small_gan()
+    assert any(isinstance(m, nn.BatchNorm1d) for m in gan.generator.modules())
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in _small_gan(batch_norm=False).generator.modules())
     assert gan(dg.randn(5, 4)).shape == (5, 1, 3, 3)
     assert gan.discriminator(dg.rand(5, 1, 3, 3)).shape == (5,)
     samples = gan.sample(6).numpy()
@@ -93,6 +96,11 @@ def test_losses_are_the_non_saturating_ones():
     assert float(gan.discriminator_loss(real, fake)) == pytest.approx(expected_d, rel=1e-6)
     # -log sigmoid(D(G(z))), not log(1 - sigmoid(D(G(z))))
     assert float(gan.generator_loss(fake)) == pytest.approx(_softplus(-fake.numpy()).mean(), rel=1e-6)
+    # one-sided label smoothing: real samples are scored against 0.9
+    smooth = _small_gan(real_label=0.9)
+    r = real.numpy()
+    expected = (0.9 * _softplus(-r) + 0.1 * _softplus(r)).mean() + _softplus(fake.numpy()).mean()
+    assert float(smooth.discriminator_loss(real, fake)) == pytest.approx(expected, rel=1e-6)
 
 
 def test_each_update_moves_only_its_own_network():
@@ -186,5 +194,7 @@ def test_bad_gan_arguments_are_refused():
         GAN(latent_dim=0)
     with pytest.raises(ValueError, match="dropout"):
         GAN(dropout=1.0)
+    with pytest.raises(ValueError, match=r"real_label must lie in \(0.5, 1\]"):
+        GAN(real_label=0.3)
     with pytest.raises(ValueError, match="n must be a positive int"):
         _small_gan().sample(0)
