@@ -136,7 +136,8 @@ for epoch in range(seed_epochs):
 
 # %% [markdown]
 # It learns, but slowly: with 4 000 images and batches of 1 000 there are only 4 updates per
-# epoch, and the squared error gives weak gradients once an output is roughly right.
+# epoch, and the squared error gives weak gradients once an output is roughly right. (A
+# learning rate of 1 is also large: now and then a step overshoots and the accuracy dips.)
 #
 # ## 4. Today's recipe
 #
@@ -149,7 +150,8 @@ for epoch in range(seed_epochs):
 #
 # The `Trainer` runs the same loop for us (forward, loss, `zero_grad`, `backward`, `step`),
 # evaluates on validation data after each epoch and records everything in a `History`.
-# (The same network is `deepgrad.models.mnist_mlp()`.)
+# (The same network is `deepgrad.models.mnist_mlp()`, and `deepgrad train mnist-mlp` trains
+# it from the command line.)
 
 # %%
 dg.manual_seed(0)

@@ -226,4 +226,6 @@ plt.show()
 #    And with 4 layers: does the initialization still matter?
 # 3. Initialize with $\mathcal{N}(0, 1)$ (no $1/n$): what happens to the first loss, and why?
 # 4. `deepgrad.models.MLP(sizes, init="kaiming")` builds such networks for you; read
-#    `deepgrad/models/common.py` to see how it draws the weights.
+#    `deepgrad/models/common.py` to see how it draws the weights. From the command line,
+#    `deepgrad compare mnist-mlp --vary init=zeros,normal,xavier,kaiming` runs this lab's
+#    comparison on the seed's network.

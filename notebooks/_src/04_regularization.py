@@ -154,3 +154,5 @@ for name, history in histories.items():
 #    (More data is the best regularizer.)
 # 4. Dropout behaves differently in training and evaluation (`model.train()` / `model.eval()`).
 #    Evaluate the dropout model in training mode on the test set a few times: what do you see?
+# 5. `deepgrad compare mnist-mlp --vary regularization=none,l2,dropout,early-stopping` runs the
+#    same comparison from the command line, on the seed's network.
