@@ -85,10 +85,11 @@ def init_weight(weight, scheme: str, activation: str = "relu") -> None:
 
     - ``zeros``: W = 0 (every unit of a layer computes the same thing: symmetry is never broken);
     - ``normal``: W ~ N(0, 1/n), n = fan_in (LeCun);
-    - ``xavier``: W ~ U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010);
+    - ``xavier``: W ~ U(-b, b), b = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010, as in the
+      lectures: no activation gain, so that it differs from Kaiming for ReLU networks);
     - ``kaiming``: W ~ N(0, gain^2 / fan_in) (He et al., 2015), gain = sqrt(2) for ReLU.
 
-    The gain follows ``activation`` (``nn.init.calculate_gain``).
+    Kaiming's gain follows ``activation`` (``nn.init.calculate_gain``).
     """
     check_init("init_weight", scheme)
     nonlinearity, param = gain_of(activation)
@@ -97,7 +98,7 @@ def init_weight(weight, scheme: str, activation: str = "relu") -> None:
     elif scheme == "normal":
         nn_init.lecun_normal_(weight)
     elif scheme == "xavier":
-        nn_init.xavier_uniform_(weight, gain=nn_init.calculate_gain(nonlinearity, param))
+        nn_init.xavier_uniform_(weight)
     elif scheme == "kaiming":
         a = 0.0 if param is None else param
         nn_init.kaiming_normal_(weight, a=a, nonlinearity=nonlinearity)

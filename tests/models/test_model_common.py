@@ -43,9 +43,9 @@ def _wide_net():
         ("normal", "relu", lambda fan_in, fan_out: 1 / math.sqrt(fan_in)),
         ("kaiming", "relu", lambda fan_in, fan_out: math.sqrt(2 / fan_in)),
         ("kaiming", "tanh", lambda fan_in, fan_out: (5 / 3) / math.sqrt(fan_in)),
-        # U(-b, b) has std b / sqrt(3), b = gain * sqrt(6 / (fan_in + fan_out))
+        # U(-b, b) has std b / sqrt(3), b = sqrt(6 / (fan_in + fan_out)) (no activation gain)
         ("xavier", "sigmoid", lambda fan_in, fan_out: math.sqrt(6 / (fan_in + fan_out)) / math.sqrt(3)),
-        ("xavier", "tanh", lambda fan_in, fan_out: (5 / 3) * math.sqrt(2 / (fan_in + fan_out))),
+        ("xavier", "tanh", lambda fan_in, fan_out: math.sqrt(2 / (fan_in + fan_out))),  # no gain: the lectures' Xavier
     ],
 )
 def test_schemes_draw_weights_with_the_textbook_spread_and_zero_biases(scheme, activation, expected_std):
