@@ -50,7 +50,9 @@ def _finish(fig, axes: list, used: int, path, title: str | None):
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))  # keep the title above the panels
+    else:
+        fig.tight_layout()
     if path is not None:
         fig.savefig(os.fspath(path), dpi=100)
     return fig
@@ -189,13 +191,15 @@ def plot_lr_finder(result, path=None, title: str | None = None):
     return _finish(fig, axes, 1, path, title)
 
 
-def plot_activation_histograms(monitor, steps: list[int] | None = None, path=None, title: str | None = None):
+def plot_activation_histograms(monitor, steps: list[int] | None = None, path=None, title: str | None = None,
+                               layers: list[str] | None = None):
     """Histograms of each watched layer's outputs, as recorded by a ``Monitor``.
 
     Args:
         monitor: a ``Monitor`` that has recorded at least one step.
         steps: the recorded steps to overlay. Default: the first and the last recorded step.
         path: save the figure there as PNG. Default: None.
+        layers: the watched layers to draw (names as in ``monitor.layers``). Default: all of them.
 
     Healthy hidden layers show a spread of values; a spike at 0 is dead ReLUs, spikes at the
     ends of (0, 1) or (-1, 1) are saturated sigmoid/tanh units.
@@ -211,7 +215,15 @@ def plot_activation_histograms(monitor, steps: list[int] | None = None, path=Non
     from deepgrad.train.monitor import kind_label
 
     kinds = {r["layer"]: kind_label(r["kind"]) for r in monitor.records}
-    layers = [name for name in monitor.layers if any(h["layer"] == name for h in monitor.histograms)]
+    recorded_layers = [name for name in monitor.layers if any(h["layer"] == name for h in monitor.histograms)]
+    if layers is None:
+        layers = recorded_layers
+    else:
+        unknown = [name for name in layers if name not in recorded_layers]
+        if unknown:
+            raise ValueError(
+                f"plot_activation_histograms: layers {unknown} have no histograms; recorded: {recorded_layers}"
+            )
     rows, cols = _grid(len(layers), 4)
     fig, axes = _figure(rows, cols, 3.6 * cols, 2.8 * rows)
     by_key = {(h["layer"], h["step"]): h for h in monitor.histograms}

@@ -116,3 +116,16 @@ def test_lr_finder_plot(tmp_path):
     if result.suggestion is not None:
         marks = [line for line in ax.get_lines() if line.get_label().startswith("suggestion")]
         assert marks and marks[0].get_xdata()[0] == result.suggestion
+
+
+def test_activation_histograms_of_chosen_layers_keep_the_title_above_the_panels(run):
+    _, monitor = run
+    fig = plots.plot_activation_histograms(monitor, layers=["1", "3"], title="hidden layers")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in visible] == ["layer '1' (tanh)", "layer '3' (tanh)"]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title_bottom = fig._suptitle.get_window_extent(renderer).y0
+    assert all(ax.get_tightbbox(renderer).y1 <= title_bottom + 1 for ax in visible)
+    with pytest.raises(ValueError, match=r"layers \['9'\] have no histograms"):
+        plots.plot_activation_histograms(monitor, layers=["9"])
