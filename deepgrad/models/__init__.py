@@ -8,7 +8,8 @@
 - recurrent models: ``SequenceClassifier`` and ``CharLM`` (RNN, LSTM or GRU);
 - ``make_activation`` / ``initialize``: activations by name and the initialization schemes of
   the labs (zeros, N(0, 1/n), Xavier, Kaiming);
-- ``recipes``: what ``deepgrad train RECIPE`` builds (data, model, loss, optimizer, metrics).
+- ``recipes``: what ``deepgrad train RECIPE`` builds (data, model, loss, optimizer, metrics);
+  ``train_recipe("mnist-mlp", epochs=5)`` runs one from Python, as the command does.
 """
 
 from deepgrad.models.autoencoder import Autoencoder, DenoisingAutoencoder, SparseAutoencoder, StackedAutoencoder
@@ -16,6 +17,8 @@ from deepgrad.models.cnn import ConvNet, LeNet5
 from deepgrad.models.common import ACTIVATIONS, INITS, initialize, make_activation
 from deepgrad.models.gan import DCGAN, GAN, GANTrainer
 from deepgrad.models.mlp import MLP, mnist_mlp
+from deepgrad.models.recipes import RECIPES, get_recipe
+from deepgrad.models.runs import train_recipe
 from deepgrad.models.sequence import CharLM, SequenceClassifier
 from deepgrad.models.vae import VAE
 
@@ -25,6 +28,7 @@ __all__ = [
     "GAN",
     "INITS",
     "MLP",
+    "RECIPES",
     "VAE",
     "Autoencoder",
     "CharLM",
@@ -35,7 +39,9 @@ __all__ = [
     "SequenceClassifier",
     "SparseAutoencoder",
     "StackedAutoencoder",
+    "get_recipe",
     "initialize",
     "make_activation",
     "mnist_mlp",
+    "train_recipe",
 ]

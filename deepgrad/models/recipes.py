@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from deepgrad import nn
+from deepgrad import cuda, nn
 from deepgrad.backend.random import Generator
 from deepgrad.data import DataLoader, Dataset, TensorDataset
 from deepgrad.data.augment import Compose, RandomRotation, RandomTranslation
@@ -214,6 +214,8 @@ class Recipe:
         if config.early_stopping is not None:
             need(config.early_stopping >= 0, "early-stopping patience must be >= 0", config.early_stopping)
         need(config.device in DEVICES, f"device must be one of {', '.join(DEVICES)}", config.device)
+        if config.device == "cuda" and not cuda.is_available():
+            raise RecipeError(f"device cuda: {cuda.unavailable_reason()}; train on --device cpu instead.")
         if config.limit is not None:
             need(
                 config.limit >= self.min_limit, f"limit must be at least {self.min_limit} for {self.name}", config.limit

@@ -265,6 +265,31 @@ def describe_model(model) -> str:
     return f"{type(model).__name__}{shape} ({count:,} parameters)"
 
 
+def train_recipe(
+    name: str,
+    out: str | Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = print,
+    **settings: Any,
+) -> RunResult:
+    """Train a recipe from Python, as ``deepgrad train NAME`` does, and write its run folder.
+
+    Args:
+        name: the recipe ("mnist-mlp", "vae", ...; see ``RECIPES``).
+        out: the run folder. Default: a new ``runs/<name>-<date>-<time>``.
+        progress, log: as in ``train_run``.
+        **settings: ``Recipe.make_config`` settings: epochs, batch_size, lr, optimizer, init,
+            activation, dropout, weight_decay, early_stopping, augment, device, seed, limit, and
+            ``options={...}`` for the recipe's own options.
+
+    Example:
+        >>> result = train_recipe("moons", epochs=2, progress=False, log=None)  # doctest: +SKIP
+        >>> result.test["accuracy"]                                              # doctest: +SKIP
+        0.92
+    """
+    return train_run(get_recipe(name).make_config(**settings), out, progress, log)
+
+
 class _RecipeDoctor(Doctor):
     """The Doctor without the diagnoses that do not apply to a recipe (``Recipe.doctor_skips``)."""
 
@@ -615,6 +640,7 @@ __all__ = [
     "plan_variants",
     "read_config",
     "summarize",
+    "train_recipe",
     "train_run",
     "vary_keys",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from cli_helpers import run
 
+import deepgrad.cuda
 from deepgrad.models.recipes import RECIPES
 
 
@@ -81,6 +82,14 @@ def test_settings_a_recipe_cannot_take_exit_2_with_the_allowed_values(argv, expe
     for text in expected:
         assert text in err, (text, err)
     assert not list(tmp_path.iterdir())  # nothing was trained or written
+
+
+@pytest.mark.skipif(deepgrad.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_says_why_before_training(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "moons", "--device", "cuda", "--out", tmp_path)
+    assert code == 2 and "device cuda:" in err and "--device cpu" in err
+    assert deepgrad.cuda.unavailable_reason() in err
+    assert not list(tmp_path.iterdir())
 
 
 def test_missing_files_exit_1(tmp_path, capsys):

@@ -222,3 +222,12 @@ def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypa
     trainer = recipe.make_trainer(config, model, recipe.make_optimizer(config, model), [], False, progress=False)
     history = trainer.fit(train, val, epochs=3, resume_from=tmp_path / "last.safetensors")
     assert trainer.global_step == 29 + 22 and [r["epoch"] for r in history.epochs] == [1, 3]
+
+
+def test_train_recipe_runs_a_recipe_from_python(tmp_path):
+    from deepgrad.models import train_recipe
+
+    result = train_recipe("moons", out=tmp_path, progress=False, log=None, epochs=2, options={"hidden": (8,)})
+    assert result.run_dir == tmp_path and len(result.history.epochs) == 2
+    assert result.config.options["hidden"] == (8,)
+    assert json.loads((tmp_path / "results.json").read_text())["test"] == result.test
