@@ -50,9 +50,7 @@ def _finish(fig, axes: list, used: int, path, title: str | None):
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))  # keep the title above the panels
-    else:
-        fig.tight_layout()
+    fig.set_layout_engine("constrained")  # unlike tight_layout, it keeps a figure title above the panels
     if path is not None:
         fig.savefig(os.fspath(path), dpi=100)
     return fig
