@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(train)
     train.add_argument("--out", metavar="DIR", help="the run folder (default: runs/RECIPE-DATE-TIME)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--no-plots", dest="plots", action="store_false", help="draw no pictures (faster)")
 
     lr_find = commands.add_parser(
         "lr-find",
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings(compare)
     compare.add_argument("--out", metavar="DIR", help="the comparison folder (default: runs/RECIPE-compare-...)")
     compare.add_argument("--quiet", action="store_true", help="no progress bars")
+    compare.add_argument("--no-plots", dest="plots", action="store_false", help="draw no pictures (faster)")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint of a run on its test data")
     evaluate.add_argument("checkpoint", metavar="CHECKPOINT", help="best.safetensors or last.safetensors of a run")
@@ -252,7 +254,9 @@ def _train(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        result = train_run(config, out=args.out, progress=not args.quiet, log=lambda line: print(line, flush=True))
+        result = train_run(
+            config, out=args.out, progress=not args.quiet, log=lambda line: print(line, flush=True), plots=args.plots
+        )
     except RunInterrupted as stop:
         where = f"last checkpoint saved to {stop.checkpoint}" if stop.checkpoint else "no checkpoint was written"
         print(f"\ninterrupted in epoch {stop.epoch}: {where}; records in {stop.run_dir}/", file=out, flush=True)
@@ -302,6 +306,7 @@ def _compare(args: argparse.Namespace) -> int:
         out=args.out,
         progress=not args.quiet,
         log=lambda line: print(line, flush=True),
+        plots=args.plots,
     )
     rows, columns = comparison.rows, comparison.columns
     table = [[_fmt(row.get(c)) for c in columns] for row in rows]

@@ -39,7 +39,8 @@ from deepgrad.models.outputs import PLOT_HINT, have_matplotlib
 from deepgrad.models.recipes import Recipe, RecipeData, RecipeError, get_recipe
 from deepgrad.nn.summary import summary as nn_summary
 from deepgrad.optim.lr_finder import find_lr
-from deepgrad.train import CSVLogger, Doctor, EarlyStopping, History, ModelCheckpoint, Monitor, ProgressBar, plots
+from deepgrad.train import CSVLogger, Doctor, EarlyStopping, History, ModelCheckpoint, Monitor, ProgressBar
+from deepgrad.train import plots as train_plots
 from deepgrad.train.callbacks.base import Callback
 from deepgrad.train.checkpoint import KIND as CHECKPOINT_KIND
 from deepgrad.train.checkpoint import save_checkpoint
@@ -148,16 +149,18 @@ def _plots(history: History, monitor: Monitor | None, run_dir: Path, light: bool
     if not have_matplotlib():
         return [f"plots skipped: {PLOT_HINT}"]
     written = []
-    _close(plots.plot_history(history, path=run_dir / "learning_curves.png", title=run_dir.name))
+    _close(train_plots.plot_history(history, path=run_dir / "learning_curves.png", title=run_dir.name))
     written.append(run_dir / "learning_curves.png")
     if monitor is not None and monitor.records and not light:
         try:
-            _close(plots.plot_monitor(monitor, path=run_dir / "monitor.png", title="per-layer statistics"))
+            _close(train_plots.plot_monitor(monitor, path=run_dir / "monitor.png", title="per-layer statistics"))
             written.append(run_dir / "monitor.png")
         except ValueError:
             pass  # no statistic has a value for this model
         if monitor.histograms:
-            _close(plots.plot_activation_histograms(monitor, path=run_dir / "activations.png", title="activations"))
+            _close(
+                train_plots.plot_activation_histograms(monitor, path=run_dir / "activations.png", title="activations")
+            )
             written.append(run_dir / "activations.png")
     return [f"learning curves: {written[0]}"] + (
         [f"also: {', '.join(p.name for p in written[1:])}"] if written[1:] else []
@@ -170,6 +173,7 @@ def train_run(
     progress: bool = True,
     log: Callable[[str], None] | None = print,
     light: bool = False,
+    plots: bool = True,
 ) -> RunResult:
     """Train a recipe as ``config`` says and write the run folder (see the module docstring).
 
@@ -179,6 +183,7 @@ def train_run(
         progress: show the progress bar. Default: True.
         log: called with each line the run reports as it goes (data, pre-training); None: silent.
         light: skip TensorBoard files and the monitor pictures (comparisons). Default: False.
+        plots: draw the pictures (learning curves, the recipe's samples...). Default: True.
 
     Raises:
         RunInterrupted: on Ctrl-C, after saving ``last.safetensors`` and the records.
@@ -228,8 +233,8 @@ def train_run(
     if checkpoint.best_path is not None:
         model.load_state_dict(load(checkpoint.best_path))
     test = trainer.evaluate(test_loader) if test_loader is not None else None
-    tail = _plots(trainer.history, monitor, run_dir, light)
-    tail += recipe.outputs(config, model, data, run_dir, plots=have_matplotlib())
+    tail = _plots(trainer.history, monitor, run_dir, light) if plots else ["plots skipped (--no-plots)"]
+    tail += recipe.outputs(config, model, data, run_dir, plots=plots and have_matplotlib())
     best_value = checkpoint.best if checkpoint.best is not None else None
     _write_json(
         run_dir / "results.json",
@@ -441,7 +446,7 @@ def lr_find_run(
     )
     if have_matplotlib() and result.lrs:
         _close(
-            plots.plot_lr_finder(
+            train_plots.plot_lr_finder(
                 result, path=folder / "lr_finder.png", title=f"{config.recipe}: learning-rate range test"
             )
         )
@@ -565,6 +570,7 @@ def compare_run(
     out: str | Path | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
+    plots: bool = True,
 ) -> Comparison:
     """Train each variant (same seed, same data) and tabulate them; writes comparison.csv/.json/.png.
 
@@ -575,6 +581,7 @@ def compare_run(
         out: the folder (each variant in a sub-folder). Default: a new ``runs/<recipe>-compare-...``.
         progress: progress bars. Default: True.
         log: called with progress lines (which variant trains). Default: print.
+        plots: draw each variant's learning curves and the overlaid comparison. Default: True.
     """
     say = log or (lambda line: None)
     recipe = get_recipe(recipe_name)
@@ -586,7 +593,7 @@ def compare_run(
     for index, (name, config) in enumerate(plan, start=1):
         say(f"[{index}/{len(plan)}] {name}")
         slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-        result = train_run(config, folder / slug, progress=progress, log=None, light=True)
+        result = train_run(config, folder / slug, progress=progress, log=None, light=True, plots=plots)
         runs[name] = result
         history = result.history
         values = [v for v in history[metric]] if metric in history.keys else []
@@ -611,10 +618,10 @@ def compare_run(
         writer.writeheader()
         writer.writerows(rows)
     _write_json(folder / "comparison.json", {"recipe": recipe_name, "vary": specs, "rows": rows})
-    if have_matplotlib():
+    if plots and have_matplotlib():
         keys = tuple(k for k in ("loss", "val_loss", metric) if any(k in r.history.keys for r in runs.values()))
         _close(
-            plots.compare_runs(
+            train_plots.compare_runs(
                 {n: r.history for n, r in runs.items()},
                 keys=tuple(dict.fromkeys(keys)),
                 path=folder / "comparison.png",

@@ -23,7 +23,7 @@ def moons_run(tmp_path_factory):
     from deepgrad.cli import main
 
     out = tmp_path_factory.mktemp("moons")
-    assert main(["train", "moons", "--epochs", "3", "--quiet", "--out", str(out)]) == 0
+    assert main(["train", "moons", "--epochs", "3", "--quiet", "--no-plots", "--out", str(out)]) == 0
     return out
 
 
@@ -115,6 +115,7 @@ def test_compare_regularizations_and_a_grid(tmp_path, capsys):
         "moons",
         "--vary",
         "regularization=none,l2,dropout,early-stopping",
+        "--no-plots",
         "--epochs",
         2,
         "--quiet",
@@ -137,6 +138,7 @@ def test_compare_regularizations_and_a_grid(tmp_path, capsys):
         "optimizer=sgd,adam",
         "--vary",
         "lr=0.1,0.01",
+        "--no-plots",
         "--epochs",
         1,
         "--quiet",
@@ -162,6 +164,7 @@ def test_compare_over_activations_and_recipe_options(tmp_path, capsys):
         "moons",
         "--vary",
         "activation=relu,tanh,sigmoid",
+        "--no-plots",
         "--epochs",
         1,
         "--quiet",
@@ -170,7 +173,17 @@ def test_compare_over_activations_and_recipe_options(tmp_path, capsys):
     )
     assert code == 0, stderr
     code, _, stderr = run(
-        capsys, "compare", "moons", "--vary", "hidden=4,16x16", "--epochs", 1, "--quiet", "--out", tmp_path / "hidden"
+        capsys,
+        "compare",
+        "moons",
+        "--vary",
+        "hidden=4,16x16",
+        "--epochs",
+        1,
+        "--quiet",
+        "--no-plots",
+        "--out",
+        tmp_path / "hidden",
     )
     assert code == 0, stderr
     config = json.loads((tmp_path / "hidden" / "16x16" / "config.json").read_text())

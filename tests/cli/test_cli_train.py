@@ -59,11 +59,12 @@ def test_train_writes_the_whole_run_folder(tmp_path, capsys):
 
 def test_quiet_hides_the_progress_and_default_folder_is_runs_recipe_time(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, _, stderr = run(capsys, "train", "moons", "--epochs", 1, "--quiet")
+    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 1, "--quiet", "--no-plots")
     assert code == 0 and "epoch 1/1" not in stderr
     (folder,) = (tmp_path / "runs").iterdir()
     assert folder.name.startswith("moons-") and (folder / "best.safetensors").is_file()
-    code, _, _ = run(capsys, "train", "moons", "--epochs", 1, "--quiet")
+    assert not list(folder.glob("*.png")) and "plots skipped" in stdout
+    code, _, _ = run(capsys, "train", "moons", "--epochs", 1, "--quiet", "--no-plots")
     assert len(list((tmp_path / "runs").iterdir())) == 2
 
 
@@ -90,6 +91,7 @@ def test_same_seed_same_run_and_settings_reach_the_config(tmp_path, capsys):
         3,
         "--set",
         "hidden=8x8",
+        "--no-plots",
     ]
     assert run(capsys, *args, "--out", tmp_path / "a")[0] == 0
     assert run(capsys, *args, "--out", tmp_path / "b")[0] == 0
@@ -144,6 +146,7 @@ def test_stacked_autoencoder_reports_its_pretraining(tmp_path, capsys):
         "--limit",
         64,
         "--quiet",
+        "--no-plots",
         "--set",
         "sizes=16x4",
         "--set",
@@ -165,6 +168,7 @@ def test_char_rnn_writes_generated_text(tmp_path, capsys):
         "--limit",
         4,
         "--quiet",
+        "--no-plots",
         "--set",
         "hidden=8",
         "--set",
@@ -205,7 +209,7 @@ def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypa
         return original(self, batch)
 
     monkeypatch.setattr(Trainer, "_train_step", interrupted_step)
-    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 5, "--out", tmp_path)
+    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 5, "--no-plots", "--out", tmp_path)
     assert code == 130
     assert f"last checkpoint saved to {tmp_path / 'last.safetensors'}" in stdout
     assert "training interrupted" in stderr
