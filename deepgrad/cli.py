@@ -44,7 +44,12 @@ EXIT_INTERRUPTED = 130
 def _recipes_epilog() -> str:
     lines = ["recipes:"]
     for recipe in RECIPES.values():
+        d = recipe.defaults
         lines.append(f"  {recipe.name:<20} {recipe.summary}")
+        lines.append(
+            f"  {'':<20}   defaults: {d['epochs']} epochs, batch {d['batch_size']}, {d['optimizer']} lr {d['lr']:g}"
+            + "".join(f", {k} {d[k]}" for k in ("init", "activation", "dropout") if k in recipe.uses)
+        )
         lines.append(f"  {'':<20}   options (--set): {recipe.describe_options()}")
     return "\n".join(lines)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -84,7 +85,7 @@ class _Reconstruction(Dataset):
         return x, x
 
 
-class Recipe:
+class Recipe(ABC):
     """One experiment: how to build its data, model, loss, optimizer, metrics and trainer from a RunConfig.
 
     Subclasses set the class attributes and override ``data``, ``build_model`` and, where they
@@ -103,6 +104,7 @@ class Recipe:
         headline: the test metric printed first.
         supports_lr_find: whether the learning-rate range test applies.
         doctor_skips: Doctor diagnoses that do not apply to the recipe's logged loss.
+        min_limit: the smallest ``--limit`` that leaves data in every split.
     """
 
     name = ""
@@ -116,6 +118,7 @@ class Recipe:
     headline = "loss"
     supports_lr_find = True
     doctor_skips: tuple[str, ...] = ()
+    min_limit = 10
 
     # -- configuration ------------------------------------------------------------------------
     def make_config(
@@ -221,14 +224,14 @@ class Recipe:
                 config.limit >= self.min_limit, f"limit must be at least {self.min_limit} for {self.name}", config.limit
             )
 
-    min_limit = 10
-
     # -- the pieces -----------------------------------------------------------------------------
+    @abstractmethod
     def data(self, config: RunConfig) -> RecipeData:
-        raise TypeError(f"{type(self).__name__}: a Recipe must define data(config)")
+        """The training, validation and test datasets (``config.limit`` applied)."""
 
+    @abstractmethod
     def build_model(self, config: RunConfig, data: RecipeData) -> nn.Module:
-        raise TypeError(f"{type(self).__name__}: a Recipe must define build_model(config, data)")
+        """The model, freshly initialized (the caller seeds the generator first)."""
 
     def loss_fn(self, model: nn.Module):
         return F.cross_entropy
