@@ -191,7 +191,9 @@ class SparseAutoencoder(Autoencoder):
         in_features, code_size, output, tied, loss, init: as in ``Autoencoder``.
         activation: must be "sigmoid" (rho_hat must lie in (0, 1)). Default: "sigmoid".
         rho: the target mean activation, in (0, 1). Default: 0.05.
-        beta: the weight of the sparsity penalty, >= 0. Default: 3.0.
+        beta: the weight of the sparsity penalty, >= 0. The penalty is added to the reconstruction
+            error averaged over elements, not summed over a sample's in_features as in Ng's notes,
+            so his beta = 3 corresponds to about 6 / in_features here (0.008 for MNIST). Default: 0.005.
 
     Example:
         >>> import deepgrad as dg
@@ -211,7 +213,7 @@ class SparseAutoencoder(Autoencoder):
         loss: str = "mse",
         init: str = "xavier",
         rho: float = 0.05,
-        beta: float = 3.0,
+        beta: float = 0.005,
     ) -> None:
         if activation != "sigmoid":
             raise ValueError(

@@ -427,7 +427,7 @@ class AutoencoderRecipe(Recipe):
         "noise": Option(0.3, "denoising: masking probability or Gaussian std"),
         "corruption": Option("mask", "denoising: the corruption", ("mask", "gaussian")),
         "rho": Option(0.05, "sparse: target mean activation"),
-        "beta": Option(3.0, "sparse: weight of the KL penalty"),
+        "beta": Option(0.005, "sparse: weight of the KL penalty"),
     }
     monitor, headline = "val_mse", "mse"
 
@@ -587,7 +587,11 @@ class GANRecipe(Recipe):
         if not plots:
             return []
         path = out_dir / "samples.png"
-        save_image_grid(model.sample(64, generator=Generator().manual_seed(config.seed)), path, title="GAN samples")
+        save_image_grid(
+            model.sample(64, generator=Generator().manual_seed(config.seed)),
+            path,
+            title=f"{type(model).__name__} samples",
+        )
         return [f"samples: {path}"]
 
     def example_input(self, config, data):

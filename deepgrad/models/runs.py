@@ -235,7 +235,7 @@ def train_run(
     test = trainer.evaluate(test_loader) if test_loader is not None else None
     tail = _plots(trainer.history, monitor, run_dir, light) if plots else ["plots skipped (--no-plots)"]
     tail += recipe.outputs(config, model, data, run_dir, plots=plots and have_matplotlib())
-    best_value = checkpoint.best if checkpoint.best is not None else None
+    best_value = checkpoint.best
     _write_json(
         run_dir / "results.json",
         {

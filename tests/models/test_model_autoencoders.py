@@ -109,15 +109,38 @@ def _loader(x, batch_size=50):
     return DataLoader(TensorDataset(x, x), batch_size=batch_size, shuffle=True, generator=dg.Generator().manual_seed(0))
 
 
-def test_autoencoder_reconstructs_digits_better_than_the_mean_image():
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Autoencoder(784, 32),
+        lambda: DenoisingAutoencoder(784, 32, noise=0.3, generator=dg.Generator().manual_seed(0)),
+    ],
+)
+def test_autoencoder_reconstructs_digits_better_than_the_mean_image(make):
     x, _, xt, _ = mnist_arrays(1000, 300)
     baseline = float(((xt - x.mean(axis=0)) ** 2).mean())  # predicting the mean training digit
     dg.manual_seed(0)
-    ae = Autoencoder(784, 32)
+    ae = make()
     trainer = Trainer(ae, ae.loss, Adam(ae.parameters(), lr=1e-2), progress=False)
     trainer.fit(_loader(x), epochs=8)
     error = trainer.evaluate(DataLoader(TensorDataset(xt, xt), batch_size=300))["loss"]
     assert error < 0.75 * baseline
+
+
+def test_sparse_autoencoder_keeps_its_units_mostly_off_and_still_reconstructs():
+    x, _, xt, _ = mnist_arrays(1000, 300)
+    baseline = float(((xt - x.mean(axis=0)) ** 2).mean())
+    dg.manual_seed(0)
+    sae = SparseAutoencoder(784, 64, rho=0.05)
+    trainer = Trainer(sae, sae.loss, Adam(sae.parameters(), lr=1e-2), progress=False)
+    trainer.fit(_loader(x), epochs=8)
+    sae.eval()
+    with dg.no_grad():
+        codes = sae.encode(dg.tensor(xt)).numpy()
+        error = float(sae.reconstruction_loss(sae(dg.tensor(xt)), dg.tensor(xt)))
+    # sigmoid units start around 0.5 on average; the penalty pulls the mean toward rho
+    assert codes.mean() < 0.2
+    assert error < baseline
 
 
 def test_greedy_pretraining_trains_each_layer_alone_on_the_codes_below():

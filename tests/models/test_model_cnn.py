@@ -57,10 +57,11 @@ def test_gradients_match_finite_differences_in_float64(make):
     directional_gradcheck(lambda: F.cross_entropy(net(x), y), [*net.parameters(), x])
 
 
-def test_lenet5_learns_digits_in_three_epochs():
+@pytest.mark.parametrize("make", [LeNet5, lambda: ConvNet(channels=(8, 16), hidden=32)])
+def test_convnets_learn_digits_in_three_epochs(make):
     x, y, xt, yt = mnist_arrays(1000, 500, flat=False)
     dg.manual_seed(0)
-    net = LeNet5()
+    net = make()
     trainer = Trainer(net, F.cross_entropy, Adam(net.parameters(), lr=1e-3), metrics=["accuracy"], progress=False)
     trainer.fit(DataLoader(TensorDataset(x, y), batch_size=50, shuffle=True), epochs=3)
     assert trainer.evaluate(DataLoader(TensorDataset(xt, yt), batch_size=500))["accuracy"] >= 0.8
