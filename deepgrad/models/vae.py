@@ -24,6 +24,9 @@ class VAE(nn.Module):
 
     (``loss``; beta = 1 is the true bound, beta > 1 the beta-VAE of Higgins et al., 2017).
 
+    In eval mode z = mu: the loss then (validation, test) is deterministic, the reconstruction of
+    the most likely code plus the KL term, a little lower than the sampled bound of training.
+
     Args:
         in_features: size of the (flattened) input, values in [0, 1]. Default: 784.
         hidden: units of the encoder's and the decoder's hidden layer. Default: 400.
