@@ -154,9 +154,8 @@ class Function:
         ctx.fn = cls
         ctx.xp = xp = np if type(first) is _ndarray else get_array_module(first)
         out = cls.forward(ctx, *[t._data for t in inputs], **constants)
-        if type(out) is not _ndarray and (xp is not np or not hasattr(out, "__cuda_array_interface__")):
-            # NumPy turns 0-d results into scalars; a copy to the GPU (NumPy in, CuPy out) stays as it is.
-            out = xp.asarray(out)
+        if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
+            out = xp.asarray(out)  # NumPy turns 0-d results into scalars; device arrays stay as they are
         if GradMode.enabled and cls.differentiable:
             needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
