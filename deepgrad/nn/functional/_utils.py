@@ -9,7 +9,7 @@ from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DeviceError, ShapeError
 from deepgrad.ops import composite as cp
 from deepgrad.ops import elementwise as ew
-from deepgrad.ops.tensor_methods import _inplace
+from deepgrad.ops.tensor_methods import _inplace  # the package's only import of it (issue 10)
 
 _REDUCTIONS = ("mean", "sum", "none")
 
