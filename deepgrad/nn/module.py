@@ -487,19 +487,7 @@ class Module:
                 mismatched.append(f"{key}: checkpoint {tuple(array.shape)} vs model {tuple(target.shape)}")
             sources[key] = array
         if mismatched or (strict and (missing or unexpected)):
-            name = type(self).__name__
-            lines = [f"{name}.load_state_dict: the state dict does not fit the model; nothing was loaded."]
-            if missing:
-                lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
-            if unexpected:
-                lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
-            if mismatched:
-                lines.append(f"  mis-shaped keys ({len(mismatched)}): " + "; ".join(mismatched))
-            lines.append(
-                "  Check that the model is built with the same sizes, "
-                "or pass strict=False to skip missing/unexpected keys."
-            )
-            raise RuntimeError("\n".join(lines))
+            raise RuntimeError(_load_report(type(self).__name__, missing, unexpected, mismatched))
         for key, array in sources.items():
             target = own[key]
             if type(array) is not type(target._data):
@@ -526,6 +514,22 @@ class Module:
             body = repr(module).replace("\n", "\n  ")
             lines.append(f"({name}): {body}")
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _load_report(name: str, missing: list[str], unexpected: list[str], mismatched: list[str]) -> str:
+    """The load_state_dict error: every missing, unexpected and mis-shaped key, and what to do."""
+    lines = [f"{name}.load_state_dict: the state dict does not fit the model; nothing was loaded."]
+    if missing:
+        lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
+    if unexpected:
+        lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
+    if mismatched:
+        lines.append(f"  mis-shaped keys ({len(mismatched)}): " + "; ".join(mismatched))
+    lines.append(
+        "  Check that the model is built with the same sizes, "
+        "or pass strict=False to skip missing/unexpected keys."
+    )
+    return "\n".join(lines)
 
 
 def _init_first(module: Module, name) -> str:

@@ -2,7 +2,8 @@
 
 The equations are in ``deepgrad/ops/rnn.py``: the cells there are the op-by-op reference, and each
 layer and direction of RNN/LSTM/GRU runs as one fused primitive (tests assert the two agree; both
-are differentiable to any order).
+are differentiable to any order). The layers here call them as ``F.rnn_layer``, ``F.lstm_cell``,
+... (``deepgrad/nn/functional/recurrent.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module
 from deepgrad.nn.parameter import Parameter
-from deepgrad.ops import rnn as R
 from deepgrad.ops.composite import stack
 from deepgrad.ops.creation import empty, zeros
 from deepgrad.ops.shape import cat
@@ -219,7 +219,7 @@ class RNN(RNNBase):
         h0 = self._initial_state(hx, x, unbatched, "hx")
 
         def layer(x, state, params, reverse):
-            out, h = R.rnn_layer(x, state[0], *params, nonlinearity=self.nonlinearity, reverse=reverse)
+            out, h = F.rnn_layer(x, state[0], *params, nonlinearity=self.nonlinearity, reverse=reverse)
             return out, (h,)
 
         output, (h_n,) = self._finish(*self._run(x, [h0], layer), unbatched)
@@ -275,7 +275,7 @@ class LSTM(RNNBase):
         c0 = self._initial_state(None if hx is None else hx[1], x, unbatched, "c0")
 
         def layer(x, state, params, reverse):
-            out, (h, c) = R.lstm_layer(x, (state[0], state[1]), *params, reverse=reverse)
+            out, (h, c) = F.lstm_layer(x, (state[0], state[1]), *params, reverse=reverse)
             return out, (h, c)
 
         output, (h_n, c_n) = self._finish(*self._run(x, [h0, c0], layer), unbatched)
@@ -317,7 +317,7 @@ class GRU(RNNBase):
         h0 = self._initial_state(hx, x, unbatched, "hx")
 
         def layer(x, state, params, reverse):
-            out, h = R.gru_layer(x, state[0], *params, reverse=reverse)
+            out, h = F.gru_layer(x, state[0], *params, reverse=reverse)
             return out, (h,)
 
         output, (h_n,) = self._finish(*self._run(x, [h0], layer), unbatched)
@@ -412,7 +412,7 @@ class RNNCell(_CellBase):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, unbatched = self._check(input)
         h = self._state(hx, x, unbatched, "hx")
-        out = R.rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
+        out = F.rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
         return out.squeeze(0) if unbatched else out
 
 
@@ -445,7 +445,7 @@ class LSTMCell(_CellBase):
             raise TypeError("LSTMCell: hx must be a tuple (h, c) or None")
         h = self._state(None if hx is None else hx[0], x, unbatched, "h")
         c = self._state(None if hx is None else hx[1], x, unbatched, "c")
-        h, c = R.lstm_cell(x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        h, c = F.lstm_cell(x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
@@ -473,7 +473,7 @@ class GRUCell(_CellBase):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, unbatched = self._check(input)
         h = self._state(hx, x, unbatched, "hx")
-        out = R.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        out = F.gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return out.squeeze(0) if unbatched else out
 
 

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.autograd.tensor import Tensor
@@ -122,7 +123,13 @@ def _describe(output) -> tuple:
     return type(output).__name__, 0
 
 
-def summary(model: Module, input_shape, dtype=None, device=None, print_table: bool = True) -> ModelSummary:
+def summary(
+    model: Module,
+    input_shape: tuple[int, ...] | list[tuple[int, ...]],
+    dtype: Any = None,
+    device: Any = None,
+    print_table: bool = True,
+) -> ModelSummary:
     """Run one forward on a zero batch and report each layer's output shape, parameters and memory.
 
     Args:
@@ -138,32 +145,69 @@ def summary(model: Module, input_shape, dtype=None, device=None, print_table: bo
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary: model must be a deepgrad.nn.Module (got {type(model).__name__})")
+    shapes = _input_shapes(input_shape)
+    dtype = to_dtype(dtype) or to_dtype("float32")
+    inputs = [zeros(s, dtype=dtype, device=device) for s in shapes]
+    recorder = _LayerRecorder(model)
+    try:
+        output = _forward_unchanged(model, inputs)
+    except Exception as exc:
+        exc.add_note(
+            f"summary: the forward pass on a zero input of shape(s) {shapes} ({dtype}) failed."
+        )
+        raise
+    finally:
+        recorder.remove()
+    info = ModelSummary(model_name=type(model).__name__, input_shapes=shapes)
+    info.rows = recorder.rows_in_call_order()
+    info.output_shape = _describe(output)[0]
+    _count_totals(info, model, inputs)
+    if print_table:
+        print(info)
+    return info
+
+
+def _input_shapes(input_shape) -> list[tuple[int, ...]]:
+    """``input_shape`` as a list of int tuples: one shape, or a list of shapes."""
     shapes = [input_shape] if _is_shape(input_shape) else list(input_shape)
     if not shapes or not all(_is_shape(s) for s in shapes):
         raise ValueError(
-            f"summary: input_shape must be a tuple of ints such as (32, 784), or a list of such tuples "
-            f"(got {input_shape!r})"
+            "summary: input_shape must be a tuple of ints such as (32, 784), or a list of such "
+            f"tuples (got {input_shape!r})"
         )
-    shapes = [tuple(int(n) for n in s) for s in shapes]
-    dtype = to_dtype(dtype) or to_dtype("float32")
-    inputs = [zeros(s, dtype=dtype, device=device) for s in shapes]
+    return [tuple(int(n) for n in s) for s in shapes]
 
-    info = ModelSummary(model_name=type(model).__name__, input_shapes=shapes)
-    rows: dict[int, LayerSummary] = {}
-    order: list[LayerSummary] = []
 
-    def make_hook(name: str, module: Module):
+class _LayerRecorder:
+    """Forward hooks on every submodule that fill one LayerSummary per module.
+
+    The pre-hook fixes the row order (the order modules are first called, so a parent comes
+    before its children); the hook records the output shape and bytes and counts the calls.
+    """
+
+    def __init__(self, model: Module) -> None:
+        self.named = [(name, m) for name, m in model.named_modules() if name] or [("model", model)]
+        self.rows: dict[int, LayerSummary] = {}
+        self.order: list[str] = []
+        self._placed: set[str] = set()
+        self.handles = []
+        for name, module in self.named:
+            self.handles.append(module.register_forward_pre_hook(self._pre_hook(name)))
+            self.handles.append(module.register_forward_hook(self._hook(name)))
+
+    def _pre_hook(self, name: str):
+        def pre_hook(mod, args):
+            if id(mod) not in self.rows and name not in self._placed:
+                self._placed.add(name)
+                self.order.append(name)
+
+        return pre_hook
+
+    def _hook(self, name: str):
         def hook(mod, args, output):
-            row = rows.get(id(mod))
+            row = self.rows.get(id(mod))
             if row is None:
-                has_children = any(True for _ in mod.children())
-                row = LayerSummary(name, type(mod).__name__, name.count("."), is_leaf=not has_children)
-                for p in mod.parameters(recurse=False):
-                    if p.requires_grad:
-                        row.trainable_params += p.numel()
-                    else:
-                        row.non_trainable_params += p.numel()
-                rows[id(mod)] = row
+                row = self.rows[id(mod)] = _new_row(name, mod)
             shape, nbytes = _describe(output)
             if row.calls == 0:
                 row.output_shape = shape
@@ -173,37 +217,41 @@ def summary(model: Module, input_shape, dtype=None, device=None, print_table: bo
 
         return hook
 
-    def make_pre_hook(name: str):
-        def pre_hook(mod, args):
-            if id(mod) not in rows and name not in placed:
-                placed.add(name)
-                order.append(name)
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
 
-        return pre_hook
+    def rows_in_call_order(self) -> list[LayerSummary]:
+        by_name = dict(self.named)
+        return [self.rows[id(by_name[n])] for n in self.order if id(by_name[n]) in self.rows]
 
-    placed: set = set()
-    handles = []
-    named = [(name, m) for name, m in model.named_modules() if name] or [("model", model)]
-    for name, module in named:
-        handles.append(module.register_forward_pre_hook(make_pre_hook(name)))
-        handles.append(module.register_forward_hook(make_hook(name, module)))
+
+def _new_row(name: str, module: Module) -> LayerSummary:
+    """A module's row with its own (not its children's) parameter counts."""
+    has_children = any(True for _ in module.children())
+    row = LayerSummary(name, type(module).__name__, name.count("."), is_leaf=not has_children)
+    for p in module.parameters(recurse=False):
+        if p.requires_grad:
+            row.trainable_params += p.numel()
+        else:
+            row.non_trainable_params += p.numel()
+    return row
+
+
+def _forward_unchanged(model: Module, inputs: list[Tensor]):
+    """model(*inputs) in eval mode without a graph; every module's training flag is restored."""
     modes = [(m, m.training) for m in model.modules()]
     try:
         model.eval()
         with no_grad():
-            output = model(*inputs)
-    except Exception as exc:
-        exc.add_note(f"summary: the forward pass on a zero input of shape(s) {shapes} ({dtype}) failed.")
-        raise
+            return model(*inputs)
     finally:
-        for handle in handles:
-            handle.remove()
         for module, mode in modes:
             object.__setattr__(module, "training", mode)
 
-    by_name = {name: m for name, m in named}
-    info.rows = [rows[id(by_name[name])] for name in order if id(by_name[name]) in rows]
-    info.output_shape = _describe(output)[0]
+
+def _count_totals(info: ModelSummary, model: Module, inputs: list[Tensor]) -> None:
+    """The model-wide parameter counts and the memory lines of the table."""
     for p in model.parameters():
         if p.requires_grad:
             info.trainable_params += p.numel()
@@ -214,9 +262,6 @@ def summary(model: Module, input_shape, dtype=None, device=None, print_table: bo
     info.buffer_bytes = sum(b.nbytes for b in model.buffers())
     info.input_bytes = sum(t.nbytes for t in inputs)
     info.activation_bytes = sum(r.output_bytes for r in info.rows if r.is_leaf)
-    if print_table:
-        print(info)
-    return info
 
 
 def _is_shape(value) -> bool:

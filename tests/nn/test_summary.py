@@ -114,9 +114,12 @@ def test_errors():
         nn.summary(lambda x: x, (1, 2))
     with pytest.raises(ValueError, match="input_shape must be a tuple of ints"):
         nn.summary(nn.Linear(2, 2), "2x2")
+    layer = nn.Linear(2, 2)
     with pytest.raises(dg.ShapeError) as info:
-        nn.summary(nn.Linear(2, 2), (1, 3), print_table=False)
+        nn.summary(layer, (1, 3), print_table=False)
     assert any("summary: the forward pass on a zero input" in note for note in info.value.__notes__)
+    # A failed forward still leaves the model as it was: no hooks, training mode back.
+    assert layer.training and not layer._forward_hooks and not layer._forward_pre_hooks
 
 
 @pytest.mark.parity
