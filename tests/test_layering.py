@@ -12,6 +12,7 @@ RANK = {
     "func": 1,
     "ops": 2,
     "nn": 3,
+    "distributions": 3,
     "io": 3,
     "optim": 4,
     "data": 5,
