@@ -11,7 +11,6 @@ from deepgrad.distributions.distribution import (
     broadcast_params,
     check_parameter,
     eps_for,
-    softplus,
 )
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops.creation import rand
@@ -25,7 +24,7 @@ class Bernoulli(Distribution):
     entropy:      H = -p log p - (1 - p) log(1 - p) = softplus(l) - p l
     mean, var:    p,  p (1 - p)
 
-    The log-probability is computed from the logits, softplus(l) = max(l, 0) + log1p(e^-|l|),
+    The log-probability is computed from the logits as -((max(l, 0) - x l) + log1p(e^-|l|)),
     which stays exact where sigmoid saturates (|l| > ~17 in float32). Not reparameterizable.
 
     Args:
@@ -67,6 +66,7 @@ class Bernoulli(Distribution):
         else:
             (self.logits,) = broadcast_params("Bernoulli", logits)
             shape = self.logits.shape
+        self._given = "probs" if logits is None else "logits"
         super().__init__(shape, (), validate_args)
 
     def _check_parameters(self) -> None:
@@ -130,14 +130,24 @@ class Bernoulli(Distribution):
     def log_prob(self, value: TensorLike) -> Tensor:
         """log P(X = x) = x l - softplus(l), the negated binary cross-entropy with logits."""
         value = self._value(value)
-        return value * self.logits - softplus(self.logits)
+        return -_bce_with_logits(self.logits, value)
 
     def entropy(self) -> Tensor:
         """H = softplus(l) - p l, the binary cross-entropy of p with itself."""
-        return softplus(self.logits) - self.probs * self.logits
+        return _bce_with_logits(self.logits, self.probs)
 
     def _in_support(self, value: Tensor):
         return (value._data == 0) | (value._data == 1)
 
     def _support_text(self) -> str:
         return "0 or 1"
+
+
+def _bce_with_logits(logits: Tensor, target: TensorLike) -> Tensor:
+    """-(t log sigmoid(l) + (1 - t) log(1 - sigmoid(l))) = (max(l, 0) - l t) + log1p(e^-|l|).
+
+    The first bracket is exact (it is 0 for t = 1, l > 0), so the small log1p term survives in
+    float32; writing it as softplus(l) - l t would cancel it away. ``maximum`` splits the tie at
+    l = 0 evenly, which gives the exact gradient there.
+    """
+    return (ew.maximum(logits, 0.0) - logits * target) + ew.log1p(ew.exp(-ew.abs(logits)))

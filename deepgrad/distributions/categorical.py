@@ -83,6 +83,7 @@ class Categorical(Distribution):
         else:
             self.logits = param - logsumexp(param, dim=-1, keepdim=True)
         self._num_events = param.shape[-1]
+        self._given = "probs" if logits is None else "logits"
         super().__init__(param.shape[:-1], (), validate_args)
 
     @staticmethod

@@ -48,6 +48,7 @@ class Distribution:
     has_rsample = False
     _validate_args_default = True
     _params: tuple = ()
+    _support_hint = "pass values from the support"
 
     def __init__(
         self, batch_shape: tuple = (), event_shape: tuple = (), validate_args: bool | None = None
@@ -186,8 +187,7 @@ class Distribution:
                 raise ValueError(
                     f"{type(self).__name__}.log_prob: value must lie in the support "
                     f"({self._support_text()}) (got {value._data[bad][:5].tolist()}"
-                    f"{' ...' if int(bad.sum()) > 5 else ''}); pass values from the support, or "
-                    "validate_args=False to get log_prob = -inf there."
+                    f"{' ...' if int(bad.sum()) > 5 else ''}); {self._support_hint}."
                 )
         return value
 
@@ -202,8 +202,9 @@ class Distribution:
 
     def __repr__(self) -> str:
         parts = []
+        given = getattr(self, "_given", None)  # probs or logits: the one the caller passed
         for name, _ in self._params:
-            if name in self.__dict__:
+            if name in self.__dict__ and given in (None, name):
                 value = self.__dict__[name]
                 shown = value.item() if value.numel() == 1 else value.shape
                 parts.append(f"{name}: {shown}")

@@ -45,6 +45,9 @@ class Uniform(Distribution):
 
     has_rsample = True
     _params = (("low", 0), ("high", 0))
+    _support_hint = (
+        "pass values in [low, high], or validate_args=False to get log_prob = -inf outside"
+    )
 
     def __init__(
         self, low: TensorLike, high: TensorLike, validate_args: bool | None = None
