@@ -78,7 +78,7 @@ class Bernoulli(Distribution):
                 p,
                 (p._data >= 0) & (p._data <= 1),
                 "in [0, 1]",
-                "pass probabilities, or unbounded scores as logits=",
+                "pass probabilities, or pass unbounded scores as logits",
             )
         else:
             logits = self.__dict__["logits"]

@@ -94,8 +94,8 @@ class Categorical(Distribution):
             "probs",
             probs,
             data >= 0,
-            ">= 0 (weights of the classes)",
-            "pass non-negative weights, or unnormalized scores as logits=",
+            ">= 0",
+            "pass non-negative class weights (normalized over the last dim), or scores as logits",
         )
 
     def _check_parameters(self) -> None:
