@@ -19,6 +19,7 @@ import math
 
 import numpy as np  # shape and dtype bookkeeping only
 
+from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError, is_floating
 from deepgrad.ops import elementwise as ew
@@ -113,7 +114,8 @@ class Distribution:
     # -- the interface -------------------------------------------------------------------------
     def sample(self, sample_shape=()) -> Tensor:
         """A draw of shape ``sample_shape + batch_shape + event_shape``, outside the graph."""
-        return self.rsample(sample_shape).detach()
+        with no_grad():
+            return self.rsample(sample_shape)
 
     def rsample(self, sample_shape=()) -> Tensor:
         """A reparameterized draw: a differentiable function of the parameters."""

@@ -222,3 +222,11 @@ def test_kl_agrees_with_monte_carlo_estimate(make):
     x = p.sample((40000,))
     estimate = _np((p.log_prob(x) - q.log_prob(x)).mean(dim=0))
     np.testing.assert_allclose(_np(kl_divergence(p, q)), estimate, atol=0.03)
+
+
+def test_reachable_as_deepgrad_distributions_like_torch_distributions():
+    import deepgrad.distributions
+
+    assert dg.distributions is deepgrad.distributions
+    assert dg.distributions.Categorical is Categorical
+    assert set(dg.distributions.__all__) >= {"Normal", "Bernoulli", "Uniform", "kl_divergence"}
