@@ -16,7 +16,6 @@ from deepgrad.distributions.distribution import (
     eps_for,
 )
 from deepgrad.ops import elementwise as ew
-from deepgrad.ops import reduce as rd
 from deepgrad.ops.composite import logsumexp
 from deepgrad.ops.creation import full, rand
 from deepgrad.ops.fused import softmax
@@ -146,13 +145,13 @@ class Categorical(Distribution):
         """int64 classes of shape sample_shape + batch_shape, drawn by the inverse CDF."""
         shape = self._extended_shape(sample_shape)
         probs = self.probs.detach()
-        cdf = rd.cumsum(probs, dim=-1)._data
-        cdf = cdf / cdf[..., -1:]  # exact 1 at the end, whatever the rounding of the sum
-        u = rand(shape + (1,), dtype=probs.dtype, device=probs.device)._data
         xp = probs.xp
-        classes = (cdf <= u).sum(axis=-1)
-        # Rounding may leave the last cdf entry below u for u close to 1: stay in range.
-        classes = xp.minimum(classes, self._num_events - 1).astype(xp.int64)
+        # Summing in float64 leaves a rounding gap of ~1e-16, the chance of drawing a class of
+        # probability 0; dividing by the total makes the last entry exactly 1 > u, so k <= K - 1.
+        cdf = xp.cumsum(probs._data, axis=-1, dtype=xp.float64)
+        cdf = cdf / cdf[..., -1:]
+        u = rand(shape + (1,), dtype="float64", device=probs.device)._data
+        classes = (cdf <= u).sum(axis=-1).astype(xp.int64)
         return Tensor._make(classes, None)
 
     def log_prob(self, value: TensorLike) -> Tensor:

@@ -91,7 +91,7 @@ class Distribution:
             sample_shape = (int(sample_shape),)
         return tuple(sample_shape) + self._batch_shape + self._event_shape
 
-    def expand(self, batch_shape, _instance=None) -> Distribution:
+    def expand(self, batch_shape) -> Distribution:
         """The same distribution with its parameters broadcast to ``batch_shape`` (no copies)."""
         batch_shape = tuple(batch_shape)
         new = type(self).__new__(type(self))
@@ -101,10 +101,10 @@ class Distribution:
                 shape = batch_shape + tuple(value.shape[len(value.shape) - event_dims :])
                 try:
                     new.__dict__[name] = sh.expand(value, shape)
-                except (ValueError, RuntimeError) as error:
+                except ValueError:
                     raise ShapeError(
                         f"{type(self).__name__}.expand: batch_shape {self._batch_shape} cannot be "
-                        f"expanded to {batch_shape}; sizes must match or be 1. ({error})"
+                        f"expanded to {batch_shape}; sizes must match or be 1."
                     ) from None
         for name, value in self.__dict__.items():
             new.__dict__.setdefault(name, value)

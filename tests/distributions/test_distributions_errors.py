@@ -144,3 +144,10 @@ def test_distribution_base_methods_say_what_is_missing():
         d.log_prob(dg.zeros(2))
     with pytest.raises(NotImplementedError, match="Distribution: rsample is not available"):
         d.sample()
+
+
+def test_expand_to_an_incompatible_batch_shape():
+    with pytest.raises(
+        ShapeError, match=r"Normal.expand: batch_shape \(2,\) cannot be expanded to \(3,\)"
+    ):
+        Normal(dg.zeros(2), 1.0).expand((3,))
