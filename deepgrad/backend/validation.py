@@ -34,16 +34,16 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 __all__ = [
-    "message",
-    "positive_int",
-    "non_negative_int",
-    "int_at_least",
-    "positive_float",
-    "non_negative_float",
-    "in_interval",
-    "probability",
-    "one_of",
     "boolean",
+    "in_interval",
+    "int_at_least",
+    "message",
+    "non_negative_float",
+    "non_negative_int",
+    "one_of",
+    "positive_float",
+    "positive_int",
+    "probability",
 ]
 
 
@@ -66,14 +66,18 @@ def message(owner: str, name: str, what: str, got: str, fix: str | None = None) 
 
 
 def _shown(value: Any) -> str:
-    """``repr`` of the value; NumPy scalars shown as the Python number (``2``, not ``np.int64(2)``)."""
-    if type(value) not in (int, float) and isinstance(value, numbers.Number) and hasattr(value, "item"):
+    """``repr`` of the value; a NumPy scalar shows as the number (``2``, not ``np.int64(2)``)."""
+    if (
+        type(value) not in (int, float)
+        and isinstance(value, numbers.Number)
+        and hasattr(value, "item")
+    ):
         return repr(value.item())
     return repr(value)
 
 
 def _typed(value: Any) -> str:
-    """``float 2.5``: the type's name first, for type errors (``2`` and ``'2'`` look alike otherwise)."""
+    """``float 2.5``: the type's name first, for type errors (``2`` and ``'2'`` look alike)."""
     return f"{type(value).__name__} {value!r}"
 
 
@@ -157,7 +161,8 @@ def in_interval(
         elif low == -math.inf:
             what = f"{'<=' if include_high else '<'} {_bound(high)}"
         else:
-            what = f"in {'[' if include_low else '('}{_bound(low)}, {_bound(high)}{']' if include_high else ')'}"
+            left, right = "[" if include_low else "(", "]" if include_high else ")"
+            what = f"in {left}{_bound(low)}, {_bound(high)}{right}"
         raise ValueError(message(owner, name, what, _shown(value), fix))
     return float(value)
 
@@ -172,7 +177,9 @@ def non_negative_float(value: Any, name: str, owner: str, *, fix: str | None = N
     return in_interval(value, name, owner, low=0.0, fix=fix)
 
 
-def probability(value: Any, name: str, owner: str, *, closed: bool = False, fix: str | None = None) -> float:
+def probability(
+    value: Any, name: str, owner: str, *, closed: bool = False, fix: str | None = None
+) -> float:
     """``value`` as a float in [0, 1), or in [0, 1] when ``closed`` (a dropout rate, a decay rate).
 
     Example:
@@ -183,8 +190,12 @@ def probability(value: Any, name: str, owner: str, *, closed: bool = False, fix:
 
 
 # -- choices and flags --------------------------------------------------------------------------
-def one_of(value: T, allowed: Collection[Any], name: str, owner: str, *, fix: str | None = None) -> T:
+def one_of(
+    value: T, allowed: Collection[Any], name: str, owner: str, *, fix: str | None = None
+) -> T:
     """``value`` itself, checked to be one of ``allowed`` (unknown options are ``ValueError``).
+
+    The message lists the choices: ``'cos' or 'linear'`` for two, else ``one of 'a', 'b', 'c'``.
 
     Example:
         >>> one_of("avg", ("mean", "sum", "none"), "reduction", "mse_loss")
@@ -200,13 +211,14 @@ def one_of(value: T, allowed: Collection[Any], name: str, owner: str, *, fix: st
         except TypeError:  # an unhashable value looked up in a set or dict
             known = False
     if not known:
-        choices = ", ".join(repr(choice) for choice in allowed)
-        raise ValueError(message(owner, name, f"one of {choices}", _shown(value), fix))
+        choices = [repr(choice) for choice in allowed]
+        what = " or ".join(choices) if len(choices) == 2 else f"one of {', '.join(choices)}"
+        raise ValueError(message(owner, name, what, _shown(value), fix))
     return value
 
 
 def boolean(value: Any, name: str, owner: str, *, fix: str | None = None) -> bool:
-    """``value`` checked to be ``True`` or ``False`` (not 0, 1 or None), as a TypeError otherwise."""
+    """``value`` checked to be ``True`` or ``False`` (not 0, 1 or None); TypeError otherwise."""
     if not isinstance(value, bool):
         raise TypeError(message(owner, name, "True or False", _shown(value), fix))
     return value

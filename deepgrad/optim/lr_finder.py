@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend.validation import in_interval, int_at_least, non_negative_int, probability
 from deepgrad.optim.optimizer import Optimizer
 
 
@@ -64,8 +65,8 @@ class LRFinderResult:
         count = len(self.lrs)
         skip_start = count // 10 if skip_start is None else skip_start
         skip_end = max(1, count // 20) if skip_end is None else skip_end
-        if skip_start < 0 or skip_end < 0:
-            raise ValueError(f"suggest: skip_start and skip_end must be >= 0 (got {skip_start}, {skip_end}).")
+        non_negative_int(skip_start, "skip_start", "LRFinderResult.suggest")
+        non_negative_int(skip_end, "skip_end", "LRFinderResult.suggest")
         k = max(1, count // 20)
         first, last = max(skip_start, k), min(count - skip_end, count - k)
         if last - first < 3:
@@ -193,12 +194,9 @@ def _check_arguments(optimizer, start_lr, end_lr, num_steps, smooth, diverge_thr
         raise TypeError(f"find_lr: optimizer must be a deepgrad Optimizer (got {type(optimizer).__name__}).")
     if not 0 < start_lr < end_lr:
         raise ValueError(f"find_lr: need 0 < start_lr < end_lr (got start_lr={start_lr}, end_lr={end_lr}).")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
-        raise ValueError(f"find_lr: num_steps must be an int >= 2 (got {num_steps!r}).")
-    if not 0 <= smooth < 1:
-        raise ValueError(f"find_lr: smooth must be in [0, 1) (got {smooth}).")
-    if not diverge_threshold > 1:
-        raise ValueError(f"find_lr: diverge_threshold must be > 1 (got {diverge_threshold}).")
+    int_at_least(num_steps, 2, "num_steps", "find_lr")
+    probability(smooth, "smooth", "find_lr")
+    in_interval(diverge_threshold, "diverge_threshold", "find_lr", low=1, include_low=False)
 
 
 def _snapshot(model, optimizer: Optimizer) -> Callable[[], None]:

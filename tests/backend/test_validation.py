@@ -47,9 +47,24 @@ def test_accepted_values_come_back_converted(check, value, expected):
         (V.positive_int, "3", TypeError, "Owner: x must be a positive int (got str '3')."),
         (V.positive_int, None, TypeError, "Owner: x must be a positive int (got NoneType None)."),
         (V.non_negative_int, -1, ValueError, "Owner: x must be a non-negative int (got -1)."),
-        (V.non_negative_int, False, TypeError, "Owner: x must be a non-negative int (got bool False)."),
-        (lambda v, n, o: V.int_at_least(v, 2, n, o), 1, ValueError, "Owner: x must be an int >= 2 (got 1)."),
-        (lambda v, n, o: V.int_at_least(v, -1, n, o), -2, ValueError, "Owner: x must be an int >= -1 (got -2)."),
+        (
+            V.non_negative_int,
+            False,
+            TypeError,
+            "Owner: x must be a non-negative int (got bool False).",
+        ),
+        (
+            lambda v, n, o: V.int_at_least(v, 2, n, o),
+            1,
+            ValueError,
+            "Owner: x must be an int >= 2 (got 1).",
+        ),
+        (
+            lambda v, n, o: V.int_at_least(v, -1, n, o),
+            -2,
+            ValueError,
+            "Owner: x must be an int >= -1 (got -2).",
+        ),
         (V.positive_float, 0.0, ValueError, "Owner: x must be > 0 (got 0.0)."),
         (V.positive_float, -1, ValueError, "Owner: x must be > 0 (got -1)."),
         (V.positive_float, math.nan, ValueError, "Owner: x must be > 0 (got nan)."),
@@ -62,7 +77,12 @@ def test_accepted_values_come_back_converted(check, value, expected):
         (V.probability, 1.0, ValueError, "Owner: x must be in [0, 1) (got 1.0)."),
         (V.probability, -0.1, ValueError, "Owner: x must be in [0, 1) (got -0.1)."),
         (V.probability, math.nan, ValueError, "Owner: x must be in [0, 1) (got nan)."),
-        (lambda v, n, o: V.probability(v, n, o, closed=True), 1.5, ValueError, "Owner: x must be in [0, 1] (got 1.5)."),
+        (
+            lambda v, n, o: V.probability(v, n, o, closed=True),
+            1.5,
+            ValueError,
+            "Owner: x must be in [0, 1] (got 1.5).",
+        ),
         (V.probability, False, TypeError, "Owner: x must be a number (got bool False)."),
         (
             lambda v, n, o: V.in_interval(v, n, o, low=0, high=1, include_low=False),
@@ -70,17 +90,48 @@ def test_accepted_values_come_back_converted(check, value, expected):
             ValueError,
             "Owner: x must be in (0, 1] (got 0.0).",
         ),
-        (lambda v, n, o: V.in_interval(v, n, o, low=1, include_low=False), 1, ValueError, "Owner: x must be > 1 (got 1)."),
-        (lambda v, n, o: V.in_interval(v, n, o, high=0.5), 0.7, ValueError, "Owner: x must be <= 0.5 (got 0.7)."),
+        (
+            lambda v, n, o: V.in_interval(v, n, o, low=1, include_low=False),
+            1,
+            ValueError,
+            "Owner: x must be > 1 (got 1).",
+        ),
+        (
+            lambda v, n, o: V.in_interval(v, n, o, high=0.5),
+            0.7,
+            ValueError,
+            "Owner: x must be <= 0.5 (got 0.7).",
+        ),
         (
             lambda v, n, o: V.one_of(v, ("mean", "sum", "none"), n, o),
             "avg",
             ValueError,
             "Owner: x must be one of 'mean', 'sum', 'none' (got 'avg').",
         ),
-        (lambda v, n, o: V.one_of(v, ("a",), n, o), ["a"], ValueError, "Owner: x must be one of 'a' (got ['a'])."),
-        (lambda v, n, o: V.one_of(v, {"a"}, n, o), ["a"], ValueError, "Owner: x must be one of 'a' (got ['a'])."),
-        (lambda v, n, o: V.one_of(v, (0, 1), n, o), True, ValueError, "Owner: x must be one of 0, 1 (got True)."),
+        (
+            lambda v, n, o: V.one_of(v, ("a",), n, o),
+            ["a"],
+            ValueError,
+            "Owner: x must be one of 'a' (got ['a']).",
+        ),
+        (
+            lambda v, n, o: V.one_of(v, {"a"}, n, o),
+            ["a"],
+            ValueError,
+            "Owner: x must be one of 'a' (got ['a']).",
+        ),
+        (
+            lambda v, n, o: V.one_of(v, (0, 1), n, o),
+            True,
+            ValueError,
+            "Owner: x must be 0 or 1 (got True).",
+        ),
+        (
+            lambda v, n, o: V.one_of(v, ("min", "max"), n, o),
+            "low",
+            ValueError,
+            "Owner: x must be 'min' or 'max' (got 'low').",
+        ),
         (V.boolean, 1, TypeError, "Owner: x must be True or False (got 1)."),
         (V.boolean, None, TypeError, "Owner: x must be True or False (got None)."),
     ],
@@ -94,7 +145,10 @@ def test_rejected_values_raise_the_right_type_with_the_template_message(check, v
 def test_a_fix_is_appended_after_a_semicolon():
     with pytest.raises(ValueError) as info:
         V.probability(1.0, "factor", "ReduceLROnPlateau", fix="the rate can only go down")
-    assert str(info.value) == "ReduceLROnPlateau: factor must be in [0, 1) (got 1.0); the rate can only go down."
+    assert (
+        str(info.value)
+        == "ReduceLROnPlateau: factor must be in [0, 1) (got 1.0); the rate can only go down."
+    )
     with pytest.raises(TypeError) as info:
         V.positive_int(2.5, "n", "f", fix="round it with int(n)")
     assert str(info.value) == "f: n must be a positive int (got float 2.5); round it with int(n)."
@@ -102,7 +156,10 @@ def test_a_fix_is_appended_after_a_semicolon():
 
 def test_message_is_the_shared_template():
     assert V.message("SGD", "lr", ">= 0", "-1") == "SGD: lr must be >= 0 (got -1)."
-    assert V.message("SGD", "lr", ">= 0", "-1", "use 0.01") == "SGD: lr must be >= 0 (got -1); use 0.01."
+    assert (
+        V.message("SGD", "lr", ">= 0", "-1", "use 0.01")
+        == "SGD: lr must be >= 0 (got -1); use 0.01."
+    )
 
 
 def test_every_public_check_is_tested_here():
