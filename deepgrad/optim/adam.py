@@ -94,7 +94,8 @@ class Adam(Optimizer):
         if group["amsgrad"] and "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
             state["max_exp_avg_sq"] = self._zeros_state(param)
         max_sq = state["max_exp_avg_sq"]._data if group["amsgrad"] else None
-        # On a GPU the whole update below is one kernel (deepgrad/backend/cuda_kernels.py).
+        # On a GPU the whole update below is one kernel, generated from cuda_kernels.adam_lines;
+        # tests/cuda/test_cuda_kernels.py checks that it computes what the NumPy body below does.
         if adam_update_(xp, param, g, exp_avg, exp_avg_sq, max_sq, beta1=beta1, beta2=beta2, lr=lr, step=step,
                         eps=group["eps"]):
             return
