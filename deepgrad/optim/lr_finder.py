@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -154,24 +154,13 @@ def find_lr(
     best = math.inf
     average = 0.0
     try:
-        batches = iter(loader)
+        batches = _cycle(loader)
         growth = end_lr / start_lr
         for step in range(num_steps):
             lr = start_lr * growth ** (step / (num_steps - 1))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = next(batches, None)
-            if batch is None:
-                batches = iter(loader)
-                batch = next(batches, None)
-                if batch is None:
-                    raise ValueError("find_lr: the loader yielded no batches; it must yield (inputs, targets) tuples.")
-            inputs, targets = batch
-            optimizer.zero_grad()
-            loss = loss_fn(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            value = float(loss.item())
+            value = _train_on(next(batches), model, loss_fn, optimizer)
             if not math.isfinite(value):
                 diverged = True
                 break
@@ -187,6 +176,27 @@ def find_lr(
     finally:
         restore()
     return LRFinderResult(lrs=lrs, losses=losses, raw_losses=raw_losses, diverged=diverged, best_loss=best)
+
+
+def _cycle(loader: Iterable) -> Iterator:
+    """The loader's batches, starting over each time it runs out."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("find_lr: the loader yielded no batches; it must yield (inputs, targets) tuples.")
+
+
+def _train_on(batch, model: Callable, loss_fn: Callable, optimizer: Optimizer) -> float:
+    """One training step on ``(inputs, targets)``; the loss as a Python float."""
+    inputs, targets = batch
+    optimizer.zero_grad()
+    loss = loss_fn(model(inputs), targets)
+    loss.backward()
+    optimizer.step()
+    return float(loss.item())
 
 
 def _check_arguments(optimizer, start_lr, end_lr, num_steps, smooth, diverge_threshold) -> None:
