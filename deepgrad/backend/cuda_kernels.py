@@ -13,7 +13,9 @@ chain in one launch and one pass. Each function below has three bodies:
 
 The Adam kernel is the exception: its NumPy body stays in ``deepgrad.optim.Adam._update``, with
 the optimizer's other math (STYLE: one optimizer step in one method), and ``adam_update_``
-reports whether the kernel took the step.
+reports whether the kernel took the step. The kernel's C body is generated from one table of the
+update's expressions (``adam_lines``), which a CPU test evaluates with NumPy against
+``Adam._update``.
 
 Kernels are compiled by CuPy on first use (cached on disk under ~/.cupy/kernel_cache).
 ``tests/cuda/test_cuda_kernels.py`` compares each kernel with its NumPy body on a GPU.
@@ -27,6 +29,7 @@ Convolution on CUDA runs the CPU's code: im2col through CuPy and one cuBLAS matr
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -41,44 +44,83 @@ template <typename T> __device__ bool dg_positive(T x) { return dg_float(x) > 0.
 template <> __device__ bool dg_positive<double>(double x) { return x > 0.0; }
 """
 
-_ADAM_SCALARS = (
-    "T g, float32 one_minus_beta1, float32 beta2, float32 one_minus_beta2, float32 step_size, "
-    "float32 bias2_sqrt, float32 eps"
-)
+# -- Adam: one table of the update, from which the kernel's C body is generated -------------------
+# One Adam step for one element, as ``target = expression`` lines over float values (the names
+# are the kernel's parameters; the scalars are precomputed on the host by ``adam_scalars``):
+#
+#     m <- m + (1 - beta1) (g - m)
+#     v <- beta2 v + (1 - beta2) g^2;   vmax <- max(vmax, v), used for v   (amsgrad)
+#     p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+#
+# The expressions are C that is also Python, so tests/cuda/test_cuda_kernels.py evaluates the
+# generated kernel body with NumPy and checks it against ``deepgrad.optim.Adam._update`` (the
+# NumPy body): the GPU and CPU formulas cannot drift apart without a failing test.
+def adam_lines(amsgrad: bool) -> tuple[tuple[str, str], ...]:
+    """The Adam update as ``(target, C expression)`` pairs, in order."""
+    second_moment = "vmax" if amsgrad else "v"
+    lines = [
+        ("m", "m + one_minus_beta1 * (g - m)"),
+        ("v", "beta2 * v + one_minus_beta2 * g * g"),
+    ]
+    if amsgrad:
+        lines.append(("vmax", "fmaxf(vmax, v)"))
+    lines.append(("p", f"p - step_size * m / (sqrtf({second_moment}) / bias2_sqrt + eps)"))
+    return tuple(lines)
+
+
+def adam_scalars(
+    *, beta1: float, beta2: float, lr: float, step: int, eps: float
+) -> dict[str, float]:
+    """The kernel's scalar arguments for step ``step`` (bias corrections folded in on the host)."""
+    return {
+        "one_minus_beta1": 1.0 - beta1,
+        "beta2": beta2,
+        "one_minus_beta2": 1.0 - beta2,
+        "step_size": lr / (1.0 - beta1**step),
+        "bias2_sqrt": math.sqrt(1.0 - beta2**step),
+        "eps": eps,
+    }
+
+
+def float_body(
+    arrays: tuple[str, ...], outputs: tuple[str, ...], lines: tuple[tuple[str, str], ...]
+) -> str:
+    """A kernel body: load ``arrays`` as float, run ``lines`` on them, store ``outputs`` back as T.
+
+    float16 and float32 arrays both compute in float32 (``dg_float``); each array ``x`` becomes
+    the local ``x_f``, so the lines can read a value they have already updated.
+    """
+    local = {name: f"{name}_f" for name in arrays}
+
+    def rename(expression: str) -> str:
+        return re.sub(r"\b[A-Za-z_]\w*\b", lambda w: local.get(w.group(0), w.group(0)), expression)
+
+    body = [f"float {local[name]} = dg_float({name});" for name in arrays]
+    body += [f"{local[target]} = {rename(expression)};" for target, expression in lines]
+    body += [f"{name} = (T){local[name]};" for name in outputs]
+    return "\n".join(body)
+
+
+# The kernel's inputs: the gradient, then the scalars in adam_scalars' order (the values here are
+# PyTorch's defaults, used for the names only).
+_ADAM_SCALAR_NAMES = tuple(adam_scalars(beta1=0.9, beta2=0.999, lr=1e-3, step=1, eps=1e-8))
+_ADAM_INPUTS = "T g, " + ", ".join(f"float32 {name}" for name in _ADAM_SCALAR_NAMES)
 _SOURCES = {
     # y = 1 / (1 + exp(-x)); exp(-x) overflowing to inf gives exactly 0, so no tanh trick is needed.
     "sigmoid": ("T x", "T y", "y = dg_sigmoid(x);", "deepgrad_sigmoid"),
     # dx = dy where y > 0 else 0
     "relu_backward": ("T dy, T y", "T dx", "dx = dg_positive(y) ? dy : (T)0;", "deepgrad_relu_backward"),
-    # One Adam step for one element; p, m, v are read and written in place.
+    # One Adam step for one element; p, m, v (and vmax) are read and written in place.
     "adam": (
-        _ADAM_SCALARS,
+        _ADAM_INPUTS,
         "T p, T m, T v",
-        """
-        float gf = dg_float(g);
-        float mf = dg_float(m);
-        mf += one_minus_beta1 * (gf - mf);
-        float vf = beta2 * dg_float(v) + one_minus_beta2 * gf * gf;
-        m = (T)mf;
-        v = (T)vf;
-        p = (T)(dg_float(p) - step_size * mf / (sqrtf(vf) / bias2_sqrt + eps));
-        """,
+        float_body(("g", "p", "m", "v"), ("p", "m", "v"), adam_lines(amsgrad=False)),
         "deepgrad_adam",
     ),
     "adam_amsgrad": (
-        _ADAM_SCALARS,
+        _ADAM_INPUTS,
         "T p, T m, T v, T vmax",
-        """
-        float gf = dg_float(g);
-        float mf = dg_float(m);
-        mf += one_minus_beta1 * (gf - mf);
-        float vf = beta2 * dg_float(v) + one_minus_beta2 * gf * gf;
-        float vmaxf = fmaxf(dg_float(vmax), vf);
-        m = (T)mf;
-        v = (T)vf;
-        vmax = (T)vmaxf;
-        p = (T)(dg_float(p) - step_size * mf / (sqrtf(vmaxf) / bias2_sqrt + eps));
-        """,
+        float_body(("g", "p", "m", "v", "vmax"), ("p", "m", "v", "vmax"), adam_lines(amsgrad=True)),
         "deepgrad_adam_amsgrad",
     ),
 }
@@ -133,20 +175,16 @@ def adam_update_(
     """One whole Adam step in one CUDA kernel, in place; False (nothing done) where no kernel applies.
 
     The update of ``deepgrad.optim.Adam._update`` (whose NumPy body stays there, next to the
-    optimizer's other math, and runs whenever this returns False)::
-
-        m <- m + (1 - beta1) (g - m)
-        v <- beta2 v + (1 - beta2) g^2;   v_max <- max(v_max, v), used for v   (amsgrad: max_exp_avg_sq given)
-        p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+    optimizer's other math, and runs whenever this returns False), as the lines of
+    :func:`adam_lines` (amsgrad when ``max_exp_avg_sq`` is given).
 
     On the GPU that is one pass over p, g, m and v instead of ~12 kernels over them.
     """
     fused = kernel(xp, "adam" if max_exp_avg_sq is None else "adam_amsgrad", param.dtype)
     if fused is None or g.dtype != param.dtype:
         return False
-    step_size = lr / (1.0 - beta1**step)
-    bias2_sqrt = math.sqrt(1.0 - beta2**step)
-    args = (g, 1.0 - beta1, beta2, 1.0 - beta2, step_size, bias2_sqrt, eps, param, exp_avg, exp_avg_sq)
+    scalars = adam_scalars(beta1=beta1, beta2=beta2, lr=lr, step=step, eps=eps)
+    args = (g, *scalars.values(), param, exp_avg, exp_avg_sq)
     if max_exp_avg_sq is not None:
         args += (max_exp_avg_sq,)
     fused(*args)

@@ -34,6 +34,7 @@ from scipy import ndimage
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DeviceError, ShapeError
 from deepgrad.backend.random import Generator, default_generator
+from deepgrad.backend.validation import non_negative_float, non_negative_int, one_of, positive_float, probability
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -108,12 +109,6 @@ def _pair(value, owner: str, name: str) -> tuple[float, float]:
     return a, b
 
 
-def _probability(p, owner: str) -> float:
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
-        raise ValueError(f"{owner}: p must be a probability in [0, 1] (got {p!r})")
-    return float(p)
-
-
 # -- the base classes -------------------------------------------------------------------------
 class Transform:
     """Base class of the augmentations: ``t(images, generator=None)``.
@@ -161,8 +156,7 @@ class GeometricTransform(Transform):
 
     def __init__(self, order: int = 1, fill: float = 0.0, generator: Generator | None = None):
         super().__init__(generator)
-        if order not in (0, 1, 3):
-            raise ValueError(f"{type(self).__name__}: order must be 0 (nearest), 1 (bilinear) or 3 (cubic) (got {order!r})")
+        one_of(order, (0, 1, 3), "order", type(self).__name__, fix="0 is nearest, 1 bilinear, 3 cubic")
         self.order = order
         self.fill = float(fill)
 
@@ -341,12 +335,8 @@ class ElasticDistortion(GeometricTransform):
         self, alpha: float = 34.0, sigma: float = 4.0, order: int = 1, fill: float = 0.0, generator: Generator | None = None
     ):
         super().__init__(order, fill, generator)
-        if not isinstance(alpha, (int, float)) or alpha < 0:
-            raise ValueError(f"ElasticDistortion: alpha must be a number >= 0 (got {alpha!r})")
-        if not isinstance(sigma, (int, float)) or sigma <= 0:
-            raise ValueError(f"ElasticDistortion: sigma must be a number > 0 (got {sigma!r})")
-        self.alpha = float(alpha)
-        self.sigma = float(sigma)
+        self.alpha = non_negative_float(alpha, "alpha", "ElasticDistortion")
+        self.sigma = positive_float(sigma, "sigma", "ElasticDistortion")
 
     def _draw(self, n, h, w, rng):
         noise = rng.random((n, 2, h, w), dtype=np.float32)
@@ -420,10 +410,8 @@ class RandomCrop(Transform):
         h, w = _pair(size, "RandomCrop", "size")
         if h < 1 or w < 1 or h != int(h) or w != int(w):
             raise ValueError(f"RandomCrop: size must be positive ints (got {size!r})")
-        if not isinstance(padding, (int, np.integer)) or padding < 0:
-            raise ValueError(f"RandomCrop: padding must be an int >= 0 (got {padding!r})")
         self.size = (int(h), int(w))
-        self.padding = int(padding)
+        self.padding = non_negative_int(padding, "padding", "RandomCrop")
         self.fill = float(fill)
 
     def _apply(self, batch, rng):
@@ -452,7 +440,7 @@ class RandomHorizontalFlip(Transform):
 
     def __init__(self, p: float = 0.5, generator: Generator | None = None):
         super().__init__(generator)
-        self.p = _probability(p, "RandomHorizontalFlip")
+        self.p = probability(p, "p", "RandomHorizontalFlip", closed=True)
 
     def _apply(self, batch, rng):
         flip = rng.random(batch.shape[0]) < self.p
@@ -527,7 +515,7 @@ class RandomApply(Transform):
         if isinstance(transform, RandomCrop):
             raise ValueError("RandomApply: a RandomCrop changes the image size, so it cannot apply to only some images")
         self.transform = transform
-        self.p = _probability(p, "RandomApply")
+        self.p = probability(p, "p", "RandomApply", closed=True)
 
     def _apply(self, batch, rng):
         chosen = np.nonzero(rng.random(batch.shape[0]) < self.p)[0]

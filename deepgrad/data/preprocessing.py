@@ -31,6 +31,7 @@ import numpy as np
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError, get_array_module
+from deepgrad.backend.validation import non_negative_float, positive_int
 
 
 def _unwrap(x, owner: str):
@@ -306,16 +307,13 @@ class _Spectral(Preprocessor):
     def __init__(self, n_components: int | None, epsilon: float, max_memory: int | None):
         super().__init__()
         name = type(self).__name__
-        if n_components is not None and (
-            not isinstance(n_components, (int, np.integer)) or isinstance(n_components, bool) or n_components < 1
-        ):
-            raise ValueError(f"{name}: n_components must be a positive int or None (got {n_components!r})")
-        if not (isinstance(epsilon, (int, float)) and epsilon >= 0):
-            raise ValueError(f"{name}: epsilon must be a number >= 0 (got {epsilon!r})")
-        if max_memory is not None and (not isinstance(max_memory, (int, np.integer)) or max_memory <= 0):
-            raise ValueError(f"{name}: max_memory must be a positive number of bytes or None (got {max_memory!r})")
-        self.n_components = None if n_components is None else int(n_components)
-        self.epsilon = np.array(float(epsilon))
+        if n_components is not None:
+            n_components = positive_int(n_components, "n_components", name, fix="pass None to keep them all")
+        epsilon = non_negative_float(epsilon, "epsilon", name)
+        if max_memory is not None:
+            positive_int(max_memory, "max_memory", name, fix="a number of bytes, or None for no limit")
+        self.n_components = n_components
+        self.epsilon = np.array(epsilon)
         self.max_memory = max_memory
         self.mean = None
         self.components = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend.validation import one_of, positive_int
 from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module
@@ -28,15 +29,13 @@ class _ConvNd(Module):
         super().__init__()
         name, dims = type(self).__name__, self._dims
         for arg, value in (("in_channels", in_channels), ("out_channels", out_channels), ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: {arg} must be a positive int (got {value!r})")
+            positive_int(value, arg, name)
         if in_channels % groups or out_channels % groups:
             raise ValueError(
                 f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be divisible by "
                 f"groups ({groups})."
             )
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES} (got {padding_mode!r})")
+        one_of(padding_mode, _PADDING_MODES, "padding_mode", name)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = ntuple(name, "kernel_size", kernel_size, dims)
         self.stride = ntuple(name, "stride", stride, dims)

@@ -23,6 +23,7 @@ import math
 from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
+from deepgrad.backend.validation import non_negative_float, one_of
 from deepgrad.ops.creation import normal, uniform
 
 _GAINS = {
@@ -73,8 +74,7 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
 
 
 def _fan(tensor: Tensor, mode: str) -> int:
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"init: mode must be 'fan_in' or 'fan_out' (got {mode!r})")
+    one_of(mode, ("fan_in", "fan_out"), "mode", "init")
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 
@@ -85,11 +85,6 @@ def _write(tensor: Tensor, values) -> Tensor:
         tensor._data[...] = values._data if isinstance(values, Tensor) else values
     tensor._version += 1
     return tensor
-
-
-def _check_std(name: str, std: float) -> None:
-    if not std >= 0:
-        raise ValueError(f"{name}: std must be >= 0 (got {std})")
 
 
 # -- constants --------------------------------------------------------------------------------
@@ -126,7 +121,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """tensor ~ N(mean, std^2)."""
-    _check_std("normal_", std)
+    non_negative_float(std, "std", "normal_")
     values = normal(mean, std, tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device)
     return _write(tensor, values)
 
@@ -138,7 +133,7 @@ def trunc_normal_(
 
     Drawn by rejection: values outside [a, b] are redrawn until none is left.
     """
-    _check_std("trunc_normal_", std)
+    non_negative_float(std, "std", "trunc_normal_")
     if not a < b:
         raise ValueError(f"trunc_normal_: need a < b (got a={a}, b={b})")
     if std == 0:

@@ -6,6 +6,7 @@ import math
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
+from deepgrad.backend.validation import non_negative_int, positive_int
 from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module
@@ -15,8 +16,7 @@ from deepgrad.ops.creation import empty
 
 def _check_features(layer: str, **sizes: int) -> None:
     for name, value in sizes.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{layer}: {name} must be a non-negative int (got {value!r})")
+        non_negative_int(value, name, layer)
 
 
 def _check_input(layer: str, x: Tensor, features: int, name: str) -> None:
@@ -161,8 +161,7 @@ class Maxout(Module):
     def __init__(self, in_features: int, out_features: int, pieces: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
         _check_features("Maxout", in_features=in_features, out_features=out_features)
-        if not isinstance(pieces, int) or isinstance(pieces, bool) or pieces < 1:
-            raise ValueError(f"Maxout: pieces must be an int >= 1 (got {pieces!r})")
+        positive_int(pieces, "pieces", "Maxout")
         self.in_features, self.out_features, self.pieces = in_features, out_features, pieces
         self.weight = Parameter(empty(out_features, pieces, in_features, device=device, dtype=dtype))
         if bias:

@@ -8,6 +8,7 @@ sample). Settings are checked when the loss is made, not at its first call. Clas
 from __future__ import annotations
 
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend.validation import non_negative_float, positive_float, probability
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
 
@@ -92,8 +93,7 @@ class HuberLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction)
-        if not delta > 0:
-            raise ValueError(f"HuberLoss: delta must be > 0 (got {delta}).")
+        positive_float(delta, "delta", "HuberLoss")
         self.delta = delta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -115,8 +115,7 @@ class SmoothL1Loss(_Loss):
 
     def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
         super().__init__(reduction)
-        if beta < 0:
-            raise ValueError(f"SmoothL1Loss: beta must be >= 0 (got {beta}).")
+        non_negative_float(beta, "beta", "SmoothL1Loss")
         self.beta = beta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
@@ -203,8 +202,7 @@ class CrossEntropyLoss(_Loss):
         label_smoothing: float = 0.0,
     ) -> None:
         super().__init__(reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1] (got {label_smoothing}).")
+        probability(label_smoothing, "label_smoothing", "CrossEntropyLoss", closed=True)
         self.register_buffer("weight", _optional_tensor("CrossEntropyLoss", "weight", weight))
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
@@ -283,8 +281,7 @@ class GaussianNLLLoss(_Loss):
 
     def __init__(self, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        if not eps > 0:
-            raise ValueError(f"GaussianNLLLoss: eps must be > 0 (got {eps}).")
+        positive_float(eps, "eps", "GaussianNLLLoss")
         self.full, self.eps = full, eps
 
     def forward(self, input: Tensor, target: Tensor, var: Tensor | float) -> Tensor:

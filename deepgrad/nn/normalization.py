@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
+from deepgrad.backend.validation import positive_float, positive_int, probability
 from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module
@@ -31,12 +32,10 @@ class _BatchNorm(Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        if not isinstance(num_features, int) or isinstance(num_features, bool) or num_features < 1:
-            raise ValueError(f"{name}: num_features must be a positive int (got {num_features!r}).")
-        if not eps > 0:
-            raise ValueError(f"{name}: eps must be > 0 (got {eps}).")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"{name}: momentum must be in [0, 1] or None for a cumulative average (got {momentum}).")
+        positive_int(num_features, "num_features", name)
+        positive_float(eps, "eps", name)
+        if momentum is not None:
+            probability(momentum, "momentum", name, closed=True, fix="pass None for a cumulative average")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -201,8 +200,7 @@ class LayerNorm(Module):
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         if not shape or any(not isinstance(n, int) or n < 1 for n in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be positive ints (got {normalized_shape!r}).")
-        if not eps > 0:
-            raise ValueError(f"LayerNorm: eps must be > 0 (got {eps}).")
+        positive_float(eps, "eps", "LayerNorm")
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(empty(shape, device=device, dtype=dtype))

@@ -6,6 +6,7 @@ from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
 from deepgrad.backend.random import Generator
+from deepgrad.backend.validation import positive_int
 from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module
@@ -53,9 +54,8 @@ class Embedding(Module):
         generator: Generator | None = None,
     ) -> None:
         super().__init__()
-        for arg, value in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"Embedding: {arg} must be a positive int (got {value!r}).")
+        positive_int(num_embeddings, "num_embeddings", "Embedding")
+        positive_int(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
             padding_idx = F._padding_index(padding_idx, num_embeddings)
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deepgrad.backend import get_array_module
-from deepgrad.optim.optimizer import Optimizer, check_bool, check_nonnegative
+from deepgrad.backend.validation import boolean, non_negative_float
+from deepgrad.optim.optimizer import Optimizer
 
 
 class Adagrad(Optimizer):
@@ -54,8 +55,8 @@ class Adagrad(Optimizer):
 
     def _check_options(self, options: dict) -> None:
         for option in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            check_nonnegative("Adagrad", option, options[option])
-        check_bool("Adagrad", "maximize", options["maximize"])
+            non_negative_float(options[option], option, "Adagrad")
+        boolean(options["maximize"], "maximize", "Adagrad")
 
     def _init_state(self, param, group: dict) -> dict:
         return {"step": 0, "sum": self._zeros_state(param, group["initial_accumulator_value"])}

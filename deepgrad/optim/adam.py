@@ -7,7 +7,8 @@ from collections.abc import Iterable
 
 from deepgrad.backend import get_array_module
 from deepgrad.backend.cuda_kernels import adam_update_
-from deepgrad.optim.optimizer import Optimizer, check_betas, check_bool, check_nonnegative, lerp_
+from deepgrad.backend.validation import boolean, non_negative_float
+from deepgrad.optim.optimizer import Optimizer, check_betas, lerp_
 
 
 class Adam(Optimizer):
@@ -67,10 +68,10 @@ class Adam(Optimizer):
     def _check_options(self, options: dict) -> None:
         name = type(self).__name__
         for option in ("lr", "eps", "weight_decay"):
-            check_nonnegative(name, option, options[option])
+            non_negative_float(options[option], option, name)
         check_betas(name, options["betas"])
-        check_bool(name, "amsgrad", options["amsgrad"])
-        check_bool(name, "maximize", options["maximize"])
+        boolean(options["amsgrad"], "amsgrad", name)
+        boolean(options["maximize"], "maximize", name)
 
     def _init_state(self, param, group: dict) -> dict:
         state = {"step": 0, "exp_avg": self._zeros_state(param), "exp_avg_sq": self._zeros_state(param)}
@@ -93,7 +94,8 @@ class Adam(Optimizer):
         if group["amsgrad"] and "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
             state["max_exp_avg_sq"] = self._zeros_state(param)
         max_sq = state["max_exp_avg_sq"]._data if group["amsgrad"] else None
-        # On a GPU the whole update below is one kernel (deepgrad/backend/cuda_kernels.py).
+        # On a GPU the whole update below is one kernel, generated from cuda_kernels.adam_lines;
+        # tests/cuda/test_cuda_kernels.py checks that it computes what the NumPy body below does.
         if adam_update_(xp, param, g, exp_avg, exp_avg_sq, max_sq, beta1=beta1, beta2=beta2, lr=lr, step=step,
                         eps=group["eps"]):
             return

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deepgrad.backend import get_array_module
-from deepgrad.optim.optimizer import Optimizer, check_betas, check_bool, check_nonnegative, lerp_
+from deepgrad.backend.validation import boolean, non_negative_float
+from deepgrad.optim.optimizer import Optimizer, check_betas, lerp_
 
 
 class Adamax(Optimizer):
@@ -44,9 +45,9 @@ class Adamax(Optimizer):
 
     def _check_options(self, options: dict) -> None:
         for option in ("lr", "eps", "weight_decay"):
-            check_nonnegative("Adamax", option, options[option])
+            non_negative_float(options[option], option, "Adamax")
         check_betas("Adamax", options["betas"])
-        check_bool("Adamax", "maximize", options["maximize"])
+        boolean(options["maximize"], "maximize", "Adamax")
 
     def _init_state(self, param, group: dict) -> dict:
         return {"step": 0, "exp_avg": self._zeros_state(param), "exp_inf": self._zeros_state(param)}

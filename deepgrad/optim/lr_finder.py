@@ -18,12 +18,13 @@ from __future__ import annotations
 import copy
 import math
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend.validation import in_interval, int_at_least, non_negative_int, probability
 from deepgrad.optim.optimizer import Optimizer
 
 
@@ -64,8 +65,8 @@ class LRFinderResult:
         count = len(self.lrs)
         skip_start = count // 10 if skip_start is None else skip_start
         skip_end = max(1, count // 20) if skip_end is None else skip_end
-        if skip_start < 0 or skip_end < 0:
-            raise ValueError(f"suggest: skip_start and skip_end must be >= 0 (got {skip_start}, {skip_end}).")
+        non_negative_int(skip_start, "skip_start", "LRFinderResult.suggest")
+        non_negative_int(skip_end, "skip_end", "LRFinderResult.suggest")
         k = max(1, count // 20)
         first, last = max(skip_start, k), min(count - skip_end, count - k)
         if last - first < 3:
@@ -153,24 +154,13 @@ def find_lr(
     best = math.inf
     average = 0.0
     try:
-        batches = iter(loader)
+        batches = _cycle(loader)
         growth = end_lr / start_lr
         for step in range(num_steps):
             lr = start_lr * growth ** (step / (num_steps - 1))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = next(batches, None)
-            if batch is None:
-                batches = iter(loader)
-                batch = next(batches, None)
-                if batch is None:
-                    raise ValueError("find_lr: the loader yielded no batches; it must yield (inputs, targets) tuples.")
-            inputs, targets = batch
-            optimizer.zero_grad()
-            loss = loss_fn(model(inputs), targets)
-            loss.backward()
-            optimizer.step()
-            value = float(loss.item())
+            value = _train_on(next(batches), model, loss_fn, optimizer)
             if not math.isfinite(value):
                 diverged = True
                 break
@@ -188,17 +178,35 @@ def find_lr(
     return LRFinderResult(lrs=lrs, losses=losses, raw_losses=raw_losses, diverged=diverged, best_loss=best)
 
 
+def _cycle(loader: Iterable) -> Iterator:
+    """The loader's batches, starting over each time it runs out."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("find_lr: the loader yielded no batches; it must yield (inputs, targets) tuples.")
+
+
+def _train_on(batch, model: Callable, loss_fn: Callable, optimizer: Optimizer) -> float:
+    """One training step on ``(inputs, targets)``; the loss as a Python float."""
+    inputs, targets = batch
+    optimizer.zero_grad()
+    loss = loss_fn(model(inputs), targets)
+    loss.backward()
+    optimizer.step()
+    return float(loss.item())
+
+
 def _check_arguments(optimizer, start_lr, end_lr, num_steps, smooth, diverge_threshold) -> None:
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"find_lr: optimizer must be a deepgrad Optimizer (got {type(optimizer).__name__}).")
     if not 0 < start_lr < end_lr:
         raise ValueError(f"find_lr: need 0 < start_lr < end_lr (got start_lr={start_lr}, end_lr={end_lr}).")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 2:
-        raise ValueError(f"find_lr: num_steps must be an int >= 2 (got {num_steps!r}).")
-    if not 0 <= smooth < 1:
-        raise ValueError(f"find_lr: smooth must be in [0, 1) (got {smooth}).")
-    if not diverge_threshold > 1:
-        raise ValueError(f"find_lr: diverge_threshold must be > 1 (got {diverge_threshold}).")
+    int_at_least(num_steps, 2, "num_steps", "find_lr")
+    probability(smooth, "smooth", "find_lr")
+    in_interval(diverge_threshold, "diverge_threshold", "find_lr", low=1, include_low=False)
 
 
 def _snapshot(model, optimizer: Optimizer) -> Callable[[], None]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deepgrad.backend import get_array_module
-from deepgrad.optim.optimizer import Optimizer, check_betas, check_bool, check_nonnegative, lerp_
+from deepgrad.backend.validation import boolean, non_negative_float
+from deepgrad.optim.optimizer import Optimizer, check_betas, lerp_
 
 
 class NAdam(Optimizer):
@@ -57,10 +58,10 @@ class NAdam(Optimizer):
 
     def _check_options(self, options: dict) -> None:
         for option in ("lr", "eps", "weight_decay", "momentum_decay"):
-            check_nonnegative("NAdam", option, options[option])
+            non_negative_float(options[option], option, "NAdam")
         check_betas("NAdam", options["betas"])
-        check_bool("NAdam", "decoupled_weight_decay", options["decoupled_weight_decay"])
-        check_bool("NAdam", "maximize", options["maximize"])
+        boolean(options["decoupled_weight_decay"], "decoupled_weight_decay", "NAdam")
+        boolean(options["maximize"], "maximize", "NAdam")
 
     def _init_state(self, param, group: dict) -> dict:
         return {

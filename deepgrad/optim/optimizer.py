@@ -23,6 +23,7 @@ from typing import Any
 from deepgrad.autograd.grad_mode import enable_grad, no_grad
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, ShapeError, device_of, get_array_module, is_floating, is_writeable, to_device
+from deepgrad.backend.validation import boolean, non_negative_float, probability
 
 
 class Optimizer(abc.ABC):
@@ -349,33 +350,29 @@ def _state_value_for(param: Tensor, key: str, value, optimizer_name: str, index:
 
 
 # -- shared by the optimizers' constructors and updates -------------------------------------------
-def check_nonnegative(owner: str, option: str, value) -> None:
-    """Raise ValueError unless ``value`` is a real number >= 0 (``owner`` names the optimizer)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{owner}: {option} must be a number (got {type(value).__name__} {value!r}).")
-    if not value >= 0:
-        raise ValueError(f"{owner}: {option} must be >= 0 (got {value}).")
+# The option checks are deepgrad.backend.validation's; these three names stay for optimizers
+# written against them (new code calls validation.non_negative_float, probability, boolean).
+def check_nonnegative(owner: str, option: str, value: Any) -> None:
+    """Raise unless ``value`` is a real number >= 0 (``owner`` names the optimizer)."""
+    non_negative_float(value, option, owner)
 
 
-def check_fraction(owner: str, option: str, value) -> None:
-    """Raise ValueError unless ``0 <= value < 1`` (decay rates such as betas and alpha)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{owner}: {option} must be a number (got {type(value).__name__} {value!r}).")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{owner}: {option} must be in [0, 1) (got {value}).")
+def check_fraction(owner: str, option: str, value: Any) -> None:
+    """Raise unless ``0 <= value < 1`` (decay rates such as betas and alpha)."""
+    probability(value, option, owner)
 
 
-def check_betas(owner: str, betas) -> None:
+def check_bool(owner: str, option: str, value: Any) -> None:
+    """Raise TypeError unless ``value`` is True or False."""
+    boolean(value, option, owner)
+
+
+def check_betas(owner: str, betas: Any) -> None:
     """Raise unless ``betas`` is a pair of decay rates in [0, 1)."""
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"{owner}: betas must be a pair (beta1, beta2) (got {betas!r}).")
-    check_fraction(owner, "betas[0]", betas[0])
-    check_fraction(owner, "betas[1]", betas[1])
-
-
-def check_bool(owner: str, option: str, value) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{owner}: {option} must be True or False (got {value!r}).")
+    probability(betas[0], "betas[0]", owner)
+    probability(betas[1], "betas[1]", owner)
 
 
 def lerp_(xp, start, end, weight: float, scratch) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from deepgrad.backend import get_array_module
-from deepgrad.optim.optimizer import Optimizer, check_bool, check_nonnegative, lerp_
+from deepgrad.backend.validation import boolean, non_negative_float
+from deepgrad.optim.optimizer import Optimizer, lerp_
 
 
 class RMSprop(Optimizer):
@@ -58,9 +59,9 @@ class RMSprop(Optimizer):
 
     def _check_options(self, options: dict) -> None:
         for option in ("lr", "alpha", "eps", "weight_decay", "momentum"):
-            check_nonnegative("RMSprop", option, options[option])
-        check_bool("RMSprop", "centered", options["centered"])
-        check_bool("RMSprop", "maximize", options["maximize"])
+            non_negative_float(options[option], option, "RMSprop")
+        boolean(options["centered"], "centered", "RMSprop")
+        boolean(options["maximize"], "maximize", "RMSprop")
 
     def _init_state(self, param, group: dict) -> dict:
         state = {"step": 0, "square_avg": self._zeros_state(param)}

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import get_array_module
-from deepgrad.optim.optimizer import Optimizer, check_bool, check_nonnegative
+from deepgrad.backend.validation import boolean, non_negative_float
+from deepgrad.optim.optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -64,9 +65,9 @@ class SGD(Optimizer):
 
     def _check_options(self, options: dict) -> None:
         for option in ("lr", "momentum", "dampening", "weight_decay"):
-            check_nonnegative("SGD", option, options[option])
-        check_bool("SGD", "nesterov", options["nesterov"])
-        check_bool("SGD", "maximize", options["maximize"])
+            non_negative_float(options[option], option, "SGD")
+        boolean(options["nesterov"], "nesterov", "SGD")
+        boolean(options["maximize"], "maximize", "SGD")
         if options["nesterov"] and (options["momentum"] <= 0 or options["dampening"] != 0):
             raise ValueError(
                 "SGD: nesterov=True needs momentum > 0 and dampening = 0 "

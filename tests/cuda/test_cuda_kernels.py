@@ -6,6 +6,7 @@ tests check which body each call takes and that the NumPy bodies are the CPU cod
 
 from __future__ import annotations
 
+import re
 import types
 
 import numpy as np
@@ -53,6 +54,69 @@ def test_numpy_bodies():
     assert isinstance(scalar, np.ndarray) and scalar.shape == ()
     p = np.ones(3, np.float32)
     assert not cuda_kernels.adam_update_(np, p, p, p, p, None, beta1=0.9, beta2=0.999, lr=0.1, step=1, eps=1e-8)
+
+
+class _NumpyElementwiseKernel:
+    """CuPy's ElementwiseKernel, run with NumPy: for the kernel bodies whose C also reads as Python.
+
+    Each statement of the body is ``[float ]name = expression;``; declarations drop their
+    ``float`` and casts ``(T)`` disappear, the output arrays are written in place at the end.
+    ``dg_float`` casts to float32 and ``sqrtf``/``fmaxf`` are NumPy's, as on the GPU.
+    """
+
+    def __init__(self, in_params, out_params, operation, name, preamble=""):
+        self.inputs = [param.split()[-1] for param in in_params.split(",")]
+        self.outputs = [param.split()[-1] for param in out_params.split(",")]
+        self.operation = operation
+
+    def __call__(self, *args):
+        names = self.inputs + self.outputs
+        assert len(args) == len(names), f"kernel called with {len(args)} arguments for {names}"
+        space = dict(zip(names, args))
+        space.update(dg_float=lambda x: np.asarray(x, np.float32), sqrtf=np.sqrt, fmaxf=np.maximum)
+        for statement in filter(None, (part.strip() for part in self.operation.split(";"))):
+            match = re.fullmatch(r"(?:float )?(\w+) = (.+)", statement, flags=re.S)
+            assert match, f"not a statement this evaluator knows: {statement!r}"
+            target, expression = match.groups()
+            space[target] = eval(expression.replace("(T)", ""), space)  # noqa: S307 - our own kernel source
+        for name, array in zip(names, args):
+            if name in self.outputs:
+                array[...] = space[name]
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_generated_adam_kernel_body_is_the_cpu_optimizer_update(monkeypatch, amsgrad):
+    """The CUDA source built from cuda_kernels.adam_lines, run with NumPy, equals Adam._update."""
+    monkeypatch.setattr(cuda_kernels, "_compiled", {})
+    xp = types.SimpleNamespace(ElementwiseKernel=_NumpyElementwiseKernel, __name__="cupy")
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((6, 5)).astype(np.float32)
+    p = dg.tensor(start, requires_grad=True)
+    opt = dg.optim.Adam([p], lr=0.01, betas=(0.8, 0.99), eps=1e-6, amsgrad=amsgrad)
+    kernel_p, m, v, vmax = start.copy(), *(np.zeros_like(start) for _ in range(3))
+    for step, scale in enumerate((1.0, 0.1, 3.0, 0.01, 1.0), start=1):
+        g = (rng.standard_normal(start.shape) * scale).astype(np.float32)
+        p.grad = dg.tensor(g)
+        opt.step()
+        options = dict(beta1=0.8, beta2=0.99, lr=0.01, step=step, eps=1e-6)
+        assert cuda_kernels.adam_update_(xp, kernel_p, g, m, v, vmax if amsgrad else None, **options)
+    state = opt.state[p]
+    np.testing.assert_allclose(kernel_p, p.detach().numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(m, state["exp_avg"].numpy(), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(v, state["exp_avg_sq"].numpy(), rtol=1e-6, atol=1e-8)
+    if amsgrad:
+        np.testing.assert_allclose(vmax, state["max_exp_avg_sq"].numpy(), rtol=1e-6, atol=1e-8)
+    assert not np.allclose(kernel_p, start)  # the steps moved p: the comparison is not vacuous
+
+
+def test_adam_kernel_source_is_built_from_the_table():
+    for name, amsgrad in (("adam", False), ("adam_amsgrad", True)):
+        in_params, _, body, _ = cuda_kernels._SOURCES[name]
+        for target, expression in cuda_kernels.adam_lines(amsgrad):
+            assert f"{target}_f = " in body
+        scalars = [f"float32 {n}" for n in cuda_kernels._ADAM_SCALAR_NAMES]
+        assert in_params.split(", ") == ["T g", *scalars]
+    assert "vmax" not in cuda_kernels._SOURCES["adam"][2]
 
 
 def test_relu_backward_keeps_create_graph_differentiable():

@@ -159,8 +159,10 @@ def test_shape_mismatch_and_bad_arguments():
         z(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="dim must contain 0"):
         Standardize(dim=1)
-    with pytest.raises(ValueError, match="n_components"):
+    with pytest.raises(ValueError, match=r"PCA: n_components must be a positive int \(got 0\); pass None"):
         PCA(0)
+    with pytest.raises(ValueError, match=r"epsilon must be >= 0 \(got -1.0\)"):
+        ZCAWhitening(epsilon=-1.0)
     with pytest.raises(ValueError, match="more than min"):
         PCA(5).fit(np.zeros((10, 3)))
     with pytest.raises(ValueError, match="low < high"):

@@ -310,9 +310,11 @@ def test_sine_series_windows_continue_each_other():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: make_moons(0), "must be an int >= 2"),
+        (lambda: make_moons(0), r"make_moons: n must be an int >= 2 \(got 0\)"),
+        (lambda: make_xor(2.5), r"make_xor: n must be a positive int \(got float 2.5\)"),
         (lambda: make_circles(factor=1.5), "factor must lie in"),
-        (lambda: make_xor(noise=-1), "noise must be"),
+        (lambda: make_xor(noise=-1), r"make_xor: noise must be >= 0 \(got -1\)"),
+        (lambda: make_sine_series(10, period=0), r"make_sine_series: period must be > 0 \(got 0\)"),
         (lambda: make_spirals(n_classes=1), "n_classes"),
         (lambda: make_blobs(centers=[1, 2, 3]), r"\(k, dim\)"),
         (lambda: make_moons(generator=np.random.default_rng()), "deepgrad.Generator"),

@@ -193,8 +193,10 @@ def test_suggest_finds_the_steepest_descent_of_a_known_curve():
     # 4 points: the end point is skipped and the slopes need a neighbour on each side -> 2 left
     short = LRFinderResult(lrs=lrs[:4], losses=losses[:4], raw_losses=losses[:4], diverged=True, best_loss=1.0)
     assert short.suggestion is None
-    with pytest.raises(ValueError, match="skip_start and skip_end must be >= 0"):
+    with pytest.raises(ValueError, match=r"LRFinderResult.suggest: skip_start must be a non-negative int \(got -1\)"):
         result.suggest(skip_start=-1)
+    with pytest.raises(ValueError, match=r"skip_end must be a non-negative int \(got -2\)"):
+        result.suggest(skip_end=-2)
 
 
 def test_plot_marks_the_suggestion():

@@ -468,3 +468,35 @@ def test_a_custom_optimizer_writes_only_its_update():
     assert opt.state[w] == {} and opt.state_dict()["param_groups"] == [{"lr": 0.25, "params": [0]}]
     with pytest.raises(TypeError, match="abstract"):
         Optimizer([w], {"lr": 0.1})
+
+
+@pytest.mark.parametrize("name,options", CASES, ids=IDS)
+def test_every_array_update_goes_through_update(name, options, monkeypatch):
+    """``_update`` is the one place a step writes parameter arrays: a tracer can hook it there.
+
+    Wrapping it sees every parameter exactly once per step, with the raw arrays ``step`` passes;
+    with it replaced by a no-op, a step changes no parameter at all.
+    """
+    starts, grad = _problem(3)
+    params = [dg.tensor(s.astype(np.float32), requires_grad=True) for s in starts]
+    opt = getattr(optim, name)(params, **options)
+    cls = type(opt)
+    seen = []
+    original = cls._update
+
+    def recording(self, param, g, state, group):
+        seen.append(id(param))
+        before = param.copy()
+        original(self, param, g, state, group)
+        assert not np.array_equal(param, before)
+
+    monkeypatch.setattr(cls, "_update", recording)
+    _grads_from(params, grad)
+    opt.step()
+    assert seen == [id(p._data) for p in params]
+    monkeypatch.setattr(cls, "_update", lambda self, param, g, state, group: None)
+    frozen = [p.detach().numpy().copy() for p in params]
+    _grads_from(params, grad)
+    opt.step()
+    for param, before in zip(params, frozen):
+        np.testing.assert_array_equal(param.detach().numpy(), before)

@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 
+from deepgrad.backend.validation import boolean
 from deepgrad.data.datasets.download import data_home
 from deepgrad.data.datasets.download import download as download_file
 from deepgrad.data.datasets.errors import DataFormatError, DownloadError
@@ -110,8 +111,7 @@ class MNIST(ImageArrayDataset):
         raw: bool = False,
         flatten: bool = False,
     ):
-        if not isinstance(train, bool):
-            raise TypeError(f"{type(self).__name__}: train must be a bool (got {train!r})")
+        boolean(train, "train", type(self).__name__)
         self.train = train
         self.folder = Path(root).expanduser() if root is not None else data_home() / self.name
         stems = _SPLIT_FILES[train]

@@ -28,6 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from deepgrad.backend.random import Generator, default_generator
+from deepgrad.backend.validation import int_at_least, non_negative_float, positive_float, positive_int
 from deepgrad.data.dataset import TensorDataset
 
 
@@ -35,18 +36,6 @@ def _rng(generator: Generator | None) -> np.random.Generator:
     if generator is not None and not isinstance(generator, Generator):
         raise TypeError(f"generator must be a deepgrad.Generator (got {type(generator).__name__})")
     return (generator or default_generator).np
-
-
-def _count(n, name: str, minimum: int = 1) -> int:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < minimum:
-        raise ValueError(f"{name}: must be an int >= {minimum} (got {n!r})")
-    return int(n)
-
-
-def _noise(noise, owner: str) -> float:
-    if not isinstance(noise, (int, float)) or noise < 0:
-        raise ValueError(f"{owner}: noise must be a number >= 0 (got {noise!r})")
-    return float(noise)
 
 
 def _finish(x, y, rng, as_dataset: bool, shuffle: bool = True):
@@ -67,7 +56,7 @@ def make_xor(n: int = 200, noise: float = 0.0, generator: Generator | None = Non
 
     ``noise`` is the std of Gaussian noise added to the points after labelling.
     """
-    n, noise, rng = _count(n, "make_xor: n"), _noise(noise, "make_xor"), _rng(generator)
+    n, noise, rng = positive_int(n, "n", "make_xor"), non_negative_float(noise, "noise", "make_xor"), _rng(generator)
     x = rng.uniform(-1, 1, size=(n, 2))
     y = (x[:, 0] * x[:, 1] < 0).astype(np.int64)
     return _finish(x + noise * rng.standard_normal((n, 2)), y, rng, as_dataset, shuffle=False)
@@ -75,7 +64,7 @@ def make_xor(n: int = 200, noise: float = 0.0, generator: Generator | None = Non
 
 def make_moons(n: int = 200, noise: float = 0.1, generator: Generator | None = None, as_dataset: bool = False):
     """Two interleaving half circles: (cos t, sin t) is class 0, (1 - cos t, 1/2 - sin t) class 1."""
-    n, noise, rng = _count(n, "make_moons: n", 2), _noise(noise, "make_moons"), _rng(generator)
+    n, noise, rng = int_at_least(n, 2, "n", "make_moons"), non_negative_float(noise, "noise", "make_moons"), _rng(generator)
     n0, n1 = _split(n, 2)
     t0, t1 = rng.uniform(0, np.pi, n0), rng.uniform(0, np.pi, n1)
     x = np.concatenate([np.stack([np.cos(t0), np.sin(t0)], 1), np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)])
@@ -87,7 +76,7 @@ def make_circles(
     n: int = 200, noise: float = 0.05, factor: float = 0.5, generator: Generator | None = None, as_dataset: bool = False
 ):
     """Two concentric rings: radius 1 is class 0, radius ``factor`` (< 1) class 1."""
-    n, noise, rng = _count(n, "make_circles: n", 2), _noise(noise, "make_circles"), _rng(generator)
+    n, noise, rng = int_at_least(n, 2, "n", "make_circles"), non_negative_float(noise, "noise", "make_circles"), _rng(generator)
     if not 0 < factor < 1:
         raise ValueError(f"make_circles: factor must lie in (0, 1) (got {factor!r})")
     n0, n1 = _split(n, 2)
@@ -107,9 +96,9 @@ def make_spirals(
     as_dataset: bool = False,
 ):
     """Interleaved spiral arms, one per class: radius r in [0.05, 1], angle = 2 pi (turns r + k / n_classes)."""
-    rng, noise = _rng(generator), _noise(noise, "make_spirals")
-    n_classes = _count(n_classes, "make_spirals: n_classes", 2)
-    n = _count(n, "make_spirals: n", n_classes)
+    rng, noise = _rng(generator), non_negative_float(noise, "noise", "make_spirals")
+    n_classes = int_at_least(n_classes, 2, "n_classes", "make_spirals")
+    n = int_at_least(n, n_classes, "n", "make_spirals")
     counts = _split(n, n_classes)
     y = np.repeat(np.arange(n_classes), counts)
     r = rng.uniform(0.05, 1.0, n)
@@ -134,15 +123,15 @@ def make_blobs(
     """
     rng = _rng(generator)
     if isinstance(centers, (int, np.integer)):
-        k = _count(centers, "make_blobs: centers")
-        dim = _count(dim, "make_blobs: dim")
+        k = positive_int(centers, "centers", "make_blobs")
+        dim = positive_int(dim, "dim", "make_blobs")
         middle = rng.uniform(*center_box, size=(k, dim))
     else:
         middle = np.asarray(centers, dtype=np.float64)
         if middle.ndim != 2:
             raise ValueError(f"make_blobs: centers must be a count or a (k, dim) array (got shape {middle.shape})")
         k = middle.shape[0]
-    n = _count(n, "make_blobs: n", k)
+    n = int_at_least(n, k, "n", "make_blobs")
     y = np.repeat(np.arange(k), _split(n, k))
     x = middle[y] + std * rng.standard_normal((n, middle.shape[1]))
     return _finish(x, y, rng, as_dataset)
@@ -152,8 +141,8 @@ def make_checkerboard(
     n: int = 500, tiles: int = 4, noise: float = 0.0, generator: Generator | None = None, as_dataset: bool = False
 ):
     """Points uniform in [-1, 1]^2 on a ``tiles`` x ``tiles`` checkerboard; the label is the square's colour."""
-    n, rng = _count(n, "make_checkerboard: n"), _rng(generator)
-    tiles, noise = _count(tiles, "make_checkerboard: tiles", 2), _noise(noise, "make_checkerboard")
+    n, rng = positive_int(n, "n", "make_checkerboard"), _rng(generator)
+    tiles, noise = int_at_least(tiles, 2, "tiles", "make_checkerboard"), non_negative_float(noise, "noise", "make_checkerboard")
     x = rng.uniform(-1, 1, size=(n, 2))
     cell = np.minimum(np.floor((x + 1) / 2 * tiles), tiles - 1).astype(np.int64)
     y = (cell[:, 0] + cell[:, 1]) % 2
@@ -168,7 +157,7 @@ def make_sine(
     as_dataset: bool = False,
 ):
     """Regression: x uniform in ``x_range``, y = sin(x) + noise. Both (n, 1) float32."""
-    n, noise, rng = _count(n, "make_sine: n"), _noise(noise, "make_sine"), _rng(generator)
+    n, noise, rng = positive_int(n, "n", "make_sine"), non_negative_float(noise, "noise", "make_sine"), _rng(generator)
     x = rng.uniform(*x_range, size=(n, 1))
     return _finish(x, np.sin(x) + noise * rng.standard_normal((n, 1)), rng, as_dataset, shuffle=False)
 
@@ -182,7 +171,7 @@ def make_polynomial(
     as_dataset: bool = False,
 ):
     """Regression: y = c0 + c1 x + c2 x^2 + ... + noise, x uniform in ``x_range``. Both (n, 1) float32."""
-    n, noise, rng = _count(n, "make_polynomial: n"), _noise(noise, "make_polynomial"), _rng(generator)
+    n, noise, rng = positive_int(n, "n", "make_polynomial"), non_negative_float(noise, "noise", "make_polynomial"), _rng(generator)
     coefficients = np.asarray(coefficients, dtype=np.float64).reshape(-1)
     if coefficients.size == 0:
         raise ValueError("make_polynomial: coefficients must not be empty")
@@ -201,8 +190,8 @@ def make_adding_problem(n: int = 1000, seq_len: int = 50, generator: Generator |
     Returns:
         x float32 (n, seq_len, 2), y float32 (n, 1).
     """
-    n, rng = _count(n, "make_adding_problem: n"), _rng(generator)
-    seq_len = _count(seq_len, "make_adding_problem: seq_len", 2)
+    n, rng = positive_int(n, "n", "make_adding_problem"), _rng(generator)
+    seq_len = int_at_least(seq_len, 2, "seq_len", "make_adding_problem")
     values = rng.uniform(0, 1, size=(n, seq_len))
     half = seq_len // 2
     first = rng.integers(0, half, size=n)
@@ -234,10 +223,10 @@ def make_copy_task(
     Returns:
         x int64 (n, 2 seq_len + delay), y int64 (n, 2 seq_len + delay); vocabulary size n_symbols + 2.
     """
-    n, rng = _count(n, "make_copy_task: n"), _rng(generator)
-    seq_len = _count(seq_len, "make_copy_task: seq_len")
-    n_symbols = _count(n_symbols, "make_copy_task: n_symbols")
-    delay = _count(delay, "make_copy_task: delay")
+    n, rng = positive_int(n, "n", "make_copy_task"), _rng(generator)
+    seq_len = positive_int(seq_len, "seq_len", "make_copy_task")
+    n_symbols = positive_int(n_symbols, "n_symbols", "make_copy_task")
+    delay = positive_int(delay, "delay", "make_copy_task")
     length = 2 * seq_len + delay
     symbols = rng.integers(1, n_symbols + 1, size=(n, seq_len))
     x = np.zeros((n, length), dtype=np.int64)
@@ -267,11 +256,10 @@ def make_sine_series(
     Returns:
         x float32 (n, window, 1), y float32 (n, horizon).
     """
-    n, rng, noise = _count(n, "make_sine_series: n"), _rng(generator), _noise(noise, "make_sine_series")
-    window = _count(window, "make_sine_series: window")
-    horizon = _count(horizon, "make_sine_series: horizon")
-    if period <= 0:
-        raise ValueError(f"make_sine_series: period must be > 0 (got {period!r})")
+    n, rng, noise = positive_int(n, "n", "make_sine_series"), _rng(generator), non_negative_float(noise, "noise", "make_sine_series")
+    window = positive_int(window, "window", "make_sine_series")
+    horizon = positive_int(horizon, "horizon", "make_sine_series")
+    positive_float(period, "period", "make_sine_series")
     t = np.arange(n + window + horizon - 1)
     series = np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)) + noise * rng.standard_normal(t.shape)
     frames = np.lib.stride_tricks.sliding_window_view(series, window + horizon)[:n]

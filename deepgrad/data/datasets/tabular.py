@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from deepgrad.backend.validation import one_of
 from deepgrad.data.dataset import TensorDataset
 from deepgrad.data.datasets.errors import DataFormatError
 from deepgrad.data.datasets.images import ImageArrayDataset
@@ -130,8 +131,7 @@ class CSVDataset(TensorDataset):
         target_transform: Callable | None = None,
     ):
         path = Path(path)
-        if target_dtype not in _TARGET_DTYPES:
-            raise ValueError(f"CSVDataset: target_dtype must be one of {_TARGET_DTYPES} (got {target_dtype!r})")
+        one_of(target_dtype, _TARGET_DTYPES, "target_dtype", "CSVDataset")
         if not path.is_file():
             raise FileNotFoundError(f"CSVDataset: no such file {path}")
         names = read_csv_header(path, delimiter)

@@ -22,6 +22,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from deepgrad.backend.random import Generator
+from deepgrad.backend.validation import positive_int
 from deepgrad.data.dataset import Dataset
 from deepgrad.data.datasets.mnist import embedded_path
 
@@ -131,11 +132,8 @@ class TextDataset(Dataset):
     def __init__(self, text: str, seq_len: int, vocab: CharVocabulary | None = None, stride: int | None = None):
         if not isinstance(text, str):
             raise TypeError(f"TextDataset: text must be a str (got {type(text).__name__}); read files with load_text(path)")
-        if not isinstance(seq_len, int) or seq_len < 1:
-            raise ValueError(f"TextDataset: seq_len must be a positive int (got {seq_len!r})")
-        stride = seq_len if stride is None else stride
-        if not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"TextDataset: stride must be a positive int (got {stride!r})")
+        positive_int(seq_len, "seq_len", "TextDataset")
+        stride = seq_len if stride is None else positive_int(stride, "stride", "TextDataset")
         if len(text) < seq_len + 1:
             raise ValueError(
                 f"TextDataset: the text has {len(text)} characters, fewer than seq_len + 1 = {seq_len + 1}; "
