@@ -5,7 +5,22 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ORDER = ["backend", "autograd", "ops", "nn", "optim", "data", "train", "models", "io", "viz", "cli", "cuda", "func"]
+ORDER = [
+    "backend",
+    "autograd",
+    "ops",
+    "nn",
+    "optim",
+    "data",
+    "train",
+    "models",
+    "experiments",
+    "io",
+    "viz",
+    "cli",
+    "cuda",
+    "func",
+]
 RANK = {
     "backend": 0,
     "autograd": 1,
@@ -19,7 +34,8 @@ RANK = {
     "viz": 6,
     "cuda": 2,
     "models": 7,
-    "cli": 8,
+    "experiments": 8,  # the runner behind the deepgrad command: above train and models, below cli
+    "cli": 9,
 }
 PACKAGE = Path(__file__).resolve().parents[1] / "deepgrad"
 
