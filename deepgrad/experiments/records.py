@@ -18,6 +18,7 @@ from deepgrad.experiments.config import RunConfig
 from deepgrad.experiments.recipes import Recipe, get_recipe
 from deepgrad.train import Doctor, History, Monitor
 from deepgrad.train.checkpoint import load_checkpoint
+from deepgrad.train.doctor import Diagnosis
 from deepgrad.train.monitor import KEYS as MONITOR_KEYS
 
 RUNS_ROOT = "runs"
@@ -88,7 +89,7 @@ class RecipeDoctor(Doctor):
         super().__init__(history, monitor)
         self.skips = skips
 
-    def diagnose(self):
+    def diagnose(self) -> list[Diagnosis]:
         return [d for d in super().diagnose() if d.code not in self.skips]
 
 

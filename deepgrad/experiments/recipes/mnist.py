@@ -44,11 +44,11 @@ _MNIST_CACHE: dict[bool, MNIST] = {}
 
 
 def _mnist(train: bool) -> MNIST:
+    """The MNIST training or test set, loaded once per process."""
     if train not in _MNIST_CACHE:
         with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", UserWarning
-            )  # the "using the embedded subset" notice: told in the notes
+            # the "using the embedded subset" notice: the data notes tell it
+            warnings.simplefilter("ignore", UserWarning)
             _MNIST_CACHE[train] = MNIST(train=train)
     return _MNIST_CACHE[train]
 
