@@ -8,6 +8,7 @@ evaluate checkpoints, summarize models and diagnose runs.
     deepgrad evaluate runs/mnist-mlp-.../best.safetensors
     deepgrad summary mnist-cnn
     deepgrad doctor runs/mnist-mlp-...
+    deepgrad --version
 
 ``main(argv)`` runs it in-process and returns the exit status: 0 on success, 2 for bad
 arguments (the message lists what is allowed), 1 when a file is missing, 130 when interrupted
@@ -17,28 +18,32 @@ arguments (the message lists what is allowed), 1 when a file is missing, 130 whe
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+import deepgrad
+from deepgrad.experiments.compare import REGULARIZATIONS, compare_run
+from deepgrad.experiments.config import OPTIMIZERS, RecipeError
+from deepgrad.experiments.inspection import evaluate_checkpoint, lr_find_run, summarize
+from deepgrad.experiments.recipes import DEVICES, RECIPES, get_recipe
+from deepgrad.experiments.records import doctor_report
+from deepgrad.experiments.runs import RunInterrupted, train_run
 from deepgrad.models.common import ACTIVATIONS, INITS
-from deepgrad.models.config import OPTIMIZERS
-from deepgrad.models.recipes import DEVICES, RECIPES, RecipeError, get_recipe
-from deepgrad.models.runs import (
-    REGULARIZATIONS,
-    RunInterrupted,
-    compare_run,
-    doctor_report,
-    evaluate_checkpoint,
-    lr_find_run,
-    summarize,
-    train_run,
-)
 
 EXIT_USAGE = 2
 EXIT_MISSING = 1
 EXIT_INTERRUPTED = 130
+
+
+def package_version() -> str:
+    """The installed distribution's version, else ``deepgrad.__version__`` (a source tree)."""
+    try:
+        return importlib.metadata.version("deepgrad")
+    except importlib.metadata.PackageNotFoundError:
+        return deepgrad.__version__
 
 
 def _recipes_epilog() -> str:
@@ -47,8 +52,11 @@ def _recipes_epilog() -> str:
         d = recipe.defaults
         lines.append(f"  {recipe.name:<20} {recipe.summary}")
         lines.append(
-            f"  {'':<20}   defaults: {d['epochs']} epochs, batch {d['batch_size']}, {d['optimizer']} lr {d['lr']:g}"
-            + "".join(f", {k} {d[k]}" for k in ("init", "activation", "dropout") if k in recipe.uses)
+            f"  {'':<20}   defaults: {d['epochs']} epochs, batch {d['batch_size']}, "
+            f"{d['optimizer']} lr {d['lr']:g}"
+            + "".join(
+                f", {k} {d[k]}" for k in ("init", "activation", "dropout") if k in recipe.uses
+            )
         )
         lines.append(f"  {'':<20}   options (--set): {recipe.describe_options()}")
     return "\n".join(lines)
@@ -85,7 +93,9 @@ def _number(low: float, high: float | None = None, low_open: bool = False):
         if bad:
             bracket = "(" if low_open else "["
             upper = f"{high})" if high is not None else "inf)"
-            raise argparse.ArgumentTypeError(f"expected a number in {bracket}{low}, {upper} (got {text!r})")
+            raise argparse.ArgumentTypeError(
+                f"expected a number in {bracket}{low}, {upper} (got {text!r})"
+            )
         return value
 
     return parse
@@ -104,7 +114,9 @@ def _add_settings(parser: argparse.ArgumentParser, model_only: bool = False) -> 
     if not model_only:
         group.add_argument("--epochs", type=_positive_int, help="epochs to train")
         group.add_argument("--lr", type=_number(0.0, low_open=True), help="learning rate")
-        group.add_argument("--optimizer", choices=OPTIMIZERS, help="momentum/nesterov: SGD with momentum 0.9")
+        group.add_argument(
+            "--optimizer", choices=OPTIMIZERS, help="momentum/nesterov: SGD with momentum 0.9"
+        )
         group.add_argument("--weight-decay", type=_number(0.0), help="L2 penalty coefficient")
         group.add_argument(
             "--early-stopping",
@@ -113,17 +125,28 @@ def _add_settings(parser: argparse.ArgumentParser, model_only: bool = False) -> 
             help="stop after PATIENCE epochs without improvement; keep the best weights",
         )
         group.add_argument(
-            "--augment", action="store_true", default=None, help="random rotations and shifts of the training digits"
+            "--augment",
+            action="store_true",
+            default=None,
+            help="random rotations and shifts of the training digits",
         )
         group.add_argument("--device", choices=DEVICES, help="cpu (default) or cuda (needs CuPy)")
-        group.add_argument("--seed", type=int, help="seed of initialization, shuffling and noise (default 0)")
         group.add_argument(
-            "--limit", type=_positive_int, metavar="N", help="use at most N training (and test) samples: quick runs"
+            "--seed", type=int, help="seed of initialization, shuffling and noise (default 0)"
+        )
+        group.add_argument(
+            "--limit",
+            type=_positive_int,
+            metavar="N",
+            help="use at most N training (and test) samples: quick runs",
         )
     group.add_argument("--batch-size", type=_positive_int, help="samples per batch")
     group.add_argument("--init", choices=INITS, help="weight initialization (normal: N(0, 1/n))")
     group.add_argument(
-        "--activation", choices=ACTIVATIONS, metavar="NAME", help=f"hidden activation: {', '.join(ACTIVATIONS)}"
+        "--activation",
+        choices=ACTIVATIONS,
+        metavar="NAME",
+        help=f"hidden activation: {', '.join(ACTIVATIONS)}",
     )
     group.add_argument("--dropout", type=_number(0.0, 1.0), help="dropout probability")
     group.add_argument(
@@ -164,51 +187,82 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``deepgrad`` parser: train, lr-find, compare, evaluate, summary and doctor."""
     parser = argparse.ArgumentParser(
         prog="deepgrad",
         description="Train, compare and inspect the models of the deepgrad course (the seeds).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_recipes_epilog(),
     )
+    parser.add_argument("--version", action="version", version=f"deepgrad {package_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    recipes = list(RECIPES)
+    _add_train(commands)
+    _add_lr_find(commands)
+    _add_compare(commands)
+    _add_inspection(commands)
+    return parser
 
+
+def _add_recipe_argument(parser: argparse.ArgumentParser) -> None:
+    recipes = list(RECIPES)
+    parser.add_argument(
+        "recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}"
+    )
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser(
         "train",
         help="train a recipe and write its run folder",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_recipes_epilog(),
     )
-    train.add_argument("recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}")
+    _add_recipe_argument(train)
     _add_settings(train)
-    train.add_argument("--out", metavar="DIR", help="the run folder (default: runs/RECIPE-DATE-TIME)")
+    train.add_argument(
+        "--out", metavar="DIR", help="the run folder (default: runs/RECIPE-DATE-TIME)"
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--no-plots", dest="plots", action="store_false", help="draw no pictures (faster)")
+    train.add_argument(
+        "--no-plots", dest="plots", action="store_false", help="draw no pictures (faster)"
+    )
 
+
+def _add_lr_find(commands: argparse._SubParsersAction) -> None:
     lr_find = commands.add_parser(
         "lr-find",
         help="learning-rate range test: suggest a learning rate",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_recipes_epilog(),
     )
-    lr_find.add_argument("recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}")
+    _add_recipe_argument(lr_find)
     _add_settings(lr_find)
-    lr_find.add_argument("--start-lr", type=_number(0.0, low_open=True), default=1e-7, help="default: 1e-7")
-    lr_find.add_argument("--end-lr", type=_number(0.0, low_open=True), default=10.0, help="default: 10")
-    lr_find.add_argument("--steps", type=_positive_int, default=100, help="batches (rates) to try; default: 100")
+    lr_find.add_argument(
+        "--start-lr", type=_number(0.0, low_open=True), default=1e-7, help="default: 1e-7"
+    )
+    lr_find.add_argument(
+        "--end-lr", type=_number(0.0, low_open=True), default=10.0, help="default: 10"
+    )
+    lr_find.add_argument(
+        "--steps", type=_positive_int, default=100, help="batches (rates) to try; default: 100"
+    )
     lr_find.add_argument("--out", metavar="DIR", help="where to write lr_finder.json/.png")
 
+
+def _add_compare(commands: argparse._SubParsersAction) -> None:
     compare = commands.add_parser(
         "compare",
         help="train variants of a recipe (same seed and data) and compare them",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
-            "--vary keys: epochs, lr, batch-size, optimizer, init, activation, dropout, weight-decay,\n"
-            f"early-stopping, seed, regularization ({', '.join(REGULARIZATIONS)}), and the recipe's options.\n"
+            "--vary keys: epochs, lr, batch-size, optimizer, init, activation, dropout, "
+            "weight-decay,\n"
+            f"early-stopping, seed, regularization ({', '.join(REGULARIZATIONS)}), "
+            "and the recipe's options.\n"
             "Several --vary combine into a grid.\n\n" + _recipes_epilog()
         ),
     )
-    compare.add_argument("recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}")
+    _add_recipe_argument(compare)
     compare.add_argument(
         "--vary",
         action="append",
@@ -218,21 +272,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="a setting and its values, e.g. init=zeros,normal,xavier,kaiming",
     )
     _add_settings(compare)
-    compare.add_argument("--out", metavar="DIR", help="the comparison folder (default: runs/RECIPE-compare-...)")
+    compare.add_argument(
+        "--out", metavar="DIR", help="the comparison folder (default: runs/RECIPE-compare-...)"
+    )
     compare.add_argument("--quiet", action="store_true", help="no progress bars")
-    compare.add_argument("--no-plots", dest="plots", action="store_false", help="draw no pictures (faster)")
+    compare.add_argument(
+        "--no-plots", dest="plots", action="store_false", help="draw no pictures (faster)"
+    )
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint of a run on its test data")
-    evaluate.add_argument("checkpoint", metavar="CHECKPOINT", help="best.safetensors or last.safetensors of a run")
-    evaluate.add_argument("--split", choices=("test", "val", "train"), default="test", help="default: test")
 
-    summary = commands.add_parser("summary", help="layers, output shapes and parameters of a recipe's model")
-    summary.add_argument("recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}")
+def _add_inspection(commands: argparse._SubParsersAction) -> None:
+    """evaluate, summary and doctor: look at a run or a recipe without training."""
+    evaluate = commands.add_parser(
+        "evaluate", help="evaluate a checkpoint of a run on its test data"
+    )
+    evaluate.add_argument(
+        "checkpoint", metavar="CHECKPOINT", help="best.safetensors or last.safetensors of a run"
+    )
+    evaluate.add_argument(
+        "--split", choices=("test", "val", "train"), default="test", help="default: test"
+    )
+
+    summary = commands.add_parser(
+        "summary", help="layers, output shapes and parameters of a recipe's model"
+    )
+    _add_recipe_argument(summary)
     _add_settings(summary, model_only=True)
 
     doctor = commands.add_parser("doctor", help="the Doctor's diagnosis of a run, from its records")
     doctor.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by deepgrad train")
-    return parser
 
 
 def _fmt(value: Any) -> str:
@@ -245,7 +313,9 @@ def _fmt(value: Any) -> str:
 
 def _metrics_line(prefix: str, results: dict[str, Any], first: str) -> str:
     keys = [first] + [k for k in results if k != first] if first in results else list(results)
-    return "   ".join(f"{prefix} {k} {_fmt(results[k])}" for k in keys if isinstance(results[k], (int, float)))
+    return "   ".join(
+        f"{prefix} {k} {_fmt(results[k])}" for k in keys if isinstance(results[k], (int, float))
+    )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -253,23 +323,40 @@ def _train(args: argparse.Namespace) -> int:
     config = recipe.make_config(**_settings(args))
     out = sys.stdout
     print(
-        f"deepgrad train {config.recipe}: {config.optimizer} lr {config.lr:g}, {config.epochs} epochs, "
+        f"deepgrad train {config.recipe}: {config.optimizer} lr {config.lr:g}, "
+        f"{config.epochs} epochs, "
         f"batch {config.batch_size}, seed {config.seed}",
         file=out,
         flush=True,
     )
     try:
         result = train_run(
-            config, out=args.out, progress=not args.quiet, log=lambda line: print(line, flush=True), plots=args.plots
+            config,
+            out=args.out,
+            progress=not args.quiet,
+            log=lambda line: print(line, flush=True),
+            plots=args.plots,
         )
     except RunInterrupted as stop:
-        where = f"last checkpoint saved to {stop.checkpoint}" if stop.checkpoint else "no checkpoint was written"
-        print(f"\ninterrupted in epoch {stop.epoch}: {where}; records in {stop.run_dir}/", file=out, flush=True)
+        where = (
+            f"last checkpoint saved to {stop.checkpoint}"
+            if stop.checkpoint
+            else "no checkpoint was written"
+        )
+        print(
+            f"\ninterrupted in epoch {stop.epoch}: {where}; records in {stop.run_dir}/",
+            file=out,
+            flush=True,
+        )
         return EXIT_INTERRUPTED
     if result.test is not None:
         print(_metrics_line("test", result.test, recipe.headline), file=out)
     if result.best_epoch is not None and recipe.monitor != "epoch":
-        print(f"(weights of epoch {result.best_epoch}, best {result.monitor} {_fmt(result.best_value)})", file=out)
+        print(
+            f"(weights of epoch {result.best_epoch}, "
+            f"best {result.monitor} {_fmt(result.best_value)})",
+            file=out,
+        )
     print(f"trained in {result.seconds:.1f} s; run written to {result.run_dir}/", file=out)
     for line in result.lines:
         print(line, file=out)
@@ -281,10 +368,13 @@ def _lr_find(args: argparse.Namespace) -> int:
     settings = _settings(args)
     config = recipe.make_config(**settings)
     if args.start_lr >= args.end_lr:
-        raise RecipeError(f"--start-lr must be below --end-lr (got {args.start_lr:g} and {args.end_lr:g}).")
+        raise RecipeError(
+            f"--start-lr must be below --end-lr (got {args.start_lr:g} and {args.end_lr:g})."
+        )
     result, folder = lr_find_run(config, args.out, args.start_lr, args.end_lr, args.steps)
     print(
-        f"learning-rate range test on {config.recipe} ({config.optimizer}): {len(result.lrs)} steps, "
+        f"learning-rate range test on {config.recipe} ({config.optimizer}): "
+        f"{len(result.lrs)} steps, "
         f"lr {args.start_lr:g} -> {result.lrs[-1] if result.lrs else args.start_lr:g}"
         + (" (stopped: the loss blew up)" if result.diverged else "")
     )
@@ -296,14 +386,20 @@ def _lr_find(args: argparse.Namespace) -> int:
             f"--optimizer {config.optimizer} --lr {result.suggestion:.3g})"
         )
     plot = folder / "lr_finder.png"
-    print(f"written to {folder}/" + (f" (plot: {plot})" if plot.exists() else " (no plot: matplotlib is missing)"))
+    print(
+        f"written to {folder}/"
+        + (f" (plot: {plot})" if plot.exists() else " (no plot: matplotlib is missing)")
+    )
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
     settings = _settings(args)
     seed = 0 if settings["seed"] is None else settings["seed"]
-    print(f"deepgrad compare {args.recipe}: {' x '.join(args.vary)} (same seed {seed}, same data)", flush=True)
+    print(
+        f"deepgrad compare {args.recipe}: {' x '.join(args.vary)} (same seed {seed}, same data)",
+        flush=True,
+    )
     comparison = compare_run(
         args.recipe,
         settings,
@@ -322,7 +418,10 @@ def _compare(args: argparse.Namespace) -> int:
     for r in table:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
     extra = " and comparison.png" if (comparison.folder / "comparison.png").exists() else ""
-    print(f"\nwritten to {comparison.folder}/ (comparison.csv, comparison.json{extra}; one folder per variant)")
+    print(
+        f"\nwritten to {comparison.folder}/ "
+        f"(comparison.csv, comparison.json{extra}; one folder per variant)"
+    )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Reference models of the seeds, ready to train, and the recipes behind the ``deepgrad`` command.
+"""Reference models of the seeds, ready to train.
 
 - ``MLP`` and ``mnist_mlp()`` (seed 004's 784-1000-500-100-10 classifier);
 - ``LeNet5`` and ``ConvNet`` for 28x28 digits;
@@ -7,18 +7,24 @@
 - generative models: ``VAE``, ``GAN`` and ``DCGAN`` (trained by ``GANTrainer``);
 - recurrent models: ``SequenceClassifier`` and ``CharLM`` (RNN, LSTM or GRU);
 - ``make_activation`` / ``initialize``: activations by name and the initialization schemes of
-  the labs (zeros, N(0, 1/n), Xavier, Kaiming);
-- ``recipes``: what ``deepgrad train RECIPE`` builds (data, model, loss, optimizer, metrics);
-  ``train_recipe("mnist-mlp", epochs=5)`` runs one from Python, as the command does.
+  the labs (zeros, N(0, 1/n), Xavier, Kaiming).
+
+The recipes behind the ``deepgrad`` command, and ``train_recipe``, live one layer up, in
+``deepgrad.experiments``.
 """
 
-from deepgrad.models.autoencoder import Autoencoder, DenoisingAutoencoder, SparseAutoencoder, StackedAutoencoder
+from __future__ import annotations
+
+from deepgrad.models.autoencoder import (
+    Autoencoder,
+    DenoisingAutoencoder,
+    SparseAutoencoder,
+    StackedAutoencoder,
+)
 from deepgrad.models.cnn import ConvNet, LeNet5
 from deepgrad.models.common import ACTIVATIONS, INITS, initialize, make_activation
 from deepgrad.models.gan import DCGAN, GAN, GANTrainer
 from deepgrad.models.mlp import MLP, mnist_mlp
-from deepgrad.models.recipes import RECIPES, get_recipe
-from deepgrad.models.runs import train_recipe
 from deepgrad.models.sequence import CharLM, SequenceClassifier
 from deepgrad.models.vae import VAE
 
@@ -28,7 +34,6 @@ __all__ = [
     "GAN",
     "INITS",
     "MLP",
-    "RECIPES",
     "VAE",
     "Autoencoder",
     "CharLM",
@@ -39,9 +44,20 @@ __all__ = [
     "SequenceClassifier",
     "SparseAutoencoder",
     "StackedAutoencoder",
-    "get_recipe",
     "initialize",
     "make_activation",
     "mnist_mlp",
-    "train_recipe",
 ]
+
+# the experiment runner moved to deepgrad.experiments; models may not import it (it sits above them)
+_MOVED = ("RECIPES", "get_recipe", "train_recipe")
+
+
+def __getattr__(name: str):
+    """Say where the runner's names went (``deepgrad.models.train_recipe`` -> ``experiments``)."""
+    if name in _MOVED:
+        raise AttributeError(
+            f"deepgrad.models.{name} moved to deepgrad.experiments.{name}; "
+            f"use `from deepgrad.experiments import {name}`."
+        )
+    raise AttributeError(f"module 'deepgrad.models' has no attribute {name!r}")

@@ -205,3 +205,29 @@ def test_the_console_script_module_runs(tmp_path):
     for command in ("train", "lr-find", "compare", "evaluate", "summary", "doctor"):
         assert command in result.stdout
     assert "mnist-mlp" in result.stdout
+
+
+def _pyproject_version() -> str:
+    import tomllib
+
+    pyproject = Path(deepgrad.__file__).resolve().parents[1] / "pyproject.toml"
+    return tomllib.loads(pyproject.read_text())["project"]["version"]
+
+
+def test_version_prints_the_package_version(capsys):
+    code, stdout, stderr = run(capsys, "--version")
+    assert code == 0 and stderr == ""
+    assert stdout == f"deepgrad {_pyproject_version()}\n"
+    assert deepgrad.__version__ == _pyproject_version()
+
+
+def test_version_falls_back_to_the_module_version_without_installed_metadata(capsys, monkeypatch):
+    import importlib.metadata
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    monkeypatch.setattr(deepgrad, "__version__", "9.8.7")
+    code, stdout, _ = run(capsys, "--version")
+    assert code == 0 and stdout == "deepgrad 9.8.7\n"

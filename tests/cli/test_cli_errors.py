@@ -6,7 +6,7 @@ import pytest
 from cli_helpers import run
 
 import deepgrad.cuda
-from deepgrad.models.recipes import RECIPES
+from deepgrad.experiments.recipes import RECIPES
 
 
 def test_no_command_and_help(capsys):

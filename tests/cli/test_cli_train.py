@@ -9,8 +9,8 @@ import json
 import pytest
 from cli_helpers import HAVE_MATPLOTLIB, HAVE_TENSORBOARDX, run
 
-from deepgrad.models.recipes import get_recipe
-from deepgrad.models.runs import load_history, read_config
+from deepgrad.experiments.recipes import get_recipe
+from deepgrad.experiments.records import load_history, read_config
 from deepgrad.train.checkpoint import load_checkpoint
 from deepgrad.train.trainer import Trainer
 
@@ -229,9 +229,20 @@ def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypa
 
 
 def test_train_recipe_runs_a_recipe_from_python(tmp_path):
-    from deepgrad.models import train_recipe
+    from deepgrad.experiments import train_recipe
 
     result = train_recipe("moons", out=tmp_path, progress=False, log=None, epochs=2, options={"hidden": (8,)})
     assert result.run_dir == tmp_path and len(result.history.epochs) == 2
     assert result.config.options["hidden"] == (8,)
     assert json.loads((tmp_path / "results.json").read_text())["test"] == result.test
+
+
+@pytest.mark.parametrize("name", ["train_recipe", "RECIPES", "get_recipe"])
+def test_the_runners_old_names_in_models_say_where_they_moved(name):
+    import deepgrad.models
+
+    moved = rf"deepgrad.models.{name} moved to deepgrad.experiments.{name}"
+    with pytest.raises(AttributeError, match=moved):
+        getattr(deepgrad.models, name)
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_model'"):
+        deepgrad.models.no_such_model  # noqa: B018

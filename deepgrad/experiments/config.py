@@ -14,7 +14,8 @@ from typing import Any
 from deepgrad import optim
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
-# the learning rate each optimizer gets when neither the recipe (for its own optimizer) nor --lr sets one
+# the learning rate each optimizer gets when neither the recipe (for its own optimizer)
+# nor --lr sets one
 DEFAULT_LRS: dict[str, float] = {
     "sgd": 0.1,
     "momentum": 0.01,
@@ -48,7 +49,8 @@ class RunConfig:
         device: "cpu" or "cuda".
         seed: seeds initialization, shuffling, dropout and noise.
         limit: at most this many training (and test) samples; None for all.
-        options: the recipe's own options (``Recipe.options``), e.g. ``{"hidden": (1000, 500, 100)}``.
+        options: the recipe's own options (``Recipe.options``),
+            e.g. ``{"hidden": (1000, 500, 100)}``.
     """
 
     recipe: str
@@ -70,7 +72,9 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (tuples become lists)."""
         data = dataclasses.asdict(self)
-        data["options"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()}
+        data["options"] = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in self.options.items()
+        }
         return data
 
     @classmethod
@@ -79,15 +83,23 @@ class RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ValueError(f"RunConfig: unknown keys {unknown} in the config; allowed: {', '.join(sorted(names))}.")
+            raise ValueError(
+                f"RunConfig: unknown keys {unknown} in the config; "
+                f"allowed: {', '.join(sorted(names))}."
+            )
         data = dict(data)
-        data["options"] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.get("options", {}).items()}
+        data["options"] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in data.get("options", {}).items()
+        }
         return cls(**data)
 
 
 @dataclass(frozen=True)
 class Option:
-    """One recipe-specific setting (``--set KEY=VALUE``): its default, a help line and, for words, the choices."""
+    """One recipe-specific setting (``--set KEY=VALUE``).
+
+    Its default, a help line and, for words, the choices.
+    """
 
     default: Any
     help: str
@@ -137,7 +149,9 @@ class Option:
             }[kind]
             raise RecipeError(f"option {key}: expected {expected} (got {text!r}).") from None
         if self.choices is not None and text not in self.choices:
-            raise RecipeError(f"option {key}: unknown value {text!r}; allowed: {', '.join(self.choices)}.")
+            raise RecipeError(
+                f"option {key}: unknown value {text!r}; allowed: {', '.join(self.choices)}."
+            )
         return text
 
     def format(self, value: Any) -> str:
@@ -146,7 +160,13 @@ class Option:
         return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, betas: tuple[float, float] | None = None):
+def make_optimizer(
+    name: str,
+    params,
+    lr: float,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] | None = None,
+):
     """An optimizer by name over ``params`` (parameters or parameter groups).
 
     "sgd" is plain SGD, "momentum" SGD with momentum 0.9, "nesterov" SGD with Nesterov momentum 0.9;
@@ -154,11 +174,15 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, beta
     Adam and AdamW (e.g. (0.5, 0.999) for GANs).
     """
     if name not in OPTIMIZERS:
-        raise ValueError(f"make_optimizer: unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}.")
+        raise ValueError(
+            f"make_optimizer: unknown optimizer {name!r}; allowed: {', '.join(OPTIMIZERS)}."
+        )
     if name == "sgd":
         return optim.SGD(params, lr=lr, weight_decay=weight_decay)
     if name in ("momentum", "nesterov"):
-        return optim.SGD(params, lr=lr, momentum=MOMENTUM, nesterov=name == "nesterov", weight_decay=weight_decay)
+        return optim.SGD(
+            params, lr=lr, momentum=MOMENTUM, nesterov=name == "nesterov", weight_decay=weight_decay
+        )
     if name in ("adam", "adamw"):
         cls = optim.Adam if name == "adam" else optim.AdamW
         return cls(params, lr=lr, betas=betas or (0.9, 0.999), weight_decay=weight_decay)
@@ -167,4 +191,12 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float = 0.0, beta
     return optim.Adagrad(params, lr=lr, weight_decay=weight_decay)
 
 
-__all__ = ["DEFAULT_LRS", "GENERIC", "OPTIMIZERS", "Option", "RecipeError", "RunConfig", "make_optimizer"]
+__all__ = [
+    "DEFAULT_LRS",
+    "GENERIC",
+    "OPTIMIZERS",
+    "Option",
+    "RecipeError",
+    "RunConfig",
+    "make_optimizer",
+]

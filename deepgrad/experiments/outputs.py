@@ -34,14 +34,17 @@ def _host(images) -> np.ndarray:
     return images.numpy() if isinstance(images, Tensor) else np.asarray(images)
 
 
-def save_image_grid(images, path: str | os.PathLike, title: str | None = None, rows: list[str] | None = None) -> None:
+def save_image_grid(
+    images, path: str | os.PathLike, title: str | None = None, rows: list[str] | None = None
+) -> None:
     """Save grayscale images (N, H, W), (N, 1, H, W) or flat (N, 784) in [0, 1] as one PNG grid.
 
     Args:
         images: the images (a Tensor or an array).
         path: the PNG file.
         title: the figure's title. Default: None.
-        rows: labels of the rows when the grid is read row by row (e.g. ["input", "reconstruction"]);
+        rows: labels of the rows when the grid is read row by row
+            (e.g. ["input", "reconstruction"]);
             the grid then has ``len(rows)`` rows. Default: a square-ish grid.
     """
     array = _host(images).astype(np.float32)
@@ -74,7 +77,7 @@ def save_image_grid(images, path: str | os.PathLike, title: str | None = None, r
 def save_decision_boundary(
     model, x: np.ndarray, y: np.ndarray, path: str | os.PathLike, title: str | None = None
 ) -> None:
-    """Save a 2-D classifier's decision regions with the points (x (N, 2), labels y (N,)) as a PNG."""
+    """Save a 2-D classifier's decision regions with the points (x (N, 2), y (N,)) as a PNG."""
     x = np.asarray(x, dtype=np.float32)
     low, high = x.min(axis=0) - 0.5, x.max(axis=0) + 0.5
     gx, gy = np.meshgrid(np.linspace(low[0], high[0], 200), np.linspace(low[1], high[1], 200))
@@ -90,8 +93,12 @@ def save_decision_boundary(
     regions = scores.argmax(axis=1).reshape(gx.shape)
     fig = _figure(5.0, 4.2)
     ax = fig.subplots()
-    ax.contourf(gx, gy, regions, alpha=0.3, cmap="coolwarm", levels=np.arange(scores.shape[1] + 1) - 0.5)
-    ax.scatter(x[:, 0], x[:, 1], c=np.asarray(y), cmap="coolwarm", s=8, edgecolors="k", linewidths=0.2)
+    ax.contourf(
+        gx, gy, regions, alpha=0.3, cmap="coolwarm", levels=np.arange(scores.shape[1] + 1) - 0.5
+    )
+    ax.scatter(
+        x[:, 0], x[:, 1], c=np.asarray(y), cmap="coolwarm", s=8, edgecolors="k", linewidths=0.2
+    )
     ax.set_xlabel("x0")
     ax.set_ylabel("x1")
     if title:

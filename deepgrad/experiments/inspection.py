@@ -1,0 +1,106 @@
+"""Looking at a recipe without training it for good: evaluate a run's checkpoint, summarize its
+model, run the learning-rate range test (``deepgrad evaluate``, ``summary`` and ``lr-find``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from deepgrad.experiments.config import RecipeError, RunConfig
+from deepgrad.experiments.outputs import have_matplotlib
+from deepgrad.experiments.recipes import get_recipe
+from deepgrad.experiments.records import close_figure, prepare_dir, read_config, write_json
+from deepgrad.experiments.runs import build_run
+from deepgrad.io import load, load_metadata
+from deepgrad.nn.summary import ModelSummary
+from deepgrad.nn.summary import summary as nn_summary
+from deepgrad.optim.lr_finder import LRFinderResult, find_lr
+from deepgrad.train import plots as train_plots
+from deepgrad.train.checkpoint import KIND as CHECKPOINT_KIND
+
+
+def evaluate_checkpoint(path: str | Path, split: str = "test") -> tuple[RunConfig, dict[str, Any]]:
+    """Rebuild a run's model from the config.json beside ``path``, load the weights, evaluate.
+
+    ``path`` is a weights file (best.safetensors) or a full checkpoint (last.safetensors);
+    ``split`` is "train", "val" or "test".
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"evaluate: no checkpoint file {str(path)!r}.")
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"evaluate: split must be train, val or test (got {split!r}).")
+    config = read_config(path.parent)
+    recipe, data, model = build_run(config)
+    state = load(path)
+    if (load_metadata(path) or {}).get("kind") == CHECKPOINT_KIND:
+        state = state["model"]
+    model.load_state_dict(state)
+    loaders = dict(zip(("train", "val", "test"), recipe.loaders(config, data)))
+    if loaders[split] is None:
+        raise ValueError(f"evaluate: recipe {config.recipe!r} has no {split} data.")
+    trainer = recipe.make_trainer(
+        config, model, recipe.make_optimizer(config, model), [], False, progress=False
+    )
+    return config, trainer.evaluate(loaders[split])
+
+
+def summarize(config: RunConfig) -> ModelSummary:
+    """``nn.summary`` of the recipe's model on one batch of its input (unprinted)."""
+    recipe, data, model = build_run(config)
+    shape, dtype = recipe.example_input(config, data)
+    return nn_summary(model, shape, dtype=dtype, print_table=False)
+
+
+def lr_find_run(
+    config: RunConfig,
+    out: str | Path | None = None,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+) -> tuple[LRFinderResult, Path]:
+    """The learning-rate range test on a recipe; writes lr_finder.json (and lr_finder.png).
+
+    Returns:
+        (LRFinderResult, folder).
+    """
+    recipe = get_recipe(config.recipe)
+    if not recipe.supports_lr_find:
+        raise RecipeError(
+            f"lr-find: recipe {config.recipe!r} has no single loss to test learning rates on."
+        )
+    recipe, data, model = build_run(config)
+    train_loader, _, _ = recipe.loaders(config, data)
+    result = find_lr(
+        model,
+        recipe.loss_fn(model),
+        recipe.make_optimizer(config, model),
+        train_loader,
+        start_lr=start_lr,
+        end_lr=end_lr,
+        num_steps=num_steps,
+    )
+    folder = prepare_dir(out, f"{config.recipe}-lr-find")
+    write_json(
+        folder / "lr_finder.json",
+        {
+            "config": config.to_dict(),
+            "suggestion": result.suggestion,
+            "diverged": result.diverged,
+            "lrs": result.lrs,
+            "losses": result.losses,
+            "raw_losses": result.raw_losses,
+        },
+    )
+    if have_matplotlib() and result.lrs:
+        close_figure(
+            train_plots.plot_lr_finder(
+                result,
+                path=folder / "lr_finder.png",
+                title=f"{config.recipe}: learning-rate range test",
+            )
+        )
+    return result, folder
+
+
+__all__ = ["evaluate_checkpoint", "lr_find_run", "summarize"]

@@ -1,0 +1,64 @@
+"""Recipes: the data, model, loss, optimizer and metrics behind ``deepgrad train RECIPE``.
+
+``RECIPES`` maps each name the command accepts to its ``Recipe`` (see ``base`` for the class):
+
+- ``mnist``: the MNIST splits every digit recipe shares, ``mnist-mlp`` and ``mnist-cnn``;
+- ``generative``: ``autoencoder``, ``stacked-autoencoder``, ``vae`` and ``gan``;
+- ``text``: ``char-rnn``, a character-level language model;
+- ``moons``: ``moons``, a two-dimensional toy problem that trains in seconds.
+"""
+
+from __future__ import annotations
+
+from deepgrad.experiments.config import GENERIC, RecipeError
+from deepgrad.experiments.recipes.base import DEVICES, Recipe, RecipeData
+from deepgrad.experiments.recipes.generative import (
+    AutoencoderRecipe,
+    GANRecipe,
+    StackedAutoencoderRecipe,
+    VAERecipe,
+)
+from deepgrad.experiments.recipes.mnist import MnistCNN, MnistMLP, mnist_data
+from deepgrad.experiments.recipes.moons import MoonsRecipe
+from deepgrad.experiments.recipes.text import CharRNNRecipe
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        MnistMLP(),
+        MnistCNN(),
+        AutoencoderRecipe(),
+        StackedAutoencoderRecipe(),
+        VAERecipe(),
+        GANRecipe(),
+        CharRNNRecipe(),
+        MoonsRecipe(),
+    )
+}
+
+
+def get_recipe(name: str) -> Recipe:
+    """The recipe called ``name``; RecipeError listing the recipes otherwise."""
+    if name not in RECIPES:
+        raise RecipeError(f"unknown recipe {name!r}; allowed: {', '.join(RECIPES)}.")
+    return RECIPES[name]
+
+
+__all__ = [
+    "DEVICES",
+    "GENERIC",
+    "RECIPES",
+    "AutoencoderRecipe",
+    "CharRNNRecipe",
+    "GANRecipe",
+    "MnistCNN",
+    "MnistMLP",
+    "MoonsRecipe",
+    "Recipe",
+    "RecipeData",
+    "RecipeError",
+    "StackedAutoencoderRecipe",
+    "VAERecipe",
+    "get_recipe",
+    "mnist_data",
+]
