@@ -1,4 +1,4 @@
-"""Adadelta: per-coordinate steps whose units come from running averages of past steps and gradients."""
+"""Adadelta: per-coordinate steps scaled by running averages of past steps and gradients."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""L-BFGS: limited-memory BFGS over all parameters as one flat vector, with a strong-Wolfe line search.
+"""L-BFGS: limited-memory BFGS on all parameters as one flat vector, with a strong-Wolfe search.
 
 Unlike the other optimizers, L-BFGS re-evaluates the loss several times per step, so
 ``step`` takes a closure that recomputes it::
@@ -40,10 +40,10 @@ class LBFGS(Optimizer):
     One step (``step(closure)``) runs up to ``max_iter`` iterations on the flat parameter vector
     x with gradient g (s: step, y: gradient change, H: the implicit inverse-Hessian estimate)::
 
-        d ← -g at the very first iteration, else d ← -H·g    (two-loop recursion over the pairs (s, y))
+        d ← -g at the very first iteration, else d ← -H·g    (two-loop recursion over pairs (s, y))
         t ← min(1, 1/Σ|g|)·lr at the very first iteration, else t ← lr
         t ← a step satisfying the strong Wolfe conditions, from t   (line_search_fn="strong_wolfe")
-        x ← x + t·d;   s ← t·d,  y ← g_new - g;   keep (s, y) if s·y > 1e-10 (last history_size pairs)
+        x ← x + t·d;   s ← t·d,  y ← g_new - g;   keep (s, y) if s·y > 1e-10 (the last history_size)
 
     and stops early when max|g| <= tolerance_grad, max|t·d| <= tolerance_change, the loss
     changes by less than tolerance_change, or the closure has run ``max_eval`` times.
@@ -130,17 +130,17 @@ class LBFGS(Optimizer):
             check_nonnegative("LBFGS", option, options[option])
         if options["line_search_fn"] not in LINE_SEARCH_FNS:
             raise ValueError(
-                f"LBFGS: unknown line_search_fn {options['line_search_fn']!r}; allowed: None (fixed step lr) "
-                "or 'strong_wolfe'."
+                f"LBFGS: unknown line_search_fn {options['line_search_fn']!r}; allowed: None "
+                "(fixed step lr) or 'strong_wolfe'."
             )
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Refused after the first group: L-BFGS keeps one history over all parameters together."""
         if self.param_groups:
             raise ValueError(
-                "LBFGS: only one parameter group is supported (got a second one); its curvature history "
-                "spans all parameters as one vector, so per-group options have no meaning: pass all "
-                "parameters in one list."
+                "LBFGS: only one parameter group is supported (got a second one); its curvature "
+                "history spans all parameters as one vector, so per-group options have no meaning: "
+                "pass all parameters in one list."
             )
         super().add_param_group(param_group)
 
@@ -150,22 +150,22 @@ class LBFGS(Optimizer):
         for index, param in enumerate(params):
             if param.dtype != first.dtype:
                 raise DTypeError(
-                    f"LBFGS: all parameters must share one dtype (got {first.dtype} at position 0 and "
-                    f"{param.dtype} at position {index}); cast them, e.g. model.to(dtype)."
+                    f"LBFGS: all parameters must share one dtype (got {first.dtype} at position 0 "
+                    f"and {param.dtype} at position {index}); cast them, e.g. model.to(dtype)."
                 )
             if param.device != first.device:
                 raise DeviceError(
-                    f"LBFGS: all parameters must be on one device (got {first.device} at position 0 and "
-                    f"{param.device} at position {index}); move the model with .to(device)."
+                    f"LBFGS: all parameters must be on one device (got {first.device} at position "
+                    f"0 and {param.device} at position {index}); move the model with .to(device)."
                 )
 
     def _update(self, param, grad, state: dict, group: dict) -> None:
-        """Unused: an L-BFGS step moves all parameters together along one direction (see ``step``)."""
+        """Unused: an L-BFGS step moves all parameters together along one direction (``step``)."""
         raise NotImplementedError(
             "LBFGS: internal: parameters are updated together in step(closure)."
         )
 
-    # -- the parameters as one flat vector ----------------------------------------------------------
+    # -- the parameters as one flat vector ---------------------------------------------------------
     @property
     def _params(self) -> list[Tensor]:
         return self.param_groups[0]["params"]
@@ -208,7 +208,7 @@ class LBFGS(Optimizer):
             loss = closure()
         return loss, float(loss), self._flat_grad()
 
-    # -- one step -----------------------------------------------------------------------------------
+    # -- one step ----------------------------------------------------------------------------------
     def step(self, closure: Callable[[], Any] | None = None):
         """Run up to ``max_iter`` L-BFGS iterations; return the loss the closure gave at the start.
 
@@ -320,9 +320,9 @@ class LBFGS(Optimizer):
         self._add_to_params(t, d)
         return loss, flat_grad, t, used
 
-    # -- state dicts --------------------------------------------------------------------------------
+    # -- state dicts -------------------------------------------------------------------------------
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore options and state from :meth:`state_dict` output (the flat vectors are copied too)."""
+        """Restore options and state from :meth:`state_dict` output (flat vectors copied too)."""
         saved_state = state_dict.get("state") if isinstance(state_dict, dict) else None
         if not isinstance(saved_state, dict):
             super().load_state_dict(state_dict)  # raises its error about the layout
@@ -340,21 +340,22 @@ class LBFGS(Optimizer):
                     state[key] = self._vector_state(key, values[key])
 
     def _vector_state(self, key: str, value):
-        """A fresh copy of a saved flat vector (or list of them) in the parameters' dtype and device."""
+        """A fresh copy of a saved flat vector (or a list of them) on the parameters' device."""
         if isinstance(value, (list, tuple)):
             return [self._vector_state(key, item) for item in value]
         array = value._data if isinstance(value, Tensor) else value
         size = sum(p._data.size for p in self._params)
         if tuple(array.shape) != (size,):
             raise ValueError(
-                f"LBFGS.load_state_dict: state '{key}' holds vectors of shape {tuple(array.shape)} but the "
-                f"parameters have {size} elements in all; load a state dict saved for the same parameters."
+                f"LBFGS.load_state_dict: state '{key}' holds vectors of shape {tuple(array.shape)} "
+                f"but the parameters have {size} elements in all; load a state dict saved for the "
+                "same parameters."
             )
         first = self._params[0]
         return Tensor._make(to_device(array, first.device).astype(first.dtype, copy=True), None)
 
 
-# -- the direction ------------------------------------------------------------------------------------
+# -- the direction ---------------------------------------------------------------------------------
 def two_loop_direction(grad, steps: list, changes: list, rho: list[float], h_diag: float):
     """d = -H·g by the two-loop recursion (Nocedal & Wright, Algorithm 7.4), without forming H.
 
@@ -379,7 +380,7 @@ def two_loop_direction(grad, steps: list, changes: list, rho: list[float], h_dia
     return r
 
 
-# -- the strong-Wolfe line search --------------------------------------------------------------------
+# -- the strong-Wolfe line search ------------------------------------------------------------------
 @dataclass
 class _Trial:
     """A point on the search line: step t, φ(t) = f(x + t·d), the gradient g there, φ'(t) = g·d."""
@@ -550,7 +551,7 @@ def cubic_interpolate(a: _Trial, b: _Trial, bounds: tuple[float, float] | None =
     return (lo + hi) / 2
 
 
-# -- small helpers on flat vectors --------------------------------------------------------------------
+# -- small helpers on flat vectors -----------------------------------------------------------------
 def _dot(u, v) -> float:
     return float(get_array_module(u).dot(u, v))
 

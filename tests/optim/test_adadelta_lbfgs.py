@@ -39,7 +39,7 @@ def adadelta_reference(p, g, s, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, max
 
 
 def _field(seed: int = 0):
-    """Starting points for two parameters and a smooth gradient field g(p) = a·p + c + 0.5·sin(3p)."""
+    """Starts for two parameters and a smooth gradient field g(p) = a·p + c + 0.5·sin(3p)."""
     rng = np.random.default_rng(seed)
     shapes = [(3, 4), (5,)]
     starts = [rng.standard_normal(shape) for shape in shapes]
@@ -53,7 +53,7 @@ def _set_grads(params, grad):
         param.grad = dg.tensor(grad(i, param.detach().numpy()), dtype=param.dtype)
 
 
-# -- Adadelta ------------------------------------------------------------------------------------------
+# -- Adadelta --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("options", ADADELTA_CASES, ids=ADADELTA_IDS)
 def test_adadelta_matches_the_numpy_reference(options):
     starts, grad = _field()
@@ -231,7 +231,7 @@ def test_adadelta_defaults_and_docstring():
     assert issubclass(optim.Adadelta, Optimizer) and "←" in Adadelta.__doc__
 
 
-# -- LBFGS: the pieces ----------------------------------------------------------------------------------
+# -- LBFGS: the pieces -----------------------------------------------------------------------------
 def test_two_loop_direction_is_minus_the_bfgs_inverse_hessian_times_g():
     rng = np.random.default_rng(0)
     n, pairs = 6, 4
@@ -297,7 +297,7 @@ def test_strong_wolfe_returns_a_step_satisfying_both_conditions(t0):
 
 
 def _wiggly_lines(count: int, seed: int = 7):
-    """(a, b, ω, c, t0, max_ls) for lines f(x) = a·x² + Σ b·sin(ω·x + c): random, then one chosen."""
+    """(a, b, ω, c, t0, max_ls) of lines f(x) = a·x² + Σ b·sin(ω·x + c): random, then one picked."""
     rng = np.random.default_rng(seed)
     for _ in range(count):
         a = rng.uniform(0.05, 1.0)
@@ -360,7 +360,7 @@ def test_strong_wolfe_matches_torch_on_wiggly_lines():
         )
 
 
-# -- LBFGS: against torch.optim.LBFGS ------------------------------------------------------------------
+# -- LBFGS: against torch.optim.LBFGS --------------------------------------------------------------
 def _least_squares(lib, tensor):
     rng = np.random.default_rng(4)
     x = tensor(rng.standard_normal((30, 3)))
@@ -477,7 +477,7 @@ def test_lbfgs_steps_match_torch(problem, options):
     assert ours[2] == theirs[2]  # the same numbers of closure calls and iterations
 
 
-# -- LBFGS: behaviour -----------------------------------------------------------------------------------
+# -- LBFGS: behaviour ------------------------------------------------------------------------------
 def test_lbfgs_minimizes_rosenbrock_with_strong_wolfe():
     w = dg.tensor([-1.5, 2.0], dtype=dg.float64, requires_grad=True)
     opt = LBFGS([w], line_search_fn="strong_wolfe", tolerance_change=1e-14)
