@@ -7,10 +7,12 @@ Gradient clipping is ``deepgrad.nn.utils.clip_grad_norm_``.
 """
 
 from deepgrad.optim import lr_scheduler
+from deepgrad.optim.adadelta import Adadelta
 from deepgrad.optim.adagrad import Adagrad
 from deepgrad.optim.adam import Adam
 from deepgrad.optim.adamax import Adamax
 from deepgrad.optim.adamw import AdamW
+from deepgrad.optim.lbfgs import LBFGS
 from deepgrad.optim.lr_finder import LRFinderResult, find_lr
 from deepgrad.optim.nadam import NAdam
 from deepgrad.optim.optimizer import Optimizer
@@ -26,6 +28,8 @@ __all__ = [
     "AdamW",
     "Adamax",
     "NAdam",
+    "Adadelta",
+    "LBFGS",
     "find_lr",
     "LRFinderResult",
     "lr_scheduler",
