@@ -15,6 +15,7 @@ RANK = {
     "io": 3,
     "optim": 4,
     "data": 5,
+    "utils": 5,
     "train": 6,
     "viz": 6,
     "cuda": 2,
