@@ -165,7 +165,7 @@ from deepgrad import func  # noqa: E402  (deepgrad.func: grad, vjp, jacobian, he
 from deepgrad import nn  # noqa: E402  (so that `import deepgrad as torch; torch.nn.Linear` works)
 
 
-_LAZY_SUBPACKAGES = ("optim", "data", "train", "models", "viz", "cuda", "amp", "cli")
+_LAZY_SUBPACKAGES = ("optim", "data", "train", "models", "viz", "cuda", "amp", "cli", "utils")
 
 
 def __getattr__(name: str):
