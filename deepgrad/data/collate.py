@@ -58,7 +58,7 @@ def _collate(batch: list, path: str):
     if isinstance(elem, int):
         return Tensor._make(np.array(batch, dtype=np.int64), None)
     if isinstance(elem, (str, bytes)):
-        return batch
+        return batch  # as it came: a list, or a tuple for a field of tuples (as PyTorch)
     if isinstance(elem, Mapping):
         out = {key: _collate([d[key] for d in batch], f"{path}[{key!r}]") for key in elem}
         return out if type(elem) is dict else _rebuild(elem, out)
@@ -69,7 +69,7 @@ def _collate(batch: list, path: str):
                 f"collate: every sample must have the same number of fields ({path} of sample 0 has "
                 f"{width}); give all samples the same structure, or pass a collate_fn"
             )
-        columns = [_collate(list(c), _field(path, i)) for i, c in enumerate(zip(*batch))]
+        columns = [_collate(c, _field(path, i)) for i, c in enumerate(zip(*batch))]
         if _is_namedtuple(elem):
             return type(elem)(*columns)
         if isinstance(elem, tuple):
@@ -113,7 +113,7 @@ def default_collate(batch: list) -> Any:
     """
     if not isinstance(batch, Sequence) or isinstance(batch, (str, bytes)) or not len(batch):
         raise ValueError(f"default_collate: batch must be a non-empty list of samples (got {batch!r:.80})")
-    return _collate(list(batch), "the batch")
+    return _collate(batch, "the batch")
 
 
 def default_convert(data: Any) -> Any:
