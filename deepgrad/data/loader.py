@@ -5,8 +5,9 @@ once (unless a sampler with replacement is given). Batches come from
 ``dataset.get_batch(indices)`` when the dataset has it (one NumPy gather per
 field) and otherwise from ``collate_fn([dataset[i] for i in indices])``.
 
-Randomness: one number is drawn per epoch, in the calling thread, from the loader's
-generator. It seeds each batch's own ``Generator``, which ``get_batch`` hands to the
+Randomness: when iteration starts, in the calling thread, the loader draws the epoch's
+order (its first chunk of 65536 indices; later chunks as they are needed) and then one
+number from its generator. That number seeds each batch's own ``Generator``, which ``get_batch`` hands to the
 dataset's transforms (deepgrad's augmentations take it), and the workers'
 seeds (``base_seed + worker_id``). So on the whole-batch path a batch's content does
 not depend on which worker fetched it, and ``num_workers > 0`` yields exactly the
@@ -234,23 +235,33 @@ class DataLoader:
             return self.batch_sampler.batch_arrays()
         return (np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
 
-    def _tasks(self, base_seed: int) -> Iterator[tuple]:
-        for k, indices in enumerate(self._index_batches()):
+    def _tasks(self, batches: Iterator, base_seed: int) -> Iterator[tuple]:
+        for k, indices in enumerate(batches):
             yield indices, base_seed, k
+
+    def _start_epoch(self) -> tuple[Iterator | None, int]:
+        """The epoch's index batches and base seed, drawn now: the first chunk of the order, then the seed."""
+        batches = None
+        if not self._fetcher.iterable:
+            batches = self._index_batches()
+            first = next(batches, None)
+            batches = iter(()) if first is None else itertools.chain([first], batches)
+        base_seed = int((self.generator or default_generator).np.integers(0, 2**63 - 1))
+        return batches, base_seed
 
     def _finish(self, batch):
         """A batch as the loop receives it (on ``device`` when one is set; ``pin_memory`` is a no-op)."""
         return _to_device(batch, self.device) if self.device is not None else batch
 
-    def _single_process(self, base_seed: int) -> Iterator:
-        if self._fetcher.iterable:
+    def _single_process(self, batches: Iterator | None, base_seed: int) -> Iterator:
+        if batches is None:
             iterator = iter(self.dataset)
             while True:
                 batch = self._fetcher.next_batch(iterator)
                 if isinstance(batch, _Exhausted):
                     return
                 yield self._finish(batch)
-        for task in self._tasks(base_seed):
+        for task in self._tasks(batches, base_seed):
             yield self._finish(self._fetcher.fetch(task))
 
     def _context(self):
@@ -260,11 +271,10 @@ class DataLoader:
         return multiprocessing.get_context(context) if isinstance(context, str) else context
 
     def __iter__(self) -> Iterator:
-        # one draw per epoch, made here in the calling thread, seeds batches and workers
-        base_seed = int((self.generator or default_generator).np.integers(0, 2**63 - 1))
+        batches, base_seed = self._start_epoch()
         if self.num_workers == 0:
-            return self._single_process(base_seed)
-        tasks = None if self._fetcher.iterable else self._tasks(base_seed)
+            return self._single_process(batches, base_seed)
+        tasks = None if batches is None else self._tasks(batches, base_seed)
         pool = self._pool
         if pool is None or pool.closed:
             pool = _WorkerPool(
