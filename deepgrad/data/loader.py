@@ -75,7 +75,7 @@ class DataLoader:
     the whole-batch path (a dataset with ``get_batch``, such as ``TensorDataset`` and MNIST,
     with the default ``collate_fn``) the workers are threads: NumPy releases the GIL while it
     gathers and resamples, and nothing is copied between processes (measured on the 2-core
-    development machine, 2 threads fetch rotated + noised MNIST batches 1.8x faster than one;
+    development machine, 2 threads fetch rotated + noised MNIST-sized batches 1.8x faster than no workers;
     2 processes gain nothing, pickling each batch back costs what they save). On the per-sample
     path (``dataset[i]`` then ``collate_fn``) and for ``IterableDataset`` the workers are
     processes (started with ``multiprocessing_context``, by default the platform's): per-item
@@ -189,7 +189,7 @@ class DataLoader:
         iterable = isinstance(dataset, IterableDataset)
         if iterable:
             for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
-                if value not in (None, False):
+                if value is not None and value is not False:
                     raise ValueError(
                         f"DataLoader with IterableDataset: expected unspecified {name} option (got {name}={value!r}); "
                         "an iterable dataset sets its own order"
@@ -366,7 +366,7 @@ def _samplers(dataset, iterable: bool, batch_size, shuffle: bool, sampler, batch
                 "DataLoader: batch_sampler already decides batch_size, order and drop_last; "
                 "do not pass batch_size, shuffle, sampler or drop_last with it"
             )
-        return None, sampler, batch_sampler
+        return None, SequentialSampler(dataset) if hasattr(dataset, "__len__") else None, batch_sampler
     if batch_size is None:
         if drop_last:
             raise ValueError("DataLoader: batch_size=None (no batching) cannot go with drop_last=True")

@@ -25,6 +25,7 @@ import random
 import threading
 import time
 import traceback
+import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -159,7 +160,7 @@ class _WorkerPool:
         self.num_workers = num_workers
         self.epoch = 0
         self.closed = False
-        self.current = None  # the iterator now reading results, if any
+        self.current: weakref.ref | None = None  # the iterator now reading results, if any
         make_queue = queue.Queue if use_threads else context.Queue
         self.done = threading.Event() if use_threads else context.Event()
         self.result_queue = make_queue()
@@ -178,9 +179,10 @@ class _WorkerPool:
 
     def new_epoch(self, iterator, keep: bool) -> int:
         """Start an epoch; ``keep``: remember ``iterator`` (persistent workers) to stop it at the next."""
-        if self.current is not None:
-            self.current._closed = True  # a new epoch takes over the workers (as PyTorch's reset)
-        self.current = iterator if keep else None
+        previous = self.current() if self.current is not None else None
+        if previous is not None:
+            previous._closed = True  # a new epoch takes over the workers (as PyTorch's reset)
+        self.current = weakref.ref(iterator) if keep else None  # weak: no cycle keeps the loader alive
         self.epoch += 1
         return self.epoch
 
@@ -194,14 +196,14 @@ class _WorkerPool:
         return epoch, k, worker_id, result
 
     def check_alive(self) -> None:
-        if not self.in_process:
-            return
         for i, worker in enumerate(self.workers):
-            if worker.exitcode is not None:
+            if self.in_process and worker.exitcode is not None:
                 raise RuntimeError(
                     f"DataLoader: worker process {i} (pid {worker.pid}) exited unexpectedly with exit code "
                     f"{worker.exitcode}; a crash in native code or running out of memory can cause this"
                 )
+            if not self.in_process and not worker.is_alive():
+                raise RuntimeError(f"DataLoader: worker thread {i} stopped unexpectedly (see the error it printed)")
 
     def close(self) -> None:
         if self.closed:
@@ -237,7 +239,7 @@ class _MultiWorkerIterator:
         self._closed = False
         self._pool, self._owns_pool = pool, owns_pool
         self._tasks = tasks  # payloads for map-style datasets; None: iterable (ask for "the next batch")
-        self._finish = loader._finish
+        self._loader = loader  # kept alive while iterating: its persistent workers end with it
         self._in_order, self._timeout = loader.in_order, float(loader.timeout)
         self._limit = loader.prefetch_factor * pool.num_workers
         self._sent, self._next = 0, 0
@@ -293,7 +295,7 @@ class _MultiWorkerIterator:
             self.close()
             result.reraise()
         self._refill()
-        return self._finish(result)
+        return self._loader._finish(result)
 
     def _receive(self) -> None:
         start = time.monotonic()
@@ -334,7 +336,7 @@ class _MultiWorkerIterator:
         self._ready.clear()
         if self._owns_pool:
             self._pool.close()
-        elif self._pool.current is self:
+        elif self._pool.current is not None and self._pool.current() is self:
             self._pool.current = None
 
     def __del__(self):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import gc
 import multiprocessing
 import random
 import threading
@@ -523,3 +524,17 @@ def test_whole_batch_path_uses_threads_with_worker_info():
     assert [b[1].tolist() for b in batches] == [[k % 2] * 4 for k in range(4)]
     assert [b[0].tolist() for b in batches] == [list(range(k, k + 4)) for k in range(0, 16, 4)]
     assert not multiprocessing.active_children()
+
+
+def test_persistent_workers_end_when_the_loader_is_dropped_mid_epoch():
+    loader = DataLoader(Probe(8), batch_size=2, num_workers=2, persistent_workers=True)
+    iterator = iter(loader)
+    next(iterator)
+    assert len(multiprocessing.active_children()) == 2
+    gc.disable()
+    try:
+        del loader, iterator  # no reference cycle: this ends the workers without waiting for the gc
+        assert wait_until(lambda: not multiprocessing.active_children())
+    finally:
+        gc.enable()
+    assert wait_until(lambda: not multiprocessing.active_children())
