@@ -46,7 +46,9 @@ def _collate(batch: list, path: str):
         return _stack([b._data for b in batch], path)
     if isinstance(elem, np.ndarray) or hasattr(elem, "__cuda_array_interface__"):
         if isinstance(elem, np.ndarray) and elem.dtype.kind in "USO":
-            raise TypeError(f"default_collate: {path} holds arrays of dtype {elem.dtype}; only numeric arrays collate")
+            raise TypeError(
+                f"default_collate: {path} holds arrays of dtype {elem.dtype}; only numeric arrays collate"
+            )
         return _stack(list(batch), path)
     if isinstance(elem, np.generic) and elem.dtype.kind not in "USO":
         return Tensor._make(np.array(batch), None)  # NumPy scalars keep their dtype (as PyTorch)
@@ -112,7 +114,9 @@ def default_collate(batch: list) -> Any:
         [2, 4]
     """
     if not isinstance(batch, Sequence) or isinstance(batch, (str, bytes)) or not len(batch):
-        raise ValueError(f"default_collate: batch must be a non-empty list of samples (got {batch!r:.80})")
+        raise ValueError(
+            f"default_collate: batch must be a non-empty list of samples (got {batch!r:.80})"
+        )
     return _collate(batch, "the batch")
 
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import warnings
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,9 @@ from deepgrad.data.worker import _Exhausted, _MultiWorkerIterator, _WorkerPool
 class _Fetcher:
     """How a batch is made from a task; the part of a loader that a worker needs (and can be pickled)."""
 
-    def __init__(self, dataset, auto_collation: bool, collate_fn: Callable, batch_size, drop_last: bool):
+    def __init__(
+        self, dataset, auto_collation: bool, collate_fn: Callable, batch_size, drop_last: bool
+    ):
         self.dataset = dataset
         self.iterable = isinstance(dataset, IterableDataset)
         self.auto_collation = auto_collation
@@ -43,7 +46,10 @@ class _Fetcher:
         self.batch_size = batch_size
         self.drop_last = drop_last
         self.whole_batch = (
-            not self.iterable and auto_collation and collate_fn is default_collate and hasattr(dataset, "get_batch")
+            not self.iterable
+            and auto_collation
+            and collate_fn is default_collate
+            and hasattr(dataset, "get_batch")
         )
 
     def fetch(self, payload: tuple):
@@ -163,39 +169,62 @@ class DataLoader:
         prefetch: int | None = None,
     ):
         _check_dataset(dataset)
-        _check_flags(shuffle, drop_last, pin_memory, persistent_workers, in_order, pin_memory_device)
+        _check_flags(
+            shuffle, drop_last, pin_memory, persistent_workers, in_order, pin_memory_device
+        )
         if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
             raise ValueError(
                 f"DataLoader: num_workers must be an int >= 0 (got {num_workers!r}); use 0 to load in this thread"
             )
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
-            raise ValueError(f"DataLoader: timeout must be a number >= 0 (got {timeout!r}); 0 waits for ever")
+            raise ValueError(
+                f"DataLoader: timeout must be a number >= 0 (got {timeout!r}); 0 waits for ever"
+            )
         for name, value in (("collate_fn", collate_fn), ("worker_init_fn", worker_init_fn)):
             if value is not None and not callable(value):
                 raise TypeError(f"DataLoader: {name} must be callable (got {type(value).__name__})")
         if generator is not None and not isinstance(generator, Generator):
-            raise TypeError(f"DataLoader: generator must be a deepgrad.Generator (got {type(generator).__name__})")
+            raise TypeError(
+                f"DataLoader: generator must be a deepgrad.Generator (got {type(generator).__name__})"
+            )
         if prefetch is not None:
-            warnings.warn("DataLoader: prefetch= is deprecated; use prefetch_factor=", DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                "DataLoader: prefetch= is deprecated; use prefetch_factor=",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             if prefetch_factor is None and num_workers > 0:
                 prefetch_factor = prefetch
             elif not isinstance(prefetch, int) or prefetch < 1:
                 raise ValueError(f"DataLoader: prefetch must be an int >= 1 (got {prefetch!r})")
         self.prefetch_factor = _check_prefetch_factor(prefetch_factor, num_workers)
         if persistent_workers and num_workers == 0:
-            raise ValueError("DataLoader: persistent_workers=True needs num_workers > 0 (got num_workers=0)")
+            raise ValueError(
+                "DataLoader: persistent_workers=True needs num_workers > 0 (got num_workers=0)"
+            )
         self.multiprocessing_context = _check_context(multiprocessing_context, num_workers)
 
         iterable = isinstance(dataset, IterableDataset)
         if iterable:
-            for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+            for name, value in (
+                ("shuffle", shuffle),
+                ("sampler", sampler),
+                ("batch_sampler", batch_sampler),
+            ):
                 if value is not None and value is not False:
                     raise ValueError(
                         f"DataLoader with IterableDataset: expected unspecified {name} option (got {name}={value!r}); "
                         "an iterable dataset sets its own order"
                     )
         batch_size, sampler, batch_sampler = _samplers(
-            dataset, iterable, batch_size, bool(shuffle), sampler, batch_sampler, drop_last, generator
+            dataset,
+            iterable,
+            batch_size,
+            bool(shuffle),
+            sampler,
+            batch_sampler,
+            drop_last,
+            generator,
         )
         self.dataset = dataset
         self.batch_size = batch_size
@@ -278,8 +307,12 @@ class DataLoader:
         pool = self._pool
         if pool is None or pool.closed:
             pool = _WorkerPool(
-                self._fetcher, self.num_workers, self.worker_init_fn, base_seed,
-                use_threads=self._fetcher.whole_batch, context=self._context(),
+                self._fetcher,
+                self.num_workers,
+                self.worker_init_fn,
+                base_seed,
+                use_threads=self._fetcher.whole_batch,
+                context=self._context(),
             )
             if self.persistent_workers:
                 self._pool = pool
@@ -312,11 +345,17 @@ def _check_dataset(dataset) -> None:
         )
 
 
-def _check_flags(shuffle, drop_last, pin_memory, persistent_workers, in_order, pin_memory_device) -> None:
+def _check_flags(
+    shuffle, drop_last, pin_memory, persistent_workers, in_order, pin_memory_device
+) -> None:
     if shuffle is not None and not isinstance(shuffle, bool):
         raise TypeError(f"DataLoader: shuffle must be a bool or None (got {shuffle!r})")
-    flags = (("drop_last", drop_last), ("pin_memory", pin_memory), ("persistent_workers", persistent_workers),
-             ("in_order", in_order))
+    flags = (
+        ("drop_last", drop_last),
+        ("pin_memory", pin_memory),
+        ("persistent_workers", persistent_workers),
+        ("in_order", in_order),
+    )
     for name, value in flags:
         if not isinstance(value, bool):
             raise TypeError(f"DataLoader: {name} must be a bool (got {value!r})")
@@ -332,8 +371,14 @@ def _check_prefetch_factor(prefetch_factor, num_workers: int) -> int | None:
             f"DataLoader: prefetch_factor={prefetch_factor!r} needs num_workers > 0 (got num_workers=0); "
             "set num_workers, or leave prefetch_factor=None"
         )
-    if not isinstance(prefetch_factor, int) or isinstance(prefetch_factor, bool) or prefetch_factor < 1:
-        raise ValueError(f"DataLoader: prefetch_factor must be an int >= 1 (got {prefetch_factor!r})")
+    if (
+        not isinstance(prefetch_factor, int)
+        or isinstance(prefetch_factor, bool)
+        or prefetch_factor < 1
+    ):
+        raise ValueError(
+            f"DataLoader: prefetch_factor must be an int >= 1 (got {prefetch_factor!r})"
+        )
     return prefetch_factor
 
 
@@ -347,7 +392,9 @@ def _check_context(context, num_workers: int):
     if isinstance(context, str):
         methods = multiprocessing.get_all_start_methods()
         if context not in methods:
-            raise ValueError(f"DataLoader: multiprocessing_context must be one of {methods} (got {context!r})")
+            raise ValueError(
+                f"DataLoader: multiprocessing_context must be one of {methods} (got {context!r})"
+            )
         return context
     if not isinstance(context, multiprocessing.context.BaseContext):
         raise TypeError(
@@ -357,8 +404,16 @@ def _check_context(context, num_workers: int):
     return context
 
 
-def _samplers(dataset, iterable: bool, batch_size, shuffle: bool, sampler, batch_sampler, drop_last: bool,
-              generator):
+def _samplers(
+    dataset,
+    iterable: bool,
+    batch_size,
+    shuffle: bool,
+    sampler,
+    batch_sampler,
+    drop_last: bool,
+    generator,
+):
     """PyTorch's rules for which of batch_size / shuffle / sampler / batch_sampler may go together."""
     if batch_sampler is not None:
         if batch_size != 1 or shuffle or sampler is not None or drop_last:
@@ -366,23 +421,35 @@ def _samplers(dataset, iterable: bool, batch_size, shuffle: bool, sampler, batch
                 "DataLoader: batch_sampler already decides batch_size, order and drop_last; "
                 "do not pass batch_size, shuffle, sampler or drop_last with it"
             )
-        return None, SequentialSampler(dataset) if hasattr(dataset, "__len__") else None, batch_sampler
+        return (
+            None,
+            SequentialSampler(dataset) if hasattr(dataset, "__len__") else None,
+            batch_sampler,
+        )
     if batch_size is None:
         if drop_last:
-            raise ValueError("DataLoader: batch_size=None (no batching) cannot go with drop_last=True")
+            raise ValueError(
+                "DataLoader: batch_size=None (no batching) cannot go with drop_last=True"
+            )
     elif not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"DataLoader: batch_size must be a positive int or None (got {batch_size!r})")
+        raise ValueError(
+            f"DataLoader: batch_size must be a positive int or None (got {batch_size!r})"
+        )
     if iterable:
         return batch_size, None, None
     if sampler is not None and shuffle:
-        raise ValueError("DataLoader: pass either shuffle=True or a sampler, not both (the sampler sets the order)")
+        raise ValueError(
+            "DataLoader: pass either shuffle=True or a sampler, not both (the sampler sets the order)"
+        )
     if sampler is None:
         if not hasattr(dataset, "__len__"):
             raise TypeError(
                 f"DataLoader: dataset must define __len__ and __getitem__ (got {type(dataset).__name__} without "
                 "__len__); give a sampler, or define __len__"
             )
-        sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        sampler = (
+            RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        )
     if batch_size is None:
         return None, sampler, None
     return batch_size, sampler, BatchSampler(sampler, batch_size, drop_last)

@@ -10,7 +10,7 @@ loader") needs memory for one chunk only.
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, Iterator, Sequence, Sized
+from collections.abc import Iterable, Iterator, Sequence, Sized
 
 import numpy as np
 
@@ -147,7 +147,9 @@ class RandomSampler(Sampler):
         n, total = len(self.data_source), self.num_samples
         if n == 0:
             if total:
-                raise ValueError(f"RandomSampler: cannot draw {total} samples from an empty dataset")
+                raise ValueError(
+                    f"RandomSampler: cannot draw {total} samples from an empty dataset"
+                )
             return
         rng = _rng(self.generator)
         if self.replacement:
@@ -305,10 +307,10 @@ class BatchSampler(Sampler):
 
 
 __all__ = [
+    "BatchSampler",
+    "RandomSampler",
     "Sampler",
     "SequentialSampler",
-    "RandomSampler",
     "SubsetRandomSampler",
     "WeightedRandomSampler",
-    "BatchSampler",
 ]

@@ -26,8 +26,9 @@ import threading
 import time
 import traceback
 import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ class _WorkerError:
         message = f"Caught {self.type.__name__} in {self.where}.\nOriginal traceback:\n{self.text}"
         try:
             error = self.type(message)
-        except Exception:  # exception types whose __init__ wants other arguments
+        except Exception:  # noqa: BLE001 (exception types whose __init__ wants other arguments)
             error = RuntimeError(message)
         raise error from self.original
 
@@ -101,18 +102,29 @@ def _send(result_queue, item: tuple, in_process: bool, worker_id: int) -> None:
         result_queue.put(item)
         return
     epoch, k, _, result = item
+    # pickled here, not in the queue's feeder thread, so that a failure reaches the main process
     try:
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as error:  # pickled here, not in the queue's thread, so the failure is reported
-        wrapped = RuntimeError(f"DataLoader: batch {k} cannot be sent to the main process ({error}); "
-                               "return Tensors, arrays, numbers or containers of them")
+    except Exception as error:  # noqa: BLE001 (any pickling failure is reported the same way)
+        wrapped = RuntimeError(
+            f"DataLoader: batch {k} cannot be sent to the main process ({error}); "
+            "return Tensors, arrays, numbers or containers of them"
+        )
         blob = pickle.dumps(_WorkerError(wrapped, worker_id, True))
     result_queue.put((epoch, k, worker_id, blob))
 
 
 def _worker_loop(
-    fetcher, index_queue, result_queue, done, worker_id: int, num_workers: int, seed: int,
-    worker_init_fn: Callable[[int], None] | None, in_process: bool, parent_pid: int,
+    fetcher,
+    index_queue,
+    result_queue,
+    done,
+    worker_id: int,
+    num_workers: int,
+    seed: int,
+    worker_init_fn: Callable[[int], None] | None,
+    in_process: bool,
+    parent_pid: int,
 ) -> None:
     _local.info = WorkerInfo(worker_id, num_workers, seed, fetcher.dataset)
     if in_process:
@@ -121,7 +133,7 @@ def _worker_loop(
     if worker_init_fn is not None:
         try:
             worker_init_fn(worker_id)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (re-raised in the main process)
             init_error = _WorkerError(error, worker_id, in_process)
     iterator, iterator_epoch, exhausted = None, None, False
     while not done.is_set():
@@ -144,7 +156,7 @@ def _worker_loop(
                     iterator, iterator_epoch, exhausted = iter(fetcher.dataset), epoch, False
                 result = _Exhausted() if exhausted else fetcher.next_batch(iterator)
                 exhausted = isinstance(result, _Exhausted)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 (re-raised in the main process)
             result = _WorkerError(error, worker_id, in_process)
         _send(result_queue, (epoch, k, worker_id, result), in_process, worker_id)
         del result
@@ -155,7 +167,9 @@ def _worker_loop(
 class _WorkerPool:
     """``num_workers`` threads or processes running ``_worker_loop``, with their queues."""
 
-    def __init__(self, fetcher, num_workers: int, worker_init_fn, base_seed: int, use_threads: bool, context):
+    def __init__(
+        self, fetcher, num_workers: int, worker_init_fn, base_seed: int, use_threads: bool, context
+    ):
         self.in_process = not use_threads
         self.num_workers = num_workers
         self.epoch = 0
@@ -167,12 +181,26 @@ class _WorkerPool:
         self.index_queues, self.workers = [], []
         for i in range(num_workers):
             index_queue = make_queue()
-            args = (fetcher, index_queue, self.result_queue, self.done, i, num_workers, base_seed + i,
-                    worker_init_fn, self.in_process, os.getpid())
+            args = (
+                fetcher,
+                index_queue,
+                self.result_queue,
+                self.done,
+                i,
+                num_workers,
+                base_seed + i,
+                worker_init_fn,
+                self.in_process,
+                os.getpid(),
+            )
             if use_threads:
-                worker = threading.Thread(target=_worker_loop, args=args, name=f"deepgrad-loader-{i}", daemon=True)
+                worker = threading.Thread(
+                    target=_worker_loop, args=args, name=f"deepgrad-loader-{i}", daemon=True
+                )
             else:
-                worker = context.Process(target=_worker_loop, args=args, name=f"deepgrad-loader-{i}", daemon=True)
+                worker = context.Process(
+                    target=_worker_loop, args=args, name=f"deepgrad-loader-{i}", daemon=True
+                )
             worker.start()
             self.index_queues.append(index_queue)
             self.workers.append(worker)
@@ -182,7 +210,9 @@ class _WorkerPool:
         previous = self.current() if self.current is not None else None
         if previous is not None:
             previous._closed = True  # a new epoch takes over the workers (as PyTorch's reset)
-        self.current = weakref.ref(iterator) if keep else None  # weak: no cycle keeps the loader alive
+        self.current = (
+            weakref.ref(iterator) if keep else None
+        )  # weak: no cycle keeps the loader alive
         self.epoch += 1
         return self.epoch
 
@@ -203,7 +233,9 @@ class _WorkerPool:
                     f"{worker.exitcode}; a crash in native code or running out of memory can cause this"
                 )
             if not self.in_process and not worker.is_alive():
-                raise RuntimeError(f"DataLoader: worker thread {i} stopped unexpectedly (see the error it printed)")
+                raise RuntimeError(
+                    f"DataLoader: worker thread {i} stopped unexpectedly (see the error it printed)"
+                )
 
     def close(self) -> None:
         if self.closed:
@@ -228,7 +260,7 @@ class _WorkerPool:
     def __del__(self):
         try:
             self.close()
-        except Exception:  # at interpreter exit the queues may already be gone
+        except Exception:  # noqa: BLE001, S110 (at interpreter exit the queues may already be gone)
             pass
 
 
@@ -238,7 +270,9 @@ class _MultiWorkerIterator:
     def __init__(self, loader, pool: _WorkerPool, tasks: Iterator | None, owns_pool: bool):
         self._closed = False
         self._pool, self._owns_pool = pool, owns_pool
-        self._tasks = tasks  # payloads for map-style datasets; None: iterable (ask for "the next batch")
+        self._tasks = (
+            tasks  # payloads for map-style datasets; None: iterable (ask for "the next batch")
+        )
         self._loader = loader  # kept alive while iterating: its persistent workers end with it
         self._in_order, self._timeout = loader.in_order, float(loader.timeout)
         self._limit = loader.prefetch_factor * pool.num_workers
@@ -300,7 +334,11 @@ class _MultiWorkerIterator:
     def _receive(self) -> None:
         start = time.monotonic()
         while True:
-            wait = _POLL_S if not self._timeout else max(0.0, min(_POLL_S, start + self._timeout - time.monotonic()))
+            wait = (
+                _POLL_S
+                if not self._timeout
+                else max(0.0, min(_POLL_S, start + self._timeout - time.monotonic()))
+            )
             try:
                 epoch, k, worker, result = self._pool.get(wait)
             except queue.Empty:

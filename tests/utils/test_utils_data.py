@@ -35,9 +35,23 @@ from deepgrad.utils.data import (
 )
 
 PUBLIC = [
-    "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "ChainDataset", "random_split",
-    "DataLoader", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
-    "BatchSampler", "default_collate", "default_convert", "get_worker_info",
+    "Dataset",
+    "IterableDataset",
+    "TensorDataset",
+    "Subset",
+    "ConcatDataset",
+    "ChainDataset",
+    "random_split",
+    "DataLoader",
+    "Sampler",
+    "SequentialSampler",
+    "RandomSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+    "BatchSampler",
+    "default_collate",
+    "default_convert",
+    "get_worker_info",
 ]
 
 
@@ -147,14 +161,27 @@ def test_every_name_has_one_home_in_deepgrad_data():
 
 
 def test_pytorch_submodule_paths():
-    from deepgrad.utils.data.dataloader import DataLoader as D, default_collate as dc, get_worker_info as gwi
-    from deepgrad.utils.data.dataset import Dataset as Ds, IterableDataset as It, random_split as rs
-    from deepgrad.utils.data.sampler import BatchSampler as B, WeightedRandomSampler as W
+    from deepgrad.utils.data.dataloader import (
+        DataLoader as D,
+    )
+    from deepgrad.utils.data.dataloader import (
+        default_collate as dc,
+    )
+    from deepgrad.utils.data.dataloader import (
+        get_worker_info as gwi,
+    )
+    from deepgrad.utils.data.dataset import Dataset as Ds
+    from deepgrad.utils.data.dataset import IterableDataset as It
+    from deepgrad.utils.data.dataset import random_split as rs
+    from deepgrad.utils.data.sampler import BatchSampler as B
+    from deepgrad.utils.data.sampler import WeightedRandomSampler as W
 
     assert (D, dc, gwi) == (DataLoader, default_collate, get_worker_info)
     assert (Ds, It, rs) == (Dataset, IterableDataset, random_split)
     assert (B, W) == (BatchSampler, WeightedRandomSampler)
-    assert deepgrad.utils.data.DataLoader is DataLoader  # `import deepgrad as torch; torch.utils.data...`
+    assert (
+        deepgrad.utils.data.DataLoader is DataLoader
+    )  # `import deepgrad as torch; torch.utils.data...`
 
 
 # ---------------------------------------------------------------- datasets
@@ -181,11 +208,17 @@ def test_tensor_dataset_subset_and_concat_give_tensors():
 @pytest.mark.parity
 @pytest.mark.filterwarnings("ignore:Length of split")
 @pytest.mark.parametrize("n", [1, 7, 10, 23, 101])
-@pytest.mark.parametrize("fractions", [[0.5, 0.5], [0.8, 0.1, 0.1], [0.34, 0.33, 0.33], [0.7, 0.3], [1.0]])
+@pytest.mark.parametrize(
+    "fractions", [[0.5, 0.5], [0.8, 0.1, 0.1], [0.34, 0.33, 0.33], [0.7, 0.3], [1.0]]
+)
 def test_random_split_lengths_match_pytorch(n, fractions):
     torch = pytest.importorskip("torch")
-    ours = random_split(TensorDataset(np.arange(n)), fractions, generator=deepgrad.Generator().manual_seed(0))
-    theirs = torch.utils.data.random_split(range(n), fractions, generator=torch.Generator().manual_seed(0))
+    ours = random_split(
+        TensorDataset(np.arange(n)), fractions, generator=deepgrad.Generator().manual_seed(0)
+    )
+    theirs = torch.utils.data.random_split(
+        range(n), fractions, generator=torch.Generator().manual_seed(0)
+    )
     assert [len(p) for p in ours] == [len(p) for p in theirs]
     assert sorted(np.concatenate([p.indices for p in ours]).tolist()) == list(range(n))
 
@@ -237,7 +270,9 @@ def test_default_collate_on_nested_structures():
     assert mapping["a"].dtype == np.int64 and mapping["b"][1][1].tolist() == [1, 2, 3]
     assert isinstance(point, Point) and point.y[1].tolist() == [0, 2, 4]
     assert names == ("name0", "name1", "name2")
-    assert default_collate([1.5, 2.0]).dtype == np.float32  # deepgrad's float default (PyTorch: float64)
+    assert (
+        default_collate([1.5, 2.0]).dtype == np.float32
+    )  # deepgrad's float default (PyTorch: float64)
     assert default_collate([True, False]).dtype == np.bool_
     stacked = default_collate([deepgrad.ones(2), deepgrad.zeros(2)])
     assert stacked.shape == (2, 2) and not stacked.requires_grad
@@ -248,7 +283,9 @@ def test_default_collate_output_structure_matches_pytorch():
     torch = pytest.importorskip("torch")
     from torch.utils.data import default_collate as torch_collate
 
-    assert _structure(default_collate(_nested_samples())) == _structure(torch_collate(_nested_samples()))
+    assert _structure(default_collate(_nested_samples())) == _structure(
+        torch_collate(_nested_samples())
+    )
     with_tensors = [(deepgrad.ones(3) * i, [i]) for i in range(2)]
     torch_tensors = [(torch.ones(3) * i, [i]) for i in range(2)]
     assert _structure(default_collate(with_tensors)) == _structure(torch_collate(torch_tensors))
@@ -291,7 +328,9 @@ def test_infinite_sampler_draws_lazily_in_bounded_memory():
 
 def test_infinite_loader_takes_batches_lazily():
     ds = TensorDataset(np.arange(10, dtype=np.float32))
-    sampler = RandomSampler(ds, replacement=True, num_samples=int(1e10), generator=deepgrad.Generator().manual_seed(0))
+    sampler = RandomSampler(
+        ds, replacement=True, num_samples=int(1e10), generator=deepgrad.Generator().manual_seed(0)
+    )
     loader = DataLoader(ds, batch_size=4, sampler=sampler)
     assert len(loader) == 25 * 10**8
     batches = [b for _, b in zip(range(5), loader)]
@@ -332,11 +371,15 @@ def test_weighted_random_sampler():
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("n, batch_size, drop_last", [(10, 3, False), (10, 3, True), (9, 3, True), (2, 5, False)])
+@pytest.mark.parametrize(
+    "n, batch_size, drop_last", [(10, 3, False), (10, 3, True), (9, 3, True), (2, 5, False)]
+)
 def test_batch_sampler_batches_match_pytorch(n, batch_size, drop_last):
     torch = pytest.importorskip("torch")
     ours = BatchSampler(SequentialSampler(range(n)), batch_size, drop_last)
-    theirs = torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler(range(n)), batch_size, drop_last)
+    theirs = torch.utils.data.BatchSampler(
+        torch.utils.data.SequentialSampler(range(n)), batch_size, drop_last
+    )
     assert list(ours) == list(theirs) and len(ours) == len(theirs)
 
 
@@ -345,9 +388,23 @@ def test_batch_sampler_batches_match_pytorch(n, batch_size, drop_last):
 
 def test_every_pytorch_argument_is_accepted():
     loader = DataLoader(
-        TensorDataset(np.arange(8, dtype=np.float32)), 4, False, None, None, 1, None, True, False, 30.0,
-        None, "fork", deepgrad.Generator().manual_seed(0), prefetch_factor=3, persistent_workers=True,
-        pin_memory_device="cuda", in_order=True,
+        TensorDataset(np.arange(8, dtype=np.float32)),
+        4,
+        False,
+        None,
+        None,
+        1,
+        None,
+        True,
+        False,
+        30.0,
+        None,
+        "fork",
+        deepgrad.Generator().manual_seed(0),
+        prefetch_factor=3,
+        persistent_workers=True,
+        pin_memory_device="cuda",
+        in_order=True,
     )
     assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5, 6, 7]]
     assert loader.pin_memory and loader.prefetch_factor == 3 and loader.timeout == 30.0
@@ -386,7 +443,10 @@ def test_iterable_dataset_rejects_order_options(kwargs):
 
 def test_iterable_dataset_in_the_main_process():
     assert [b.tolist() for b in DataLoader(Stream(7), batch_size=3)] == [[0, 1, 2], [3, 4, 5], [6]]
-    assert [b.tolist() for b in DataLoader(Stream(7), batch_size=3, drop_last=True)] == [[0, 1, 2], [3, 4, 5]]
+    assert [b.tolist() for b in DataLoader(Stream(7), batch_size=3, drop_last=True)] == [
+        [0, 1, 2],
+        [3, 4, 5],
+    ]
     assert list(DataLoader(Stream(3), batch_size=None)) == [0, 1, 2]
     with pytest.raises(TypeError):
         len(DataLoader(Stream(3)))
@@ -396,14 +456,19 @@ def test_iterable_dataset_in_the_main_process():
 
 
 def _epoch(loader):
-    return [{k: v.tolist() if isinstance(v, deepgrad.Tensor) else v for k, v in b.items()} for b in loader]
+    return [
+        {k: v.tolist() if isinstance(v, deepgrad.Tensor) else v for k, v in b.items()}
+        for b in loader
+    ]
 
 
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_process_workers_give_the_batches_of_num_workers_0(shuffle):
     def run(workers):
         g = deepgrad.Generator().manual_seed(3)
-        loader = DataLoader(Probe(23), batch_size=4, shuffle=shuffle, num_workers=workers, generator=g)
+        loader = DataLoader(
+            Probe(23), batch_size=4, shuffle=shuffle, num_workers=workers, generator=g
+        )
         return [(b["index"], b["square"]) for b in _epoch(loader)]
 
     assert run(0) == run(2) == run(3)
@@ -437,7 +502,11 @@ def test_per_worker_seeds_are_distinct_and_repeatable():
 def test_iterable_dataset_sharded_with_get_worker_info():
     got = [b.tolist() for b in DataLoader(Stream(10), batch_size=3, num_workers=2)]
     assert got == [[0, 2, 4], [1, 3, 5], [6, 8], [7, 9]]  # the order PyTorch gives
-    unsharded = [x for b in DataLoader(Stream(5, shard=False), batch_size=2, num_workers=2) for x in b.tolist()]
+    unsharded = [
+        x
+        for b in DataLoader(Stream(5, shard=False), batch_size=2, num_workers=2)
+        for x in b.tolist()
+    ]
     assert sorted(unsharded) == sorted(list(range(5)) * 2)  # each worker yields the whole stream
 
 
@@ -450,7 +519,9 @@ def test_iterable_dataset_worker_order_matches_pytorch():
             info = torch.utils.data.get_worker_info()
             return iter(range(info.id, 10, info.num_workers))
 
-    theirs = [b.tolist() for b in torch.utils.data.DataLoader(TorchStream(), batch_size=3, num_workers=2)]
+    theirs = [
+        b.tolist() for b in torch.utils.data.DataLoader(TorchStream(), batch_size=3, num_workers=2)
+    ]
     assert [b.tolist() for b in DataLoader(Stream(10), batch_size=3, num_workers=2)] == theirs
 
 
@@ -492,12 +563,17 @@ def test_no_worker_leaks_after_exhaustion_or_break():
     def no_new_threads_or_processes() -> bool:
         return not (set(threading.enumerate()) - before) and not multiprocessing.active_children()
 
-    for loader in (DataLoader(Probe(12), batch_size=2, num_workers=2), DataLoader(ArrayRows(), batch_size=2, num_workers=2)):
+    for loader in (
+        DataLoader(Probe(12), batch_size=2, num_workers=2),
+        DataLoader(ArrayRows(), batch_size=2, num_workers=2),
+    ):
         assert len(list(loader)) == len(loader) > 0
         assert wait_until(no_new_threads_or_processes), set(threading.enumerate()) - before
         iterator = iter(loader)
         next(iterator)
-        assert set(threading.enumerate()) - before or multiprocessing.active_children()  # workers were running
+        assert (
+            set(threading.enumerate()) - before or multiprocessing.active_children()
+        )  # workers were running
         del iterator
         assert wait_until(no_new_threads_or_processes), set(threading.enumerate()) - before
     assert threading.active_count() <= count
@@ -514,7 +590,9 @@ def test_persistent_workers_live_across_epochs_and_end_with_the_loader():
     assert [b["index"] for b in first] == [b["index"] for b in second]
     half = iter(loader)
     next(half)
-    assert [b["index"] for b in _epoch(loader)] == [b["index"] for b in first]  # a new epoch takes over
+    assert [b["index"] for b in _epoch(loader)] == [
+        b["index"] for b in first
+    ]  # a new epoch takes over
     del loader, half
     assert wait_until(lambda: not multiprocessing.active_children())
 

@@ -4,7 +4,15 @@ Submodules follow PyTorch's paths: ``deepgrad.utils.data.dataloader``, ``.sample
 """
 
 from deepgrad.data.collate import default_collate, default_convert
-from deepgrad.data.dataset import ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, random_split
+from deepgrad.data.dataset import (
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
 from deepgrad.data.loader import DataLoader
 from deepgrad.data.sampler import (
     BatchSampler,
@@ -18,25 +26,25 @@ from deepgrad.data.worker import WorkerInfo, get_worker_info
 from deepgrad.utils.data import dataloader, dataset, sampler
 
 __all__ = [
+    "BatchSampler",
+    "ChainDataset",
+    "ConcatDataset",
+    "DataLoader",
     "Dataset",
     "IterableDataset",
-    "TensorDataset",
-    "Subset",
-    "ConcatDataset",
-    "ChainDataset",
-    "random_split",
-    "DataLoader",
+    "RandomSampler",
     "Sampler",
     "SequentialSampler",
-    "RandomSampler",
+    "Subset",
     "SubsetRandomSampler",
+    "TensorDataset",
     "WeightedRandomSampler",
-    "BatchSampler",
-    "default_collate",
-    "default_convert",
-    "get_worker_info",
     "WorkerInfo",
     "dataloader",
     "dataset",
+    "default_collate",
+    "default_convert",
+    "get_worker_info",
+    "random_split",
     "sampler",
 ]

@@ -10,10 +10,10 @@ from deepgrad.data.sampler import (
 )
 
 __all__ = [
+    "BatchSampler",
+    "RandomSampler",
     "Sampler",
     "SequentialSampler",
-    "RandomSampler",
     "SubsetRandomSampler",
     "WeightedRandomSampler",
-    "BatchSampler",
 ]
