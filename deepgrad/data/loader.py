@@ -172,14 +172,6 @@ class DataLoader:
         _check_flags(
             shuffle, drop_last, pin_memory, persistent_workers, in_order, pin_memory_device
         )
-        if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
-            raise ValueError(
-                f"DataLoader: num_workers must be an int >= 0 (got {num_workers!r}); use 0 to load in this thread"
-            )
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
-            raise ValueError(
-                f"DataLoader: timeout must be a number >= 0 (got {timeout!r}); 0 waits for ever"
-            )
         for name, value in (("collate_fn", collate_fn), ("worker_init_fn", worker_init_fn)):
             if value is not None and not callable(value):
                 raise TypeError(f"DataLoader: {name} must be callable (got {type(value).__name__})")
@@ -187,35 +179,16 @@ class DataLoader:
             raise TypeError(
                 f"DataLoader: generator must be a deepgrad.Generator (got {type(generator).__name__})"
             )
-        if prefetch is not None:
-            warnings.warn(
-                "DataLoader: prefetch= is deprecated; use prefetch_factor=",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            if prefetch_factor is None and num_workers > 0:
-                prefetch_factor = prefetch
-            elif not isinstance(prefetch, int) or prefetch < 1:
-                raise ValueError(f"DataLoader: prefetch must be an int >= 1 (got {prefetch!r})")
-        self.prefetch_factor = _check_prefetch_factor(prefetch_factor, num_workers)
-        if persistent_workers and num_workers == 0:
-            raise ValueError(
-                "DataLoader: persistent_workers=True needs num_workers > 0 (got num_workers=0)"
-            )
-        self.multiprocessing_context = _check_context(multiprocessing_context, num_workers)
+        self.prefetch_factor, self.multiprocessing_context = _check_worker_options(
+            num_workers,
+            timeout,
+            prefetch_factor,
+            prefetch,
+            persistent_workers,
+            multiprocessing_context,
+        )
 
         iterable = isinstance(dataset, IterableDataset)
-        if iterable:
-            for name, value in (
-                ("shuffle", shuffle),
-                ("sampler", sampler),
-                ("batch_sampler", batch_sampler),
-            ):
-                if value is not None and value is not False:
-                    raise ValueError(
-                        f"DataLoader with IterableDataset: expected unspecified {name} option (got {name}={value!r}); "
-                        "an iterable dataset sets its own order"
-                    )
         batch_size, sampler, batch_sampler = _samplers(
             dataset,
             iterable,
@@ -363,6 +336,38 @@ def _check_flags(
         raise TypeError(f"DataLoader: pin_memory_device must be a str (got {pin_memory_device!r})")
 
 
+def _check_worker_options(
+    num_workers, timeout, prefetch_factor, prefetch, persistent_workers: bool, context
+) -> tuple[int | None, Any]:
+    """PyTorch's checks of the worker options; returns (prefetch_factor, multiprocessing_context)."""
+    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
+        raise ValueError(
+            f"DataLoader: num_workers must be an int >= 0 (got {num_workers!r}); "
+            "use 0 to load in this thread"
+        )
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
+        raise ValueError(
+            f"DataLoader: timeout must be a number >= 0 (got {timeout!r}); 0 waits for ever"
+        )
+    if prefetch is not None:
+        warnings.warn(
+            "DataLoader: prefetch= is deprecated; use prefetch_factor=",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if prefetch_factor is None and num_workers > 0:
+            prefetch_factor = prefetch
+        elif not isinstance(prefetch, int) or prefetch < 1:
+            raise ValueError(f"DataLoader: prefetch must be an int >= 1 (got {prefetch!r})")
+    if persistent_workers and num_workers == 0:
+        raise ValueError(
+            "DataLoader: persistent_workers=True needs num_workers > 0 (got num_workers=0)"
+        )
+    return _check_prefetch_factor(prefetch_factor, num_workers), _check_context(
+        context, num_workers
+    )
+
+
 def _check_prefetch_factor(prefetch_factor, num_workers: int) -> int | None:
     if prefetch_factor is None:
         return 2 if num_workers > 0 else None
@@ -415,6 +420,14 @@ def _samplers(
     generator,
 ):
     """PyTorch's rules for which of batch_size / shuffle / sampler / batch_sampler may go together."""
+    if iterable:
+        options = (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler))
+        for name, value in options:
+            if value is not None and value is not False:
+                raise ValueError(
+                    f"DataLoader with IterableDataset: expected unspecified {name} option "
+                    f"(got {name}={value!r}); an iterable dataset sets its own order"
+                )
     if batch_sampler is not None:
         if batch_size != 1 or shuffle or sampler is not None or drop_last:
             raise ValueError(
