@@ -2,8 +2,10 @@
 
 ``from deepgrad.data import DataLoader, TensorDataset, MNIST`` covers the common case. Modules:
 
-- ``dataset``, ``sampler``, ``loader``: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``,
-  ``random_split``, the samplers and ``DataLoader`` (PyTorch's names and behaviour);
+- ``dataset``, ``sampler``, ``loader``, ``collate``, ``worker``: ``Dataset``, ``IterableDataset``,
+  ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``random_split``, the samplers, ``DataLoader``,
+  ``default_collate`` and ``get_worker_info`` (PyTorch's names and behaviour; ``deepgrad.utils.data``
+  re-exports them under PyTorch's paths);
 - ``preprocessing``: ``Standardize``, ``MinMaxScale``, ``PCA``, ``PCAWhitening``, ``ZCAWhitening``;
 - ``augment``: image augmentations (``augment.RandomRotation``, ``augment.ElasticDistortion``, ...);
 - ``datasets``: MNIST / Fashion-MNIST, IDX files, downloads, CSV files, Iris, synthetic problems, text.
@@ -21,7 +23,17 @@ from deepgrad.data.augment import (
     RandomScale,
     RandomTranslation,
 )
-from deepgrad.data.dataset import ConcatDataset, Dataset, Subset, TensorDataset, collate_arrays, random_split
+from deepgrad.data.collate import default_collate, default_convert
+from deepgrad.data.dataset import (
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    collate_arrays,
+    random_split,
+)
 from deepgrad.data.datasets import (
     MNIST,
     CharVocabulary,
@@ -55,15 +67,25 @@ from deepgrad.data.datasets import (
     split_text,
     write_idx,
 )
-from deepgrad.data.loader import DataLoader, default_collate
+from deepgrad.data.loader import DataLoader
 from deepgrad.data.preprocessing import PCA, MinMaxScale, PCAWhitening, Standardize, ZCAWhitening
-from deepgrad.data.sampler import BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler
+from deepgrad.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
+from deepgrad.data.worker import WorkerInfo, get_worker_info
 
 __all__ = [
     "augment",
     "datasets",
     "preprocessing",
     "Dataset",
+    "IterableDataset",
+    "ChainDataset",
     "TensorDataset",
     "Subset",
     "ConcatDataset",
@@ -71,10 +93,14 @@ __all__ = [
     "collate_arrays",
     "DataLoader",
     "default_collate",
+    "default_convert",
+    "get_worker_info",
+    "WorkerInfo",
     "Sampler",
     "SequentialSampler",
     "RandomSampler",
     "SubsetRandomSampler",
+    "WeightedRandomSampler",
     "BatchSampler",
     "Standardize",
     "MinMaxScale",

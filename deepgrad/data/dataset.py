@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -47,6 +47,60 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
+class IterableDataset(Dataset):
+    """Base class of datasets read as a stream: subclasses define ``__iter__`` (and may define ``__len__``).
+
+    With ``DataLoader(num_workers=k)`` each of the ``k`` workers runs its own copy of
+    ``iter(dataset)``; without more, every sample then arrives ``k`` times (as in PyTorch).
+    To split the stream, ``__iter__`` asks ``get_worker_info()`` which worker it runs in.
+
+    Example:
+        >>> from deepgrad.data import get_worker_info
+        >>> class Range(IterableDataset):
+        ...     def __init__(self, n):
+        ...         self.n = n
+        ...     def __iter__(self):
+        ...         info = get_worker_info()
+        ...         start, step = (0, 1) if info is None else (info.id, info.num_workers)
+        ...         return iter(range(start, self.n, step))
+        >>> list(Range(4))
+        [0, 1, 2, 3]
+    """
+
+    def __iter__(self) -> Iterator:
+        raise TypeError(f"{type(self).__name__}: an IterableDataset subclass must define __iter__()")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__}: an IterableDataset is read with iter(), not indexed")
+
+    def __add__(self, other: "Dataset") -> "ChainDataset":
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets read one after another.
+
+    Example:
+        >>> class Items(IterableDataset):
+        ...     def __init__(self, items):
+        ...         self.items = items
+        ...     def __iter__(self):
+        ...         return iter(self.items)
+        >>> list(ChainDataset([Items([1, 2]), Items([3])]))
+        [1, 2, 3]
+    """
+
+    def __init__(self, datasets: Iterable[Dataset]):
+        self.datasets = list(datasets)
+
+    def __iter__(self) -> Iterator:
+        for dataset in self.datasets:
+            yield from dataset
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
+
+
 def _as_array(data) -> np.ndarray:
     if isinstance(data, Tensor):
         return data._data
@@ -58,6 +112,13 @@ def _as_array(data) -> np.ndarray:
     elif array.dtype.kind in "iu" and array.dtype != np.int64:
         array = array.astype(np.int64)
     return array
+
+
+def _as_tensor(field):
+    """A sample's field as a Tensor when it is an array (other results of a transform pass through)."""
+    if isinstance(field, np.ndarray) or hasattr(field, "__cuda_array_interface__"):
+        return Tensor._make(field, None)
+    return field
 
 
 def _call_transform(transform: Callable, x, generator: Generator | None):
@@ -72,6 +133,9 @@ def _call_transform(transform: Callable, x, generator: Generator | None):
 
 class TensorDataset(Dataset):
     """Samples are the rows of arrays (or tensors) of equal length: ``ds[i] = (a[i], b[i], ...)``.
+
+    ``ds[i]`` is a tuple of Tensors sharing memory with the data (as in PyTorch);
+    ``get_batch`` gives arrays.
 
     Args:
         *tensors: deepgrad Tensors, NumPy arrays or nested lists, all with the same
@@ -128,7 +192,8 @@ class TensorDataset(Dataset):
             n = len(self)
             if not -n <= index < n:
                 raise IndexError(f"TensorDataset: index {index} is out of range for {n} samples")
-            return self._finish(tuple(a[index] for a in self.arrays), None)
+            fields = self._finish(tuple(a[index, ...] for a in self.arrays), None)
+            return tuple(_as_tensor(f) for f in fields)
         raise TypeError(
             f"TensorDataset: an index must be an int (got {type(index).__name__}); use get_batch(indices) for many"
         )
@@ -214,6 +279,12 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset: needs at least one dataset (got an empty list)")
+        for i, d in enumerate(self.datasets):
+            if isinstance(d, IterableDataset):
+                raise TypeError(
+                    f"ConcatDataset: dataset {i} is an IterableDataset, which has no indices; "
+                    "use ChainDataset to read iterable datasets one after another"
+                )
         self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]).tolist())
 
     def __len__(self) -> int:
@@ -325,6 +396,8 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Ge
 
 __all__ = [
     "Dataset",
+    "IterableDataset",
+    "ChainDataset",
     "TensorDataset",
     "Subset",
     "ConcatDataset",

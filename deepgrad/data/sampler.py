@@ -1,17 +1,23 @@
 """Samplers: the order in which a ``DataLoader`` visits a dataset's indices.
 
-Each sampler yields Python ints (as PyTorch's do) and also hands the loader a
-whole epoch's indices as one NumPy array (``index_array()``), so an epoch's order
-costs one ``permutation`` call, not a Python loop.
+Each sampler yields Python ints (as PyTorch's do) and also hands the loader its
+indices as NumPy arrays, a chunk at a time (``index_chunks()``), so an epoch's order
+costs a few NumPy calls, not a Python loop per index, and a sampler of any length
+(``RandomSampler(ds, replacement=True, num_samples=10**10)``, the usual "infinite
+loader") needs memory for one chunk only.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Sized
+import itertools
+from collections.abc import Iterable, Iterator, Sequence, Sized
 
 import numpy as np
 
+from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend.random import Generator, default_generator
+
+CHUNK = 1 << 16  # indices drawn per NumPy call by the lazy samplers (512 KiB of int64)
 
 
 def _positive_int(name: str, owner: str, value) -> int:
@@ -20,21 +26,53 @@ def _positive_int(name: str, owner: str, value) -> int:
     return int(value)
 
 
+def _check_bool(name: str, owner: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be a bool (got {value!r})")
+    return value
+
+
+def _check_generator(owner: str, generator) -> Generator | None:
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(
+            f"{owner}: generator must be a deepgrad.Generator (got {type(generator).__name__}); "
+            "make one with deepgrad.Generator().manual_seed(seed)"
+        )
+    return generator
+
+
+def _rng(generator: Generator | None) -> np.random.Generator:
+    return (generator or default_generator).np
+
+
 class Sampler:
     """Base class: ``__iter__`` yields indices, ``__len__`` says how many per epoch.
 
-    Subclasses may override ``index_array()`` to give one epoch's indices at once.
+    Subclasses may override ``index_chunks()`` to give the indices as int64 arrays.
+
+    Args:
+        data_source: accepted for PyTorch compatibility and ignored. Default: None.
     """
+
+    def __init__(self, data_source: Sized | None = None):
+        pass
 
     def __iter__(self) -> Iterator[int]:
         raise TypeError(f"{type(self).__name__}: a Sampler subclass must define __iter__")
 
-    def __len__(self) -> int:
-        raise TypeError(f"{type(self).__name__}: a Sampler subclass must define __len__")
+    def index_chunks(self) -> Iterator[np.ndarray]:
+        """One epoch's indices as int64 arrays (draws a new order for random samplers)."""
+        iterator = iter(self)
+        while True:
+            chunk = np.fromiter(itertools.islice(iterator, CHUNK), dtype=np.int64)
+            if not chunk.size:
+                return
+            yield chunk
 
     def index_array(self) -> np.ndarray:
-        """One epoch's indices as an int64 array (draws a new order for random samplers)."""
-        return np.fromiter(iter(self), dtype=np.int64)
+        """One epoch's indices as one int64 array (only for samplers of a sensible length)."""
+        chunks = list(self.index_chunks())
+        return np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
 
 
 class SequentialSampler(Sampler):
@@ -51,22 +89,28 @@ class SequentialSampler(Sampler):
     def __len__(self) -> int:
         return len(self.data_source)
 
-    def index_array(self) -> np.ndarray:
-        return np.arange(len(self.data_source), dtype=np.int64)
+    def index_chunks(self) -> Iterator[np.ndarray]:
+        n = len(self.data_source)
+        for start in range(0, n, CHUNK):
+            yield np.arange(start, min(start + CHUNK, n), dtype=np.int64)
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(len(self.data_source)))
 
 
 class RandomSampler(Sampler):
-    """A new random order every epoch (a permutation, so every sample exactly once).
+    """A new random order every epoch.
+
+    Without replacement, each block of ``len(data_source)`` indices is a fresh permutation
+    (so ``num_samples > len`` repeats whole permutations, then part of one, as PyTorch does).
+    With replacement, ``num_samples`` independent uniform draws, made lazily in chunks of
+    65536: memory stays constant for any ``num_samples``, e.g. ``10**10`` for an
+    "infinite" loader.
 
     Args:
         data_source: the dataset (only its length is used).
-        replacement: draw ``num_samples`` indices with replacement instead of a permutation.
-            Default: False.
-        num_samples: how many indices per epoch; only with ``replacement=True``.
-            Default: ``len(data_source)``.
+        replacement: draw with replacement instead of permutations. Default: False.
+        num_samples: how many indices per epoch. Default: ``len(data_source)``.
         generator: the ``deepgrad.Generator`` to draw from. Default: the generator that
             ``deepgrad.manual_seed`` seeds.
 
@@ -74,6 +118,8 @@ class RandomSampler(Sampler):
         >>> import deepgrad
         >>> sorted(RandomSampler(range(4), generator=deepgrad.Generator().manual_seed(0)))
         [0, 1, 2, 3]
+        >>> len(RandomSampler(range(4), replacement=True, num_samples=10**10))
+        10000000000
     """
 
     def __init__(
@@ -83,19 +129,12 @@ class RandomSampler(Sampler):
         num_samples: int | None = None,
         generator: Generator | None = None,
     ):
-        if not isinstance(replacement, bool):
-            raise TypeError(f"RandomSampler: replacement must be a bool (got {replacement!r})")
+        self.replacement = _check_bool("replacement", "RandomSampler", replacement)
         if num_samples is not None:
             num_samples = _positive_int("num_samples", "RandomSampler", num_samples)
-            if not replacement:
-                raise ValueError(
-                    "RandomSampler: num_samples needs replacement=True (a permutation visits each sample once); "
-                    "use a Subset to sample fewer without replacement"
-                )
         self.data_source = data_source
-        self.replacement = replacement
         self._num_samples = num_samples
-        self.generator = generator
+        self.generator = _check_generator("RandomSampler", generator)
 
     @property
     def num_samples(self) -> int:
@@ -104,41 +143,127 @@ class RandomSampler(Sampler):
     def __len__(self) -> int:
         return self.num_samples
 
-    def index_array(self) -> np.ndarray:
-        rng = (self.generator or default_generator).np
-        n = len(self.data_source)
+    def index_chunks(self) -> Iterator[np.ndarray]:
+        n, total = len(self.data_source), self.num_samples
+        if n == 0:
+            if total:
+                raise ValueError(
+                    f"RandomSampler: cannot draw {total} samples from an empty dataset"
+                )
+            return
+        rng = _rng(self.generator)
         if self.replacement:
-            return rng.integers(0, n, size=self.num_samples, dtype=np.int64)
-        return rng.permutation(n).astype(np.int64, copy=False)
+            for start in range(0, total, CHUNK):
+                yield rng.integers(0, n, size=min(CHUNK, total - start), dtype=np.int64)
+            return
+        for start in range(0, total, n):
+            yield rng.permutation(n).astype(np.int64, copy=False)[: total - start]
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.index_array().tolist())
+        for chunk in self.index_chunks():
+            yield from chunk.tolist()
 
 
 class SubsetRandomSampler(Sampler):
     """The given indices, in a new random order every epoch.
+
+    Args:
+        indices: the indices to visit.
+        generator: the ``deepgrad.Generator`` to draw from. Default: the default generator.
 
     Example:
         >>> sorted(SubsetRandomSampler([5, 1, 3]))
         [1, 3, 5]
     """
 
-    def __init__(self, indices, generator: Generator | None = None):
+    def __init__(self, indices: Sequence[int], generator: Generator | None = None):
+        if isinstance(indices, Tensor):
+            indices = indices._data
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
-        self.generator = generator
+        self.generator = _check_generator("SubsetRandomSampler", generator)
 
     def __len__(self) -> int:
         return int(self.indices.shape[0])
 
-    def index_array(self) -> np.ndarray:
-        return self.indices[(self.generator or default_generator).np.permutation(len(self.indices))]
+    def index_chunks(self) -> Iterator[np.ndarray]:
+        yield self.indices[_rng(self.generator).permutation(len(self.indices))]
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.index_array().tolist())
+        for chunk in self.index_chunks():
+            yield from chunk.tolist()
+
+
+class WeightedRandomSampler(Sampler):
+    """Indices ``0..len(weights)-1`` drawn with probability ``weights[i] / sum(weights)``.
+
+    With replacement the draws are made lazily in chunks (any ``num_samples``); without,
+    ``num_samples`` must not exceed the number of non-zero weights.
+
+    Args:
+        weights: non-negative, finite weights, one per sample (they need not sum to 1).
+        num_samples: how many indices per epoch.
+        replacement: draw with replacement. Default: True.
+        generator: the ``deepgrad.Generator`` to draw from. Default: the default generator.
+
+    Example:
+        >>> import deepgrad
+        >>> g = deepgrad.Generator().manual_seed(0)
+        >>> set(WeightedRandomSampler([0.0, 1.0, 0.0], 5, generator=g))
+        {1}
+    """
+
+    def __init__(
+        self,
+        weights: Sequence[float],
+        num_samples: int,
+        replacement: bool = True,
+        generator: Generator | None = None,
+    ):
+        self.num_samples = _positive_int("num_samples", "WeightedRandomSampler", num_samples)
+        self.replacement = _check_bool("replacement", "WeightedRandomSampler", replacement)
+        self.generator = _check_generator("WeightedRandomSampler", generator)
+        if isinstance(weights, Tensor):
+            weights = weights._data
+        w = np.asarray(weights, dtype=np.float64)
+        if w.ndim != 1 or w.size == 0:
+            raise ValueError(
+                f"WeightedRandomSampler: weights must be a non-empty 1-D sequence (got shape {w.shape})"
+            )
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(
+                "WeightedRandomSampler: weights must be finite, non-negative and not all zero "
+                f"(got min {w.min()}, sum {w.sum()})"
+            )
+        nonzero = int(np.count_nonzero(w))
+        if not replacement and self.num_samples > nonzero:
+            raise ValueError(
+                f"WeightedRandomSampler: cannot draw {self.num_samples} samples without replacement from "
+                f"{nonzero} non-zero weights; lower num_samples or pass replacement=True"
+            )
+        self.weights = w
+        self._p = w / w.sum()
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def index_chunks(self) -> Iterator[np.ndarray]:
+        rng, n = _rng(self.generator), len(self._p)
+        if not self.replacement:
+            yield rng.choice(n, size=self.num_samples, replace=False, p=self._p).astype(np.int64)
+            return
+        cdf = np.cumsum(self._p)
+        for start in range(0, self.num_samples, CHUNK):
+            u = rng.random(min(CHUNK, self.num_samples - start)) * cdf[-1]
+            # searchsorted on the cumulative weights: zero-weight indices are never chosen
+            yield np.minimum(np.searchsorted(cdf, u, side="right"), n - 1).astype(np.int64)
+
+    def __iter__(self) -> Iterator[int]:
+        for chunk in self.index_chunks():
+            yield from chunk.tolist()
 
 
 class BatchSampler(Sampler):
-    """Groups another sampler's indices into lists of ``batch_size``.
+    """Groups another sampler's indices into lists of ``batch_size``, lazily.
 
     Args:
         sampler: any sampler (or iterable of indices).
@@ -150,29 +275,42 @@ class BatchSampler(Sampler):
         [[0, 1], [2, 3], [4]]
     """
 
-    def __init__(self, sampler, batch_size: int, drop_last: bool = False):
+    def __init__(self, sampler: Sampler | Iterable[int], batch_size: int, drop_last: bool = False):
         self.sampler = sampler
         self.batch_size = _positive_int("batch_size", "BatchSampler", batch_size)
-        if not isinstance(drop_last, bool):
-            raise TypeError(f"BatchSampler: drop_last must be a bool (got {drop_last!r})")
-        self.drop_last = drop_last
+        self.drop_last = _check_bool("drop_last", "BatchSampler", drop_last)
 
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def batch_arrays(self) -> list[np.ndarray]:
-        """One epoch's batches as int64 arrays."""
-        if hasattr(self.sampler, "index_array"):
-            indices = self.sampler.index_array()
+    def batch_arrays(self) -> Iterator[np.ndarray]:
+        """One epoch's batches as int64 arrays, made as they are asked for."""
+        if hasattr(self.sampler, "index_chunks"):
+            chunks = self.sampler.index_chunks()
         else:
-            indices = np.fromiter(iter(self.sampler), dtype=np.int64)
-        n, b = len(indices), self.batch_size
-        stop = n - n % b if self.drop_last else n
-        return [indices[i : i + b] for i in range(0, stop, b)]
+            chunks = Sampler.index_chunks(self.sampler)  # type: ignore[arg-type]
+        b, carry = self.batch_size, np.zeros(0, np.int64)
+        for chunk in chunks:
+            if carry.size:
+                chunk = np.concatenate([carry, chunk])
+            stop = chunk.size - chunk.size % b
+            for i in range(0, stop, b):
+                yield chunk[i : i + b]
+            carry = chunk[stop:]
+        if carry.size and not self.drop_last:
+            yield carry
 
     def __iter__(self) -> Iterator[list]:
-        return iter([batch.tolist() for batch in self.batch_arrays()])
+        for batch in self.batch_arrays():
+            yield batch.tolist()
 
 
-__all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler"]
+__all__ = [
+    "BatchSampler",
+    "RandomSampler",
+    "Sampler",
+    "SequentialSampler",
+    "SubsetRandomSampler",
+    "WeightedRandomSampler",
+]

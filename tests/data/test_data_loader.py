@@ -121,7 +121,8 @@ def test_prefetching_yields_the_same_batches_as_without(num_workers):
 
     def epoch(workers):
         g = deepgrad.Generator().manual_seed(7)
-        loader = DataLoader(ds, batch_size=4, shuffle=True, generator=g, num_workers=workers, prefetch=2)
+        prefetch = {"prefetch_factor": 2} if workers else {}
+        loader = DataLoader(ds, batch_size=4, shuffle=True, generator=g, num_workers=workers, **prefetch)
         return [(x.numpy().copy(), y.numpy().copy()) for x, y in loader]
 
     plain, threaded = epoch(0), epoch(num_workers)
@@ -153,7 +154,7 @@ def _loader_threads():
 
 
 def test_breaking_out_of_a_prefetching_loop_stops_its_threads():
-    loader = DataLoader(make_dataset(200), batch_size=2, num_workers=2, prefetch=3)
+    loader = DataLoader(make_dataset(200), batch_size=2, num_workers=2, prefetch_factor=3)
     for i, _ in enumerate(loader):
         if i == 3:
             break
@@ -260,7 +261,14 @@ def test_tensor_dataset_accepts_tensors_and_lists():
         (lambda: TensorDataset(), ValueError, "at least one array"),
         (lambda: DataLoader(make_dataset(), batch_size=0), ValueError, "batch_size must be a positive int"),
         (lambda: DataLoader(make_dataset(), num_workers=-1), ValueError, "num_workers"),
-        (lambda: DataLoader(make_dataset(), prefetch=0), ValueError, "prefetch"),
+        (lambda: DataLoader(make_dataset(), num_workers=1, prefetch_factor=0), ValueError, "prefetch_factor"),
+        (lambda: DataLoader(make_dataset(), prefetch_factor=2), ValueError, "needs num_workers > 0"),
+        (lambda: DataLoader(make_dataset(), persistent_workers=True), ValueError, "needs num_workers > 0"),
+        (lambda: DataLoader(make_dataset(), multiprocessing_context="fork"), ValueError, "num_workers > 0"),
+        (lambda: DataLoader(make_dataset(), num_workers=1, multiprocessing_context="nope"), ValueError, "one of"),
+        (lambda: DataLoader(make_dataset(), timeout=-1), ValueError, "timeout"),
+        (lambda: DataLoader(make_dataset(), batch_size=None, drop_last=True), ValueError, "batch_size=None"),
+        (lambda: DataLoader(make_dataset(), pin_memory="yes"), TypeError, "pin_memory must be a bool"),
         (lambda: DataLoader(make_dataset(), shuffle=True, sampler=SequentialSampler(range(3))), ValueError, "not both"),
         (lambda: DataLoader(make_dataset(), batch_size=4, batch_sampler=BatchSampler(range(3), 2)), ValueError,
          "batch_sampler"),
@@ -268,7 +276,8 @@ def test_tensor_dataset_accepts_tensors_and_lists():
         (lambda: DataLoader(5), TypeError, "__len__ and __getitem__"),
         (lambda: Subset(make_dataset(5), [0, 5]), IndexError, r"\[0, 5\)"),
         (lambda: make_dataset(5)[5], IndexError, "out of range"),
-        (lambda: RandomSampler(range(3), num_samples=5), ValueError, "replacement=True"),
+        (lambda: RandomSampler(range(3), num_samples=0), ValueError, "num_samples must be a positive int"),
+        (lambda: RandomSampler(range(3), generator=np.random.default_rng()), TypeError, "deepgrad.Generator"),
     ],
 )
 def test_bad_arguments_raise_clear_errors(make, error, message):
@@ -281,3 +290,43 @@ def test_device_argument_places_batches():
     x, y = next(iter(loader))
     assert x.device.type == "cpu" and y.device.type == "cpu"
     assert "batches=2" in repr(loader)
+
+
+def test_deprecated_prefetch_name_still_works_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="prefetch_factor"):
+        loader = DataLoader(make_dataset(8), batch_size=4, num_workers=1, prefetch=3)
+    assert loader.prefetch_factor == 3
+    assert labels_of(loader) == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_random_sampler_without_replacement_repeats_whole_permutations():
+    g = deepgrad.Generator().manual_seed(1)
+    drawn = list(RandomSampler(range(4), num_samples=10, generator=g))
+    assert len(drawn) == 10
+    assert sorted(drawn[:4]) == sorted(drawn[4:8]) == [0, 1, 2, 3]
+    assert len(set(drawn[8:])) == 2
+
+
+def test_batch_sampler_is_lazy_over_chunks():
+    """Batches that straddle the samplers' chunk boundary are whole and in order."""
+    from deepgrad.data.sampler import CHUNK
+
+    n = CHUNK + 5
+    batches = list(BatchSampler(SequentialSampler(range(n)), 7, drop_last=False).batch_arrays())
+    assert np.array_equal(np.concatenate(batches), np.arange(n))
+    assert all(len(b) == 7 for b in batches[:-1])
+    assert len(batches[-1]) == (n % 7 or 7)
+
+
+def test_loader_yields_a_list_of_tensors_like_pytorch():
+    batch = next(iter(DataLoader(make_dataset(4), batch_size=2)))
+    assert isinstance(batch, list) and len(batch) == 2
+    assert all(isinstance(t, deepgrad.Tensor) for t in batch)
+
+
+def test_tensor_dataset_items_are_tensors_sharing_memory():
+    ds = make_dataset(3)
+    x, y = ds[1]
+    assert isinstance(x, deepgrad.Tensor) and isinstance(y, deepgrad.Tensor)
+    assert y.shape == () and int(y) == 1
+    assert np.shares_memory(x.numpy(), ds.arrays[0])
