@@ -28,13 +28,13 @@ RANK = {
     "optim": 4,
     "compile": 4,
     "data": 5,
-    "utils": 5,
     "distributed": 6,
-    "train": 7,
-    "models": 8,
-    "onnx": 8,
-    "experiments": 9,
-    "cli": 10,
+    "utils": 7,
+    "train": 8,
+    "models": 9,
+    "onnx": 9,
+    "experiments": 10,
+    "cli": 11,
 }
 ROOT_MODULE = "__init__"  # deepgrad/__init__.py: the aggregator, ranked by what it imports
 
