@@ -22,6 +22,11 @@ RANK = {
     "cli": 8,
 }
 PACKAGE = Path(__file__).resolve().parents[1] / "deepgrad"
+# Upward imports allowed by name: (file, layer it may import) -> why.
+ALLOWED = {
+    ("autograd/tensor.py", "ops"): "Tensor's methods are one-line delegations to the op modules, "
+    "imported at the bottom of tensor.py (after the class that ops imports).",
+}
 
 
 def _layer(module: str) -> str | None:
@@ -53,7 +58,7 @@ def test_lower_layers_never_import_higher_ones():
             continue
         for lineno, module in _imports(path):
             layer = _layer(module)
-            if layer in RANK and RANK[layer] > RANK[own]:
+            if layer in RANK and RANK[layer] > RANK[own] and (rel.as_posix(), layer) not in ALLOWED:
                 violations.append(f"{rel}:{lineno} ({own}) imports {module} ({layer})")
     assert not violations, "layering violations:\n" + "\n".join(violations)
 
