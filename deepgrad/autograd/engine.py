@@ -129,9 +129,10 @@ def run_backward(
           None for those the outputs do not depend on (``deepgrad.autograd.grad``).
     """
     if inputs is not None:
-        return _backward_into_inputs(tensors, gradients, retain_graph, create_graph, inputs)
+        _backward_into_inputs(tensors, gradients, retain_graph, create_graph, inputs)
+        return None
     if capture is not None:
-        return _backward_captured(tensors, gradients, retain_graph, create_graph, capture)
+        return capture_gradients(tensors, gradients, retain_graph, create_graph, capture)
     graph = _Pass(tensors, gradients, create_graph)
     leaf_grads = graph.propagate(retain_graph)
     for leaf, g in leaf_grads.values():
@@ -144,15 +145,20 @@ def run_backward(
 def _backward_into_inputs(tensors, gradients, retain_graph, create_graph, inputs) -> None:
     """``backward(inputs=...)``: the captured gradients of ``inputs``, accumulated into their ``.grad``."""
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    found = _backward_captured(tensors, gradients, retain_graph, create_graph, inputs)
+    found = capture_gradients(tensors, gradients, retain_graph, create_graph, inputs)
     handed_out = {id(g._data) for g in gradients if isinstance(g, Tensor)}
     for t, g in zip(inputs, found):
         if g is not None:
             accumulate_grad(t, g, create_graph, handed_out)
-    return None
 
 
-def _backward_captured(tensors, gradients, retain_graph, create_graph, capture) -> list[Tensor | None]:
+def capture_gradients(
+    tensors: Sequence[Tensor],
+    gradients: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[Tensor],
+) -> list[Tensor | None]:
     """``autograd.grad``: the gradients of ``capture``, each in its tensor's dtype; no ``.grad`` changes."""
     graph = _Pass(tensors, gradients, create_graph)
     results: list[Tensor | None] = [None] * len(capture)

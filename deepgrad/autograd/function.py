@@ -30,7 +30,7 @@ that every registered primitive has an entry in the test table.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -69,6 +69,11 @@ class Context:
     needs_input_grad: tuple[bool, ...]
     shape: tuple[int, ...]
     dtype: np.dtype
+
+    if TYPE_CHECKING:
+        # What a primitive keeps on ctx for its backward is its own business (any name).
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
     _saved = None  # positions while forward runs; the saved Tensors once the node is recorded
     _saved_versions = ()
     _saved_out = None
@@ -165,7 +170,7 @@ class Function:
     that runs more than once).
     """
 
-    registry: dict[str, type[Function]] = {}
+    registry: ClassVar[dict[str, type[Function]]] = {}
     differentiable = True
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias, Union, overload
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
 
@@ -20,16 +20,18 @@ from deepgrad import backend
 from deepgrad.backend import Device, DTypeError, device_of, get_array_module
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from deepgrad.backend.random import Generator
 
-Number: TypeAlias = Union[int, float, bool]
+Number: TypeAlias = int | float | bool
 # What the other side of an operator may be: a tensor, a Python number or a NumPy array.
-TensorLike: TypeAlias = Union["Tensor", int, float, bool, np.ndarray]
+TensorLike: TypeAlias = "Tensor | int | float | bool | np.ndarray"
 # A dimension, several, or None for all of them.
-Dims: TypeAlias = Union[int, Sequence[int], None]
+Dims: TypeAlias = int | Sequence[int] | None
 # Anything deepgrad.backend.to_dtype understands: dg.float32, "float32", np.float32, float ...
-DTypeLike: TypeAlias = Union[np.dtype, str, type, None]
-DeviceLike: TypeAlias = Union[Device, str]
+DTypeLike: TypeAlias = np.dtype | str | type | None
+DeviceLike: TypeAlias = Device | str
 
 _ndarray = np.ndarray
 
@@ -52,7 +54,7 @@ class Tensor:
     __slots__ = ("__dict__", "__weakref__", "_data", "_requires_grad", "grad_fn")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
     # Rarely set attributes default on the class, so that making a tensor (once per op) is cheap.
-    grad = None
+    grad: Tensor | None = None
     _version = 0
     _hooks: list[Callable[[Tensor], Tensor | None]] | None = None
 
@@ -201,7 +203,7 @@ class Tensor:
     def requires_grad(self, requires_grad: bool) -> None:
         self.requires_grad_(requires_grad)
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
         """Turn gradient tracking on or off for this leaf, in place."""
         if self.grad_fn is not None:
             if not requires_grad:
@@ -223,7 +225,7 @@ class Tensor:
         """A tensor sharing this one's data, outside the graph (requires_grad=False)."""
         return Tensor._make(self._data, None)
 
-    def detach_(self) -> Tensor:
+    def detach_(self) -> Self:
         """Take this tensor out of the graph, in place (it becomes a leaf that does not require grad)."""
         self.grad_fn = None
         self._requires_grad = False
@@ -432,7 +434,7 @@ class Tensor:
     def __setitem__(self, index: Any, value: TensorLike) -> None:
         _ip.setitem(self, index, value)
 
-    # in place (see deepgrad/ops/inplace.py)
+    # in place (see deepgrad/ops/inplace.py); each returns this tensor, changed
     def __iadd__(self, other: TensorLike) -> Tensor:
         return _ip.iadd(self, other)
 
@@ -463,7 +465,7 @@ class Tensor:
     def pow_(self, exponent: TensorLike) -> Tensor:
         return _ip.pow_(self, exponent)
 
-    def clamp_(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:  # noqa: A002
+    def clamp_(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
         return _ip.clamp_(self, min, max)
 
     clip_ = clamp_
@@ -556,7 +558,7 @@ class Tensor:
     def sign(self) -> Tensor:
         return _ew.sign(self)
 
-    def clamp(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:  # noqa: A002
+    def clamp(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
         return _ew.clamp(self, min, max)
 
     clip = clamp
@@ -703,12 +705,12 @@ class Tensor:
         return _sh.transpose(self, 0, 1) if self._data.ndim == 2 else self
 
     @property
-    def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
+    def T(self) -> Tensor:
         """All dimensions reversed."""
         return _sh.permute(self, tuple(reversed(range(self._data.ndim))))
 
     @property
-    def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
+    def mT(self) -> Tensor:
         """The last two dimensions swapped (a batch of transposed matrices)."""
         return _sh.transpose(self, -2, -1)
 
@@ -840,13 +842,13 @@ class _HookHandle:
 # here, after the class exists, binding module objects only (nothing is read from them until
 # a method runs). This is autograd's one upward import; tests/test_layering.py allows it by
 # name. It relies on autograd being imported before ops, as deepgrad/__init__.py does.
-from deepgrad.ops import composite as _cp  # noqa: E402
-from deepgrad.ops import conversion as _cv  # noqa: E402
-from deepgrad.ops import elementwise as _ew  # noqa: E402
-from deepgrad.ops import fused as _fused  # noqa: E402
-from deepgrad.ops import index as _ix  # noqa: E402
-from deepgrad.ops import inplace as _ip  # noqa: E402
-from deepgrad.ops import linalg as _la  # noqa: E402
-from deepgrad.ops import minmax as _mm  # noqa: E402
-from deepgrad.ops import reduce as _rd  # noqa: E402
-from deepgrad.ops import shape as _sh  # noqa: E402
+from deepgrad.ops import composite as _cp
+from deepgrad.ops import conversion as _cv
+from deepgrad.ops import elementwise as _ew
+from deepgrad.ops import fused as _fused
+from deepgrad.ops import index as _ix
+from deepgrad.ops import inplace as _ip
+from deepgrad.ops import linalg as _la
+from deepgrad.ops import minmax as _mm
+from deepgrad.ops import reduce as _rd
+from deepgrad.ops import shape as _sh

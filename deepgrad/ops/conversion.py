@@ -18,7 +18,7 @@ class _ToDevice(Function):
     """y = x copied to another device.   dx = dy copied back"""
 
     @staticmethod
-    def forward(ctx: Context, x: Any, device: Device | None = None) -> Any:
+    def forward(ctx: Context, x: Any, device: Device) -> Any:
         ctx.source = device_of(x)
         out = to_device(x, device)
         # ctx.xp is the array module of the node's output: for a copy it is the destination's.
@@ -62,9 +62,9 @@ def to(
     for arg in args:
         if isinstance(arg, Tensor):
             dtype, device = arg.dtype, arg.device
-        elif isinstance(arg, str) and (arg.startswith("cuda") or arg == "cpu"):
-            device = arg
-        elif hasattr(arg, "type") and hasattr(arg, "index"):
+        elif (isinstance(arg, str) and (arg.startswith("cuda") or arg == "cpu")) or (
+            hasattr(arg, "type") and hasattr(arg, "index")
+        ):
             device = arg
         else:
             dtype = arg

@@ -8,7 +8,8 @@ counter (``Tensor._version``). On a leaf that requires grad they raise, as in Py
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -28,7 +28,7 @@ class MinMax(tuple):
         return self[1]
 
 
-def max(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | MinMax:  # noqa: A001
+def max(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | MinMax:
     """Largest element; with ``dim``, a (values, indices) pair like torch.max(x, dim).
 
     ``max(x, other_tensor)`` is the elementwise maximum.
@@ -40,7 +40,7 @@ def max(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Te
     return _with_indices(x, argmax(x, dim, keepdim=True), dim, keepdim)
 
 
-def min(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | MinMax:  # noqa: A001
+def min(x: Tensor, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | MinMax:
     """Smallest element; with ``dim``, a (values, indices) pair like torch.min(x, dim).
 
     ``min(x, other_tensor)`` is the elementwise minimum.

@@ -7,6 +7,6 @@
 from __future__ import annotations
 
 from deepgrad.ops.inplace import inplace_op as _inplace
-from deepgrad.ops.minmax import argmax, argmin, max, min  # noqa: A004
+from deepgrad.ops.minmax import argmax, argmin, max, min
 
 __all__ = ["_inplace", "argmax", "argmin", "max", "min"]
