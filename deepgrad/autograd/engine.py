@@ -53,7 +53,7 @@ def _topological_order(roots: list) -> list:
 
 
 def _summed_axes(grad_shape: tuple, shape: tuple) -> tuple | None:
-    """The axes to sum a gradient of ``grad_shape`` over to get ``shape``; None if no broadcast gives it."""
+    """The axes that sum a ``grad_shape`` gradient to ``shape``; None if no broadcast gives it."""
     lead = len(grad_shape) - len(shape)
     if lead < 0 or any(n != 1 and n != grad_shape[i + lead] for i, n in enumerate(shape)):
         return None
@@ -69,42 +69,43 @@ def sum_to_shape(grad: Tensor, shape: tuple) -> Tensor:
     axes = _summed_axes(grad.shape, shape)
     if axes is None:
         raise ShapeError(
-            f"sum_to_shape: a gradient of shape {grad.shape} does not broadcast from shape {shape}; "
-            "it must have the input's shape or one that broadcasting the input gives."
+            f"sum_to_shape: a gradient of shape {grad.shape} does not broadcast from shape "
+            f"{shape}; it must have the input's shape or one that broadcasting the input gives."
         )
     out = grad.sum(dim=axes, keepdim=True) if axes else grad
     return out.reshape(shape) if out.shape != shape else out
 
 
 def initial_gradient(tensor: Tensor, gradient: Any, index: int) -> Tensor:
-    """The gradient that starts backward at ``tensor``: ones for a one-element tensor, else the given one.
+    """The gradient that starts backward at ``tensor``: the given one, or ones for one element.
 
     The ones are made on the array module directly, not through ``Function.apply``.
     """
     if not tensor._requires_grad:
         raise RuntimeError(
-            f"backward: tensor {index} (shape {tensor.shape}) does not require grad and has no grad_fn, so "
-            "there is nothing to differentiate; create the leaves with requires_grad=True "
-            "(and compute outside `no_grad()`)."
+            f"backward: tensor {index} (shape {tensor.shape}) does not require grad and has no "
+            "grad_fn, so there is nothing to differentiate; create the leaves with "
+            "requires_grad=True (and compute outside `no_grad()`)."
         )
     if gradient is None:
         if tensor._data.size != 1:
             raise RuntimeError(
-                f"backward: a gradient can be created implicitly only for one-element outputs (got shape "
-                f"{tensor.shape}); pass gradient= with that shape, or reduce first (e.g. loss.sum())."
+                "backward: a gradient can be created implicitly only for one-element outputs (got "
+                f"shape {tensor.shape}); pass gradient= with that shape, or reduce first (e.g. "
+                "loss.sum())."
             )
         return Tensor._make(tensor.xp.ones(tensor.shape, dtype=tensor.dtype), None)
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient, dtype=tensor.dtype, device=tensor.device)
     if type(gradient._data) is not type(tensor._data):
         raise DeviceError(
-            f"backward: the gradient for tensor {index} is on {gradient.device} but the tensor is on "
-            f"{tensor.device}; move it with .to({str(tensor.device)!r})."
+            f"backward: the gradient for tensor {index} is on {gradient.device} but the tensor is "
+            f"on {tensor.device}; move it with .to({str(tensor.device)!r})."
         )
     if gradient.shape != tensor.shape:
         raise RuntimeError(
-            f"backward: the gradient for tensor {index} has shape {gradient.shape} but the tensor has shape "
-            f"{tensor.shape}; they must match."
+            f"backward: the gradient for tensor {index} has shape {gradient.shape} but the tensor "
+            f"has shape {tensor.shape}; they must match."
         )
     if gradient._data.dtype != tensor._data.dtype:
         gradient = gradient.to(tensor.dtype)
@@ -143,7 +144,7 @@ def run_backward(
 
 
 def _backward_into_inputs(tensors, gradients, retain_graph, create_graph, inputs) -> None:
-    """``backward(inputs=...)``: the captured gradients of ``inputs``, accumulated into their ``.grad``."""
+    """``backward(inputs=...)``: the gradients of ``inputs``, accumulated into their ``.grad``."""
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     found = capture_gradients(tensors, gradients, retain_graph, create_graph, inputs)
     handed_out = {id(g._data) for g in gradients if isinstance(g, Tensor)}
@@ -159,7 +160,7 @@ def capture_gradients(
     create_graph: bool,
     capture: Sequence[Tensor],
 ) -> list[Tensor | None]:
-    """``autograd.grad``: the gradients of ``capture``, each in its tensor's dtype; no ``.grad`` changes."""
+    """``autograd.grad``: the gradients of ``capture`` in their dtypes; no ``.grad`` is set."""
     graph = _Pass(tensors, gradients, create_graph)
     results: list[Tensor | None] = [None] * len(capture)
     captured_leaves = {}
@@ -185,7 +186,9 @@ def capture_gradients(
 class _Pass:
     """One backward pass: the seeds, the gradients waiting at each node, and what is captured."""
 
-    def __init__(self, tensors: Sequence[Tensor], gradients: Sequence[Any], create_graph: bool) -> None:
+    def __init__(
+        self, tensors: Sequence[Tensor], gradients: Sequence[Any], create_graph: bool
+    ) -> None:
         self.create_graph = create_graph
         self.roots: list[Context] = []
         self.grads: dict = {}  # node -> the sum of the gradients that reached it so far
@@ -234,18 +237,24 @@ class _Pass:
                         raise _not_a_tensor_error(node, i, dx) from None
                     if type(parent) is Context:
                         # The input's shape, dtype and device, as the parent node recorded them.
-                        if data.shape != parent.shape or data.dtype is not parent.dtype or (
-                            (type(data) is _ndarray) is not (parent.xp is np)
+                        if (
+                            data.shape != parent.shape
+                            or data.dtype is not parent.dtype
+                            or ((type(data) is _ndarray) is not (parent.xp is np))
                         ):
-                            dx = checked_gradient(node, i, dx, parent.shape, parent.dtype, parent.xp)
+                            dx = checked_gradient(
+                                node, i, dx, parent.shape, parent.dtype, parent.xp
+                            )
                         if parent in grads:
                             grads[parent] = grads[parent] + dx
                         else:
                             grads[parent] = dx
                     else:
                         array = parent._data
-                        if data.shape != array.shape or data.dtype is not array.dtype or (
-                            type(data) is not type(array)
+                        if (
+                            data.shape != array.shape
+                            or data.dtype is not array.dtype
+                            or (type(data) is not type(array))
                         ):
                             dx = checked_gradient(node, i, dx, array.shape, array.dtype, parent.xp)
                         _add(leaf_grads, parent, dx)
@@ -257,7 +266,9 @@ class _Pass:
         return leaf_grads
 
 
-def checked_gradient(node: Context, index: int, dx: Tensor, shape: tuple, dtype: Any, xp: Any) -> Tensor:
+def checked_gradient(
+    node: Context, index: int, dx: Tensor, shape: tuple, dtype: Any, xp: Any
+) -> Tensor:
     """The gradient a primitive returned for input ``index``, made to match the input, or an error.
 
     A gradient on another device, or of a non-floating type, is an error. One of a broadcast
@@ -269,20 +280,21 @@ def checked_gradient(node: Context, index: int, dx: Tensor, shape: tuple, dtype:
     data = dx._data
     if (type(data) is _ndarray) is not (xp is np):
         raise DeviceError(
-            f"{name}: backward returned a gradient for input {index} on {dx.device}, but the input is on "
-            f"{'cpu' if xp is np else 'cuda'}; return the gradient on the input's device."
+            f"{name}: backward returned a gradient for input {index} on {dx.device}, but the input "
+            f"is on {'cpu' if xp is np else 'cuda'}; return the gradient on the input's device."
         )
     if data.dtype.kind not in "fV" and dtype.kind in "fV":
         raise DTypeError(
-            f"{name}: backward returned a gradient of dtype {data.dtype} for input {index}, which is "
-            f"{dtype}; gradients must be floating point (convert with .to(dy.dtype))."
+            f"{name}: backward returned a gradient of dtype {data.dtype} for input {index}, which "
+            f"is {dtype}; gradients must be floating point (convert with .to(dy.dtype))."
         )
     if data.shape != shape:
         axes = _summed_axes(data.shape, shape)
         if axes is None:
             raise BackwardError(
-                f"{name}: backward returned a gradient of shape {data.shape} for input {index}, whose shape "
-                f"is {shape}; return the input's shape (or one that broadcasting the input gives)."
+                f"{name}: backward returned a gradient of shape {data.shape} for input {index}, "
+                f"whose shape is {shape}; return the input's shape (or one that broadcasting the "
+                "input gives)."
             )
         dx = sum_to_shape(dx, shape)
     if dx._data.dtype != dtype and dtype.kind in "fV":
@@ -293,15 +305,16 @@ def checked_gradient(node: Context, index: int, dx: Tensor, shape: tuple, dtype:
 def _count_error(node: Context, dxs: tuple) -> BackwardError:
     n = len(node.parents)
     return BackwardError(
-        f"{node.fn.__name__}: backward returned an incorrect number of gradients (expected {n}, got "
-        f"{len(dxs)}); return one gradient (or None) per input, as a tuple when there are several."
+        f"{node.fn.__name__}: backward returned an incorrect number of gradients (expected {n}, "
+        f"got {len(dxs)}); return one gradient (or None) per input, as a tuple when there are "
+        "several."
     )
 
 
 def _not_a_tensor_error(node: Context, index: int, dx: Any) -> BackwardError:
     return BackwardError(
-        f"{node.fn.__name__}: backward returned a {type(dx).__name__} as the gradient for input {index}; "
-        "return a Tensor (or None), computed with Tensor operations from dy."
+        f"{node.fn.__name__}: backward returned a {type(dx).__name__} as the gradient for input "
+        f"{index}; return a Tensor (or None), computed with Tensor operations from dy."
     )
 
 
@@ -310,9 +323,10 @@ def _run_hooks(hooks: list, grad: Tensor, handed_out: set) -> Tensor:
         replaced = hook(grad)
         if replaced is not None:
             if not isinstance(replaced, Tensor) or replaced.shape != grad.shape:
+                got = replaced.shape if isinstance(replaced, Tensor) else type(replaced).__name__
                 raise RuntimeError(
-                    f"register_hook: a hook must return None or a Tensor of the gradient's shape {grad.shape} "
-                    f"(got {replaced.shape if isinstance(replaced, Tensor) else type(replaced).__name__})."
+                    "register_hook: a hook must return None or a Tensor of the gradient's shape "
+                    f"{grad.shape} (got {got})."
                 )
             handed_out.add(id(replaced._data))
             grad = replaced
@@ -320,7 +334,7 @@ def _run_hooks(hooks: list, grad: Tensor, handed_out: set) -> Tensor:
 
 
 def _node_extras(node: Context, dy: Tensor, graph: _Pass) -> Tensor:
-    """Hooks, retain_grad and autograd.grad's captures of a non-leaf: the rare cases, out of the hot loop."""
+    """Hooks, retain_grad and autograd.grad captures of a non-leaf: rare, out of the hot loop."""
     if node.hooks:
         dy = _run_hooks(node.hooks, dy, graph.handed_out)
     if node.retained is not None:
@@ -369,10 +383,14 @@ def accumulate_grad(leaf: Tensor, g: Tensor, create_graph: bool, handed_out: set
         existing = leaf.grad._data
         if existing.shape != array.shape:
             raise BackwardError(
-                f"backward: the tensor's .grad has shape {existing.shape} but the new gradient has shape "
-                f"{array.shape}; set .grad = None (or zero_grad()) before this backward."
+                f"backward: the tensor's .grad has shape {existing.shape} but the new gradient has "
+                f"shape {array.shape}; set .grad = None (or zero_grad()) before this backward."
             )
-        if leaf.grad._requires_grad or not is_writeable(existing) or existing.dtype != leaf._data.dtype:
+        if (
+            leaf.grad._requires_grad
+            or not is_writeable(existing)
+            or existing.dtype != leaf._data.dtype
+        ):
             leaf.grad = Tensor._make((existing + array).astype(leaf._data.dtype, copy=False), None)
         else:
             existing += array

@@ -38,12 +38,21 @@ def inplace_op(name: str, op: Callable[..., Tensor], ufunc: str | None = None) -
     """
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        if ufunc is not None and len(args) == 1 and not kwargs and not (self._requires_grad and GradMode.enabled):
+        if (
+            ufunc is not None
+            and len(args) == 1
+            and not kwargs
+            and not (self._requires_grad and GradMode.enabled)
+        ):
             # Fast path outside the graph: ufunc(self, other, out=self) on the raw arrays.
             other = args[0]
             array = self._data
             if type(other) is Tensor:
-                if other._requires_grad and GradMode.enabled or type(other._data) is not type(array):
+                if (
+                    other._requires_grad
+                    and GradMode.enabled
+                    or type(other._data) is not type(array)
+                ):
                     other = None
                 else:
                     other = other._data
@@ -51,7 +60,9 @@ def inplace_op(name: str, op: Callable[..., Tensor], ufunc: str | None = None) -
                 other = None
             if other is not None and is_writeable(array):
                 try:
-                    getattr(np if type(array) is np.ndarray else self.xp, ufunc)(array, other, out=array)
+                    getattr(np if type(array) is np.ndarray else self.xp, ufunc)(
+                        array, other, out=array
+                    )
                 except (TypeError, ValueError):
                     pass  # casting or broadcasting problem: the general path below explains it
                 else:
@@ -77,7 +88,7 @@ def inplace_op(name: str, op: Callable[..., Tensor], ufunc: str | None = None) -
 
 
 def _write_back(name: str, self: Tensor, result: Tensor) -> None:
-    """Write an out-of-graph result into ``self``'s array (same shape; no float into an int tensor)."""
+    """Write an out-of-graph result into ``self``'s array (same shape; no float into an int)."""
     array = self._data
     if result._data.shape != array.shape:
         raise ShapeError(
@@ -125,7 +136,9 @@ def zero_(x: Tensor) -> Tensor:
 def fill_(x: Tensor, value: Any) -> Tensor:
     """Set every element to ``value`` (a number or a one-element tensor), in place."""
     _check_inplace_leaf(x, "fill_")
-    if GradMode.enabled and (x.grad_fn is not None or isinstance(value, Tensor) and value.requires_grad):
+    if GradMode.enabled and (
+        x.grad_fn is not None or isinstance(value, Tensor) and value.requires_grad
+    ):
         return _replace_in_graph(x, value)
     x._data[...] = value._data if isinstance(value, Tensor) else value
     x._version += 1
@@ -135,7 +148,9 @@ def fill_(x: Tensor, value: Any) -> Tensor:
 def copy_(x: Tensor, src: Any) -> Tensor:
     """Copy ``src`` (broadcast, converted to x's dtype and device) into ``x``, in place."""
     _check_inplace_leaf(x, "copy_")
-    if GradMode.enabled and (x.grad_fn is not None or isinstance(src, Tensor) and src.requires_grad):
+    if GradMode.enabled and (
+        x.grad_fn is not None or isinstance(src, Tensor) and src.requires_grad
+    ):
         return _replace_in_graph(x, src)
     source = src._data if isinstance(src, Tensor) else src
     if type(source) is not type(x._data):

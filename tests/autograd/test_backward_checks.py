@@ -64,14 +64,18 @@ def test_correct_gradients_pass():
 def test_wrong_number_of_gradients_raises(backward, got):
     x, y = _leaves()
     z = _binary(backward).apply(x, y).sum()
-    with pytest.raises(BackwardError, match=rf"Product: .*incorrect number of gradients \(expected 2, got {got}\)"):
+    with pytest.raises(
+        BackwardError, match=rf"Product: .*incorrect number of gradients \(expected 2, got {got}\)"
+    ):
         z.backward()
 
 
 def test_wrong_shape_names_the_primitive_the_input_and_both_shapes():
     x, y = _leaves((2, 3))
     z = _binary(lambda dz, x, y: (dz * y, (dz * x).reshape(3, 2))).apply(x, y).sum()
-    with pytest.raises(BackwardError, match=r"Product: .*shape \(3, 2\) for input 1, whose shape is \(2, 3\)"):
+    with pytest.raises(
+        BackwardError, match=r"Product: .*shape \(3, 2\) for input 1, whose shape is \(2, 3\)"
+    ):
         z.backward()
 
 
@@ -79,7 +83,9 @@ def test_wrong_shape_of_a_non_leaf_input_is_caught_too():
     x, y = _leaves((2, 3))
     h = x * 2.0  # a node, not a leaf
     z = _binary(lambda dz, x, y: (dz.sum(dim=0), dz * x)).apply(h, y).sum()
-    with pytest.raises(BackwardError, match=r"Product: .*shape \(3,\) for input 0, whose shape is \(2, 3\)"):
+    with pytest.raises(
+        BackwardError, match=r"Product: .*shape \(3,\) for input 0, whose shape is \(2, 3\)"
+    ):
         z.backward()
 
 
@@ -129,7 +135,9 @@ def test_gradient_on_the_wrong_device_raises(monkeypatch):
         x = dg.randn(3, device="cuda", requires_grad=True)
         y = dg.randn(3, device="cuda", requires_grad=True)
         z = _binary(lambda dz, x, y: (dz * y, (dz * x).cpu())).apply(x, y).sum()
-        with pytest.raises(DeviceError, match=r"Product: .*gradient for input 1 on cpu, but the input is on cuda"):
+        with pytest.raises(
+            DeviceError, match=r"Product: .*gradient for input 1 on cpu, but the input is on cuda"
+        ):
             z.backward()
         z = _binary(lambda dz, x, y: (dz * y, dz * x)).apply(x, y).sum()
         z.backward()  # and the right devices pass, through a device copy as well
@@ -176,7 +184,9 @@ def test_a_users_exp_does_not_replace_deepgrads():
 def test_registry_collision_raises():
     first = _primitive("Twice", "my_project.ops")
     try:
-        with pytest.raises(RuntimeError, match=r"'my_project.ops.Twice' is already registered.*register=False"):
+        with pytest.raises(
+            RuntimeError, match=r"'my_project.ops.Twice' is already registered.*register=False"
+        ):
             _primitive("Twice", "my_project.ops")
         assert Function.registry["my_project.ops.Twice"] is first
     finally:
