@@ -5,7 +5,6 @@ layers are in ``deepgrad.nn``, optimizers in ``deepgrad.optim``, data in
 ``deepgrad.data`` and training tools in ``deepgrad.train``.
 """
 
-from deepgrad import ops as _ops  # attaches the Tensor methods
 from deepgrad.autograd import (
     BackwardError,
     Function,
@@ -140,7 +139,7 @@ from deepgrad.ops.legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTenso
 from deepgrad.ops.linalg import bmm, einsum, matmul
 from deepgrad.ops.reduce import all, amax, amin, any, cumsum, prod, sum
 from deepgrad.ops.shape import cat, expand, permute, reshape, transpose
-from deepgrad.ops.tensor_methods import argmax, argmin, max, min
+from deepgrad.ops.minmax import argmax, argmin, max, min
 
 mm = matmul
 concat = cat

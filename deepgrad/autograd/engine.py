@@ -4,19 +4,27 @@ Nodes are the ``Context`` objects that ``Function.apply`` records; a node's
 parents are the nodes of its inputs, or leaf tensors. The order is computed
 with an explicit stack, so a chain of 100 000 operations does not touch
 Python's recursion limit. Gradients flowing into one node from several
-consumers are summed before the node runs. A gradient whose shape differs from
-the input's (the forward broadcast it) is summed back to the input's shape
-here, once, instead of in every primitive.
+consumers are summed before the node runs.
+
+Every gradient a primitive's backward returns is checked against its input
+(``checked_gradient``): one per input, on the input's device, floating point,
+and of the input's shape. A gradient of a broadcast shape (the forward broadcast
+the input) is summed back to the input's shape here, once, instead of in every
+primitive; a floating gradient of another width is cast to the input's dtype.
+The common case (everything matches) costs a few comparisons per gradient.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from deepgrad.autograd.function import BackwardError, Context, _released_error
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DeviceError, is_writeable
+from deepgrad.backend import DeviceError, DTypeError, ShapeError, is_writeable
 
 _ndarray = np.ndarray
 
@@ -44,139 +52,270 @@ def _topological_order(roots: list) -> list:
     return order
 
 
+def _summed_axes(grad_shape: tuple, shape: tuple) -> tuple | None:
+    """The axes that sum a ``grad_shape`` gradient to ``shape``; None if no broadcast gives it."""
+    lead = len(grad_shape) - len(shape)
+    if lead < 0 or any(n != 1 and n != grad_shape[i + lead] for i, n in enumerate(shape)):
+        return None
+    return tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and grad_shape[i + lead] != 1
+    )
+
+
 def sum_to_shape(grad: Tensor, shape: tuple) -> Tensor:
     """Sum a broadcast gradient back to ``shape`` (the inverse of broadcasting)."""
     if grad.shape == shape:
         return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1)
-    if len(grad.shape) < len(shape) or any(n != 1 and n != grad.shape[i + lead] for i, n in enumerate(shape)):
-        raise RuntimeError(f"internal: gradient of shape {grad.shape} does not broadcast from input shape {shape}")
+    axes = _summed_axes(grad.shape, shape)
+    if axes is None:
+        raise ShapeError(
+            f"sum_to_shape: a gradient of shape {grad.shape} does not broadcast from shape "
+            f"{shape}; it must have the input's shape or one that broadcasting the input gives."
+        )
     out = grad.sum(dim=axes, keepdim=True) if axes else grad
     return out.reshape(shape) if out.shape != shape else out
 
 
-def _initial_gradient(tensor: Tensor, gradient, index: int) -> Tensor:
-    """The gradient that starts backward at ``tensor``: ones for a one-element tensor, else the given one."""
+def initial_gradient(tensor: Tensor, gradient: Any, index: int) -> Tensor:
+    """The gradient that starts backward at ``tensor``: the given one, or ones for one element.
+
+    The ones are made on the array module directly, not through ``Function.apply``.
+    """
     if not tensor._requires_grad:
         raise RuntimeError(
-            f"backward: tensor {index} (shape {tensor.shape}) does not require grad and has no grad_fn, so "
-            "there is nothing to differentiate; create the leaves with requires_grad=True "
-            "(and compute outside `no_grad()`)."
+            f"backward: tensor {index} (shape {tensor.shape}) does not require grad and has no "
+            "grad_fn, so there is nothing to differentiate; create the leaves with "
+            "requires_grad=True (and compute outside `no_grad()`)."
         )
     if gradient is None:
         if tensor._data.size != 1:
             raise RuntimeError(
-                f"backward: a gradient can be created implicitly only for one-element outputs (got shape "
-                f"{tensor.shape}); pass gradient= with that shape, or reduce first (e.g. loss.sum())."
+                "backward: a gradient can be created implicitly only for one-element outputs (got "
+                f"shape {tensor.shape}); pass gradient= with that shape, or reduce first (e.g. "
+                "loss.sum())."
             )
         return Tensor._make(tensor.xp.ones(tensor.shape, dtype=tensor.dtype), None)
     if not isinstance(gradient, Tensor):
         gradient = Tensor(gradient, dtype=tensor.dtype, device=tensor.device)
     if type(gradient._data) is not type(tensor._data):
         raise DeviceError(
-            f"backward: the gradient for tensor {index} is on {gradient.device} but the tensor is on "
-            f"{tensor.device}; move it with .to({str(tensor.device)!r})."
+            f"backward: the gradient for tensor {index} is on {gradient.device} but the tensor is "
+            f"on {tensor.device}; move it with .to({str(tensor.device)!r})."
         )
     if gradient.shape != tensor.shape:
         raise RuntimeError(
-            f"backward: the gradient for tensor {index} has shape {gradient.shape} but the tensor has shape "
-            f"{tensor.shape}; they must match."
+            f"backward: the gradient for tensor {index} has shape {gradient.shape} but the tensor "
+            f"has shape {tensor.shape}; they must match."
         )
     if gradient._data.dtype != tensor._data.dtype:
         gradient = gradient.to(tensor.dtype)
     return gradient
 
 
-def run_backward(tensors, gradients, retain_graph: bool, create_graph: bool, inputs=None, capture=None):
+def run_backward(
+    tensors: Sequence[Tensor],
+    gradients: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Tensor | Sequence[Tensor] | None = None,
+    capture: Sequence[Tensor] | None = None,
+) -> list[Tensor | None] | None:
     """Propagate ``gradients`` from ``tensors`` back through the graph.
 
-    Without ``capture``, gradients are accumulated into the ``.grad`` of leaves
-    (or only into the ``.grad`` of ``inputs`` when given). With ``capture`` (a list of
-    tensors), nothing is accumulated and the gradients of those tensors are returned
-    in order, None for those the outputs do not depend on (the engine behind
-    ``deepgrad.autograd.grad``).
+    Three modes:
+        - default: accumulate into the ``.grad`` of every leaf (``Tensor.backward()``);
+        - ``inputs``: accumulate only into the ``.grad`` of these tensors, leaves or not
+          (``backward(inputs=...)``);
+        - ``capture``: accumulate nothing; return the gradients of these tensors in order,
+          None for those the outputs do not depend on (``deepgrad.autograd.grad``).
     """
     if inputs is not None:
-        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-        found = run_backward(tensors, gradients, retain_graph, create_graph, capture=inputs)
-        handed_out = {id(g._data) for g in gradients if isinstance(g, Tensor)}
-        for t, g in zip(inputs, found):
-            if g is not None:
-                _accumulate(t, g, create_graph, handed_out)
+        _backward_into_inputs(tensors, gradients, retain_graph, create_graph, inputs)
         return None
-
-    roots = []
-    grads: dict = {}
-    leaf_grads: dict = {}
-    # Arrays the caller can see (given gradients, hook results): never adopted as a .grad.
-    handed_out = set()
-    for index, (tensor, gradient) in enumerate(zip(tensors, gradients)):
-        g = _initial_gradient(tensor, gradient, index)
-        if gradient is not None:
-            handed_out.add(id(g._data))
-        if tensor.grad_fn is None:
-            _add(leaf_grads, tensor, g)
-        else:
-            roots.append(tensor.grad_fn)
-            _add(grads, tensor.grad_fn, g)
-
-    captured_nodes = {}
-    captured_leaves = {}
     if capture is not None:
-        for i, t in enumerate(capture):
-            if t.grad_fn is None:
-                captured_leaves[id(t)] = i
-            else:
-                captured_nodes[t.grad_fn] = i
-    results = [None] * (len(capture) if capture is not None else 0)
-
-    prev_mode = GradMode.enabled
-    GradMode.enabled = create_graph
-    try:
-        for node in _topological_order(roots):
-            dy = grads.pop(node, None)
-            if dy is None:
-                continue
-            if node.hooks is not None or node.retained is not None or captured_nodes:
-                dy = _node_extras(node, dy, create_graph, captured_nodes, results, handed_out)
-            if node.released:
-                raise _released_error(node)
-            dxs = node.fn.backward(node, dy)
-            if type(dxs) is not tuple:
-                dxs = (dxs,)
-            for parent, dx in zip(node.parents, dxs):
-                if parent is None or dx is None:
-                    continue
-                if dx._data.shape != parent.shape:
-                    dx = sum_to_shape(dx, parent.shape)
-                if type(parent) is Context:
-                    if parent in grads:
-                        grads[parent] = grads[parent] + dx
-                    else:
-                        grads[parent] = dx
-                else:
-                    _add(leaf_grads, parent, dx)
-            if not retain_graph:
-                node.__dict__.clear()  # Context.release(), inlined: this loop is hot
-                node.released = True
-    finally:
-        GradMode.enabled = prev_mode
-
-    for key, (leaf, g) in leaf_grads.items():
-        if capture is not None and key not in captured_leaves:
-            continue  # autograd.grad: a gradient nobody asked for (its hooks do not run either)
+        return capture_gradients(tensors, gradients, retain_graph, create_graph, capture)
+    graph = _Pass(tensors, gradients, create_graph)
+    leaf_grads = graph.propagate(retain_graph)
+    for leaf, g in leaf_grads.values():
         if leaf._hooks:
-            g = _run_hooks(leaf._hooks, g, handed_out)
-        if capture is not None:
-            results[captured_leaves[key]] = g
+            g = _run_hooks(leaf._hooks, g, graph.handed_out)
+        accumulate_grad(leaf, g, create_graph, graph.handed_out)
+    return None
+
+
+def _backward_into_inputs(tensors, gradients, retain_graph, create_graph, inputs) -> None:
+    """``backward(inputs=...)``: the gradients of ``inputs``, accumulated into their ``.grad``."""
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    found = capture_gradients(tensors, gradients, retain_graph, create_graph, inputs)
+    handed_out = {id(g._data) for g in gradients if isinstance(g, Tensor)}
+    for t, g in zip(inputs, found):
+        if g is not None:
+            accumulate_grad(t, g, create_graph, handed_out)
+
+
+def capture_gradients(
+    tensors: Sequence[Tensor],
+    gradients: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    capture: Sequence[Tensor],
+) -> list[Tensor | None]:
+    """``autograd.grad``: the gradients of ``capture`` in their dtypes; no ``.grad`` is set."""
+    graph = _Pass(tensors, gradients, create_graph)
+    results: list[Tensor | None] = [None] * len(capture)
+    captured_leaves = {}
+    for i, t in enumerate(capture):
+        if t.grad_fn is None:
+            captured_leaves[id(t)] = i
         else:
-            _accumulate(leaf, g, create_graph, handed_out)
-    if capture is not None:
-        for i, (t, g) in enumerate(zip(capture, results)):
-            if g is not None and g._data.dtype != t._data.dtype:
-                results[i] = g.to(t.dtype)
+            graph.captured_nodes[t.grad_fn] = i
+    graph.results = results
+    leaf_grads = graph.propagate(retain_graph)
+    for key, (leaf, g) in leaf_grads.items():
+        if key not in captured_leaves:
+            continue  # a gradient nobody asked for (its hooks do not run either)
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g, graph.handed_out)
+        results[captured_leaves[key]] = g
+    for i, (t, g) in enumerate(zip(capture, results)):
+        if g is not None and g._data.dtype != t._data.dtype:
+            results[i] = g.to(t.dtype)
     return results
+
+
+class _Pass:
+    """One backward pass: the seeds, the gradients waiting at each node, and what is captured."""
+
+    def __init__(
+        self, tensors: Sequence[Tensor], gradients: Sequence[Any], create_graph: bool
+    ) -> None:
+        self.create_graph = create_graph
+        self.roots: list[Context] = []
+        self.grads: dict = {}  # node -> the sum of the gradients that reached it so far
+        self.leaf_grads: dict = {}  # id(leaf) -> (leaf, its gradient)
+        # Arrays the caller can see (given gradients, hook results): never adopted as a .grad.
+        self.handed_out: set = set()
+        self.captured_nodes: dict = {}  # node -> position in results (autograd.grad)
+        self.results: list = []
+        for index, (tensor, gradient) in enumerate(zip(tensors, gradients)):
+            g = initial_gradient(tensor, gradient, index)
+            if gradient is not None:
+                self.handed_out.add(id(g._data))
+            if tensor.grad_fn is None:
+                _add(self.leaf_grads, tensor, g)
+            else:
+                self.roots.append(tensor.grad_fn)
+                _add(self.grads, tensor.grad_fn, g)
+
+    def propagate(self, retain_graph: bool) -> dict:
+        """Run every node's backward in reverse topological order; return the leaves' gradients."""
+        grads, leaf_grads, captured_nodes = self.grads, self.leaf_grads, self.captured_nodes
+        prev_mode = GradMode.enabled
+        GradMode.enabled = self.create_graph
+        try:
+            for node in _topological_order(self.roots):
+                dy = grads.pop(node, None)
+                if dy is None:
+                    continue
+                if node.hooks is not None or node.retained is not None or captured_nodes:
+                    dy = _node_extras(node, dy, self)
+                if node.released:
+                    raise _released_error(node)
+                dxs = node.fn.backward(node, dy)
+                parents = node.parents
+                if type(dxs) is not tuple:
+                    dxs = (dxs,)
+                if len(dxs) != len(parents):
+                    raise _count_error(node, dxs)
+                for i, parent in enumerate(parents):
+                    dx = dxs[i]
+                    if parent is None or dx is None:
+                        continue
+                    try:
+                        data = dx._data
+                    except AttributeError:
+                        raise _not_a_tensor_error(node, i, dx) from None
+                    if type(parent) is Context:
+                        # The input's shape, dtype and device, as the parent node recorded them.
+                        if (
+                            data.shape != parent.shape
+                            or data.dtype is not parent.dtype
+                            or ((type(data) is _ndarray) is not (parent.xp is np))
+                        ):
+                            dx = checked_gradient(
+                                node, i, dx, parent.shape, parent.dtype, parent.xp
+                            )
+                        if parent in grads:
+                            grads[parent] = grads[parent] + dx
+                        else:
+                            grads[parent] = dx
+                    else:
+                        array = parent._data
+                        if (
+                            data.shape != array.shape
+                            or data.dtype is not array.dtype
+                            or (type(data) is not type(array))
+                        ):
+                            dx = checked_gradient(node, i, dx, array.shape, array.dtype, parent.xp)
+                        _add(leaf_grads, parent, dx)
+                if not retain_graph:
+                    node.__dict__.clear()  # Context.release(), inlined: this loop is hot
+                    node.released = True
+        finally:
+            GradMode.enabled = prev_mode
+        return leaf_grads
+
+
+def checked_gradient(
+    node: Context, index: int, dx: Tensor, shape: tuple, dtype: Any, xp: Any
+) -> Tensor:
+    """The gradient a primitive returned for input ``index``, made to match the input, or an error.
+
+    A gradient on another device, or of a non-floating type, is an error. One of a broadcast
+    shape is summed back to the input's (the engine un-broadcasts for every primitive); one
+    that no broadcast of the input gives is an error. A floating gradient of another width
+    (float64 for a float32 input) is cast to the input's dtype, as PyTorch does.
+    """
+    name = node.fn.__name__
+    data = dx._data
+    if (type(data) is _ndarray) is not (xp is np):
+        raise DeviceError(
+            f"{name}: backward returned a gradient for input {index} on {dx.device}, but the input "
+            f"is on {'cpu' if xp is np else 'cuda'}; return the gradient on the input's device."
+        )
+    if data.dtype.kind not in "fV" and dtype.kind in "fV":
+        raise DTypeError(
+            f"{name}: backward returned a gradient of dtype {data.dtype} for input {index}, which "
+            f"is {dtype}; gradients must be floating point (convert with .to(dy.dtype))."
+        )
+    if data.shape != shape:
+        axes = _summed_axes(data.shape, shape)
+        if axes is None:
+            raise BackwardError(
+                f"{name}: backward returned a gradient of shape {data.shape} for input {index}, "
+                f"whose shape is {shape}; return the input's shape (or one that broadcasting the "
+                "input gives)."
+            )
+        dx = sum_to_shape(dx, shape)
+    if dx._data.dtype != dtype and dtype.kind in "fV":
+        dx = dx.to(dtype)
+    return dx
+
+
+def _count_error(node: Context, dxs: tuple) -> BackwardError:
+    n = len(node.parents)
+    return BackwardError(
+        f"{node.fn.__name__}: backward returned an incorrect number of gradients (expected {n}, "
+        f"got {len(dxs)}); return one gradient (or None) per input, as a tuple when there are "
+        "several."
+    )
+
+
+def _not_a_tensor_error(node: Context, index: int, dx: Any) -> BackwardError:
+    return BackwardError(
+        f"{node.fn.__name__}: backward returned a {type(dx).__name__} as the gradient for input "
+        f"{index}; return a Tensor (or None), computed with Tensor operations from dy."
+    )
 
 
 def _run_hooks(hooks: list, grad: Tensor, handed_out: set) -> Tensor:
@@ -184,35 +323,31 @@ def _run_hooks(hooks: list, grad: Tensor, handed_out: set) -> Tensor:
         replaced = hook(grad)
         if replaced is not None:
             if not isinstance(replaced, Tensor) or replaced.shape != grad.shape:
+                got = replaced.shape if isinstance(replaced, Tensor) else type(replaced).__name__
                 raise RuntimeError(
-                    f"register_hook: a hook must return None or a Tensor of the gradient's shape {grad.shape} "
-                    f"(got {replaced.shape if isinstance(replaced, Tensor) else type(replaced).__name__})."
+                    "register_hook: a hook must return None or a Tensor of the gradient's shape "
+                    f"{grad.shape} (got {got})."
                 )
             handed_out.add(id(replaced._data))
             grad = replaced
     return grad
 
 
-def _node_extras(node, dy, create_graph, captured_nodes, results, handed_out):
-    """Hooks, retain_grad and autograd.grad's captures of a non-leaf: the rare cases, out of the hot loop."""
+def _node_extras(node: Context, dy: Tensor, graph: _Pass) -> Tensor:
+    """Hooks, retain_grad and autograd.grad captures of a non-leaf: rare, out of the hot loop."""
     if node.hooks:
-        dy = _run_hooks(node.hooks, dy, handed_out)
+        dy = _run_hooks(node.hooks, dy, graph.handed_out)
     if node.retained is not None:
         kept = node.retained()
         if kept is not None and kept.grad_fn is node:
-            handed_out.add(id(dy._data))  # visible as kept.grad: no leaf may adopt this array
-            g = dy if dy._data.dtype == kept._data.dtype else dy.to(kept.dtype)
-            if create_graph:
-                kept.grad = g if kept.grad is None else kept.grad + g
-            else:
-                g = g.detach()
-                kept.grad = g if kept.grad is None else Tensor._make(kept.grad._data + g._data, None)
-    if node in captured_nodes:
-        results[captured_nodes[node]] = dy
+            accumulate_retained_grad(kept, dy, graph.create_graph, graph.handed_out)
+    if node in graph.captured_nodes:
+        graph.results[graph.captured_nodes[node]] = dy
     return dy
 
 
-def _add(table: dict, key, grad: Tensor) -> None:
+def _add(table: dict, key: Context | Tensor, grad: Tensor) -> None:
+    """Sum the gradients reaching one node or leaf from its consumers (with Tensor ``+``)."""
     if type(key) is Context:
         if key in table:
             table[key] = table[key] + grad
@@ -223,8 +358,13 @@ def _add(table: dict, key, grad: Tensor) -> None:
         table[id(key)] = (key, grad if entry is None else entry[1] + grad)
 
 
-def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool, handed_out: set) -> None:
-    """leaf.grad += g, reusing g's array when nothing else can see it."""
+# -- writing .grad: the engine's paths that bypass Function.apply (docs/internals.md) ---------
+def accumulate_grad(leaf: Tensor, g: Tensor, create_graph: bool, handed_out: set) -> None:
+    """``leaf.grad += g``, in the leaf's dtype, reusing g's array when nothing else can see it.
+
+    Outside ``create_graph`` this works on the raw arrays (adopting ``g``'s array, or ``+=`` into
+    the existing ``.grad``), not through ``Function.apply``.
+    """
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
         return
@@ -243,10 +383,29 @@ def _accumulate(leaf: Tensor, g: Tensor, create_graph: bool, handed_out: set) ->
         existing = leaf.grad._data
         if existing.shape != array.shape:
             raise BackwardError(
-                f"backward: the tensor's .grad has shape {existing.shape} but the new gradient has shape "
-                f"{array.shape}; set .grad = None (or zero_grad()) before this backward."
+                f"backward: the tensor's .grad has shape {existing.shape} but the new gradient has "
+                f"shape {array.shape}; set .grad = None (or zero_grad()) before this backward."
             )
-        if leaf.grad._requires_grad or not is_writeable(existing) or existing.dtype != leaf._data.dtype:
+        if (
+            leaf.grad._requires_grad
+            or not is_writeable(existing)
+            or existing.dtype != leaf._data.dtype
+        ):
             leaf.grad = Tensor._make((existing + array).astype(leaf._data.dtype, copy=False), None)
         else:
             existing += array
+
+
+def accumulate_retained_grad(kept: Tensor, dy: Tensor, create_graph: bool, handed_out: set) -> None:
+    """``kept.grad += dy`` for a non-leaf that called ``retain_grad()``, in its dtype.
+
+    The gradient's array stays shared with ``dy`` (which flows on), so it is marked as handed
+    out: no leaf may adopt it. Outside ``create_graph`` the sum is made on the raw arrays.
+    """
+    handed_out.add(id(dy._data))
+    g = dy if dy._data.dtype == kept._data.dtype else dy.to(kept.dtype)
+    if create_graph:
+        kept.grad = g if kept.grad is None else kept.grad + g
+    else:
+        g = g.detach()
+        kept.grad = g if kept.grad is None else Tensor._make(kept.grad._data + g._data, None)

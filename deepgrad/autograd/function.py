@@ -30,6 +30,7 @@ that every registered primitive has an entry in the test table.
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -40,17 +41,20 @@ _ndarray = np.ndarray
 
 
 class BackwardError(RuntimeError):
-    """Backward cannot run: a freed graph, or an input modified in place after it was saved."""
+    """Backward cannot run: a freed graph, an input modified in place after it was saved, or a
+    primitive's backward that returned the wrong number of gradients or one of the wrong shape."""
 
 
 class Context:
     """Per-call state of a primitive and the node of the graph.
 
-    Attributes set by the engine: ``fn`` (the Function class), ``xp`` (array
-    module), ``parents`` (per input: its node, the leaf Tensor, or None),
-    ``needs_input_grad`` (per input: whether a gradient is wanted) and ``shape``
-    (of the output). Anything else a primitive sets on ``ctx`` is a
-    constant for its backward and is dropped when the graph is freed.
+    Attributes set by ``Function.apply``: ``fn`` (the Function class), ``xp`` (the array
+    module of the inputs, and of the output: a device copy resets it in forward),
+    ``parents`` (per input: its node, the leaf Tensor, or None), ``needs_input_grad``
+    (per input: whether a gradient is wanted), and ``shape`` and ``dtype`` (of the
+    output, which the engine checks the gradients of the node's consumers against).
+    Anything else a primitive sets on ``ctx`` is a constant for its backward and is
+    dropped when the graph is freed.
 
     Defaults live on the class so that making a context (once per op) sets only
     what differs: this is the hottest object in the framework.
@@ -58,7 +62,18 @@ class Context:
 
     # Always-set engine fields are slots; everything a primitive stores (and the saved tensors) lives
     # in __dict__, so freeing the node is one dict.clear().
-    __slots__ = ("__dict__", "__weakref__", "fn", "needs_input_grad", "parents", "shape", "xp")
+    __slots__ = ("__dict__", "__weakref__", "dtype", "fn", "needs_input_grad", "parents", "shape", "xp")
+    fn: type[Function]
+    xp: Any
+    parents: tuple[Any, ...]
+    needs_input_grad: tuple[bool, ...]
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    if TYPE_CHECKING:
+        # What a primitive keeps on ctx for its backward is its own business (any name).
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
     _saved = None  # positions while forward runs; the saved Tensors once the node is recorded
     _saved_versions = ()
     _saved_out = None
@@ -116,6 +131,28 @@ class Context:
         self.released = True
 
 
+def qualified_name(cls: type) -> str:
+    """The registry key of a primitive: ``module.QualName``."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def register_primitive(cls: type[Function]) -> None:
+    """Add ``cls`` to ``Function.registry``; a second class under the same qualified name raises.
+
+    A script, a notebook or the REPL (module ``__main__``) may define a class again: running a
+    cell twice is not a collision, so the new class replaces the old one there.
+    """
+    key = qualified_name(cls)
+    previous = Function.registry.get(key)
+    if previous is not None and previous is not cls and cls.__module__ != "__main__":
+        raise RuntimeError(
+            f"Function: a primitive named {key!r} is already registered (a different class); "
+            "rename one, or pass register=False to keep a class out of the registry "
+            "(class MyOp(Function, register=False))."
+        )
+    Function.registry[key] = cls
+
+
 def _released_error(ctx) -> BackwardError:
     return BackwardError(
         f"{ctx.fn.__name__}: trying to backward through the graph a second time, but its saved "
@@ -126,17 +163,20 @@ def _released_error(ctx) -> BackwardError:
 class Function:
     """Base class of all primitives (see the module docstring).
 
-    ``class MyOp(Function, register=False)`` keeps a primitive out of
-    ``Function.registry`` (for primitives defined in tests or user code).
+    Every subclass is registered in ``Function.registry`` under its module-qualified name
+    (``"deepgrad.ops.elementwise.Exp"``), so a user's ``class Exp(Function)`` sits beside
+    deepgrad's instead of replacing it. ``class MyOp(Function, register=False)`` keeps a
+    primitive out of the registry (for primitives defined in tests, or inside a function
+    that runs more than once).
     """
 
-    registry: dict[str, type] = {}
+    registry: ClassVar[dict[str, type[Function]]] = {}
     differentiable = True
 
-    def __init_subclass__(cls, register: bool = True, **kwargs):
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if register:
-            Function.registry[cls.__name__] = cls
+            register_primitive(cls)
 
     @staticmethod
     def forward(ctx: Context, *arrays, **constants):  # pragma: no cover - abstract
@@ -162,6 +202,7 @@ class Function:
                 ctx.needs_input_grad = needs
                 ctx.parents = tuple([t.grad_fn or (t if t._requires_grad else None) for t in inputs])
                 ctx.shape = out.shape
+                ctx.dtype = out.dtype
                 if ctx._saved is not None:
                     saved = ctx._saved = tuple([inputs[i] for i in ctx._saved])
                     ctx._saved_versions = tuple([t._version for t in saved])

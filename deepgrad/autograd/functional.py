@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepgrad.autograd.engine import run_backward
+from deepgrad.autograd.engine import capture_gradients
 from deepgrad.autograd.tensor import Tensor
 
 
@@ -64,7 +64,7 @@ def grad(
                 )
     if retain_graph is None:
         retain_graph = create_graph
-    results = run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=inputs)
+    results = capture_gradients(outputs, grad_outputs, retain_graph, create_graph, inputs)
     for i, (t, g) in enumerate(zip(inputs, results)):
         if g is None:
             if not allow_unused:

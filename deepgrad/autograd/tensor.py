@@ -1,19 +1,38 @@
 """Tensor: an n-dimensional array (NumPy or CuPy) that can record how it was computed.
 
-This module holds the data model only: attributes, conversion, the gradient
-bookkeeping and ``backward``. The math (``+``, ``exp``, ``sum``, ``reshape`` ...)
-is attached by ``deepgrad.ops`` as one-line delegations to the primitives, so
-that ``autograd`` stays free of math rules.
+The class holds the data model (attributes, conversion, the gradient bookkeeping and
+``backward``) and, as one-line delegations, every Tensor method of the math (``+``,
+``exp``, ``sum``, ``reshape`` ...). The math rules themselves live in ``deepgrad.ops``,
+one layer up: this module imports the op modules at its bottom (see there), so that
+``autograd`` stays free of math rules while a reader, an IDE and a type checker see
+each method with its signature. The file is longer than our ~600-line guide on purpose:
+Tensor's API (about 150 two-line methods) stays in one class, where it is looked for.
 """
 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
 
 from deepgrad import backend
-from deepgrad.backend import DTypeError, device_of, get_array_module
+from deepgrad.backend import Device, DTypeError, device_of, get_array_module
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from deepgrad.backend.random import Generator
+
+Number: TypeAlias = int | float | bool
+# What the other side of an operator may be: a tensor, a Python number or a NumPy array.
+TensorLike: TypeAlias = "Tensor | int | float | bool | np.ndarray"
+# A dimension, several, or None for all of them.
+Dims: TypeAlias = int | Sequence[int] | None
+# Anything deepgrad.backend.to_dtype understands: dg.float32, "float32", np.float32, float ...
+DTypeLike: TypeAlias = np.dtype | str | type | None
+DeviceLike: TypeAlias = Device | str
 
 _ndarray = np.ndarray
 
@@ -36,11 +55,14 @@ class Tensor:
     __slots__ = ("__dict__", "__weakref__", "_data", "_requires_grad", "grad_fn")
     __array_priority__ = 1000  # numpy_array * tensor -> Tensor.__rmul__
     # Rarely set attributes default on the class, so that making a tensor (once per op) is cheap.
-    grad = None
+    grad: Tensor | None = None
     _version = 0
-    _hooks = None
+    _hooks: list[Callable[[Tensor], Tensor | None]] | None = None
 
-    def __init__(self, data, dtype=None, device=None, requires_grad: bool = False):
+    def __init__(
+        self, data: Any, dtype: DTypeLike = None, device: DeviceLike | None = None,
+        requires_grad: bool = False,
+    ) -> None:
         self._data = backend.as_array(data, dtype, device)
         self.grad_fn = None
         self._requires_grad = False
@@ -48,7 +70,7 @@ class Tensor:
             self.requires_grad_(True)
 
     @staticmethod
-    def _make(array, grad_fn) -> Tensor:
+    def _make(array: Any, grad_fn: Any) -> Tensor:
         """Internal fast constructor used by every op: no checks, no copies."""
         t = _new(Tensor)
         t._data = array
@@ -67,11 +89,11 @@ class Tensor:
         return Tensor._make(self._data, None)
 
     @data.setter
-    def data(self, value):
+    def data(self, value: Tensor | Any) -> None:
         self._data = value._data if isinstance(value, Tensor) else value
 
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> tuple[int, ...]:
         return self._data.shape
 
     @property
@@ -83,7 +105,7 @@ class Tensor:
         return self._data.ndim
 
     @property
-    def device(self):
+    def device(self) -> Device:
         return device_of(self._data)
 
     @property
@@ -95,11 +117,15 @@ class Tensor:
         return self.grad_fn is None
 
     @property
-    def xp(self):
+    def xp(self) -> Any:
         """The array module of this tensor's data (numpy or cupy)."""
         return np if type(self._data) is _ndarray else get_array_module(self._data)
 
-    def size(self, dim: int | None = None):
+    @overload
+    def size(self, dim: None = None) -> tuple[int, ...]: ...
+    @overload
+    def size(self, dim: int) -> int: ...
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape (PyTorch alias), or the size of one dimension."""
         if dim is None:
             return self._data.shape
@@ -134,16 +160,16 @@ class Tensor:
             return self._data
         return self._data.get()
 
-    def item(self):
+    def item(self) -> Number:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted (got shape {self.shape})")
         return self._data.reshape(()).item() if type(self._data) is _ndarray else self._data.get().item()
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return (self._data if type(self._data) is _ndarray else self._data.get()).tolist()
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         arr = self._data if type(self._data) is _ndarray else self._data.get()
         return arr if dtype is None else arr.astype(dtype)
 
@@ -178,7 +204,7 @@ class Tensor:
     def requires_grad(self, requires_grad: bool) -> None:
         self.requires_grad_(requires_grad)
 
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: bool = True) -> Self:
         """Turn gradient tracking on or off for this leaf, in place."""
         if self.grad_fn is not None:
             if not requires_grad:
@@ -200,7 +226,7 @@ class Tensor:
         """A tensor sharing this one's data, outside the graph (requires_grad=False)."""
         return Tensor._make(self._data, None)
 
-    def detach_(self) -> Tensor:
+    def detach_(self) -> Self:
         """Take this tensor out of the graph, in place (it becomes a leaf that does not require grad)."""
         self.grad_fn = None
         self._requires_grad = False
@@ -221,7 +247,7 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self.grad_fn is not None and self.grad_fn.retained is not None and self.grad_fn.retained() is self
 
-    def register_hook(self, hook):
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it.
 
         On a leaf the hook sees the gradient of one backward pass before it is added to
@@ -256,7 +282,11 @@ class Tensor:
         return _HookHandle(hooks, hook)
 
     def backward(
-        self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None
+        self,
+        gradient: TensorLike | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Tensor | Sequence[Tensor] | None = None,
     ) -> None:
         """Compute the gradient of this tensor with respect to the graph's leaves.
 
@@ -304,12 +334,499 @@ class Tensor:
     def __str__(self) -> str:
         return self.__repr__()
 
+    # -- math: one-line delegations to deepgrad.ops -----------------------------------------
+    # Each method calls the functional of the same name (or, for the operators and the plain
+    # unary functions, which run once per op in every model, that functional's one-line body:
+    # the primitive's apply, with no extra Python frame). The op modules are imported at the
+    # bottom of this file.
+
+    # operators
+    def __add__(self, other: TensorLike) -> Tensor:
+        return _ew.Add.apply(*_ew.binary("add", self, other))
+
+    def __radd__(self, other: TensorLike) -> Tensor:
+        return _ew.Add.apply(*_ew.binary("add", other, self))
+
+    def __sub__(self, other: TensorLike) -> Tensor:
+        return _ew.Sub.apply(*_ew.binary("sub", self, other))
+
+    def __rsub__(self, other: TensorLike) -> Tensor:
+        return _ew.Sub.apply(*_ew.binary("sub", other, self))
+
+    def __mul__(self, other: TensorLike) -> Tensor:
+        return _ew.Mul.apply(*_ew.binary("mul", self, other))
+
+    def __rmul__(self, other: TensorLike) -> Tensor:
+        return _ew.Mul.apply(*_ew.binary("mul", other, self))
+
+    def __truediv__(self, other: TensorLike) -> Tensor:
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
+        return _ew.div(other, self)
+
+    def __floordiv__(self, other: TensorLike) -> Tensor:
+        return _ew.floor_divide(self, other)
+
+    def __rfloordiv__(self, other: TensorLike) -> Tensor:
+        return _ew.floor_divide(other, self)
+
+    def __mod__(self, other: TensorLike) -> Tensor:
+        return _ew.remainder(self, other)
+
+    def __rmod__(self, other: TensorLike) -> Tensor:
+        return _ew.remainder(other, self)
+
+    def __pow__(self, other: TensorLike) -> Tensor:
+        return _ew.Pow.apply(*_ew.binary("pow", self, other))
+
+    def __rpow__(self, other: TensorLike) -> Tensor:
+        return _ew.Pow.apply(*_ew.binary("pow", other, self))
+
+    def __matmul__(self, other: Tensor) -> Tensor:
+        return _la.matmul(self, other)
+
+    def __rmatmul__(self, other: Tensor) -> Tensor:
+        return _la.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ew.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return _ew.Abs.apply(self)
+
+    def __invert__(self) -> Tensor:
+        return _ew.logical_not(self)
+
+    # Comparisons give bool tensors (``object`` would have them give bool: hence the ignores).
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _ew.Compare.apply(*_ew.binary("eq", self, other), op="eq")
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return _ew.Compare.apply(*_ew.binary("ne", self, other), op="ne")
+
+    def __lt__(self, other: Tensor | Number) -> Tensor:
+        return _ew.Compare.apply(*_ew.binary("lt", self, other), op="lt")
+
+    def __le__(self, other: Tensor | Number) -> Tensor:
+        return _ew.Compare.apply(*_ew.binary("le", self, other), op="le")
+
+    def __gt__(self, other: Tensor | Number) -> Tensor:
+        return _ew.Compare.apply(*_ew.binary("gt", self, other), op="gt")
+
+    def __ge__(self, other: Tensor | Number) -> Tensor:
+        return _ew.Compare.apply(*_ew.binary("ge", self, other), op="ge")
+
+    def __and__(self, other: TensorLike) -> Tensor:
+        return _ew.compare("and", self, other)
+
+    def __or__(self, other: TensorLike) -> Tensor:
+        return _ew.compare("or", self, other)
+
+    def __xor__(self, other: TensorLike) -> Tensor:
+        return _ew.compare("xor", self, other)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _sh.getitem(self, index)
+
+    def __setitem__(self, index: Any, value: TensorLike) -> None:
+        _ip.setitem(self, index, value)
+
+    # in place (see deepgrad/ops/inplace.py); each returns this tensor, changed
+    def __iadd__(self, other: TensorLike) -> Tensor:
+        return _ip.iadd(self, other)
+
+    def __isub__(self, other: TensorLike) -> Tensor:
+        return _ip.isub(self, other)
+
+    def __imul__(self, other: TensorLike) -> Tensor:
+        return _ip.imul(self, other)
+
+    def __itruediv__(self, other: TensorLike) -> Tensor:
+        return _ip.itruediv(self, other)
+
+    def __ipow__(self, other: TensorLike) -> Tensor:
+        return _ip.ipow(self, other)
+
+    def add_(self, other: TensorLike, alpha: Number = 1) -> Tensor:
+        return _ip.add_(self, other, alpha=alpha) if alpha != 1 else _ip.add_(self, other)
+
+    def sub_(self, other: TensorLike, alpha: Number = 1) -> Tensor:
+        return _ip.sub_(self, other, alpha=alpha) if alpha != 1 else _ip.sub_(self, other)
+
+    def mul_(self, other: TensorLike) -> Tensor:
+        return _ip.mul_(self, other)
+
+    def div_(self, other: TensorLike) -> Tensor:
+        return _ip.div_(self, other)
+
+    def pow_(self, exponent: TensorLike) -> Tensor:
+        return _ip.pow_(self, exponent)
+
+    def clamp_(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
+        return _ip.clamp_(self, min, max)
+
+    clip_ = clamp_
+
+    def masked_fill_(self, mask: Tensor, value: TensorLike) -> Tensor:
+        return _ip.masked_fill_(self, mask, value)
+
+    def zero_(self) -> Tensor:
+        return _ip.zero_(self)
+
+    def fill_(self, value: TensorLike) -> Tensor:
+        return _ip.fill_(self, value)
+
+    def copy_(self, src: TensorLike) -> Tensor:
+        return _ip.copy_(self, src)
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
+        return _ip.normal_(self, mean, std, generator)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
+        return _ip.uniform_(self, a, b, generator)
+
+    # elementwise
+    def add(self, other: TensorLike, alpha: Number = 1) -> Tensor:
+        return _ew.add(self, other, alpha)
+
+    def sub(self, other: TensorLike, alpha: Number = 1) -> Tensor:
+        return _ew.sub(self, other, alpha)
+
+    def mul(self, other: TensorLike) -> Tensor:
+        return _ew.mul(self, other)
+
+    def div(self, other: TensorLike) -> Tensor:
+        return _ew.div(self, other)
+
+    def pow(self, exponent: TensorLike) -> Tensor:
+        return _ew.pow(self, exponent)
+
+    def neg(self) -> Tensor:
+        return _ew.Neg.apply(self)
+
+    def exp(self) -> Tensor:
+        return _ew.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return _ew.Log.apply(self)
+
+    def log1p(self) -> Tensor:
+        return _ew.Log1p.apply(self)
+
+    def expm1(self) -> Tensor:
+        return _ew.Expm1.apply(self)
+
+    def log2(self) -> Tensor:
+        return _cp.log2(self)
+
+    def sqrt(self) -> Tensor:
+        return _ew.Sqrt.apply(self)
+
+    def rsqrt(self) -> Tensor:
+        return _cp.rsqrt(self)
+
+    def square(self) -> Tensor:
+        return _cp.square(self)
+
+    def reciprocal(self) -> Tensor:
+        return _cp.reciprocal(self)
+
+    def sin(self) -> Tensor:
+        return _ew.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return _ew.Cos.apply(self)
+
+    def tanh(self) -> Tensor:
+        return _ew.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ew.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return _ew.Relu.apply(self)
+
+    def abs(self) -> Tensor:
+        return _ew.Abs.apply(self)
+
+    def erf(self) -> Tensor:
+        return _ew.Erf.apply(self)
+
+    def sign(self) -> Tensor:
+        return _ew.sign(self)
+
+    def clamp(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
+        return _ew.clamp(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other: TensorLike) -> Tensor:
+        return _ew.maximum(self, other)
+
+    def minimum(self, other: TensorLike) -> Tensor:
+        return _ew.minimum(self, other)
+
+    def where(self, condition: TensorLike, other: TensorLike) -> Tensor:
+        """``self`` where ``condition`` is true, else ``other``."""
+        return _ew.where(condition, self, other)
+
+    def isnan(self) -> Tensor:
+        return _ew.isnan(self)
+
+    def isinf(self) -> Tensor:
+        return _ew.isinf(self)
+
+    def isfinite(self) -> Tensor:
+        return _ew.isfinite(self)
+
+    def logical_not(self) -> Tensor:
+        return _ew.logical_not(self)
+
+    def logical_and(self, other: TensorLike) -> Tensor:
+        return _ew.logical_and(self, other)
+
+    def logical_or(self, other: TensorLike) -> Tensor:
+        return _ew.logical_or(self, other)
+
+    def logical_xor(self, other: TensorLike) -> Tensor:
+        return _ew.logical_xor(self, other)
+
+    eq = __eq__
+    ne = __ne__
+    lt = __lt__
+    le = __le__
+    gt = __gt__
+    ge = __ge__
+
+    # reductions
+    def sum(self, dim: Dims = None, keepdim: bool = False, dtype: DTypeLike = None) -> Tensor:
+        return _rd.sum(self, dim, keepdim, dtype)
+
+    def prod(self, dim: int | None = None, keepdim: bool = False, dtype: DTypeLike = None) -> Tensor:
+        return _rd.prod(self, dim, keepdim, dtype)
+
+    def cumsum(self, dim: int, dtype: DTypeLike = None) -> Tensor:
+        return _rd.cumsum(self, dim, dtype)
+
+    def mean(self, dim: Dims = None, keepdim: bool = False, dtype: DTypeLike = None) -> Tensor:
+        return _cp.mean(self, dim, keepdim, dtype)
+
+    def var(self, dim: Dims = None, correction: int = 1, keepdim: bool = False) -> Tensor:
+        return _cp.var(self, dim, correction, keepdim)
+
+    def std(self, dim: Dims = None, correction: int = 1, keepdim: bool = False) -> Tensor:
+        return _cp.std(self, dim, correction, keepdim)
+
+    def norm(self, p: float | str = "fro", dim: Dims = None, keepdim: bool = False,
+             dtype: DTypeLike = None) -> Tensor:
+        return _cp.norm(self, p, dim, keepdim, dtype)
+
+    def logsumexp(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
+        return _cp.logsumexp(self, dim, keepdim)
+
+    def amax(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
+        return _rd.amax(self, dim, keepdim)
+
+    def amin(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
+        return _rd.amin(self, dim, keepdim)
+
+    @overload
+    def max(self, dim: None = None, keepdim: bool = False) -> Tensor: ...
+    @overload
+    def max(self, dim: Tensor) -> Tensor: ...
+    @overload
+    def max(self, dim: int, keepdim: bool = False) -> _mm.MinMax: ...
+    def max(self, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | _mm.MinMax:
+        """The largest element; over ``dim``, (values, indices); with a tensor, the elementwise maximum."""
+        return _mm.max(self, dim, keepdim)
+
+    @overload
+    def min(self, dim: None = None, keepdim: bool = False) -> Tensor: ...
+    @overload
+    def min(self, dim: Tensor) -> Tensor: ...
+    @overload
+    def min(self, dim: int, keepdim: bool = False) -> _mm.MinMax: ...
+    def min(self, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | _mm.MinMax:
+        """The smallest element; over ``dim``, (values, indices); with a tensor, the elementwise minimum."""
+        return _mm.min(self, dim, keepdim)
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _mm.argmax(self, dim, keepdim)
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return _mm.argmin(self, dim, keepdim)
+
+    def all(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
+        return _rd.all(self, dim, keepdim)
+
+    def any(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
+        return _rd.any(self, dim, keepdim)
+
+    def softmax(self, dim: int, dtype: DTypeLike = None) -> Tensor:
+        return _fused.softmax(self, dim, dtype)
+
+    def log_softmax(self, dim: int, dtype: DTypeLike = None) -> Tensor:
+        return _fused.log_softmax(self, dim, dtype)
+
+    # shape
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        return _sh.reshape(self, *shape)
+
+    view = reshape
+
+    def reshape_as(self, other: Tensor) -> Tensor:
+        return _sh.reshape(self, other.shape)
+
+    view_as = reshape_as
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return _cp.flatten(self, start_dim, end_dim)
+
+    def unflatten(self, dim: int, sizes: Sequence[int]) -> Tensor:
+        return _cp.unflatten(self, dim, sizes)
+
+    def squeeze(self, dim: Dims = None) -> Tensor:
+        return _cp.squeeze(self, dim)
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return _cp.unsqueeze(self, dim)
+
+    def permute(self, *dims: int | Sequence[int]) -> Tensor:
+        return _sh.permute(self, *dims)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return _sh.transpose(self, dim0, dim1)
+
+    def t(self) -> Tensor:
+        """The transpose of a 2-d tensor (a 0-d or 1-d tensor as it is)."""
+        return _sh.transpose(self, 0, 1) if self._data.ndim == 2 else self
+
+    @property
+    def T(self) -> Tensor:
+        """All dimensions reversed."""
+        return _sh.permute(self, tuple(reversed(range(self._data.ndim))))
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two dimensions swapped (a batch of transposed matrices)."""
+        return _sh.transpose(self, -2, -1)
+
+    def movedim(self, source: int | Sequence[int], destination: int | Sequence[int]) -> Tensor:
+        return _cp.movedim(self, source, destination)
+
+    def expand(self, *sizes: int | Sequence[int]) -> Tensor:
+        return _sh.expand(self, *sizes)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return _sh.expand(self, other.shape)
+
+    def broadcast_to(self, size: Sequence[int]) -> Tensor:
+        return _cp.broadcast_to(self, size)
+
+    def repeat(self, *sizes: int | Sequence[int]) -> Tensor:
+        return _cp.repeat(self, *sizes)
+
+    def tile(self, dims: Sequence[int]) -> Tensor:
+        return _cp.tile(self, dims)
+
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+        return _cp.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        return _cp.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        return _cp.unbind(self, dim)
+
+    def flip(self, dims: int | Sequence[int]) -> Tensor:
+        return _cp.flip(self, dims)
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+        return _cp.roll(self, shifts, dims)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        return _cp.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        return _cp.triu(self, diagonal)
+
+    # indexing
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        return _ix.gather(self, dim, index)
+
+    def take_along_dim(self, indices: Tensor, dim: int | None = None) -> Tensor:
+        return _ix.take_along_dim(self, indices, dim)
+
+    def scatter_add(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return _ix.scatter_add(self, dim, index, src)
+
+    def index_select(self, dim: int, index: Tensor) -> Tensor:
+        return _ix.index_select(self, dim, index)
+
+    def masked_fill(self, mask: Tensor, value: TensorLike) -> Tensor:
+        return _ix.masked_fill(self, mask, value)
+
+    # linear algebra
+    def matmul(self, other: Tensor) -> Tensor:
+        return _la.matmul(self, other)
+
+    mm = matmul
+
+    def bmm(self, other: Tensor) -> Tensor:
+        return _la.bmm(self, other)
+
+    # copies and conversions (the dtype shorthands come last: ``def float`` would hide the
+    # builtin ``float`` from the annotations of every method after it)
+    def clone(self) -> Tensor:
+        return _cv.Clone.apply(self)
+
+    def to(self, *args: Any, dtype: DTypeLike = None, device: DeviceLike | None = None,
+           copy: bool = False) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+        return _cv.to(self, *args, dtype=dtype, device=device, copy=copy)
+
+    def cpu(self) -> Tensor:
+        return _cv.to(self, device="cpu")
+
+    def cuda(self, device: DeviceLike = "cuda") -> Tensor:
+        return _cv.to(self, device=device)
+
+    @overload
+    def type(self) -> str: ...
+    @overload
+    def type(self, dtype: DTypeLike) -> Tensor: ...
+    def type(self, dtype: DTypeLike = None) -> str | Tensor:
+        """``t.type()`` names the dtype; ``t.type(dtype)`` converts (PyTorch's old spelling)."""
+        return _cv.type_name(self) if dtype is None else _cv.to_type(self, dtype)
+
+    def float(self) -> Tensor:
+        return _ew.to_dtype(self, backend.float32)
+
+    def double(self) -> Tensor:
+        return _ew.to_dtype(self, backend.float64)
+
+    def half(self) -> Tensor:
+        return _ew.to_dtype(self, backend.float16)
+
+    def long(self) -> Tensor:
+        return _ew.to_dtype(self, backend.int64)
+
+    def int(self) -> Tensor:
+        return _ew.to_dtype(self, backend.int32)
+
+    def bool(self) -> Tensor:
+        return _ew.to_dtype(self, backend.bool_)
+
 
 _new = object.__new__
 
 
 class _HookHandle:
-    def __init__(self, hooks: list, hook):
+    def __init__(self, hooks: list, hook: Callable[[Tensor], Tensor | None]) -> None:
         self._hooks = hooks
         self._hook = hook
 
@@ -320,3 +837,19 @@ class _HookHandle:
             if h is self._hook:
                 del hooks[i]
                 break
+
+
+# The math lives in deepgrad.ops (rank 2), whose modules import Tensor: so they are imported
+# here, after the class exists, binding module objects only (nothing is read from them until
+# a method runs). This is autograd's one upward import; tests/test_layering.py allows it by
+# name. It relies on autograd being imported before ops, as deepgrad/__init__.py does.
+from deepgrad.ops import composite as _cp  # noqa: E402
+from deepgrad.ops import conversion as _cv  # noqa: E402
+from deepgrad.ops import elementwise as _ew  # noqa: E402
+from deepgrad.ops import fused as _fused  # noqa: E402
+from deepgrad.ops import index as _ix  # noqa: E402
+from deepgrad.ops import inplace as _ip  # noqa: E402
+from deepgrad.ops import linalg as _la  # noqa: E402
+from deepgrad.ops import minmax as _mm  # noqa: E402
+from deepgrad.ops import reduce as _rd  # noqa: E402
+from deepgrad.ops import shape as _sh  # noqa: E402

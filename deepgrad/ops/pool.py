@@ -494,7 +494,7 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
         return max_pool2d(input, kernel, kernel, return_indices=return_indices)
     from deepgrad.ops.composite import stack
     from deepgrad.ops.index import take_along_dim
-    from deepgrad.ops.tensor_methods import argmax
+    from deepgrad.ops.minmax import argmax
 
     lead = input.shape[:-2]
     rows, indices = [], []

@@ -169,3 +169,23 @@ def test_aliases():
     assert a.type(dg.float64).dtype == dg.float64
     assert a.type("torch.LongTensor").dtype == dg.int64
     assert dg.concat is dg.cat and dg.clip is dg.clamp
+
+
+def test_inplace_op_makes_an_in_place_form_of_any_op():
+    from deepgrad.ops.elementwise import relu
+    from deepgrad.ops.inplace import inplace_op
+    from deepgrad.ops.tensor_methods import _inplace
+
+    assert _inplace is inplace_op  # the old private name, until nn imports the public one
+    relu_ = inplace_op("relu_", relu)
+    x = dg.tensor([-1.0, 2.0])
+    array = x._data
+    assert relu_(x) is x and x._data is array  # outside the graph: written into the array
+    np.testing.assert_array_equal(x.numpy(), [0.0, 2.0])
+    w = dg.tensor([-1.0, 2.0], requires_grad=True)
+    h = w * 3.0
+    assert relu_(h) is h and h.grad_fn.fn.__name__ == "Relu"  # in the graph: rebound to the result
+    h.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 3.0])
+    with pytest.raises(RuntimeError, match="relu_: a leaf tensor that requires grad"):
+        relu_(w)

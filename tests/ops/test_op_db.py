@@ -168,6 +168,12 @@ def test_gradgradcheck(spec, case):
 
 
 # -- 3. the table covers every primitive -----------------------------------------------------
+# The registry is keyed by module-qualified name; the table names deepgrad's primitives by class
+# name, which test_deepgrad_primitive_names_are_unique keeps unambiguous.
+def _deepgrad_primitives() -> dict[str, type]:
+    return {cls.__name__: cls for cls in Function.registry.values() if cls.__module__.startswith("deepgrad.")}
+
+
 class _Recorder:
     """Record the Function classes applied while active (by wrapping Function.apply)."""
 
@@ -190,7 +196,7 @@ class _Recorder:
 @pytest.mark.parametrize("spec", [pytest.param(s, id=s.name) for s in SPECS])
 def test_covers_are_exercised(spec):
     """Each name in ``covers`` is a registered primitive that the op (forward or backward) runs."""
-    unknown = [name for name in spec.covers if name not in Function.registry]
+    unknown = [name for name in spec.covers if name not in _deepgrad_primitives()]
     assert not unknown, f"{spec.name}: covers names no registered Function: {unknown}"
     if "cpu" not in spec.devices:
         pytest.skip(f"{spec.name} needs {spec.devices}")
@@ -218,17 +224,20 @@ def _import_primitive_modules() -> None:
 
 def test_every_registered_primitive_has_an_entry():
     _import_primitive_modules()
-    registered = {
-        name
-        for name, cls in Function.registry.items()
-        if cls.__module__.startswith("deepgrad.") and cls.forward is not Function.forward
-    }
+    registered = {name for name, cls in _deepgrad_primitives().items() if cls.forward is not Function.forward}
     covered = set().union(*(spec.covers for spec in SPECS))
     missing = sorted(registered - covered)
     assert not missing, (
         f"primitives with no op-table entry: {missing}; add an OpSpec with covers=(...) to tests/ops/op_db.py "
         "(or op_db_nn.py / op_db_conv.py)."
     )
+
+
+def test_deepgrad_primitive_names_are_unique():
+    _import_primitive_modules()
+    names = [cls.__name__ for cls in Function.registry.values() if cls.__module__.startswith("deepgrad.")]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    assert not duplicated, f"two deepgrad primitives share a class name (the op table cannot tell them apart): {duplicated}"
 
 
 def test_entry_names_are_unique_and_cases_nonempty():
