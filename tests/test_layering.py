@@ -118,7 +118,7 @@ def layering_violations(root: Path, rank: dict[str, int]) -> list[str]:
         own = _own_layer(rel)
         if own == ROOT_MODULE or own not in ranks:
             continue
-        for lineno, module, lazy in _imports(path, rel, root):
+        for lineno, module, _ in _imports(path, rel, root):
             target = _target_layer(module)
             if target is None or target == own or target not in ranks:
                 continue
