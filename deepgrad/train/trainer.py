@@ -11,7 +11,6 @@ from typing import Any
 
 from deepgrad.autograd import Tensor, no_grad
 from deepgrad.backend import parse_device
-from deepgrad.backend.random import Generator, default_generator
 from deepgrad.ops.shape import cat
 from deepgrad.optim.lr_scheduler import ReduceLROnPlateau
 from deepgrad.train import checkpoint as ckpt
@@ -461,10 +460,7 @@ class Trainer:
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "updater": self.updater.state_dict(),
             "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys().items()},
-            "rng": {
-                "default": default_generator.get_state(),
-                "loader": [g.get_state() for g in _loader_generators(self._train_loader)],
-            },
+            "rng": ckpt.rng_state(self._train_loader),
             "history": self.history.state_dict(),
         }
 
@@ -489,16 +485,7 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         if state.get("updater"):
             self.updater.load_state_dict(state["updater"])
-        default_generator.set_state(state["rng"]["default"])
-        generators = _loader_generators(train_loader)
-        saved = state["rng"]["loader"]
-        if len(saved) != len(generators):
-            raise ValueError(
-                f"Trainer.fit: the checkpoint saved {len(saved)} data-loader generator(s) but this loader has "
-                f"{len(generators)}; resume with a loader built like the original one."
-            )
-        for gen, gen_state in zip(generators, saved):
-            gen.set_state(gen_state)
+        ckpt.restore_rng(state["rng"], train_loader)
         self.history = History()
         self.history.load_state_dict(state["history"])
         self.epoch = int(state["epoch"])
@@ -508,25 +495,6 @@ class Trainer:
         for key, cb in self._callback_keys().items():
             if states.get(key):
                 cb.load_state_dict(states[key])
-
-
-def _loader_generators(loader) -> list[Generator]:
-    """The distinct non-default Generators a loader shuffles and augments with."""
-    found: list[Generator] = []
-    for owner in (
-        loader,
-        getattr(loader, "sampler", None),
-        getattr(loader, "batch_sampler", None),
-        getattr(getattr(loader, "batch_sampler", None), "sampler", None),
-    ):
-        gen = getattr(owner, "generator", None)
-        if (
-            isinstance(gen, Generator)
-            and gen is not default_generator
-            and all(gen is not g for g in found)
-        ):
-            found.append(gen)
-    return found
 
 
 def _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater) -> None:
