@@ -324,10 +324,8 @@ class Trainer:
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         for index, batch in enumerate(train_loader):
-            logs = (
-                {"epoch": epoch, "batch": index, "step": self.global_step + 1}
-                if want_logs
-                else None
+            logs: dict[str, Any] = (
+                {"epoch": epoch, "batch": index, "step": self.global_step + 1} if want_logs else {}
             )
             for hook in batch_start:
                 hook(self, logs)
@@ -551,7 +549,7 @@ def _loss_and_size(logs: dict[str, float]) -> tuple[float, int]:
                     f"Trainer: the updater logged {key!r}, a name the Trainer writes itself "
                     f"({', '.join(sorted(RESERVED_LOGS))}, val_*); rename it."
                 )
-    return logs["loss"], logs.get("size", 1)
+    return logs["loss"], int(logs.get("size", 1))
 
 
 def _computed(metrics: list[Metric]) -> dict[str, Any]:

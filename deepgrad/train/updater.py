@@ -113,7 +113,7 @@ class StandardUpdater(Updater):
 
 def batch_size(target: Any) -> int:
     """The number of samples in a batch: the target's first dimension (1 for a scalar)."""
-    shape = getattr(target, "shape", ())
+    shape: tuple[int, ...] = tuple(getattr(target, "shape", ()))
     return int(shape[0]) if len(shape) else 1
 
 
