@@ -24,8 +24,7 @@ from deepgrad.autograd import Tensor, no_grad
 from deepgrad.backend.random import Generator
 from deepgrad.nn import functional as F
 from deepgrad.ops.creation import ones_like, randn, zeros_like
-from deepgrad.train import Trainer
-from deepgrad.train.metrics import Metric
+from deepgrad.train import Callback, Trainer, Updater
 
 
 def _check_positive(owner: str, **values) -> None:
@@ -330,30 +329,44 @@ class DCGAN(GAN):
         )
 
 
-class _Mean(Metric):
-    """A running mean of a number reported per batch (weighted by the batch size)."""
+class GANUpdater(Updater):
+    """The Trainer's step for a ``GAN``: ``GAN.train_step``, ``d_steps`` D updates and one G update.
 
-    def reset(self) -> None:
-        self._sum = 0.0
-        self._count = 0
+    Batches are ``(x, label)`` or ``(x, x)``; only x is used. The logs are the generator's loss
+    as ``loss`` and ``d_loss``, ``d_real``, ``d_fake`` (see ``GAN.train_step``), weighted by
+    the batch size. ``GAN.train_step`` steps the optimizer itself, so no ``on_backward_end``
+    hook runs between its backward passes and its optimizer steps.
 
-    def update(self, output, target) -> None:
-        self._sum += float(output) * int(target)
-        self._count += int(target)
+    Args:
+        d_steps: discriminator updates per batch. Default: 1.
+    """
 
-    def compute(self) -> float:
-        if self._count == 0:
-            raise self._empty_error()
-        return self._sum / self._count
+    def __init__(self, d_steps: int = 1) -> None:
+        _check_positive("GANUpdater", d_steps=d_steps)
+        self.d_steps = d_steps
+
+    def update(self, trainer: Trainer, batch: Any) -> dict[str, float]:
+        inputs, target = trainer.split_batch(batch)
+        real = inputs[0] if inputs else target
+        stats = trainer.model.train_step(real, trainer.optimizer, self.d_steps)
+        return {
+            "loss": stats["g_loss"],
+            "size": real.shape[0],
+            "d_loss": stats["d_loss"],
+            "d_real": stats["d_real"],
+            "d_fake": stats["d_fake"],
+        }
 
 
 class GANTrainer(Trainer):
-    """A ``Trainer`` whose step is ``GAN.train_step``: one D update and one G update per batch.
+    """A ``Trainer`` whose updater is ``GANUpdater``: one ``GAN.train_step`` per batch.
 
     The logged ``loss`` is the generator's; ``d_loss``, ``d_real`` and ``d_fake`` (mean D
-    probabilities on real and generated samples) are logged as metrics. A healthy game keeps
-    ``d_real`` and ``d_fake`` apart but away from 1 and 0. Batches are ``(x, label)`` or ``(x, x)``;
-    only x is used. Everything else (callbacks, checkpoints, resume, Monitor) is the Trainer's.
+    probabilities on real and generated samples) are logged per step and as epoch means. A
+    healthy game keeps ``d_real`` and ``d_fake`` apart but away from 1 and 0. Batches are
+    ``(x, label)`` or ``(x, x)``; only x is used. Everything else (callbacks, checkpoints,
+    resume, Monitor) is the Trainer's. ``GAN.train_step`` steps the optimizer itself, so
+    callbacks that act in ``on_backward_end`` (``GradientClipping``) are refused.
 
     Args:
         model: the ``GAN``.
@@ -377,48 +390,47 @@ class GANTrainer(Trainer):
         if not isinstance(model, GAN):
             raise TypeError(f"GANTrainer: model must be a GAN (got {type(model).__name__}).")
         _check_positive("GANTrainer", d_steps=d_steps)
-        metrics = [_Mean(name="d_loss"), _Mean(name="d_real"), _Mean(name="d_fake")]
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if isinstance(cb, Callback) and type(cb).on_backward_end is not Callback.on_backward_end:
+                raise ValueError(
+                    f"GANTrainer: GAN.train_step steps the optimizer itself, so the on_backward_end hook "
+                    f"of {type(cb).__name__} would never run; leave it out of the callbacks."
+                )
         super().__init__(
             model,
             self._validation_loss,
             optimizer,
-            metrics=metrics,
             callbacks=callbacks,
             device=device,
             monitor=monitor,
             doctor=doctor,
             progress=progress,
+            updater=GANUpdater(d_steps),
         )
-        self.d_steps = d_steps
+
+    @property
+    def d_steps(self) -> int:
+        """Discriminator updates per batch (the updater's)."""
+        return self.updater.d_steps
 
     def _validation_loss(self, output: Tensor, target: Tensor) -> Tensor:
         # Trainer.evaluate calls model(x) = G(x): meaningless for real images, so the GAN is not
         # validated that way; evaluate() is overridden below.
         raise TypeError("GANTrainer: a GAN has no validation loss; pass no val_loader.")
 
-    def _train_step(self, batch) -> tuple[float, int]:
-        inputs, target = self._split(batch)
-        real = inputs[0] if inputs else target
-        stats = self.model.train_step(real, self.optimizer, self.d_steps)
-        if self.scheduler is not None:
-            self.scheduler.step()
-        n = real.shape[0]
-        for metric in self.metrics:
-            metric.update(stats[metric.name], n)
-        return stats["g_loss"], n
-
     def evaluate(self, loader) -> dict[str, Any]:
         """D's mean probability on the real samples of ``loader`` and on as many generated ones (no training)."""
         gan = self.model
         was_training = gan.training
         gan.eval()
-        self._call("on_eval_start", {})
+        self.call_hook("on_eval_start", {})
         real_sum = fake_sum = 0.0
         seen = 0
         try:
             with no_grad():
                 for batch in loader:
-                    real = batch if isinstance(batch, Tensor) else self._split(batch)[0][0]
+                    real = batch if isinstance(batch, Tensor) else self.split_batch(batch)[0][0]
                     real = real.reshape(real.shape[0], *gan.image_shape) if real.ndim == 2 else real
                     n = real.shape[0]
                     real_sum += float(gan.discriminator(real).sigmoid().sum().item())
@@ -429,8 +441,17 @@ class GANTrainer(Trainer):
         if seen == 0:
             raise ValueError("GANTrainer.evaluate: the loader yielded no batches.")
         results = {"d_real": real_sum / seen, "d_fake": fake_sum / seen}
-        self._call("on_eval_end", results)
+        self.call_hook("on_eval_end", results)
         return results
 
 
-__all__ = ["DCGAN", "GAN", "DCDiscriminator", "DCGenerator", "GANTrainer", "MLPDiscriminator", "MLPGenerator"]
+__all__ = [
+    "DCGAN",
+    "GAN",
+    "DCDiscriminator",
+    "DCGenerator",
+    "GANTrainer",
+    "GANUpdater",
+    "MLPDiscriminator",
+    "MLPGenerator",
+]

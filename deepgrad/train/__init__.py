@@ -1,7 +1,8 @@
 """Training tools: the Trainer, callbacks, metrics, the training Monitor, the Doctor and plots.
 
 ``Trainer(model, loss_fn, optimizer, metrics=["accuracy"], callbacks=[EarlyStopping()]).fit(train, val,
-epochs=10)`` trains; ``Monitor`` watches hidden units and gradients; ``Doctor`` turns what was
+epochs=10)`` trains, one ``Updater.update(trainer, batch)`` per batch (``StandardUpdater`` unless
+``Trainer(updater=...)``); ``Monitor`` watches hidden units and gradients; ``Doctor`` turns what was
 recorded into plain-language diagnoses; ``deepgrad.train.plots`` draws learning curves
 (matplotlib, imported only when used).
 """
@@ -35,6 +36,7 @@ from deepgrad.train.metrics import (
 )
 from deepgrad.train.monitor import Monitor
 from deepgrad.train.trainer import Trainer
+from deepgrad.train.updater import StandardUpdater, Updater
 
 __all__ = [
     "F1",
@@ -58,9 +60,11 @@ __all__ = [
     "ProgressBar",
     "R2Score",
     "Recall",
+    "StandardUpdater",
     "TensorBoardLogger",
     "TopKAccuracy",
     "Trainer",
+    "Updater",
     "load_checkpoint",
     "metrics",
     "plots",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from deepgrad.backend.random import Generator, default_generator
 from deepgrad.io import load, load_metadata, save
 
 KIND = "deepgrad.train.checkpoint"
@@ -43,3 +44,42 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise ValueError(f"load_checkpoint: {os.fspath(path)!r} lacks {', '.join(missing)}; the file is damaged.")
     return state
+
+
+def rng_state(loader: Any) -> dict[str, Any]:
+    """The random state a resumed run needs: deepgrad's default generator and the loader's own."""
+    return {
+        "default": default_generator.get_state(),
+        "loader": [g.get_state() for g in _loader_generators(loader)],
+    }
+
+
+def restore_rng(state: dict[str, Any], loader: Any) -> None:
+    """Set the generators back to ``rng_state``'s ``state``; the loader must be built as before."""
+    default_generator.set_state(state["default"])
+    generators = _loader_generators(loader)
+    saved = state["loader"]
+    if len(saved) != len(generators):
+        raise ValueError(
+            f"Trainer.fit: the checkpoint saved {len(saved)} data-loader generator(s) but this "
+            f"loader has {len(generators)}; resume with a loader built like the original one."
+        )
+    for gen, gen_state in zip(generators, saved):
+        gen.set_state(gen_state)
+
+
+def _loader_generators(loader: Any) -> list[Generator]:
+    """The distinct non-default Generators a loader shuffles and augments with."""
+    found: list[Generator] = []
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    for owner in (
+        loader,
+        getattr(loader, "sampler", None),
+        batch_sampler,
+        getattr(batch_sampler, "sampler", None),
+    ):
+        gen = getattr(owner, "generator", None)
+        known = gen is default_generator or any(gen is g for g in found)
+        if isinstance(gen, Generator) and not known:
+            found.append(gen)
+    return found

@@ -79,6 +79,11 @@ def _layer_label(layer: str, kind: str) -> str:
     return f"layer '{layer}' ({kind_label(kind)})"
 
 
+def _tail_median(losses: np.ndarray) -> float:
+    """Median of the last 10% of the losses (one noisy batch does not decide)."""
+    return float(np.median(losses[-max(1, losses.size // 10) :]))
+
+
 def _median(values) -> float:
     values = np.asarray(values, dtype=np.float64)
     values = values[~np.isnan(values)]
@@ -131,79 +136,101 @@ class Doctor:
         return float(lrs[-1]) if lrs.size else math.nan
 
     def _loss_curve(self) -> list[Diagnosis]:
+        """The first of nan_loss, diverging and flat_loss that fires (at most one finding)."""
         losses = self.history.step_column("loss")
         if losses.size == 0:
             return []
         steps = self.history.step_column("step")
-        lr = self._lr()
+        for rule in (self._nan_loss, self._diverging, self._flat_loss):
+            found = rule(losses, steps)
+            if found is not None:
+                return [found]
+        return []
+
+    def _nan_loss(self, losses: np.ndarray, steps: np.ndarray) -> Diagnosis | None:
         bad = np.flatnonzero(~np.isfinite(losses))
-        if bad.size:
-            i = int(bad[0])
-            finite = losses[:i]
-            last = float(finite[-1]) if finite.size else math.nan
-            return [
-                Diagnosis(
-                    "nan_loss",
-                    "error",
-                    f"The loss became {losses[i]} at step {int(steps[i])} (last finite value {last:.4g}, first "
-                    f"{losses[0]:.4g}). If the network diverges, most probably the learning rate ({lr:g}) is too "
-                    f"large: {LR_ADVICE}.",
-                    {
-                        "step": int(steps[i]),
-                        "value": float(losses[i]),
-                        "last_finite_loss": last,
-                        "first_loss": float(losses[0]),
-                        "lr": lr,
-                    },
-                )
-            ]
+        if not bad.size:
+            return None
+        lr = self._lr()
+        i = int(bad[0])
+        finite = losses[:i]
+        last = float(finite[-1]) if finite.size else math.nan
+        return Diagnosis(
+            "nan_loss",
+            "error",
+            f"The loss became {losses[i]} at step {int(steps[i])} (last finite value {last:.4g}, first "
+            f"{losses[0]:.4g}). If the network diverges, most probably the learning rate ({lr:g}) is too "
+            f"large: {LR_ADVICE}.",
+            {
+                "step": int(steps[i]),
+                "value": float(losses[i]),
+                "last_finite_loss": last,
+                "first_loss": float(losses[0]),
+                "lr": lr,
+            },
+        )
+
+    def _diverging(self, losses: np.ndarray, steps: np.ndarray) -> Diagnosis | None:
         n = losses.size
         head = float(losses[0])  # the loss at initialization
-        tail = float(np.median(losses[-max(1, n // 10) :]))  # median: one noisy batch does not decide
+        tail = _tail_median(losses)
         peak = int(np.argmax(losses))
         grew = tail > self.diverge_factor * head and tail > head + 1e-8
         spiked = losses[peak] > self.spike_factor * max(head, 1e-8)
-        if n >= 10 and (grew or spiked):
-            what = (
-                f"grew from {head:.4g} (step 1) to {tail:.4g} (median of the last 10% of {n} steps)"
-                if grew
-                else f"jumped from {head:.4g} (step 1) to {losses[peak]:.4g} at step {int(steps[peak])}"
-            )
-            return [
-                Diagnosis(
-                    "diverging",
-                    "error",
-                    f"The training loss {what}: training is unstable or diverges. If the network diverges, most "
-                    f"probably the learning rate ({lr:g}) is too large: {LR_ADVICE}.",
-                    {
-                        "first_loss": head,
-                        "last_loss": tail,
-                        "peak_loss": float(losses[peak]),
-                        "peak_step": int(steps[peak]),
-                        "steps": n,
-                        "lr": lr,
-                    },
-                )
-            ]
-        if n >= self.min_steps and head > 0 and (head - tail) < self.flat_fraction * head:
-            change = 100.0 * (head - tail) / head
-            return [
-                Diagnosis(
-                    "flat_loss",
-                    "warning",
-                    f"The training loss barely moved: {head:.4g} -> {tail:.4g} over {n} steps ({change:.2f}%). "
-                    f"The learning rate ({lr:g}) may be too small (try 10x larger, or the LR range test "
-                    "deepgrad.optim.find_lr), or the initialization is bad: saturated or dead units learn nothing "
-                    "(use Xavier/Glorot for tanh/sigmoid, Kaiming/He for ReLU).",
-                    {"first_loss": head, "last_loss": tail, "steps": n, "relative_change": change / 100.0, "lr": lr},
-                )
-            ]
-        return []
+        if n < 10 or not (grew or spiked):
+            return None
+        lr = self._lr()
+        what = (
+            f"grew from {head:.4g} (step 1) to {tail:.4g} (median of the last 10% of {n} steps)"
+            if grew
+            else f"jumped from {head:.4g} (step 1) to {losses[peak]:.4g} at step {int(steps[peak])}"
+        )
+        return Diagnosis(
+            "diverging",
+            "error",
+            f"The training loss {what}: training is unstable or diverges. If the network diverges, most "
+            f"probably the learning rate ({lr:g}) is too large: {LR_ADVICE}.",
+            {
+                "first_loss": head,
+                "last_loss": tail,
+                "peak_loss": float(losses[peak]),
+                "peak_step": int(steps[peak]),
+                "steps": n,
+                "lr": lr,
+            },
+        )
+
+    def _flat_loss(self, losses: np.ndarray, steps: np.ndarray) -> Diagnosis | None:
+        n = losses.size
+        head, tail = float(losses[0]), _tail_median(losses)
+        if not (n >= self.min_steps and head > 0 and (head - tail) < self.flat_fraction * head):
+            return None
+        lr = self._lr()
+        change = 100.0 * (head - tail) / head
+        return Diagnosis(
+            "flat_loss",
+            "warning",
+            f"The training loss barely moved: {head:.4g} -> {tail:.4g} over {n} steps ({change:.2f}%). "
+            f"The learning rate ({lr:g}) may be too small (try 10x larger, or the LR range test "
+            "deepgrad.optim.find_lr), or the initialization is bad: saturated or dead units learn nothing "
+            "(use Xavier/Glorot for tanh/sigmoid, Kaiming/He for ReLU).",
+            {
+                "first_loss": head,
+                "last_loss": tail,
+                "steps": n,
+                "relative_change": change / 100.0,
+                "lr": lr,
+            },
+        )
 
     def _param_layers(self) -> list[str]:
         """Watched layers with parameters, in model order."""
         latest = self.monitor.latest()
-        return [name for name in self.monitor.layers if name in latest and not math.isnan(latest[name]["weight_norm"])]
+        return [
+            name
+            for name in self.monitor.layers
+            if name in latest and not math.isnan(latest[name]["weight_norm"])
+        ]
 
     def _relative_grads(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
         grads = self.monitor.column("grad_norm", layer)
@@ -212,109 +239,129 @@ class Doctor:
             return grads, grads / weights
 
     def _gradients(self) -> list[Diagnosis]:
-        found: list[Diagnosis] = []
+        """exploding_gradients, vanishing_gradients and large_updates, from the Monitor's layers."""
         layers = self._param_layers()
         if not layers:
-            return found
+            return []
+        ratio = self._first_to_last_ratio(layers)
+        rules = (self._exploding_gradients(layers, ratio), self._vanishing_gradients(ratio))
+        return [d for d in (*rules, self._large_updates(layers)) if d is not None]
+
+    def _first_to_last_ratio(self, layers: list[str]) -> dict[str, Any] | None:
+        """Median ratio of the first to the last layer's relative gradient (grad norm / weight
+        norm), with its evidence; None with fewer than two layers."""
+        if len(layers) < 2:
+            return None
+        first, last = layers[0], layers[-1]
+        _, rel_first = self._relative_grads(first)
+        _, rel_last = self._relative_grads(last)
+        k = min(rel_first.size, rel_last.size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = _median(rel_first[:k] / rel_last[:k])
+        return {
+            "first_layer": first,
+            "last_layer": last,
+            "ratio": ratio,
+            "first_relative_grad": _median(rel_first),
+            "last_relative_grad": _median(rel_last),
+        }
+
+    def _exploding_layer(self, name: str) -> tuple[str, dict[str, Any]] | None:
+        """(what happened, evidence) when a layer's gradient norm is not finite or grew
+        ``explode_growth`` times over the run."""
+        grads, _ = self._relative_grads(name)
+        steps = self.monitor.column("step", name)
+        nonfinite = np.flatnonzero(~np.isfinite(grads))
+        if nonfinite.size:
+            i = nonfinite[0]
+            return (
+                f"its gradient norm became {grads[i]} at step {int(steps[i])}",
+                {"layer": name, "step": int(steps[i]), "grad_norm": float(grads[i])},
+            )
+        if grads.size >= 2 and grads[0] > 0 and grads.max() > self.explode_growth * grads[0]:
+            peak = int(np.argmax(grads))
+            what = (
+                f"its gradient norm grew from {grads[0]:.3g} (step {int(steps[0])}) to "
+                f"{grads[peak]:.3g} (step {int(steps[peak])})"
+            )
+            return (
+                what,
+                {
+                    "layer": name,
+                    "first_grad_norm": float(grads[0]),
+                    "max_grad_norm": float(grads[peak]),
+                    "step": int(steps[peak]),
+                },
+            )
+        return None
+
+    def _exploding_gradients(
+        self, layers: list[str], ratio: dict[str, Any] | None
+    ) -> Diagnosis | None:
+        """The first layer whose gradient norm exploded, else a first-to-last relative gradient
+        ratio above ``explode_ratio``."""
         exploded = None
         for name in layers:
-            grads, _ = self._relative_grads(name)
-            steps = self.monitor.column("step", name)
-            nonfinite = np.flatnonzero(~np.isfinite(grads))
-            if nonfinite.size:
-                exploded = (
-                    name,
-                    f"its gradient norm became {grads[nonfinite[0]]} at step {int(steps[nonfinite[0]])}",
-                    {"layer": name, "step": int(steps[nonfinite[0]]), "grad_norm": float(grads[nonfinite[0]])},
-                )
+            found = self._exploding_layer(name)
+            if found is not None:
+                exploded = (name, *found)
                 break
-            if grads.size >= 2 and grads[0] > 0 and grads.max() > self.explode_growth * grads[0]:
-                peak = int(np.argmax(grads))
-                exploded = (
-                    name,
-                    (
-                        f"its gradient norm grew from {grads[0]:.3g} (step {int(steps[0])}) to "
-                        f"{grads[peak]:.3g} (step {int(steps[peak])})"
-                    ),
-                    {
-                        "layer": name,
-                        "first_grad_norm": float(grads[0]),
-                        "max_grad_norm": float(grads[peak]),
-                        "step": int(steps[peak]),
-                    },
-                )
-                break
-        first, last = layers[0], layers[-1]
-        ratio = math.nan
-        if len(layers) >= 2:
-            _, rel_first = self._relative_grads(first)
-            _, rel_last = self._relative_grads(last)
-            k = min(rel_first.size, rel_last.size)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = _median(rel_first[:k] / rel_last[:k])
-            evidence = {
-                "first_layer": first,
-                "last_layer": last,
-                "ratio": ratio,
-                "first_relative_grad": _median(rel_first),
-                "last_relative_grad": _median(rel_last),
-            }
-            if exploded is None and ratio > self.explode_ratio:
-                exploded = (
-                    first,
-                    (
-                        f"the relative gradient (grad norm / weight norm) of the first layer '{first}' "
-                        f"is {ratio:.3g}x that of the last layer '{last}'"
-                    ),
-                    evidence,
-                )
-            if ratio < self.vanish_ratio:
-                found.append(
-                    Diagnosis(
-                        "vanishing_gradients",
-                        "warning",
-                        f"Gradients vanish toward the input: the relative gradient (grad norm / weight norm) of the "
-                        f"first layer '{first}' is {ratio:.2g} times that of the last layer '{last}' ("
-                        f"{evidence['first_relative_grad']:.2g} vs {evidence['last_relative_grad']:.2g}), so the early "
-                        "layers barely learn. Saturating activations (sigmoid, tanh) and poor initialization cause this: "
-                        "use ReLU, Xavier/Kaiming initialization, batch normalization or residual connections.",
-                        evidence,
-                        first,
-                    )
-                )
-        if exploded is not None:
-            layer, what, evidence = exploded
-            found.append(
-                Diagnosis(
-                    "exploding_gradients",
-                    "error",
-                    f"Gradients explode in layer '{layer}': {what}. Lower the learning rate, clip the gradients "
-                    "(Trainer(grad_clip=1.0) or GradientClipping), and check the initialization scale "
-                    "(Xavier/Kaiming) or add batch normalization.",
-                    evidence,
-                    layer,
-                )
+        if exploded is None and ratio is not None and ratio["ratio"] > self.explode_ratio:
+            first, last = ratio["first_layer"], ratio["last_layer"]
+            what = (
+                f"the relative gradient (grad norm / weight norm) of the first layer '{first}' "
+                f"is {ratio['ratio']:.3g}x that of the last layer '{last}'"
             )
+            exploded = (first, what, ratio)
+        if exploded is None:
+            return None
+        layer, what, evidence = exploded
+        return Diagnosis(
+            "exploding_gradients",
+            "error",
+            f"Gradients explode in layer '{layer}': {what}. Lower the learning rate, clip the gradients "
+            "(Trainer(grad_clip=1.0) or GradientClipping), and check the initialization scale "
+            "(Xavier/Kaiming) or add batch normalization.",
+            evidence,
+            layer,
+        )
+
+    def _vanishing_gradients(self, ratio: dict[str, Any] | None) -> Diagnosis | None:
+        if ratio is None or not ratio["ratio"] < self.vanish_ratio:
+            return None
+        first, last = ratio["first_layer"], ratio["last_layer"]
+        return Diagnosis(
+            "vanishing_gradients",
+            "warning",
+            f"Gradients vanish toward the input: the relative gradient (grad norm / weight norm) of the "
+            f"first layer '{first}' is {ratio['ratio']:.2g} times that of the last layer '{last}' ("
+            f"{ratio['first_relative_grad']:.2g} vs {ratio['last_relative_grad']:.2g}), so the early "
+            "layers barely learn. Saturating activations (sigmoid, tanh) and poor initialization cause this: "
+            "use ReLU, Xavier/Kaiming initialization, batch normalization or residual connections.",
+            ratio,
+            first,
+        )
+
+    def _large_updates(self, layers: list[str]) -> Diagnosis | None:
+        """The layer with the largest median update/weight ratio above ``update_ratio_max``."""
         worst = None
         for name in layers:
-            ratios = self.monitor.column("update_ratio", name)
-            value = _median(ratios)
+            value = _median(self.monitor.column("update_ratio", name))
             if value > self.update_ratio_max and (worst is None or value > worst[1]):
                 worst = (name, value)
-        if worst is not None:
-            name, value = worst
-            found.append(
-                Diagnosis(
-                    "large_updates",
-                    "warning",
-                    f"Each step changes the weights of layer '{name}' by {100 * value:.3g}% of their norm (median "
-                    f"update/weight ratio {value:.2g}; healthy runs sit near 1e-3): the learning rate ({self._lr():g}) "
-                    f"is probably too large: {LR_ADVICE}.",
-                    {"layer": name, "update_ratio": value, "lr": self._lr()},
-                    name,
-                )
-            )
-        return found
+        if worst is None:
+            return None
+        name, value = worst
+        lr = self._lr()
+        return Diagnosis(
+            "large_updates",
+            "warning",
+            f"Each step changes the weights of layer '{name}' by {100 * value:.3g}% of their norm (median "
+            f"update/weight ratio {value:.2g}; healthy runs sit near 1e-3): the learning rate ({lr:g}) "
+            f"is probably too large: {LR_ADVICE}.",
+            {"layer": name, "update_ratio": value, "lr": lr},
+            name,
+        )
 
     def _recent(self, layer: str, key: str) -> tuple[float, int]:
         """(median of the last third of a layer's records for ``key``, step of the last record)."""
@@ -338,58 +385,65 @@ class Doctor:
         return [(n, latest[n]["kind"]) for n in params[:-1]]
 
     def _units(self) -> list[Diagnosis]:
+        """dead_units, saturated_units and correlated_units, for each hidden layer in turn."""
         found: list[Diagnosis] = []
         for name, kind in self._hidden_layers():
-            label = _layer_label(name, kind)
-            dead, step = self._recent(name, "dead_frac")
-            if kind == "relu" and dead >= self.dead_fraction:
-                found.append(
-                    Diagnosis(
-                        "dead_units",
-                        "error" if dead >= 0.9 else "warning",
-                        f"{100 * dead:.0f}% of the units in {label} are dead ReLUs (never active on a batch, up to step "
-                        f"{step}); they get no gradient and never recover: lower the learning rate or use Kaiming "
-                        "initialization, and check for large negative biases (or use LeakyReLU).",
-                        {"layer": name, "dead_fraction": dead, "step": step},
-                        name,
-                    )
-                )
-            saturated, step = self._recent(name, "saturated_frac")
-            if kind in ("sigmoid", "tanh") and saturated >= self.saturated_fraction:
-                from deepgrad.train.monitor import SATURATION
-
-                where = (
-                    "|tanh| > " + str(SATURATION["tanh"])
-                    if kind == "tanh"
-                    else "sigmoid outside [{}, {}]".format(*SATURATION["sigmoid"])
-                )
-                found.append(
-                    Diagnosis(
-                        "saturated_units",
-                        "error" if saturated >= 0.9 else "warning",
-                        f"{100 * saturated:.0f}% of the outputs of {label} are saturated ({where}, up to step {step}), "
-                        "where the gradient is nearly zero and learning stalls: the initial weights are too large or "
-                        "the inputs are not normalized. Use Xavier/Glorot initialization, standardize the inputs, "
-                        "lower the learning rate, or use ReLU or batch normalization.",
-                        {"layer": name, "saturated_fraction": saturated, "step": step},
-                        name,
-                    )
-                )
-            corr, step = self._recent(name, "corr")
-            if corr >= self.correlation_max:
-                found.append(
-                    Diagnosis(
-                        "correlated_units",
-                        "warning",
-                        f"The hidden units of {label} are nearly copies of each other (mean |correlation| {corr:.3f} "
-                        f"up to step {step}); good hidden units are uncorrelated with high variance. Identical initial "
-                        "weights (zeros or a constant) never break the symmetry: initialize randomly (Xavier/Kaiming). "
-                        "Whitening the inputs and dropout also decorrelate units.",
-                        {"layer": name, "mean_abs_correlation": corr, "step": step},
-                        name,
-                    )
-                )
+            for rule in (self._dead_units, self._saturated_units, self._correlated_units):
+                diagnosis = rule(name, kind)
+                if diagnosis is not None:
+                    found.append(diagnosis)
         return found
+
+    def _dead_units(self, name: str, kind: str) -> Diagnosis | None:
+        dead, step = self._recent(name, "dead_frac")
+        if kind != "relu" or not dead >= self.dead_fraction:
+            return None
+        return Diagnosis(
+            "dead_units",
+            "error" if dead >= 0.9 else "warning",
+            f"{100 * dead:.0f}% of the units in {_layer_label(name, kind)} are dead ReLUs (never active on "
+            f"a batch, up to step {step}); they get no gradient and never recover: lower the learning "
+            "rate or use Kaiming initialization, and check for large negative biases (or use LeakyReLU).",
+            {"layer": name, "dead_fraction": dead, "step": step},
+            name,
+        )
+
+    def _saturated_units(self, name: str, kind: str) -> Diagnosis | None:
+        saturated, step = self._recent(name, "saturated_frac")
+        if kind not in ("sigmoid", "tanh") or not saturated >= self.saturated_fraction:
+            return None
+        from deepgrad.train.monitor import SATURATION
+
+        where = (
+            "|tanh| > " + str(SATURATION["tanh"])
+            if kind == "tanh"
+            else "sigmoid outside [{}, {}]".format(*SATURATION["sigmoid"])
+        )
+        return Diagnosis(
+            "saturated_units",
+            "error" if saturated >= 0.9 else "warning",
+            f"{100 * saturated:.0f}% of the outputs of {_layer_label(name, kind)} are saturated ({where}, "
+            f"up to step {step}), where the gradient is nearly zero and learning stalls: the initial "
+            "weights are too large or the inputs are not normalized. Use Xavier/Glorot initialization, "
+            "standardize the inputs, lower the learning rate, or use ReLU or batch normalization.",
+            {"layer": name, "saturated_fraction": saturated, "step": step},
+            name,
+        )
+
+    def _correlated_units(self, name: str, kind: str) -> Diagnosis | None:
+        corr, step = self._recent(name, "corr")
+        if not corr >= self.correlation_max:
+            return None
+        return Diagnosis(
+            "correlated_units",
+            "warning",
+            f"The hidden units of {_layer_label(name, kind)} are nearly copies of each other (mean "
+            f"|correlation| {corr:.3f} up to step {step}); good hidden units are uncorrelated with high "
+            "variance. Identical initial weights (zeros or a constant) never break the symmetry: "
+            "initialize randomly (Xavier/Kaiming). Whitening the inputs and dropout also decorrelate units.",
+            {"layer": name, "mean_abs_correlation": corr, "step": step},
+            name,
+        )
 
     def _overfitting(self) -> list[Diagnosis]:
         epochs = [r for r in self.history.epochs if "val_loss" in r and "loss" in r]
@@ -440,12 +494,16 @@ class Doctor:
                 f"{losses[0]:.4g} -> {losses[-1]:.4g}."
             )
         if not found:
-            checked = "loss curve" + (", gradients, hidden units" if self.monitor is not None else "")
+            checked = "loss curve" + (
+                ", gradients, hidden units" if self.monitor is not None else ""
+            )
             if any("val_loss" in r for r in self.history.epochs):
                 checked += ", validation gap"
             lines.append(f"No problems found (checked: {checked}).")
             if self.monitor is None:
-                lines.append("Pass a Monitor (Trainer(monitor=True)) to check gradients and hidden units too.")
+                lines.append(
+                    "Pass a Monitor (Trainer(monitor=True)) to check gradients and hidden units too."
+                )
         else:
             lines.append(f"{len(found)} problem{'s' if len(found) > 1 else ''} found:")
             lines += [f"- {d}" for d in found]

@@ -11,8 +11,6 @@ from typing import Any
 
 from deepgrad.autograd import Tensor, no_grad
 from deepgrad.backend import parse_device
-from deepgrad.backend.random import Generator, default_generator
-from deepgrad.nn.utils import clip_grad_norm_
 from deepgrad.ops.shape import cat
 from deepgrad.optim.lr_scheduler import ReduceLROnPlateau
 from deepgrad.train import checkpoint as ckpt
@@ -21,25 +19,37 @@ from deepgrad.train.callbacks.gradient_clipping import GradientClipping
 from deepgrad.train.callbacks.progress_bar import ProgressBar
 from deepgrad.train.history import History, to_jsonable
 from deepgrad.train.metrics import Metric, get_metric
+from deepgrad.train.updater import StandardUpdater, Updater, batch_size
 
 logger = logging.getLogger("deepgrad.train")
 
+# keys of the batch logs and epoch records that the Trainer writes itself (not an updater's logs)
+RESERVED_LOGS = frozenset({"epoch", "batch", "step", "lr", "time"})
+
 
 class Trainer:
-    """Trains a model with mini-batches: one readable loop, extended by callbacks.
+    """Trains a model with mini-batches: one readable loop, extended by callbacks and an updater.
 
     Each training step is, in this order::
 
-        output = model(*inputs)
-        loss = loss_fn(output, target)
+        output = model(*inputs)                 # the updater's part: updater.update(trainer, batch)
+        loss = loss_fn(output, target)          #   (StandardUpdater unless Trainer(updater=...))
         optimizer.zero_grad()
         loss.backward()
-        clip_grad_norm_(params, grad_clip)      # if grad_clip / GradientClipping
+        on_backward_end hooks                   #   GradientClipping (and grad_clip) clip here
         optimizer.step()
-        scheduler.step()                        # if scheduler (per step)
+        scheduler.step()                        # the Trainer's part: if scheduler (per step)
 
     so the learning-rate schedule always steps after the optimizer. A batch from the loader is
     a tuple ``(*inputs, target)`` of Tensors (``(x, y)`` for a ``TensorDataset(x, y)``).
+
+    The step hook: the first six lines are the ``updater``'s, the only part of ``fit`` that
+    differs between kinds of training. Pass an ``Updater`` (``deepgrad.train.updater``) whose
+    ``update(trainer, batch)`` trains on one batch and returns its logs (``{"loss": ...,
+    "size": ..., **others}``) for a GAN's two players (``GANTrainer``), reinforcement learning,
+    a compiled or a data-parallel step. Callbacks, epoch records, validation, checkpoints and
+    exact resume work the same for every updater; the other entries of its logs reach
+    ``on_batch_end`` and are averaged over the epoch into the epoch record.
 
     Args:
         model: the ``nn.Module`` to train.
@@ -53,12 +63,14 @@ class Trainer:
         scheduler: a learning-rate scheduler stepped after every optimizer step (warm-up,
             one-cycle, cosine over steps). For per-epoch schedules and ``ReduceLROnPlateau`` use
             ``LRSchedulerCallback(scheduler, interval="epoch")``. Default: None.
-        grad_clip: clip the gradients' joint 2-norm to this value before each step. Default: None.
+        grad_clip: clip the gradients' joint 2-norm to this value before each step; the same
+            as putting ``GradientClipping(grad_clip)`` first in ``callbacks``. Default: None.
         monitor: True (or a ``Monitor`` instance) records hidden-unit and gradient statistics
             per layer (see ``deepgrad.train.Monitor``). Default: False.
         doctor: print the Doctor's diagnoses at the end of ``fit`` (adds a Monitor when there is
             none, since most diagnoses read it). Default: False.
         progress: add a ``ProgressBar`` when the callbacks have none. Default: True.
+        updater: the ``Updater`` that trains on each batch. Default: ``StandardUpdater()``.
 
     Attributes:
         history: the ``History`` of the last ``fit``.
@@ -92,62 +104,25 @@ class Trainer:
         monitor=False,
         doctor: bool = False,
         progress: bool = True,
-    ):
-        if not callable(model) or not hasattr(model, "parameters"):
-            raise TypeError(f"Trainer: model must be an nn.Module (got {type(model).__name__})")
-        if not callable(loss_fn):
-            raise TypeError(
-                f"Trainer: loss_fn must be callable as loss_fn(output, target) (got {type(loss_fn).__name__})"
-            )
-        if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
-            raise TypeError(f"Trainer: optimizer must be a deepgrad.optim optimizer (got {type(optimizer).__name__})")
-        if grad_clip is not None and not grad_clip > 0:
-            raise ValueError(f"Trainer: grad_clip must be a positive max norm or None (got {grad_clip!r})")
-        if scheduler is not None and _needs_metric(scheduler):
-            raise ValueError(
-                f"Trainer: {type(scheduler).__name__} steps on a metric, not once per optimizer step; "
-                "pass LRSchedulerCallback(scheduler, interval='epoch', monitor='val_loss') in callbacks instead."
-            )
+        updater: Updater | None = None,
+    ) -> None:
+        _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater)
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.grad_clip = grad_clip
+        self.updater: Updater = updater if updater is not None else StandardUpdater()
         self.device = parse_device(device) if device is not None else None
         if self.device is not None:
             model.to(self.device)
 
-        self.metrics: list[Metric] = [get_metric(m) for m in (metrics or [])]
-        names = [m.name for m in self.metrics]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates or "loss" in names:
-            raise ValueError(
-                f"Trainer: two metrics log under the same name {duplicates or ['loss']}; "
-                "give one a name, e.g. F1(average='micro', name='f1_micro')."
-            )
+        self.metrics: list[Metric] = _build_metrics(metrics)
         self._eval_metrics = [copy.deepcopy(m) for m in self.metrics]
-
-        self.callbacks: list[Callback] = list(callbacks or [])
-        for cb in self.callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"Trainer: callbacks must be Callback instances (got {type(cb).__name__})")
-        self.monitor = None
-        if monitor or doctor:
-            from deepgrad.train.monitor import Monitor
-
-            found = [cb for cb in self.callbacks if isinstance(cb, Monitor)]
-            if isinstance(monitor, Monitor):
-                if monitor not in self.callbacks:
-                    self.callbacks.append(monitor)
-                self.monitor = monitor
-            elif found:
-                self.monitor = found[0]
-            else:
-                self.monitor = Monitor()
-                self.callbacks.append(self.monitor)
+        self.callbacks: list[Callback] = self._build_callbacks(
+            callbacks, grad_clip, monitor, doctor, progress
+        )
         self.doctor = bool(doctor)
-        if progress and not any(isinstance(cb, ProgressBar) for cb in self.callbacks):
-            self.callbacks.append(ProgressBar())
 
         self.history = History()
         self.epoch = 0
@@ -159,7 +134,35 @@ class Trainer:
         self._in_epoch_end = False
         self._pending_checkpoints: list[str] = []
         self._train_loader = None
-        self._clippers: list[GradientClipping] = []
+
+    def _build_callbacks(self, callbacks, grad_clip, monitor, doctor, progress) -> list[Callback]:
+        """The callbacks given, with GradientClipping (grad_clip) first, and a Monitor and a
+        ProgressBar added when asked for and not already there; sets ``self.monitor``."""
+        found = list(callbacks or [])
+        for cb in found:
+            if not isinstance(cb, Callback):
+                raise TypeError(
+                    f"Trainer: callbacks must be Callback instances (got {type(cb).__name__})"
+                )
+        if grad_clip is not None:
+            found.insert(0, GradientClipping(float(grad_clip)))
+        self.monitor = None
+        if monitor or doctor:
+            from deepgrad.train.monitor import Monitor
+
+            monitors = [cb for cb in found if isinstance(cb, Monitor)]
+            if isinstance(monitor, Monitor):
+                if monitor not in found:
+                    found.append(monitor)
+                self.monitor = monitor
+            elif monitors:
+                self.monitor = monitors[0]
+            else:
+                self.monitor = Monitor()
+                found.append(self.monitor)
+        if progress and not any(isinstance(cb, ProgressBar) for cb in found):
+            found.append(ProgressBar())
+        return found
 
     # -- callbacks ----------------------------------------------------------------------------
     def _hooks(self, name: str) -> list:
@@ -167,7 +170,12 @@ class Trainer:
         base = getattr(Callback, name)
         return [getattr(cb, name) for cb in self.callbacks if getattr(type(cb), name) is not base]
 
-    def _call(self, name: str, logs: dict[str, Any]) -> None:
+    def call_hook(self, name: str, logs: dict[str, Any]) -> None:
+        """Call the hook ``name`` (e.g. ``"on_backward_end"``) of every callback, in order.
+
+        Updaters call ``call_hook("on_backward_end", logs)`` between ``backward()`` and
+        ``optimizer.step()``; a Trainer subclass that replaces ``evaluate`` calls the eval hooks.
+        """
         for hook in self._hooks(name):
             hook(self, logs)
 
@@ -177,7 +185,9 @@ class Trainer:
         The reason is logged and kept in ``history.stop_reason``.
         """
         if not isinstance(reason, str) or not reason:
-            raise ValueError(f"Trainer.request_stop: give the reason as a non-empty string (got {reason!r})")
+            raise ValueError(
+                f"Trainer.request_stop: give the reason as a non-empty string (got {reason!r})"
+            )
         if not self._stop_requested:
             self._stop_requested = True
             self.stop_reason = reason
@@ -197,8 +207,9 @@ class Trainer:
                 ``val_<metric>``. Default: None.
             epochs: the epoch to stop after (counting epochs of the resumed run too). Default: 1.
             resume_from: a checkpoint written by ``save_checkpoint`` or ``ModelCheckpoint``:
-                model, optimizer, schedulers, callbacks, random state, epoch, step and history
-                continue from it, so the resumed run ends with the weights of an uninterrupted one.
+                model, optimizer, schedulers, updater, callbacks, random state, epoch, step and
+                history continue from it, so the resumed run ends with the weights of an
+                uninterrupted one.
 
         Returns:
             The ``History`` (also ``trainer.history``). On an exception (Ctrl-C included) the
@@ -207,25 +218,9 @@ class Trainer:
         """
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
             raise ValueError(f"Trainer.fit: epochs must be an integer >= 1 (got {epochs!r})")
-        state = None
-        if resume_from is not None:
-            state = ckpt.load_checkpoint(resume_from)
-            self._restore(state, train_loader)
-        else:
-            self.history = History()
-            self.epoch = 0
-            self.global_step = 0
+        self._start_fit(train_loader, epochs, resume_from)
         start_epoch = self.epoch
-        self.epochs = epochs
-        self.stop_reason = None
-        self._stop_requested = False
-        self._train_loader = train_loader
-        self._pending_checkpoints = []
-        self._clippers = [cb for cb in self.callbacks if isinstance(cb, GradientClipping)]
         status = "interrupted"
-        self._call("on_fit_start", {"epochs": epochs, "start_epoch": start_epoch, "resumed": state is not None})
-        if state is not None:
-            self._restore_callbacks(state.get("callbacks", {}))
         try:
             while self.epoch < epochs and not self._stop_requested:
                 self._run_epoch(train_loader, val_loader)
@@ -245,6 +240,28 @@ class Trainer:
         self._end_fit(status, failing=False)
         return self.history
 
+    def _start_fit(self, train_loader, epochs: int, resume_from) -> None:
+        """Restore the checkpoint (or start afresh), reset the run's flags and call on_fit_start."""
+        state = None
+        if resume_from is not None:
+            state = ckpt.load_checkpoint(resume_from)
+            self._restore(state, train_loader)
+        else:
+            self.history = History()
+            self.epoch = 0
+            self.global_step = 0
+        self.epochs = epochs
+        self.stop_reason = None
+        self._stop_requested = False
+        self._train_loader = train_loader
+        self._pending_checkpoints = []
+        self.call_hook(
+            "on_fit_start",
+            {"epochs": epochs, "start_epoch": self.epoch, "resumed": state is not None},
+        )
+        if state is not None:
+            self._restore_callbacks(state.get("callbacks", {}))
+
     def _end_fit(self, status: str, failing: bool) -> None:
         self.history.stop_reason = self.stop_reason
         logs = {"status": status, "stop_reason": self.stop_reason, "epochs_run": self.epoch}
@@ -255,7 +272,9 @@ class Trainer:
             try:
                 hook(self, logs)
             except Exception:  # the original exception matters more; keep cleaning up
-                logger.exception("on_fit_end of %s failed while handling an interruption", hook.__self__)
+                logger.exception(
+                    "on_fit_end of %s failed while handling an interruption", hook.__self__
+                )
         if self.doctor:
             from deepgrad.train.doctor import Doctor
 
@@ -266,89 +285,93 @@ class Trainer:
     def _run_epoch(self, train_loader, val_loader) -> None:
         self.epoch += 1
         epoch = self.epoch
-        model = self.model
-        model.train()
+        self.model.train()
         for m in self.metrics:
             m.reset()
-        self._call("on_epoch_start", {"epoch": epoch})
-        batch_start = self._hooks("on_batch_start")
-        batch_end = self._hooks("on_batch_end")
-        want_logs = bool(batch_start or batch_end)
-        history = self.history
-        group = self.optimizer.param_groups[0]
+        self.call_hook("on_epoch_start", {"epoch": epoch})
         started = time.perf_counter()
-        loss_sum = 0.0
-        seen = 0
-        for index, batch in enumerate(train_loader):
-            logs = {"epoch": epoch, "batch": index, "step": self.global_step + 1} if want_logs else None
-            for hook in batch_start:
-                hook(self, logs)
-            lr = group["lr"]
-            loss, size = self._train_step(batch)
-            self.global_step += 1
-            history.add_step(self.global_step, epoch, loss, lr)
-            loss_sum += loss * size
-            seen += size
-            if want_logs:
-                logs["loss"] = loss
-                logs["size"] = size
-                logs["lr"] = lr
-                for hook in batch_end:
-                    hook(self, logs)
-            if self._stop_requested:
-                break
-        if seen == 0:
-            raise ValueError("Trainer.fit: the training loader yielded no batches; check the dataset and batch_size.")
-        record: dict[str, Any] = {"epoch": epoch, "loss": loss_sum / seen}
+        record: dict[str, Any] = {"epoch": epoch}
+        record.update(self._train_batches(train_loader, epoch))
+        clashes = sorted(m.name for m in self.metrics if m.name in record)
+        if clashes:
+            raise ValueError(
+                f"Trainer: the updater's logs and a metric both log {clashes}; rename one of them."
+            )
         record.update(_computed(self.metrics))
         if val_loader is not None:
             for key, value in self.evaluate(val_loader).items():
                 record["val_" + key] = value
-        record["lr"] = group["lr"]
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
         record["time"] = time.perf_counter() - started
-        history.add_epoch(record)
+        self.history.add_epoch(record)
         self._in_epoch_end = True
         try:
-            self._call("on_epoch_end", record)
+            self.call_hook("on_epoch_end", record)
         finally:
             self._in_epoch_end = False
         pending, self._pending_checkpoints = self._pending_checkpoints, []
         for path in pending:
             self.save_checkpoint(path)
 
-    def _split(self, batch):
-        """(inputs tuple, target) of a batch, moved to ``self.device`` when one was given."""
+    def _train_batches(self, train_loader, epoch: int) -> dict[str, float]:
+        """One pass over the training batches; returns the epoch means of the updater's logs
+        (``loss`` first), each weighted by the batches' sizes."""
+        batch_start = self._hooks("on_batch_start")
+        batch_end = self._hooks("on_batch_end")
+        want_logs = bool(batch_start or batch_end)
+        history = self.history
+        group = self.optimizer.param_groups[0]
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for index, batch in enumerate(train_loader):
+            logs: dict[str, Any] = (
+                {"epoch": epoch, "batch": index, "step": self.global_step + 1} if want_logs else {}
+            )
+            for hook in batch_start:
+                hook(self, logs)
+            lr = group["lr"]
+            step_logs = self.updater.update(self, batch)
+            loss, size = _loss_and_size(step_logs)
+            if self.scheduler is not None:
+                self.scheduler.step()
+            self.global_step += 1
+            history.add_step(self.global_step, epoch, loss, lr)
+            for key, value in step_logs.items():
+                if key != "size":
+                    sums[key] = sums.get(key, 0.0) + value * size
+                    counts[key] = counts.get(key, 0) + size
+            if want_logs:
+                logs.update(step_logs)
+                logs["size"] = size
+                logs["lr"] = lr
+                for hook in batch_end:
+                    hook(self, logs)
+            if self._stop_requested:
+                break
+        if not counts.get("loss"):
+            raise ValueError(
+                "Trainer.fit: the training loader yielded no batches; check the dataset and batch_size."
+            )
+        return {key: total / counts[key] for key, total in sums.items()}
+
+    def split_batch(self, batch) -> tuple[Any, Any]:
+        """``(inputs, target)`` of a batch ``(*inputs, target)``, moved to ``self.device`` when one
+        was given: ``inputs`` is a sequence of the batch's first items, ``target`` its last."""
         if isinstance(batch, Tensor):
             raise TypeError(
                 "Trainer: a batch must be a tuple (*inputs, target) (got a single Tensor); "
                 "use TensorDataset(x, y) so the loader yields (x, y)."
             )
         if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise TypeError(f"Trainer: a batch must be a tuple (*inputs, target) (got {type(batch).__name__})")
-        if self.device is not None:
-            batch = [t.to(self.device) if isinstance(t, Tensor) and t.device != self.device else t for t in batch]
-        return batch[:-1], batch[-1]
-
-    def _train_step(self, batch) -> tuple[float, int]:
-        inputs, target = self._split(batch)
-        output = self.model(*inputs)
-        loss = self.loss_fn(output, target)
-        if loss.ndim != 0:
-            raise ValueError(
-                f"Trainer: loss_fn must return a scalar (got shape {tuple(loss.shape)}); use reduction='mean'."
+            raise TypeError(
+                f"Trainer: a batch must be a tuple (*inputs, target) (got {type(batch).__name__})"
             )
-        self.optimizer.zero_grad()
-        loss.backward()
-        if self.grad_clip is not None:
-            clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        for clipper in self._clippers:
-            clipper.clip(self)
-        self.optimizer.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
-        for m in self.metrics:
-            m.update(output, target)
-        return float(loss._data), _batch_size(target)
+        if self.device is not None:
+            batch = [
+                t.to(self.device) if isinstance(t, Tensor) and t.device != self.device else t
+                for t in batch
+            ]
+        return batch[:-1], batch[-1]
 
     # -- evaluation and prediction ------------------------------------------------------------
     def evaluate(self, loader) -> dict[str, Any]:
@@ -361,15 +384,15 @@ class Trainer:
         self.model.eval()
         for m in self._eval_metrics:
             m.reset()
-        self._call("on_eval_start", {})
+        self.call_hook("on_eval_start", {})
         loss_sum = 0.0
         seen = 0
         try:
             with no_grad():
                 for batch in loader:
-                    inputs, target = self._split(batch)
+                    inputs, target = self.split_batch(batch)
                     output = self.model(*inputs)
-                    size = _batch_size(target)
+                    size = batch_size(target)
                     loss_sum += float(self.loss_fn(output, target)._data) * size
                     seen += size
                     for m in self._eval_metrics:
@@ -380,7 +403,7 @@ class Trainer:
             raise ValueError("Trainer.evaluate: the loader yielded no batches.")
         results: dict[str, Any] = {"loss": loss_sum / seen}
         results.update(_computed(self._eval_metrics))
-        self._call("on_eval_end", results)
+        self.call_hook("on_eval_end", results)
         return results
 
     def predict(self, loader) -> Tensor:
@@ -400,9 +423,11 @@ class Trainer:
                     elif len(batch) == 1:
                         inputs = tuple(batch)
                     else:
-                        inputs, _ = self._split(batch)
+                        inputs, _ = self.split_batch(batch)
                     if self.device is not None:
-                        inputs = tuple(t.to(self.device) if isinstance(t, Tensor) else t for t in inputs)
+                        inputs = tuple(
+                            t.to(self.device) if isinstance(t, Tensor) else t for t in inputs
+                        )
                     outputs.append(self.model(*inputs))
         finally:
             self.model.train(was_training)
@@ -431,11 +456,9 @@ class Trainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "updater": self.updater.state_dict(),
             "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys().items()},
-            "rng": {
-                "default": default_generator.get_state(),
-                "loader": [g.get_state() for g in _loader_generators(self._train_loader)],
-            },
+            "rng": ckpt.rng_state(self._train_loader),
             "history": self.history.state_dict(),
         }
 
@@ -458,16 +481,9 @@ class Trainer:
                     "Trainer.fit: the checkpoint has a scheduler's state but this Trainer has no scheduler."
                 )
             self.scheduler.load_state_dict(state["scheduler"])
-        default_generator.set_state(state["rng"]["default"])
-        generators = _loader_generators(train_loader)
-        saved = state["rng"]["loader"]
-        if len(saved) != len(generators):
-            raise ValueError(
-                f"Trainer.fit: the checkpoint saved {len(saved)} data-loader generator(s) but this loader has "
-                f"{len(generators)}; resume with a loader built like the original one."
-            )
-        for gen, gen_state in zip(generators, saved):
-            gen.set_state(gen_state)
+        if state.get("updater"):
+            self.updater.load_state_dict(state["updater"])
+        ckpt.restore_rng(state["rng"], train_loader)
         self.history = History()
         self.history.load_state_dict(state["history"])
         self.epoch = int(state["epoch"])
@@ -479,28 +495,61 @@ class Trainer:
                 cb.load_state_dict(states[key])
 
 
-def _loader_generators(loader) -> list[Generator]:
-    """The distinct non-default Generators a loader shuffles and augments with."""
-    found: list[Generator] = []
-    for owner in (
-        loader,
-        getattr(loader, "sampler", None),
-        getattr(loader, "batch_sampler", None),
-        getattr(getattr(loader, "batch_sampler", None), "sampler", None),
-    ):
-        gen = getattr(owner, "generator", None)
-        if isinstance(gen, Generator) and gen is not default_generator and all(gen is not g for g in found):
-            found.append(gen)
-    return found
+def _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater) -> None:
+    if not callable(model) or not hasattr(model, "parameters"):
+        raise TypeError(f"Trainer: model must be an nn.Module (got {type(model).__name__})")
+    if not callable(loss_fn):
+        raise TypeError(
+            f"Trainer: loss_fn must be callable as loss_fn(output, target) (got {type(loss_fn).__name__})"
+        )
+    if not hasattr(optimizer, "step") or not hasattr(optimizer, "param_groups"):
+        raise TypeError(
+            f"Trainer: optimizer must be a deepgrad.optim optimizer (got {type(optimizer).__name__})"
+        )
+    if grad_clip is not None and not grad_clip > 0:
+        raise ValueError(
+            f"Trainer: grad_clip must be a positive max norm or None (got {grad_clip!r})"
+        )
+    if scheduler is not None and isinstance(scheduler, ReduceLROnPlateau):
+        raise ValueError(
+            f"Trainer: {type(scheduler).__name__} steps on a metric, not once per optimizer step; "
+            "pass LRSchedulerCallback(scheduler, interval='epoch', monitor='val_loss') in callbacks instead."
+        )
+    if updater is not None and not isinstance(updater, Updater):
+        raise TypeError(
+            f"Trainer: updater must be an Updater (got {type(updater).__name__}); "
+            "subclass deepgrad.train.Updater and define update(trainer, batch)."
+        )
 
 
-def _needs_metric(scheduler) -> bool:
-    return isinstance(scheduler, ReduceLROnPlateau)
+def _build_metrics(metrics: Iterable[str | Metric] | None) -> list[Metric]:
+    built = [get_metric(m) for m in (metrics or [])]
+    names = [m.name for m in built]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates or "loss" in names:
+        raise ValueError(
+            f"Trainer: two metrics log under the same name {duplicates or ['loss']}; "
+            "give one a name, e.g. F1(average='micro', name='f1_micro')."
+        )
+    return built
 
 
-def _batch_size(target) -> int:
-    shape = getattr(target, "shape", ())
-    return int(shape[0]) if len(shape) else 1
+def _loss_and_size(logs: dict[str, float]) -> tuple[float, int]:
+    """The step's loss and batch size from an updater's logs, after checking the logs' keys."""
+    if not isinstance(logs, dict) or "loss" not in logs:
+        got = sorted(logs) if isinstance(logs, dict) else type(logs).__name__
+        raise TypeError(
+            f"Trainer: Updater.update must return a dict of logs with a 'loss' (got {got}); "
+            "return e.g. {'loss': float(loss), 'size': batch_size}."
+        )
+    if len(logs) > 2:
+        for key in logs:
+            if key in RESERVED_LOGS or key.startswith("val_"):
+                raise ValueError(
+                    f"Trainer: the updater logged {key!r}, a name the Trainer writes itself "
+                    f"({', '.join(sorted(RESERVED_LOGS))}, val_*); rename it."
+                )
+    return logs["loss"], int(logs.get("size", 1))
 
 
 def _computed(metrics: list[Metric]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from cli_helpers import HAVE_MATPLOTLIB, HAVE_TENSORBOARDX, run
 from deepgrad.experiments.recipes import get_recipe
 from deepgrad.experiments.records import load_history, read_config
 from deepgrad.train.checkpoint import load_checkpoint
-from deepgrad.train.trainer import Trainer
+from deepgrad.train.updater import StandardUpdater
 
 RUN_FILES = [
     "config.json",
@@ -199,16 +199,16 @@ def test_reduced_main_job_reaches_90_percent(tmp_path, capsys):
 
 
 def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypatch):
-    original = Trainer._train_step
+    original = StandardUpdater.update
     calls = []
 
-    def interrupted_step(self, batch):
+    def interrupted_step(self, trainer, batch):
         calls.append(1)
         if len(calls) == 30:  # in the 2nd epoch of moons (22 steps per epoch)
             raise KeyboardInterrupt
-        return original(self, batch)
+        return original(self, trainer, batch)
 
-    monkeypatch.setattr(Trainer, "_train_step", interrupted_step)
+    monkeypatch.setattr(StandardUpdater, "update", interrupted_step)
     code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 5, "--no-plots", "--out", tmp_path)
     assert code == 130
     assert f"last checkpoint saved to {tmp_path / 'last.safetensors'}" in stdout
@@ -217,7 +217,7 @@ def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypa
     assert int(state["global_step"]) == 29 and int(state["epoch"]) == 2
     assert (tmp_path / "doctor.txt").is_file() and len(load_history(tmp_path).epochs) == 1
     # the saved state is the one at the interruption, and training resumes from it
-    monkeypatch.setattr(Trainer, "_train_step", original)
+    monkeypatch.setattr(StandardUpdater, "update", original)
     config = read_config(tmp_path)
     recipe = get_recipe(config.recipe)
     data = recipe.data(config)

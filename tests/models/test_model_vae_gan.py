@@ -13,8 +13,9 @@ import deepgrad as dg
 from deepgrad import nn
 from deepgrad.data import DataLoader, TensorDataset
 from deepgrad.models import DCGAN, GAN, VAE, GANTrainer
+from deepgrad.models.gan import GANUpdater
 from deepgrad.optim import Adam
-from deepgrad.train import Trainer
+from deepgrad.train import Callback, GradientClipping, Trainer
 
 
 def _softplus(z):
@@ -187,6 +188,59 @@ def test_gan_trainer_logs_both_players_and_validates_on_real_data():
     assert 0 < record["val_d_real"] < 1 and trainer.global_step == 6
     with pytest.raises(TypeError, match="must be a GAN"):
         GANTrainer(VAE(4, 2, 1), Adam(VAE(4, 2, 1).parameters()))
+
+
+class _StepLogs(Callback):
+    def __init__(self):
+        self.logs = []
+
+    def on_batch_end(self, trainer, logs):
+        self.logs.append(dict(logs))
+
+
+def _gan_run(tmp_path, seed, epochs, resume=False, d_steps=2):
+    dg.manual_seed(seed)
+    gan = GAN(latent_dim=4, image_shape=(1, 3, 3), hidden=(8, 8))  # noise from the default generator
+    recorder = _StepLogs()
+    trainer = GANTrainer(
+        gan,
+        Adam(gan.parameter_groups(1e-3), betas=(0.5, 0.999)),
+        callbacks=[recorder],
+        progress=False,
+        d_steps=d_steps,
+    )
+    x = dg.tensor(np.random.default_rng(0).random((30, 1, 3, 3)).astype("float32"))
+    train = DataLoader(TensorDataset(x, x), batch_size=12, shuffle=True)
+    resume_from = tmp_path / "gan.safetensors" if resume else None
+    history = trainer.fit(train, epochs=epochs, resume_from=resume_from)
+    return trainer, history, recorder.logs
+
+
+def test_gan_trainer_steps_through_its_updater_and_resumes_exactly(tmp_path):
+    trainer, history, logs = _gan_run(tmp_path, seed=0, epochs=3)
+    assert isinstance(trainer.updater, GANUpdater) and trainer.d_steps == 2
+    assert [log["size"] for log in logs[:3]] == [12, 12, 6]
+    assert {"loss", "d_loss", "d_real", "d_fake"} <= set(logs[0])
+    record = history.epochs[-1]
+    assert list(record) == ["epoch", "loss", "d_loss", "d_real", "d_fake", "lr", "time"]
+    assert record["d_loss"] == pytest.approx(sum(log["d_loss"] * log["size"] for log in logs[-3:]) / 30)
+    np.testing.assert_array_equal(history.step_column("loss"), [log["loss"] for log in logs])
+    expected = {k: v.numpy().copy() for k, v in trainer.model.state_dict().items()}
+
+    interrupted, _, _ = _gan_run(tmp_path, seed=0, epochs=2)
+    interrupted.save_checkpoint(tmp_path / "gan.safetensors")
+    resumed, resumed_history, _ = _gan_run(tmp_path, seed=7, epochs=3, resume=True)
+    for key, value in resumed.model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), expected[key], err_msg=key)
+    assert resumed_history.epochs[-1]["d_loss"] == record["d_loss"]
+
+
+def test_gan_trainer_refuses_callbacks_that_act_between_backward_and_step():
+    gan = _small_gan()
+    with pytest.raises(ValueError, match="on_backward_end hook of GradientClipping would never run"):
+        GANTrainer(gan, Adam(gan.parameters()), callbacks=[GradientClipping(1.0)])
+    with pytest.raises(ValueError, match="d_steps must be a positive int"):
+        GANUpdater(0)
 
 
 def test_bad_gan_arguments_are_refused():

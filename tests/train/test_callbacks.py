@@ -280,7 +280,7 @@ def test_json_logger(tmp_path):
     assert records[2]["loss"] == "nan" and records[2]["confusion_matrix"] == [[1, 0], [0, 1]]
 
 
-def test_custom_callback_by_subclassing_has_exactly_eight_hooks():
+def test_custom_callback_by_subclassing_has_exactly_nine_hooks():
     from deepgrad.train.callbacks.base import HOOKS
 
     assert HOOKS == (
@@ -292,6 +292,7 @@ def test_custom_callback_by_subclassing_has_exactly_eight_hooks():
         "on_batch_end",
         "on_eval_start",
         "on_eval_end",
+        "on_backward_end",
     )
     hooks = [name for name in dir(Callback) if name.startswith("on_")]
     assert sorted(hooks) == sorted(HOOKS)

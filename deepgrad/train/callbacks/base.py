@@ -11,14 +11,17 @@ MODES = ("min", "max")
 class Callback:
     """Base class of callbacks; subclass it and override the hooks you need.
 
-    The hook grammar is ``on_{fit,epoch,batch,eval}_{start,end}(trainer, logs)``: eight hooks,
-    always ``start``/``end`` (never begin), always the two arguments. The Trainer calls them in
-    this order::
+    The hook grammar is ``on_{fit,epoch,batch,eval}_{start,end}(trainer, logs)`` plus
+    ``on_backward_end``: nine hooks, always ``start``/``end`` (never begin), always the two
+    arguments. The Trainer calls them in this order::
 
         on_fit_start                     logs: epochs, start_epoch, resumed
           on_epoch_start                 logs: epoch
             on_batch_start               logs: epoch, batch, step
-            on_batch_end                 logs: epoch, batch, step, loss, size, lr
+              on_backward_end            logs: epoch, step  (after loss.backward(), before
+                                               optimizer.step(): read or change gradients)
+            on_batch_end                 logs: epoch, batch, step, loss, size, the updater's
+                                               other logs, lr
             ...                          (after optimizer.step() and the per-step scheduler)
             on_eval_start                logs: {}          (validation, inside the epoch)
             on_eval_end                  logs: loss and metrics of the evaluation
@@ -35,9 +38,9 @@ class Callback:
     ``epoch`` is 1-based. Stopping goes through ``trainer.request_stop(reason="...")``; the
     reason ends up in ``history.stop_reason``.
 
-    Gradient clipping is the one thing that happens between ``backward()`` and
-    ``optimizer.step()``, where no hook sits: the Trainer applies ``GradientClipping``
-    callbacks there itself.
+    ``on_backward_end`` is called by the Trainer's updater (``StandardUpdater`` calls it once
+    per step); an updater that steps the optimizer itself without calling it, such as
+    ``GANTrainer``'s, runs no ``on_backward_end`` hooks.
 
     A callback that must survive a resume returns its state from ``state_dict()`` (numbers,
     strings, lists, dicts and arrays) and takes it back in ``load_state_dict(state)``; the
@@ -67,6 +70,9 @@ class Callback:
     def on_batch_end(self, trainer, logs: dict[str, Any]) -> None:
         """After a training batch's optimizer step."""
 
+    def on_backward_end(self, trainer, logs: dict[str, Any]) -> None:
+        """After a training batch's ``loss.backward()``, before ``optimizer.step()``."""
+
     def on_eval_start(self, trainer, logs: dict[str, Any]) -> None:
         """Before an evaluation pass (validation during fit, or ``trainer.evaluate``)."""
 
@@ -81,7 +87,10 @@ class Callback:
         """Take back what ``state_dict`` returned."""
 
 
-HOOKS = tuple(f"on_{phase}_{edge}" for phase in ("fit", "epoch", "batch", "eval") for edge in ("start", "end"))
+HOOKS = (
+    *(f"on_{phase}_{edge}" for phase in ("fit", "epoch", "batch", "eval") for edge in ("start", "end")),
+    "on_backward_end",
+)
 
 
 def check_mode(owner: str, mode: str) -> str:
