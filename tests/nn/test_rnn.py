@@ -241,6 +241,11 @@ def test_recurrent_errors():
         nn.GRU(3, 4, num_layers=2.0)
     with pytest.raises(TypeError, match=r"^LSTMCell: input_size must be a positive int \(got str '3'\)\.$"):
         nn.LSTMCell("3", 4)
+    x1, h1, w_ih, w_hh = dg.randn(2, 3), dg.zeros(2, 4), dg.randn(4, 3), dg.randn(4, 4)
+    with pytest.raises(ValueError, match=r"^rnn_cell: nonlinearity must be 'tanh' or 'relu' \(got 'sigmoid'\)\.$"):
+        R.rnn_cell(x1, h1, w_ih, w_hh, nonlinearity="sigmoid")  # was silently relu
+    with pytest.raises(ValueError, match=r"^rnn_layer: nonlinearity must be 'tanh' or 'relu' \(got 'elu'\)\.$"):
+        R.rnn_layer(dg.randn(5, 2, 3), h1, w_ih, w_hh, nonlinearity="elu")
     with pytest.raises(ShapeError, match="LSTMCell: input"):
         nn.LSTMCell(3, 4)(dg.randn(2, 5))
     with pytest.raises(ShapeError, match="hx must have shape"):
