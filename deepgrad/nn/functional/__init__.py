@@ -88,6 +88,7 @@ from deepgrad.nn.functional.recurrent import (
     rnn_cell,
     rnn_layer,
 )
+
 # The one private helper that a layer in deepgrad.nn reaches as F._name (nn/sparse.py).
 from deepgrad.nn.functional.sparse import _padding_index as _padding_index
 from deepgrad.nn.functional.sparse import embedding, one_hot
