@@ -42,6 +42,14 @@ import numpy as np
 from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import amp_state, float16, to_dtype
+from deepgrad.backend.validation import (
+    boolean,
+    in_interval,
+    message,
+    one_of,
+    positive_float,
+    positive_int,
+)
 
 _DEFAULT_DTYPE = {"cuda": "float16", "cpu": "bfloat16"}  # PyTorch's defaults
 
@@ -68,13 +76,9 @@ class autocast:
     """
 
     def __init__(self, device_type: str, dtype=None, enabled: bool = True):
-        if device_type not in amp_state.DEVICE_TYPES:
-            raise ValueError(
-                f"autocast: device_type must be 'cuda' or 'cpu' (got {device_type!r}); "
-                "pass the type of the device the model runs on."
-            )
-        if not isinstance(enabled, bool):
-            raise TypeError(f"autocast: enabled must be True or False (got {enabled!r}).")
+        fix = "pass the type of the device the model runs on"
+        one_of(device_type, amp_state.DEVICE_TYPES, "device_type", "autocast", fix=fix)
+        boolean(enabled, "enabled", "autocast")
         dtype = to_dtype(_DEFAULT_DTYPE[device_type] if dtype is None else dtype)
         if dtype != float16 and dtype.name != "bfloat16":
             raise ValueError(
@@ -164,20 +168,16 @@ class GradScaler:
         growth_interval: int = 2000,
         enabled: bool = True,
     ):
-        if device not in amp_state.DEVICE_TYPES:
-            raise ValueError(f"GradScaler: device must be 'cuda' or 'cpu' (got {device!r}).")
-        if not _number(init_scale) or not 0 < init_scale < math.inf:
-            raise ValueError(f"GradScaler: init_scale must be a positive finite number (got {init_scale!r}).")
-        if not _number(growth_factor) or not growth_factor > 1.0:
-            raise ValueError(f"GradScaler: growth_factor must be > 1 (got {growth_factor!r}); it grows the scale.")
-        if not _number(backoff_factor) or not 0.0 < backoff_factor < 1.0:
-            raise ValueError(
-                f"GradScaler: backoff_factor must be in (0, 1) (got {backoff_factor!r}); it shrinks the scale."
-            )
-        if isinstance(growth_interval, bool) or not isinstance(growth_interval, int) or growth_interval < 1:
-            raise ValueError(f"GradScaler: growth_interval must be a positive int (got {growth_interval!r}).")
-        if not isinstance(enabled, bool):
-            raise TypeError(f"GradScaler: enabled must be True or False (got {enabled!r}).")
+        one_of(device, amp_state.DEVICE_TYPES, "device", "GradScaler")
+        _loss_scale(init_scale, "init_scale", "GradScaler")
+        grows, shrinks = "it grows the scale", "it shrinks the scale"
+        in_interval(growth_factor, "growth_factor", "GradScaler", low=1.0, include_low=False, fix=grows)
+        in_interval(
+            backoff_factor, "backoff_factor", "GradScaler", low=0.0, high=1.0, include_low=False,
+            include_high=False, fix=shrinks,
+        )
+        positive_int(growth_interval, "growth_interval", "GradScaler")
+        boolean(enabled, "enabled", "GradScaler")
         self.device = device
         self._scale = float(init_scale)
         self._growth_factor = float(growth_factor)
@@ -240,9 +240,7 @@ class GradScaler:
         if not self._enabled:
             return
         if new_scale is not None:
-            if not _number(new_scale) or not 0 < new_scale < math.inf:
-                raise ValueError(f"GradScaler.update: new_scale must be a positive finite number (got {new_scale!r}).")
-            self._scale = float(new_scale)
+            self._scale = _loss_scale(new_scale, "new_scale", "GradScaler.update")
         else:
             recorded = [s for s in self._per_optimizer.values() if s["stage"] is not _READY]
             if not recorded:
@@ -355,8 +353,13 @@ class GradScaler:
         return not bool(xp.stack(flags).all())
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _loss_scale(value: object, name: str, owner: str) -> float:
+    """A loss scale as a float, > 0 and finite (an infinite one makes every gradient inf or nan)."""
+    fix = "a power of two such as 2.0**16 is usual"
+    scale = positive_float(value, name, owner, fix=fix)
+    if not math.isfinite(scale):
+        raise ValueError(message(owner, name, "finite", repr(scale), fix))
+    return scale
 
 
 __all__ = ["GradScaler", "autocast", "get_autocast_dtype", "is_autocast_enabled"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend.random import Generator
+from deepgrad.backend.validation import in_interval, one_of, positive_int
 from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module
@@ -41,11 +42,6 @@ __all__ = [
     "LogSoftmax",
     "APL",
 ]
-
-
-def _check_slope(layer: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{layer}: negative_slope must be a number (got {value!r}).")
 
 
 class Sigmoid(Module):
@@ -197,7 +193,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
-        _check_slope(type(self).__name__, negative_slope)
+        in_interval(negative_slope, "negative_slope", type(self).__name__)  # any real number
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -284,8 +280,8 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
         super().__init__()
-        if not isinstance(num_parameters, int) or isinstance(num_parameters, bool) or num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be a positive int (got {num_parameters!r}).")
+        fix = "use 1 (one shared slope) or the number of channels"
+        positive_int(num_parameters, "num_parameters", "PReLU", fix=fix)
         self.num_parameters, self.init = num_parameters, init
         self.weight = Parameter(empty(num_parameters, device=device, dtype=dtype))
         self.reset_parameters()
@@ -381,8 +377,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh' (got {approximate!r}).")
+        one_of(approximate, ("none", "tanh"), "approximate", "GELU")
         self.approximate = approximate
 
     def forward(self, input: Tensor) -> Tensor:
@@ -542,9 +537,8 @@ class APL(Module):
         self, num_features: int, hinges: int = 1, device=None, dtype=None, generator: Generator | None = None
     ) -> None:
         super().__init__()
-        for arg, value in (("num_features", num_features), ("hinges", hinges)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"APL: {arg} must be a positive int (got {value!r}).")
+        positive_int(num_features, "num_features", "APL")
+        positive_int(hinges, "hinges", "APL")
         self.num_features, self.hinges = num_features, hinges
         self.a = Parameter(empty(hinges, num_features, device=device, dtype=dtype))
         self.b = Parameter(empty(hinges, num_features, device=device, dtype=dtype))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend.random import Generator
+from deepgrad.backend.validation import probability
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
 
@@ -18,7 +19,8 @@ __all__ = ["Dropout", "Dropout2d", "AlphaDropout"]
 class _DropoutBase(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False, generator: Generator | None = None) -> None:
         super().__init__()
-        F._check_probability(type(self).__name__, p)
+        fix = "pass the dropout probability, e.g. 0.5 (p = 1 would zero everything)"
+        probability(p, "p", type(self).__name__, fix=fix)
         self.p, self.inplace, self.generator = p, inplace, generator
 
     def extra_repr(self) -> str:

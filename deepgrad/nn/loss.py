@@ -8,7 +8,7 @@ sample). Settings are checked when the loss is made, not at its first call. Clas
 from __future__ import annotations
 
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend.validation import non_negative_float, positive_float, probability
+from deepgrad.backend.validation import non_negative_float, one_of, positive_float, probability
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
 
@@ -31,7 +31,7 @@ class _Loss(Module):
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        F._check_reduction(type(self).__name__, reduction, self._reductions)
+        one_of(reduction, self._reductions, "reduction", type(self).__name__)
         self.reduction = reduction
 
     def extra_repr(self) -> str:

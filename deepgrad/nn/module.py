@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import as_array, is_floating, parse_device, to_device, to_dtype
+from deepgrad.backend.validation import boolean
 from deepgrad.nn.parameter import Parameter
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -333,8 +334,7 @@ class Module:
     # -- modes and gradients -------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=False`` is evaluation mode) here and in every submodule."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"{type(self).__name__}.train: mode must be a bool (got {mode!r})")
+        boolean(mode, "mode", f"{type(self).__name__}.train", fix="eval() is train(False)")
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self

@@ -12,6 +12,7 @@ import math
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, ShapeError
+from deepgrad.backend.validation import one_of, positive_int, probability
 from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module
@@ -21,11 +22,6 @@ from deepgrad.ops.creation import empty, zeros
 from deepgrad.ops.shape import cat
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
-
-
-def _check_size(name: str, arg: str, value, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: {arg} must be an int >= {minimum} (got {value!r})")
 
 
 def _reset_uniform(module: Module, hidden_size: int) -> None:
@@ -43,11 +39,11 @@ class RNNBase(Module):
                  dtype=None) -> None:
         super().__init__()
         name = type(self).__name__
-        _check_size(name, "input_size", input_size)
-        _check_size(name, "hidden_size", hidden_size)
-        _check_size(name, "num_layers", num_layers)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{name}: dropout must be a probability in [0, 1] (got {dropout!r})")
+        positive_int(input_size, "input_size", name)
+        positive_int(hidden_size, "hidden_size", name)
+        positive_int(num_layers, "num_layers", name)
+        fix = "it is the dropout probability between stacked layers; 0 turns it off"
+        probability(dropout, "dropout", name, closed=True, fix=fix)
         self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
@@ -208,8 +204,7 @@ class RNN(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  device=None, dtype=None) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu' (got {nonlinearity!r})")
+        one_of(nonlinearity, ("tanh", "relu"), "nonlinearity", "RNN")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
                          bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
@@ -331,8 +326,8 @@ class _CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__()
         name = type(self).__name__
-        _check_size(name, "input_size", input_size)
-        _check_size(name, "hidden_size", hidden_size)
+        positive_int(input_size, "input_size", name)
+        positive_int(hidden_size, "hidden_size", name)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
         gate_size = self._gates * hidden_size
         self.weight_ih = Parameter(empty(gate_size, input_size, device=device, dtype=dtype))
@@ -404,8 +399,7 @@ class RNNCell(_CellBase):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  device=None, dtype=None) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu' (got {nonlinearity!r})")
+        one_of(nonlinearity, ("tanh", "relu"), "nonlinearity", "RNNCell")
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 

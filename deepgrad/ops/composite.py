@@ -9,6 +9,7 @@ import math
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
+from deepgrad.backend.validation import non_negative_int, positive_int
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops import reduce as rd
 from deepgrad.ops import shape as sh
@@ -205,8 +206,8 @@ def repeat(x: Tensor, *sizes) -> Tensor:
         raise ShapeError(
             f"repeat: {len(sizes)} repeat counts for a tensor of shape {x.shape}; give at least one per dimension."
         )
-    if any(s < 0 for s in sizes):
-        raise ValueError(f"repeat: repeat counts must be >= 0 (got {sizes})")
+    for i, s in enumerate(sizes):
+        non_negative_int(s, f"repeat count {i} of {sizes}", "repeat")
     shape = (1,) * (len(sizes) - x._data.ndim) + x._data.shape
     # (a, b) repeated (r, s): view as (1, a, 1, b), broadcast to (r, a, s, b), merge to (r*a, s*b).
     interleaved = tuple(v for n in shape for v in (1, n))
@@ -227,9 +228,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     d = _dim("split", dim, x._data.ndim)
     n = x._data.shape[d]
     if isinstance(split_size_or_sections, int):
-        size = split_size_or_sections
-        if size <= 0:
-            raise ValueError(f"split: split_size must be positive (got {size})")
+        size = positive_int(split_size_or_sections, "split_size", "split")
         sizes = [min(size, n - start) for start in range(0, n, size)] or [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
@@ -246,8 +245,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` pieces of size ceil(n / chunks) along ``dim`` (fewer if n is small)."""
-    if chunks <= 0:
-        raise ValueError(f"chunk: chunks must be positive (got {chunks})")
+    chunks = positive_int(chunks, "chunks", "chunk")
     n = x._data.shape[_dim("chunk", dim, x._data.ndim)]
     return split(x, max(-(-n // chunks), 1), dim)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DeviceError, DTypeError, ShapeError, amp_state
+from deepgrad.backend.validation import int_at_least, positive_int
 from deepgrad.ops.autocast import LOWER, autocast_inputs
 
 _BLOCK = 64  # rows per block of the blocked transpose: 64 rows x N columns stay in the L1/L2 cache
@@ -293,8 +294,9 @@ def ntuple(name: str, arg: str, value, n: int, minimum: int = 1) -> tuple:
     values = (value,) * n if isinstance(value, int) else tuple(value)
     if len(values) != n or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
         raise ValueError(f"{name}: {arg} must be an int or a tuple of {n} ints (got {value!r})")
-    if any(v < minimum for v in values):
-        raise ValueError(f"{name}: {arg} must be >= {minimum} (got {value!r})")
+    for i, v in enumerate(values):
+        if v < minimum:  # the types are checked above; the shared check words the range error
+            int_at_least(v, minimum, arg if isinstance(value, int) else f"{arg}[{i}]", name)
     return values
 
 
@@ -345,8 +347,7 @@ def _check_tensors(name: str, x, w, b, dims: int):
 
 
 def _check_groups(name: str, groups: int, in_channels: int, out_channels: int):
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"{name}: groups must be a positive int (got {groups!r})")
+    positive_int(groups, "groups", name)
     if in_channels % groups or out_channels % groups:
         raise ValueError(
             f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must both be divisible by "

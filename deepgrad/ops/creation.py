@@ -21,6 +21,7 @@ from deepgrad.backend import (
     to_dtype,
 )
 from deepgrad.backend.random import default_generator
+from deepgrad.backend.validation import non_negative_float, non_negative_int
 
 float32 = np.dtype("float32")
 int64 = np.dtype("int64")
@@ -58,12 +59,13 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._make(array, None)
 
 
-def _shape(size) -> tuple:
+def _shape(size, owner: str) -> tuple:
+    """``size`` (ints, or one tuple or list of them) as a tuple of ints >= 0, checked for ``owner``."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
-    for n in size:
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"size: every dimension must be a non-negative int (got {tuple(size)})")
+    for i, n in enumerate(size):
+        if type(n) is not int or n < 0:  # fast path for plain ints; the check accepts np.int64 too
+            non_negative_int(n, f"dimension {i} of size {tuple(size)}", owner)
     return tuple(int(n) for n in size)
 
 
@@ -80,24 +82,24 @@ def _module(device):
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of the given shape (``zeros(2, 3)`` or ``zeros((2, 3))``)."""
-    return _finish(_module(device).zeros(_shape(size), dtype=to_dtype(dtype) or float32), requires_grad)
+    return _finish(_module(device).zeros(_shape(size, "zeros"), dtype=to_dtype(dtype) or float32), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of the given shape."""
-    return _finish(_module(device).ones(_shape(size), dtype=to_dtype(dtype) or float32), requires_grad)
+    return _finish(_module(device).ones(_shape(size, "ones"), dtype=to_dtype(dtype) or float32), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """An uninitialized tensor of the given shape."""
-    return _finish(_module(device).empty(_shape(size), dtype=to_dtype(dtype) or float32), requires_grad)
+    return _finish(_module(device).empty(_shape(size, "empty"), dtype=to_dtype(dtype) or float32), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it when not given)."""
     if dtype is None:
         dtype = float32 if isinstance(fill_value, float) else (np.dtype(bool) if isinstance(fill_value, bool) else int64)
-    size = _shape(size if isinstance(size, (tuple, list)) else (size,))
+    size = _shape(size if isinstance(size, (tuple, list)) else (size,), "full")
     return _finish(_module(device).full(size, fill_value, dtype=to_dtype(dtype)), requires_grad)
 
 
@@ -162,14 +164,14 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = F
     """Uniform samples in [0, 1)."""
     xp = _module(device)
     dtype = _float_dtype(dtype)
-    return _finish(_rng(generator, xp).random(_shape(size)).astype(dtype, copy=False), requires_grad)
+    return _finish(_rng(generator, xp).random(_shape(size, "rand")).astype(dtype, copy=False), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples N(0, 1)."""
     xp = _module(device)
     dtype = _float_dtype(dtype)
-    return _finish(_rng(generator, xp).standard_normal(_shape(size)).astype(dtype, copy=False), requires_grad)
+    return _finish(_rng(generator, xp).standard_normal(_shape(size, "randn")).astype(dtype, copy=False), requires_grad)
 
 
 def randint(low, high=None, size=(), generator=None, dtype=None, device=None) -> Tensor:
@@ -184,8 +186,7 @@ def randint(low, high=None, size=(), generator=None, dtype=None, device=None) ->
 
 def normal(mean=0.0, std=1.0, size=(), generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Samples from N(mean, std^2)."""
-    if std < 0:
-        raise ValueError(f"normal: std must be >= 0 (got {std})")
+    non_negative_float(std, "std", "normal")
     xp = _module(device)
     draw = _rng(generator, xp).standard_normal(tuple(size)) * std + mean
     return _finish(xp.asarray(draw, dtype=_float_dtype(dtype)), requires_grad)

@@ -26,6 +26,7 @@ from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
+from deepgrad.backend.validation import one_of
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops.composite import stack
 from deepgrad.ops.shape import cat
@@ -40,6 +41,7 @@ def _affine(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
 def rnn_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
              b_hh: Tensor | None = None, nonlinearity: str = "tanh") -> Tensor:
     """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu.   Shapes: x (B, I), h (B, H)."""
+    one_of(nonlinearity, ("tanh", "relu"), "nonlinearity", "rnn_cell")
     pre = _affine(input, w_ih, b_ih) + _affine(hx, w_hh, b_hh)
     return ew.tanh(pre) if nonlinearity == "tanh" else ew.relu(pre)
 
@@ -472,8 +474,7 @@ def rnn_layer(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | 
         (output (T, B, H) with h_t at position t, h_n (B, H): the last state computed).
     """
     _check_layer("rnn_layer", x, h0, w_ih, w_hh, 1)
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"rnn_layer: nonlinearity must be 'tanh' or 'relu' (got {nonlinearity!r})")
+    one_of(nonlinearity, ("tanh", "relu"), "nonlinearity", "rnn_layer")
     xg = _project(x, w_ih, _summed_bias(b_ih, b_hh))
     y = RNNRecurrence.apply(xg, w_hh, h0, nonlinearity=nonlinearity, reverse=reverse)
     return y, y[0] if reverse else y[x.shape[0] - 1]

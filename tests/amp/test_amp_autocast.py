@@ -164,11 +164,14 @@ def test_autocast_as_a_decorator_and_per_thread():
 def test_autocast_defaults_and_validation():
     assert get_autocast_dtype("cuda") == dg.float16
     assert autocast("cuda").dtype == dg.float16
-    with pytest.raises(ValueError, match="device_type must be 'cuda' or 'cpu'.*'gpu'"):
+    with pytest.raises(
+        ValueError,
+        match=r"^autocast: device_type must be 'cpu' or 'cuda' \(got 'gpu'\); pass the type of the device",
+    ):
         autocast("gpu")
     with pytest.raises(ValueError, match="dtype must be float16 or bfloat16.*float32"):
         autocast("cpu", dtype=dg.float32)
-    with pytest.raises(TypeError, match="enabled must be True or False"):
+    with pytest.raises(TypeError, match=r"^autocast: enabled must be True or False \(got 1\)\.$"):
         autocast("cpu", dtype=dg.float16, enabled=1)
 
 

@@ -120,17 +120,30 @@ def test_float16_gradients_are_refused():
 
 
 def test_constructor_validation():
+    usual = r"; a power of two such as 2\.0\*\*16 is usual\.$"
     for kwargs, message in [
-        ({"init_scale": 0.0}, "init_scale must be a positive finite number"),
-        ({"growth_factor": 1.0}, "growth_factor must be > 1"),
-        ({"backoff_factor": 1.5}, r"backoff_factor must be in \(0, 1\)"),
-        ({"growth_interval": 0}, "growth_interval must be a positive int"),
-        ({"device": "gpu"}, "device must be 'cuda' or 'cpu'"),
+        ({"init_scale": 0.0}, r"^GradScaler: init_scale must be > 0 \(got 0\.0\)" + usual),
+        ({"init_scale": math.inf}, r"^GradScaler: init_scale must be finite \(got inf\)" + usual),
+        ({"growth_factor": 1.0}, r"^GradScaler: growth_factor must be > 1 \(got 1\.0\); it grows the scale\.$"),
+        ({"backoff_factor": 1.5}, r"backoff_factor must be in \(0, 1\) \(got 1\.5\); it shrinks the scale\.$"),
+        ({"growth_interval": 0}, r"^GradScaler: growth_interval must be a positive int \(got 0\)\.$"),
+        ({"device": "gpu"}, r"^GradScaler: device must be 'cpu' or 'cuda' \(got 'gpu'\)\.$"),
     ]:
         with pytest.raises(ValueError, match=message):
             GradScaler(**kwargs)
-    with pytest.raises(TypeError, match="enabled must be True or False"):
-        GradScaler(enabled="yes")
+    for kwargs, message in [
+        ({"enabled": "yes"}, r"^GradScaler: enabled must be True or False \(got 'yes'\)\.$"),
+        ({"init_scale": "1024"}, r"^GradScaler: init_scale must be a number \(got str '1024'\)" + usual),
+        ({"growth_interval": 2.0}, r"growth_interval must be a positive int \(got float 2\.0\)\.$"),
+    ]:
+        with pytest.raises(TypeError, match=message):
+            GradScaler(**kwargs)
+    scaler = GradScaler(device="cpu", init_scale=np.float32(8.0))
+    assert scaler.get_scale() == 8.0 and type(scaler.get_scale()) is float
+    with pytest.raises(ValueError, match=r"^GradScaler\.update: new_scale must be finite \(got inf\)" + usual):
+        scaler.update(new_scale=math.inf)
+    with pytest.raises(ValueError, match=r"^GradScaler\.update: new_scale must be > 0 \(got -1\.0\)" + usual):
+        scaler.update(new_scale=-1.0)
 
 
 def test_state_dict_round_trip_and_disabled_scaler():

@@ -219,8 +219,16 @@ def test_conv2d_errors_name_the_problem():
         F.conv2d(x, dg.randn(4, 3, 3, 3, dtype="float64"))
     with pytest.raises(ShapeError, match=r"bias must have shape \(4,\)"):
         F.conv2d(x, dg.randn(4, 3, 3, 3), dg.randn(3))
-    with pytest.raises(ValueError, match="stride must be >= 1"):
+    with pytest.raises(ValueError, match=r"^conv2d: stride must be a positive int \(got 0\)\.$"):
         F.conv2d(x, dg.randn(4, 3, 3, 3), stride=0)
+    with pytest.raises(ValueError, match=r"^conv2d: padding\[1\] must be a non-negative int \(got -1\)\.$"):
+        F.conv2d(x, dg.randn(4, 3, 3, 3), padding=(1, -1))
+    with pytest.raises(ValueError, match=r"^conv1d: dilation\[0\] must be a positive int \(got 0\)\.$"):
+        F.conv1d(dg.randn(1, 3, 8), dg.randn(4, 3, 3), dilation=(0,))
+    with pytest.raises(ValueError, match=r"^conv1d: groups must be a positive int \(got 0\)\.$"):
+        F.conv1d(dg.randn(1, 3, 8), dg.randn(4, 3, 3), groups=0)
+    with pytest.raises(TypeError, match=r"^conv2d: groups must be a positive int \(got float 1\.0\)\.$"):
+        F.conv2d(x, dg.randn(4, 3, 3, 3), groups=1.0)
     with pytest.raises(ShapeError, match="4 dimensions"):
         F.conv2d(dg.randn(5, 5), dg.randn(4, 3, 3, 3))
     with pytest.raises(ValueError, match="output_padding must be smaller"):

@@ -105,9 +105,20 @@ def test_alpha_dropout_keeps_mean_and_variance():
     assert nn.AlphaDropout(0.3).eval()(x) is x
 
 
-@pytest.mark.parametrize("p", [1.0, -0.1, 1.5, "0.5"])
+FIX = r"; pass the dropout probability, e\.g\. 0\.5 \(p = 1 would zero everything\)\."
+
+
+@pytest.mark.parametrize("p", [1.0, -0.1, 1.5])
 def test_bad_probability_raises(p):
-    with pytest.raises(ValueError, match=rf"dropout: dropout probability p must be in \[0, 1\) \(got {p!r}\)"):
+    with pytest.raises(ValueError, match=rf"^dropout: p must be in \[0, 1\) \(got {p!r}\){FIX}$"):
         F.dropout(dg.ones(2), p)
-    with pytest.raises(ValueError, match=r"Dropout2d: dropout probability p must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=rf"^Dropout2d: p must be in \[0, 1\) \(got {p!r}\){FIX}$"):
         nn.Dropout2d(p)
+
+
+@pytest.mark.parametrize("p", ["0.5", None, True])
+def test_a_probability_that_is_not_a_number_is_a_type_error(p):
+    with pytest.raises(TypeError, match=rf"^alpha_dropout: p must be a number \(got .*\){FIX}$"):
+        F.alpha_dropout(dg.ones(2), p)
+    with pytest.raises(TypeError, match=rf"^Dropout: p must be a number \(got .*\){FIX}$"):
+        nn.Dropout(p)

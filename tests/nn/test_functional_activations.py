@@ -258,8 +258,10 @@ def test_apl_module_starts_as_relu_and_learns():
     assert layer.a.grad is not None and np.abs(layer.a.grad.numpy()).sum() > 0
     with pytest.raises(ShapeError, match="apl: input of shape"):
         layer(dg.randn(5, 4))
-    with pytest.raises(ValueError, match="APL: hinges must be a positive int"):
+    with pytest.raises(ValueError, match=r"^APL: hinges must be a positive int \(got 0\)\.$"):
         nn.APL(3, hinges=0)
+    with pytest.raises(TypeError, match=r"^APL: num_features must be a positive int \(got bool True\)\.$"):
+        nn.APL(True)
 
 
 # -- softmax / log_softmax -----------------------------------------------------------------------
@@ -316,8 +318,22 @@ def test_bad_arguments_raise_clear_errors():
         F.celu(dg.ones(2), alpha=0.0)
     with pytest.raises(ValueError, match="Softplus: beta must be nonzero"):
         nn.Softplus(beta=0)
-    with pytest.raises(ValueError, match="PReLU: num_parameters must be a positive int"):
+    with pytest.raises(
+        ValueError,
+        match=r"^PReLU: num_parameters must be a positive int \(got 0\); use 1 \(one shared slope\) or the number",
+    ):
         nn.PReLU(0)
+    with pytest.raises(TypeError, match=r"PReLU: num_parameters must be a positive int \(got float 2\.0\)"):
+        nn.PReLU(2.0)
+    with pytest.raises(TypeError, match=r"^LeakyReLU: negative_slope must be a number \(got str '0\.1'\)\.$"):
+        nn.LeakyReLU("0.1")
+    with pytest.raises(ValueError, match=r"^LeakyReLU: negative_slope must be .* \(got nan\)\.$"):
+        nn.LeakyReLU(float("nan"))
+    assert nn.LeakyReLU(-2).negative_slope == -2  # any real slope, kept as given
+    with pytest.raises(ValueError, match=r"^maxout: pieces must be a positive int \(got 0\)\.$"):
+        F.maxout(dg.ones(2, 4), 0)
+    with pytest.raises(TypeError, match=r"^maxout: pieces must be a positive int \(got float 2\.0\)\.$"):
+        F.maxout(dg.ones(2, 4), 2.0)
 
 
 def test_inplace_follows_deepgrad_inplace_rules():

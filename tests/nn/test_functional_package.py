@@ -34,8 +34,9 @@ PUBLIC_BEFORE_SPLIT = frozenset(
 ADDED_BY_SPLIT = frozenset(
     {"rnn_cell", "lstm_cell", "gru_cell", "rnn_layer", "lstm_layer", "gru_layer"}
 )
-# Private helpers that layers in deepgrad.nn reach as F._name.
-PRIVATE_USED_BY_LAYERS = ("_check_reduction", "_check_probability", "_padding_index")
+# Private helpers that layers in deepgrad.nn reach as F._name. (The reduction and dropout
+# probability checks now live in deepgrad.backend.validation.)
+PRIVATE_USED_BY_LAYERS = ("_padding_index",)
 
 PACKAGE_DIR = Path(F.__file__).parent
 SUBMODULES = sorted(info.name for info in pkgutil.iter_modules([str(PACKAGE_DIR)]))
@@ -84,8 +85,8 @@ def test_recurrent_functions_are_the_ops_ones():
 def test_private_helpers_the_layers_use_are_still_reachable():
     for name in PRIVATE_USED_BY_LAYERS:
         assert callable(getattr(F, name))
-    with pytest.raises(ValueError, match=r"MSELoss: reduction must be one of"):
-        F._check_reduction("MSELoss", "average")
+    with pytest.raises(ValueError, match=r"embedding: padding_idx must be in \[-3, 3\) \(got 5\)"):
+        F._padding_index(5, 3)
 
 
 def _sources() -> dict[str, ast.Module]:

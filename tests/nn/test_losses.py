@@ -418,6 +418,14 @@ def test_bad_values_raise_clear_errors():
         F.huber_loss(dg.ones(2), dg.ones(2), delta=0.0)
     with pytest.raises(ValueError, match="HuberLoss: delta must be > 0"):
         nn.HuberLoss(delta=-1.0)
+    with pytest.raises(TypeError, match=r"^huber_loss: delta must be a number \(got str '1'\)\.$"):
+        F.huber_loss(dg.ones(2), dg.ones(2), delta="1")
+    with pytest.raises(
+        ValueError, match=r"^smooth_l1_loss: beta must be >= 0 \(got -0\.5\); beta = 0 is the L1 loss\.$"
+    ):
+        F.smooth_l1_loss(dg.ones(2), dg.ones(2), beta=-0.5)
+    with pytest.raises(ValueError, match=r"^kl_div: reduction must be one of 'mean', 'sum', 'none', 'batchmean'"):
+        F.kl_div(dg.ones(2), dg.ones(2), reduction="avg")
 
 
 # -- the loss layers ---------------------------------------------------------------------------------

@@ -147,8 +147,11 @@ def test_train_eval_propagate():
     assert not any(m.training for m in net.modules())
     net.train()
     assert all(m.training for m in net.modules())
-    with pytest.raises(TypeError, match="bool"):
+    message = r"^Net\.train: mode must be True or False \(got 'no'\); eval\(\) is train\(False\)\.$"
+    with pytest.raises(TypeError, match=message):
         net.train("no")
+    with pytest.raises(TypeError, match=r"mode must be True or False \(got 1\)"):
+        net.train(1)
 
 
 def test_zero_grad_and_requires_grad():

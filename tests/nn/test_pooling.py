@@ -150,8 +150,10 @@ def test_pooling_errors():
         F.avg_pool2d(x, 2, divisor_override=0)
     with pytest.raises(ValueError, match="output_size"):
         F.adaptive_avg_pool2d(x, (0, 2))
-    with pytest.raises(ValueError, match="kernel_size must be >= 1"):
+    with pytest.raises(ValueError, match=r"^MaxPool2d: kernel_size must be a positive int \(got 0\)\.$"):
         nn.MaxPool2d(0)
+    with pytest.raises(ValueError, match=r"^max_pool2d: stride\[0\] must be a positive int \(got 0\)\.$"):
+        F.max_pool2d(x, 2, stride=(0, 1))
     with pytest.raises(ValueError, match="output_size"):
         nn.AdaptiveAvgPool2d((2, 2, 2))
 

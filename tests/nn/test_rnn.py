@@ -229,12 +229,23 @@ def test_recurrent_errors():
         lstm(dg.randn(5, 2, 3, dtype="float64"))
     with pytest.raises(TypeError, match=r"hx must be a tuple \(h0, c0\)"):
         lstm(dg.randn(5, 2, 3), dg.zeros(2, 2, 4))
-    with pytest.raises(ValueError, match="nonlinearity"):
+    with pytest.raises(ValueError, match=r"^RNN: nonlinearity must be 'tanh' or 'relu' \(got 'sigmoid'\)\.$"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="dropout"):
+    with pytest.raises(ValueError, match=r"^RNNCell: nonlinearity must be 'tanh' or 'relu' \(got 'gelu'\)\.$"):
+        nn.RNNCell(3, 4, nonlinearity="gelu")
+    with pytest.raises(ValueError, match=r"^GRU: dropout must be in \[0, 1\] \(got 1\.5\); it is the dropout"):
         nn.GRU(3, 4, dropout=1.5)
-    with pytest.raises(ValueError, match="hidden_size"):
+    with pytest.raises(ValueError, match=r"^LSTM: hidden_size must be a positive int \(got 0\)\.$"):
         nn.LSTM(3, 0)
+    with pytest.raises(TypeError, match=r"^GRU: num_layers must be a positive int \(got float 2\.0\)\.$"):
+        nn.GRU(3, 4, num_layers=2.0)
+    with pytest.raises(TypeError, match=r"^LSTMCell: input_size must be a positive int \(got str '3'\)\.$"):
+        nn.LSTMCell("3", 4)
+    x1, h1, w_ih, w_hh = dg.randn(2, 3), dg.zeros(2, 4), dg.randn(4, 3), dg.randn(4, 4)
+    with pytest.raises(ValueError, match=r"^rnn_cell: nonlinearity must be 'tanh' or 'relu' \(got 'sigmoid'\)\.$"):
+        R.rnn_cell(x1, h1, w_ih, w_hh, nonlinearity="sigmoid")  # was silently relu
+    with pytest.raises(ValueError, match=r"^rnn_layer: nonlinearity must be 'tanh' or 'relu' \(got 'elu'\)\.$"):
+        R.rnn_layer(dg.randn(5, 2, 3), h1, w_ih, w_hh, nonlinearity="elu")
     with pytest.raises(ShapeError, match="LSTMCell: input"):
         nn.LSTMCell(3, 4)(dg.randn(2, 5))
     with pytest.raises(ShapeError, match="hx must have shape"):

@@ -89,6 +89,55 @@ def test_split_pad_gather_einsum_errors():
         dg.einsum("ij->z", dg.ones(2, 3))
 
 
+# The checks of deepgrad.backend.validation: ValueError out of range, TypeError for a wrong type.
+@pytest.mark.parametrize(
+    "call,error,message",
+    [
+        (
+            lambda: dg.zeros(2, -1),
+            ValueError,
+            r"zeros: dimension 1 of size \(2, -1\) must be a non-negative int \(got -1\)\.",
+        ),
+        (
+            lambda: dg.ones((3, 2.0)),
+            TypeError,
+            r"ones: dimension 1 of size \(3, 2\.0\) must be a non-negative int \(got float 2\.0\)\.",
+        ),
+        (
+            lambda: dg.randn(-2),
+            ValueError,
+            r"randn: dimension 0 of size \(-2,\) must be a non-negative int \(got -2\)\.",
+        ),
+        (
+            lambda: dg.full((2, -3), 1.0),
+            ValueError,
+            r"full: dimension 1 of size \(2, -3\) must be a non-negative int \(got -3\)\.",
+        ),
+        (lambda: dg.normal(0.0, -1.0, (2,)), ValueError, r"normal: std must be >= 0 \(got -1\.0\)\."),
+        (
+            lambda: dg.ones(2, 3).repeat(2, -1),
+            ValueError,
+            r"repeat: repeat count 1 of \(2, -1\) must be a non-negative int \(got -1\)\.",
+        ),
+        (lambda: dg.ones(4).split(0), ValueError, r"split: split_size must be a positive int \(got 0\)\."),
+        (lambda: dg.ones(4).chunk(0), ValueError, r"chunk: chunks must be a positive int \(got 0\)\."),
+        (
+            lambda: dg.ones(4).chunk(2.0),
+            TypeError,
+            r"chunk: chunks must be a positive int \(got float 2\.0\)\.",
+        ),
+    ],
+)
+def test_argument_checks_name_the_op_the_argument_and_the_value(call, error, message):
+    with pytest.raises(error, match=f"^{message}$"):
+        call()
+
+
+def test_creation_accepts_numpy_ints_and_zero_sizes():
+    assert dg.zeros(np.int64(2), 0).shape == (2, 0)
+    assert dg.full(np.int32(3), 1.0).shape == (3,)
+
+
 def test_index_and_mask_errors():
     with pytest.raises(DTypeError, match=r"masked_fill: mask must be a bool tensor"):
         dg.ones(3).masked_fill(dg.ones(3), 0.0)

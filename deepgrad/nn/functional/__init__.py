@@ -29,10 +29,6 @@ Example:
 
 from __future__ import annotations
 
-# Private helpers that the layers in deepgrad.nn reach as F._name (nn/loss.py, nn/dropout.py,
-# nn/sparse.py).
-from deepgrad.nn.functional._utils import _check_probability as _check_probability
-from deepgrad.nn.functional._utils import _check_reduction as _check_reduction
 from deepgrad.nn.functional.activation import (
     apl,
     celu,
@@ -92,6 +88,8 @@ from deepgrad.nn.functional.recurrent import (
     rnn_cell,
     rnn_layer,
 )
+
+# The one private helper that a layer in deepgrad.nn reaches as F._name (nn/sparse.py).
 from deepgrad.nn.functional.sparse import _padding_index as _padding_index
 from deepgrad.nn.functional.sparse import embedding, one_hot
 

@@ -26,13 +26,6 @@ def _check_tensor(name: str, arg: str, value) -> None:
         )
 
 
-def _check_reduction(name: str, reduction: str, allowed: tuple = _REDUCTIONS) -> None:
-    if reduction not in allowed:
-        raise ValueError(
-            f"{name}: reduction must be one of {', '.join(map(repr, allowed))} (got {reduction!r})."
-        )
-
-
 def _check_same_shape(name: str, input: Tensor, target: Tensor) -> None:
     _check_tensor(name, "input", input)
     _check_tensor(name, "target", target)
@@ -50,11 +43,6 @@ def _check_same_device(name: str, input: Tensor, other: Tensor, arg: str) -> Non
             f"{name}: {arg} is on {other.device} but the other tensor is on {input.device}; move "
             f"it with {arg}.to(device) first."
         )
-
-
-def _check_probability(name: str, p: float) -> None:
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
-        raise ValueError(f"{name}: dropout probability p must be in [0, 1) (got {p!r}).")
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:

@@ -11,6 +11,7 @@ import math
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
 from deepgrad.backend.random import Generator
+from deepgrad.backend.validation import one_of, positive_int
 from deepgrad.nn.functional._utils import (
     _SELU_ALPHA,
     _SELU_SCALE,
@@ -250,12 +251,10 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
     With ``approximate='tanh'``: y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
     """
-    if approximate == "none":
-        return input * (ew.erf(input * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
-    if approximate == "tanh":
+    if one_of(approximate, ("none", "tanh"), "approximate", "gelu") == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         return input * (ew.tanh(inner) + 1.0) * 0.5
-    raise ValueError(f"gelu: approximate must be 'none' or 'tanh' (got {approximate!r}).")
+    return input * (ew.erf(input * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -309,8 +308,7 @@ def maxout(input: Tensor, pieces: int, dim: int = -1) -> Tensor:
         tensor([[ 5., -2.]])
     """
     _check_tensor("maxout", "input", input)
-    if not isinstance(pieces, int) or pieces < 1:
-        raise ValueError(f"maxout: pieces must be a positive int (got {pieces!r}).")
+    pieces = positive_int(pieces, "pieces", "maxout")
     (d,) = rd.normalize_dims("maxout", dim, input.ndim)
     size = input.shape[d]
     if size % pieces:

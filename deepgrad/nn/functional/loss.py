@@ -10,9 +10,9 @@ import math
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, ShapeError, amp_state
+from deepgrad.backend.validation import non_negative_float, one_of, positive_float, probability
 from deepgrad.nn.functional._utils import (
     _REDUCTIONS,
-    _check_reduction,
     _check_same_device,
     _check_same_shape,
     _check_tensor,
@@ -48,7 +48,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
         >>> mse_loss(dg.tensor([1.0, 2.0]), dg.tensor([1.0, 4.0]))
         tensor(2.)
     """
-    _check_reduction("mse_loss", reduction)
+    one_of(reduction, _REDUCTIONS, "reduction", "mse_loss")
     _check_same_shape("mse_loss", input, target)
     diff = input - target
     return _reduce(diff * diff, reduction)
@@ -56,7 +56,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """loss = |x - y| per element, then reduced."""
-    _check_reduction("l1_loss", reduction)
+    one_of(reduction, _REDUCTIONS, "reduction", "l1_loss")
     _check_same_shape("l1_loss", input, target)
     return _reduce(ew.abs(input - target), reduction)
 
@@ -65,10 +65,9 @@ def huber_loss(
     input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0
 ) -> Tensor:
     """loss = 0.5 d^2 where |d| < delta, else delta * (|d| - 0.5 delta), d = x - y (Huber, 1964)."""
-    _check_reduction("huber_loss", reduction)
+    one_of(reduction, _REDUCTIONS, "reduction", "huber_loss")
     _check_same_shape("huber_loss", input, target)
-    if not delta > 0:
-        raise ValueError(f"huber_loss: delta must be > 0 (got {delta}).")
+    delta = positive_float(delta, "delta", "huber_loss")
     diff = input - target
     size = ew.abs(diff)
     loss = ew.where(size < delta, diff * diff * 0.5, (size - 0.5 * delta) * delta)
@@ -82,10 +81,9 @@ def smooth_l1_loss(
 
     Huber loss divided by beta; beta = 0 gives the L1 loss.
     """
-    _check_reduction("smooth_l1_loss", reduction)
+    one_of(reduction, _REDUCTIONS, "reduction", "smooth_l1_loss")
     _check_same_shape("smooth_l1_loss", input, target)
-    if beta < 0:
-        raise ValueError(f"smooth_l1_loss: beta must be >= 0 (got {beta}).")
+    beta = non_negative_float(beta, "beta", "smooth_l1_loss", fix="beta = 0 is the L1 loss")
     diff = input - target
     size = ew.abs(diff)
     if beta == 0:
@@ -121,7 +119,7 @@ def binary_cross_entropy(
         tensor(50.)
     """
     name = "binary_cross_entropy"
-    _check_reduction(name, reduction)
+    one_of(reduction, _REDUCTIONS, "reduction", name)
     _check_same_shape(name, input, target)
     data = input._data
     # One reduction read back, so a GPU waits once per call; nan fails both comparisons.
@@ -163,7 +161,7 @@ def binary_cross_entropy_with_logits(
         tensor([   0., 1000.])
     """
     name = "binary_cross_entropy_with_logits"
-    _check_reduction(name, reduction)
+    one_of(reduction, _REDUCTIONS, "reduction", name)
     _check_same_shape(name, input, target)
     softplus_neg = _softplus(-input)
     if pos_weight is None:
@@ -259,7 +257,7 @@ def nll_loss(
         tensor(2.5)
     """
     name = "nll_loss"
-    _check_reduction(name, reduction)
+    one_of(reduction, _REDUCTIONS, "reduction", name)
     rows, t, valid, batch_shape, classes = _class_targets(name, input, target, ignore_index)
     xp = rows.xp
     row_weights = _class_weights(name, weight, classes, t, valid, rows.dtype)
@@ -297,9 +295,8 @@ def cross_entropy(
         tensor(0.3466)
     """
     name = "cross_entropy"
-    _check_reduction(name, reduction)
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"{name}: label_smoothing must be in [0, 1] (got {label_smoothing}).")
+    one_of(reduction, _REDUCTIONS, "reduction", name)
+    probability(label_smoothing, "label_smoothing", name, closed=True)
     _check_tensor(name, "input", input)
     _check_tensor(name, "target", target)
     if target.dtype.kind in "fV":
@@ -391,7 +388,7 @@ def kl_div(
         tensor(0.)
     """
     name = "kl_div"
-    _check_reduction(name, reduction, _REDUCTIONS + ("batchmean",))
+    one_of(reduction, _REDUCTIONS + ("batchmean",), "reduction", name)
     _check_same_shape(name, input, target)
     if log_target:
         loss = ew.exp(target) * (target - input)
@@ -429,7 +426,7 @@ def gaussian_nll_loss(
         reduction: 'mean' | 'sum' | 'none'. Default: 'mean'.
     """
     name = "gaussian_nll_loss"
-    _check_reduction(name, reduction)
+    one_of(reduction, _REDUCTIONS, "reduction", name)
     _check_same_shape(name, input, target)
     if not isinstance(var, Tensor):
         var = full_like(input, float(var))

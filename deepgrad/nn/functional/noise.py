@@ -11,16 +11,19 @@ import math
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
 from deepgrad.backend.random import Generator
+from deepgrad.backend.validation import probability
 from deepgrad.nn.functional._utils import (
     _SELU_ALPHA,
     _SELU_SCALE,
-    _check_probability,
     _maybe_inplace,
 )
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops.creation import rand
 
 __all__ = ["dropout", "dropout2d", "alpha_dropout"]
+
+# The "; how to fix" tail of a bad p (nn.Dropout words it the same way).
+_P_FIX = "pass the dropout probability, e.g. 0.5 (p = 1 would zero everything)"
 
 
 def _keep_mask(input: Tensor, shape: tuple, p: float, generator) -> Tensor:
@@ -56,7 +59,7 @@ def dropout(
         >>> dropout(dg.ones(3), p=0.5, training=False)
         tensor([1., 1., 1.])
     """
-    _check_probability("dropout", p)
+    p = probability(p, "p", "dropout", fix=_P_FIX)
     if not training or p == 0:
         return input
     mask = _keep_mask(input, input.shape, p, generator)
@@ -79,7 +82,7 @@ def dropout2d(
         input: (N, C, H, W), or (C, H, W) for one unbatched sample.
         p: the probability of zeroing a channel, in [0, 1). Default: 0.5.
     """
-    _check_probability("dropout2d", p)
+    p = probability(p, "p", "dropout2d", fix=_P_FIX)
     if input.ndim not in (3, 4):
         raise ShapeError(
             "dropout2d: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W) (got shape "
@@ -104,7 +107,7 @@ def alpha_dropout(
     a = ((1 - p) (1 + p alpha'^2))^(-1/2) and b = -a alpha' p keeps zero mean and unit variance
     (Klambauer et al., 2017). Identity when not training.
     """
-    _check_probability("alpha_dropout", p)
+    p = probability(p, "p", "alpha_dropout", fix=_P_FIX)
     if not training or p == 0:
         return input
     saturation = -_SELU_ALPHA * _SELU_SCALE
