@@ -87,4 +87,11 @@ from deepgrad.nn.pooling import (
     MaxPool2d,
 )
 from deepgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+from deepgrad.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from deepgrad.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
