@@ -177,20 +177,13 @@ def multi_head_attention_forward(
     is_causal: bool = False,
 ) -> tuple:
     """MultiHead(q, k, v) = concat(head_1, ..., head_h) @ W_o^T + b_o, with
-    head_i = softmax((q W_q,i^T)(k W_k,i^T)^T / sqrt(d) + M) (v W_v,i^T), d = E / h.
-
-    The math of nn.MultiheadAttention, with PyTorch's arguments (see that class). Masks follow
-    its convention: in a boolean ``attn_mask`` or ``key_padding_mask`` True means "may not attend";
-    float masks are added. With ``is_causal`` and no ``attn_mask``, the causal mask is built (PyTorch
-    asks for the mask as well; both ways give the same result).
+    head_i = softmax((q W_q,i^T)(k W_k,i^T)^T / sqrt(d) + M) (v W_v,i^T), d = E / h. The math of nn.MultiheadAttention, with PyTorch's arguments (see that class for masks and
+    shapes). With ``is_causal`` and no ``attn_mask`` the causal mask is built (PyTorch asks for
+    the mask as well). Returns (output, weights), weights None unless ``need_weights``.
 
     Shape:
-        query (L, N, E), key (S, N, kdim), value (S, N, vdim), or unbatched without N;
-        key_padding_mask (N, S); attn_mask (L, S) or (N * num_heads, L, S)
+        query (L, N, E), key (S, N, kdim), value (S, N, vdim), or unbatched without N
         -> output (L, N, E), weights (N, L, S) averaged over heads or (N, num_heads, L, S).
-
-    Returns:
-        (output, weights), weights None unless ``need_weights``.
     """
     if static_k is not None or static_v is not None:
         raise NotImplementedError(
@@ -198,40 +191,53 @@ def multi_head_attention_forward(
             "and values as key and value."
         )
     batched = query.ndim == 3
-    if not batched:
+    if not batched:  # unbatched: a batch of one
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-        if key_padding_mask is not None:
-            key_padding_mask = key_padding_mask.unsqueeze(0)
+        key_padding_mask = None if key_padding_mask is None else key_padding_mask.unsqueeze(0)
     length, batch, embed_dim = _check_mha_shapes(query, key, value, embed_dim_to_check, num_heads)
-    weights = (q_proj_weight, k_proj_weight, v_proj_weight)
-    if not use_separate_proj_weight:
-        weights = (in_proj_weight[:embed_dim], in_proj_weight[embed_dim : 2 * embed_dim],
-                   in_proj_weight[2 * embed_dim :])  # fmt: skip
-    biases = (None, None, None)
-    if in_proj_bias is not None:
-        biases = tuple(in_proj_bias[i * embed_dim : (i + 1) * embed_dim] for i in range(3))
-    q, k, v = (linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
-    if is_causal and attn_mask is None:
+    separate = (q_proj_weight, k_proj_weight, v_proj_weight) if use_separate_proj_weight else None
+    q, k, v = _project(query, key, value, in_proj_weight, in_proj_bias, separate)
+    if is_causal and attn_mask is None:  # True = masked, the convention here
         attn_mask = ~_causal_allowed(query, length, key.shape[0])
     mask = _mha_mask(attn_mask, key_padding_mask, q, batch, num_heads, length, key.shape[0])
+    q, k, v, mask = _extra_keys(q, k, v, mask, bias_k, bias_v, add_zero_attn, num_heads)
+    scale = 1.0 / math.sqrt(embed_dim // num_heads)
+    out, attn = _attend(q, k, v, mask, dropout_p if training else 0.0, scale)
+    out = linear(out.permute(2, 0, 1, 3).reshape(length, batch, embed_dim), out_proj_weight,
+                 out_proj_bias)  # fmt: skip
+    attn = attn.mean(dim=1) if need_weights and average_attn_weights else attn
+    if not batched:
+        out, attn = out.squeeze(1), attn.squeeze(0)
+    return out, attn if need_weights else None
+
+
+def _project(query, key, value, in_proj_weight, in_proj_bias, separate) -> tuple:
+    """q = query W_q^T + b_q and likewise k, v: W_q, W_k, W_v are the thirds of in_proj_weight,
+    or the ``separate`` weights (when kdim or vdim differs from E)."""
+    e = query.shape[-1]
+    weights = separate
+    if separate is None:
+        weights = tuple(in_proj_weight[i * e : (i + 1) * e] for i in range(3))
+    biases = (None, None, None)
+    if in_proj_bias is not None:
+        biases = tuple(in_proj_bias[i * e : (i + 1) * e] for i in range(3))
+    return tuple(linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
+
+
+def _extra_keys(q, k, v, mask, bias_k, bias_v, add_zero_attn: bool, heads: int) -> tuple:
+    """Split into heads (N, h, S, d), appending the learned bias key / value (add_bias_kv) and
+    a zero key / value (add_zero_attn), each with a zero mask column."""
+    batch, embed_dim = q.shape[1], q.shape[2]
     if bias_k is not None and bias_v is not None:
         k = cat([k, bias_k.expand(1, batch, embed_dim)], dim=0)
         v = cat([v, bias_v.expand(1, batch, embed_dim)], dim=0)
         mask = None if mask is None else pad(mask, (0, 1))
-    q, k, v = (_split_heads(t, batch, num_heads) for t in (q, k, v))
+    q, k, v = (_split_heads(t, batch, heads) for t in (q, k, v))
     if add_zero_attn:
         k = pad(k, (0, 0, 0, 1))
         v = pad(v, (0, 0, 0, 1))
         mask = None if mask is None else pad(mask, (0, 1))
-    scale = 1.0 / math.sqrt(embed_dim // num_heads)
-    out, attn = _attend(q, k, v, mask, dropout_p if training else 0.0, scale)
-    out = out.permute(2, 0, 1, 3).reshape(length, batch, embed_dim)
-    out = linear(out, out_proj_weight, out_proj_bias)
-    if need_weights and average_attn_weights:
-        attn = attn.mean(dim=1)
-    if not batched:
-        out, attn = out.squeeze(1), attn.squeeze(0)
-    return out, attn if need_weights else None
+    return q, k, v, mask
 
 
 def _check_mha_shapes(query: Tensor, key: Tensor, value: Tensor, embed_dim: int, heads: int):

@@ -81,15 +81,19 @@ def interpolate(
     if mode == "area":
         pool = adaptive_avg_pool1d if len(spatial) == 1 else adaptive_avg_pool2d
         return pool(input, out_size)
-    y = input
-    for axis, (n_in, n_out, scale) in enumerate(zip(spatial, out_size, scales)):
+    return _resample(input, mode, out_size, scales, bool(align_corners))
+
+
+def _resample(x: Tensor, mode: str, out_size: tuple, scales: tuple, align_corners: bool) -> Tensor:
+    """Nearest or linear resampling, one spatial axis after the other (the modes are separable)."""
+    for axis, (n_in, n_out, scale) in enumerate(zip(x.shape[2:], out_size, scales)):
         if n_in == n_out and scale is None:
             continue
         if mode in _NEAREST:
-            y = _nearest_axis(y, axis + 2, n_in, n_out, scale, exact=mode == "nearest-exact")
+            x = _nearest_axis(x, axis + 2, n_in, n_out, scale, exact=mode == "nearest-exact")
         else:
-            y = _linear_axis(y, axis + 2, n_in, n_out, scale, bool(align_corners))
-    return y
+            x = _linear_axis(x, axis + 2, n_in, n_out, scale, align_corners)
+    return x
 
 
 def _check_interpolate_args(input: Tensor, mode: str, align_corners, antialias: bool) -> None:
