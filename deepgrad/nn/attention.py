@@ -156,7 +156,9 @@ class MultiheadAttention(Module):
 def _check_sizes(embed_dim, num_heads, dropout, kdim, vdim) -> None:
     for arg, value in (("embed_dim", embed_dim), ("num_heads", num_heads), ("kdim", kdim),
                        ("vdim", vdim)):  # fmt: skip
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
             raise ValueError(f"MultiheadAttention: {arg} must be a positive int (got {value!r}).")
     if embed_dim % num_heads:
         raise ValueError(

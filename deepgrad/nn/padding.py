@@ -204,7 +204,8 @@ class ReflectionPad3d(_PadNd):
         padding: an int, or (left, right, top, bottom, front, back).
 
     Shape:
-        (N, C, D, H, W) or (C, D, H, W) -> (..., D + front + back, H + top + bottom, W + left + right).
+        (N, C, D, H, W) or (C, D, H, W)
+        -> (..., D + front + back, H + top + bottom, W + left + right).
     """
 
     _dims, _mode = 3, "reflect"
@@ -244,7 +245,8 @@ class ReplicationPad3d(_PadNd):
         padding: an int, or (left, right, top, bottom, front, back).
 
     Shape:
-        (N, C, D, H, W) or (C, D, H, W) -> (..., D + front + back, H + top + bottom, W + left + right).
+        (N, C, D, H, W) or (C, D, H, W)
+        -> (..., D + front + back, H + top + bottom, W + left + right).
     """
 
     _dims, _mode = 3, "replicate"
@@ -283,7 +285,8 @@ class CircularPad3d(_PadNd):
         padding: an int, or (left, right, top, bottom, front, back).
 
     Shape:
-        (N, C, D, H, W) or (C, D, H, W) -> (..., D + front + back, H + top + bottom, W + left + right).
+        (N, C, D, H, W) or (C, D, H, W)
+        -> (..., D + front + back, H + top + bottom, W + left + right).
     """
 
     _dims, _mode = 3, "circular"

@@ -77,7 +77,7 @@ class TransformerEncoderLayer(Module):
 
     Example:
         >>> import deepgrad as dg
-        >>> layer = TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32, batch_first=True)
+        >>> layer = TransformerEncoderLayer(16, nhead=4, dim_feedforward=32, batch_first=True)
         >>> layer(dg.randn(2, 7, 16)).shape
         (2, 7, 16)
     """
@@ -218,7 +218,9 @@ class TransformerDecoderLayer(Module):
         )[0]  # fmt: skip
         return self.dropout1(x)
 
-    def _mha_block(self, x: Tensor, memory: Tensor, attn_mask, key_padding_mask, is_causal) -> Tensor:
+    def _mha_block(
+        self, x: Tensor, memory: Tensor, attn_mask, key_padding_mask, is_causal
+    ) -> Tensor:
         x = self.multihead_attn(
             x, memory, memory, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
             need_weights=False, is_causal=is_causal,

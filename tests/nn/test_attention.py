@@ -44,8 +44,12 @@ def test_sdpa_bool_float_and_causal_masks_agree_with_a_naive_reference():
     np.testing.assert_allclose(out.numpy(), _naive_attention(q, k, v, allowed, 0.3), atol=1e-12)
     out = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), is_causal=True)
     np.testing.assert_allclose(out.numpy(), _naive_attention(q, k, v, causal), atol=1e-12)
-    both = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=_t(allowed), is_causal=True)
-    np.testing.assert_allclose(both.numpy(), _naive_attention(q, k, v, allowed & causal), atol=1e-12)
+    both = F.scaled_dot_product_attention(
+        _t(q), _t(k), _t(v), attn_mask=_t(allowed), is_causal=True
+    )
+    np.testing.assert_allclose(
+        both.numpy(), _naive_attention(q, k, v, allowed & causal), atol=1e-12
+    )
 
 
 def test_sdpa_is_stable_for_large_scores():
@@ -93,21 +97,29 @@ def test_sdpa_dropout_is_seeded_and_unbiased():
     dg.manual_seed(3)
     first = F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy()
     dg.manual_seed(3)
-    np.testing.assert_array_equal(first, F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy())
+    np.testing.assert_array_equal(
+        first, F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy()
+    )
     plain = F.scaled_dot_product_attention(q, k, v).numpy()
     assert not np.allclose(first, plain)
-    mean = np.mean([F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy() for _ in range(2000)], 0)
+    mean = np.mean(
+        [F.scaled_dot_product_attention(q, k, v, dropout_p=0.5).numpy() for _ in range(2000)], 0
+    )
     np.testing.assert_allclose(mean, plain, atol=0.1)
 
 
 def test_sdpa_errors():
     q = dg.randn(2, 3, 4)
-    with pytest.raises(ShapeError, match=r"got query \(2, 3, 4\), key \(2, 5, 3\).*query and key need the same E"):
+    with pytest.raises(
+        ShapeError, match=r"got query \(2, 3, 4\), key \(2, 5, 3\).*query and key need the same E"
+    ):
         F.scaled_dot_product_attention(q, dg.randn(2, 5, 3), dg.randn(2, 5, 3))
     with pytest.raises(TypeError, match="attn_mask must be bool"):
         F.scaled_dot_product_attention(q, q, q, attn_mask=dg.ones(3, 3, dtype="int64"))
     with pytest.raises(ShapeError, match="enable_gqa"):
-        F.scaled_dot_product_attention(dg.randn(1, 3, 2, 4), dg.randn(1, 2, 2, 4), dg.randn(1, 2, 2, 4), enable_gqa=True)
+        F.scaled_dot_product_attention(
+            dg.randn(1, 3, 2, 4), dg.randn(1, 2, 2, 4), dg.randn(1, 2, 2, 4), enable_gqa=True
+        )
 
 
 @pytest.mark.parity
@@ -124,7 +136,9 @@ def test_sdpa_matches_torch_values_and_gradients(mask):
         kwargs_np["is_causal"] = True
     ours = [_t(a, True) for a in arrays]
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
-    wrap = lambda lib: {n: (lib.tensor(m) if isinstance(m, np.ndarray) else m) for n, m in kwargs_np.items()}  # noqa: E731
+    wrap = lambda lib: {
+        n: (lib.tensor(m) if isinstance(m, np.ndarray) else m) for n, m in kwargs_np.items()
+    }  # noqa: E731
     y = F.scaled_dot_product_attention(*ours, **wrap(dg))
     ty = torch.nn.functional.scaled_dot_product_attention(*theirs, **wrap(torch))
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12)
@@ -146,7 +160,12 @@ def _torch_copy(module, torch_module):
 
 def test_mha_parameter_names_and_shapes_are_pytorchs():
     shapes = {n: p.shape for n, p in nn.MultiheadAttention(8, 2).named_parameters()}
-    assert shapes == {"in_proj_weight": (24, 8), "in_proj_bias": (24,), "out_proj.weight": (8, 8), "out_proj.bias": (8,)}
+    assert shapes == {
+        "in_proj_weight": (24, 8),
+        "in_proj_bias": (24,),
+        "out_proj.weight": (8, 8),
+        "out_proj.bias": (8,),
+    }
     mha = nn.MultiheadAttention(8, 2, kdim=3, vdim=5, add_bias_kv=True, bias=False)
     shapes = {n: p.shape for n, p in mha.named_parameters()}
     assert shapes == {
@@ -208,17 +227,34 @@ def test_mha_gradcheck_through_all_parameters():
         return out[0]
 
     names = [n for n, _ in mha.named_parameters()]
-    assert names == ["q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k", "bias_v", "out_proj.weight", "out_proj.bias"]
+    assert names == [
+        "q_proj_weight",
+        "k_proj_weight",
+        "v_proj_weight",
+        "in_proj_bias",
+        "bias_k",
+        "bias_v",
+        "out_proj.weight",
+        "out_proj.bias",
+    ]
     weights = [dg.tensor(p.detach().numpy(), requires_grad=True) for p in params]
     assert gradcheck(run, (q, k, v, *weights))
 
 
-MHA_CONFIGS = [dict(), dict(kdim=3, vdim=5), dict(add_bias_kv=True), dict(add_zero_attn=True), dict(bias=False)]
+MHA_CONFIGS = [
+    dict(),
+    dict(kdim=3, vdim=5),
+    dict(add_bias_kv=True),
+    dict(add_zero_attn=True),
+    dict(bias=False),
+]
 
 
 @pytest.mark.parity
 @pytest.mark.parametrize("config", MHA_CONFIGS, ids=str)
-@pytest.mark.parametrize("masks", ["none", "padding", "attn_3d_float+padding", "attn_bool_per_head"])
+@pytest.mark.parametrize(
+    "masks", ["none", "padding", "attn_3d_float+padding", "attn_bool_per_head"]
+)
 def test_mha_matches_torch_outputs_weights_and_gradients(config, masks):
     torch = pytest.importorskip("torch")
     mha = nn.MultiheadAttention(8, 2, batch_first=True, **config).double()
@@ -235,7 +271,9 @@ def test_mha_matches_torch_outputs_weights_and_gradients(config, masks):
         kwargs["attn_mask"] = RNG.random((4, 6)) < 0.3
         kwargs["attn_mask"][:, 1] = False
         kwargs["average_attn_weights"] = False
-    wrap = lambda lib: {n: (lib.tensor(m) if isinstance(m, np.ndarray) else m) for n, m in kwargs.items()}  # noqa: E731
+    wrap = lambda lib: {
+        n: (lib.tensor(m) if isinstance(m, np.ndarray) else m) for n, m in kwargs.items()
+    }  # noqa: E731
     ours = [_t(a, True) for a in (q, k, v)]
     theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
     out, weights = mha(*ours, **wrap(dg))
@@ -249,7 +287,9 @@ def test_mha_matches_torch_outputs_weights_and_gradients(config, masks):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=1e-11)
     tparams = dict(tmha.named_parameters())
     for name, p in mha.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), tparams[name].grad.numpy(), atol=1e-11, err_msg=name)
+        np.testing.assert_allclose(
+            p.grad.numpy(), tparams[name].grad.numpy(), atol=1e-11, err_msg=name
+        )
 
 
 @pytest.mark.parity

@@ -31,7 +31,9 @@ def test_instance_norm_normalizes_each_sample_and_channel():
 def test_group_norm_with_one_group_per_channel_is_instance_norm_and_one_group_is_layer_norm():
     x = _t((2, 6, 5), False)
     np.testing.assert_allclose(F.group_norm(x, 6).numpy(), F.instance_norm(x).numpy(), atol=1e-12)
-    np.testing.assert_allclose(F.group_norm(x, 1).numpy(), F.layer_norm(x, (6, 5)).numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        F.group_norm(x, 1).numpy(), F.layer_norm(x, (6, 5)).numpy(), atol=1e-12
+    )
 
 
 def test_gradchecks():
@@ -50,7 +52,9 @@ def test_instance_norm_layer_defaults_and_unbatched_input():
     np.testing.assert_allclose(layer(x).numpy(), layer(x.unsqueeze(0)).numpy()[0])
     assert nn.InstanceNorm2d(2)(dg.randn(2, 5, 5)).shape == (2, 5, 5)
     assert nn.InstanceNorm3d(2, affine=True)(dg.randn(1, 2, 3, 3, 3)).shape == (1, 2, 3, 3, 3)
-    with pytest.raises(ShapeError, match=r"InstanceNorm2d: expected a 4-D input .* \(got shape \(2, 5\)\)"):
+    with pytest.raises(
+        ShapeError, match=r"InstanceNorm2d: expected a 4-D input .* \(got shape \(2, 5\)\)"
+    ):
         nn.InstanceNorm2d(2)(dg.randn(2, 5))
 
 
@@ -91,7 +95,11 @@ def test_group_norm_validates():
     "name,kwargs,shape",
     [
         ("InstanceNorm1d", dict(num_features=3), (2, 3, 7)),
-        ("InstanceNorm1d", dict(num_features=3, affine=True, track_running_stats=True, momentum=0.3), (2, 3, 7)),
+        (
+            "InstanceNorm1d",
+            dict(num_features=3, affine=True, track_running_stats=True, momentum=0.3),
+            (2, 3, 7),
+        ),
         ("InstanceNorm2d", dict(num_features=3, affine=True), (2, 3, 4, 5)),
         ("InstanceNorm2d", dict(num_features=3, track_running_stats=True), (3, 4, 5)),
         ("InstanceNorm3d", dict(num_features=2, affine=True), (1, 2, 3, 2, 4)),
@@ -121,10 +129,14 @@ def test_layers_match_torch_in_train_and_eval(name, kwargs, shape):
         (ty * torch.tensor(g)).sum().backward()
         np.testing.assert_allclose(xd.grad.numpy(), xt.grad.numpy(), atol=1e-10)
         for pname, p in layer.named_parameters():
-            np.testing.assert_allclose(p.grad.numpy(), dict(tlayer.named_parameters())[pname].grad.numpy(), atol=1e-10)
+            np.testing.assert_allclose(
+                p.grad.numpy(), dict(tlayer.named_parameters())[pname].grad.numpy(), atol=1e-10
+            )
             p.grad = None
         tlayer.zero_grad()
         tstate = tlayer.state_dict()
         for key, value in layer.state_dict().items():
             if key != "num_batches_tracked":
-                np.testing.assert_allclose(value.numpy(), tstate[key].numpy(), atol=1e-12, err_msg=key)
+                np.testing.assert_allclose(
+                    value.numpy(), tstate[key].numpy(), atol=1e-12, err_msg=key
+                )

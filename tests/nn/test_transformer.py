@@ -30,7 +30,9 @@ def _compare_grads(module, torch_module, atol=1e-10):
     theirs = dict(torch_module.named_parameters())
     assert set(theirs) == {n for n, _ in module.named_parameters()}
     for name, p in module.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), theirs[name].grad.numpy(), atol=atol, err_msg=name)
+        np.testing.assert_allclose(
+            p.grad.numpy(), theirs[name].grad.numpy(), atol=atol, err_msg=name
+        )
 
 
 LAYER_CONFIGS = [
@@ -45,9 +47,13 @@ LAYER_CONFIGS = [
 def test_encoder_matches_torch(config):
     torch = pytest.importorskip("torch")
     kw = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, batch_first=True, **config)
-    model = nn.TransformerEncoder(nn.TransformerEncoderLayer(**kw), 2, norm=nn.LayerNorm(8)).double()
+    model = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(**kw), 2, norm=nn.LayerNorm(8)
+    ).double()
     tlayer = torch.nn.TransformerEncoderLayer(**kw)
-    tmodel = torch.nn.TransformerEncoder(tlayer, 2, norm=torch.nn.LayerNorm(8), enable_nested_tensor=False)
+    tmodel = torch.nn.TransformerEncoder(
+        tlayer, 2, norm=torch.nn.LayerNorm(8), enable_nested_tensor=False
+    )
     tmodel = _copy_to_torch(model, tmodel.double())
     x = _a(3, 5, 8)
     padding = RNG.random((3, 5)) < 0.3
@@ -55,7 +61,9 @@ def test_encoder_matches_torch(config):
     mask = nn.Transformer.generate_square_subsequent_mask(5, dtype="float64")
     fpad = np.where(padding, -np.inf, 0.0)  # one mask type for both, as PyTorch asks
     y = model(dg.tensor(x), mask=mask, src_key_padding_mask=dg.tensor(fpad))
-    ty = tmodel(torch.tensor(x), mask=torch.tensor(mask.numpy()), src_key_padding_mask=torch.tensor(fpad))
+    ty = tmodel(
+        torch.tensor(x), mask=torch.tensor(mask.numpy()), src_key_padding_mask=torch.tensor(fpad)
+    )
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-10)
     g = _a(*y.shape)
     (y * dg.tensor(g)).sum().backward()
@@ -68,15 +76,29 @@ def test_encoder_matches_torch(config):
 def test_decoder_matches_torch(config):
     torch = pytest.importorskip("torch")
     kw = dict(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0, **config)
-    model = nn.TransformerDecoder(nn.TransformerDecoderLayer(**kw), 2, norm=nn.LayerNorm(8)).double()
-    tmodel = _copy_to_torch(model, torch.nn.TransformerDecoder(torch.nn.TransformerDecoderLayer(**kw), 2, norm=torch.nn.LayerNorm(8)).double())
+    model = nn.TransformerDecoder(
+        nn.TransformerDecoderLayer(**kw), 2, norm=nn.LayerNorm(8)
+    ).double()
+    tmodel = _copy_to_torch(
+        model,
+        torch.nn.TransformerDecoder(
+            torch.nn.TransformerDecoderLayer(**kw), 2, norm=torch.nn.LayerNorm(8)
+        ).double(),
+    )
     tgt, memory = _a(4, 2, 8), _a(6, 2, 8)
     mask = nn.Transformer.generate_square_subsequent_mask(4, dtype="float64")
     memory_padding = np.zeros((2, 6), dtype=bool)
     memory_padding[1, 4:] = True
-    y = model(dg.tensor(tgt), dg.tensor(memory), tgt_mask=mask, memory_key_padding_mask=dg.tensor(memory_padding), tgt_is_causal=True)
+    y = model(
+        dg.tensor(tgt),
+        dg.tensor(memory),
+        tgt_mask=mask,
+        memory_key_padding_mask=dg.tensor(memory_padding),
+        tgt_is_causal=True,
+    )
     ty = tmodel(torch.tensor(tgt), torch.tensor(memory), tgt_mask=torch.tensor(mask.numpy()),
-                memory_key_padding_mask=torch.tensor(memory_padding), tgt_is_causal=True)  # fmt: skip
+                memory_key_padding_mask=torch.tensor(memory_padding),
+                tgt_is_causal=True)  # fmt: skip
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-10)
     g = _a(*y.shape)
     (y * dg.tensor(g)).sum().backward()
@@ -88,7 +110,9 @@ def test_decoder_matches_torch(config):
 def test_transformer_matches_torch_with_copied_weights():
     torch = pytest.importorskip("torch")
     model = nn.Transformer(8, 2, 2, 1, 16, dropout=0.0, batch_first=True).double()
-    tmodel = _copy_to_torch(model, torch.nn.Transformer(8, 2, 2, 1, 16, dropout=0.0, batch_first=True).double())
+    tmodel = _copy_to_torch(
+        model, torch.nn.Transformer(8, 2, 2, 1, 16, dropout=0.0, batch_first=True).double()
+    )
     src, tgt = _a(2, 6, 8), _a(2, 4, 8)
     mask = nn.Transformer.generate_square_subsequent_mask(4, dtype="float64")
     tmask = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
@@ -105,7 +129,9 @@ def test_encoder_layers_are_independent_deep_copies():
     layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16)
     encoder = nn.TransformerEncoder(layer, num_layers=3)
     weights = [lay.self_attn.in_proj_weight for lay in encoder.layers]
-    assert len({id(w) for w in weights}) == 3 and all(w is not layer.self_attn.in_proj_weight for w in weights)
+    assert len({id(w) for w in weights}) == 3 and all(
+        w is not layer.self_attn.in_proj_weight for w in weights
+    )
     np.testing.assert_array_equal(weights[0].detach().numpy(), weights[2].detach().numpy())
     with dg.no_grad():
         weights[0].add_(1.0)
@@ -124,7 +150,9 @@ def test_callable_and_module_activations():
     layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, activation=activation, dropout=0.0)
     layer(dg.randn(3, 2, 4))
     assert calls == [(3, 2, 6)]
-    gelu_layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, activation=nn.GELU(), dropout=0.0)
+    gelu_layer = nn.TransformerEncoderLayer(
+        4, 2, dim_feedforward=6, activation=nn.GELU(), dropout=0.0
+    )
     assert "activation" in dict(gelu_layer.named_modules())
     with pytest.raises(ValueError, match="activation must be 'relu', 'gelu' or a callable"):
         nn.TransformerEncoderLayer(4, 2, activation="tanh")
@@ -144,7 +172,9 @@ def test_dropout_acts_in_training_only():
 def test_causal_encoder_ignores_the_future_and_is_causal_needs_no_mask():
     layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True)
     x = dg.randn(1, 6, 8)
-    x_changed = dg.tensor(np.concatenate([x.numpy()[:, :4], _a(1, 2, 8).astype(np.float32)], axis=1))
+    x_changed = dg.tensor(
+        np.concatenate([x.numpy()[:, :4], _a(1, 2, 8).astype(np.float32)], axis=1)
+    )
     y, y_changed = (layer(t, is_causal=True).detach().numpy() for t in (x, x_changed))
     np.testing.assert_allclose(y[:, :4], y_changed[:, :4], atol=1e-6)
     assert not np.allclose(y[:, 4:], y_changed[:, 4:])
@@ -154,7 +184,9 @@ def test_a_small_causal_transformer_learns_to_copy_the_previous_token():
     dg.manual_seed(0)
     vocab, length = 5, 6
     embed = nn.Embedding(vocab, 16)
-    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True), 1)
+    encoder = nn.TransformerEncoder(
+        nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True), 1
+    )
     head = nn.Linear(16, vocab)
     position = nn.Parameter(dg.randn(length, 16) * 0.1)
     params = [*embed.parameters(), *encoder.parameters(), *head.parameters(), position]
@@ -164,7 +196,9 @@ def test_a_small_causal_transformer_learns_to_copy_the_previous_token():
     for _ in range(150):
         tokens = rng.integers(0, vocab, (16, length))
         logits = head(encoder(embed(dg.tensor(tokens)) + position, mask=mask))
-        loss = F.cross_entropy(logits[:, 1:].reshape(-1, vocab), dg.tensor(tokens[:, :-1].reshape(-1)))
+        loss = F.cross_entropy(
+            logits[:, 1:].reshape(-1, vocab), dg.tensor(tokens[:, :-1].reshape(-1))
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()

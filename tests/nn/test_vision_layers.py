@@ -60,7 +60,11 @@ INTERPOLATE_CASES = [
 def test_interpolate_matches_torch(shape, kwargs):
     torch = pytest.importorskip("torch")
     x = RNG.standard_normal(shape).astype(np.float32)
-    _parity(lambda t: F.interpolate(t, **kwargs), lambda t: torch.nn.functional.interpolate(t, **kwargs), x)
+    _parity(
+        lambda t: F.interpolate(t, **kwargs),
+        lambda t: torch.nn.functional.interpolate(t, **kwargs),
+        x,
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,7 +98,9 @@ def test_interpolate_errors():
         F.interpolate(x, size=2, mode="bicubicx")
     with pytest.raises(ValueError, match="align_corners can only be set"):
         F.interpolate(x, size=2, mode="nearest", align_corners=True)
-    with pytest.raises(ShapeError, match=r"mode 'linear' expects an input with 3 dimensions.*\(1, 2, 3, 4\)"):
+    with pytest.raises(
+        ShapeError, match=r"mode 'linear' expects an input with 3 dimensions.*\(1, 2, 3, 4\)"
+    ):
         F.interpolate(x, size=2, mode="linear")
     with pytest.raises(ValueError, match="one value per spatial dimension"):
         F.interpolate(x, size=(2, 3, 4))
@@ -107,7 +113,9 @@ def test_interpolate_errors():
 def test_pixel_shuffle_round_trip_and_gradcheck():
     x = _t((2, 8, 3, 2))
     assert F.pixel_shuffle(x, 2).shape == (2, 2, 6, 4)
-    np.testing.assert_array_equal(F.pixel_unshuffle(F.pixel_shuffle(x, 2), 2).detach().numpy(), x.detach().numpy())
+    np.testing.assert_array_equal(
+        F.pixel_unshuffle(F.pixel_shuffle(x, 2), 2).detach().numpy(), x.detach().numpy()
+    )
     assert F.pixel_shuffle(_t((9, 2, 2)), 3).shape == (1, 6, 6)  # unbatched
     assert gradcheck(lambda t: F.pixel_shuffle(t, 2), (_t((1, 4, 2, 3)),))
     assert gradcheck(lambda t: F.pixel_unshuffle(t, 2), (_t((1, 1, 4, 2)),))

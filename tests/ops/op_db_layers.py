@@ -101,12 +101,18 @@ OPS = [
         "interpolate_nearest",
         lambda x, size: F.interpolate(x, size=size, mode="nearest"),
         lambda x, size: _np_interpolate(x, size, "nearest"),
-        [case((2, 3, 4), size=(7,)), case((1, 2, 3, 4), size=(5, 3)), case((1, 1, 2, 3, 2), size=(3, 5, 1))],
+        [
+            case((2, 3, 4), size=(7,)),
+            case((1, 2, 3, 4), size=(5, 3)),
+            case((1, 1, 2, 3, 2), size=(3, 5, 1)),
+        ],
         covers=("Index",),
     ),
     OpSpec(
         "interpolate_bilinear",
-        lambda x, size, align_corners: F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners),
+        lambda x, size, align_corners: F.interpolate(
+            x, size=size, mode="bilinear", align_corners=align_corners
+        ),
         lambda x, size, align_corners: _np_interpolate(x, size, "bilinear", align_corners),
         [
             case((1, 2, 3, 4), size=(5, 7), align_corners=False),
@@ -120,7 +126,10 @@ OPS = [
         "interpolate_linear_trilinear",
         lambda x, size, mode: F.interpolate(x, size=size, mode=mode),
         lambda x, size, mode: _np_interpolate(x, size, mode),
-        [case((2, 3, 4), size=(7,), mode="linear"), case((1, 1, 2, 3, 2), size=(3, 4, 3), mode="trilinear")],
+        [
+            case((2, 3, 4), size=(7,), mode="linear"),
+            case((1, 1, 2, 3, 2), size=(3, 4, 3), mode="trilinear"),
+        ],
         covers=("Index",),
     ),
     OpSpec(

@@ -80,8 +80,10 @@ def scaled_dot_product_attention(
 
 
 def _check_qkv(query: Tensor, key: Tensor, value: Tensor) -> None:
-    if min(query.ndim, key.ndim, value.ndim) < 2 or query.shape[-1] != key.shape[-1] or (
-        key.shape[-2] != value.shape[-2]
+    if (
+        min(query.ndim, key.ndim, value.ndim) < 2
+        or query.shape[-1] != key.shape[-1]
+        or (key.shape[-2] != value.shape[-2])
     ):
         raise ShapeError(
             "scaled_dot_product_attention: expected query (*, L, E), key (*, S, E) and value "
@@ -91,7 +93,8 @@ def _check_qkv(query: Tensor, key: Tensor, value: Tensor) -> None:
 
 
 def _repeat_kv_heads(query: Tensor, t: Tensor) -> Tensor:
-    """(*, Hk, S, E) -> (*, Hq, S, E): each key/value head serves Hq / Hk consecutive query heads."""
+    """(*, Hk, S, E) -> (*, Hq, S, E): each key/value head serves Hq / Hk consecutive query
+    heads."""
     if query.ndim < 3 or t.ndim < 3 or query.shape[-3] % t.shape[-3]:
         raise ShapeError(
             "scaled_dot_product_attention: with enable_gqa, the query's head count (dim -3) must "
@@ -177,13 +180,11 @@ def multi_head_attention_forward(
     is_causal: bool = False,
 ) -> tuple:
     """MultiHead(q, k, v) = concat(head_1, ..., head_h) @ W_o^T + b_o, with
-    head_i = softmax((q W_q,i^T)(k W_k,i^T)^T / sqrt(d) + M) (v W_v,i^T), d = E / h. The math of nn.MultiheadAttention, with PyTorch's arguments (see that class for masks and
-    shapes). With ``is_causal`` and no ``attn_mask`` the causal mask is built (PyTorch asks for
-    the mask as well). Returns (output, weights), weights None unless ``need_weights``.
+    head_i = softmax((q W_q,i^T)(k W_k,i^T)^T / sqrt(d) + M) (v W_v,i^T), d = E / h.
 
-    Shape:
-        query (L, N, E), key (S, N, kdim), value (S, N, vdim), or unbatched without N
-        -> output (L, N, E), weights (N, L, S) averaged over heads or (N, num_heads, L, S).
+    The math of nn.MultiheadAttention, with PyTorch's arguments (see that class for masks and
+    shapes); with ``is_causal`` and no ``attn_mask`` the causal mask is built. Returns
+    (output (L, N, E), weights (N, L, S) or per head (N, h, L, S), or None).
     """
     if static_k is not None or static_v is not None:
         raise NotImplementedError(
