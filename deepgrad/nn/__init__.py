@@ -29,6 +29,7 @@ from deepgrad.nn.activation import (
     Tanh,
     VLReLU,
 )
+from deepgrad.nn.attention import MultiheadAttention
 from deepgrad.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
 from deepgrad.nn.dropout import AlphaDropout, Dropout, Dropout2d
 from deepgrad.nn.linear import Flatten, Identity, Linear, Maxout, TiedLinear, Unflatten
@@ -45,8 +46,34 @@ from deepgrad.nn.loss import (
     SmoothL1Loss,
 )
 from deepgrad.nn.module import Module, RemovableHandle
-from deepgrad.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from deepgrad.nn.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+)
+from deepgrad.nn.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
 from deepgrad.nn.parameter import Parameter
+from deepgrad.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
 from deepgrad.nn.sparse import Embedding
 from deepgrad.nn.summary import summary
 from deepgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
@@ -60,3 +87,11 @@ from deepgrad.nn.pooling import (
     MaxPool2d,
 )
 from deepgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+from deepgrad.nn.transformer import (
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
+from deepgrad.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d

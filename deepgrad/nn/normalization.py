@@ -1,6 +1,9 @@
-"""Normalization layers: BatchNorm1d, BatchNorm2d, LayerNorm (the math is in ``functional``)."""
+"""Normalization layers: BatchNorm1d/2d, LayerNorm, InstanceNorm1d/2d/3d, GroupNorm (the math is
+in ``functional``)."""
 
 from __future__ import annotations
+
+import warnings
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
@@ -11,14 +14,19 @@ from deepgrad.nn.module import Module
 from deepgrad.nn.parameter import Parameter
 from deepgrad.ops.creation import empty, ones, tensor, zeros
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
+__all__ = [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "GroupNorm",
+]
 
 
-class _BatchNorm(Module):
-    """The shared body of BatchNorm1d / BatchNorm2d; subclasses name the input ranks they accept."""
-
-    _ranks: tuple = ()
-    _shape_text = ""
+class _NormBase(Module):
+    """The parameters and running statistics shared by batch and instance norm (PyTorch's names)."""
 
     def __init__(
         self,
@@ -68,6 +76,19 @@ class _BatchNorm(Module):
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class _BatchNorm(_NormBase):
+    """The shared body of BatchNorm1d / BatchNorm2d; subclasses name the input ranks they accept."""
+
+    _ranks: tuple = ()
+    _shape_text = ""
+
     def forward(self, input: Tensor) -> Tensor:
         if input.ndim not in self._ranks or input.shape[1] != self.num_features:
             raise ShapeError(
@@ -91,12 +112,6 @@ class _BatchNorm(Module):
             use_batch_stats,
             factor,
             self.eps,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-            f"track_running_stats={self.track_running_stats}"
         )
 
 
@@ -225,3 +240,176 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class _InstanceNorm(_NormBase):
+    """The shared body of InstanceNorm1d/2d/3d; subclasses name their spatial rank."""
+
+    _spatial = 1
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def forward(self, input: Tensor) -> Tensor:
+        name, unbatched = type(self).__name__, self._spatial + 1
+        if input.ndim not in (unbatched, unbatched + 1):
+            raise ShapeError(
+                f"{name}: expected a {unbatched + 1}-D input (N, C, *spatial) or a {unbatched}-D "
+                f"unbatched one (got shape {input.shape})."
+            )
+        if input.ndim == unbatched:
+            return self.forward(input.unsqueeze(0)).squeeze(0)
+        if input.shape[1] != self.num_features:
+            if self.affine or self.track_running_stats:
+                raise ShapeError(
+                    f"{name}: expected C = num_features = {self.num_features} channels on dim 1 "
+                    f"(got input shape {input.shape})."
+                )
+            # PyTorch warns here too: without parameters or buffers the size is not needed.
+            warnings.warn(
+                f"{name}: input has {input.shape[1]} channels but num_features is "
+                f"{self.num_features}; the input is normalized all the same.",
+                stacklevel=2,
+            )
+        use_input_stats = self.training or not self.track_running_stats
+        momentum = 0.0 if self.momentum is None else self.momentum
+        return F.instance_norm(
+            input, self.running_mean, self.running_var, self.weight, self.bias,
+            use_input_stats, momentum, self.eps,
+        )  # fmt: skip
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization (Ulyanov et al., 2016): y = (x - E[x]) / sqrt(Var[x] + eps) * gamma
+    + beta, with E and Var (biased) over the length of each sample and channel separately.
+
+    Unlike batch norm, by default it has no parameters (``affine=False``) and keeps no running
+    statistics (``track_running_stats=False``), so training and evaluation agree. With
+    ``track_running_stats=True``, training updates running = (1 - momentum) * running + momentum *
+    (the batch average of the per-instance statistics) and evaluation uses them.
+
+    Args:
+        num_features: C, the number of channels.
+        eps: added to the variance. Default: 1e-5.
+        momentum: the weight of each batch in the running statistics. Default: 0.1.
+        affine: learn gamma (weight, ones) and beta (bias, zeros) of shape (C,). Default: False.
+        track_running_stats: keep running statistics for evaluation. Default: False.
+        device, dtype: of the parameters and buffers. Default: cpu, float32.
+
+    Shape:
+        x: (N, C, L) or (C, L) -> y: the same shape.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> InstanceNorm1d(1)(dg.tensor([[[1.0, 3.0]]]))
+        tensor([[[-1.,  1.]]])
+    """
+
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization of images: y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta, with
+    E and Var over H and W of each sample and channel (see InstanceNorm1d for the arguments).
+
+    Shape:
+        x: (N, C, H, W) or (C, H, W) -> y: the same shape.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> InstanceNorm2d(3, affine=True)(dg.randn(2, 3, 4, 4)).shape
+        (2, 3, 4, 4)
+    """
+
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization of volumes: statistics over D, H and W of each sample and channel
+    (see InstanceNorm1d for the arguments).
+
+    Shape:
+        x: (N, C, D, H, W) or (C, D, H, W) -> y: the same shape.
+    """
+
+    _spatial = 3
+
+
+class GroupNorm(Module):
+    """Group normalization (Wu & He, 2018): the C channels are split into ``num_groups`` groups
+    and y = (x - E[x]) / sqrt(Var[x] + eps) * gamma + beta, with E and Var (biased) over each
+    group's channels and positions, per sample. Independent of the batch size; the same in
+    training and evaluation.
+
+    Args:
+        num_groups: the number of groups; must divide num_channels.
+        num_channels: C.
+        eps: added to the variance. Default: 1e-5.
+        affine: learn a per-channel gamma (weight, ones) and beta (bias, zeros). Default: True.
+        device, dtype: of the parameters. Default: cpu, float32.
+
+    Shape:
+        x: (N, C, *) -> y: the same shape.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> GroupNorm(2, 4)(dg.randn(3, 4, 5)).shape
+        (3, 4, 5)
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        for arg, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GroupNorm: {arg} must be a positive int (got {value!r}).")
+        if num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels {num_channels} must be divisible by num_groups "
+                f"{num_groups}."
+            )
+        if not eps > 0:
+            raise ValueError(f"GroupNorm: eps must be > 0 (got {eps}).")
+        self.num_groups, self.num_channels, self.eps, self.affine = (
+            num_groups, num_channels, eps, affine
+        )  # fmt: skip
+        if affine:
+            self.weight = Parameter(empty(num_channels, device=device, dtype=dtype))
+            self.bias = Parameter(empty(num_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """weight = 1, bias = 0."""
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ShapeError(
+                f"GroupNorm: expected an input (N, C, *) with C = num_channels = "
+                f"{self.num_channels} (got shape {input.shape})."
+            )
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -13,9 +13,11 @@ The package is split by kind, as ``deepgrad/ops`` is; every public name is re-ex
 - ``affine``: linear
 - ``activation``: relu and its relatives, sigmoid, tanh, gelu, softmax, maxout, apl, ...
 - ``noise``: dropout, dropout2d, alpha_dropout
-- ``normalization``: batch_norm, layer_norm
+- ``normalization``: batch_norm, layer_norm, instance_norm, group_norm
 - ``sparse``: embedding, one_hot
 - ``loss``: mse_loss, cross_entropy, nll_loss, kl_div, ...
+- ``vision``: pad, interpolate, pixel_shuffle, pixel_unshuffle
+- ``attention``: scaled_dot_product_attention, multi_head_attention_forward
 - ``conv``, ``pooling``, ``recurrent``: the primitives of ``deepgrad/ops/{conv,pool,rnn}.py``
   under their layer-function names
 - ``_utils``: the argument checks and helpers the modules share
@@ -56,6 +58,10 @@ from deepgrad.nn.functional.activation import (
     vleaky_relu,
 )
 from deepgrad.nn.functional.affine import linear
+from deepgrad.nn.functional.attention import (
+    multi_head_attention_forward,
+    scaled_dot_product_attention,
+)
 from deepgrad.nn.functional.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from deepgrad.nn.functional.loss import (
     binary_cross_entropy,
@@ -70,7 +76,7 @@ from deepgrad.nn.functional.loss import (
     smooth_l1_loss,
 )
 from deepgrad.nn.functional.noise import alpha_dropout, dropout, dropout2d
-from deepgrad.nn.functional.normalization import batch_norm, layer_norm
+from deepgrad.nn.functional.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from deepgrad.nn.functional.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -92,6 +98,7 @@ from deepgrad.nn.functional.recurrent import (
 # The one private helper that a layer in deepgrad.nn reaches as F._name (nn/sparse.py).
 from deepgrad.nn.functional.sparse import _padding_index as _padding_index
 from deepgrad.nn.functional.sparse import embedding, one_hot
+from deepgrad.nn.functional.vision import interpolate, pad, pixel_shuffle, pixel_unshuffle
 
 __all__ = [
     # linear (affine.py)
@@ -128,6 +135,8 @@ __all__ = [
     # normalization
     "batch_norm",
     "layer_norm",
+    "instance_norm",
+    "group_norm",
     # sparse
     "embedding",
     "one_hot",
@@ -162,4 +171,12 @@ __all__ = [
     "rnn_layer",
     "lstm_layer",
     "gru_layer",
+    # vision
+    "pad",
+    "interpolate",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    # attention
+    "scaled_dot_product_attention",
+    "multi_head_attention_forward",
 ]

@@ -1,4 +1,5 @@
-"""Normalization: batch norm (a fused primitive in training) and layer norm (a composite)."""
+"""Normalization: batch norm (a fused primitive in training); layer, instance and group norm
+(composites)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from deepgrad.ops import composite as cp
 from deepgrad.ops.creation import ones, zeros
 from deepgrad.ops.fused import BatchNorm
 
-__all__ = ["batch_norm", "layer_norm"]
+__all__ = ["batch_norm", "layer_norm", "instance_norm", "group_norm"]
 
 
 def _check_channels(name: str, input: Tensor, **params) -> int:
@@ -182,3 +183,131 @@ def layer_norm(
     if bias is not None:
         y = y + bias
     return y
+
+
+def _normalize(x: Tensor, dims: tuple, eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps), mean and biased var over ``dims`` (kept)."""
+    centered = x - cp.mean(x, dim=dims, keepdim=True)
+    return centered * (cp.mean(centered * centered, dim=dims, keepdim=True) + eps) ** -0.5
+
+
+def _affine(y: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """y * weight + bias with per-channel (C,) parameters broadcast on dim 1."""
+    view = (1, y.shape[1]) + (1,) * (y.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(view)
+    if bias is not None:
+        y = y + bias.reshape(view)
+    return y
+
+
+def instance_norm(
+    input: Tensor,
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, with mean and var (biased) over the
+    spatial dimensions of each sample and channel (Ulyanov et al., 2016).
+
+    With ``use_input_stats`` and running statistics given, these are updated in place:
+    running = (1 - momentum) * running + momentum * (the batch average of the per-instance
+    statistics; the unbiased variance for running_var). Without ``use_input_stats``, the running
+    statistics are used instead.
+
+    Args:
+        input: (N, C, *) with at least one spatial dimension.
+        running_mean, running_var: (C,) buffers, or None.
+        weight, bias: (C,) or None.
+        use_input_stats: normalize with each instance's statistics. Default: True.
+        momentum: the weight of the new statistics in the running ones. Default: 0.1.
+        eps: added to the variance. Default: 1e-5.
+
+    Shape:
+        (N, C, *) -> the same shape.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> instance_norm(dg.tensor([[[1.0, 3.0], [2.0, 6.0]]]))
+        tensor([[[-1.,  1.],
+                 [-1.,  1.]]])
+    """
+    _check_channels(
+        "instance_norm", input, running_mean=running_mean, running_var=running_var,
+        weight=weight, bias=bias,
+    )  # fmt: skip
+    if input.ndim < 3:
+        raise ShapeError(
+            f"instance_norm: expected an input (N, C, *) with spatial dimensions (got shape "
+            f"{input.shape}); for unbatched (C, L) input add the batch dimension with unsqueeze(0)."
+        )
+    dims = tuple(range(2, input.ndim))
+    if use_input_stats:
+        if running_mean is not None and running_var is not None:
+            _update_instance_stats(input, dims, running_mean, running_var, momentum)
+        return _affine(_normalize(input, dims, eps), weight, bias)
+    if running_mean is None or running_var is None:
+        raise ValueError(
+            "instance_norm: use_input_stats=False needs running_mean and running_var (got None)."
+        )
+    view = (1, input.shape[1]) + (1,) * len(dims)
+    xp = input.xp
+    invstd = Tensor._make(1.0 / xp.sqrt(running_var._data + eps), None).reshape(view)
+    y = (input - running_mean.detach().reshape(view)) * invstd.to(input.dtype)
+    return _affine(y, weight, bias)
+
+
+def _update_instance_stats(
+    input: Tensor, dims: tuple, running_mean: Tensor, running_var: Tensor, momentum: float
+) -> None:
+    """The running statistics' in-place update (raw arrays: no graph), as an in-place op."""
+    x = input._data
+    count = x[0, 0].size if x.size else 0
+    mean = x.mean(axis=dims)
+    var = x.var(axis=dims) * (count / max(count - 1, 1))
+    for buffer, value in ((running_mean, mean), (running_var, var)):
+        buffer._data *= 1.0 - momentum
+        buffer._data += momentum * value.mean(axis=0).astype(buffer._data.dtype)
+        buffer._version += 1
+
+
+def group_norm(
+    input: Tensor,
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, with mean and var (biased) over each
+    group of C / num_groups channels (and all spatial positions) of each sample (Wu & He, 2018).
+
+    num_groups = 1 normalizes like layer norm over (C, *); num_groups = C like instance norm.
+
+    Args:
+        input: (N, C, *).
+        num_groups: the number of groups; must divide C.
+        weight, bias: (C,) per-channel scale and shift, or None.
+        eps: added to the variance. Default: 1e-5.
+
+    Shape:
+        (N, C, *) -> the same shape.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> group_norm(dg.tensor([[1.0, 3.0, 5.0, 9.0]]), 2)
+        tensor([[-1.,  1., -1.,  1.]])
+    """
+    channels = _check_channels("group_norm", input, weight=weight, bias=bias)
+    if not isinstance(num_groups, int) or num_groups < 1 or channels % num_groups:
+        raise ValueError(
+            f"group_norm: num_groups must be a positive divisor of the {channels} channels (got "
+            f"{num_groups!r}, input shape {input.shape})."
+        )
+    shape = input.shape
+    grouped = input.reshape(shape[0], num_groups, -1)
+    y = _normalize(grouped, (2,), eps).reshape(shape)
+    return _affine(y, weight, bias)
