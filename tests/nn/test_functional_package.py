@@ -100,15 +100,17 @@ def _sources() -> dict[str, ast.Module]:
     return {path.name: ast.parse(path.read_text()) for path in sorted(PACKAGE_DIR.glob("*.py"))}
 
 
-def test_the_private_inplace_helper_is_imported_in_one_place():
-    # ops.tensor_methods._inplace is private to ops; one import line is one line to repoint.
+def test_nn_functional_uses_only_public_names_of_ops():
+    # Coupling through private names is invisible to the layering test (issue 10).
     sites = [
-        (file, node.lineno)
+        (file, node.lineno, alias.name)
         for file, tree in _sources().items()
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom) and any(a.name == "_inplace" for a in node.names)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("deepgrad.ops")
+        for alias in node.names
+        if alias.name.startswith("_")
     ]
-    assert [file for file, _ in sites] == ["_utils.py"], sites
+    assert sites == [], sites
 
 
 def test_modules_and_functions_stay_small():

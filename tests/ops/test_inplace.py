@@ -174,9 +174,6 @@ def test_aliases():
 def test_inplace_op_makes_an_in_place_form_of_any_op():
     from deepgrad.ops.elementwise import relu
     from deepgrad.ops.inplace import inplace_op
-    from deepgrad.ops.tensor_methods import _inplace
-
-    assert _inplace is inplace_op  # the old private name, until nn imports the public one
     relu_ = inplace_op("relu_", relu)
     x = dg.tensor([-1.0, 2.0])
     array = x._data

@@ -9,7 +9,7 @@ from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DeviceError, ShapeError
 from deepgrad.ops import composite as cp
 from deepgrad.ops import elementwise as ew
-from deepgrad.ops.tensor_methods import _inplace  # the package's only import of it (issue 10)
+from deepgrad.ops.inplace import inplace_op
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -56,7 +56,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 def _maybe_inplace(name: str, fn, input: Tensor, inplace: bool, *args) -> Tensor:
     """Run ``fn(input, *args)``, written into ``input`` when ``inplace`` (the in-place rules)."""
     if inplace:
-        return _inplace(name, fn)(input, *args)
+        return inplace_op(name, fn)(input, *args)
     return fn(input, *args)
 
 
