@@ -12,20 +12,21 @@ dimension, and edge values (NaN, +-inf, denormals, +-0, huge) put at random plac
 - backward (finite inputs, float64): gradcheck on the changed shapes.
 
 ``REFERENCES`` replaces table references that are wrong for non-finite inputs; ``KNOWN`` lists the
-findings not fixed yet (strict xfail: the test says so when one is fixed).
+findings not fixed yet: those entries are expected to fail here (xfail) and each finding is pinned
+by a deterministic strict-xfail test at the end of this file, which says so once it is fixed.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
@@ -36,8 +37,10 @@ from deepgrad.backend import DeviceError, DTypeError, ShapeError  # noqa: E402
 from op_db import Case, all_specs  # noqa: E402
 
 SPECS = all_specs()
-FUZZ = settings(max_examples=3, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-GRAD_FUZZ = settings(max_examples=2, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+# A fixed seed (not derandomize, whose examples change whenever this file is edited) and no database.
+FUZZ = settings(max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+GRAD_FUZZ = settings(max_examples=2, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+SEED = 20261212
 ALLOWED = (ShapeError, DTypeError, DeviceError, ValueError, TypeError, IndexError)
 EDGES = {
     "nan": np.nan,
@@ -70,9 +73,14 @@ KNOWN = {
     "clamp_tensor_bounds": "clamp with a NaN tensor bound returns x; PyTorch and NumPy give NaN",
     "logsumexp": "logsumexp over a size-0 dim raises NumPy's raw 'zero-size array to reduction operation "
     "maximum'; PyTorch returns -inf",
-    "log_softmax_large": "log_softmax over a size-0 dim raises NumPy's raw 'zero-size array ...'; PyTorch "
-    "returns an empty tensor",
+    "norm_inf": "norm(p=inf) over a size-0 dim raises NumPy's raw 'zero-size array to reduction operation "
+    "maximum' (ValueError without the op's name); PyTorch raises a clear error",
 }
+for _name in ("softmax", "log_softmax", "log_softmax_large"):
+    KNOWN[_name] = (
+        "softmax / log_softmax over a size-0 dim raise NumPy's raw 'zero-size array ...'; PyTorch returns "
+        "an empty tensor"
+    )
 KNOWN_BACKWARD = {
     name: "linear's backward reshapes to (-1, 0) when in_features is 0, which is ambiguous (ShapeError)"
     for name in ("linear", "linear_no_bias")
@@ -82,7 +90,7 @@ KNOWN_BACKWARD = {
 def _ids(specs, known=None):
     known = KNOWN if known is None else known
     return [
-        pytest.param(s, id=s.name, marks=[pytest.mark.xfail(reason=known[s.name], strict=True)] if s.name in known else [])
+        pytest.param(s, id=s.name, marks=[pytest.mark.xfail(reason=known[s.name], strict=False)] if s.name in known else [])
         for s in specs
         if "cpu" in s.devices
     ]
@@ -144,6 +152,7 @@ def _check_refusal(spec, error: Exception) -> None:
 
 @pytest.mark.parametrize("spec", _ids(SPECS))
 def test_forward_fuzz(spec):
+    @seed(SEED)
     @FUZZ
     @given(variant=variants(spec))
     def run(variant):
@@ -152,7 +161,8 @@ def test_forward_fuzz(spec):
         if arrays is None:
             return
         reference = REFERENCES.get(spec.name, spec.ref)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's "Mean of empty slice"
             try:
                 expected = _outputs(reference(*[a.copy() for a in arrays], **case.kwargs))
             except Exception:  # NumPy refuses these inputs: deepgrad must refuse them cleanly, or cope
@@ -195,6 +205,7 @@ def _compare(spec, case, dtype, got, expected) -> None:
 
 @pytest.mark.parametrize("spec", _ids([s for s in SPECS if s.differentiable and s.kind == "float"], known=KNOWN_BACKWARD))
 def test_backward_fuzz(spec):
+    @seed(SEED)
     @GRAD_FUZZ
     @given(variant=variants(spec), seed=st.integers(0, 3))
     def run(variant, seed):
@@ -203,7 +214,8 @@ def test_backward_fuzz(spec):
         if arrays is None:
             return
         try:
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 spec.ref(*[a.copy() for a in arrays], **case.kwargs)
         except Exception:
             return  # shapes NumPy refuses: covered by the forward fuzz
@@ -225,3 +237,46 @@ def test_backward_fuzz(spec):
                 assert g is None or g.shape == t.shape
 
     run()
+
+
+# -- the known findings, pinned (strict: each of these fails today; a fix makes it XPASS) --------------
+def _grad_of(op, *arrays):
+    tensors = [dg.tensor(a, requires_grad=True) for a in arrays]
+    op(*tensors).sum().backward()
+    return [t.grad for t in tensors]
+
+
+KNOWN_CASES = {
+    "max_pool2d backward: an inf gradient stays at the winning position (no NaN elsewhere)": lambda: np.isfinite(
+        _grad_of(lambda x: dg.nn.functional.max_pool2d(x, 2) * np.inf, np.arange(16.0).reshape(1, 1, 4, 4))[0]
+        .numpy()[0, 0, 0, 0]
+    ),
+    "clamp with a NaN tensor bound gives NaN": lambda: np.isnan(
+        dg.clamp(dg.tensor([1.0, 2.0]), min=dg.tensor([np.nan, 0.0])).numpy()[0]
+    ),
+    "logsumexp over a size-0 dim is -inf": lambda: dg.logsumexp(dg.zeros(3, 0), dim=1).tolist() == [-np.inf] * 3,
+    "log_softmax over a size-0 dim is empty": lambda: dg.nn.functional.log_softmax(dg.zeros(3, 0), dim=1).shape
+    == (3, 0),
+    "softmax over a size-0 dim is empty": lambda: dg.nn.functional.softmax(dg.zeros(3, 0), dim=1).shape == (3, 0),
+    "linear with in_features=0 has a backward": lambda: _grad_of(
+        dg.nn.functional.linear, np.zeros((2, 3, 0)), np.zeros((5, 0))
+    )[1].shape
+    == (5, 0),
+    "norm(p=inf) over a size-0 dim raises an error naming norm": lambda: _refusal_names(
+        "norm", lambda: dg.norm(dg.zeros(3, 0), p=np.inf, dim=1)
+    ),
+}
+
+
+def _refusal_names(name: str, call) -> bool:
+    try:
+        call()
+    except ALLOWED as error:
+        return name in str(error).lower()
+    return False
+
+
+@pytest.mark.xfail(strict=True, reason="known finding of the fuzzing, not fixed yet (see KNOWN)")
+@pytest.mark.parametrize("claim", sorted(KNOWN_CASES))
+def test_known_finding(claim):
+    assert KNOWN_CASES[claim]()
