@@ -158,7 +158,9 @@ def _tensor(name: str, key: str, entry, data: bytes, start: int) -> np.ndarray:
             "non-negative integers."
         )
     if not isinstance(offsets, list) or len(offsets) != 2 or not all(map(_is_count, offsets)):
-        raise SerializationError(f"{where} has invalid data_offsets {offsets!r:.80}; expected [begin, end].")
+        raise SerializationError(
+            f"{where} has invalid data_offsets {offsets!r:.80}; expected [begin, end]."
+        )
     begin, end = offsets
     available = len(data) - start
     if not begin <= end <= available:

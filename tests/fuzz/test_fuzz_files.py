@@ -27,7 +27,14 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import deepgrad as dg  # noqa: E402
-from deepgrad.data.datasets import CSVDataset, DataFormatError, load_text, read_csv_header, read_idx, write_idx  # noqa: E402
+from deepgrad.data.datasets import (
+    CSVDataset,
+    DataFormatError,
+    load_text,
+    read_csv_header,
+    read_idx,
+    write_idx,
+)  # noqa: E402
 from deepgrad.data.datasets.tabular import read_digit_recognizer_csv  # noqa: E402
 from deepgrad.io import SerializationError, load_metadata  # noqa: E402
 from deepgrad.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
@@ -72,12 +79,18 @@ def check_reader(read, path: Path, documented: tuple, bound: int) -> Exception |
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    assert peak <= bound, f"allocated {peak} bytes reading a {path.stat().st_size}-byte file (bound {bound})"
+    assert peak <= bound, (
+        f"allocated {peak} bytes reading a {path.stat().st_size}-byte file (bound {bound})"
+    )
     return caught
 
 
 # -- mutations --------------------------------------------------------------------------------------
-mutation = st.tuples(st.sampled_from(["flip", "truncate", "insert", "delete"]), st.floats(0, 1), st.binary(min_size=1, max_size=8))
+mutation = st.tuples(
+    st.sampled_from(["flip", "truncate", "insert", "delete"]),
+    st.floats(0, 1),
+    st.binary(min_size=1, max_size=8),
+)
 
 
 def mutate(data: bytes, mutations) -> bytes:
@@ -109,7 +122,10 @@ def _write(folder: Path, name: str, data: bytes) -> Path:
 # -- deepgrad.load, load_metadata, load_checkpoint ------------------------------------------------------
 def _valid_safetensors() -> bytes:
     buffer = io.BytesIO()
-    state = {"model": {"w": dg.arange(12.0).reshape(3, 4), "b": dg.zeros(3, dtype="float64")}, "step": 7}
+    state = {
+        "model": {"w": dg.arange(12.0).reshape(3, 4), "b": dg.zeros(3, dtype="float64")},
+        "step": 7,
+    }
     dg.save({**state, "opt": [{"lr": 0.1, "m": (dg.ones(2, dtype="int64"), None)}]}, buffer)
     return buffer.getvalue()
 
@@ -127,14 +143,22 @@ def test_load_mutated_safetensors(folder, mutations):
     check_reader(load_metadata, path, (SerializationError,), bound)
 
 
-big_ints = st.one_of(st.integers(-(2**70), 2**70), st.sampled_from([0, -1, 2**32, 2**63, 2**64, 10**15]))
-json_values = st.one_of(big_ints, st.none(), st.booleans(), st.text(max_size=4), st.lists(big_ints, max_size=4))
+big_ints = st.one_of(
+    st.integers(-(2**70), 2**70), st.sampled_from([0, -1, 2**32, 2**63, 2**64, 10**15])
+)
+json_values = st.one_of(
+    big_ints, st.none(), st.booleans(), st.text(max_size=4), st.lists(big_ints, max_size=4)
+)
 
 
 @FUZZ
 @given(
     field=st.sampled_from(["dtype", "shape", "data_offsets"]),
-    value=st.one_of(json_values, st.lists(big_ints, min_size=1, max_size=3), st.sampled_from(["BF16", "F8", "U64"])),
+    value=st.one_of(
+        json_values,
+        st.lists(big_ints, min_size=1, max_size=3),
+        st.sampled_from(["BF16", "F8", "U64"]),
+    ),
     structure_edit=st.one_of(st.none(), json_values.map(json.dumps)),
 )
 def test_load_with_edited_header_fields(folder, field, value, structure_edit):
@@ -145,13 +169,22 @@ def test_load_with_edited_header_fields(folder, field, value, structure_edit):
     if structure_edit is not None:
         header["__metadata__"]["deepgrad.structure"] = structure_edit
     text = json.dumps(header).encode()
-    path = _write(folder, "edited.safetensors", struct.pack("<Q", len(text)) + text + VALID_ST[8 + length :])
+    path = _write(
+        folder, "edited.safetensors", struct.pack("<Q", len(text)) + text + VALID_ST[8 + length :]
+    )
     check_reader(dg.load, path, (SerializationError,), ST_BOUND)
 
 
 def _valid_checkpoint(folder: Path) -> bytes:
     path = folder / "valid_ck.safetensors"
-    state = {"epoch": 1, "global_step": 3, "model": {"w": dg.ones(4)}, "optimizer": {}, "rng": {}, "history": []}
+    state = {
+        "epoch": 1,
+        "global_step": 3,
+        "model": {"w": dg.ones(4)},
+        "optimizer": {},
+        "rng": {},
+        "history": [],
+    }
     save_checkpoint(state, path)
     return path.read_bytes()
 
@@ -184,7 +217,11 @@ def idx_bound(path: Path) -> int:
 @FUZZ
 @given(compressed=st.booleans(), mutations=st.lists(mutation, min_size=1, max_size=4))
 def test_read_idx_mutated(folder, compressed, mutations):
-    path = _write(folder, "mutated.idx" + (".gz" if compressed else ""), mutate(_valid_idx(compressed), mutations))
+    path = _write(
+        folder,
+        "mutated.idx" + (".gz" if compressed else ""),
+        mutate(_valid_idx(compressed), mutations),
+    )
     check_reader(read_idx, path, (DataFormatError,), idx_bound(path))
 
 
@@ -223,7 +260,11 @@ def test_gzip_bomb_is_not_inflated_past_the_declared_size(folder):
 def test_idx_header_declaring_1e15_elements_raises_quickly(folder, compressed):
     header = bytes([0, 0, 0x0D, 3]) + struct.pack(">3I", 100_000, 100_000, 100_000)
     raw = header + bytes(4096)
-    path = _write(folder, "huge.idx" + (".gz" if compressed else ""), gzip.compress(raw) if compressed else raw)
+    path = _write(
+        folder,
+        "huge.idx" + (".gz" if compressed else ""),
+        gzip.compress(raw) if compressed else raw,
+    )
     start = time.perf_counter()
     error = check_reader(read_idx, path, (DataFormatError,), idx_bound(path))
     assert error is not None and "needs 4000000000000000 bytes" in str(error)
@@ -242,8 +283,12 @@ CSV_TEXT = 'a,b,label\n1.0,2.5,0\n3,-4e-3,1\n"5",6,1\n'
 
 def _read_csv_all_ways(path: Path) -> None:
     read_csv_header(path)
-    for kwargs in ({"target_column": "label"}, {"target_column": "label", "target_dtype": "category"},
-                   {"target_column": None}, {"target_column": 0, "header": False, "target_dtype": "float32"}):
+    for kwargs in (
+        {"target_column": "label"},
+        {"target_column": "label", "target_dtype": "category"},
+        {"target_column": None},
+        {"target_column": 0, "header": False, "target_dtype": "float32"},
+    ):
         with contextlib.suppress(DataFormatError):
             CSVDataset(path, **kwargs)
 
@@ -255,7 +300,9 @@ def test_csv_readers_mutated(folder, compressed, mutations):
     data = mutate(gzip.compress(raw, mtime=0) if compressed else raw, mutations)
     path = _write(folder, "mutated.csv" + (".gz" if compressed else ""), data)
     check_reader(_read_csv_all_ways, path, (DataFormatError,), 64 * max(len(data), 100) + SLACK)
-    check_reader(read_digit_recognizer_csv, path, (DataFormatError,), 64 * max(len(data), 100) + SLACK)
+    check_reader(
+        read_digit_recognizer_csv, path, (DataFormatError,), 64 * max(len(data), 100) + SLACK
+    )
 
 
 @FUZZ
@@ -271,6 +318,10 @@ def test_load_text_mutated(folder, compressed, mutations):
 def test_idx_element_count_that_wraps_around_64_bits(folder, compressed):
     """65536**4 = 2**64 elements: a fixed-width product wraps to 0 and matches an empty data part."""
     raw = bytes([0, 0, 0x08, 4]) + struct.pack(">4I", *[65536] * 4)
-    path = _write(folder, "wrap.idx" + (".gz" if compressed else ""), gzip.compress(raw) if compressed else raw)
+    path = _write(
+        folder,
+        "wrap.idx" + (".gz" if compressed else ""),
+        gzip.compress(raw) if compressed else raw,
+    )
     error = check_reader(read_idx, path, (DataFormatError,), idx_bound(path))
     assert error is not None and f"needs {2**64} bytes" in str(error)

@@ -38,8 +38,12 @@ from op_db import Case, all_specs  # noqa: E402
 
 SPECS = all_specs()
 # A fixed seed (not derandomize, whose examples change whenever this file is edited) and no database.
-FUZZ = settings(max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-GRAD_FUZZ = settings(max_examples=2, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
+GRAD_FUZZ = settings(
+    max_examples=2, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 SEED = 20261212
 ALLOWED = (ShapeError, DTypeError, DeviceError, ValueError, TypeError, IndexError)
 EDGES = {
@@ -64,8 +68,14 @@ def _logsumexp(a, dim=None, keepdim=False):
 
 # Backward helpers applied directly: their keyword arguments encode the input shapes (window
 # geometry, recurrence sizes), so only dtypes and edge values are fuzzed, not the shapes.
-INTERNAL = {"conv2d_weight_grad", "window_scatter2d", "window_spread2d", "rnn_recurrence", "lstm_recurrence",
-            "gru_recurrence"}
+INTERNAL = {
+    "conv2d_weight_grad",
+    "window_scatter2d",
+    "window_spread2d",
+    "rnn_recurrence",
+    "lstm_recurrence",
+    "gru_recurrence",
+}
 REFERENCES = {"logsumexp": _logsumexp}  # op_db's reference gives NaN (inf - inf) for an inf input
 KNOWN = {
     "window_scatter2d": "max_pool2d's backward multiplies g by the window mask, so an inf/NaN gradient "
@@ -90,7 +100,13 @@ KNOWN_BACKWARD = {
 def _ids(specs, known=None):
     known = KNOWN if known is None else known
     return [
-        pytest.param(s, id=s.name, marks=[pytest.mark.xfail(reason=known[s.name], strict=False)] if s.name in known else [])
+        pytest.param(
+            s,
+            id=s.name,
+            marks=[pytest.mark.xfail(reason=known[s.name], strict=False)]
+            if s.name in known
+            else [],
+        )
         for s in specs
         if "cpu" in s.devices
     ]
@@ -101,7 +117,9 @@ def variants(draw, spec):
     """(case with changed shapes, dtype, {input: [(flat position fraction, edge name)]})."""
     case = draw(st.sampled_from(list(spec.cases)))
     shapes = [list(s) for s in case.shapes]
-    change = "none" if spec.name in INTERNAL else draw(st.sampled_from(["none", "broadcast", "empty"]))
+    change = (
+        "none" if spec.name in INTERNAL else draw(st.sampled_from(["none", "broadcast", "empty"]))
+    )
     if change == "broadcast" and len(shapes) >= 2:
         i = draw(st.integers(0, len(shapes) - 1))
         shapes[i] = [1 if draw(st.booleans()) else n for n in shapes[i]]
@@ -113,7 +131,11 @@ def variants(draw, spec):
             if len(s) >= -axis and s[axis] == size:
                 s[axis] = 0
     dtype = draw(st.sampled_from(["float32", "float64"]))
-    edges = draw(st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.sampled_from(sorted(EDGES))), max_size=3))
+    edges = draw(
+        st.lists(
+            st.tuples(st.floats(0, 1, exclude_max=True), st.sampled_from(sorted(EDGES))), max_size=3
+        )
+    )
     return Case(tuple(tuple(s) for s in shapes), case.kwargs), dtype, edges
 
 
@@ -165,7 +187,9 @@ def test_forward_fuzz(spec):
             warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's "Mean of empty slice"
             try:
                 expected = _outputs(reference(*[a.copy() for a in arrays], **case.kwargs))
-            except Exception:  # NumPy refuses these inputs: deepgrad must refuse them cleanly, or cope
+            except (
+                Exception
+            ):  # NumPy refuses these inputs: deepgrad must refuse them cleanly, or cope
                 expected = None
             try:
                 got = _outputs(spec.op(*[dg.tensor(a) for a in arrays], **case.kwargs))
@@ -179,7 +203,6 @@ def test_forward_fuzz(spec):
         if expected is None:
             return
         _compare(spec, case, dtype, got, expected)
-
 
     run()
 
@@ -196,14 +219,22 @@ def _compare(spec, case, dtype, got, expected) -> None:
             continue
         rtol, atol = (spec.rtol32, spec.atol32) if dtype == "float32" else (1e-7, 1e-10)
         ref = ref.astype(host.dtype) if host.dtype.kind == "f" else ref
-        np.testing.assert_array_equal(np.isnan(host), np.isnan(ref), err_msg=f"{where}: NaN positions differ")
-        np.testing.assert_array_equal(np.isposinf(host), np.isposinf(ref), err_msg=f"{where}: +inf differs")
-        np.testing.assert_array_equal(np.isneginf(host), np.isneginf(ref), err_msg=f"{where}: -inf differs")
+        np.testing.assert_array_equal(
+            np.isnan(host), np.isnan(ref), err_msg=f"{where}: NaN positions differ"
+        )
+        np.testing.assert_array_equal(
+            np.isposinf(host), np.isposinf(ref), err_msg=f"{where}: +inf differs"
+        )
+        np.testing.assert_array_equal(
+            np.isneginf(host), np.isneginf(ref), err_msg=f"{where}: -inf differs"
+        )
         finite = np.isfinite(ref) & np.isfinite(host)
         np.testing.assert_allclose(host[finite], ref[finite], rtol=rtol, atol=atol, err_msg=where)
 
 
-@pytest.mark.parametrize("spec", _ids([s for s in SPECS if s.differentiable and s.kind == "float"], known=KNOWN_BACKWARD))
+@pytest.mark.parametrize(
+    "spec", _ids([s for s in SPECS if s.differentiable and s.kind == "float"], known=KNOWN_BACKWARD)
+)
 def test_backward_fuzz(spec):
     @seed(SEED)
     @GRAD_FUZZ
@@ -228,11 +259,14 @@ def test_backward_fuzz(spec):
         except ALLOWED:
             return  # a refusal: judged by the forward fuzz
         if sum(a.size for a in arrays) <= FULL_JACOBIAN_MAX:
-            assert gradcheck(lambda *ts: spec.op(*ts, **case.kwargs), tensors, **spec.gradcheck_kwargs)
+            assert gradcheck(
+                lambda *ts: spec.op(*ts, **case.kwargs), tensors, **spec.gradcheck_kwargs
+            )
         else:
             outs = [o for o in _outputs(spec.op(*tensors, **case.kwargs)) if o.requires_grad]
-            grads = dg.autograd.grad([o.sum() for o in outs], [t for t in tensors if t.requires_grad],
-                                     allow_unused=True)
+            grads = dg.autograd.grad(
+                [o.sum() for o in outs], [t for t in tensors if t.requires_grad], allow_unused=True
+            )
             for g, t in zip(grads, [t for t in tensors if t.requires_grad]):
                 assert g is None or g.shape == t.shape
 
@@ -247,21 +281,29 @@ def _grad_of(op, *arrays):
 
 
 KNOWN_CASES = {
-    "max_pool2d backward: an inf gradient stays at the winning position (no NaN elsewhere)": lambda: np.isfinite(
-        _grad_of(lambda x: dg.nn.functional.max_pool2d(x, 2) * np.inf, np.arange(16.0).reshape(1, 1, 4, 4))[0]
-        .numpy()[0, 0, 0, 0]
+    "max_pool2d backward: an inf gradient stays at the winning position (no NaN elsewhere)": lambda: (
+        np.isfinite(
+            _grad_of(
+                lambda x: dg.nn.functional.max_pool2d(x, 2) * np.inf,
+                np.arange(16.0).reshape(1, 1, 4, 4),
+            )[0].numpy()[0, 0, 0, 0]
+        )
     ),
     "clamp with a NaN tensor bound gives NaN": lambda: np.isnan(
         dg.clamp(dg.tensor([1.0, 2.0]), min=dg.tensor([np.nan, 0.0])).numpy()[0]
     ),
-    "logsumexp over a size-0 dim is -inf": lambda: dg.logsumexp(dg.zeros(3, 0), dim=1).tolist() == [-np.inf] * 3,
-    "log_softmax over a size-0 dim is empty": lambda: dg.nn.functional.log_softmax(dg.zeros(3, 0), dim=1).shape
-    == (3, 0),
-    "softmax over a size-0 dim is empty": lambda: dg.nn.functional.softmax(dg.zeros(3, 0), dim=1).shape == (3, 0),
-    "linear with in_features=0 has a backward": lambda: _grad_of(
-        dg.nn.functional.linear, np.zeros((2, 3, 0)), np.zeros((5, 0))
-    )[1].shape
-    == (5, 0),
+    "logsumexp over a size-0 dim is -inf": lambda: (
+        dg.logsumexp(dg.zeros(3, 0), dim=1).tolist() == [-np.inf] * 3
+    ),
+    "log_softmax over a size-0 dim is empty": lambda: (
+        dg.nn.functional.log_softmax(dg.zeros(3, 0), dim=1).shape == (3, 0)
+    ),
+    "softmax over a size-0 dim is empty": lambda: (
+        dg.nn.functional.softmax(dg.zeros(3, 0), dim=1).shape == (3, 0)
+    ),
+    "linear with in_features=0 has a backward": lambda: (
+        _grad_of(dg.nn.functional.linear, np.zeros((2, 3, 0)), np.zeros((5, 0)))[1].shape == (5, 0)
+    ),
     "norm(p=inf) over a size-0 dim raises an error naming norm": lambda: _refusal_names(
         "norm", lambda: dg.norm(dg.zeros(3, 0), p=np.inf, dim=1)
     ),

@@ -49,10 +49,16 @@ def test_save_and_load_through_open_files(tmp_path):
 
 def test_text_mode_files_are_refused_with_the_fix(tmp_path):
     path = tmp_path / "t.safetensors"
-    with open(path, "w") as f, pytest.raises(SerializationError, match="text mode; open it with mode 'wb'"):
+    with (
+        open(path, "w") as f,
+        pytest.raises(SerializationError, match="text mode; open it with mode 'wb'"),
+    ):
         dg.save({"w": dg.ones(1)}, f)
     dg.save({"w": dg.ones(1)}, path)
-    with open(path, encoding="latin-1") as f, pytest.raises(SerializationError, match="t.safetensors.*'rb'"):
+    with (
+        open(path, encoding="latin-1") as f,
+        pytest.raises(SerializationError, match="t.safetensors.*'rb'"),
+    ):
         dg.load(f)
 
 
@@ -67,10 +73,14 @@ def test_damaged_file_object_names_the_file(tmp_path):
 
 def test_whole_module_or_optimizer_points_to_state_dict(tmp_path):
     model = nn.Sequential(nn.Linear(2, 2))
-    with pytest.raises(SerializationError, match=r"save model\.state_dict\(\) instead of the whole Sequential"):
+    with pytest.raises(
+        SerializationError, match=r"save model\.state_dict\(\) instead of the whole Sequential"
+    ):
         dg.save(model, tmp_path / "m.safetensors")
     opt = optim.SGD(model.parameters(), lr=0.1)
-    with pytest.raises(SerializationError, match=r"optimizer\.state_dict\(\).*optimizer\.load_state_dict"):
+    with pytest.raises(
+        SerializationError, match=r"optimizer\.state_dict\(\).*optimizer\.load_state_dict"
+    ):
         dg.save({"opt": opt}, io.BytesIO())
     assert not (tmp_path / "m.safetensors").exists()
 
@@ -113,7 +123,11 @@ def test_element_count_that_overflows_int64_is_refused_quickly():
     shape = [2**40, 2**40, 2**40]  # 2**120 elements: overflows any fixed-width product
     start = time.perf_counter()
     with pytest.raises(SerializationError, match=r"tensor 'x'.*bytes"):
-        dg.load(io.BytesIO(_file({"x": {"dtype": "F32", "shape": shape, "data_offsets": [0, 8]}}, bytes(8))))
+        dg.load(
+            io.BytesIO(
+                _file({"x": {"dtype": "F32", "shape": shape, "data_offsets": [0, 8]}}, bytes(8))
+            )
+        )
     assert time.perf_counter() - start < 1.0
 
 
@@ -149,7 +163,9 @@ def test_inconsistent_header_entries_are_named(entry, message):
 def test_header_length_beyond_file_and_over_the_limit(tmp_path):
     path = tmp_path / "h.safetensors"
     path.write_bytes(struct.pack("<Q", 1000) + b"{}")
-    with pytest.raises(SerializationError, match="h.safetensors.*header of 1000 bytes, file of 10 bytes"):
+    with pytest.raises(
+        SerializationError, match="h.safetensors.*header of 1000 bytes, file of 10 bytes"
+    ):
         dg.load(path)
     with pytest.raises(SerializationError, match="header of 1000 bytes"):
         load_metadata(path)
@@ -167,7 +183,10 @@ def test_header_length_beyond_file_and_over_the_limit(tmp_path):
         ({"format": "deepgrad", "deepgrad.structure": '{"__tensor__": ["x"]}'}, "unknown entry"),
         ({"format": "deepgrad", "deepgrad.structure": '{"__dict__": [[[1], 2]]}'}, "unknown entry"),
         ({"format": "deepgrad", "deepgrad.structure": '{"__float__": "1e999x"}'}, "unknown entry"),
-        ({"format": "deepgrad", "deepgrad.structure": '{"__tensor__": "nope"}'}, "names tensor 'nope'"),
+        (
+            {"format": "deepgrad", "deepgrad.structure": '{"__tensor__": "nope"}'},
+            "names tensor 'nope'",
+        ),
     ],
 )
 def test_damaged_structure_records(metadata, message):
