@@ -14,7 +14,14 @@ safetensors file written by another tool loads as a flat dict of tensors.
 
 Writes are atomic: the bytes go to a temporary file in the same folder, which is
 flushed, fsync'ed and then renamed over the target (``os.replace``). A crash or an
-error mid-write leaves the previous file untouched (DESIGN principle 9).
+error mid-write leaves the previous file untouched (DESIGN principle 9). ``save`` and ``load``
+also take open binary file objects (``open(path, "wb")`` / ``"rb"``, ``io.BytesIO``), as
+PyTorch's do; a file object is written in place, not atomically.
+
+Reading is bounded (see ``deepgrad.io.reader``): every size in the header is checked against the
+file before anything is allocated, the saved object may nest at most ``MAX_DEPTH`` levels deep,
+and whatever the bytes, ``load`` and ``load_metadata`` raise only ``SerializationError`` (plus
+``OSError`` for a file that cannot be opened), with the file's name in the message.
 """
 
 from __future__ import annotations
@@ -22,26 +29,26 @@ from __future__ import annotations
 import json
 import math
 import os
-import struct
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
+from typing import IO, Any, Union
 
 import numpy as np
 import safetensors.numpy
 
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import parse_device, to_device
+from deepgrad.backend import Device, parse_device, to_device
+from deepgrad.io.reader import SerializationError, header_length, parse, parse_metadata
 
 FORMAT = "deepgrad"
 FORMAT_VERSION = "1"
 _STRUCTURE_KEY = "deepgrad.structure"
 _METADATA_KEY = "deepgrad.metadata"
 _CHUNK = 1 << 24
+MAX_DEPTH = 64  # levels of nested dicts/lists/tuples that save writes and load reads back
 
-
-class SerializationError(ValueError):
-    """A file that is not a (complete) safetensors / deepgrad file, or an object that cannot be saved."""
+FileLike = Union[str, os.PathLike, IO[bytes]]
 
 
 # -- encoding -----------------------------------------------------------------------------------
@@ -70,6 +77,11 @@ class _Encoder:
             return obj if math.isfinite(obj) else {"__float__": repr(obj)}
         if isinstance(obj, np.generic):
             return self.encode(obj.item(), path)
+        if isinstance(obj, (dict, list, tuple)) and len(path) >= MAX_DEPTH:
+            raise SerializationError(
+                f"deepgrad.save: the object nests deeper than {MAX_DEPTH} levels (at {_where(path[:3])}...); "
+                "flatten it (a self-referencing list or dict also ends here)."
+            )
         if isinstance(obj, dict):
             items = []
             for key, value in obj.items():
@@ -83,10 +95,9 @@ class _Encoder:
             return [self.encode(v, [*path, i]) for i, v in enumerate(obj)]
         if isinstance(obj, tuple):
             return {"__tuple__": [self.encode(v, [*path, i]) for i, v in enumerate(obj)]}
-        hint = " save model.state_dict() instead of the model;" if hasattr(obj, "state_dict") else ""
         raise SerializationError(
-            f"deepgrad.save: cannot save a {type(obj).__name__} at {_where(path)};{hint} only tensors, arrays, "
-            "dicts, lists, tuples, numbers, strings and None can be saved (no pickle)."
+            f"deepgrad.save: cannot save a {type(obj).__name__} at {_where(path)};{_state_dict_hint(obj)} "
+            "only tensors, arrays, dicts, lists, tuples, numbers, strings and None can be saved (no pickle)."
         )
 
     def add_array(self, array, path: list, kind: str) -> dict:
@@ -98,44 +109,79 @@ class _Encoder:
         return {"__" + kind + "__": key}
 
 
+def _state_dict_hint(obj) -> str:
+    """For a Module or an Optimizer (anything with a state_dict): what to save instead."""
+    if not callable(getattr(obj, "state_dict", None)):
+        return ""
+    name = "optimizer" if hasattr(obj, "param_groups") else "model"
+    return (
+        f" save {name}.state_dict() instead of the whole {type(obj).__name__}, and restore it with "
+        f"{name}.load_state_dict(deepgrad.load(f)) into a freshly built one (deepgrad.save never pickles "
+        "objects);"
+    )
+
+
 def _where(path: list) -> str:
     return "the top level" if not path else "key " + ".".join(str(p) for p in path)
 
 
-def _decode(node, arrays: dict, device, path: str):
+def _decode(node, arrays: dict, device: Device | None, name: str, depth: int = 0):
+    """The object a structure record describes; ``SerializationError`` for anything malformed."""
+    if isinstance(node, (list, dict)) and depth >= MAX_DEPTH:
+        raise SerializationError(
+            f"deepgrad.load: {name!r}: the saved object nests deeper than {MAX_DEPTH} levels; "
+            "deepgrad.save never writes such a file, so it is damaged or was crafted."
+        )
     if isinstance(node, list):
-        return [_decode(v, arrays, device, path) for v in node]
+        return [_decode(v, arrays, device, name, depth + 1) for v in node]
     if not isinstance(node, dict):
         return node
-    if "__dict__" in node:
-        return OrderedDict((k, _decode(v, arrays, device, path)) for k, v in node["__dict__"])
-    if "__tuple__" in node:
-        return tuple(_decode(v, arrays, device, path) for v in node["__tuple__"])
-    if "__float__" in node:
-        return float(node["__float__"])
-    for kind in ("tensor", "ndarray"):
-        key = node.get("__" + kind + "__")
-        if key is not None:
-            if key not in arrays:
+    if len(node) == 1:
+        ((tag, value),) = node.items()
+        if tag == "__dict__" and isinstance(value, list) and all(_is_item(item) for item in value):
+            return OrderedDict((k, _decode(v, arrays, device, name, depth + 1)) for k, v in value)
+        if tag == "__tuple__" and isinstance(value, list):
+            return tuple(_decode(v, arrays, device, name, depth + 1) for v in value)
+        if tag == "__float__" and value in ("nan", "inf", "-inf"):
+            return float(value)
+        if tag in ("__tensor__", "__ndarray__") and isinstance(value, str):
+            if value not in arrays:
                 raise SerializationError(
-                    f"deepgrad.load: {path}: the structure names tensor {key!r}, which the file lacks"
+                    f"deepgrad.load: {name!r}: the structure names tensor {value!r}, which the file lacks"
                 )
-            array = arrays[key]
-            if kind == "ndarray":
-                return array
-            return Tensor._make(array if device is None else to_device(array, device), None)
-    raise SerializationError(f"deepgrad.load: {path}: unknown entry in the structure: {sorted(node)}")
+            if tag == "__ndarray__":
+                return arrays[value]
+            return Tensor._make(arrays[value] if device is None else to_device(arrays[value], device), None)
+    raise SerializationError(
+        f"deepgrad.load: {name!r}: unknown entry in the structure: {json.dumps(node)[:80]}; the file is damaged."
+    )
+
+
+def _is_item(item) -> bool:
+    """A [key, value] pair of a saved dict (keys are str or int)."""
+    return (
+        isinstance(item, list)
+        and len(item) == 2
+        and isinstance(item[0], (str, int))
+        and not isinstance(item[0], bool)
+    )
 
 
 # -- writing ------------------------------------------------------------------------------------
-def save(obj, path: str | os.PathLike, metadata: dict | None = None) -> None:
+def save(obj: Any, f: FileLike, metadata: dict | None = None) -> None:
     """Save a state dict (nested dicts/lists of tensors and JSON-able values) as a safetensors file.
 
     Args:
         obj: e.g. ``model.state_dict()``, ``optimizer.state_dict()``, or a dict holding several
-            of them plus numbers such as the epoch.
-        path: the file to write (conventionally ``*.safetensors``). Written atomically.
+            of them plus numbers such as the epoch. At most ``MAX_DEPTH`` (64) levels deep. A
+            whole Module or Optimizer is refused: save its ``state_dict()`` (no pickle).
+        f: the file to write (conventionally ``*.safetensors``), written atomically; or a binary
+            file object (``open(path, "wb")``, ``io.BytesIO``), written from its current position.
         metadata: optional JSON-able dict stored alongside (read back with ``load_metadata``).
+
+    Raises:
+        SerializationError: ``obj`` holds something that cannot be saved (the message says where),
+            or ``f`` is a text-mode file.
 
     Example:
         >>> import deepgrad, tempfile, os
@@ -153,7 +199,21 @@ def save(obj, path: str | os.PathLike, metadata: dict | None = None) -> None:
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"deepgrad.save: metadata must be JSON-able ({exc})") from None
     data = safetensors.numpy.save(encoder.arrays, metadata=header)
-    _write_atomic(Path(path), data)
+    if hasattr(f, "write"):
+        _write_to_file_object(f, data)
+    else:
+        _write_atomic(Path(f), data)
+
+
+def _write_to_file_object(f: IO[bytes], data: bytes) -> None:
+    try:
+        _write_chunks(f, data)
+    except TypeError:
+        raise SerializationError(
+            f"deepgrad.save: {_name_of(f)} is open in text mode; open it with mode 'wb' (binary)."
+        ) from None
+    if callable(getattr(f, "flush", None)):
+        f.flush()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -197,66 +257,51 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+
+
 # -- reading ------------------------------------------------------------------------------------
-def _header(name: str, head: bytes, file_size: int) -> dict:
-    """The JSON header's ``__metadata__`` of a safetensors file whose first bytes are ``head``."""
-    if file_size < 8:
-        raise SerializationError(
-            f"deepgrad.load: {name!r} is not a safetensors file (only {file_size} bytes); it may be truncated."
-        )
-    (header_size,) = struct.unpack("<Q", head[:8])
-    if header_size > file_size - 8:
-        raise SerializationError(
-            f"deepgrad.load: {name!r} is not a complete safetensors file (header of {header_size} bytes, "
-            f"file of {file_size} bytes); it may be truncated or not a deepgrad/safetensors file."
-        )
-    try:
-        header = json.loads(head[8 : 8 + header_size])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SerializationError(
-            f"deepgrad.load: {name!r} is not a safetensors file (its header is not JSON: {exc})"
-        ) from None
-    if not isinstance(header, dict):
-        raise SerializationError(f"deepgrad.load: {name!r} has a malformed safetensors header")
-    metadata = header.get("__metadata__") or {}
-    if not isinstance(metadata, dict):
-        raise SerializationError(f"deepgrad.load: {name!r} has a malformed safetensors metadata record")
-    return metadata
+def _name_of(f) -> str:
+    name = getattr(f, "name", None)
+    return os.fspath(name) if isinstance(name, (str, os.PathLike)) else f"<{type(f).__name__}>"
 
 
-def _read(path: str | os.PathLike) -> tuple[dict, dict, str]:
-    """(metadata dict, {key: array}, path text) of a safetensors file, with clear errors."""
-    name = os.fspath(path)
-    with open(name, "rb") as f:
+def _read_all(f: FileLike) -> tuple[bytes, str]:
+    """(the whole file, its name for messages) of a path or a binary file object."""
+    if hasattr(f, "read"):
+        name = _name_of(f)
         data = f.read()
-    metadata = _header(name, data, len(data))
-    try:
-        arrays = safetensors.numpy.load(data)
-    except Exception as exc:  # safetensors raises its own error type for every kind of damage
-        raise SerializationError(
-            f"deepgrad.load: {name!r} is not a valid safetensors file ({type(exc).__name__}: {exc}); "
-            "it may be truncated or was not written by deepgrad.save."
-        ) from None
-    arrays = {k: (a if a.flags.writeable else a.copy()) for k, a in arrays.items()}
-    return metadata, arrays, name
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise SerializationError(f"deepgrad.load: {name!r} is open in text mode; open it with mode 'rb'.")
+        return bytes(data), name
+    name = os.fspath(f)
+    with open(name, "rb") as file:
+        return file.read(), name
 
 
-def load(path: str | os.PathLike, map_location=None):
+def load(f: FileLike, map_location: str | Device | None = None, *, weights_only: bool | None = None) -> Any:
     """Load what ``save`` wrote (or any safetensors file, as a flat dict of tensors).
 
     Args:
-        path: the file.
+        f: the file: a path, or a binary file object (``open(path, "rb")``, ``io.BytesIO``).
         map_location: device for the loaded tensors ("cpu", "cuda", "cuda:1", a Device).
             Default: cpu.
+        weights_only: accepted for PyTorch compatibility and ignored: a deepgrad file holds only
+            JSON and raw tensor bytes, so loading is always as safe as PyTorch's
+            ``weights_only=True``; no file can run code.
 
     Returns:
         The saved object: dicts come back as OrderedDicts (int keys stay ints), tensors as
         Tensors (requires_grad=False), NumPy arrays as arrays.
 
     Raises:
-        SerializationError: the file is not a complete safetensors file (the message names it).
+        SerializationError: the file is not a complete, consistent safetensors file, or its
+            object nests deeper than ``MAX_DEPTH`` (64) levels; the message names the file.
+            Nothing is allocated beyond about twice the file's size, whatever its header says.
+        OSError: the file cannot be opened (FileNotFoundError for a missing one).
     """
-    metadata, arrays, name = _read(path)
+    data, name = _read_all(f)
+    metadata, arrays = parse(name, data)
+    del data
     device = parse_device(map_location) if map_location is not None else None
     if device is not None and device.type == "cpu":
         device = None
@@ -266,23 +311,35 @@ def load(path: str | os.PathLike, map_location=None):
         )
     try:
         structure = json.loads(metadata[_STRUCTURE_KEY])
-    except json.JSONDecodeError as exc:
-        raise SerializationError(f"deepgrad.load: {name!r} has a damaged structure record ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise SerializationError(f"deepgrad.load: {name!r} has a damaged structure record ({reason})") from None
     return _decode(structure, arrays, device, name)
 
 
-def load_metadata(path: str | os.PathLike) -> dict | None:
-    """The ``metadata`` dict given to ``save`` (None if there was none)."""
-    name = os.fspath(path)
-    with open(name, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        head = f.read(8)
-        if len(head) == 8:
-            head += f.read(min(struct.unpack("<Q", head)[0], size))
-    metadata = _header(name, head, size)
+def load_metadata(f: FileLike) -> dict | None:
+    """The ``metadata`` dict given to ``save`` (None if there was none); reads only the header.
+
+    Raises:
+        SerializationError: the file is not a safetensors file or its metadata is damaged.
+    """
+    if hasattr(f, "read"):
+        name = _name_of(f)
+        data = f.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise SerializationError(f"deepgrad.load_metadata: {name!r} is open in text mode; open it with 'rb'.")
+        metadata = parse_metadata(name, data, len(data))
+    else:
+        name = os.fspath(f)
+        with open(name, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            head = file.read(8)
+            head += file.read(min(header_length(head), size))
+        metadata = parse_metadata(name, head, size)
     if _METADATA_KEY not in metadata:
         return None
     try:
         return json.loads(metadata[_METADATA_KEY])
-    except json.JSONDecodeError as exc:
-        raise SerializationError(f"deepgrad.load_metadata: {name!r} has damaged metadata ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise SerializationError(f"deepgrad.load_metadata: {name!r} has damaged metadata ({reason})") from None

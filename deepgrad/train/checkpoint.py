@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from deepgrad.backend.random import Generator, default_generator
-from deepgrad.io import load, load_metadata, save
+from deepgrad.io import SerializationError, load, load_metadata, save
 
 KIND = "deepgrad.train.checkpoint"
 VERSION = 1
@@ -25,24 +25,33 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by ``save_checkpoint``; a clear error for anything else."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"load_checkpoint: no checkpoint at {os.fspath(path)!r}")
-    metadata = load_metadata(path) or {}
-    if metadata.get("kind") != KIND:
-        raise ValueError(
-            f"load_checkpoint: {os.fspath(path)!r} is not a Trainer checkpoint (metadata {metadata or 'none'}); "
+    """Read a checkpoint written by ``save_checkpoint``; a clear error for anything else.
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
+        SerializationError: (a ValueError) the file is damaged, truncated, not a safetensors file,
+            not a Trainer checkpoint or of another checkpoint version; the message names the file.
+    """
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise FileNotFoundError(f"load_checkpoint: no checkpoint at {name!r}")
+    metadata = load_metadata(path)
+    if not isinstance(metadata, dict) or metadata.get("kind") != KIND:
+        raise SerializationError(
+            f"load_checkpoint: {name!r} is not a Trainer checkpoint (metadata {metadata or 'none'!r:.200}); "
             "weights-only files load with model.load_state_dict(deepgrad.load(path))."
         )
     if metadata.get("version") != VERSION:
-        raise ValueError(
-            f"load_checkpoint: {os.fspath(path)!r} has checkpoint version {metadata.get('version')!r}; "
+        raise SerializationError(
+            f"load_checkpoint: {name!r} has checkpoint version {metadata.get('version')!r:.40}; "
             f"this deepgrad reads version {VERSION}."
         )
     state = load(path)
-    missing = [key for key in REQUIRED if key not in state]
+    missing = [key for key in REQUIRED if key not in state] if isinstance(state, dict) else list(REQUIRED)
     if missing:
-        raise ValueError(f"load_checkpoint: {os.fspath(path)!r} lacks {', '.join(missing)}; the file is damaged.")
+        raise SerializationError(
+            f"load_checkpoint: {name!r} lacks {', '.join(missing)}; the file is damaged."
+        )
     return state
 
 

@@ -8,10 +8,12 @@ that parsed completely.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import os
+import zlib
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -32,10 +34,31 @@ def _open_text(path: Path):
     return open(path, encoding="utf-8", newline="")
 
 
+# What a damaged file can make the readers below raise: bad gzip data, bad UTF-8, a csv module
+# complaint (a NUL byte, a huge field). These become DataFormatError naming the file.
+_DAMAGE = (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError, csv.Error)
+
+
+@contextlib.contextmanager
+def _parsing(path: Path):
+    """Turn the low-level errors of a damaged file into a DataFormatError that names the file."""
+    try:
+        yield
+    except _DAMAGE as error:
+        raise DataFormatError(
+            f"{path}: the file is damaged or not a UTF-8 CSV file ({type(error).__name__}: {error}); "
+            "fix it or fetch it again"
+        ) from None
+
+
 def read_csv_header(path: str | os.PathLike, delimiter: str = ",") -> list[str]:
-    """The column names in the first line of a CSV file."""
+    """The column names in the first line of a CSV file.
+
+    Raises:
+        DataFormatError: the file is empty, damaged (bad gzip data, not UTF-8) or not CSV.
+    """
     path = Path(path)
-    with _open_text(path) as f:
+    with _parsing(path), _open_text(path) as f:
         first = next(csv.reader(f, delimiter=delimiter), None)
     if not first:
         raise DataFormatError(f"{path}: the file is empty; a CSV file with a header line is expected")
@@ -45,7 +68,7 @@ def read_csv_header(path: str | os.PathLike, delimiter: str = ",") -> list[str]:
 def _locate_bad_cell(path: Path, columns: list[int], names: list[str], delimiter: str, skip: int) -> str | None:
     """Scan the file to describe the first cell that is not a number, or the first ragged row."""
     width = None
-    with _open_text(path) as f:
+    with _parsing(path), _open_text(path) as f:
         reader = csv.reader(f, delimiter=delimiter)
         for row in reader:
             if reader.line_num <= skip:
@@ -70,10 +93,13 @@ def _locate_bad_cell(path: Path, columns: list[int], names: list[str], delimiter
 def _load_columns(path: Path, columns: list[int], names: list[str], delimiter: str, skip: int) -> np.ndarray:
     """The given columns as a float64 (rows, len(columns)) array, or a DataFormatError saying where it broke."""
     try:
-        return np.loadtxt(
-            path, delimiter=delimiter, skiprows=skip, usecols=columns, dtype=np.float64, ndmin=2, quotechar='"',
-            encoding="utf-8",
-        )
+        with _parsing(path):
+            return np.loadtxt(
+                path, delimiter=delimiter, skiprows=skip, usecols=columns, dtype=np.float64, ndmin=2,
+                quotechar='"', encoding="utf-8",
+            )
+    except DataFormatError:
+        raise
     except ValueError as error:
         where = _locate_bad_cell(path, columns, names, delimiter, skip)
         raise DataFormatError(f"{path}: {where or error}; fix or remove that row") from None
@@ -160,10 +186,17 @@ class CSVDataset(TensorDataset):
 
     def _load_target(self, path, target, names, delimiter, skip, target_dtype) -> np.ndarray:
         if target_dtype == "category":
-            texts = np.loadtxt(
-                path, delimiter=delimiter, skiprows=skip, usecols=[target], dtype=str, ndmin=1, quotechar='"',
-                encoding="utf-8",
-            )
+            try:
+                with _parsing(path):
+                    texts = np.loadtxt(
+                        path, delimiter=delimiter, skiprows=skip, usecols=[target], dtype=str, ndmin=1,
+                        quotechar='"', encoding="utf-8",
+                    )
+            except DataFormatError:
+                raise
+            except ValueError as error:
+                where = _locate_bad_cell(path, [], names, delimiter, skip)
+                raise DataFormatError(f"{path}: {where or error}; fix or remove that row") from None
             texts = np.char.strip(texts)
             self.classes = sorted(set(texts.tolist()))
             return np.searchsorted(np.array(self.classes), texts).astype(np.int64)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -24,6 +25,7 @@ import numpy as np
 from deepgrad.backend.random import Generator
 from deepgrad.backend.validation import positive_int
 from deepgrad.data.dataset import Dataset
+from deepgrad.data.datasets.errors import DataFormatError
 from deepgrad.data.datasets.mnist import embedded_path
 
 CORPORA = {"alice": "alice_in_wonderland.txt.gz"}
@@ -38,16 +40,26 @@ def load_corpus(name: str = "alice") -> str:
 
 
 def load_text(path: str | os.PathLike, encoding: str = "utf-8") -> str:
-    """The whole of a text file (``.gz`` allowed), with Windows line ends made ``\\n``."""
+    """The whole of a text file (``.gz`` allowed), with Windows line ends made ``\\n``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DataFormatError: (a ValueError) the text is not valid in ``encoding``, or the gzip data
+            is damaged; the message names the file.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding=encoding, newline=None) as f:
             return f.read()
     except UnicodeDecodeError as error:
-        raise ValueError(
+        raise DataFormatError(
             f"load_text: {path} is not valid {encoding} at byte {error.start}; pass the file's encoding, "
             "e.g. encoding='latin-1'"
+        ) from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise DataFormatError(
+            f"load_text: {path}: the gzip data is damaged or truncated ({error}); fetch the file again"
         ) from None
 
 
