@@ -74,8 +74,10 @@ def scaled_dot_product_attention(
     if enable_gqa:
         key, value = _repeat_kv_heads(query, key), _repeat_kv_heads(query, value)
     mask = _sdpa_mask(query, key, attn_mask, is_causal)
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
-    output, _ = _attend(query, key, value, mask, dropout_p, scale)
+    if scale is None:
+        # With an empty head dimension every score is 0 whatever the scale (PyTorch: uniform weights).
+        scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
+    output, _ = _attend(query, key, value, mask, dropout_p, float(scale))
     return output
 
 
