@@ -3,7 +3,8 @@
 deepgrad has one accelerator, CUDA (NVIDIA GPUs through CuPy; see ``deepgrad.cuda``). The
 functions here answer for it, so the idiom of PyTorch's official examples carries over:
 
-    device = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else "cpu"
+    acc = torch.accelerator
+    device = acc.current_accelerator().type if acc.is_available() else "cpu"
 
 On a machine without CuPy or without a GPU ``is_available()`` is False, ``device_count()`` is 0,
 ``current_accelerator()`` is None, and the actions that need a GPU raise ``DeviceError`` with the
@@ -11,7 +12,8 @@ reason.
 
 Example:
     >>> import deepgrad as dg
-    >>> device = dg.accelerator.current_accelerator() if dg.accelerator.is_available() else dg.device("cpu")
+    >>> acc = dg.accelerator
+    >>> device = acc.current_accelerator() if acc.is_available() else dg.device("cpu")
     >>> dg.zeros(2, device=device).device.type == device.type
     True
 """
@@ -51,7 +53,8 @@ def device_count() -> int:
 def _require(name: str) -> None:
     if not cuda.is_available():
         raise DeviceError(
-            f"deepgrad.accelerator.{name}: no accelerator is available ({cuda.unavailable_reason()}); "
+            f"deepgrad.accelerator.{name}: no accelerator is available "
+            f"({cuda.unavailable_reason()}); "
             "check deepgrad.accelerator.is_available() first and use 'cpu' otherwise."
         )
 
@@ -80,7 +83,7 @@ def device_index(device: int | None) -> Iterator[None]:
 
 
 def synchronize(device: Device | str | int | None = None) -> None:
-    """Wait for every kernel queued on ``device`` (default: the current one); raises without a GPU."""
+    """Wait for every kernel queued on ``device`` (default: the current one); needs a GPU."""
     _require("synchronize")
     cuda.synchronize(device)
 

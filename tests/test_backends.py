@@ -1,4 +1,4 @@
-"""deepgrad.backends (torch.backends): the flags PyTorch programs set are accepted, kept, and harmless."""
+"""deepgrad.backends (torch.backends): the flags PyTorch programs set are kept, and harmless."""
 
 from __future__ import annotations
 
@@ -6,14 +6,21 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
-import deepgrad.backends.cudnn as cudnn
 from deepgrad import nn
+from deepgrad.backends import cudnn
 
 
 @pytest.fixture
 def restore_flags():
-    saved = (cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32,
-             dg.backends.cuda.matmul.allow_tf32, dg.backends.mkldnn.enabled, dg.backends.cuda.flash_sdp_enabled())
+    saved = (
+        cudnn.enabled,
+        cudnn.benchmark,
+        cudnn.deterministic,
+        cudnn.allow_tf32,
+        dg.backends.cuda.matmul.allow_tf32,
+        dg.backends.mkldnn.enabled,
+        dg.backends.cuda.flash_sdp_enabled(),
+    )
     yield
     cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32 = saved[:4]
     dg.backends.cuda.matmul.allow_tf32, dg.backends.mkldnn.enabled = saved[4:6]
@@ -21,7 +28,12 @@ def restore_flags():
 
 
 def test_pytorch_defaults_and_answers():
-    assert (cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32) == (True, False, False, True)
+    assert (cudnn.enabled, cudnn.benchmark, cudnn.deterministic, cudnn.allow_tf32) == (
+        True,
+        False,
+        False,
+        True,
+    )
     assert cudnn.is_available() is False and cudnn.version() is None
     assert dg.backends.mps.is_available() is False and dg.backends.mps.is_built() is False
     assert dg.backends.mkldnn.is_available() is False and dg.backends.mkldnn.enabled is True
@@ -62,8 +74,10 @@ def test_a_misspelt_matmul_flag_raises():
 
 def test_sdp_switches_round_trip(restore_flags):
     cuda = dg.backends.cuda
-    for enable, enabled in ((cuda.enable_mem_efficient_sdp, cuda.mem_efficient_sdp_enabled),
-                            (cuda.enable_math_sdp, cuda.math_sdp_enabled)):
+    for enable, enabled in (
+        (cuda.enable_mem_efficient_sdp, cuda.mem_efficient_sdp_enabled),
+        (cuda.enable_math_sdp, cuda.math_sdp_enabled),
+    ):
         enable(False)
         assert enabled() is False
         enable(True)

@@ -1,8 +1,9 @@
-"""``torch.backends.cuda``: matmul precision flags and attention-kernel switches, accepted as no-ops.
+"""``torch.backends.cuda``: matmul precision flags and attention-kernel switches, all no-ops.
 
 deepgrad computes float32 matrix products in float32 on every device (CuPy's cuBLAS default, no
 TF32), and attention is computed by its plain formula (there are no fused flash or
-memory-efficient kernels to pick), so these flags are kept but change nothing. ``is_built()`` answers whether deepgrad can use CUDA here.
+memory-efficient kernels to pick), so these flags are kept but change nothing. ``is_built()``
+answers whether deepgrad can use CUDA here.
 """
 
 from __future__ import annotations

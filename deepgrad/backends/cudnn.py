@@ -33,15 +33,25 @@ def flags(
     deterministic: bool = False,
     allow_tf32: bool = True,
 ) -> Iterator[None]:
-    """Set the four flags within the block and restore them after (as ``torch.backends.cudnn.flags``)."""
+    """Set the four flags within the block and restore them after (as PyTorch's ``flags``)."""
     module = globals()
     names = ("enabled", "benchmark", "deterministic", "allow_tf32")
     saved = {name: module[name] for name in names}
-    module.update(zip(names, (bool(enabled), bool(benchmark), bool(deterministic), bool(allow_tf32))))
+    module.update(
+        zip(names, (bool(enabled), bool(benchmark), bool(deterministic), bool(allow_tf32)))
+    )
     try:
         yield
     finally:
         module.update(saved)
 
 
-__all__ = ["allow_tf32", "benchmark", "deterministic", "enabled", "flags", "is_available", "version"]
+__all__ = [
+    "allow_tf32",
+    "benchmark",
+    "deterministic",
+    "enabled",
+    "flags",
+    "is_available",
+    "version",
+]

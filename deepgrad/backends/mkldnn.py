@@ -1,4 +1,5 @@
-"""``torch.backends.mkldnn``: oneDNN switches, accepted with no effect (NumPy's BLAS does the work)."""
+"""``torch.backends.mkldnn``: oneDNN switches, accepted with no effect (NumPy's BLAS does the work).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``torch.backends.mps``: Apple's Metal GPUs, which deepgrad does not support (both answers False)."""
+"""``torch.backends.mps``: Apple's Metal GPUs, which deepgrad does not support (answers False)."""
 
 from __future__ import annotations
 

@@ -373,7 +373,7 @@ class _Spectral(Preprocessor):
         return self.eps
 
     def load_state_dict(self, state: dict) -> None:
-        """As ``Preprocessor.load_state_dict``; a state saved before the rename (key ``epsilon``) loads too."""
+        """As ``Preprocessor.load_state_dict``; a state saved under the old key ``epsilon`` loads too."""
         if "epsilon" in state and "eps" not in state:
             state = {("eps" if k == "epsilon" else k): v for k, v in state.items()}
         super().load_state_dict(state)
@@ -447,7 +447,9 @@ def _eps_or_epsilon(owner: str, eps: float | None, epsilon: float | None) -> flo
         return 1e-5 if eps is None else eps
     _warn_epsilon(owner)
     if eps is not None:
-        raise TypeError(f"{owner}: got both eps={eps} and epsilon={epsilon} (the old name); pass only eps.")
+        raise TypeError(
+            f"{owner}: got both eps={eps} and epsilon={epsilon} (the old name); pass only eps."
+        )
     return epsilon
 
 
@@ -559,7 +561,11 @@ class ZCAWhitening(_Spectral):
     """
 
     def __init__(
-        self, eps: float | None = None, max_memory: int | None = None, *, epsilon: float | None = None
+        self,
+        eps: float | None = None,
+        max_memory: int | None = None,
+        *,
+        epsilon: float | None = None,
     ) -> None:
         super().__init__(None, _eps_or_epsilon("ZCAWhitening", eps, epsilon), max_memory)
 

@@ -154,16 +154,18 @@ class RNNBase(Module):
 
     def _unpack(self, packed: PackedSequence) -> tuple[Tensor, list[int]]:
         """A PackedSequence input -> its padded (T, B, F) batch and lengths, in the original order."""
-        data = packed.data
-        if data.ndim != 2 or data.shape[-1] != self.input_size or data.dtype != self.weight_ih_l0.dtype:
+        data, dtype = packed.data, self.weight_ih_l0.dtype
+        if data.ndim != 2 or data.shape[-1] != self.input_size or data.dtype != dtype:
             raise ShapeError(
-                f"{type(self).__name__}: a PackedSequence input needs data of shape (N, {self.input_size}) "
-                f"and dtype {self.weight_ih_l0.dtype} (got {data.shape}, {data.dtype})"
+                f"{type(self).__name__}: a PackedSequence input needs data of shape "
+                f"(N, {self.input_size}) and dtype {dtype} (got {data.shape}, {data.dtype})"
             )
         padded, lengths = pad_packed_sequence(packed)
         return padded, [int(n) for n in lengths.tolist()]
 
-    def _run_packed(self, packed: PackedSequence, x: Tensor, lengths: list[int], states: list, layer_fn):
+    def _run_packed(
+        self, packed: PackedSequence, x: Tensor, lengths: list[int], states: list, layer_fn
+    ) -> tuple[PackedSequence, list]:
         """``_run`` on sequences of different lengths: each group of equal length runs on its own.
 
         So every sequence stops at its own last step (its final state is the state there, the
@@ -178,8 +180,8 @@ class RNNBase(Module):
         offset, batch_order = 0, []
         for n, members in groups.items():
             index = tensor(members, device=x.device)
-            out, last = self._run(x[:n].index_select(1, index), [s.index_select(1, index) for s in states],
-                                  layer_fn)
+            group_states = [s.index_select(1, index) for s in states]
+            out, last = self._run(x[:n].index_select(1, index), group_states, layer_fn)
             pieces.append(out.reshape(n * len(members), out.shape[-1]))
             for j, b in enumerate(members):
                 slot[b] = (offset, j, len(members))
@@ -188,17 +190,19 @@ class RNNBase(Module):
             for kept, value in zip(finals, last):
                 kept.append(value)
         # packed row (t, k) is step t of the k-th longest sequence; find it in its group's output
-        sorted_batch = list(range(len(lengths))) if packed.sorted_indices is None else packed.sorted_indices.tolist()
+        order = packed.sorted_indices
+        sorted_batch = list(range(len(lengths))) if order is None else order.tolist()
         rows = [slot[b][0] + t * slot[b][2] + slot[b][1]
                 for t, size in enumerate(packed.batch_sizes.tolist()) for b in sorted_batch[:size]]
         flat = cat(pieces, dim=0)
         data = flat[flat.xp.asarray(rows)]
         restore = tensor(np.argsort(batch_order), device=x.device)
         finals = [cat(kept, dim=1).index_select(1, restore) for kept in finals]
-        return PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices), finals
+        output = PackedSequence(data, packed.batch_sizes, order, packed.unsorted_indices)
+        return output, finals
 
     def _forward(self, input, hx: list, what: list[str], layer_fn) -> tuple:
-        """The whole stack on a padded tensor or a PackedSequence; ``hx`` the initial states or Nones."""
+        """The stack on a padded tensor or a PackedSequence; ``hx``: the initial states or Nones."""
         if isinstance(input, PackedSequence):
             x, lengths = self._unpack(input)
             states = [self._initial_state(h, x, False, w) for h, w in zip(hx, what)]
@@ -243,7 +247,7 @@ class RNN(RNNBase):
         device, dtype: where and in which float type the parameters are made.
 
     Inputs: input, h0
-        input: (T, B, input_size) ((B, T, input_size) with batch_first), or (T, input_size) unbatched,
+        input: (T, B, input_size) ((B, T, input_size) with batch_first), (T, input_size) unbatched,
             or a PackedSequence (``nn.utils.rnn.pack_padded_sequence``): then each sequence stops at
             its own length (h_n is its state there) and ``output`` is a PackedSequence too.
         h0: (num_layers * num_directions, B, hidden_size); zeros when omitted.
@@ -298,7 +302,7 @@ class LSTM(RNNBase):
             as in RNN.
 
     Inputs: input, (h0, c0)
-        input: (T, B, input_size) ((B, T, input_size) with batch_first), or (T, input_size) unbatched,
+        input: (T, B, input_size) ((B, T, input_size) with batch_first), (T, input_size) unbatched,
             or a PackedSequence (as in RNN).
         h0, c0: each (num_layers * num_directions, B, hidden_size); zeros when omitted.
 

@@ -1,13 +1,13 @@
-"""deepgrad.accelerator (torch.accelerator): answers without a GPU, and with the fake CuPy's GPUs."""
+"""deepgrad.accelerator (torch.accelerator): answers without a GPU and with the fake CuPy's GPUs."""
 
 from __future__ import annotations
 
 import pytest
 from fake_cupy import state
+from test_cuda_api import _reload_loader
 
 import deepgrad as dg
 from deepgrad.backend import DeviceError
-from test_cuda_api import _reload_loader
 
 
 @pytest.fixture
@@ -35,7 +35,9 @@ def test_without_a_gpu_there_is_no_accelerator(no_cupy):
     ids=["current_device_index", "set_device_index", "synchronize", "device_index"],
 )
 def test_actions_without_a_gpu_say_why(no_cupy, action):
-    with pytest.raises(DeviceError, match=r"no accelerator is available \(CuPy is not installed.*use 'cpu'"):
+    with pytest.raises(
+        DeviceError, match=r"no accelerator is available \(CuPy is not installed.*use 'cpu'"
+    ):
         action()
 
 

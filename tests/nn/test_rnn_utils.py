@@ -48,8 +48,9 @@ def test_pad_sequence_matches_a_cell_by_cell_reference(batch_first, side):
 
 def test_pack_padded_sequence_keeps_real_steps_time_major():
     arrays = _seqs([2, 4, 3], features=())
-    packed = pack_padded_sequence(dg.tensor(_naive_pad(arrays, False, 0.0, "right")), [2, 4, 3],
-                                  enforce_sorted=False)
+    packed = pack_padded_sequence(
+        dg.tensor(_naive_pad(arrays, False, 0.0, "right")), [2, 4, 3], enforce_sorted=False
+    )
     assert packed.batch_sizes.tolist() == [3, 3, 2, 1]
     assert packed.sorted_indices.tolist() == [1, 2, 0]
     assert packed.unsorted_indices.tolist() == [2, 0, 1]
@@ -69,14 +70,18 @@ def test_pad_packed_sequence_inverts_packing(batch_first, enforce_sorted):
     assert got_lengths.tolist() == lengths and got_lengths.dtype == dg.int64
     longer, _ = pad_packed_sequence(packed, batch_first, padding_value=9.0, total_length=7)
     assert longer.shape[1 if batch_first else 0] == 7
-    np.testing.assert_array_equal(longer.numpy(), _naive_pad(arrays, batch_first, 9.0, "right", longest=7))
+    np.testing.assert_array_equal(
+        longer.numpy(), _naive_pad(arrays, batch_first, 9.0, "right", longest=7)
+    )
 
 
 def test_pack_sequence_unpack_sequence_and_unpad_sequence_round_trip():
     arrays = _seqs([2, 5, 1])
     tensors = [dg.tensor(a) for a in arrays]
-    for got in (unpack_sequence(pack_sequence(tensors, enforce_sorted=False)),
-                unpad_sequence(pad_sequence(tensors), [2, 5, 1])):
+    for got in (
+        unpack_sequence(pack_sequence(tensors, enforce_sorted=False)),
+        unpad_sequence(pad_sequence(tensors), [2, 5, 1]),
+    ):
         assert [g.shape for g in got] == [(2, 2), (5, 2), (1, 2)]
         for g, a in zip(got, arrays):
             np.testing.assert_array_equal(g.numpy(), a)
@@ -89,7 +94,7 @@ def test_packing_and_padding_are_differentiable():
     def padded_then_packed(*xs):
         packed = pack_padded_sequence(pad_sequence(list(xs)), [3, 1, 2], enforce_sorted=False)
         back, _ = pad_packed_sequence(packed, padding_value=2.0)
-        return (back * weights).sum() + (packed.data ** 2).sum()
+        return (back * weights).sum() + (packed.data**2).sum()
 
     assert gradcheck(padded_then_packed, tuple(arrays))
 
@@ -97,7 +102,11 @@ def test_packing_and_padding_are_differentiable():
 def test_packed_sequence_fields_and_to():
     packed = pack_sequence([dg.ones(3, 2), dg.ones(1, 2)])
     assert isinstance(packed, tuple) and packed._fields == (
-        "data", "batch_sizes", "sorted_indices", "unsorted_indices")
+        "data",
+        "batch_sizes",
+        "sorted_indices",
+        "unsorted_indices",
+    )
     assert packed.sorted_indices is None and packed.unsorted_indices is None
     assert packed.double().data.dtype == dg.float64
     assert packed.to(dg.float32) is packed
@@ -116,7 +125,11 @@ def test_packed_sequence_fields_and_to():
         (lambda: pack_padded_sequence(dg.ones(3, 2), [4, 1]), ValueError, "1..3"),
         (lambda: pack_padded_sequence(dg.ones(3, 2), [3]), ShapeError, "1 lengths"),
         (lambda: pack_padded_sequence(dg.ones(3, 2), [2.5, 1]), TypeError, "integers"),
-        (lambda: pad_packed_sequence(pack_sequence([dg.ones(3)]), total_length=2), ValueError, "total_length"),
+        (
+            lambda: pad_packed_sequence(pack_sequence([dg.ones(3)]), total_length=2),
+            ValueError,
+            "total_length",
+        ),
         (lambda: pad_packed_sequence(dg.ones(3)), TypeError, "PackedSequence"),
         (lambda: PackedSequence(dg.ones(3)), TypeError, "batch_sizes"),
     ],
@@ -126,7 +139,7 @@ def test_bad_arguments_raise_clear_errors(call, error, words):
         call()
 
 
-# -- recurrent layers on packed input -----------------------------------------------------------------
+# -- recurrent layers on packed input ---------------------------------------------------------
 @pytest.mark.parametrize("cls", [nn.RNN, nn.LSTM, nn.GRU])
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_packed_input_equals_running_each_sequence_alone(cls, bidirectional):
@@ -134,16 +147,22 @@ def test_packed_input_equals_running_each_sequence_alone(cls, bidirectional):
     layer = cls(2, 3, num_layers=2, bidirectional=bidirectional, batch_first=True, dtype=dg.float64)
     lengths = [2, 4, 1, 4]
     arrays = _seqs(lengths)
-    packed = pack_padded_sequence(dg.tensor(_naive_pad(arrays, True, 5.0, "right")), lengths, True, False)
+    packed = pack_padded_sequence(
+        dg.tensor(_naive_pad(arrays, True, 5.0, "right")), lengths, True, False
+    )
     output, state = layer(packed)
     padded, _ = pad_packed_sequence(output, batch_first=True)
     h_n = state[0] if cls is nn.LSTM else state
     for b, a in enumerate(arrays):
         alone, alone_state = layer(dg.tensor(a[None]))
         alone_h = alone_state[0] if cls is nn.LSTM else alone_state
-        np.testing.assert_allclose(padded[b, : len(a)].detach().numpy(), alone[0].detach().numpy(), atol=1e-12)
-        np.testing.assert_array_equal(padded[b, len(a):].detach().numpy(), 0.0)
-        np.testing.assert_allclose(h_n[:, b].detach().numpy(), alone_h[:, 0].detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(
+            padded[b, : len(a)].detach().numpy(), alone[0].detach().numpy(), atol=1e-12
+        )
+        np.testing.assert_array_equal(padded[b, len(a) :].detach().numpy(), 0.0)
+        np.testing.assert_allclose(
+            h_n[:, b].detach().numpy(), alone_h[:, 0].detach().numpy(), atol=1e-12
+        )
 
 
 def test_lstm_on_packed_input_is_differentiable():
@@ -153,7 +172,9 @@ def test_lstm_on_packed_input_is_differentiable():
     h0 = dg.tensor(RNG.standard_normal((2, 3, 2)), requires_grad=True)
 
     def run(x, h0):
-        output, (h_n, c_n) = layer(pack_padded_sequence(x, [3, 1, 2], enforce_sorted=False), (h0, h0 * 0.5))
+        output, (h_n, c_n) = layer(
+            pack_padded_sequence(x, [3, 1, 2], enforce_sorted=False), (h0, h0 * 0.5)
+        )
         return output.data.sum() + (h_n * c_n).sum()
 
     assert gradcheck(run, (x, h0))
@@ -164,7 +185,7 @@ def test_packed_input_with_a_wrong_feature_size_raises():
         nn.GRU(3, 2)(pack_sequence([dg.ones(2, 4)]))
 
 
-# -- PyTorch parity -----------------------------------------------------------------------------------
+# -- PyTorch parity ---------------------------------------------------------------------------
 @pytest.mark.parity
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_pad_and_pack_match_torch(batch_first):
@@ -202,7 +223,9 @@ def test_recurrent_layers_on_packed_input_match_torch(name, bidirectional):
     hx_ours = (dg.tensor(h0), dg.tensor(h0 / 2)) if name == "LSTM" else dg.tensor(h0)
     hx_theirs = (torch.tensor(h0), torch.tensor(h0 / 2)) if name == "LSTM" else torch.tensor(h0)
     out, state = ours(pack_padded_sequence(dg.tensor(x), lengths, enforce_sorted=False), hx_ours)
-    out_t, state_t = theirs(trnn.pack_padded_sequence(torch.tensor(x), lengths, enforce_sorted=False), hx_theirs)
+    out_t, state_t = theirs(
+        trnn.pack_padded_sequence(torch.tensor(x), lengths, enforce_sorted=False), hx_theirs
+    )
     assert isinstance(out, PackedSequence)
     np.testing.assert_allclose(out.data.detach().numpy(), out_t.data.detach().numpy(), atol=1e-5)
     states = state if name == "LSTM" else (state,)

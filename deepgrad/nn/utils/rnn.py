@@ -1,4 +1,4 @@
-"""Batches of sequences of different lengths: padding and packing (PyTorch's ``torch.nn.utils.rnn``).
+"""Batches of sequences of different lengths: padding and packing (``torch.nn.utils.rnn``).
 
 A *padded* batch is one tensor (T, B, *) (or (B, T, *) with ``batch_first``) where sequence b
 fills its first ``lengths[b]`` steps and the rest is ``padding_value``. A *packed* batch,
@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections import namedtuple
 from collections.abc import Sequence
 
@@ -47,7 +48,7 @@ _PackedSequenceFields = namedtuple(
 
 
 class PackedSequence(_PackedSequenceFields):
-    """A batch of sequences of different lengths, without padding (made by ``pack_padded_sequence``).
+    """A batch of sequences of different lengths without padding (from ``pack_padded_sequence``).
 
     Fields:
         data: (sum of lengths, *) the steps, time-major: step 0 of every sequence, then step 1 of
@@ -84,7 +85,7 @@ class PackedSequence(_PackedSequenceFields):
         return self.data.is_cuda
 
     def to(self, *args, **kwargs) -> PackedSequence:
-        """``data.to(*args, **kwargs)``; the indices follow the device, ``batch_sizes`` stays on the CPU."""
+        """``data.to(*args, **kwargs)``; the indices follow its device, ``batch_sizes`` stays."""
         data = self.data.to(*args, **kwargs)
         if data is self.data:
             return self
@@ -117,7 +118,9 @@ def _lengths_list(lengths, name: str) -> list[int]:
         if lengths.ndim != 1:
             raise ShapeError(f"{name}: lengths must be 1-D (got shape {lengths.shape}).")
         if lengths.dtype.kind not in "iu":
-            raise TypeError(f"{name}: lengths must be integers (got {lengths.dtype}); use lengths.long().")
+            raise TypeError(
+                f"{name}: lengths must be integers (got {lengths.dtype}); use lengths.long()."
+            )
         return [int(n) for n in lengths.tolist()]
     values = list(lengths)
     if any(isinstance(n, float) or int(n) != n for n in values):
@@ -131,7 +134,7 @@ def pad_sequence(
     padding_value: float = 0.0,
     padding_side: str = "right",
 ) -> Tensor:
-    """Stack sequences of shapes (L_i, *) into one (T, B, *) tensor, T = max L_i, filling with a value.
+    """Stack sequences of shapes (L_i, *) into one (T, B, *) tensor, T = max L_i, filling the rest.
 
     Args:
         sequences: B tensors (L_i, *) with the same trailing dimensions, dtype and device.
@@ -149,7 +152,9 @@ def pad_sequence(
                 [ 1.,  1.]])
     """
     if padding_side not in ("right", "left"):
-        raise ValueError(f"pad_sequence: padding_side must be 'right' or 'left' (got {padding_side!r}).")
+        raise ValueError(
+            f"pad_sequence: padding_side must be 'right' or 'left' (got {padding_side!r})."
+        )
     if isinstance(sequences, Tensor):
         sequences = list(sequences.unbind(0))
     sequences = list(sequences)
@@ -158,10 +163,13 @@ def pad_sequence(
     for i, s in enumerate(sequences):
         if not isinstance(s, Tensor) or s.ndim < 1:
             got = type(s).__name__ if not isinstance(s, Tensor) else f"shape {s.shape}"
-            raise TypeError(f"pad_sequence: sequence {i} must be a tensor with >= 1 dimension (got {got}).")
+            raise TypeError(
+                f"pad_sequence: sequence {i} must be a tensor with >= 1 dimension (got {got})."
+            )
         if s.shape[1:] != sequences[0].shape[1:]:
             raise ShapeError(
-                f"pad_sequence: every sequence needs the trailing shape {sequences[0].shape[1:]} of "
+                "pad_sequence: every sequence needs the trailing shape "
+                f"{sequences[0].shape[1:]} of "
                 f"sequence 0 (sequence {i} has shape {s.shape})."
             )
     longest = max(s.shape[0] for s in sequences)
@@ -195,22 +203,29 @@ def pack_padded_sequence(
     """
     name = "pack_padded_sequence"
     if not isinstance(input, Tensor) or input.ndim < 2:
-        raise ShapeError(f"{name}: input must be a tensor (T, B, *) (got {getattr(input, 'shape', input)}).")
+        raise ShapeError(
+            f"{name}: input must be a tensor (T, B, *) (got {getattr(input, 'shape', input)})."
+        )
     x = input.transpose(0, 1) if batch_first else input
     steps, batch = x.shape[0], x.shape[1]
     sizes = _lengths_list(lengths, name)
     if len(sizes) != batch:
-        raise ShapeError(f"{name}: got {len(sizes)} lengths for a batch of {batch} sequences (input {input.shape}).")
+        raise ShapeError(
+            f"{name}: got {len(sizes)} lengths for a batch of {batch} sequences "
+            f"(input {input.shape})."
+        )
     if min(sizes) <= 0 or max(sizes) > steps:
         raise ValueError(
-            f"{name}: every length must be in 1..{steps} (the padded length) (got {sizes}); drop empty sequences."
+            f"{name}: every length must be in 1..{steps} (the padded length) (got {sizes}); "
+            "drop empty sequences."
         )
     order = np.argsort(-np.asarray(sizes), kind="stable")
     sorted_indices = None
     if enforce_sorted:
-        if any(a < b for a, b in zip(sizes, sizes[1:])):
+        if any(a < b for a, b in itertools.pairwise(sizes)):
             raise ValueError(
-                f"{name}: lengths must be in decreasing order when enforce_sorted=True (got {sizes}); "
+                f"{name}: lengths must be in decreasing order when enforce_sorted=True "
+                f"(got {sizes}); "
                 "sort the batch or pass enforce_sorted=False."
             )
         order = np.arange(batch)
@@ -236,7 +251,7 @@ def pad_packed_sequence(
     padding_value: float = 0.0,
     total_length: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """The inverse of ``pack_padded_sequence``: a padded batch and the lengths, in the original order.
+    """The inverse of ``pack_padded_sequence``: the padded batch and lengths, in the original order.
 
     Args:
         sequence: a PackedSequence.
@@ -250,7 +265,9 @@ def pad_packed_sequence(
         (B,) int64 CPU tensor.
     """
     if not isinstance(sequence, PackedSequence):
-        raise TypeError(f"pad_packed_sequence: expected a PackedSequence (got {type(sequence).__name__}).")
+        raise TypeError(
+            f"pad_packed_sequence: expected a PackedSequence (got {type(sequence).__name__})."
+        )
     data = sequence.data
     batch_sizes = np.asarray(sequence.batch_sizes.tolist(), dtype=np.int64)
     steps, batch = len(batch_sizes), int(batch_sizes[0])
@@ -261,7 +278,7 @@ def pad_packed_sequence(
                 f"(got total_length={total_length})."
             )
         steps = int(total_length)
-    # where each (t, k) cell of the padded batch reads: its packed row, or one padding row at the end
+    # where each (t, k) cell of the padded batch reads: its packed row, or a padding row at the end
     where = np.full((steps, batch), int(batch_sizes.sum()), dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
     for t, (offset, n) in enumerate(zip(offsets, batch_sizes)):
@@ -293,7 +310,7 @@ def pack_sequence(sequences: Sequence[Tensor], enforce_sorted: bool = True) -> P
 def unpad_sequence(
     padded_sequences: Tensor, lengths: Tensor | Sequence[int], batch_first: bool = False
 ) -> list[Tensor]:
-    """The inverse of ``pad_sequence``: B tensors (L_b, *), the first ``lengths[b]`` steps of each."""
+    """The inverse of ``pad_sequence``: B tensors (L_b, *), the first ``lengths[b]`` steps each."""
     x = padded_sequences if batch_first else padded_sequences.transpose(0, 1)
     sizes = _lengths_list(lengths, "unpad_sequence")
     if len(sizes) != x.shape[0]:
