@@ -146,7 +146,8 @@ class SummaryWriter:
     ) -> None:
         """Log several numbers on one chart: ``{"train": loss, "val": val_loss}`` as ``main_tag``.
 
-        Each series goes to its own sub-folder ``<log_dir>/<main_tag>_<key>`` (as in PyTorch).
+        Each series goes to its own run folder ``<log_dir>/<main_tag>/<key>`` (tensorboardX's
+        layout; PyTorch's is ``<main_tag>_<key>``: TensorBoard draws both the same way).
         """
         values = {
             key: _scalar(v, "add_scalars", f"{main_tag}/{key}")
