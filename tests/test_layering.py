@@ -23,6 +23,8 @@ RANK = {
     "amp": 2,
     "func": 2,
     "viz": 2,
+    "accelerator": 2,
+    "backends": 2,
     "nn": 3,
     "distributions": 3,
     "optim": 4,

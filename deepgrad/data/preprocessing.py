@@ -26,6 +26,7 @@ would not fit, ``fit`` raises ``MemoryError`` naming the sizes, before allocatin
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -298,22 +299,22 @@ class _Spectral(Preprocessor):
     """Shared by PCA, PCAWhitening and ZCAWhitening: mean, principal axes and variances.
 
     Fitted state: ``mean`` (feature shape), ``components`` (k, d) rows = principal axes by
-    decreasing variance, ``variances`` (k,) = the eigenvalues lambda, ``epsilon`` (0-d).
+    decreasing variance, ``variances`` (k,) = the eigenvalues lambda, ``eps`` (0-d).
     """
 
-    _state_keys = ("mean", "components", "variances", "epsilon")
+    _state_keys = ("mean", "components", "variances", "eps")
     flattens_output = True
 
-    def __init__(self, n_components: int | None, epsilon: float, max_memory: int | None):
+    def __init__(self, n_components: int | None, eps: float, max_memory: int | None):
         super().__init__()
         name = type(self).__name__
         if n_components is not None:
             n_components = positive_int(n_components, "n_components", name, fix="pass None to keep them all")
-        epsilon = non_negative_float(epsilon, "epsilon", name)
+        eps = non_negative_float(eps, "eps", name)
         if max_memory is not None:
             positive_int(max_memory, "max_memory", name, fix="a number of bytes, or None for no limit")
         self.n_components = n_components
-        self.epsilon = np.array(epsilon)
+        self.eps = np.array(eps)
         self.max_memory = max_memory
         self.mean = None
         self.components = None
@@ -365,6 +366,18 @@ class _Spectral(Preprocessor):
         self.components = np.ascontiguousarray(components[:k])
         self.variances = np.maximum(variances[:k], 0.0)
 
+    @property
+    def epsilon(self) -> np.ndarray:
+        """Deprecated name of ``eps``."""
+        _warn_epsilon(type(self).__name__)
+        return self.eps
+
+    def load_state_dict(self, state: dict) -> None:
+        """As ``Preprocessor.load_state_dict``; a state saved under the old key ``epsilon`` loads too."""
+        if "epsilon" in state and "eps" not in state:
+            state = {("eps" if k == "epsilon" else k): v for k, v in state.items()}
+        super().load_state_dict(state)
+
     def _check_state(self, values):
         c, v = values["components"], values["variances"]
         if c.ndim != 2 or v.shape != (c.shape[0],) or int(np.prod(values["mean"].shape)) != c.shape[1]:
@@ -387,7 +400,7 @@ class _Spectral(Preprocessor):
         return array.reshape(array.shape[0], -1), False
 
     def _scales(self, power: float):
-        return (self.variances + float(self.epsilon)) ** power
+        return (self.variances + float(self.eps)) ** power
 
     def _project(self, array, xp, scale):
         """(x - mean) V_k * scale: (N, k)."""
@@ -412,6 +425,32 @@ class _Spectral(Preprocessor):
         x = y @ self._param("components", xp, array.dtype) + self._param("mean", xp, array.dtype).reshape(1, -1)
         x = x.reshape(-1, *self.feature_shape)
         return x[0] if single else x
+
+
+_WARNED_EPSILON: set[str] = set()
+
+
+def _warn_epsilon(owner: str) -> None:
+    """One DeprecationWarning per class and process for the old argument name ``epsilon``."""
+    if owner not in _WARNED_EPSILON:
+        _WARNED_EPSILON.add(owner)
+        warnings.warn(
+            f"{owner}: 'epsilon' is deprecated and will be removed; use 'eps' (PyTorch's name).",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+
+
+def _eps_or_epsilon(owner: str, eps: float | None, epsilon: float | None) -> float:
+    """``eps``, or the value given under the deprecated name ``epsilon`` (warned once)."""
+    if epsilon is None:
+        return 1e-5 if eps is None else eps
+    _warn_epsilon(owner)
+    if eps is not None:
+        raise TypeError(
+            f"{owner}: got both eps={eps} and epsilon={epsilon} (the old name); pass only eps."
+        )
+    return epsilon
 
 
 class PCA(_Spectral):
@@ -461,23 +500,31 @@ class PCA(_Spectral):
 
 
 class PCAWhitening(_Spectral):
-    """y = (x - mean) V_k / sqrt(lambda_k + epsilon): decorrelated features of unit variance.
+    """y = (x - mean) V_k / sqrt(lambda_k + eps): decorrelated features of unit variance.
 
     The output axes are the principal axes (a rotation of the input), so the features no
     longer mean pixels. ``ZCAWhitening`` rotates back.
 
     Args:
         n_components: k, the number of principal axes kept. Default: all (min(samples, features)).
-        epsilon: added to each variance: avoids dividing by ~0 and damps the amplification of
+        eps: added to each variance: avoids dividing by ~0 and damps the amplification of
             low-variance (noisy) directions. Default: 1e-5.
         max_memory: bytes that fitting may use. Default: the memory available now.
+        epsilon: deprecated name of ``eps`` (warns once).
 
     Shape:
         input (N, *F) or (*F); output (N, k) or (k,).
     """
 
-    def __init__(self, n_components: int | None = None, epsilon: float = 1e-5, max_memory: int | None = None):
-        super().__init__(n_components, epsilon, max_memory)
+    def __init__(
+        self,
+        n_components: int | None = None,
+        eps: float | None = None,
+        max_memory: int | None = None,
+        *,
+        epsilon: float | None = None,
+    ) -> None:
+        super().__init__(n_components, _eps_or_epsilon("PCAWhitening", eps, epsilon), max_memory)
 
     def _transform(self, array, xp):
         return self._project(array, xp, self._scales(-0.5))
@@ -487,19 +534,20 @@ class PCAWhitening(_Spectral):
 
 
 class ZCAWhitening(_Spectral):
-    """y = (x - mean) W with W = V diag(1 / sqrt(lambda + epsilon)) V^T (symmetric whitening).
+    """y = (x - mean) W with W = V diag(1 / sqrt(lambda + eps)) V^T (symmetric whitening).
 
     Of all whitening transforms, ZCA changes the data least (it minimizes E||y - (x - mean)||^2),
     so whitened images still look like images, with edges enhanced ("remove correlation
     between neighbouring pixels"). Directions with no variance in the training data (lambda = 0,
-    e.g. when there are fewer samples than features) are scaled by 1 / sqrt(epsilon), as the full
+    e.g. when there are fewer samples than features) are scaled by 1 / sqrt(eps), as the full
     d x d matrix W would do; the d x d matrix itself is never formed when there are fewer
     samples than features.
 
     Args:
-        epsilon: added to each variance. Larger values whiten less and amplify noise less;
+        eps: added to each variance. Larger values whiten less and amplify noise less;
             for pixels in [0, 1] 1e-2 to 1e-1 is typical. Default: 1e-5.
         max_memory: bytes that fitting may use. Default: the memory available now.
+        epsilon: deprecated name of ``eps`` (warns once).
 
     Shape:
         input (N, *F) or (*F); output the same shape.
@@ -507,13 +555,19 @@ class ZCAWhitening(_Spectral):
     Example:
         >>> import numpy as np
         >>> x = np.random.default_rng(0).normal(size=(500, 3)) @ [[2, 1, 0], [0, 1, 0], [0, 0, 3]]
-        >>> y = ZCAWhitening(epsilon=0).fit_transform(x)
+        >>> y = ZCAWhitening(eps=0).fit_transform(x)
         >>> bool(np.allclose(np.cov(y, rowvar=False), np.eye(3), atol=1e-8))
         True
     """
 
-    def __init__(self, epsilon: float = 1e-5, max_memory: int | None = None):
-        super().__init__(None, epsilon, max_memory)
+    def __init__(
+        self,
+        eps: float | None = None,
+        max_memory: int | None = None,
+        *,
+        epsilon: float | None = None,
+    ) -> None:
+        super().__init__(None, _eps_or_epsilon("ZCAWhitening", eps, epsilon), max_memory)
 
     def _apply(self, array, xp, power: float):
         flat, single = self._flat(array, "transform" if power < 0 else "inverse_transform")
@@ -525,8 +579,8 @@ class ZCAWhitening(_Spectral):
         if full:
             y = ((flat @ vt.T) * xp.asarray(scale, dtype=array.dtype)) @ vt
         else:
-            # the complement of the k principal axes has variance 0: scale it by epsilon**power
-            rest = float(self.epsilon) ** power if float(self.epsilon) > 0 else 0.0
+            # the complement of the k principal axes has variance 0: scale it by eps**power
+            rest = float(self.eps) ** power if float(self.eps) > 0 else 0.0
             y = flat * array.dtype.type(rest) + ((flat @ vt.T) * xp.asarray(scale - rest, dtype=array.dtype)) @ vt
         if power > 0:
             y = y + self._param("mean", xp, array.dtype).reshape(1, -1)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, ShapeError
 from deepgrad.backend.validation import one_of, positive_int, probability
@@ -17,8 +19,9 @@ from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.module import Module
 from deepgrad.nn.parameter import Parameter
+from deepgrad.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from deepgrad.ops.composite import stack
-from deepgrad.ops.creation import empty, zeros
+from deepgrad.ops.creation import empty, tensor, zeros
 from deepgrad.ops.shape import cat
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -145,6 +148,65 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, training=True)
         return x, [stack(kept, dim=0) for kept in finals]
 
+    def _unpack(self, packed: PackedSequence) -> tuple[Tensor, list[int]]:
+        """A PackedSequence input -> its padded (T, B, F) batch and lengths, in the original order."""
+        data, dtype = packed.data, self.weight_ih_l0.dtype
+        if data.ndim != 2 or data.shape[-1] != self.input_size or data.dtype != dtype:
+            raise ShapeError(
+                f"{type(self).__name__}: a PackedSequence input needs data of shape "
+                f"(N, {self.input_size}) and dtype {dtype} (got {data.shape}, {data.dtype})"
+            )
+        padded, lengths = pad_packed_sequence(packed)
+        return padded, [int(n) for n in lengths.tolist()]
+
+    def _run_packed(
+        self, packed: PackedSequence, x: Tensor, lengths: list[int], states: list, layer_fn
+    ) -> tuple[PackedSequence, list]:
+        """``_run`` on sequences of different lengths: each group of equal length runs on its own.
+
+        So every sequence stops at its own last step (its final state is the state there, the
+        reverse direction starts there), which is what PyTorch computes on packed input. Returns
+        the output as a PackedSequence laid out like ``packed`` and the final states (batch in the
+        original order).
+        """
+        groups = {}
+        for b, n in enumerate(lengths):
+            groups.setdefault(n, []).append(b)
+        pieces, finals, slot = [], [[] for _ in states], {}
+        offset, batch_order = 0, []
+        for n, members in groups.items():
+            index = tensor(members, device=x.device)
+            group_states = [s.index_select(1, index) for s in states]
+            out, last = self._run(x[:n].index_select(1, index), group_states, layer_fn)
+            pieces.append(out.reshape(n * len(members), out.shape[-1]))
+            for j, b in enumerate(members):
+                slot[b] = (offset, j, len(members))
+            offset += n * len(members)
+            batch_order += members
+            for kept, value in zip(finals, last):
+                kept.append(value)
+        # packed row (t, k) is step t of the k-th longest sequence; find it in its group's output
+        order = packed.sorted_indices
+        sorted_batch = list(range(len(lengths))) if order is None else order.tolist()
+        rows = [slot[b][0] + t * slot[b][2] + slot[b][1]
+                for t, size in enumerate(packed.batch_sizes.tolist()) for b in sorted_batch[:size]]
+        flat = cat(pieces, dim=0)
+        data = flat[flat.xp.asarray(rows)]
+        restore = tensor(np.argsort(batch_order), device=x.device)
+        finals = [cat(kept, dim=1).index_select(1, restore) for kept in finals]
+        output = PackedSequence(data, packed.batch_sizes, order, packed.unsorted_indices)
+        return output, finals
+
+    def _forward(self, input, hx: list, what: list[str], layer_fn) -> tuple:
+        """The stack on a padded tensor or a PackedSequence; ``hx``: the initial states or Nones."""
+        if isinstance(input, PackedSequence):
+            x, lengths = self._unpack(input)
+            states = [self._initial_state(h, x, False, w) for h, w in zip(hx, what)]
+            return self._run_packed(input, x, lengths, states, layer_fn)
+        x, unbatched = self._check_input(input)
+        states = [self._initial_state(h, x, unbatched, w) for h, w in zip(hx, what)]
+        return self._finish(*self._run(x, states, layer_fn), unbatched)
+
     def _finish(self, output: Tensor, finals: list, unbatched: bool) -> tuple:
         if unbatched:
             return output.squeeze(1), [f.squeeze(1) for f in finals]
@@ -181,7 +243,9 @@ class RNN(RNNBase):
         device, dtype: where and in which float type the parameters are made.
 
     Inputs: input, h0
-        input: (T, B, input_size) ((B, T, input_size) with batch_first), or (T, input_size) unbatched.
+        input: (T, B, input_size) ((B, T, input_size) with batch_first), (T, input_size) unbatched,
+            or a PackedSequence (``nn.utils.rnn.pack_padded_sequence``): then each sequence stops at
+            its own length (h_n is its state there) and ``output`` is a PackedSequence too.
         h0: (num_layers * num_directions, B, hidden_size); zeros when omitted.
 
     Outputs: output, h_n
@@ -209,15 +273,12 @@ class RNN(RNNBase):
                          bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:
-        x, unbatched = self._check_input(input)
-        h0 = self._initial_state(hx, x, unbatched, "hx")
-
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None) -> tuple:
         def layer(x, state, params, reverse):
             out, h = F.rnn_layer(x, state[0], *params, nonlinearity=self.nonlinearity, reverse=reverse)
             return out, (h,)
 
-        output, (h_n,) = self._finish(*self._run(x, [h0], layer), unbatched)
+        output, (h_n,) = self._forward(input, [hx], ["hx"], layer)
         return output, h_n
 
     def extra_repr(self) -> str:
@@ -236,7 +297,8 @@ class LSTM(RNNBase):
             as in RNN.
 
     Inputs: input, (h0, c0)
-        input: (T, B, input_size) ((B, T, input_size) with batch_first), or (T, input_size) unbatched.
+        input: (T, B, input_size) ((B, T, input_size) with batch_first), (T, input_size) unbatched,
+            or a PackedSequence (as in RNN).
         h0, c0: each (num_layers * num_directions, B, hidden_size); zeros when omitted.
 
     Outputs: output, (h_n, c_n)
@@ -262,18 +324,15 @@ class LSTM(RNNBase):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)
 
-    def forward(self, input: Tensor, hx: tuple | None = None) -> tuple:
-        x, unbatched = self._check_input(input)
+    def forward(self, input: Tensor | PackedSequence, hx: tuple | None = None) -> tuple:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError("LSTM: hx must be a tuple (h0, c0) or None")
-        h0 = self._initial_state(None if hx is None else hx[0], x, unbatched, "h0")
-        c0 = self._initial_state(None if hx is None else hx[1], x, unbatched, "c0")
 
         def layer(x, state, params, reverse):
             out, (h, c) = F.lstm_layer(x, (state[0], state[1]), *params, reverse=reverse)
             return out, (h, c)
 
-        output, (h_n, c_n) = self._finish(*self._run(x, [h0, c0], layer), unbatched)
+        output, (h_n, c_n) = self._forward(input, list(hx or (None, None)), ["h0", "c0"], layer)
         return output, (h_n, c_n)
 
 
@@ -307,15 +366,12 @@ class GRU(RNNBase):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple:
-        x, unbatched = self._check_input(input)
-        h0 = self._initial_state(hx, x, unbatched, "hx")
-
+    def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None) -> tuple:
         def layer(x, state, params, reverse):
             out, h = F.gru_layer(x, state[0], *params, reverse=reverse)
             return out, (h,)
 
-        output, (h_n,) = self._finish(*self._run(x, [h0], layer), unbatched)
+        output, (h_n,) = self._forward(input, [hx], ["hx"], layer)
         return output, h_n
 
 

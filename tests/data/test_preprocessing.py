@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -73,7 +75,7 @@ def test_minmax_scale():
 def test_pca_whitening_gives_identity_covariance(n, d):
     x = correlated(n, d) if n > d else np.random.default_rng(0).normal(size=(n, d)) @ np.random.default_rng(1).normal(size=(d, d))
     k = min(n - 1, d)  # centering leaves rank n - 1
-    w = PCAWhitening(n_components=k, epsilon=0.0).fit(x)
+    w = PCAWhitening(n_components=k, eps=0.0).fit(x)
     y = w(x)
     assert y.shape == (n, k)
     np.testing.assert_allclose(np.cov(y, rowvar=False), np.eye(k), atol=1e-8)
@@ -81,7 +83,7 @@ def test_pca_whitening_gives_identity_covariance(n, d):
 
 def test_zca_whitening_identity_covariance_and_closest_to_the_data():
     x = correlated(800, 5)
-    z = ZCAWhitening(epsilon=0.0).fit(x)
+    z = ZCAWhitening(eps=0.0).fit(x)
     y = z(x)
     assert y.shape == x.shape
     np.testing.assert_allclose(np.cov(y, rowvar=False), np.eye(5), atol=1e-8)
@@ -95,7 +97,7 @@ def test_zca_whitening_identity_covariance_and_closest_to_the_data():
     for _ in range(10):
         q, _ = np.linalg.qr(rng.normal(size=(5, 5)))
         assert zca_distance < np.linalg.norm(y @ q - centered)
-    pca = PCAWhitening(epsilon=0.0).fit(x)
+    pca = PCAWhitening(eps=0.0).fit(x)
     assert zca_distance < np.linalg.norm(pca(x) - centered)
 
 
@@ -103,7 +105,7 @@ def test_zca_with_fewer_samples_than_features_matches_the_full_matrix():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(12, 20))
     eps = 0.1
-    z = ZCAWhitening(epsilon=eps).fit(x)
+    z = ZCAWhitening(eps=eps).fit(x)
     assert z.components.shape == (12, 20)  # the SVD route: no 20 x 20 matrix
     cov = np.cov(x, rowvar=False)
     lam, v = np.linalg.eigh(cov)
@@ -113,7 +115,7 @@ def test_zca_with_fewer_samples_than_features_matches_the_full_matrix():
     np.testing.assert_allclose(z.inverse_transform(z(test)), test, atol=1e-8)
 
 
-@pytest.mark.parametrize("make", [lambda: PCAWhitening(epsilon=1e-3), lambda: ZCAWhitening(epsilon=1e-3), lambda: PCA()])
+@pytest.mark.parametrize("make", [lambda: PCAWhitening(eps=1e-3), lambda: ZCAWhitening(eps=1e-3), lambda: PCA()])
 def test_inverse_transforms_round_trip(make):
     x = correlated(300, 6).astype(np.float32)
     t = make().fit(x)
@@ -161,8 +163,8 @@ def test_shape_mismatch_and_bad_arguments():
         Standardize(dim=1)
     with pytest.raises(ValueError, match=r"PCA: n_components must be a positive int \(got 0\); pass None"):
         PCA(0)
-    with pytest.raises(ValueError, match=r"epsilon must be >= 0 \(got -1.0\)"):
-        ZCAWhitening(epsilon=-1.0)
+    with pytest.raises(ValueError, match=r"eps must be >= 0 \(got -1.0\)"):
+        ZCAWhitening(eps=-1.0)
     with pytest.raises(ValueError, match="more than min"):
         PCA(5).fit(np.zeros((10, 3)))
     with pytest.raises(ValueError, match="low < high"):
@@ -187,3 +189,33 @@ def test_preprocessing_as_a_dataset_transform():
     ds = TensorDataset(x, np.arange(40), transform=s)
     np.testing.assert_allclose(ds.get_batch(np.array([1, 2]))[0], s(x[1:3]))
     np.testing.assert_allclose(ds[1][0], s(x[1]))
+
+
+# -- eps (PyTorch's name); epsilon is a deprecated alias -----------------------------------------------
+@pytest.mark.parametrize("cls", [PCAWhitening, ZCAWhitening])
+def test_epsilon_is_a_deprecated_alias_of_eps_that_warns_once(cls, monkeypatch):
+    from deepgrad.data import preprocessing
+
+    monkeypatch.setattr(preprocessing, "_WARNED_EPSILON", set())
+    x = correlated(40, 3)
+    with pytest.warns(DeprecationWarning, match=r"'epsilon' is deprecated.*use 'eps'"):
+        old = cls(epsilon=0.5).fit(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = cls(epsilon=0.5).fit(x)  # the second use is silent
+        new = cls(eps=0.5).fit(x)
+    assert float(old.eps) == float(again.eps) == 0.5
+    np.testing.assert_array_equal(old.transform(x), new.transform(x))
+    assert float(new.epsilon) == 0.5 and "eps" in new.state_dict() and "epsilon" not in new.state_dict()
+    with pytest.raises(TypeError, match="pass only eps"):
+        cls(eps=0.1, epsilon=0.2)
+
+
+def test_a_state_saved_under_the_old_key_epsilon_still_loads():
+    x = correlated(40, 3)
+    fitted = ZCAWhitening(eps=0.25).fit(x)
+    state = {("epsilon" if k == "eps" else k): v for k, v in fitted.state_dict().items()}
+    restored = ZCAWhitening()
+    restored.load_state_dict(state)
+    assert float(restored.eps) == 0.25
+    np.testing.assert_allclose(restored.transform(x), fitted.transform(x))
