@@ -19,6 +19,14 @@ from itertools import pairwise
 from deepgrad import nn
 from deepgrad.autograd import Tensor, no_grad
 from deepgrad.backend.random import Generator
+from deepgrad.backend.validation import (
+    in_interval,
+    int_at_least,
+    non_negative_float,
+    one_of,
+    positive_int,
+    probability,
+)
 from deepgrad.models.common import check_activation, check_init, initialize, make_activation
 from deepgrad.nn import functional as F
 from deepgrad.ops.creation import bernoulli, full_like, randn_like
@@ -71,14 +79,13 @@ class Autoencoder(nn.Module):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        for arg, value in (("in_features", in_features), ("code_size", code_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: {arg} must be a positive int (got {value!r}).")
+        positive_int(in_features, "in_features", name)
+        positive_int(code_size, "code_size", name)
         check_activation(name, activation)
         if output != "identity":
             check_activation(name, output)
-        if loss not in LOSSES:
-            raise ValueError(f"{name}: loss must be one of {LOSSES} (got {loss!r}).")
+        fix = "'mse' for any inputs, 'bce' for inputs in [0, 1] with a sigmoid output"
+        one_of(loss, LOSSES, "loss", name, fix=fix)
         check_init(name, init)
         self.in_features, self.code_size = in_features, code_size
         self.activation_name, self.output_name, self.tied, self.loss_name = activation, output, bool(tied), loss
@@ -153,12 +160,13 @@ class DenoisingAutoencoder(Autoencoder):
         generator: Generator | None = None,
     ) -> None:
         super().__init__(in_features, code_size, activation, output, tied, loss, init)
-        if corruption not in CORRUPTIONS:
-            raise ValueError(f"DenoisingAutoencoder: corruption must be one of {CORRUPTIONS} (got {corruption!r}).")
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or noise < 0:
-            raise ValueError(f"DenoisingAutoencoder: noise must be a number >= 0 (got {noise!r}).")
-        if corruption == "mask" and noise >= 1:
-            raise ValueError(f"DenoisingAutoencoder: a masking probability must be < 1 (got noise={noise!r}).")
+        name = "DenoisingAutoencoder"
+        one_of(corruption, CORRUPTIONS, "corruption", name)
+        if corruption == "mask":
+            fix = "with corruption='mask' it is the probability of zeroing each input"
+            probability(noise, "noise", name, fix=fix)
+        else:
+            non_negative_float(noise, "noise", name, fix="it is the Gaussian noise's std")
         self.corruption, self.noise, self.generator = corruption, float(noise), generator
 
     def corrupt(self, x: Tensor) -> Tensor:
@@ -220,10 +228,11 @@ class SparseAutoencoder(Autoencoder):
                 f"SparseAutoencoder: activation must be 'sigmoid' (got {activation!r}); the KL penalty needs mean "
                 "activations in (0, 1)."
             )
-        if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not 0.0 < rho < 1.0:
-            raise ValueError(f"SparseAutoencoder: rho must lie in (0, 1) (got {rho!r}).")
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"SparseAutoencoder: beta must be a number >= 0 (got {beta!r}).")
+        name = "SparseAutoencoder"
+        fix = "it is the target mean activation of each code unit, e.g. 0.05"
+        in_interval(rho, "rho", name, low=0, high=1, include_low=False, include_high=False, fix=fix)
+        fix = "it weights the sparsity penalty; 0 turns it off"
+        non_negative_float(beta, "beta", name, fix=fix)
         super().__init__(in_features, code_size, activation, output, tied, loss, init)
         self.rho, self.beta = float(rho), float(beta)
         self.last_code: Tensor | None = None
@@ -298,8 +307,8 @@ class StackedAutoencoder(nn.Module):
         sizes = list(sizes)
         if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
             raise ValueError(f"StackedAutoencoder: sizes must list at least two positive ints (got {sizes!r}).")
-        if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < 1:
-            raise ValueError(f"StackedAutoencoder: noise must be a masking probability in [0, 1) (got {noise!r}).")
+        fix = "it is the probability of zeroing each layer's input; 0 trains plain autoencoders"
+        probability(noise, "noise", "StackedAutoencoder", fix=fix)
         self.sizes, self.activation_name, self.noise = sizes, activation, float(noise)
         layers = []
         for k, (n_in, n_out) in enumerate(pairwise(sizes)):
@@ -365,10 +374,8 @@ class StackedAutoencoder(nn.Module):
         from deepgrad.optim import SGD, Adam
         from deepgrad.train import Trainer
 
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(f"StackedAutoencoder.pretrain: epochs must be an int >= 1 (got {epochs!r}).")
-        if optimizer not in ("adam", "sgd"):
-            raise ValueError(f"StackedAutoencoder.pretrain: optimizer must be 'adam' or 'sgd' (got {optimizer!r}).")
+        positive_int(epochs, "epochs", "StackedAutoencoder.pretrain")
+        one_of(optimizer, ("adam", "sgd"), "optimizer", "StackedAutoencoder.pretrain")
         histories = []
         was_training = self.training
         for k, layer in enumerate(self.layers):
@@ -383,8 +390,7 @@ class StackedAutoencoder(nn.Module):
 
     def classifier(self, num_classes: int) -> nn.Sequential:
         """The pre-trained encoder (shared, not copied) followed by a new Linear layer giving class scores."""
-        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-            raise ValueError(f"StackedAutoencoder.classifier: num_classes must be an int >= 2 (got {num_classes!r}).")
+        int_at_least(num_classes, 2, "num_classes", "StackedAutoencoder.classifier")
         modules: list[nn.Module] = [nn.Flatten()]
         for layer in self.layers:
             modules += [layer.encoder, layer.activation]

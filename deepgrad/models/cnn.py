@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from deepgrad import nn
 from deepgrad.autograd import Tensor
 from deepgrad.backend import ShapeError
-from deepgrad.models.common import check_activation, check_init, initialize, make_activation
+from deepgrad.backend.validation import one_of, probability
+from deepgrad.models.common import (
+    DROPOUT_FIX,
+    check_activation,
+    check_init,
+    initialize,
+    make_activation,
+)
 
 
 def _as_images(owner: str, x: Tensor, channels: int, size: int) -> Tensor:
@@ -56,9 +63,8 @@ class LeNet5(nn.Module):
         super().__init__()
         check_activation("LeNet5", activation)
         check_init("LeNet5", init)
-        if pool not in ("max", "avg"):
-            raise ValueError(f"LeNet5: pool must be 'max' or 'avg' (got {pool!r}).")
-        _check_dropout("LeNet5", dropout)
+        one_of(pool, ("max", "avg"), "pool", "LeNet5")
+        probability(dropout, "dropout", "LeNet5", fix=DROPOUT_FIX)
         self.in_channels = in_channels
         pooling = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
         self.features = nn.Sequential(
@@ -122,7 +128,7 @@ class ConvNet(nn.Module):
         super().__init__()
         check_activation("ConvNet", activation)
         check_init("ConvNet", init)
-        _check_dropout("ConvNet", dropout)
+        probability(dropout, "dropout", "ConvNet", fix=DROPOUT_FIX)
         channels = tuple(channels)
         if len(channels) != 2 or not all(isinstance(c, int) and c >= 1 for c in channels):
             raise ValueError(f"ConvNet: channels must be two positive ints (got {channels!r}).")
@@ -147,11 +153,6 @@ class ConvNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.classifier(self.features(_as_images("ConvNet", x, self.in_channels, 28)))
-
-
-def _check_dropout(owner: str, p) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
-        raise ValueError(f"{owner}: dropout must be a probability in [0, 1) (got {p!r}).")
 
 
 __all__ = ["ConvNet", "LeNet5"]

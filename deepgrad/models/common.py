@@ -37,6 +37,8 @@ _ACTIVATIONS: dict[str, tuple[Callable[[int | None], nn.Module], str, float | No
 }
 ACTIVATIONS: tuple[str, ...] = tuple(_ACTIVATIONS)
 INITS: tuple[str, ...] = ("zeros", "normal", "xavier", "kaiming", "default")
+# the "; how to fix" tail of every model's dropout check (backend.validation.probability)
+DROPOUT_FIX = "it is the probability of zeroing a unit while training; 0 turns dropout off"
 
 
 def _needs_units(name: str, units: int | None, factory):
@@ -143,6 +145,7 @@ def initialize(model: nn.Module, scheme: str = "kaiming", activation: str = "rel
 
 __all__ = [
     "ACTIVATIONS",
+    "DROPOUT_FIX",
     "INITS",
     "check_activation",
     "check_init",

@@ -22,15 +22,11 @@ from typing import Any
 from deepgrad import nn
 from deepgrad.autograd import Tensor, no_grad
 from deepgrad.backend.random import Generator
+from deepgrad.backend.validation import in_interval, positive_int, probability
+from deepgrad.models.common import DROPOUT_FIX
 from deepgrad.nn import functional as F
 from deepgrad.ops.creation import ones_like, randn, zeros_like
 from deepgrad.train import Callback, Trainer, Updater
-
-
-def _check_positive(owner: str, **values) -> None:
-    for arg, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{owner}: {arg} must be a positive int (got {value!r}).")
 
 
 class MLPGenerator(nn.Module):
@@ -102,7 +98,9 @@ class DCGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 64, channels: int = 32, out_channels: int = 1) -> None:
         super().__init__()
-        _check_positive("DCGenerator", latent_dim=latent_dim, channels=channels, out_channels=out_channels)
+        positive_int(latent_dim, "latent_dim", "DCGenerator")
+        positive_int(channels, "channels", "DCGenerator")
+        positive_int(out_channels, "out_channels", "DCGenerator")
         self.project = nn.Sequential(
             nn.Linear(latent_dim, 2 * channels * 7 * 7),
             nn.Unflatten(1, (2 * channels, 7, 7)),
@@ -133,7 +131,8 @@ class DCDiscriminator(nn.Module):
 
     def __init__(self, channels: int = 32, in_channels: int = 1) -> None:
         super().__init__()
-        _check_positive("DCDiscriminator", channels=channels, in_channels=in_channels)
+        positive_int(channels, "channels", "DCDiscriminator")
+        positive_int(in_channels, "in_channels", "DCDiscriminator")
         self.net = nn.Sequential(
             nn.Conv2d(in_channels, channels, 4, stride=2, padding=1),
             nn.LeakyReLU(0.2),
@@ -188,17 +187,16 @@ class GAN(nn.Module):
         rng: Generator | None = None,
     ) -> None:
         super().__init__()
-        _check_positive("GAN", latent_dim=latent_dim)
-        if isinstance(real_label, bool) or not isinstance(real_label, (int, float)) or not 0.5 < real_label <= 1:
-            raise ValueError(f"GAN: real_label must lie in (0.5, 1] (got {real_label!r}); 0.9 smooths the labels.")
+        positive_int(latent_dim, "latent_dim", "GAN")
+        fix = "it is D's target for real samples; 1 is plain, 0.9 smooths the labels"
+        in_interval(real_label, "real_label", "GAN", low=0.5, high=1, include_low=False, fix=fix)
         image_shape = tuple(image_shape)
         if not image_shape or not all(isinstance(n, int) and n >= 1 for n in image_shape):
             raise ValueError(f"GAN: image_shape must be a tuple of positive ints (got {image_shape!r}).")
         hidden = tuple(hidden)
         if not hidden or not all(isinstance(n, int) and n >= 1 for n in hidden):
             raise ValueError(f"GAN: hidden must list positive ints (got {hidden!r}).")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"GAN: dropout must be a probability in [0, 1) (got {dropout!r}).")
+        probability(dropout, "dropout", "GAN", fix=DROPOUT_FIX)
         self.latent_dim, self.image_shape, self.rng = latent_dim, image_shape, rng
         self.real_label = float(real_label)
         self.generator = (
@@ -218,8 +216,7 @@ class GAN(nn.Module):
 
     def sample(self, n: int, generator: Generator | None = None) -> Tensor:
         """n generated samples (n, *image_shape), in eval mode and without gradient."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"GAN.sample: n must be a positive int (got {n!r}).")
+        positive_int(n, "n", "GAN.sample")
         was_training = self.generator.training
         self.generator.eval()
         try:
@@ -342,8 +339,7 @@ class GANUpdater(Updater):
     """
 
     def __init__(self, d_steps: int = 1) -> None:
-        _check_positive("GANUpdater", d_steps=d_steps)
-        self.d_steps = d_steps
+        self.d_steps = positive_int(d_steps, "d_steps", "GANUpdater")
 
     def update(self, trainer: Trainer, batch: Any) -> dict[str, float]:
         inputs, target = trainer.split_batch(batch)
@@ -389,7 +385,7 @@ class GANTrainer(Trainer):
     ) -> None:
         if not isinstance(model, GAN):
             raise TypeError(f"GANTrainer: model must be a GAN (got {type(model).__name__}).")
-        _check_positive("GANTrainer", d_steps=d_steps)
+        positive_int(d_steps, "d_steps", "GANTrainer")
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if isinstance(cb, Callback) and type(cb).on_backward_end is not Callback.on_backward_end:

@@ -7,7 +7,14 @@ from itertools import pairwise
 
 from deepgrad import nn
 from deepgrad.autograd import Tensor
-from deepgrad.models.common import check_activation, check_init, initialize, make_activation
+from deepgrad.backend.validation import probability
+from deepgrad.models.common import (
+    DROPOUT_FIX,
+    check_activation,
+    check_init,
+    initialize,
+    make_activation,
+)
 
 
 class MLP(nn.Module):
@@ -55,8 +62,7 @@ class MLP(nn.Module):
                 f"MLP: sizes must list at least two positive ints, input first and output last (got {sizes!r})."
             )
         check_activation("MLP", activation)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"MLP: dropout must be a probability in [0, 1) (got {dropout!r}).")
+        probability(dropout, "dropout", "MLP", fix=DROPOUT_FIX)
         check_init("MLP", init)
         self.sizes = sizes
         self.activation = activation

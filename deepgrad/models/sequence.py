@@ -9,7 +9,9 @@ import numpy as np
 from deepgrad import nn
 from deepgrad.autograd import Tensor, no_grad
 from deepgrad.backend.random import Generator, default_generator
+from deepgrad.backend.validation import non_negative_float, non_negative_int, one_of, probability
 from deepgrad.data.datasets.text import CharVocabulary
+from deepgrad.models.common import DROPOUT_FIX
 from deepgrad.nn import functional as F
 from deepgrad.ops.creation import tensor
 from deepgrad.ops.shape import cat
@@ -27,8 +29,7 @@ def _recurrent(
     dropout: float,
     bidirectional: bool = False,
 ) -> nn.Module:
-    if cell not in CELLS:
-        raise ValueError(f"{owner}: cell must be one of {', '.join(CELLS)} (got {cell!r}).")
+    one_of(cell, CELLS, "cell", owner)
     return CELLS[cell](
         input_size,
         hidden_size,
@@ -79,10 +80,8 @@ class SequenceClassifier(nn.Module):
         vocab_size: int | None = None,
     ) -> None:
         super().__init__()
-        if pooling not in POOLINGS:
-            raise ValueError(f"SequenceClassifier: pooling must be one of {POOLINGS} (got {pooling!r}).")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"SequenceClassifier: dropout must be a probability in [0, 1) (got {dropout!r}).")
+        one_of(pooling, POOLINGS, "pooling", "SequenceClassifier")
+        probability(dropout, "dropout", "SequenceClassifier", fix=DROPOUT_FIX)
         self.cell, self.pooling, self.bidirectional = cell, pooling, bool(bidirectional)
         self.embedding = nn.Embedding(vocab_size, input_size) if vocab_size is not None else None
         self.rnn = _recurrent("SequenceClassifier", cell, input_size, hidden_size, num_layers, dropout, bidirectional)
@@ -152,8 +151,7 @@ class CharLM(nn.Module):
             self.vocab, vocab_size = None, vocab
         else:
             raise TypeError(f"CharLM: vocab must be a CharVocabulary or a positive int (got {vocab!r}).")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"CharLM: dropout must be a probability in [0, 1) (got {dropout!r}).")
+        probability(dropout, "dropout", "CharLM", fix=DROPOUT_FIX)
         self.vocab_size, self.cell = vocab_size, cell
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.rnn = _recurrent("CharLM", cell, embedding_dim, hidden_size, num_layers, dropout)
@@ -191,10 +189,9 @@ class CharLM(nn.Module):
             temperature: >= 0. Default: 1.0.
             generator: source of the draws. Default: deepgrad's default generator.
         """
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-            raise ValueError(f"CharLM.generate: length must be an int >= 0 (got {length!r}).")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0:
-            raise ValueError(f"CharLM.generate: temperature must be a number >= 0 (got {temperature!r}).")
+        non_negative_int(length, "length", "CharLM.generate")
+        fix = "1 samples the model as is, < 1 sharpens, 0 always takes the most likely character"
+        non_negative_float(temperature, "temperature", "CharLM.generate", fix=fix)
         if isinstance(prefix, str):
             if self.vocab is None:
                 raise TypeError("CharLM.generate: this model has no vocabulary; pass the prefix as a list of ids.")

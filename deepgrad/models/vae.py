@@ -5,6 +5,7 @@ from __future__ import annotations
 from deepgrad import nn
 from deepgrad.autograd import Tensor, no_grad
 from deepgrad.backend.random import Generator
+from deepgrad.backend.validation import non_negative_float, positive_int
 from deepgrad.models.common import check_activation, make_activation
 from deepgrad.nn import functional as F
 from deepgrad.ops.creation import randn, randn_like
@@ -58,12 +59,12 @@ class VAE(nn.Module):
         generator: Generator | None = None,
     ) -> None:
         super().__init__()
-        for arg, value in (("in_features", in_features), ("hidden", hidden), ("latent_dim", latent_dim)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"VAE: {arg} must be a positive int (got {value!r}).")
+        positive_int(in_features, "in_features", "VAE")
+        positive_int(hidden, "hidden", "VAE")
+        positive_int(latent_dim, "latent_dim", "VAE")
         check_activation("VAE", activation)
-        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta < 0:
-            raise ValueError(f"VAE: beta must be a number >= 0 (got {beta!r}).")
+        fix = "it weights the KL term; 1 is the plain VAE, > 1 a beta-VAE"
+        non_negative_float(beta, "beta", "VAE", fix=fix)
         self.in_features, self.hidden, self.latent_dim = in_features, hidden, latent_dim
         self.beta, self.generator = float(beta), generator
         self.encoder = nn.Sequential(nn.Linear(in_features, hidden), make_activation(activation, hidden))
@@ -107,8 +108,7 @@ class VAE(nn.Module):
 
     def sample(self, n: int, generator: Generator | None = None) -> Tensor:
         """n new inputs: z ~ N(0, I), x = sigmoid(decode(z)) (pixel means), (n, in_features), no gradient."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"VAE.sample: n must be a positive int (got {n!r}).")
+        positive_int(n, "n", "VAE.sample")
         weight = self.mu.weight
         with no_grad():
             z = randn(n, self.latent_dim, generator=generator, dtype=weight.dtype, device=weight.device)

@@ -31,6 +31,7 @@ import numpy as np
 
 from deepgrad.autograd import Tensor
 from deepgrad.backend import ShapeError, get_array_module
+from deepgrad.backend.validation import int_at_least, one_of, positive_int
 
 AVERAGES = ("macro", "micro", "binary", "none")
 
@@ -159,9 +160,7 @@ class TopKAccuracy(Metric):
     """
 
     def __init__(self, k: int = 5, name: str | None = None):
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"TopKAccuracy: k must be an integer >= 1 (got {k!r})")
-        self.k = int(k)
+        self.k = positive_int(k, "k", "TopKAccuracy", fix="k=1 is plain accuracy")
         self.name = f"top{self.k}_accuracy"
         super().__init__(name)
 
@@ -207,10 +206,9 @@ class ConfusionMatrix(Metric):
     name = "confusion_matrix"
 
     def __init__(self, num_classes: int | None = None, threshold: float = 0.5, name: str | None = None):
-        if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 2):
-            raise ValueError(
-                f"{type(self).__name__}: num_classes must be an integer >= 2 or None (got {num_classes!r})"
-            )
+        if num_classes is not None:
+            fix = "pass None to take it from the first output's class dimension"
+            int_at_least(num_classes, 2, "num_classes", type(self).__name__, fix=fix)
         self.num_classes = None if num_classes is None else int(num_classes)
         self._given_classes = self.num_classes
         self.threshold = float(threshold)
@@ -258,8 +256,7 @@ class _PrecisionRecallF1(ConfusionMatrix):
     def __init__(
         self, average: str = "macro", num_classes: int | None = None, threshold: float = 0.5, name: str | None = None
     ):
-        if average not in AVERAGES:
-            raise ValueError(f"{type(self).__name__}: average must be one of {AVERAGES} (got {average!r})")
+        one_of(average, AVERAGES, "average", type(self).__name__)
         self.average = average
         super().__init__(num_classes=num_classes, threshold=threshold, name=name)
 

@@ -88,20 +88,111 @@ def test_sparsity_penalty_is_the_kl_divergence_of_mean_activations():
     assert float(sae.sparsity_penalty(dg.full((8, 4), 0.1))) == pytest.approx(0.0, abs=1e-6)
 
 
+_MASK_FIX = "with corruption='mask' it is the probability of zeroing each input"
+_LOSS_FIX = "'mse' for any inputs, 'bce' for inputs in \\[0, 1\\] with a sigmoid output"
+
+
 @pytest.mark.parametrize(
-    ("make", "message"),
+    ("make", "error", "message"),
     [
-        (lambda: Autoencoder(0, 3), "in_features must be a positive int"),
-        (lambda: Autoencoder(4, 3, loss="l1"), "loss must be one of"),
-        (lambda: DenoisingAutoencoder(4, 3, corruption="salt"), "corruption must be one of"),
-        (lambda: DenoisingAutoencoder(4, 3, noise=1.0), "masking probability must be < 1"),
-        (lambda: SparseAutoencoder(4, 3, activation="relu"), "activation must be 'sigmoid'"),
-        (lambda: SparseAutoencoder(4, 3, rho=0.0), r"rho must lie in \(0, 1\)"),
-        (lambda: StackedAutoencoder([4]), "at least two"),
+        (
+            lambda: Autoencoder(0, 3),
+            ValueError,
+            r"^Autoencoder: in_features must be a positive int \(got 0\)\.$",
+        ),
+        (
+            lambda: Autoencoder(4, 3.0),
+            TypeError,
+            r"^Autoencoder: code_size must be a positive int \(got float 3\.0\)\.$",
+        ),
+        (
+            lambda: Autoencoder(4, 3, loss="l1"),
+            ValueError,
+            rf"^Autoencoder: loss must be 'mse' or 'bce' \(got 'l1'\); {_LOSS_FIX}\.$",
+        ),
+        (
+            lambda: DenoisingAutoencoder(4, 3, corruption="salt"),
+            ValueError,
+            r"^DenoisingAutoencoder: corruption must be 'mask' or 'gaussian' \(got 'salt'\)\.$",
+        ),
+        (
+            lambda: DenoisingAutoencoder(4, 3, noise=1.0),
+            ValueError,
+            rf"^DenoisingAutoencoder: noise must be in \[0, 1\) \(got 1\.0\); {_MASK_FIX}\.$",
+        ),
+        (
+            lambda: DenoisingAutoencoder(4, 3, corruption="gaussian", noise=-0.1),
+            ValueError,
+            (
+                r"^DenoisingAutoencoder: noise must be >= 0 \(got -0\.1\); "
+                r"it is the Gaussian noise's std\.$"
+            ),
+        ),
+        (
+            lambda: DenoisingAutoencoder(4, 3, noise="0.3"),
+            TypeError,
+            r"^DenoisingAutoencoder: noise must be a number \(got str '0\.3'\)",
+        ),
+        (
+            lambda: SparseAutoencoder(4, 3, activation="relu"),
+            ValueError,
+            "activation must be 'sigmoid'",
+        ),
+        (
+            lambda: SparseAutoencoder(4, 3, rho=0.0),
+            ValueError,
+            (
+                r"^SparseAutoencoder: rho must be in \(0, 1\) \(got 0\.0\); "
+                r"it is the target mean activation of each code unit, e\.g\. 0\.05\.$"
+            ),
+        ),
+        (
+            lambda: SparseAutoencoder(4, 3, beta=-1),
+            ValueError,
+            (
+                r"^SparseAutoencoder: beta must be >= 0 \(got -1\); "
+                r"it weights the sparsity penalty; 0 turns it off\.$"
+            ),
+        ),
+        (lambda: StackedAutoencoder([4]), ValueError, "at least two"),
+        (
+            lambda: StackedAutoencoder([4, 2], noise=1),
+            ValueError,
+            (
+                r"^StackedAutoencoder: noise must be in \[0, 1\) \(got 1\); "
+                r"it is the probability of zeroing each layer's input"
+            ),
+        ),
+        (
+            lambda: StackedAutoencoder([4, 2]).pretrain([], epochs=0),
+            ValueError,
+            r"^StackedAutoencoder\.pretrain: epochs must be a positive int \(got 0\)\.$",
+        ),
+        (
+            lambda: StackedAutoencoder([4, 2]).pretrain([], optimizer="rmsprop"),
+            ValueError,
+            (
+                r"^StackedAutoencoder\.pretrain: optimizer must be 'adam' or 'sgd' "
+                r"\(got 'rmsprop'\)\.$"
+            ),
+        ),
+        (
+            lambda: StackedAutoencoder([4, 2]).classifier(1),
+            ValueError,
+            r"^StackedAutoencoder\.classifier: num_classes must be an int >= 2 \(got 1\)\.$",
+        ),
+        (
+            lambda: StackedAutoencoder([4, 2]).classifier(True),
+            TypeError,
+            (
+                r"^StackedAutoencoder\.classifier: num_classes must be an int >= 2 "
+                r"\(got bool True\)\.$"
+            ),
+        ),
     ],
 )
-def test_bad_arguments_are_refused(make, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_arguments_are_refused(make, error, message):
+    with pytest.raises(error, match=message):
         make()
 
 

@@ -37,15 +37,31 @@ def test_lenet5_has_the_classic_layer_sizes():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: LeNet5(pool="min"), "pool must be 'max' or 'avg'"),
+        (lambda: LeNet5(pool="min"), r"^LeNet5: pool must be 'max' or 'avg' \(got 'min'\)\.$"),
         (lambda: LeNet5(activation="nope"), "unknown activation"),
+        (
+            lambda: LeNet5(dropout=1.0),
+            r"^LeNet5: dropout must be in \[0, 1\) \(got 1\.0\); it is the probability of zeroing",
+        ),
         (lambda: ConvNet(channels=(8,)), "two positive ints"),
-        (lambda: ConvNet(dropout=-0.1), "dropout"),
+        (
+            lambda: ConvNet(dropout=-0.1),
+            (
+                r"^ConvNet: dropout must be in \[0, 1\) \(got -0\.1\); "
+                r"it is the probability of zeroing a unit while training; 0 turns dropout off\.$"
+            ),
+        ),
     ],
 )
 def test_bad_arguments_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_a_dropout_that_is_not_a_number_is_a_type_error():
+    message = r"^ConvNet: dropout must be a number \(got str '0\.5'\); it is"
+    with pytest.raises(TypeError, match=message):
+        ConvNet(dropout="0.5")
 
 
 @pytest.mark.parametrize("make", [lambda: LeNet5(activation="tanh"), lambda: ConvNet(channels=(2, 3), hidden=5)])

@@ -46,13 +46,25 @@ def test_seed_network_has_the_lecture_sizes():
         ({"sizes": [784]}, "at least two"),
         ({"sizes": [784, 0, 10]}, "positive ints"),
         ({"sizes": [4, 2], "activation": "swish"}, "unknown activation"),
-        ({"sizes": [4, 2], "dropout": 1.0}, r"dropout must be a probability in \[0, 1\)"),
+        (
+            {"sizes": [4, 2], "dropout": 1.0},
+            (
+                r"^MLP: dropout must be in \[0, 1\) \(got 1\.0\); "
+                r"it is the probability of zeroing a unit while training; 0 turns dropout off\.$"
+            ),
+        ),
         ({"sizes": [4, 2], "init": "he"}, "unknown init 'he'"),
     ],
 )
 def test_bad_arguments_are_refused_at_construction(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MLP(**kwargs)
+
+
+def test_a_dropout_that_is_not_a_number_is_a_type_error():
+    message = r"^MLP: dropout must be a number \(got bool True\); it is the"
+    with pytest.raises(TypeError, match=message):
+        MLP([4, 2], dropout=True)
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])

@@ -59,10 +59,25 @@ def test_lstm_classifier_remembers_the_first_element_of_a_sequence():
 
 
 def test_bad_classifier_arguments():
-    with pytest.raises(ValueError, match="cell must be one of rnn, lstm, gru"):
+    message = (
+        r"^SequenceClassifier: cell must be one of 'rnn', 'lstm', 'gru' \(got 'transformer'\)\.$"
+    )
+    with pytest.raises(ValueError, match=message):
         SequenceClassifier(2, cell="transformer")
-    with pytest.raises(ValueError, match="pooling must be one of"):
+    message = (
+        r"^SequenceClassifier: pooling must be one of 'last', 'mean', 'max' \(got 'first'\)\.$"
+    )
+    with pytest.raises(ValueError, match=message):
         SequenceClassifier(2, pooling="first")
+    message = r"^SequenceClassifier: dropout must be in \[0, 1\) \(got 1\); it is the probability"
+    with pytest.raises(ValueError, match=message):
+        SequenceClassifier(2, dropout=1)
+    message = r"^CharLM: cell must be one of 'rnn', 'lstm', 'gru' \(got 'x'\)"
+    with pytest.raises(ValueError, match=message):
+        CharLM(4, cell="x")
+    message = r"^CharLM: dropout must be a number \(got NoneType None\); it is"
+    with pytest.raises(TypeError, match=message):
+        CharLM(4, dropout=None)
 
 
 # -- CharLM ---------------------------------------------------------------------------------------
@@ -117,8 +132,18 @@ def test_bad_generate_arguments():
     lm = CharLM(4, hidden_size=4)
     with pytest.raises(TypeError, match="no vocabulary"):
         lm.generate("ab")
-    with pytest.raises(ValueError, match="temperature must be a number >= 0"):
+    message = (
+        r"^CharLM\.generate: temperature must be >= 0 \(got -1\); 1 samples the model as is, "
+        r"< 1 sharpens, 0 always takes the most likely character\.$"
+    )
+    with pytest.raises(ValueError, match=message):
         lm.generate([0], temperature=-1)
+    message = r"^CharLM\.generate: length must be a non-negative int \(got -1\)\.$"
+    with pytest.raises(ValueError, match=message):
+        lm.generate([0], length=-1)
+    message = r"^CharLM\.generate: length must be a non-negative int \(got float 2\.0\)"
+    with pytest.raises(TypeError, match=message):
+        lm.generate([0], length=2.0)
     with pytest.raises(ValueError, match=r"ids must lie in \[0, 4\)"):
         lm.generate([9])
     with pytest.raises(ValueError, match="at least one character"):

@@ -13,7 +13,7 @@ import deepgrad as dg
 from deepgrad import nn
 from deepgrad.data import DataLoader, TensorDataset
 from deepgrad.models import DCGAN, GAN, VAE, GANTrainer
-from deepgrad.models.gan import GANUpdater
+from deepgrad.models.gan import DCDiscriminator, DCGenerator, GANUpdater
 from deepgrad.optim import Adam
 from deepgrad.train import Callback, GradientClipping, Trainer
 
@@ -63,6 +63,22 @@ def test_vae_gradients_match_finite_differences_in_float64():
         return vae.loss(vae(x), x)
 
     directional_gradcheck(loss, list(vae.parameters()))
+
+
+def test_bad_vae_arguments_are_refused():
+    with pytest.raises(ValueError, match=r"^VAE: latent_dim must be a positive int \(got 0\)\.$"):
+        VAE(4, 2, latent_dim=0)
+    message = r"^VAE: hidden must be a positive int \(got float 2\.0\)\.$"
+    with pytest.raises(TypeError, match=message):
+        VAE(4, hidden=2.0)
+    message = (
+        r"^VAE: beta must be >= 0 \(got -1\.0\); "
+        r"it weights the KL term; 1 is the plain VAE, > 1 a beta-VAE\.$"
+    )
+    with pytest.raises(ValueError, match=message):
+        VAE(4, 2, 1, beta=-1.0)
+    with pytest.raises(ValueError, match=r"^VAE\.sample: n must be a positive int \(got 0\)\.$"):
+        VAE(4, 2, 1).sample(0)
 
 
 def test_vae_learns_a_bound_well_below_the_uniform_one():
@@ -239,16 +255,33 @@ def test_gan_trainer_refuses_callbacks_that_act_between_backward_and_step():
     gan = _small_gan()
     with pytest.raises(ValueError, match="on_backward_end hook of GradientClipping would never run"):
         GANTrainer(gan, Adam(gan.parameters()), callbacks=[GradientClipping(1.0)])
-    with pytest.raises(ValueError, match="d_steps must be a positive int"):
+    message = r"^GANUpdater: d_steps must be a positive int \(got 0\)\.$"
+    with pytest.raises(ValueError, match=message):
         GANUpdater(0)
+    message = r"^GANTrainer: d_steps must be a positive int \(got float 1\.0\)\.$"
+    with pytest.raises(TypeError, match=message):
+        GANTrainer(gan, Adam(gan.parameters()), d_steps=1.0)
 
 
 def test_bad_gan_arguments_are_refused():
-    with pytest.raises(ValueError, match="latent_dim must be a positive int"):
+    with pytest.raises(ValueError, match=r"^GAN: latent_dim must be a positive int \(got 0\)\.$"):
         GAN(latent_dim=0)
-    with pytest.raises(ValueError, match="dropout"):
+    message = r"^GAN: dropout must be in \[0, 1\) \(got 1\.0\); it is the probability"
+    with pytest.raises(ValueError, match=message):
         GAN(dropout=1.0)
-    with pytest.raises(ValueError, match=r"real_label must lie in \(0.5, 1\]"):
+    message = (
+        r"^GAN: real_label must be in \(0\.5, 1\] \(got 0\.3\); it is D's target for real samples; "
+        r"1 is plain, 0\.9 smooths the labels\.$"
+    )
+    with pytest.raises(ValueError, match=message):
         GAN(real_label=0.3)
-    with pytest.raises(ValueError, match="n must be a positive int"):
+    with pytest.raises(TypeError, match=r"^GAN: real_label must be a number \(got str '1'\)"):
+        GAN(real_label="1")
+    with pytest.raises(ValueError, match=r"^GAN\.sample: n must be a positive int \(got 0\)\.$"):
         _small_gan().sample(0)
+    message = r"^DCGenerator: channels must be a positive int \(got 0\)\.$"
+    with pytest.raises(ValueError, match=message):
+        DCGenerator(channels=0)
+    message = r"^DCDiscriminator: in_channels must be a positive int \(got bool True\)"
+    with pytest.raises(TypeError, match=message):
+        DCDiscriminator(in_channels=True)

@@ -75,8 +75,13 @@ def test_top_k_accuracy(multiclass):
     assert _feed(M.TopKAccuracy(k=2), scores, target) == pytest.approx(expected)
     assert M.TopKAccuracy(k=2).name == "top2_accuracy"
     assert _feed(M.TopKAccuracy(k=4), scores, target) == 1.0
-    with pytest.raises(ValueError, match="k must be"):
+    message = r"^TopKAccuracy: k must be a positive int \(got 0\); k=1 is plain accuracy\.$"
+    with pytest.raises(ValueError, match=message):
         M.TopKAccuracy(k=0)
+    message = r"^TopKAccuracy: k must be a positive int \(got float 2\.0\)"
+    with pytest.raises(TypeError, match=message):
+        M.TopKAccuracy(k=2.0)
+    assert M.TopKAccuracy(k=np.int64(3)).k == 3 and type(M.TopKAccuracy(k=np.int64(3)).k) is int
     with pytest.raises(ShapeError, match="larger than the number of classes"):
         M.TopKAccuracy(k=5).update(dg.tensor(scores), dg.tensor(target))
 
@@ -100,6 +105,19 @@ def test_confusion_matrix_checks_labels():
         cm.update(dg.zeros(2, 4), dg.tensor([0, 1]))
     with pytest.raises(ValueError, match="num_classes"):
         M.ConfusionMatrix().update(dg.tensor([0, 1]), dg.tensor([0, 1]))
+
+
+def test_num_classes_is_validated():
+    message = (
+        r"^ConfusionMatrix: num_classes must be an int >= 2 \(got 1\); "
+        r"pass None to take it from the first output's class dimension\.$"
+    )
+    with pytest.raises(ValueError, match=message):
+        M.ConfusionMatrix(num_classes=1)
+    message = r"^Recall: num_classes must be an int >= 2 \(got float 3\.0\)"
+    with pytest.raises(TypeError, match=message):
+        M.Recall(num_classes=3.0)
+    assert M.ConfusionMatrix(num_classes=np.int32(3)).num_classes == 3
 
 
 @pytest.mark.parametrize(
@@ -143,7 +161,10 @@ def test_macro_ignores_classes_never_seen():
 
 
 def test_average_is_validated():
-    with pytest.raises(ValueError, match="'macro', 'micro', 'binary', 'none'"):
+    message = (
+        r"^F1: average must be one of 'macro', 'micro', 'binary', 'none' \(got 'weighted'\)\.$"
+    )
+    with pytest.raises(ValueError, match=message):
         M.F1(average="weighted")
 
 
