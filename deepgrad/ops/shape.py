@@ -167,18 +167,19 @@ def view(x: Tensor, *shape) -> Tensor:
     """
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
-    y = reshape(x, *shape)
     array = x._data
-    if y is x or array.ndim == 0 or array.size == 0:
-        return y
-    strides = tuple(s // array.itemsize for s in array.strides)
-    if not _viewable(array.shape, strides, y.shape):
-        raise RuntimeError(
-            f"view: shape {y.shape} is not compatible with the input's size and stride (shape {x.shape}, "
-            f"stride {strides}): at least one dimension spans across two contiguous subspaces; "
-            "use .reshape(...) instead (it copies when it must), or call .contiguous() first."
-        )
-    return y
+    requested = tuple(int(s) for s in shape)
+    known = math.prod(s for s in requested if s != -1)
+    shape = tuple(array.size // known if s == -1 and known else s for s in requested)
+    if array.ndim and array.size and math.prod(shape) == array.size:
+        strides = tuple(s // array.itemsize for s in array.strides)
+        if not _viewable(array.shape, strides, shape):
+            raise RuntimeError(
+                f"view: shape {shape} is not compatible with the input's size and stride (shape {x.shape}, "
+                f"stride {strides}): at least one dimension spans across two contiguous subspaces; "
+                "use .reshape(...) instead (it copies when it must), or call .contiguous() first."
+            )
+    return reshape(x, *requested)  # a view now (NumPy's reshape copies only where this check fails)
 
 
 def _viewable(old_shape: tuple, old_strides: tuple, new_shape: tuple) -> bool:
