@@ -10,7 +10,9 @@ from deepgrad.autograd import (
     Function,
     Tensor,
     enable_grad,
+    inference_mode,
     is_grad_enabled,
+    is_inference_mode_enabled,
     no_grad,
     set_grad_enabled,
 )
@@ -42,6 +44,7 @@ from deepgrad.backend.random import (
 from deepgrad.ops.composite import (
     broadcast_to,
     chunk,
+    cumprod,
     flatten,
     flip,
     log2,
@@ -78,6 +81,7 @@ from deepgrad.ops.creation import (
     full,
     full_like,
     linspace,
+    multinomial,
     normal,
     ones,
     ones_like,
@@ -133,13 +137,26 @@ from deepgrad.ops.elementwise import (
     tanh,
     where,
 )
-from deepgrad.ops.index import gather, index_select, masked_fill, one_hot, scatter_add, take_along_dim
+from deepgrad.ops.index import (
+    diag,
+    diagonal,
+    gather,
+    index_add,
+    index_select,
+    masked_fill,
+    masked_scatter,
+    one_hot,
+    scatter,
+    scatter_add,
+    take_along_dim,
+)
 from deepgrad.ops.fused import log_softmax, softmax
 from deepgrad.ops.legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor
-from deepgrad.ops.linalg import bmm, einsum, matmul
+from deepgrad.ops.linalg import baddbmm, bmm, einsum, matmul
 from deepgrad.ops.reduce import all, amax, amin, any, cumsum, prod, sum
 from deepgrad.ops.shape import cat, expand, permute, reshape, transpose
 from deepgrad.ops.minmax import argmax, argmin, max, min
+from deepgrad.ops.sorting import argsort, sort, topk
 
 mm = matmul
 concat = cat
@@ -149,6 +166,8 @@ float = float32  # noqa: A001 - torch.float
 double = float64
 long = int64
 half = float16
+int = int32  # noqa: A001 - torch.int
+short = int16
 
 __version__ = "0.1.0"
 
@@ -172,6 +191,14 @@ _LAZY_SUBPACKAGES = (
 
 def __getattr__(name: str):
     """``deepgrad.optim``, ``deepgrad.data`` ... imported on first use (data pulls in SciPy)."""
+    if name == "bfloat16":  # needs the optional ml_dtypes package, so it is looked up on use
+        from deepgrad.backend import DTypeError as _DTypeError
+        from deepgrad.backend import bfloat16_dtype
+
+        try:
+            return bfloat16_dtype()
+        except _DTypeError as exc:
+            raise AttributeError(f"module 'deepgrad' has no attribute 'bfloat16': {exc}") from None
     if name in _LAZY_SUBPACKAGES:
         import importlib
 

@@ -2,7 +2,14 @@
 
 from deepgrad.autograd.function import BackwardError, Context, Function
 from deepgrad.autograd.functional import grad
-from deepgrad.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from deepgrad.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from deepgrad.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from deepgrad.autograd.tensor import Tensor
 
@@ -16,7 +23,9 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "inference_mode",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "no_grad",
     "set_grad_enabled",
 ]

@@ -132,3 +132,68 @@ class set_grad_enabled(_GradModeContext):
             self._previous.pop() if self._previous else self._before_call
         )  # a decorator changes nothing now
         return super().__call__(func)
+
+
+class inference_mode(_GradModeContext):
+    """Code inside records no graph, like ``no_grad``: PyTorch's mode for pure inference.
+
+    ``@inference_mode``, ``@inference_mode()`` and ``with inference_mode():`` all work;
+    ``inference_mode(False)`` leaves the grad mode as it is (PyTorch's way to switch it off
+    conditionally). ``is_inference_mode_enabled()`` tells whether a block is active.
+
+    Differs from PyTorch: deepgrad has no separate "inference tensors". Tensors made inside are
+    ordinary tensors that do not require grad (PyTorch's ``no_grad`` kind), so they may later be
+    used in autograd freely, and there is no ``Tensor.is_inference()``. PyTorch's extra speed
+    from skipping version counters does not apply: deepgrad's bookkeeping is already that cheap.
+
+    Example:
+        >>> with inference_mode():
+        ...     is_grad_enabled(), is_inference_mode_enabled()
+        (False, True)
+        >>> is_inference_mode_enabled()
+        False
+    """
+
+    mode = False
+    depth = 0  # how many inference_mode blocks are active (class-wide, like GradMode.enabled)
+
+    def __new__(cls, mode=True):
+        self = super().__new__(cls)
+        self._previous = []
+        self._active = True
+        if callable(mode):  # used as a bare decorator: @inference_mode
+            return self(mode)
+        return self
+
+    def __init__(self, mode=True) -> None:
+        if not callable(mode):
+            self._active = bool(mode)
+
+    def __enter__(self):
+        if not self._active:
+            self._previous.append(GradMode.enabled)
+            return self
+        inference_mode.depth += 1
+        return super().__enter__()
+
+    def __exit__(self, *exc) -> bool:
+        if self._active:
+            inference_mode.depth -= 1
+        GradMode.enabled = self._previous.pop()
+        return False
+
+    def __call__(self, func):
+        if not callable(func):
+            raise TypeError(f"inference_mode: can only decorate a function (got {type(func).__name__})")
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with inference_mode(self._active):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether an ``inference_mode`` block (or decorated function) is running."""
+    return inference_mode.depth > 0

@@ -144,6 +144,26 @@ class Tensor:
     def nbytes(self) -> int:
         return int(self._data.nbytes)
 
+    @overload
+    def stride(self, dim: None = None) -> tuple[int, ...]: ...
+    @overload
+    def stride(self, dim: int) -> int: ...
+    def stride(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The step in memory, in elements, along each dimension (or one)."""
+        strides = _cv.stride(self)
+        return strides if dim is None else strides[dim]
+
+    def is_contiguous(self) -> bool:
+        """Whether the elements lie in memory in row-major order, without gaps."""
+        return bool(self._data.flags.c_contiguous)
+
+    def contiguous(self) -> Tensor:
+        """This tensor if it is contiguous, else a contiguous copy (in the graph, like clone)."""
+        return _cv.contiguous(self)
+
+    def is_floating_point(self) -> bool:
+        return backend.is_floating(self._data.dtype)
+
     def __len__(self) -> int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -334,6 +354,12 @@ class Tensor:
     def __str__(self) -> str:
         return self.__repr__()
 
+    def __format__(self, format_spec: str) -> str:
+        """``f"{loss:.3f}"`` formats a 0-d tensor's value; other tensors take only ``f"{t}"``."""
+        if self._data.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     # -- math: one-line delegations to deepgrad.ops -----------------------------------------
     # Each method calls the functional of the same name (or, for the operators and the plain
     # unary functions, which run once per op in every model, that functional's one-line body:
@@ -474,6 +500,15 @@ class Tensor:
     def masked_fill_(self, mask: Tensor, value: TensorLike) -> Tensor:
         return _ip.masked_fill_(self, mask, value)
 
+    def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+        return _ip.masked_scatter_(self, mask, source)
+
+    def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
+        return _ip.index_add_(self, dim, index, source, alpha=alpha)
+
+    def scatter_(self, dim: int, index: Tensor, src: Tensor | Number) -> Tensor:
+        return _ip.scatter_(self, dim, index, src)
+
     def zero_(self) -> Tensor:
         return _ip.zero_(self)
 
@@ -612,6 +647,9 @@ class Tensor:
     def cumsum(self, dim: int, dtype: DTypeLike = None) -> Tensor:
         return _rd.cumsum(self, dim, dtype)
 
+    def cumprod(self, dim: int, dtype: DTypeLike = None) -> Tensor:
+        return _cp.cumprod(self, dim, dtype)
+
     def mean(self, dim: Dims = None, keepdim: bool = False, dtype: DTypeLike = None) -> Tensor:
         return _cp.mean(self, dim, keepdim, dtype)
 
@@ -660,6 +698,15 @@ class Tensor:
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         return _mm.argmin(self, dim, keepdim)
 
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> _mm.MinMax:
+        return _so.sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:
+        return _so.argsort(self, dim, descending, stable=stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> _mm.MinMax:
+        return _so.topk(self, k, dim, largest, sorted)
+
     def all(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
         return _rd.all(self, dim, keepdim)
 
@@ -676,12 +723,14 @@ class Tensor:
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         return _sh.reshape(self, *shape)
 
-    view = reshape
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
+        return _sh.view(self, *shape)
 
     def reshape_as(self, other: Tensor) -> Tensor:
         return _sh.reshape(self, other.shape)
 
-    view_as = reshape_as
+    def view_as(self, other: Tensor) -> Tensor:
+        return _sh.view(self, other.shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return _cp.flatten(self, start_dim, end_dim)
@@ -754,6 +803,15 @@ class Tensor:
     def triu(self, diagonal: int = 0) -> Tensor:
         return _cp.triu(self, diagonal)
 
+    def diag(self, diagonal: int = 0) -> Tensor:
+        return _ix.diag(self, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        return _ix.diagonal(self, offset, dim1, dim2)
+
+    def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+        return _ix.unfold(self, dimension, size, step)
+
     # indexing
     def gather(self, dim: int, index: Tensor) -> Tensor:
         return _ix.gather(self, dim, index)
@@ -770,6 +828,20 @@ class Tensor:
     def masked_fill(self, mask: Tensor, value: TensorLike) -> Tensor:
         return _ix.masked_fill(self, mask, value)
 
+    def masked_scatter(self, mask: Tensor, source: Tensor) -> Tensor:
+        return _ix.masked_scatter(self, mask, source)
+
+    def scatter(self, dim: int, index: Tensor, src: Tensor | Number) -> Tensor:
+        return _ix.scatter(self, dim, index, src)
+
+    def index_add(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
+        return _ix.index_add(self, dim, index, source, alpha=alpha)
+
+    # random draws
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: Generator | None = None) -> Tensor:
+        return _cr.multinomial(self, num_samples, replacement, generator=generator)
+
     # linear algebra
     def matmul(self, other: Tensor) -> Tensor:
         return _la.matmul(self, other)
@@ -778,6 +850,30 @@ class Tensor:
 
     def bmm(self, other: Tensor) -> Tensor:
         return _la.bmm(self, other)
+
+    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta: Number = 1, alpha: Number = 1) -> Tensor:
+        return _la.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
+
+    # new tensors with this one's dtype and device (unless given)
+    def new_tensor(self, data: Any, dtype: DTypeLike = None, device: DeviceLike | None = None,
+                   requires_grad: bool = False) -> Tensor:
+        return _cr.new_tensor(self, data, dtype, device, requires_grad)
+
+    def new_zeros(self, *size: int | Sequence[int], dtype: DTypeLike = None,
+                  device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+        return _cr.new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_ones(self, *size: int | Sequence[int], dtype: DTypeLike = None,
+                 device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+        return _cr.new_ones(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_empty(self, *size: int | Sequence[int], dtype: DTypeLike = None,
+                  device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+        return _cr.new_empty(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(self, size: Sequence[int], fill_value: Number, dtype: DTypeLike = None,
+                 device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+        return _cr.new_full(self, size, fill_value, dtype, device, requires_grad)
 
     # copies and conversions (the dtype shorthands come last: ``def float`` would hide the
     # builtin ``float`` from the annotations of every method after it)
@@ -812,6 +908,9 @@ class Tensor:
     def half(self) -> Tensor:
         return _ew.to_dtype(self, backend.float16)
 
+    def bfloat16(self) -> Tensor:
+        return _ew.to_dtype(self, backend.bfloat16_dtype())
+
     def long(self) -> Tensor:
         return _ew.to_dtype(self, backend.int64)
 
@@ -845,6 +944,7 @@ class _HookHandle:
 # name. It relies on autograd being imported before ops, as deepgrad/__init__.py does.
 from deepgrad.ops import composite as _cp  # noqa: E402
 from deepgrad.ops import conversion as _cv  # noqa: E402
+from deepgrad.ops import creation as _cr  # noqa: E402
 from deepgrad.ops import elementwise as _ew  # noqa: E402
 from deepgrad.ops import fused as _fused  # noqa: E402
 from deepgrad.ops import index as _ix  # noqa: E402
@@ -853,3 +953,4 @@ from deepgrad.ops import linalg as _la  # noqa: E402
 from deepgrad.ops import minmax as _mm  # noqa: E402
 from deepgrad.ops import reduce as _rd  # noqa: E402
 from deepgrad.ops import shape as _sh  # noqa: E402
+from deepgrad.ops import sorting as _so  # noqa: E402

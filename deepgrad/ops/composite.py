@@ -257,6 +257,34 @@ def unbind(x: Tensor, dim: int = 0) -> tuple:
     return tuple(sh.getitem(x, lead + (i,)) for i in range(x._data.shape[d]))
 
 
+def cumprod(x: Tensor, dim: int, dtype=None) -> Tensor:
+    """Running product along ``dim``: y_i = x_0 * x_1 * ... * x_i.
+
+    Written as one multiplication per step (y_i = y_(i-1) * x_i), so the gradient is exact where x
+    has zeros (where dividing y by x would fail) and differentiable again; it costs one op per
+    element of ``dim``.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> dg.tensor([1, 2, 3]).cumprod(0)
+        tensor([1, 2, 6])
+    """
+    if dtype is not None:
+        x = x.to(dtype)
+    elif x._data.dtype.kind in "bu" or x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8:
+        x = x.to("int64")  # like PyTorch
+    if x._data.ndim == 0:
+        rd.normalize_dims("cumprod", dim, 0)
+        return x
+    (d,) = rd.normalize_dims("cumprod", dim, x._data.ndim)
+    if x.shape[d] <= 1:
+        return x
+    running = [_slice_along(x, d, 0, 1)]
+    for i in range(1, x.shape[d]):
+        running.append(ew.mul(running[-1], _slice_along(x, d, i, i + 1)))
+    return sh.cat(running, d)
+
+
 def flip(x: Tensor, dims) -> Tensor:
     """Reverse the order of elements along ``dims``."""
     dims = rd.normalize_dims("flip", dims, x._data.ndim)

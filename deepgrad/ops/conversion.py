@@ -47,6 +47,17 @@ def clone(x: Tensor) -> Tensor:
     return Clone.apply(x)
 
 
+def contiguous(x: Tensor) -> Tensor:
+    """``x`` itself when its memory is in row-major (C) order, else a row-major copy (``clone``)."""
+    return x if x._data.flags.c_contiguous else Clone.apply(x)
+
+
+def stride(x: Tensor) -> tuple[int, ...]:
+    """The step in memory, in elements, from one index to the next along each dimension."""
+    itemsize = x._data.itemsize
+    return tuple(s // itemsize for s in x._data.strides)
+
+
 def to(
     x: Tensor,
     *args: Any,

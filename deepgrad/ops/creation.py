@@ -148,6 +148,44 @@ def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: boo
     return full(t.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
+# -- Tensor.new_*: same dtype and device as an existing tensor unless given ------------------
+def _new(t: Tensor, dtype, device):
+    return to_dtype(dtype) or t.dtype, device if device is not None else t.device
+
+
+def new_tensor(t: Tensor, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``t.new_tensor(data)``: a copy of ``data`` with ``t``'s dtype and device unless given."""
+    dtype, device = _new(t, dtype, device)
+    array = as_array(data, dtype, device)
+    if array is getattr(data, "_data", data):
+        array = array.copy()  # like torch: new_tensor always copies
+    return _finish(array, requires_grad)
+
+
+def new_zeros(t: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``t.new_zeros(size)``: zeros with ``t``'s dtype and device unless given."""
+    dtype, device = _new(t, dtype, device)
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def new_ones(t: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``t.new_ones(size)``: ones with ``t``'s dtype and device unless given."""
+    dtype, device = _new(t, dtype, device)
+    return ones(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def new_empty(t: Tensor, *size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``t.new_empty(size)``: an uninitialized tensor with ``t``'s dtype and device unless given."""
+    dtype, device = _new(t, dtype, device)
+    return empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def new_full(t: Tensor, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """``t.new_full(size, fill_value)``: ``fill_value`` everywhere, ``t``'s dtype and device unless given."""
+    dtype, device = _new(t, dtype, device)
+    return full(size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
 # -- random draws ----------------------------------------------------------------------------
 def _rng(generator, xp):
     return (generator or default_generator).rng_for(xp)
@@ -216,6 +254,64 @@ def randperm(n: int, generator=None, dtype=None, device=None) -> Tensor:
     xp = _module(device)
     perm = _rng(generator, xp).permutation(n)
     return Tensor._make(xp.asarray(perm, dtype=to_dtype(dtype) or int64), None)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,  # noqa: A002
+                generator=None) -> Tensor:
+    """Draw ``num_samples`` category indices per row, with probabilities proportional to ``input``.
+
+    With replacement each draw inverts the row's cumulative distribution at a uniform u:
+    index = the first i with cdf_i > u (cdf = cumsum(p) / sum(p)). Without replacement the
+    categories race: each gets an arrival time E_i / p_i with E_i ~ Exp(1), and the first
+    ``num_samples`` arrivals are, in order, a draw without replacement (the exponential clocks
+    are memoryless, so after each arrival the rest race again with the same weights).
+
+    Args:
+        input: non-negative weights (need not sum to 1), shape (C,) or (N, C).
+        num_samples: draws per row (at most the number of non-zero weights without replacement).
+        replacement: draw with replacement. Default: False.
+        generator: the Generator to draw from. Default: ``deepgrad.default_generator``.
+
+    Returns:
+        int64 indices, shape (num_samples,) or (N, num_samples). Repeatable under ``manual_seed``.
+
+    Example:
+        >>> import deepgrad as dg
+        >>> dg.multinomial(dg.tensor([0.0, 1.0, 0.0]), 2, replacement=True)
+        tensor([1, 1])
+    """
+    weights = input._data
+    if weights.ndim not in (1, 2) or weights.shape[-1] == 0:
+        raise ValueError(
+            f"multinomial: input must be 1-D or 2-D with at least one category (got shape {input.shape})."
+        )
+    if not is_floating(weights.dtype):
+        raise TypeError(f"multinomial: input must be a floating-point tensor (got {weights.dtype}); use .float().")
+    num_samples = int(non_negative_int(num_samples, "num_samples", "multinomial"))
+    xp = input.xp
+    rows = weights.reshape(-1, weights.shape[-1]).astype(np.float64)
+    if not bool(xp.isfinite(rows).all()) or bool((rows < 0).any()):
+        raise ValueError("multinomial: the weights must be finite and >= 0 (got inf, nan or a negative value).")
+    if bool((rows.sum(axis=1) <= 0).any()):
+        raise ValueError("multinomial: every row needs a positive sum of weights (got a row of zeros).")
+    if not replacement and num_samples > int((rows > 0).sum(axis=1).min()):
+        raise ValueError(
+            f"multinomial: cannot draw {num_samples} samples without replacement from a row with "
+            f"{int((rows > 0).sum(axis=1).min())} non-zero weights; pass replacement=True or fewer samples."
+        )
+    uniform01 = _rng(generator, xp).random((rows.shape[0], num_samples if replacement else rows.shape[1]))
+    if replacement:
+        cdf = xp.cumsum(rows, axis=1)
+        cdf /= cdf[:, -1:]
+        draws = xp.stack([xp.searchsorted(c, u, side="right") for c, u in zip(cdf, uniform01)])
+        draws = xp.minimum(draws, rows.shape[1] - 1)  # u just below 1 and a rounded cdf
+    else:
+        positive = rows > 0
+        arrival = -xp.log1p(-uniform01) / xp.where(positive, rows, 1.0)
+        arrival = xp.where(positive, arrival, xp.inf)
+        draws = xp.argsort(arrival, axis=1, kind="stable")[:, :num_samples]
+    draws = draws.astype(int64, copy=False)
+    return Tensor._make(draws.reshape(num_samples) if weights.ndim == 1 else draws, None)
 
 
 def rand_like(t: Tensor, generator=None, dtype=None) -> Tensor:

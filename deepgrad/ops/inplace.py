@@ -126,6 +126,9 @@ div_ = inplace_op("div_", ew.div, "true_divide")
 pow_ = inplace_op("pow_", ew.pow)
 clamp_ = inplace_op("clamp_", ew.clamp)
 masked_fill_ = inplace_op("masked_fill_", ix.masked_fill)
+index_add_ = inplace_op("index_add_", ix.index_add)
+scatter_ = inplace_op("scatter_", ix.scatter)
+masked_scatter_ = inplace_op("masked_scatter_", ix.masked_scatter)
 
 
 def zero_(x: Tensor) -> Tensor:

@@ -194,6 +194,24 @@ def bmm(a: Tensor, b: Tensor) -> Tensor:
     return matmul(a, b)
 
 
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """out = beta * input + alpha * (batch1 @ batch2), for (B, n, m) and (B, m, p) batches.
+
+    ``input`` broadcasts to (B, n, p). With beta=0 ``input`` is ignored (its NaNs do not leak in).
+
+    Example:
+        >>> import deepgrad as dg
+        >>> dg.baddbmm(dg.ones(1, 2, 2), dg.ones(1, 2, 3), dg.ones(1, 3, 2), beta=0.5).tolist()
+        [[[3.5, 3.5], [3.5, 3.5]]]
+    """
+    product = bmm(batch1, batch2)
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        return product
+    return product + (input if beta == 1 else input * beta)
+
+
 class Linear(Function):
     """y = x @ W^T + b.   dx = dy @ W, dW = dy^T @ x, db = sum of dy over all but the last dim
 

@@ -158,6 +158,54 @@ def reshape(x: Tensor, *shape) -> Tensor:
     return Reshape.apply(x, shape=shape)
 
 
+def view(x: Tensor, *shape) -> Tensor:
+    """``x.view(shape)``: the same memory with a new shape; raises where that needs a copy.
+
+    A view exists when each run of new dimensions that splits or merges old ones falls inside a
+    block of old dimensions laid out one after another in memory (as PyTorch decides it). A
+    transposed or expanded tensor usually has no such view: then use ``reshape``, which copies.
+    """
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    array = x._data
+    requested = tuple(int(s) for s in shape)
+    known = math.prod(s for s in requested if s != -1)
+    shape = tuple(array.size // known if s == -1 and known else s for s in requested)
+    if array.ndim and array.size and math.prod(shape) == array.size:
+        strides = tuple(s // array.itemsize for s in array.strides)
+        if not _viewable(array.shape, strides, shape):
+            raise RuntimeError(
+                f"view: shape {shape} is not compatible with the input's size and stride (shape {x.shape}, "
+                f"stride {strides}): at least one dimension spans across two contiguous subspaces; "
+                "use .reshape(...) instead (it copies when it must), or call .contiguous() first."
+            )
+    return reshape(x, *requested)  # a view now (NumPy's reshape copies only where this check fails)
+
+
+def _viewable(old_shape: tuple, old_strides: tuple, new_shape: tuple) -> bool:
+    """Whether ``new_shape`` can be viewed on memory of ``old_shape`` and ``old_strides`` (elements).
+
+    The old dimensions fall into chunks laid out one after another in memory (each stride is the
+    next one's times its size; size-1 dimensions never break a chunk). Walking both shapes from
+    the last dimension, the new dimensions must fill each chunk exactly.
+    """
+    new_d = len(new_shape) - 1
+    chunk_numel = new_numel = 1
+    base = old_strides[-1]  # the stride of the current chunk's innermost dimension
+    for d in range(len(old_shape) - 1, -1, -1):
+        chunk_numel *= old_shape[d]
+        if d == 0 or (old_shape[d - 1] != 1 and old_strides[d - 1] != chunk_numel * base):
+            while new_d >= 0 and (new_numel < chunk_numel or new_shape[new_d] == 1):
+                new_numel *= new_shape[new_d]
+                new_d -= 1
+            if new_numel != chunk_numel:
+                return False
+            if d > 0:
+                base = old_strides[d - 1]
+                chunk_numel = new_numel = 1
+    return new_d == -1
+
+
 def permute(x: Tensor, *dims) -> Tensor:
     """Reorder dimensions: ``permute(x, (2, 0, 1))``."""
     if len(dims) == 1 and isinstance(dims[0], (tuple, list)):

@@ -244,3 +244,111 @@ def test_division_dtype_promotion_matches_torch():
     got = dg.tensor([1, 2]) + dg.tensor([0.5, 0.5])
     want = torch.tensor([1, 2]) + torch.tensor([0.5, 0.5])
     assert str(got.dtype) == str(want.dtype).replace("torch.", "")
+
+
+# -- the tensor surface of issue 11 ---------------------------------------------------------
+def _long(lib, array):
+    return (dg.tensor if lib is dg else torch.tensor)(np.asarray(array))
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda lib, t: tuple(t.sort(dim=1)),
+        lambda lib, t: tuple(lib.sort(t, dim=0, descending=True, stable=True)),
+        lambda lib, t: (t.argsort(dim=1, descending=True), t * 1),
+        lambda lib, t: tuple(t.topk(2)),
+        lambda lib, t: tuple(lib.topk(t, 3, dim=0, largest=False)),
+        lambda lib, t: t.diagonal() + t.diagonal(1).sum() + lib.diagonal(t, -1).sum(),
+        lambda lib, t: lib.diag(t, 1) + lib.diag(t[0]).sum(),
+        lambda lib, t: t.unfold(1, 2, 1) * t.unfold(0, 2, 2).sum(),
+        lambda lib, t: t.cumprod(1) + lib.cumprod(t, 0),
+        lambda lib, t: t.scatter(1, _long(lib, [[3, 0], [1, 2], [0, 3]]), t[:, :2] * 2),
+        lambda lib, t: t.scatter(0, _long(lib, [[2, 0, 1, 1]]), 1.5),
+        lambda lib, t: t.index_add(0, _long(lib, [2, 0, 2]), t * 3, alpha=0.5),
+        lambda lib, t: t.masked_scatter(t > 0, t.flip(0) * 2),
+        lambda lib, t: t.t().contiguous().view(-1),
+        lambda lib, t: t.view(2, 6).view_as(t),
+        lambda lib, t: t.new_zeros(2, 3) + t.new_ones((2, 3)) + t.new_full((2, 3), 2.5) + t.new_tensor([1.0, 2.0, 3.0]) * t[:2, :3],
+    ],
+)
+def test_surface_ops(fn):
+    assert_parity(fn, A34)
+
+
+def test_sort_with_ties_and_nan_matches_torch_stable():
+    x = np.array([[2.0, np.nan, 1.0, 2.0, -np.inf, 1.0, np.nan, np.inf]])
+    for descending in (False, True):
+        assert_parity(lambda lib, t: tuple(t.sort(descending=descending, stable=True)), x)
+    ints = np.array([3, 1, 3, 0, 1])
+    for descending in (False, True):
+        got = dg.tensor(ints).argsort(descending=descending, stable=True).numpy()
+        want = torch.tensor(ints).argsort(descending=descending, stable=True).numpy()
+        np.testing.assert_array_equal(got, want)
+
+
+def test_cumprod_gradient_with_zeros():
+    x = np.array([[2.0, 0.0, 3.0, 0.0, 1.5], [0.0, 1.0, -2.0, 4.0, 0.5], [1.0, 2.0, 3.0, 4.0, 5.0]])
+    assert_parity(lambda lib, t: t.cumprod(1), x)
+
+
+def test_baddbmm():
+    c, a, b = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 3, 5)), RNG.standard_normal((2, 5, 4))
+    assert_parity(lambda lib, c, a, b: lib.baddbmm(c, a, b, beta=0.5, alpha=-2.0), c, a, b)
+    assert_parity(lambda lib, c, a, b: c.baddbmm(a, b), c, a, b)
+
+
+@pytest.mark.parametrize(
+    "make,shape",
+    [
+        (lambda t: t.t(), (6, 2)),  # transposed: needs a copy
+        (lambda t: t.t(), (-1,)),
+        (lambda t: t.t(), (4, 3)),  # same shape: a view
+        (lambda t: t.t().unsqueeze(0), (4, 1, 3)),
+        (lambda t: t[:, ::2], (6,)),
+        (lambda t: t[:, ::2], (3, 2, 1)),
+        (lambda t: t[:, :2], (6,)),
+        (lambda t: t[1:, :], (8,)),
+        (lambda t: t.reshape(3, 2, 2).permute(0, 2, 1), (3, 4)),
+        (lambda t: t.reshape(3, 2, 2).permute(1, 0, 2), (2, 6)),
+        (lambda t: t.reshape(3, 2, 2).permute(1, 0, 2), (6, 2)),
+        (lambda t: t[:1].expand(5, 4), (20,)),
+        (lambda t: t[:1].expand(5, 4), (5, 2, 2)),
+        (lambda t: t[:, :1].expand(3, 4), (3, 2, 2)),
+        (lambda t: t[:, :1].expand(3, 4), (6, 2)),
+    ],
+)
+def test_view_raises_exactly_where_torch_raises(make, shape):
+    x = np.arange(12.0).reshape(3, 4)
+    source = make(torch.tensor(x))
+    mine = make(dg.tensor(x))
+    assert mine.stride() == source.stride()
+    assert mine.is_contiguous() == source.is_contiguous()
+    try:
+        want = source.view(shape)
+    except RuntimeError as exc:
+        assert "reshape" in str(exc)
+        with pytest.raises(RuntimeError, match=r"view: .*use \.reshape\(\.\.\.\) instead"):
+            mine.view(shape)
+    else:
+        got = mine.view(shape)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+        assert got.stride() == want.stride()
+    np.testing.assert_array_equal(mine.reshape(shape).numpy(), source.reshape(shape).numpy())
+    assert mine.contiguous().is_contiguous()
+
+
+def test_format_of_0d_tensors_and_refusal_otherwise():
+    for spec in ("+.2f", ".3e", "", "8.1f"):
+        assert format(dg.tensor(-1.23456), spec) == format(torch.tensor(-1.23456), spec)
+    assert f"{dg.tensor(7)}" == f"{torch.tensor(7)}" == "7"
+    assert f"{dg.tensor([1.0, 2.0])}" == str(dg.tensor([1.0, 2.0]))
+    for t in (dg.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0])):
+        with pytest.raises(TypeError):
+            f"{t:.2f}"
+
+
+def test_dtype_names_match_torch():
+    for name in ("float", "double", "half", "long", "int", "short", "bool", "float16", "uint8", "int8"):
+        assert str(getattr(dg, name)) == str(getattr(torch, name)).replace("torch.", "").replace("bool", "bool")
+    assert dg.tensor([1]).int().dtype == dg.int32
