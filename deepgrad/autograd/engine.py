@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from deepgrad.autograd.anomaly import AnomalyMode, add_source_note, check_backward
 from deepgrad.autograd.function import BackwardError, Context, _released_error
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
@@ -212,6 +213,10 @@ class _Pass:
         grads, leaf_grads, captured_nodes = self.grads, self.leaf_grads, self.captured_nodes
         prev_mode = GradMode.enabled
         GradMode.enabled = self.create_graph
+        anomaly = AnomalyMode.enabled  # detect_anomaly(): checks each node's gradients
+        if anomaly:  # ... instead of the forward outputs of the ops inside backward
+            in_backward, AnomalyMode.in_backward = AnomalyMode.in_backward, True
+        node = None
         try:
             for node in _topological_order(self.roots):
                 dy = grads.pop(node, None)
@@ -227,6 +232,8 @@ class _Pass:
                     dxs = (dxs,)
                 if len(dxs) != len(parents):
                     raise _count_error(node, dxs)
+                if anomaly:
+                    check_backward(node, dxs, dy)
                 for i, parent in enumerate(parents):
                     dx = dxs[i]
                     if parent is None or dx is None:
@@ -261,8 +268,14 @@ class _Pass:
                 if not retain_graph:
                     node.__dict__.clear()  # Context.release(), inlined: this loop is hot
                     node.released = True
+        except Exception as exc:
+            if anomaly:
+                add_source_note(exc, node)
+            raise
         finally:
             GradMode.enabled = prev_mode
+            if anomaly:
+                AnomalyMode.in_backward = in_backward
         return leaf_grads
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from deepgrad.autograd.anomaly import AnomalyMode, check_forward
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.backend import get_array_module
 
@@ -196,6 +197,8 @@ class Function:
         out = cls.forward(ctx, *[t._data for t in inputs], **constants)
         if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
             out = xp.asarray(out)  # NumPy turns 0-d results into scalars; device arrays stay as they are
+        if AnomalyMode.enabled:  # detect_anomaly(): the one check on the hot path when it is off
+            check_forward(cls, ctx, [t._data for t in inputs], out, constants)
         if GradMode.enabled and cls.differentiable:
             needs = tuple([t._requires_grad for t in inputs])
             if True in needs:

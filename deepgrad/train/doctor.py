@@ -9,7 +9,10 @@ The rules and their thresholds (attributes of ``Doctor``, change them per instan
 ==========================  ==============================================================
 code                        fires when
 ==========================  ==============================================================
-``nan_loss``                a step's loss is NaN or infinite
+``nan_loss``                a step's loss is NaN or infinite; the message says whether the
+                            inputs were non-finite (the Monitor counts them), the loss rose
+                            first (a divergence: lower the learning rate), it was non-finite
+                            from step 1 (not the learning rate), or it jumped (a bad batch)
 ``diverging``               the loss of the last 10% of the steps (median) is >
                             ``diverge_factor`` x the first step's loss, or a step's loss is
                             > ``spike_factor`` x the first
@@ -84,6 +87,13 @@ def _tail_median(losses: np.ndarray) -> float:
     return float(np.median(losses[-max(1, losses.size // 10) :]))
 
 
+def _number(value: float) -> str:
+    """A loss for a message: "NaN", "inf", "-inf" or 4 significant digits."""
+    if math.isnan(value):
+        return "NaN"
+    return format(value, ".4g")
+
+
 def _median(values) -> float:
     values = np.asarray(values, dtype=np.float64)
     values = values[~np.isnan(values)]
@@ -148,26 +158,92 @@ class Doctor:
         return []
 
     def _nan_loss(self, losses: np.ndarray, steps: np.ndarray) -> Diagnosis | None:
+        """Why the loss became NaN or inf: non-finite inputs, a divergence, or neither (see
+        ``_nonfinite_cause``); the message gives the numbers behind the verdict."""
         bad = np.flatnonzero(~np.isfinite(losses))
         if not bad.size:
             return None
-        lr = self._lr()
         i = int(bad[0])
         finite = losses[:i]
-        last = float(finite[-1]) if finite.size else math.nan
-        return Diagnosis(
-            "nan_loss",
-            "error",
-            f"The loss became {losses[i]} at step {int(steps[i])} (last finite value {last:.4g}, first "
-            f"{losses[0]:.4g}). If the network diverges, most probably the learning rate ({lr:g}) is too "
-            f"large: {LR_ADVICE}.",
-            {
-                "step": int(steps[i]),
-                "value": float(losses[i]),
-                "last_finite_loss": last,
-                "first_loss": float(losses[0]),
-                "lr": lr,
-            },
+        evidence: dict[str, Any] = {
+            "step": int(steps[i]),
+            "value": float(losses[i]),
+            "first_loss": float(losses[0]),
+            "last_finite_loss": float(finite[-1]) if finite.size else math.nan,
+            "lr": self._lr(),
+        }
+        when = (
+            f"The loss was {_number(losses[i])} from step {int(steps[i])}"
+            if i == 0
+            else f"The loss became {_number(losses[i])} at step {int(steps[i])}"
+        )
+        cause, explanation = self._nonfinite_cause(finite, steps, evidence)
+        evidence["cause"] = cause
+        return Diagnosis("nan_loss", "error", f"{when}; {explanation}", evidence)
+
+    def _nonfinite_cause(
+        self, finite: np.ndarray, steps: np.ndarray, evidence: dict[str, Any]
+    ) -> tuple[str, str]:
+        """("inputs" | "diverged" | "first_step" | "sudden", the explanation with its advice)."""
+        inputs = self._input_evidence(evidence)
+        lr = evidence["lr"]
+        if inputs is not None and inputs[0]:
+            return "inputs", f"{inputs[1]}: clean the data (drop or repair those samples) first."
+        anomaly = "run that step under deepgrad.autograd.detect_anomaly() to find the operation"
+        checked = (
+            inputs[1]
+            if inputs is not None
+            else "pass a Monitor (Trainer(monitor=True)) to check the inputs for NaN"
+        )
+        if finite.size == 0 and int(steps[0]) != 1:  # a resumed run's history starts later
+            return "sudden", f"this run's first recorded step ({checked}); {anomaly}."
+        if finite.size == 0:
+            return "first_step", (
+                "no update had happened yet, so the learning rate is not the cause: the data, the "
+                f"targets, the initialization or an operation out of its domain (log of 0, sqrt of "
+                f"a negative number) produce it ({checked}); {anomaly}."
+            )
+        low = int(np.argmin(finite))
+        last = float(finite[-1])
+        if last > self.diverge_factor * float(finite[low]) and last > float(finite[low]) + 1e-8:
+            evidence.update(rise_start_step=int(steps[low]), rise_start_loss=float(finite[low]))
+            return "diverged", (
+                f"the loss rose from {finite[low]:.4g} to {last:.4g} over steps {int(steps[low])}-"
+                f"{int(steps[finite.size - 1])} before that: the run diverged. Lower the learning "
+                f"rate (now {lr:g}) 10x or run the LR range test (deepgrad.optim.find_lr), or clip "
+                "the gradients (Trainer(grad_clip=1.0))."
+            )
+        return "sudden", (
+            f"it was {last:.4g} the step before and had not risen (lowest {finite[low]:.4g} at "
+            f"step {int(steps[low])}), so this is not a slow divergence: a bad batch (NaN or inf "
+            f"in the inputs or targets) or an operation out of its domain ({checked}); "
+            f"{anomaly}, or lower the learning rate (now {lr:g}) if one huge step caused it."
+        )
+
+    def _input_evidence(self, evidence: dict[str, Any]) -> tuple[bool, str] | None:
+        """(whether the Monitor saw non-finite inputs, what it saw, in words); None without one."""
+        monitor = self.monitor
+        if monitor is None or not getattr(monitor, "checked_steps", 0):
+            return None
+        found = monitor.nonfinite_inputs
+        evidence["nonfinite_input_steps"] = len(found)
+        evidence["checked_steps"] = monitor.checked_steps
+        if not found:
+            return False, f"the model's inputs were finite at all {monitor.checked_steps} steps"
+        first = found[0]
+        bad_samples = sum(r["bad_samples"] for r in found)
+        kinds = " and ".join(k for k in ("nan", "inf") if first[k]).replace("nan", "NaN")
+        evidence.update(
+            first_nonfinite_input_step=first["step"],
+            nonfinite_input_samples=bad_samples,
+            checked_samples=monitor.checked_samples,
+        )
+        return True, (
+            f"the model's inputs held NaN or inf at {len(found)} of {monitor.checked_steps} "
+            f"training steps, in {bad_samples:,} of the {monitor.checked_samples:,} samples seen "
+            f"(first at step {first['step']}: {first['nan'] + first['inf']:,} {kinds} of "
+            f"{first['values']:,} values, in {first['bad_samples']} of {first['samples']} "
+            "samples), so the data, not the learning rate, is the cause"
         )
 
     def _diverging(self, losses: np.ndarray, steps: np.ndarray) -> Diagnosis | None:
@@ -272,6 +348,8 @@ class Doctor:
         grads, _ = self._relative_grads(name)
         steps = self.monitor.column("step", name)
         nonfinite = np.flatnonzero(~np.isfinite(grads))
+        if nonfinite.size and self._inputs_nonfinite_by(int(steps[nonfinite[0]])):
+            nonfinite = nonfinite[:0]  # non-finite data, not an explosion (nan_loss says so)
         if nonfinite.size:
             i = nonfinite[0]
             return (
@@ -294,6 +372,11 @@ class Doctor:
                 },
             )
         return None
+
+    def _inputs_nonfinite_by(self, step: int) -> bool:
+        """Whether the Monitor saw NaN or inf in the model's inputs at or before ``step``."""
+        found = getattr(self.monitor, "nonfinite_inputs", [])
+        return bool(found) and found[0]["step"] <= step
 
     def _exploding_gradients(
         self, layers: list[str], ratio: dict[str, Any] | None

@@ -19,6 +19,12 @@ ReLU, Sigmoid and Tanh):
 - ``update_ratio``: ``||w_after - w_before|| / ||w_before||`` over the step's update (healthy
   values sit around 1e-3; near 1 the weights are overwritten each step).
 
+Every training step (not only recorded ones) the Monitor also counts non-finite values in the
+model's floating inputs (a forward hook on the model that does one ``isfinite().all()`` per input
+and counts only when that fails): ``nonfinite_inputs`` lists the steps whose inputs held NaN or
+inf, ``checked_steps`` and ``checked_samples`` say how much was checked. The Doctor uses them to
+tell bad data from a diverging run.
+
 Recording only reads: forward hooks return nothing, statistics are computed on copies, no
 random numbers are drawn, and the hooks are attached only for recorded steps (other steps run
 exactly as without a Monitor). The weights after training are identical with and without it.
@@ -126,6 +132,11 @@ class Monitor(Callback):
             numbers that do not apply (dead fraction of a Linear layer) are NaN.
         histograms: a list of dicts ``{"step", "epoch", "layer", "counts", "edges"}``.
         layers: the watched layers' names, in model order.
+        nonfinite_inputs: one dict per training step whose model inputs held NaN or inf:
+            ``{"step", "epoch", "nan", "inf", "values", "bad_samples", "samples"}`` (counts of
+            NaN and inf values, of all input values, of samples with a non-finite value, of
+            samples).
+        checked_steps, checked_samples: training steps and samples whose inputs were checked.
 
     Example:
         >>> monitor = Monitor(every=50)
@@ -151,6 +162,11 @@ class Monitor(Callback):
         self._pending: dict[str, dict[str, float]] = {}
         self._before: dict[str, list] = {}
         self._buffers: dict[str, list] = {}
+        self.nonfinite_inputs: list[dict[str, int]] = []
+        self.checked_steps = 0
+        self.checked_samples = 0
+        self._position = (0, 0)  # (step, epoch) of the running training step
+        self._input_handle = None
 
     # -- choosing layers ----------------------------------------------------------------------
     def _watch(self, model) -> None:
@@ -174,12 +190,44 @@ class Monitor(Callback):
 
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
         self._watch(trainer.model)
+        if self._input_handle is None:
+            self._input_handle = trainer.model.register_forward_hook(self._check_inputs)
+
+    def _check_inputs(self, model, inputs, output) -> None:
+        """Count the non-finite values of a training forward's floating inputs (see the module)."""
+        if not model.training:
+            return  # evaluation and prediction run the model too
+        arrays = [t._data for t in inputs if isinstance(t, Tensor) and t.dtype.kind in "fc"]
+        first = inputs[0] if inputs else None
+        samples = int(first.shape[0]) if isinstance(first, Tensor) and first.ndim else 1
+        self.checked_steps += 1
+        self.checked_samples += samples
+        if all(bool(get_array_module(a).isfinite(a).all()) for a in arrays):
+            return
+        arrays = [_host(a) for a in arrays]
+        bad_rows = np.zeros(samples, dtype=bool)
+        for a in arrays:
+            if a.ndim and a.shape[0] == samples:
+                bad_rows |= ~np.isfinite(a.reshape(samples, -1)).all(axis=1)
+        step, epoch = self._position
+        self.nonfinite_inputs.append(
+            {
+                "step": step,
+                "epoch": epoch,
+                "nan": sum(int(np.isnan(a).sum()) for a in arrays),
+                "inf": sum(int(np.isinf(a).sum()) for a in arrays),
+                "values": sum(int(a.size) for a in arrays),
+                "bad_samples": int(bad_rows.sum()),
+                "samples": samples,
+            }
+        )
 
     # -- recording ----------------------------------------------------------------------------
     def is_recording(self, step: int) -> bool:
         return (step - 1) % self.every == 0
 
     def on_batch_start(self, trainer, logs: dict[str, Any]) -> None:
+        self._position = (logs["step"], logs["epoch"])
         if not self.is_recording(logs["step"]):
             return
         self._pending = {}
@@ -278,6 +326,9 @@ class Monitor(Callback):
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        if self._input_handle is not None:
+            self._input_handle.remove()
+            self._input_handle = None
 
     # -- reading ------------------------------------------------------------------------------
     def column(self, key: str, layer: str | None = None) -> np.ndarray:

@@ -68,7 +68,8 @@ def test_huge_learning_rate_gives_nan_loss():
     d = codes["nan_loss"]
     assert found[0] is d and d.severity == "error"
     assert not math.isfinite(d.evidence["value"]) and math.isfinite(d.evidence["last_finite_loss"])
-    assert f"at step {d.evidence['step']}" in d.message and "lower it 10x or run the LR range test" in d.message
+    assert f"at step {d.evidence['step']}" in d.message and d.evidence["cause"] == "diverged"
+    assert "Lower the learning rate (now 1.2) 10x or run the LR range test" in d.message
     assert "diverging" not in codes  # one loss-curve finding, the most specific
 
 
@@ -165,7 +166,7 @@ def test_scripted_history_rules():
         h.add_step(step, 1, loss, 10.0)
     (d,) = Doctor(h).diagnose()
     assert d.code == "nan_loss" and d.evidence["step"] == 4 and d.evidence["last_finite_loss"] == 40.0
-    assert str(d).startswith("[error] nan_loss: The loss became nan at step 4")
+    assert str(d).startswith("[error] nan_loss: The loss became NaN at step 4; the loss rose from 2.3 to 40")
     short = History()
     for step in range(1, 6):
         short.add_step(step, 1, 1.0, 0.1)
@@ -196,3 +197,111 @@ def test_trainer_prints_the_report(data, capsys):
     assert "dead ReLUs" in err
     assert all(isinstance(d, Diagnosis) for d in trainer.diagnoses)
     assert "dead_units" in {d.code for d in trainer.diagnoses}
+
+
+def _fit_through_nan(trainer, train_loader, epochs):
+    """fit, keeping the run's history when the loss turns non-finite (with the Trainer's
+    nan_policy, when it has one, set to 'stop': the run ends at that step)."""
+    try:
+        trainer.fit(train_loader, epochs=epochs)
+    except FloatingPointError:
+        pass
+    return trainer.history
+
+
+def _trainer(model, opt, monitor, loss_fn=F.mse_loss):
+    import inspect
+
+    has_policy = "nan_policy" in inspect.signature(Trainer).parameters
+    options = {"nan_policy": "stop"} if has_policy else {}
+    return Trainer(model, loss_fn, opt, callbacks=[monitor], progress=False, **options)
+
+
+def test_nan_in_the_data_is_blamed_on_the_data_with_counts():
+    x, y = regression(64)
+    x[[3, 40, 41], 1] = np.nan  # 3 of 64 samples, one NaN value each
+    dg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 1))
+    monitor = Monitor(every=2)
+    trainer = _trainer(model, SGD(model.parameters(), lr=0.01), monitor)
+    history = _fit_through_nan(trainer, loader(x, y, 16, shuffle=False), 1)
+    assert monitor.nonfinite_inputs[0] == {
+        "step": 1, "epoch": 1, "nan": 1, "inf": 0, "values": 64, "bad_samples": 1, "samples": 16
+    }
+    (d,) = [d for d in Doctor(history, monitor).diagnose() if d.code == "nan_loss"]
+    assert d.evidence["cause"] == "inputs" and d.evidence["step"] == 1
+    assert d.message.startswith("The loss was NaN from step 1; the model's inputs held NaN or inf")
+    assert "(first at step 1: 1 NaN of 64 values, in 1 of 16 samples)" in d.message
+    assert "the data, not the learning rate, is the cause" in d.message
+    assert "clean the data" in d.message
+    steps = monitor.checked_steps
+    assert f"at {len(monitor.nonfinite_inputs)} of {steps} training steps" in d.message
+    assert f"in {sum(r['bad_samples'] for r in monitor.nonfinite_inputs)} of the" in d.message
+    # A NaN gradient caused by NaN data is not reported as an explosion (no learning-rate advice).
+    assert "exploding_gradients" not in {f.code for f in Doctor(history, monitor).diagnose()}
+
+
+def test_a_later_bad_batch_is_found_at_every_step_not_only_recorded_ones():
+    x, y = regression(64)
+    x[50, 0] = np.inf  # the 4th batch of 16 (step 4, not a recorded step with every=10)
+    dg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 1))
+    monitor = Monitor(every=10)
+    trainer = _trainer(model, SGD(model.parameters(), lr=0.01), monitor)
+    history = _fit_through_nan(trainer, loader(x, y, 16, shuffle=False), 1)
+    found = [(r["step"], r["inf"], r["bad_samples"]) for r in monitor.nonfinite_inputs]
+    assert found == [(4, 1, 1)]
+    d = Doctor(history, monitor).diagnose()[0]
+    assert d.code == "nan_loss" and d.evidence["cause"] == "inputs" and d.evidence["step"] == 4
+    assert d.message.startswith("The loss became ")
+    assert "(first at step 4: 1 inf of 64 values, in 1 of 16 samples)" in d.message
+
+
+def test_a_diverging_run_is_blamed_on_the_learning_rate_with_the_rise():
+    x, y = regression(64)
+    dg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 1))
+    monitor = Monitor(every=5)
+    history = _fit_through_nan(
+        _trainer(model, SGD(model.parameters(), lr=10.0), monitor), loader(x, y, 16), 60
+    )
+    losses = history.step_column("loss")
+    assert not np.isfinite(losses).all() and np.isfinite(losses[0])
+    assert monitor.nonfinite_inputs == [] and monitor.checked_steps == losses.size
+    d = Doctor(history, monitor).diagnose()[0]
+    e = d.evidence
+    assert d.code == "nan_loss" and e["cause"] == "diverged" and e["lr"] == 10.0
+    start, end = e["rise_start_step"], e["step"] - 1
+    rise = f"the loss rose from {e['rise_start_loss']:.4g} to {e['last_finite_loss']:.4g} "
+    assert rise in d.message
+    assert f"over steps {start}-{end} before that: the run diverged." in d.message
+    assert "Lower the learning rate (now 10) 10x or run the LR range test" in d.message
+    assert e["last_finite_loss"] > 1e6 * e["rise_start_loss"]
+    assert "last finite value" not in d.message and "nan" not in d.message.replace("NaN", "")
+
+
+def test_nan_from_the_first_step_without_bad_inputs_clears_the_learning_rate():
+    x, y = regression(32)
+    dg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 1))
+    with dg.no_grad():
+        model[0].bias.fill_(float("nan"))  # a broken initialization
+    monitor = Monitor()
+    history = _fit_through_nan(
+        _trainer(model, SGD(model.parameters(), lr=0.1), monitor), loader(x, y, 16), 1
+    )
+    d = Doctor(history, monitor).diagnose()[0]
+    assert d.code == "nan_loss" and d.evidence["cause"] == "first_step"
+    assert "no update had happened yet, so the learning rate is not the cause" in d.message
+    assert f"the model's inputs were finite at all {monitor.checked_steps} steps" in d.message
+    assert "detect_anomaly()" in d.message
+
+
+def test_sudden_nan_after_a_falling_loss_is_not_called_a_divergence():
+    h = History()
+    for step, loss in enumerate([2.3, 1.9, 1.5, 1.2, float("inf")], start=1):
+        h.add_step(step, 1, loss, 0.1)
+    (d,) = Doctor(h).diagnose()
+    assert d.evidence["cause"] == "sudden"
+    assert d.message.startswith("The loss became inf at step 5; it was 1.2 the step before")
+    assert "pass a Monitor (Trainer(monitor=True)) to check the inputs for NaN" in d.message

@@ -142,3 +142,25 @@ def test_trainer_monitor_flag_and_csv(tmp_path):
     assert lines[0] == ",".join(KEYS) and len(lines) == 1 + len(trainer.monitor.records)
     mine = Monitor(every=2)
     assert Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), monitor=mine).monitor is mine
+
+
+def test_inputs_are_checked_every_training_step_but_not_in_evaluation():
+    x, y = moons(64, 0.1, 0)
+    x[[5, 6], 0] = np.nan
+    x[6, 1] = np.inf
+    dg.manual_seed(0)
+    model = mlp(nn.ReLU)
+    monitor = Monitor(every=100)
+    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.0), callbacks=[monitor],
+                      progress=False)
+    clean = x.copy()
+    clean[5:7] = 0.0
+    trainer.fit(loader(x, y, batch_size=16, shuffle=False), loader(clean, y, 16), epochs=2)
+    assert monitor.checked_steps == 8 and monitor.checked_samples == 128  # validation not counted
+    assert monitor.nonfinite_inputs == [
+        {"step": s, "epoch": e, "nan": 2, "inf": 1, "values": 32, "bad_samples": 2, "samples": 16}
+        for s, e in ((1, 1), (5, 2))
+    ]
+    assert not model._forward_hooks  # the input hook goes with the fit
+    trainer.evaluate(loader(x, y, 16))
+    assert monitor.checked_steps == 8
