@@ -124,7 +124,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError(_init_first(self, name))
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             params[name] = value
         elif params is not None and name in params:
             if value is not None:
@@ -137,7 +137,7 @@ class Module:
             modules = self.__dict__.get("_modules")
             if modules is None:
                 raise AttributeError(_init_first(self, name))
-            self._forget(name)
+            self._forget(name, keep="_modules")
             modules[name] = value
         elif name in self.__dict__.get("_modules", ()):
             if value is not None:
@@ -156,12 +156,14 @@ class Module:
         else:
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
-        """Remove ``name`` from every registry and the instance dict (before re-registering it)."""
+    def _forget(self, name: str, keep: str) -> None:
+        """Remove ``name`` from the instance dict and every registry but ``keep`` (before
+        re-registering it there), so replacing a parameter keeps its place in ``state_dict()``."""
         d = self.__dict__
         d.pop(name, None)
         for registry in ("_parameters", "_buffers", "_modules"):
-            d[registry].pop(name, None)
+            if registry != keep:
+                d[registry].pop(name, None)
         d["_non_persistent_buffers"].discard(name)
 
     def __getattr__(self, name: str):
@@ -204,7 +206,7 @@ class Module:
                 f"{type(self).__name__}.register_parameter: '{name}' must be a Parameter or None "
                 f"(got {type(param).__name__}); wrap it: Parameter(tensor)."
             )
-        self._forget(name)
+        self._forget(name, keep="_parameters")
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -221,7 +223,7 @@ class Module:
                 f"{type(self).__name__}.register_buffer: '{name}' must be a Tensor or None "
                 f"(got {type(tensor).__name__})"
             )
-        self._forget(name)
+        self._forget(name, keep="_buffers")
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers.add(name)
@@ -233,7 +235,7 @@ class Module:
             raise TypeError(
                 f"{type(self).__name__}.add_module: '{name}' must be a Module (got {type(module).__name__})"
             )
-        self._forget(name)
+        self._forget(name, keep="_modules")
         self._modules[name] = module
 
     register_module = add_module

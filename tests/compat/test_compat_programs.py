@@ -10,6 +10,7 @@ others must reach their final loss within the margin the program states.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,14 @@ import numpy as np
 import pytest
 
 HERE = Path(__file__).parent
+ROOT = HERE.parents[1]  # the checkout whose deepgrad is tested, not whichever one is installed
 PROGRAMS = sorted(p for p in (HERE / "programs").glob("*.py") if not p.name.startswith("_"))
 
 
 def run(program: Path, library: str, extra: list[str]) -> dict:
     launcher = [str(HERE / "torch_alias.py")] if library == "deepgrad" else []
+    path = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
     result = subprocess.run(
         [sys.executable, *launcher, str(program), *extra],
         capture_output=True,
@@ -30,6 +34,7 @@ def run(program: Path, library: str, extra: list[str]) -> dict:
         timeout=300,
         cwd=program.parent,
         check=False,
+        env=env,
     )
     assert result.returncode == 0, f"{program.name} under {library}:\n{result.stderr[-3000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])

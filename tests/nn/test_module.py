@@ -134,6 +134,23 @@ def test_shared_parameter_listed_once():
     assert set(m.state_dict()) == {"a.weight", "a.bias", "b.weight", "b.bias"}
 
 
+def test_replacing_an_entry_keeps_its_place_as_in_torch():
+    m = nn.Module()
+    m.enc = nn.Embedding(5, 4)
+    m.dec = nn.Linear(4, 5)
+    m.dec.weight = m.enc.weight  # tied weights: the key stays before dec.bias
+    assert list(m.state_dict()) == ["enc.weight", "dec.weight", "dec.bias"]
+    m.enc = nn.Embedding(5, 4)  # a replaced submodule keeps its place too
+    assert [name for name, _ in m.named_children()] == ["enc", "dec"]
+    block = Block()
+    block.register_buffer("running", dg.ones(4))
+    block.register_parameter("scale", nn.Parameter(dg.zeros(4)))
+    assert list(block.state_dict()) == ["scale", "running", "count", "fc.weight", "fc.bias"]
+    block.running = nn.Parameter(dg.ones(4))  # moving to another registry appends there
+    assert [name for name, _ in block.named_parameters(recurse=False)] == ["scale", "running"]
+    assert [name for name, _ in block.named_buffers(recurse=False)] == ["scratch", "count"]
+
+
 def test_forward_missing_is_reported():
     with pytest.raises(NotImplementedError, match="must define forward"):
         nn.Module()(dg.ones(1))
