@@ -41,6 +41,7 @@ from deepgrad.backend.random import (
     seed,
     set_rng_state,
 )
+from deepgrad.ops.comparison import allclose, equal, isclose
 from deepgrad.ops.composite import (
     broadcast_to,
     chunk,
@@ -51,6 +52,7 @@ from deepgrad.ops.composite import (
     logsumexp,
     mean,
     movedim,
+    narrow,
     norm,
     pad,
     reciprocal,

@@ -744,6 +744,31 @@ class Tensor:
     def unsqueeze(self, dim: int) -> Tensor:
         return _cp.unsqueeze(self, dim)
 
+    def unsqueeze_(self, dim: int) -> Tensor:
+        return _ip.unsqueeze_(self, dim)
+
+    def squeeze_(self, dim: Dims = None) -> Tensor:
+        return _ip.squeeze_(self, dim)
+
+    def transpose_(self, dim0: int, dim1: int) -> Tensor:
+        return _ip.transpose_(self, dim0, dim1)
+
+    def narrow(self, dim: int, start: int, length: int) -> Tensor:
+        return _cp.narrow(self, dim, start, length)
+
+    def isclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> Tensor:
+        return _cmp.isclose(self, other, rtol, atol, equal_nan)
+
+    def allclose(
+        self, other: Tensor, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False
+    ) -> bool:
+        return _cmp.allclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other: Tensor) -> bool:
+        return _cmp.equal(self, other)
+
     def permute(self, *dims: int | Sequence[int]) -> Tensor:
         return _sh.permute(self, *dims)
 
@@ -942,6 +967,7 @@ class _HookHandle:
 # here, after the class exists, binding module objects only (nothing is read from them until
 # a method runs). This is autograd's one upward import; tests/test_layering.py allows it by
 # name. It relies on autograd being imported before ops, as deepgrad/__init__.py does.
+from deepgrad.ops import comparison as _cmp  # noqa: E402
 from deepgrad.ops import composite as _cp  # noqa: E402
 from deepgrad.ops import conversion as _cv  # noqa: E402
 from deepgrad.ops import creation as _cr  # noqa: E402

@@ -243,6 +243,23 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return tuple(pieces)
 
 
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``x`` restricted to ``start <= i < start + length`` along ``dim`` (a view, as slicing).
+
+    ``start`` may be negative (counted from the end), as in PyTorch.
+    """
+    size = x.shape[dim]
+    begin = start + size if start < 0 else start
+    if not 0 <= begin <= size or length < 0 or begin + length > size:
+        raise IndexError(
+            f"narrow: start {start} and length {length} do not fit dimension {dim} of size {size}"
+            f" (shape {x.shape}); pick start in [-{size}, {size}] and start + length <= {size}."
+        )
+    index = [slice(None)] * x.ndim
+    index[dim] = slice(begin, begin + length)
+    return x[tuple(index)]
+
+
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` pieces of size ceil(n / chunks) along ``dim`` (fewer if n is small)."""
     chunks = positive_int(chunks, "chunks", "chunk")

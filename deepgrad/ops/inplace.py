@@ -16,6 +16,7 @@ import numpy as np
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, ShapeError, is_writeable, to_device
+from deepgrad.ops import composite as cp
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops import index as ix
 from deepgrad.ops import shape as sh
@@ -129,6 +130,32 @@ masked_fill_ = inplace_op("masked_fill_", ix.masked_fill)
 index_add_ = inplace_op("index_add_", ix.index_add)
 scatter_ = inplace_op("scatter_", ix.scatter)
 masked_scatter_ = inplace_op("masked_scatter_", ix.masked_scatter)
+
+
+def view_inplace(name: str, op: Callable[..., Tensor]) -> InplaceOp:
+    """The in-place form of a shape op (``x.unsqueeze_(0)``): ``x`` becomes ``op(x)``'s view.
+
+    No element changes, so the array is not written; the tensor is rebound to the new view (and,
+    in the graph, to its node), as PyTorch changes the tensor's metadata.
+    """
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        _check_inplace_leaf(self, name)
+        source = Tensor._make(self._data, self.grad_fn) if GradMode.enabled else self
+        result = op(source, *args, **kwargs)
+        self._data = result._data
+        if result.grad_fn is not None:
+            self.grad_fn, self._requires_grad = result.grad_fn, True
+        self._version += 1
+        return self
+
+    method.__name__ = name
+    return method
+
+
+unsqueeze_ = view_inplace("unsqueeze_", cp.unsqueeze)
+squeeze_ = view_inplace("squeeze_", cp.squeeze)
+transpose_ = view_inplace("transpose_", sh.transpose)
 
 
 def zero_(x: Tensor) -> Tensor:

@@ -26,7 +26,15 @@ PROGRAMS = sorted(p for p in (HERE / "programs").glob("*.py") if not p.name.star
 def run(program: Path, library: str, extra: list[str]) -> dict:
     launcher = [str(HERE / "torch_alias.py")] if library == "deepgrad" else []
     path = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+    # One thread per library: the programs are tiny, and two BLAS pools spinning on a 2-core
+    # machine cost PyTorch up to 10x (docs/performance.md, note 8). Results do not depend on it.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(path),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
     result = subprocess.run(
         [sys.executable, *launcher, str(program), *extra],
         capture_output=True,

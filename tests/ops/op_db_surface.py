@@ -196,4 +196,13 @@ OPS = [
         [case((3, 4), shape=(2, 6)), case((2, 3, 4), shape=(-1, 4)), case((), shape=(1, 1))],
         covers=("Reshape",),
     ),
+    OpSpec(
+        "narrow",
+        lambda a, **kw: a.narrow(**kw),
+        lambda a, dim, start, length: np.take(
+            a, range(start % a.shape[dim], start % a.shape[dim] + length), axis=dim
+        ),
+        [case((4, 5), dim=1, start=-2, length=2), case((3, 4, 2), dim=0, start=1, length=2)],
+        covers=("Index",),
+    ),
 ]
