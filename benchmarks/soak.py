@@ -18,20 +18,27 @@ workers are threads), and ``processes``, the per-sample path (a ``Dataset`` with
 ``__getitem__``, whose workers are processes started with the platform's method). Workers are
 not persistent, so every epoch starts and ends its own; that is where a leak would show. Every
 10th epoch is left after 3 batches (a ``break``, as early stopping does) with batches in flight,
-so the iterator's deletion must end the workers. Every
-``--every-epochs`` epochs (default 50), between epochs, it samples RSS, live threads
-(``threading.active_count()``), the process's OS tasks (``/proc/self/task``), live child
-processes (``multiprocessing.active_children()``) and open file descriptors (``/proc/self/fd``).
+so the iterator's deletion must end the workers. Every ``--every-epochs`` epochs (default 50),
+between epochs, it samples RSS, live threads (``threading.active_count()``), the process's OS
+tasks (``/proc/self/task``), live child processes (``multiprocessing.active_children()``) and
+open file descriptors (``/proc/self/fd``).
 
 Verdict: RSS is read from ``/proc/self/statm`` (no psutil). The first sample after the warm-up
 (``--warmup`` steps, default 2 000; ``--warmup-epochs``, default 20) is the baseline; a part
 passes when every later RSS sample stays within ``--tolerance`` (default 5%) of it and, for the
-loader, no later count of threads, tasks, children or descriptors exceeds its baseline.
-``--quick`` shrinks everything to a few seconds (300 steps, 5 epochs) for the test suite.
-BLAS runs one thread unless ``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` say otherwise.
+loader, no later count of threads, tasks, children or descriptors exceeds its baseline. A
+loader's counts are taken once its teardown has ended (up to ``--settle`` seconds: the queues'
+feeder threads and pipes of process workers end a few milliseconds after the loop does); the
+counts right after the loop are printed too. The train part also prints how much of the growth
+is the History's per-step log (one record per step, kept by design: about 85 B/step), and the
+growth net of it; the verdict counts the raw RSS. ``--quick`` shrinks everything to a few
+seconds (300 steps, 5 epochs) for the test suite. BLAS runs one thread unless
+``OPENBLAS_NUM_THREADS`` / ``OMP_NUM_THREADS`` say otherwise.
 
-Results on the 2-core development machine (shared, load ~9), 2026-12, Python 3.11, fork:
-see the closing note of issue 12 (the numbers are printed by the script itself).
+Results (2-core shared development machine, load ~9, Python 3.11, fork, 2026-12):
+
+- train, 100 000 steps: RESULTS_TRAIN
+- loader, 1 000 epochs: RESULTS_LOADER
 """
 
 from __future__ import annotations
@@ -51,15 +58,15 @@ from pathlib import Path
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the deepgrad of this checkout
 
-import deepgrad as dg  # noqa: E402
-from deepgrad import nn  # noqa: E402
-from deepgrad.data import DataLoader, Dataset, TensorDataset  # noqa: E402
-from deepgrad.data.datasets import load_embedded_mnist  # noqa: E402
-from deepgrad.train import Callback, Trainer  # noqa: E402
+import deepgrad as dg
+from deepgrad import nn
+from deepgrad.data import DataLoader, Dataset, TensorDataset
+from deepgrad.data.datasets import load_embedded_mnist
+from deepgrad.train import Callback, Trainer
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _MB = 1024.0 * 1024.0
@@ -106,9 +113,16 @@ class Samples:
     rows: list[tuple[int, int, dict[str, int]]] = field(default_factory=list)
     seconds: float = 0.0
     at_once: dict[str, int] = field(default_factory=dict)  # max counts right after an epoch
+    kept: list[int] = field(default_factory=list)  # bytes kept by design, per row (History)
+    verbose: bool = False
 
     def add(self, x: int, counts: dict[str, int] | None = None) -> None:
         self.rows.append((x, rss_bytes(), counts or {}))
+        if self.verbose:
+            print(
+                f"[{self.name}] {self.unit} {x}: RSS {self.rows[-1][1] / _MB:.1f} MB {counts or ''}"
+            )
+            sys.stdout.flush()
 
     def baseline_index(self) -> int:
         """The first sample at or after the warm-up (the last sample if none is)."""
@@ -119,19 +133,29 @@ def verdict(samples: Samples, tolerance: float) -> tuple[bool, list[str]]:
     """Pass/fail and the summary lines of one part."""
     rss = [row[1] for row in samples.rows]
     base_i = samples.baseline_index()
-    base, after = rss[base_i], rss[base_i:]
-    growth_max = (max(after) - base) / base
-    growth_last = (after[-1] - base) / base
+    base = rss[base_i]
+    growth_last, growth_max = _growth(rss, base_i)
     ok = growth_max <= tolerance
     x0 = samples.rows[base_i][0]
-    lines = [
+    head = (
         f"[{samples.name}] {samples.rows[-1][0]} {samples.unit} in {samples.seconds:.1f} s, "
-        f"{len(rss)} samples",
+        f"{len(rss)} samples"
+    )
+    memory = (
         f"[{samples.name}] RSS MB: first {rss[0] / _MB:.1f}, baseline ({samples.unit} {x0}) "
         f"{base / _MB:.1f}, last {rss[-1] / _MB:.1f}, max {max(rss) / _MB:.1f}; "
         f"growth after warm-up: last {growth_last:+.2%}, max {growth_max:+.2%} "
-        f"(limit {tolerance:.0%}) -> {'flat' if ok else 'GROWS'}",
-    ]
+        f"(limit {tolerance:.0%}) -> {'flat' if ok else 'GROWS'}"
+    )
+    lines = [head, memory]
+    if samples.kept:
+        net_last, net_max = _growth([r - k for r, k in zip(rss, samples.kept)], base_i)
+        per_step = (samples.kept[-1] - samples.kept[base_i]) / max(samples.rows[-1][0] - x0, 1)
+        lines.append(
+            f"[{samples.name}] of which the History's per-step log (kept by design): "
+            f"{samples.kept[-1] / _MB:.1f} MB at the end, {per_step:.0f} B/step; RSS growth net of "
+            f"it: last {net_last:+.2%}, max {net_max:+.2%} (the verdict counts the raw RSS)"
+        )
     counts = [row[2] for row in samples.rows[base_i:]]
     for key in counts[0] if counts else ():
         values = [c[key] for c in counts]
@@ -147,25 +171,56 @@ def verdict(samples: Samples, tolerance: float) -> tuple[bool, list[str]]:
     return ok, lines
 
 
+def _growth(values: list[int], base_i: int) -> tuple[float, float]:
+    """Growth of the last and of the largest value from ``base_i`` on, relative to ``values[base_i]``."""
+    base, after = values[base_i], values[base_i:]
+    return (after[-1] - base) / base, (max(after) - base) / base
+
+
 # -- part 1: training --------------------------------------------------------------------------
 class _RSSSampler(Callback):
-    """Samples RSS every ``every`` steps (and at step 0) and stops the run after ``steps``."""
+    """Samples RSS every ``every`` steps (and at step 0) and stops the run after ``steps``.
+
+    With each sample it also counts the bytes of the History's per-step log (``trainer.history``
+    keeps one record per step, by design): the column lists and the step number and loss objects
+    each step adds (the epoch and lr objects are shared by many steps). It reads the History's
+    private columns; when they change shape, the count is left out.
+    """
 
     def __init__(self, samples: Samples, steps: int, every: int):
         self.samples, self.steps, self.every = samples, steps, every
+        self._counted, self._element_bytes = 0, 0
 
     def on_fit_start(self, trainer, logs: dict) -> None:
-        self.samples.add(0)
+        self._sample(trainer, 0)
 
     def on_batch_end(self, trainer, logs: dict) -> None:
         step = trainer.global_step
         if step % self.every == 0 or step == self.steps:
-            self.samples.add(step)
+            self._sample(trainer, step)
         if step >= self.steps:
             trainer.request_stop(f"soak: reached {self.steps} steps")
 
+    def _sample(self, trainer, step: int) -> None:
+        kept = self._step_log_bytes(trainer.history)
+        if kept is None:
+            self.samples.kept = []
+        elif step == 0 or self.samples.kept:
+            self.samples.kept.append(kept)
+        self.samples.add(step)
 
-def soak_training(steps: int, batch: int, every: int, warmup: int) -> Samples:
+    def _step_log_bytes(self, history) -> int | None:
+        columns = getattr(history, "_steps", None)
+        if not isinstance(columns, dict) or not {"step", "loss"} <= set(columns):
+            return None
+        n = len(columns["step"])
+        for key in ("step", "loss"):  # counted once each, as they arrive
+            self._element_bytes += sum(sys.getsizeof(v) for v in columns[key][self._counted : n])
+        self._counted = n
+        return self._element_bytes + sum(sys.getsizeof(c) for c in columns.values())
+
+
+def soak_training(steps: int, batch: int, every: int, warmup: int, verbose: bool) -> Samples:
     """``steps`` Trainer steps of a 784-256-128-10 MLP on the embedded MNIST digits."""
     dg.manual_seed(0)
     images, labels = load_embedded_mnist(train=True)
@@ -174,7 +229,7 @@ def soak_training(steps: int, batch: int, every: int, warmup: int) -> Samples:
     model = nn.Sequential(
         nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10)
     )
-    samples = Samples("train", "steps", warmup)
+    samples = Samples("train", "steps", warmup, verbose=verbose)
     trainer = Trainer(
         model,
         nn.CrossEntropyLoss(),
@@ -212,14 +267,16 @@ class _PerSample(Dataset):
 _WORKER = {"threads": "thread", "processes": "process"}
 
 
-def soak_loader(kind: str, epochs: int, every: int, warmup: int, settle_s: float) -> Samples:
+def soak_loader(
+    kind: str, epochs: int, every: int, warmup: int, settle_s: float, verbose: bool
+) -> Samples:
     """``epochs`` epochs of a 2-worker DataLoader whose workers are ``kind`` (threads/processes)."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((512, 64), dtype=np.float32)
     y = rng.integers(0, 10, size=512)
     dataset = TensorDataset(x, y) if kind == "threads" else _PerSample(x, y)
     loader = DataLoader(dataset, batch_size=32, shuffle=True, num_workers=2)
-    samples = Samples(f"loader/{kind}", "epochs", warmup)
+    samples = Samples(f"loader/{kind}", "epochs", warmup, verbose=verbose)
     before = live_counts()
     samples.add(0, before)
     worker_kinds = set()
@@ -263,8 +320,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--every-epochs", type=int, default=50, help="sample every N epochs. Default: 50.")
     add("--warmup-epochs", type=int, default=20, help="epochs before the baseline. Default: 20.")
     add("--kinds", default="threads,processes", help="loader workers to soak. Default: both.")
-    add("--settle", type=float, default=2.0, help="seconds a sample waits for teardown. Default: 2.")
+    add("--settle", type=float, default=2.0, help="seconds to wait for teardown. Default: 2.")
     add("--tolerance", type=float, default=0.05, help="allowed RSS growth. Default: 0.05.")
+    add("-v", "--verbose", action="store_true", help="print every sample as it is taken.")
     add("--quick", action="store_true", help="300 steps and 5 epochs (a few seconds).")
     return parser
 
@@ -282,11 +340,18 @@ def main(argv: list[str] | None = None) -> int:
             _parser().error(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
     results: list[Samples] = []
     if args.part in ("train", "all"):
-        results.append(soak_training(args.steps, args.batch, args.every, args.warmup))
+        results.append(soak_training(args.steps, args.batch, args.every, args.warmup, args.verbose))
     if args.part in ("loader", "all"):
         for kind in kinds:
             results.append(
-                soak_loader(kind, args.epochs, args.every_epochs, args.warmup_epochs, args.settle)
+                soak_loader(
+                    kind,
+                    args.epochs,
+                    args.every_epochs,
+                    args.warmup_epochs,
+                    args.settle,
+                    args.verbose,
+                )
             )
     all_ok = True
     print("# soak summary")
