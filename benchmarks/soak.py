@@ -37,8 +37,13 @@ seconds (300 steps, 5 epochs) for the test suite. BLAS runs one thread unless
 
 Results (2-core shared development machine, load ~9, Python 3.11, fork, 2026-12):
 
-- train, 100 000 steps: RESULTS_TRAIN
-- loader, 1 000 epochs: RESULTS_LOADER
+- train, 100 000 steps (168 s alone, 1 434 s beside other jobs): RSS 96.2 MB at step 2 000,
+  102.6 MB at step 100 000: +6.7%, FAIL. All of it is the History's per-step log (84 B/step,
+  8.0 MB at the end); net of it the RSS does not grow (max +0.00%). The same run with the log's
+  four columns held in ``array.array`` (8 B per value; an experiment, not in deepgrad) grew +0.5%.
+- loader, 1 000 epochs each: threads +0.07% RSS, processes +0.00%; threads 1, OS tasks 1, child
+  processes 0 and descriptors 6 at every sample of both, after teardown (right after an epoch's
+  loop, process workers still had up to 2 feeder threads and 4 pipe descriptors closing).
 """
 
 from __future__ import annotations
