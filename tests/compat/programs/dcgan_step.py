@@ -29,7 +29,7 @@ rng = np.random.default_rng(args.seed)
 
 
 def make_blobs(n, size=16):
-    """Images of one bright Gaussian blob at a random place, scaled into [-1, 1] like the tutorial."""
+    """Images of one bright Gaussian blob at a random place, scaled into [-1, 1]."""
     grid = np.arange(size, dtype=np.float32)
     cy = rng.uniform(4, size - 4, size=(n, 1, 1))
     cx = rng.uniform(4, size - 4, size=(n, 1, 1))

@@ -129,7 +129,8 @@ with tempfile.TemporaryDirectory() as logdir:
     model2 = VAE(latent=args.latent)
     model2.load_state_dict(torch.load(path))
     with torch.no_grad():
-        same = torch.equal(model.decode(model.encode(fixed)[0]), model2.decode(model2.encode(fixed)[0]))
+        z = model.encode(fixed)[0]
+        same = torch.equal(model.decode(z), model2.decode(model2.encode(fixed)[0]))
     assert same, "the reloaded VAE decodes differently"
 
 final = fixed_loss(model)
