@@ -41,7 +41,7 @@ class FakeTrainer:
         if self.stop_reason is None:
             self.stop_reason = reason
 
-    def save_checkpoint(self, path):
+    def save_checkpoint(self, path, after=None):
         self.saved.append(path)
 
 

@@ -142,7 +142,7 @@ def test_checkpoint_survives_a_crash_during_write(tmp_path, monkeypatch):
     monkeypatch.undo()
 
     assert path.read_bytes() == good_bytes
-    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.safetensors", "best.safetensors", "last.safetensors"])
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.safetensors", "best.safetensors", "last.safetensors", "last.latest.json"])
     state = load_checkpoint(path)
     assert state["epoch"] == 1
     for key, value in saved_weights.items():
