@@ -364,7 +364,12 @@ class Trainer:
         self._pending_checkpoints = []
         self.call_hook(
             "on_fit_start",
-            {"epochs": epochs, "start_epoch": self.epoch, "resumed": state is not None},
+            {
+                "epochs": epochs,
+                "start_epoch": self.epoch,
+                "start_step": self.global_step,
+                "resumed": state is not None,
+            },
         )
         if state is not None:
             self._restore_callbacks(state.get("callbacks", {}))

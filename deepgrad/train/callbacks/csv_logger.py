@@ -37,8 +37,9 @@ class CSVLogger(Callback):
             with open(self.path, newline="") as f:
                 rows = list(csv.reader(f))
             self._columns = rows[0] if rows and rows[0] else None
-            if logs.get("resumed", False) and self._columns and "epoch" in self._columns:
-                _cut_back(self.path, rows, self._columns.index("epoch"), trainer.epoch)
+            resumed_at = logs.get("start_epoch") if logs.get("resumed", False) else None
+            if resumed_at is not None and self._columns and "epoch" in self._columns:
+                _cut_back(self.path, rows, self._columns.index("epoch"), resumed_at)
         self._file = open(  # noqa: SIM115 - stays open across hooks, closed in on_fit_end
             self.path, "a" if append else "w", newline=""
         )

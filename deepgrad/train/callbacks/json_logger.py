@@ -46,8 +46,8 @@ class JSONLogger(Callback):
 
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
         append = self.append or logs.get("resumed", False)
-        if logs.get("resumed", False) and os.path.exists(self.path):
-            _cut_back(self.path, trainer.epoch, trainer.global_step)
+        if logs.get("resumed", False) and "start_epoch" in logs and os.path.exists(self.path):
+            _cut_back(self.path, logs["start_epoch"], logs.get("start_step", math.inf))
         self._file = open(  # noqa: SIM115 - stays open across hooks, closed in on_fit_end
             self.path, "a" if append else "w"
         )

@@ -57,8 +57,9 @@ class TensorBoardLogger(Callback):
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
         from tensorboardX import SummaryWriter
 
-        if logs.get("resumed", False):  # drop what the interrupted run logged after the checkpoint
-            self.writer = SummaryWriter(logdir=self.logdir, purge_step=trainer.global_step + 1)
+        if logs.get("resumed", False) and "start_step" in logs:
+            # drop what the interrupted run logged after the checkpoint
+            self.writer = SummaryWriter(logdir=self.logdir, purge_step=logs["start_step"] + 1)
         else:
             self.writer = SummaryWriter(logdir=self.logdir)
 
