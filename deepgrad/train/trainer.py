@@ -249,7 +249,8 @@ class Trainer:
             return False
         step, epoch = self.global_step + 1, self.epoch
         self._checked_step = step
-        if self.nan_policy == "raise":
+        if self.nan_policy == "raise":  # the failing step stays in the history, for diagnosis
+            self.history.add_step(step, epoch, loss, self.optimizer.param_groups[0]["lr"])
             raise NonFiniteLossError(nonfinite_message(loss, step, epoch))
         self._skip_step = True
         if self.nan_policy == "stop":

@@ -111,11 +111,17 @@ class TensorBoardLogger(Callback):
         self.writer.flush()
 
     def _histogram(self, tag: str, values: np.ndarray, epoch: int) -> None:
-        """A histogram of the finite values (none: no histogram; a diverged run has NaN)."""
+        """A histogram of the finite values; none when nothing is left to count (a diverged run
+        has NaN, or values beyond tensorboardX's buckets, about 1e20, that it cannot bin)."""
         values = np.asarray(values).ravel()
         finite = values[np.isfinite(values)] if values.dtype.kind in "fc" else values
-        if finite.size:
+        if not finite.size:
+            return
+        try:
             self.writer.add_histogram(tag, finite, epoch)
+        except ValueError as exc:  # "The histogram is empty": every value outside the buckets
+            if "empty" not in str(exc):
+                raise
 
     def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
         for handle in self._handles:
