@@ -196,15 +196,16 @@ def _find_latest(last_path: Path) -> tuple[Path, dict[str, Any]]:
     for path in [last_path, *_family(last_path)]:
         try:
             meta = load_metadata(path) or {}
-            ranked.append((int(meta.get("global_step") or 0), path))
-        except Exception:  # missing or damaged: not a candidate
+        except (OSError, ValueError):  # missing or damaged (SerializationError): not a candidate
             continue
+        step = meta.get("global_step")
+        ranked.append((step if isinstance(step, int) else 0, path))
     candidates += [p for _, p in sorted(ranked, key=lambda r: r[0], reverse=True)]
     problems = []
     for path in candidates:
         try:
             return path, load_checkpoint(path)
-        except Exception as exc:  # damaged: try the next newest
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # damaged: try the next newest
             problems.append(f"{path.name}: {exc}")
     detail = "; ".join(problems) if problems else "none found"
     raise FileNotFoundError(

@@ -100,7 +100,7 @@ class LateCheck(Updater):
 def test_an_updater_that_does_not_check_still_gets_raise_and_a_warning_for_skip(caplog):
     dg.manual_seed(0)
     model = mlp(width=8, depth=1)
-    make = lambda policy: Trainer(  # noqa: E731
+    make = lambda policy: Trainer(
         model, F.cross_entropy, SGD(model.parameters(), lr=0.1), progress=False, updater=LateCheck(), nan_policy=policy
     )
     with pytest.raises(NonFiniteLossError, match="step 2"):

@@ -277,7 +277,7 @@ def test_every_n_steps_survives_a_crash_inside_a_step(tmp_path, uninterrupted):
 
 
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
-    trainer, model, train, val = build(tmp_path, seed=0, extra=[StopAt(12, "sigint")])
+    trainer, _model, train, val = build(tmp_path, seed=0, extra=[StopAt(12, "sigint")])
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(train, val, epochs=EPOCHS)
     newest = tmp_path / "last.step00000012.safetensors"
@@ -286,7 +286,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
     assert latest_checkpoint(tmp_path) == tmp_path / "last.safetensors"
     leftover = tmp_path / ".last.safetensors.abc123xy.tmp"
     leftover.write_bytes(b"half a checkpoint")
-    trainer, model, train, val = build(tmp_path, seed=1)
+    trainer, _model, train, val = build(tmp_path, seed=1)
     trainer.fit(train, val, epochs=2, resume_from=tmp_path)
     assert not leftover.exists()
     assert [r["epoch"] for r in trainer.history.epochs] == [1, 2]
@@ -299,7 +299,7 @@ def test_a_second_signal_stops_at_once(tmp_path):
                 signal.raise_signal(signal.SIGINT)
                 signal.raise_signal(signal.SIGINT)
 
-    trainer, model, train, val = build(tmp_path, seed=0, extra=[TwoSignals()])
+    trainer, _model, train, val = build(tmp_path, seed=0, extra=[TwoSignals()])
     with pytest.raises(KeyboardInterrupt) as info:
         trainer.fit(train, val, epochs=EPOCHS)
     assert not isinstance(info.value, TrainingInterrupted)
@@ -310,12 +310,12 @@ def test_logs_are_cut_back_to_the_checkpoint(tmp_path, uninterrupted):
     def loggers():
         return [CSVLogger(tmp_path / "metrics.csv"), JSONLogger(tmp_path / "run.jsonl", steps=True)]
 
-    trainer, model, train, val = build(tmp_path, seed=0, extra=[*loggers(), StopAt(30, "exception")])
+    trainer, _model, train, val = build(tmp_path, seed=0, extra=[*loggers(), StopAt(30, "exception")])
     with pytest.raises(RuntimeError):
         trainer.fit(train, val, epochs=EPOCHS)
     # the checkpoint of step 24 is the newest that survives (as after a SIGKILL)
     (tmp_path / "last.step00000030.safetensors").unlink()
-    trainer, model, train, val = build(tmp_path, seed=0, extra=loggers())
+    trainer, _model, train, val = build(tmp_path, seed=0, extra=loggers())
     trainer.fit(train, val, epochs=EPOCHS, resume_from=tmp_path)
     with open(tmp_path / "metrics.csv", newline="") as f:
         epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
