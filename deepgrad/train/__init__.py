@@ -19,7 +19,8 @@ from deepgrad.train.callbacks import (
     ProgressBar,
     TensorBoardLogger,
 )
-from deepgrad.train.checkpoint import load_checkpoint
+from deepgrad.train.checkpoint import latest_checkpoint, load_checkpoint
+from deepgrad.train.guards import NonFiniteLossError, TrainingInterrupted
 from deepgrad.train.doctor import Diagnosis, Doctor
 from deepgrad.train.history import History
 from deepgrad.train.metrics import (
@@ -39,6 +40,8 @@ from deepgrad.train.trainer import Trainer
 from deepgrad.train.updater import StandardUpdater, Updater
 
 __all__ = [
+    "NonFiniteLossError",
+    "TrainingInterrupted",
     "F1",
     "Accuracy",
     "CSVLogger",
@@ -65,6 +68,7 @@ __all__ = [
     "TopKAccuracy",
     "Trainer",
     "Updater",
+    "latest_checkpoint",
     "load_checkpoint",
     "metrics",
     "plots",
