@@ -20,8 +20,8 @@ from deepgrad.train.callbacks import (
     TensorBoardLogger,
 )
 from deepgrad.train.checkpoint import latest_checkpoint, load_checkpoint
-from deepgrad.train.guards import NonFiniteLossError, TrainingInterrupted
 from deepgrad.train.doctor import Diagnosis, Doctor
+from deepgrad.train.guards import NonFiniteLossError, TrainingInterrupted
 from deepgrad.train.history import History
 from deepgrad.train.metrics import (
     F1,
@@ -40,8 +40,6 @@ from deepgrad.train.trainer import Trainer
 from deepgrad.train.updater import StandardUpdater, Updater
 
 __all__ = [
-    "NonFiniteLossError",
-    "TrainingInterrupted",
     "F1",
     "Accuracy",
     "CSVLogger",
@@ -59,6 +57,7 @@ __all__ = [
     "Metric",
     "ModelCheckpoint",
     "Monitor",
+    "NonFiniteLossError",
     "Precision",
     "ProgressBar",
     "R2Score",
@@ -67,6 +66,7 @@ __all__ = [
     "TensorBoardLogger",
     "TopKAccuracy",
     "Trainer",
+    "TrainingInterrupted",
     "Updater",
     "latest_checkpoint",
     "load_checkpoint",
