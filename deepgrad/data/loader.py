@@ -12,6 +12,11 @@ dataset's transforms (deepgrad's augmentations take it), and the workers'
 seeds (``base_seed + worker_id``). So on the whole-batch path a batch's content does
 not depend on which worker fetched it, and ``num_workers > 0`` yields exactly the
 batches ``num_workers=0`` yields.
+
+Resuming inside an epoch: ``state_dict()`` holds the epoch in progress (its sampler's state,
+its base seed, how many batches were delivered) and ``load_state_dict(state)`` makes the next
+``iter(loader)`` continue that epoch with the next batch, as an uninterrupted run would: same
+order, same per-batch seeds, no new draw from the generator (``Trainer`` checkpoints do this).
 """
 
 from __future__ import annotations
@@ -217,6 +222,9 @@ class DataLoader:
         self.device = parse_device(device) if device is not None else None
         self._fetcher = _Fetcher(dataset, auto_collation, self.collate_fn, batch_size, drop_last)
         self._pool: _WorkerPool | None = None
+        self._delivered = 0  # batches handed out in the epoch in progress
+        self._epoch_seed: int | None = None
+        self._resume: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         if isinstance(self.dataset, IterableDataset):
@@ -238,21 +246,71 @@ class DataLoader:
         return (np.asarray(b, dtype=np.int64) for b in self.batch_sampler)
 
     def _tasks(self, batches: Iterator, base_seed: int) -> Iterator[tuple]:
-        for k, indices in enumerate(batches):
-            yield indices, base_seed, k
+        """(indices, base seed, batch number) per batch, numbered on from the batches delivered."""
+        return ((indices, base_seed, k) for k, indices in enumerate(batches, self._delivered))
 
-    def _start_epoch(self) -> tuple[Iterator | None, int]:
-        """The epoch's index batches and base seed, drawn now: the first chunk of the order, then the seed."""
+    def _start_epoch(self) -> tuple[Iterator | None, int, int]:
+        """The epoch's index batches and base seed, drawn now: the first chunk of the order, then
+        the seed; or those of the epoch ``load_state_dict`` gave. Also how many batches to drop."""
+        resume, self._resume = self._resume, None
+        drop = 0
+        if resume is not None and not self._fetcher.iterable:
+            owner = self.batch_sampler if self.batch_sampler is not None else self.sampler
+            if hasattr(owner, "load_state_dict"):
+                owner.load_state_dict({**resume.get("sampler", {}), "start": resume["batches"]})
+            else:  # a plain iterable: replay it and drop the batches already used
+                drop = resume["batches"]
+        elif resume is not None:
+            drop = resume["batches"]
         batches = None
         if not self._fetcher.iterable:
             batches = self._index_batches()
             first = next(batches, None)
             batches = iter(()) if first is None else itertools.chain([first], batches)
-        base_seed = int((self.generator or default_generator).np.integers(0, 2**63 - 1))
-        return batches, base_seed
+        if resume is not None:
+            base_seed = int(resume["base_seed"])
+        else:
+            base_seed = int((self.generator or default_generator).np.integers(0, 2**63 - 1))
+        self._epoch_seed = base_seed
+        self._delivered = 0 if resume is None or drop else resume["batches"]
+        return batches, base_seed, drop
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position in the epoch in progress (``{"batches": 0}`` before the first epoch).
+
+        ``batches`` counts the batches this loader handed out (not those its workers prepared
+        ahead); ``sampler`` is the state of the order (``Sampler.state_dict``); ``base_seed``
+        seeds the batches' own generators.
+        """
+        if self._epoch_seed is None:
+            return {"batches": 0}
+        owner = self.batch_sampler if self.batch_sampler is not None else self.sampler
+        order = owner.state_dict() if hasattr(owner, "state_dict") else {}
+        return {"batches": self._delivered, "base_seed": self._epoch_seed, "sampler": order}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Make the next ``iter(loader)`` continue the epoch ``state`` (from ``state_dict``) was
+        in, with its next batch; a state at an epoch's end or start gives a fresh epoch."""
+        batches = state.get("batches") if isinstance(state, dict) else None
+        if not isinstance(batches, int) or isinstance(batches, bool) or batches < 0:
+            raise ValueError(
+                f"DataLoader.load_state_dict: expected a state from DataLoader.state_dict() with "
+                f"an int 'batches' >= 0 (got {state!r:.200})"
+            )
+        try:
+            finished = batches >= len(self)
+        except TypeError:  # an iterable dataset without a length
+            finished = False
+        if batches and "base_seed" not in state:
+            raise ValueError(
+                "DataLoader.load_state_dict: the state lacks 'base_seed'; "
+                "pass what DataLoader.state_dict() returned."
+            )
+        self._resume = None if batches == 0 or finished else dict(state)
 
     def _finish(self, batch):
         """A batch as the loop receives it (on ``device`` when one is set; ``pin_memory`` is a no-op)."""
+        self._delivered += 1
         return _to_device(batch, self.device) if self.device is not None else batch
 
     def _single_process(self, batches: Iterator | None, base_seed: int) -> Iterator:
@@ -273,9 +331,25 @@ class DataLoader:
         return multiprocessing.get_context(context) if isinstance(context, str) else context
 
     def __iter__(self) -> Iterator:
-        batches, base_seed = self._start_epoch()
+        batches, base_seed, drop = self._start_epoch()
+        if drop:
+            return self._dropping(batches, base_seed, drop)
         if self.num_workers == 0:
             return self._single_process(batches, base_seed)
+        return self._workers(batches, base_seed)
+
+    def _dropping(self, batches: Iterator | None, base_seed: int, drop: int) -> Iterator:
+        """A resumed epoch of an order that cannot start in the middle: make the ``drop`` used
+        batches again and throw them away (their per-batch seeds stay those of their place)."""
+        if self.num_workers == 0:
+            iterator = self._single_process(batches, base_seed)
+        else:
+            iterator = self._workers(batches, base_seed)
+        for _ in itertools.islice(iterator, drop):
+            pass
+        yield from iterator
+
+    def _workers(self, batches: Iterator | None, base_seed: int) -> Iterator:
         tasks = None if batches is None else self._tasks(batches, base_seed)
         pool = self._pool
         if pool is None or pool.closed:

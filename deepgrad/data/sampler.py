@@ -5,12 +5,20 @@ indices as NumPy arrays, a chunk at a time (``index_chunks()``), so an epoch's o
 costs a few NumPy calls, not a Python loop per index, and a sampler of any length
 (``RandomSampler(ds, replacement=True, num_samples=10**10)``, the usual "infinite
 loader") needs memory for one chunk only.
+
+Resuming inside an epoch: ``state_dict()`` describes the epoch in progress (for the
+random samplers, the generator's state before each chunk they drew) and
+``load_state_dict({**state, "start": n})`` makes the next epoch repeat that order from
+its ``n``-th index, drawing the recorded chunks again from a private copy of the saved
+state (the shared generator is not touched) and later chunks from the live generator,
+as the interrupted epoch would have. The ``DataLoader`` does this for checkpoints.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from typing import Any
 
 import numpy as np
 
@@ -54,15 +62,52 @@ class Sampler:
         data_source: accepted for PyTorch compatibility and ignored. Default: None.
     """
 
+    _resume: dict[str, Any] | None = None  # set by load_state_dict, used by the next epoch
+
     def __init__(self, data_source: Sized | None = None):
         pass
 
     def __iter__(self) -> Iterator[int]:
         raise TypeError(f"{type(self).__name__}: a Sampler subclass must define __iter__")
 
+    def state_dict(self) -> dict[str, Any]:
+        """What repeats the epoch in progress: empty for a sampler that draws nothing.
+
+        A custom sampler that draws a random order in ``__iter__`` overrides this and
+        ``load_state_dict`` (else a resumed epoch skips ``start`` indices of a new order).
+        """
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Make the next epoch repeat the one ``state`` describes, from index ``state["start"]``.
+
+        Args:
+            state: what ``state_dict()`` returned, plus ``"start"``: how many indices of that
+                epoch were already used (default 0).
+        """
+        if not isinstance(state, dict):
+            raise TypeError(
+                f"{type(self).__name__}.load_state_dict: state must be a dict "
+                f"(got {type(state).__name__}); pass what state_dict() returned."
+            )
+        start = state.get("start", 0)
+        if not isinstance(start, (int, np.integer)) or isinstance(start, bool) or start < 0:
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: start must be an int >= 0 (got {start!r})"
+            )
+        self._resume = {**state, "start": int(start)}
+
+    def _take_resume(self) -> dict[str, Any]:
+        """The pending resume state (once): ``{"start": 0}`` when there is none."""
+        resume, self._resume = self._resume, None
+        return resume if resume is not None else {"start": 0}
+
     def index_chunks(self) -> Iterator[np.ndarray]:
         """One epoch's indices as int64 arrays (draws a new order for random samplers)."""
+        start = self._take_resume()["start"] if isinstance(self, Sampler) else 0
         iterator = iter(self)
+        if start:
+            next(itertools.islice(iterator, start, start), None)  # skip the used indices
         while True:
             chunk = np.fromiter(itertools.islice(iterator, CHUNK), dtype=np.int64)
             if not chunk.size:
@@ -91,14 +136,61 @@ class SequentialSampler(Sampler):
 
     def index_chunks(self) -> Iterator[np.ndarray]:
         n = len(self.data_source)
-        for start in range(0, n, CHUNK):
+        for start in range(self._take_resume()["start"], n, CHUNK):
             yield np.arange(start, min(start + CHUNK, n), dtype=np.int64)
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(len(self.data_source)))
+        return iter(range(self._take_resume()["start"], len(self.data_source)))
 
 
-class RandomSampler(Sampler):
+Draw = Callable[[np.random.Generator], np.ndarray]
+
+
+class _RandomOrder(Sampler):
+    """Base of the random samplers: an epoch is a plan of chunks, each drawn from the generator.
+
+    ``_plan()`` yields ``(offset, size, draw)`` per chunk; ``index_chunks`` draws them, keeping
+    the generator's state before each draw, so that ``state_dict`` can repeat the epoch.
+    """
+
+    generator: Generator | None
+
+    def _plan(self) -> Iterator[tuple[int, int, Draw]]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"draws": [[offset, generator state before the chunk's draw], ...]}`` of this epoch."""
+        return {"draws": [list(d) for d in getattr(self, "_draws", [])]}
+
+    def index_chunks(self) -> Iterator[np.ndarray]:
+        resume = self._take_resume()
+        start = resume["start"]
+        recorded = {int(offset): state for offset, state in resume.get("draws", [])}
+        self._draws: list[tuple[int, dict]] = []
+        for offset, size, draw in self._plan():
+            if offset < start and offset not in recorded:
+                raise ValueError(
+                    f"{type(self).__name__}: cannot resume at index {start}: the saved state "
+                    f"has no draw for the chunk at {offset}; pass the state_dict() of the "
+                    "epoch that used those indices."
+                )
+            if offset + size <= start:
+                continue
+            if offset in recorded:
+                rng = np.random.Generator(np.random.PCG64())
+                rng.bit_generator.state = recorded[offset]
+            else:
+                rng = _rng(self.generator)
+            self._draws.append((offset, rng.bit_generator.state))
+            chunk = draw(rng)
+            yield chunk[start - offset :] if offset < start else chunk
+
+    def __iter__(self) -> Iterator[int]:
+        for chunk in self.index_chunks():
+            yield from chunk.tolist()
+
+
+class RandomSampler(_RandomOrder):
     """A new random order every epoch.
 
     Without replacement, each block of ``len(data_source)`` indices is a fresh permutation
@@ -143,7 +235,7 @@ class RandomSampler(Sampler):
     def __len__(self) -> int:
         return self.num_samples
 
-    def index_chunks(self) -> Iterator[np.ndarray]:
+    def _plan(self) -> Iterator[tuple[int, int, Draw]]:
         n, total = len(self.data_source), self.num_samples
         if n == 0:
             if total:
@@ -151,20 +243,16 @@ class RandomSampler(Sampler):
                     f"RandomSampler: cannot draw {total} samples from an empty dataset"
                 )
             return
-        rng = _rng(self.generator)
-        if self.replacement:
-            for start in range(0, total, CHUNK):
-                yield rng.integers(0, n, size=min(CHUNK, total - start), dtype=np.int64)
-            return
-        for start in range(0, total, n):
-            yield rng.permutation(n).astype(np.int64, copy=False)[: total - start]
-
-    def __iter__(self) -> Iterator[int]:
-        for chunk in self.index_chunks():
-            yield from chunk.tolist()
+        step = CHUNK if self.replacement else n
+        for start in range(0, total, step):
+            size = min(step, total - start)
+            if self.replacement:
+                yield start, size, lambda rng, s=size: rng.integers(0, n, size=s, dtype=np.int64)
+            else:
+                yield start, size, lambda rng, s=size: rng.permutation(n).astype(np.int64)[:s]
 
 
-class SubsetRandomSampler(Sampler):
+class SubsetRandomSampler(_RandomOrder):
     """The given indices, in a new random order every epoch.
 
     Args:
@@ -185,15 +273,12 @@ class SubsetRandomSampler(Sampler):
     def __len__(self) -> int:
         return int(self.indices.shape[0])
 
-    def index_chunks(self) -> Iterator[np.ndarray]:
-        yield self.indices[_rng(self.generator).permutation(len(self.indices))]
-
-    def __iter__(self) -> Iterator[int]:
-        for chunk in self.index_chunks():
-            yield from chunk.tolist()
+    def _plan(self) -> Iterator[tuple[int, int, Draw]]:
+        n = len(self.indices)
+        yield 0, n, lambda rng: self.indices[rng.permutation(n)]
 
 
-class WeightedRandomSampler(Sampler):
+class WeightedRandomSampler(_RandomOrder):
     """Indices ``0..len(weights)-1`` drawn with probability ``weights[i] / sum(weights)``.
 
     With replacement the draws are made lazily in chunks (any ``num_samples``); without,
@@ -246,20 +331,21 @@ class WeightedRandomSampler(Sampler):
     def __len__(self) -> int:
         return self.num_samples
 
-    def index_chunks(self) -> Iterator[np.ndarray]:
-        rng, n = _rng(self.generator), len(self._p)
+    def _plan(self) -> Iterator[tuple[int, int, Draw]]:
+        n, total = len(self._p), self.num_samples
         if not self.replacement:
-            yield rng.choice(n, size=self.num_samples, replace=False, p=self._p).astype(np.int64)
+            yield 0, total, lambda rng: rng.choice(n, total, replace=False, p=self._p).astype(np.int64)
             return
         cdf = np.cumsum(self._p)
-        for start in range(0, self.num_samples, CHUNK):
-            u = rng.random(min(CHUNK, self.num_samples - start)) * cdf[-1]
-            # searchsorted on the cumulative weights: zero-weight indices are never chosen
-            yield np.minimum(np.searchsorted(cdf, u, side="right"), n - 1).astype(np.int64)
 
-    def __iter__(self) -> Iterator[int]:
-        for chunk in self.index_chunks():
-            yield from chunk.tolist()
+        def draw(rng: np.random.Generator, size: int) -> np.ndarray:
+            u = rng.random(size) * cdf[-1]
+            # searchsorted on the cumulative weights: zero-weight indices are never chosen
+            return np.minimum(np.searchsorted(cdf, u, side="right"), n - 1).astype(np.int64)
+
+        for start in range(0, total, CHUNK):
+            size = min(CHUNK, total - start)
+            yield start, size, lambda rng, s=size: draw(rng, s)
 
 
 class BatchSampler(Sampler):
@@ -284,12 +370,29 @@ class BatchSampler(Sampler):
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The inner sampler's state (see ``Sampler.state_dict``)."""
+        inner = getattr(self.sampler, "state_dict", None)
+        return {"sampler": inner() if inner is not None else {}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Repeat the saved epoch from batch ``state["start"]`` (every batch before it is full)."""
+        super().load_state_dict(state)
+
     def batch_arrays(self) -> Iterator[np.ndarray]:
         """One epoch's batches as int64 arrays, made as they are asked for."""
+        resume = self._take_resume()
+        skip = resume["start"]
+        if skip and hasattr(self.sampler, "load_state_dict"):
+            inner = {**resume.get("sampler", {}), "start": skip * self.batch_size}
+            self.sampler.load_state_dict(inner)
+            skip = 0
         if hasattr(self.sampler, "index_chunks"):
             chunks = self.sampler.index_chunks()
         else:
             chunks = Sampler.index_chunks(self.sampler)  # type: ignore[arg-type]
+        if skip:  # a plain iterable of indices: its first batches are used already
+            chunks = _skip(chunks, skip * self.batch_size)
         b, carry = self.batch_size, np.zeros(0, np.int64)
         for chunk in chunks:
             if carry.size:
@@ -304,6 +407,16 @@ class BatchSampler(Sampler):
     def __iter__(self) -> Iterator[list]:
         for batch in self.batch_arrays():
             yield batch.tolist()
+
+
+def _skip(chunks: Iterator[np.ndarray], count: int) -> Iterator[np.ndarray]:
+    """``chunks`` without their first ``count`` indices."""
+    for chunk in chunks:
+        if count >= chunk.size:
+            count -= chunk.size
+            continue
+        yield chunk[count:]
+        count = 0
 
 
 __all__ = [

@@ -19,8 +19,9 @@ from deepgrad.train.callbacks import (
     ProgressBar,
     TensorBoardLogger,
 )
-from deepgrad.train.checkpoint import load_checkpoint
+from deepgrad.train.checkpoint import latest_checkpoint, load_checkpoint
 from deepgrad.train.doctor import Diagnosis, Doctor
+from deepgrad.train.guards import NonFiniteLossError, TrainingInterrupted
 from deepgrad.train.history import History
 from deepgrad.train.metrics import (
     F1,
@@ -56,6 +57,7 @@ __all__ = [
     "Metric",
     "ModelCheckpoint",
     "Monitor",
+    "NonFiniteLossError",
     "Precision",
     "ProgressBar",
     "R2Score",
@@ -64,7 +66,9 @@ __all__ = [
     "TensorBoardLogger",
     "TopKAccuracy",
     "Trainer",
+    "TrainingInterrupted",
     "Updater",
+    "latest_checkpoint",
     "load_checkpoint",
     "metrics",
     "plots",

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import numpy as np
 
@@ -110,6 +111,20 @@ class Metric(ABC):
     @abstractmethod
     def compute(self):
         """The metric over every sample since the last reset."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The running sums (the private attributes ``reset`` sets), for checkpoints taken
+        inside an epoch; NumPy scalars are kept as 0-d arrays so that no bit changes."""
+        return {
+            key: np.asarray(value) if isinstance(value, np.generic) else value
+            for key, value in vars(self).items()
+            if key.startswith("_") or key == "num_classes"
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take back the running sums of ``state_dict`` (arrays come back as Tensors from a file)."""
+        for key, value in state.items():
+            setattr(self, key, value._data if isinstance(value, Tensor) else value)
 
     def _empty_error(self) -> RuntimeError:
         return RuntimeError(f"{type(self).__name__}.compute: no samples seen yet; call update(output, target) first.")

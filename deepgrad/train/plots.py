@@ -85,7 +85,7 @@ def _series(history, key: str) -> tuple[np.ndarray, np.ndarray]:
     epochs, values = [], []
     for record in history.epochs:
         value = record.get(key)
-        if _is_number(value):
+        if _is_number(value) and np.isfinite(value):  # a diverged run: NaN/inf left out
             epochs.append(record["epoch"])
             values.append(float(value))
     return np.asarray(epochs, dtype=np.float64), np.asarray(values, dtype=np.float64)
@@ -120,7 +120,7 @@ def plot_history(history, keys: list[str] | None = None, steps: bool = True, pat
         title: the figure's title. Default: None.
 
     The best validation epoch (lowest ``val_loss``) is marked; a learning-rate panel is added
-    when the rate changed during the run.
+    when the rate changed during the run. NaN and infinite values (a diverged run) are left out.
     """
     if not history.epochs:
         raise ValueError("plot_history: the history has no epochs yet; train first.")
@@ -136,10 +136,12 @@ def plot_history(history, keys: list[str] | None = None, steps: bool = True, pat
     for ax, key in zip(axes, keys):
         train_x, train_y = _series(history, key)
         val_x, val_y = _series(history, "val_" + key)
-        if key == "loss" and steps and history.step_column("loss").size:
+        step_loss = history.step_column("loss")
+        finite = np.isfinite(step_loss)
+        if key == "loss" and steps and finite.any():
             ax.plot(
-                _step_positions(history),
-                history.step_column("loss"),
+                _step_positions(history)[finite],
+                step_loss[finite],
                 color="C0",
                 alpha=0.25,
                 linewidth=0.8,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -17,6 +19,13 @@ from deepgrad.train import checkpoint as ckpt
 from deepgrad.train.callbacks.base import Callback
 from deepgrad.train.callbacks.gradient_clipping import GradientClipping
 from deepgrad.train.callbacks.progress_bar import ProgressBar
+from deepgrad.train.guards import (
+    NonFiniteLossError,
+    SignalGuard,
+    TrainingInterrupted,
+    check_nan_policy,
+    nonfinite_message,
+)
 from deepgrad.train.history import History, to_jsonable
 from deepgrad.train.metrics import Metric, get_metric
 from deepgrad.train.updater import StandardUpdater, Updater, batch_size
@@ -71,12 +80,28 @@ class Trainer:
             none, since most diagnoses read it). Default: False.
         progress: add a ``ProgressBar`` when the callbacks have none. Default: True.
         updater: the ``Updater`` that trains on each batch. Default: ``StandardUpdater()``.
+        nan_policy: what a NaN or infinite training loss does: ``"raise"`` a
+            ``NonFiniteLossError`` naming the step, epoch and value; ``"skip_step"``: the step's
+            update is not applied (its loss is recorded, left out of the epoch's mean, and the
+            epoch record counts ``skipped_steps``); ``"stop"``: the update is not applied and
+            the run stops after the batch (``history.stop_reason`` says why). Checked on the
+            loss value the step reads anyway (``Trainer.check_loss``). Default: "raise".
+
+    Interruptions and exact resume: during ``fit``, SIGINT (Ctrl-C) and SIGTERM end the run at
+    the next step boundary with ``TrainingInterrupted`` (a ``KeyboardInterrupt``; a second
+    signal stops at once). A checkpoint taken inside an epoch (``ModelCheckpoint(save_last=...,
+    every_n_steps=N)``, or the one it writes on an interruption) holds the position in the
+    epoch: the loader's order and batches used, the epoch's running sums and metrics, and every
+    random state, so ``fit(resume_from=...)`` ends with the weights of an uninterrupted run.
 
     Attributes:
         history: the ``History`` of the last ``fit``.
         epoch: the 1-based number of the running (or last finished) epoch; 0 before training.
         global_step: optimizer steps taken so far.
         diagnoses: the Doctor's findings after ``fit`` with ``doctor=True``.
+        skipped_steps: steps whose update ``nan_policy`` dropped, over the whole run.
+        interrupted_state: when an exception or signal ended ``fit`` at a step boundary, a copy
+            of ``state_dict()`` at that boundary (``ModelCheckpoint`` writes it); else None.
 
     Example:
         >>> import deepgrad as dg, deepgrad.nn as nn
@@ -105,8 +130,10 @@ class Trainer:
         doctor: bool = False,
         progress: bool = True,
         updater: Updater | None = None,
+        nan_policy: str = "raise",
     ) -> None:
         _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater)
+        self.nan_policy = check_nan_policy(nan_policy)
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
@@ -131,9 +158,18 @@ class Trainer:
         self.stop_reason: str | None = None
         self.diagnoses: list = []
         self._stop_requested = False
-        self._in_epoch_end = False
-        self._pending_checkpoints: list[str] = []
+        self._deferring = False  # inside on_batch_end / on_epoch_end: checkpoints wait
+        self._pending_checkpoints: list[tuple[Any, Callable | None]] = []
         self._train_loader = None
+        self.skipped_steps = 0
+        self.interrupted_state: dict[str, Any] | None = None
+        self._signal: str | None = None
+        self._boundary = True  # model, optimizer and position agree (between two steps)
+        self._in_epoch = False
+        self._resume_position: dict[str, Any] | None = None
+        self._epoch_state: dict[str, Any] = {}  # the epoch in progress: sums, counts, batches
+        self._skip_step = False
+        self._checked_step = 0
 
     def _build_callbacks(self, callbacks, grad_clip, monitor, doctor, progress) -> list[Callback]:
         """The callbacks given, with GradientClipping (grad_clip) first, and a Monitor and a
@@ -197,6 +233,53 @@ class Trainer:
     def stop_requested(self) -> bool:
         return self._stop_requested
 
+    def check_loss(self, loss: float) -> bool:
+        """Apply ``nan_policy`` to the loss of the step in progress; True: do not apply the step.
+
+        Updaters call it with the loss value before ``optimizer.step()`` when the value is not
+        finite (``if not math.isfinite(value) and trainer.check_loss(value): return logs``), as
+        ``StandardUpdater`` does. For an updater that does not, the Trainer applies the policy
+        after the update: "raise" and "stop" work the same, "skip_step" cannot undo the update
+        and warns once.
+
+        Raises:
+            NonFiniteLossError: the loss is NaN or infinite and ``nan_policy`` is "raise".
+        """
+        if math.isfinite(loss):
+            return False
+        step, epoch = self.global_step + 1, self.epoch
+        self._checked_step = step
+        if self.nan_policy == "raise":  # the failing step stays in the history, for diagnosis
+            self.history.add_step(step, epoch, loss, self.optimizer.param_groups[0]["lr"])
+            raise NonFiniteLossError(nonfinite_message(loss, step, epoch))
+        self._skip_step = True
+        if self.nan_policy == "stop":
+            self.request_stop(
+                f"non-finite loss ({loss}) at step {step} (epoch {epoch}); its update was not applied"
+            )
+        return True
+
+    def _late_loss_check(self, loss: float) -> None:
+        """The policy for a non-finite loss that the updater did not check before its step."""
+        step = self.global_step + 1
+        if self.nan_policy == "raise":
+            raise NonFiniteLossError(nonfinite_message(loss, step, self.epoch))
+        if self.nan_policy == "stop":
+            self.request_stop(f"non-finite loss ({loss}) at step {step} (epoch {self.epoch})")
+        elif not getattr(self, "_warned_late_check", False):
+            self._warned_late_check = True
+            logger.warning(
+                "Trainer(nan_policy='skip_step'): %s applied the update of step %d before the "
+                "Trainer saw its loss %s; call trainer.check_loss(loss) before optimizer.step().",
+                type(self.updater).__name__,
+                step,
+                loss,
+            )
+
+    def _on_signal(self, name: str) -> None:
+        self._signal = name
+        self._stop_requested = True  # the loop looks at this flag after every step
+
     # -- the loop -----------------------------------------------------------------------------
     def fit(self, train_loader, val_loader=None, epochs: int = 1, resume_from=None) -> History:
         """Train for ``epochs`` epochs in total (a resumed run continues up to the same total).
@@ -218,12 +301,19 @@ class Trainer:
         """
         if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
             raise ValueError(f"Trainer.fit: epochs must be an integer >= 1 (got {epochs!r})")
+        guard = SignalGuard(self._on_signal)
+        with guard:
+            return self._fit(train_loader, val_loader, epochs, resume_from)
+
+    def _fit(self, train_loader, val_loader, epochs: int, resume_from) -> History:
         self._start_fit(train_loader, epochs, resume_from)
         start_epoch = self.epoch
         status = "interrupted"
         try:
             while self.epoch < epochs and not self._stop_requested:
                 self._run_epoch(train_loader, val_loader)
+            if self._signal is not None:  # arrived outside the batches: stop at the epoch's end
+                raise TrainingInterrupted(self._signal, self.global_step)
             status = "stopped" if self._stop_requested else "completed"
             if not self._stop_requested:
                 self.stop_reason = (
@@ -235,29 +325,52 @@ class Trainer:
             self.stop_reason = f"interrupted by {type(exc).__name__} in epoch {self.epoch}" + (
                 f": {exc}" if str(exc) else ""
             )
+            self._snapshot_at_boundary()
             self._end_fit(status, failing=True)
             raise
         self._end_fit(status, failing=False)
         return self.history
 
+    def _snapshot_at_boundary(self) -> None:
+        """Keep a copy of the state when the run ended between two steps (else None)."""
+        self.interrupted_state = None
+        if not self._boundary:
+            logger.warning("fit ended inside a training step: no checkpoint of that moment")
+            return
+        try:
+            self.interrupted_state = ckpt.detached(self.state_dict())
+        except Exception:  # the interruption matters more than its checkpoint
+            logger.exception("could not take the state of the interrupted run")
+
     def _start_fit(self, train_loader, epochs: int, resume_from) -> None:
         """Restore the checkpoint (or start afresh), reset the run's flags and call on_fit_start."""
         state = None
+        self._resume_position = None
         if resume_from is not None:
-            state = ckpt.load_checkpoint(resume_from)
+            state = ckpt.resolve_checkpoint(resume_from)
             self._restore(state, train_loader)
         else:
             self.history = History()
             self.epoch = 0
             self.global_step = 0
+            self.skipped_steps = 0
         self.epochs = epochs
         self.stop_reason = None
         self._stop_requested = False
+        self._signal = None
+        self._boundary = True
+        self._in_epoch = False
+        self.interrupted_state = None
         self._train_loader = train_loader
         self._pending_checkpoints = []
         self.call_hook(
             "on_fit_start",
-            {"epochs": epochs, "start_epoch": self.epoch, "resumed": state is not None},
+            {
+                "epochs": epochs,
+                "start_epoch": self.epoch,
+                "start_step": self.global_step,
+                "resumed": state is not None,
+            },
         )
         if state is not None:
             self._restore_callbacks(state.get("callbacks", {}))
@@ -285,13 +398,20 @@ class Trainer:
     def _run_epoch(self, train_loader, val_loader) -> None:
         self.epoch += 1
         epoch = self.epoch
+        position, self._resume_position = self._resume_position, None
         self.model.train()
         for m in self.metrics:
             m.reset()
-        self.call_hook("on_epoch_start", {"epoch": epoch})
+        start_logs: dict[str, Any] = {"epoch": epoch}
+        if position is not None:
+            for m, state in zip(self.metrics, position["metrics"]):
+                m.load_state_dict(state)
+            start_logs["resumed_at_batch"] = position["batches"]
+        self._in_epoch = True
+        self.call_hook("on_epoch_start", start_logs)
         started = time.perf_counter()
         record: dict[str, Any] = {"epoch": epoch}
-        record.update(self._train_batches(train_loader, epoch))
+        record.update(self._train_batches(train_loader, epoch, position))
         clashes = sorted(m.name for m in self.metrics if m.name in record)
         if clashes:
             raise ValueError(
@@ -303,56 +423,110 @@ class Trainer:
                 record["val_" + key] = value
         record["lr"] = self.optimizer.param_groups[0]["lr"]
         record["time"] = time.perf_counter() - started
+        self._boundary = False  # until every callback has seen the epoch
         self.history.add_epoch(record)
-        self._in_epoch_end = True
+        self._deferring = True
         try:
             self.call_hook("on_epoch_end", record)
         finally:
-            self._in_epoch_end = False
-        pending, self._pending_checkpoints = self._pending_checkpoints, []
-        for path in pending:
-            self.save_checkpoint(path)
+            self._deferring = False
+        self._in_epoch = False
+        self._write_pending()
+        self._boundary = True
 
-    def _train_batches(self, train_loader, epoch: int) -> dict[str, float]:
-        """One pass over the training batches; returns the epoch means of the updater's logs
-        (``loss`` first), each weighted by the batches' sizes."""
+    def _write_pending(self) -> None:
+        pending, self._pending_checkpoints = self._pending_checkpoints, []
+        for path, after in pending:
+            self.save_checkpoint(path, after)
+
+    def _train_batches(self, train_loader, epoch: int, position) -> dict[str, float]:
+        """One pass over the training batches (the rest of the epoch when resuming at
+        ``position``); returns the epoch means of the updater's logs (``loss`` first), each
+        weighted by the batches' sizes, and ``skipped_steps`` under ``nan_policy='skip_step'``."""
         batch_start = self._hooks("on_batch_start")
         batch_end = self._hooks("on_batch_end")
         want_logs = bool(batch_start or batch_end)
         history = self.history
         group = self.optimizer.param_groups[0]
-        sums: dict[str, float] = {}
-        counts: dict[str, int] = {}
-        for index, batch in enumerate(train_loader):
+        state = self._epoch_state = _epoch_state(position)
+        sums: dict[str, float] = state["sums"]
+        counts: dict[str, int] = state["counts"]
+        isfinite = math.isfinite
+        for index, batch in enumerate(self._epoch_batches(train_loader, position), state["batches"]):
             logs: dict[str, Any] = (
                 {"epoch": epoch, "batch": index, "step": self.global_step + 1} if want_logs else {}
             )
             for hook in batch_start:
                 hook(self, logs)
             lr = group["lr"]
+            self._boundary = self._skip_step = False
             step_logs = self.updater.update(self, batch)
             loss, size = _loss_and_size(step_logs)
+            if not isfinite(loss) and self._checked_step != self.global_step + 1:
+                self._late_loss_check(loss)
             if self.scheduler is not None:
                 self.scheduler.step()
             self.global_step += 1
             history.add_step(self.global_step, epoch, loss, lr)
-            for key, value in step_logs.items():
-                if key != "size":
-                    sums[key] = sums.get(key, 0.0) + value * size
-                    counts[key] = counts.get(key, 0) + size
+            if self._skip_step:
+                state["skipped"] += 1
+                self.skipped_steps += 1
+            else:
+                for key, value in step_logs.items():
+                    if key != "size":
+                        sums[key] = sums.get(key, 0.0) + value * size
+                        counts[key] = counts.get(key, 0) + size
+            state["batches"] = index + 1
+            self._boundary = True
             if want_logs:
                 logs.update(step_logs)
                 logs["size"] = size
                 logs["lr"] = lr
-                for hook in batch_end:
-                    hook(self, logs)
+                self._batch_end(batch_end, logs)
             if self._stop_requested:
+                if self._signal is not None:
+                    raise TrainingInterrupted(self._signal, self.global_step)
                 break
-        if not counts.get("loss"):
+        return self._epoch_means(state)
+
+    def _batch_end(self, hooks: list, logs: dict[str, Any]) -> None:
+        """The on_batch_end hooks; checkpoints they ask for are written after the last one."""
+        self._deferring = True
+        try:
+            for hook in hooks:
+                hook(self, logs)
+        finally:
+            self._deferring = False
+        if self._pending_checkpoints:
+            self._write_pending()
+
+    def _epoch_means(self, state: dict[str, Any]) -> dict[str, float]:
+        sums, counts = state["sums"], state["counts"]
+        if not state["batches"]:
             raise ValueError(
                 "Trainer.fit: the training loader yielded no batches; check the dataset and batch_size."
             )
-        return {key: total / counts[key] for key, total in sums.items()}
+        means = {"loss": math.nan}  # every step skipped: no mean
+        means.update({key: total / counts[key] for key, total in sums.items()})
+        if self.nan_policy == "skip_step":
+            means["skipped_steps"] = state["skipped"]
+        return means
+
+    def _epoch_batches(self, train_loader, position):
+        """The loader's batches for this epoch: from where ``position`` left it when resuming."""
+        if position is None:
+            return train_loader
+        done = position["batches"]
+        try:
+            finished = done >= len(train_loader)
+        except TypeError:
+            finished = False
+        if finished:  # the checkpoint came after the epoch's last batch
+            return ()
+        if hasattr(train_loader, "load_state_dict"):
+            train_loader.load_state_dict(position["loader"])
+            return train_loader
+        return itertools.islice(train_loader, done, None)  # a list of batches, a generator
 
     def split_batch(self, batch) -> tuple[Any, Any]:
         """``(inputs, target)`` of a batch ``(*inputs, target)``, moved to ``self.device`` when one
@@ -436,17 +610,24 @@ class Trainer:
         return cat(outputs, dim=0)
 
     # -- checkpoints --------------------------------------------------------------------------
-    def save_checkpoint(self, path) -> None:
+    def save_checkpoint(self, path, after: Callable[[Any], None] | None = None) -> None:
         """Write everything needed to resume: model, optimizer, scheduler, callbacks' state, epoch,
-        step, random state and history, atomically (a crash never leaves a partial file).
+        step, position in the epoch, random state and history, atomically (a crash never leaves a
+        partial file).
 
-        Called while the epoch is ending (from a callback's ``on_epoch_end``), the write waits
-        until every callback has seen the epoch, so that all their state is in the file.
+        Called from a callback's ``on_batch_end`` or ``on_epoch_end``, the write waits until every
+        callback has seen the batch or epoch, so that all their state is in the file.
+
+        Args:
+            path: the file.
+            after: called with ``path`` once the file is written (e.g. to point a manifest at it).
         """
-        if self._in_epoch_end:
-            self._pending_checkpoints.append(path)
+        if self._deferring:
+            self._pending_checkpoints.append((path, after))
             return
         ckpt.save_checkpoint(self.state_dict(), path)
+        if after is not None:
+            after(path)
 
     def state_dict(self) -> dict[str, Any]:
         """The resumable state of the run (what ``save_checkpoint`` writes)."""
@@ -460,6 +641,23 @@ class Trainer:
             "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys().items()},
             "rng": ckpt.rng_state(self._train_loader),
             "history": self.history.state_dict(),
+            "position": self._position() if self._in_epoch else None,
+            "skipped_steps": self.skipped_steps,
+        }
+
+    def _position(self) -> dict[str, Any]:
+        """Where the epoch in progress stands: batches done, running sums, metrics, loader."""
+        state = self._epoch_state
+        done = state.get("batches", 0)
+        loader = self._train_loader
+        loader_state = loader.state_dict() if hasattr(loader, "state_dict") else {}
+        return {
+            "batches": done,
+            "sums": dict(state.get("sums", {})),
+            "counts": dict(state.get("counts", {})),
+            "skipped": state.get("skipped", 0),
+            "metrics": [m.state_dict() for m in self.metrics],
+            "loader": {**loader_state, "batches": done},
         }
 
     def _callback_keys(self) -> dict[str, Callback]:
@@ -488,6 +686,11 @@ class Trainer:
         self.history.load_state_dict(state["history"])
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
+        self.skipped_steps = int(state.get("skipped_steps", 0))
+        position = state.get("position")
+        if position is not None:  # inside an epoch: _run_epoch continues it
+            self.epoch -= 1
+            self._resume_position = position
 
     def _restore_callbacks(self, states: dict[str, Any]) -> None:
         for key, cb in self._callback_keys().items():
@@ -550,6 +753,18 @@ def _loss_and_size(logs: dict[str, float]) -> tuple[float, int]:
                     f"({', '.join(sorted(RESERVED_LOGS))}, val_*); rename it."
                 )
     return logs["loss"], int(logs.get("size", 1))
+
+
+def _epoch_state(position: dict[str, Any] | None) -> dict[str, Any]:
+    """The running state of an epoch: fresh, or continued from a checkpoint's position."""
+    if position is None:
+        return {"batches": 0, "sums": {}, "counts": {}, "skipped": 0}
+    return {
+        "batches": int(position["batches"]),
+        "sums": {k: float(v) for k, v in position["sums"].items()},
+        "counts": {k: int(v) for k, v in position["counts"].items()},
+        "skipped": int(position.get("skipped", 0)),
+    }
 
 
 def _computed(metrics: list[Metric]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ else about the Trainer stays as it is.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,12 @@ class Updater(ABC):
     ``trainer.split_batch(batch)`` (inputs and target, moved to the trainer's device) and
     ``trainer.call_hook("on_backward_end", logs)``, which it calls between ``backward()`` and
     ``optimizer.step()`` so that gradient clipping and other gradient callbacks run.
+
+    A NaN or infinite loss: an updater calls ``trainer.check_loss(value)`` with the loss it
+    read, before ``optimizer.step()``, when the value is not finite; True means ``nan_policy``
+    drops this step (return the logs without stepping), and with "raise" it raises. An updater
+    that does not call it still gets "raise" and "stop", but "skip_step" cannot undo its
+    update (the Trainer warns).
 
     An updater with state of its own (a replay buffer, a step counter) returns it from
     ``state_dict()``; checkpoints keep it and a resumed run takes it back through
@@ -88,7 +95,9 @@ class StandardUpdater(Updater):
     loss.backward();  on_backward_end hooks (GradientClipping);  optimizer.step()
 
     The batch is ``(*inputs, target)``; the trainer's metrics are updated with
-    ``(output, target)``. Returns ``{"loss": float(loss), "size": len(target)}``.
+    ``(output, target)``. Returns ``{"loss": float(loss), "size": len(target)}``. A non-finite
+    loss goes to ``trainer.check_loss`` before the backward pass: a skipped step changes neither
+    the gradients, the weights nor the metrics.
     """
 
     def update(self, trainer: Trainer, batch: Any) -> dict[str, float]:
@@ -100,6 +109,9 @@ class StandardUpdater(Updater):
                 f"Trainer: loss_fn must return a scalar (got shape {tuple(loss.shape)}); "
                 "use reduction='mean'."
             )
+        value = float(loss._data)
+        if not math.isfinite(value) and trainer.check_loss(value):  # nan_policy: skip the step
+            return {"loss": value, "size": batch_size(target)}
         trainer.optimizer.zero_grad()
         loss.backward()
         trainer.call_hook(
@@ -108,7 +120,7 @@ class StandardUpdater(Updater):
         trainer.optimizer.step()
         for metric in trainer.metrics:
             metric.update(output, target)
-        return {"loss": float(loss._data), "size": batch_size(target)}
+        return {"loss": value, "size": batch_size(target)}
 
 
 def batch_size(target: Any) -> int:

@@ -225,7 +225,8 @@ def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypa
     train, val, _ = recipe.loaders(config, data)
     trainer = recipe.make_trainer(config, model, recipe.make_optimizer(config, model), [], False, progress=False)
     history = trainer.fit(train, val, epochs=3, resume_from=tmp_path / "last.safetensors")
-    assert trainer.global_step == 29 + 22 and [r["epoch"] for r in history.epochs] == [1, 3]
+    # the checkpoint holds the position inside epoch 2: the resumed run finishes it, then epoch 3
+    assert trainer.global_step == 3 * 22 and [r["epoch"] for r in history.epochs] == [1, 2, 3]
 
 
 def test_train_recipe_runs_a_recipe_from_python(tmp_path):

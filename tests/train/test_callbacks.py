@@ -41,7 +41,7 @@ class FakeTrainer:
         if self.stop_reason is None:
             self.stop_reason = reason
 
-    def save_checkpoint(self, path):
+    def save_checkpoint(self, path, after=None):
         self.saved.append(path)
 
 
@@ -257,12 +257,18 @@ def test_csv_logger(tmp_path):
     logger.on_epoch_end(trainer, {"epoch": 1, "loss": 0.5, "confusion_matrix": dg.zeros(2, 2), "lr": 0.1})
     logger.on_epoch_end(trainer, {"epoch": 2, "loss": 0.25, "confusion_matrix": dg.zeros(2, 2), "lr": 0.1})
     logger.on_fit_end(trainer, {})
-    logger.on_fit_start(trainer, {"resumed": True})  # a resumed run appends
-    logger.on_epoch_end(trainer, {"epoch": 3, "loss": 0.125, "lr": 0.1})
+    logger.on_fit_start(trainer, {"resumed": True, "start_epoch": 2})  # a resumed run appends
+    logger.on_epoch_end(trainer, {"epoch": 3, "loss": 0.125, "lr": math.nan})
     logger.on_fit_end(trainer, {})
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    assert rows == [["epoch", "loss", "lr"], ["1", "0.5", "0.1"], ["2", "0.25", "0.1"], ["3", "0.125", "0.1"]]
+    assert rows == [["epoch", "loss", "lr"], ["1", "0.5", "0.1"], ["2", "0.25", "0.1"], ["3", "0.125", "nan"]]
+    logger.on_fit_start(trainer, {"resumed": True, "start_epoch": 1})  # from an older checkpoint
+    logger.on_epoch_end(trainer, {"epoch": 2, "loss": 0.5, "lr": math.inf})
+    logger.on_fit_end(trainer, {})
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows == [["epoch", "loss", "lr"], ["1", "0.5", "0.1"], ["2", "0.5", "inf"]]
 
 
 def test_json_logger(tmp_path):

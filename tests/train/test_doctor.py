@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow in
 
 def diagnose(model, opt, data, epochs=10, val=None, loss_fn=F.cross_entropy, every=5):
     monitor = Monitor(every=every)
-    trainer = Trainer(model, loss_fn, opt, callbacks=[monitor], progress=False)
+    trainer = Trainer(model, loss_fn, opt, callbacks=[monitor], progress=False, nan_policy="stop")
     history = trainer.fit(loader(*data), None if val is None else loader(*val, batch_size=512), epochs=epochs)
     found = Doctor(history, monitor).diagnose()
     return {d.code: d for d in found}, found

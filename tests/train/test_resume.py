@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -16,12 +19,16 @@ from deepgrad.optim import Adam
 from deepgrad.optim.lr_scheduler import ReduceLROnPlateau, StepLR
 from deepgrad.train import (
     Callback,
+    CSVLogger,
     EarlyStopping,
+    JSONLogger,
     LRSchedulerCallback,
     ModelCheckpoint,
     Trainer,
     load_checkpoint,
 )
+from deepgrad.train.checkpoint import latest_checkpoint
+from deepgrad.train.guards import TrainingInterrupted
 
 EPOCHS = 5
 
@@ -142,7 +149,7 @@ def test_checkpoint_survives_a_crash_during_write(tmp_path, monkeypatch):
     monkeypatch.undo()
 
     assert path.read_bytes() == good_bytes
-    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.safetensors", "best.safetensors", "last.safetensors"])
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.safetensors", "best.safetensors", "last.safetensors", "last.latest.json"])
     state = load_checkpoint(path)
     assert state["epoch"] == 1
     for key, value in saved_weights.items():
@@ -165,3 +172,155 @@ def test_model_checkpoint_crash_keeps_the_previous_file(tmp_path, monkeypatch):
     assert last.read_bytes() == before  # ModelCheckpoint(save_last) writes it every epoch
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     assert load_checkpoint(last)["epoch"] == 2
+
+
+# -- inside an epoch: exceptions, signals, every N steps ----------------------------------------
+STEPS_PER_EPOCH = 8  # 256 samples, batches of 32
+
+
+class StopAt(Callback):
+    """Ends the run after step ``step``'s on_batch_end: by an exception, SIGINT or SIGTERM."""
+
+    def __init__(self, step, how):
+        self.step, self.how = step, how
+
+    def on_batch_end(self, trainer, logs):
+        if logs["step"] != self.step:
+            return
+        if self.how == "exception":
+            raise RuntimeError("a logger crashed (simulated)")
+        signal.raise_signal(signal.SIGINT if self.how == "sigint" else signal.SIGTERM)
+
+
+class CrashInBackward(Callback):
+    """Raises inside a step (between backward and the optimizer step): no boundary there."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_backward_end(self, trainer, logs):
+        if logs["step"] == self.step:
+            raise OSError("disk full (simulated)")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reference")
+    trainer, model, train, val = build(folder, seed=0)
+    history = trainer.fit(train, val, epochs=EPOCHS)
+    return weights(model), load_checkpoint(folder / "last.safetensors"), history
+
+
+def assert_same_run(trainer, model, folder, reference):
+    expected, last, history = reference
+    assert_same_weights(weights(model), expected)
+    resumed_last = load_checkpoint(folder / "last.safetensors")
+    for part in ("model", "optimizer"):
+        flat_a, flat_b = _flatten(resumed_last[part]), _flatten(last[part])
+        assert flat_a.keys() == flat_b.keys()
+        for key in flat_a:
+            assert np.array_equal(flat_a[key], flat_b[key]), (part, key)
+    got = trainer.history
+    assert [{**r, "time": 0} for r in got.epochs] == [{**r, "time": 0} for r in history.epochs]
+    np.testing.assert_array_equal(got.step_column("step"), np.arange(1, len(history.steps) + 1))
+    np.testing.assert_array_equal(got.step_column("loss"), history.step_column("loss"))
+    np.testing.assert_array_equal(got.step_column("lr"), history.step_column("lr"))
+
+
+def _flatten(obj, prefix=""):
+    if isinstance(obj, dict):
+        out = {}
+        for key, value in obj.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    if isinstance(obj, (list, tuple)):
+        return _flatten(dict(enumerate(obj)), prefix)
+    return {prefix: obj.numpy() if isinstance(obj, dg.Tensor) else np.asarray(obj)}
+
+
+@pytest.mark.parametrize("how", ["exception", "sigint", "sigterm"])
+@pytest.mark.parametrize("step", [1, 19, 3 * STEPS_PER_EPOCH])  # first, mid-epoch 3, last of 3
+def test_mid_epoch_interruption_resumes_bit_exactly(tmp_path, uninterrupted, how, step):
+    trainer, model, train, val = build(tmp_path, seed=0, extra=[StopAt(step, how)])
+    previous = signal.getsignal(signal.SIGTERM)
+    expected_error = RuntimeError if how == "exception" else TrainingInterrupted
+    with pytest.raises(expected_error):
+        trainer.fit(train, val, epochs=EPOCHS)
+    assert signal.getsignal(signal.SIGTERM) is previous  # fit restored the handlers
+    assert trainer.global_step == step  # the step in progress was finished, no other begun
+    manifest = json.loads((tmp_path / "last.latest.json").read_text())
+    assert manifest["global_step"] == step
+    if step % STEPS_PER_EPOCH:
+        assert manifest["latest"] == f"last.step{step:08d}.safetensors"
+        if step > STEPS_PER_EPOCH:  # the last complete epoch's checkpoint is still there
+            assert load_checkpoint(tmp_path / "last.safetensors")["epoch"] == step // STEPS_PER_EPOCH
+
+    trainer, model, train, val = build(tmp_path, seed=123)  # a fresh process
+    trainer.fit(train, val, epochs=EPOCHS, resume_from=tmp_path)
+    assert_same_run(trainer, model, tmp_path, uninterrupted)
+    assert not list(tmp_path.glob("last.step*"))  # the epoch checkpoints replaced them
+
+
+def test_every_n_steps_survives_a_crash_inside_a_step(tmp_path, uninterrupted):
+    checkpoints = ModelCheckpoint(tmp_path / "steps" / "unused.safetensors", save_best_only=True, every_n_steps=5)
+    trainer, model, train, val = build(tmp_path, seed=0, extra=[checkpoints, CrashInBackward(23)])
+    with pytest.raises(OSError, match="simulated"):
+        trainer.fit(train, val, epochs=EPOCHS)
+    assert trainer.interrupted_state is None  # inside a step: nothing consistent to write
+    steps = tmp_path / "steps"
+    assert sorted(p.name for p in steps.glob("last.step*")) == ["last.step00000020.safetensors"]
+    assert latest_checkpoint(steps).name == "last.step00000020.safetensors"
+
+    trainer, model, train, val = build(tmp_path, seed=5)
+    trainer.fit(train, val, epochs=EPOCHS, resume_from=steps)
+    assert_same_run(trainer, model, tmp_path, uninterrupted)
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path):
+    trainer, _model, train, val = build(tmp_path, seed=0, extra=[StopAt(12, "sigint")])
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(train, val, epochs=EPOCHS)
+    newest = tmp_path / "last.step00000012.safetensors"
+    assert latest_checkpoint(tmp_path) == newest
+    newest.write_bytes(newest.read_bytes()[:100])  # cut short, e.g. by a full disk elsewhere
+    assert latest_checkpoint(tmp_path) == tmp_path / "last.safetensors"
+    leftover = tmp_path / ".last.safetensors.abc123xy.tmp"
+    leftover.write_bytes(b"half a checkpoint")
+    trainer, _model, train, val = build(tmp_path, seed=1)
+    trainer.fit(train, val, epochs=2, resume_from=tmp_path)
+    assert not leftover.exists()
+    assert [r["epoch"] for r in trainer.history.epochs] == [1, 2]
+
+
+def test_a_second_signal_stops_at_once(tmp_path):
+    class TwoSignals(Callback):
+        def on_batch_end(self, trainer, logs):
+            if logs["step"] == 3:
+                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signal.SIGINT)
+
+    trainer, _model, train, val = build(tmp_path, seed=0, extra=[TwoSignals()])
+    with pytest.raises(KeyboardInterrupt) as info:
+        trainer.fit(train, val, epochs=EPOCHS)
+    assert not isinstance(info.value, TrainingInterrupted)
+    assert "second SIGINT" in str(info.value)
+
+
+def test_logs_are_cut_back_to_the_checkpoint(tmp_path, uninterrupted):
+    def loggers():
+        return [CSVLogger(tmp_path / "metrics.csv"), JSONLogger(tmp_path / "run.jsonl", steps=True)]
+
+    trainer, _model, train, val = build(tmp_path, seed=0, extra=[*loggers(), StopAt(30, "exception")])
+    with pytest.raises(RuntimeError):
+        trainer.fit(train, val, epochs=EPOCHS)
+    # the checkpoint of step 24 is the newest that survives (as after a SIGKILL)
+    (tmp_path / "last.step00000030.safetensors").unlink()
+    trainer, _model, train, val = build(tmp_path, seed=0, extra=loggers())
+    trainer.fit(train, val, epochs=EPOCHS, resume_from=tmp_path)
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        epochs = [int(row["epoch"]) for row in csv.DictReader(f)]
+    assert epochs == list(range(1, EPOCHS + 1))
+    records = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in records if r["event"] == "step"]
+    assert steps == list(range(1, EPOCHS * STEPS_PER_EPOCH + 1))
+    assert [r["epoch"] for r in records if r["event"] == "epoch"] == list(range(1, EPOCHS + 1))

@@ -175,7 +175,7 @@ def test_hook_order_and_logs(moons_data):
     ]
     assert names == ["on_fit_start"] + epoch * 2 + ["on_fit_end"]
     logs = dict(rec.calls)
-    assert logs["on_fit_start"] == {"epochs": 2, "start_epoch": 0, "resumed": False}
+    assert logs["on_fit_start"] == {"epochs": 2, "start_epoch": 0, "start_step": 0, "resumed": False}
     batch_end = [l for n, l in rec.calls if n == "on_batch_end"]
     assert [l["step"] for l in batch_end] == [1, 2, 3, 4]
     assert [l["epoch"] for l in batch_end] == [1, 1, 2, 2]

@@ -15,8 +15,10 @@ class Callback:
     ``on_backward_end``: nine hooks, always ``start``/``end`` (never begin), always the two
     arguments. The Trainer calls them in this order::
 
-        on_fit_start                     logs: epochs, start_epoch, resumed
-          on_epoch_start                 logs: epoch
+        on_fit_start                     logs: epochs, start_epoch (epochs complete), start_step,
+                                               resumed (a resumed run's logs cut back to these)
+          on_epoch_start                 logs: epoch (and resumed_at_batch when a checkpoint
+                                               taken inside the epoch continues it)
             on_batch_start               logs: epoch, batch, step
               on_backward_end            logs: epoch, step  (after loss.backward(), before
                                                optimizer.step(): read or change gradients)

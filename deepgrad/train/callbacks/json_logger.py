@@ -27,7 +27,8 @@ class JSONLogger(Callback):
     metrics are written as nested lists, NaN and infinities as the strings "nan", "inf".
 
     Args:
-        path: the ``.jsonl`` file (appended to when ``fit`` resumes or ``append`` is True).
+        path: the ``.jsonl`` file (appended to when ``fit`` resumes or ``append`` is True; a
+            resumed run first drops the epochs and steps after its checkpoint).
         steps: also log every optimizer step. Default: False.
         append: keep what the file holds. Default: False.
     """
@@ -45,6 +46,8 @@ class JSONLogger(Callback):
 
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
         append = self.append or logs.get("resumed", False)
+        if logs.get("resumed", False) and "start_epoch" in logs and os.path.exists(self.path):
+            _cut_back(self.path, logs["start_epoch"], logs.get("start_step", math.inf))
         self._file = open(  # noqa: SIM115 - stays open across hooks, closed in on_fit_end
             self.path, "a" if append else "w"
         )
@@ -63,3 +66,25 @@ class JSONLogger(Callback):
             self._write("fit_end", logs)
             self._file.close()
             self._file = None
+
+
+def _cut_back(path: str, last_epoch: int, last_step: int) -> None:
+    """Rewrite the file without the epoch and step records after the checkpoint's."""
+    with open(path) as f:
+        lines = f.readlines()
+
+    def keep(line: str) -> bool:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return False  # a line cut short by the interruption
+        if record.get("event") == "epoch":
+            return record.get("epoch", 0) <= last_epoch
+        if record.get("event") == "step":
+            return record.get("step", 0) <= last_step
+        return True
+
+    kept = [line for line in lines if keep(line)]
+    if len(kept) != len(lines):
+        with open(path, "w") as f:
+            f.writelines(kept)

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from deepgrad.io import save
+from deepgrad.train import checkpoint as ckpt
 from deepgrad.train.callbacks.base import Callback, check_mode, is_improvement, monitored_value
 
 
 class ModelCheckpoint(Callback):
-    """Save the run at the end of epochs: the best one so far, every one, and/or the last one.
+    """Save the run at the end of epochs (the best one so far, every one, and/or the last one),
+    every N steps, and when it is interrupted.
 
     Files are written with ``deepgrad.save`` (safetensors, no pickle), atomically: a crash while
     writing leaves the previous file intact. A full checkpoint (the default) holds everything
@@ -31,6 +33,16 @@ class ModelCheckpoint(Callback):
             folder (or to this path if a string is given): resume from it after a crash.
             Default: False.
         weights_only: write only the model's weights to ``path``. Default: False.
+        every_n_steps: also write a resumable checkpoint every N optimizer steps, inside the
+            epoch, to ``last.step<step>.safetensors`` next to the last file (implies
+            ``save_last=True`` when it is False). Default: None.
+
+    Resumable checkpoints (the last file and the step files) never replace a good one by a
+    broken one: each is written to its own file, atomically, and only then does the manifest
+    ``last.latest.json`` point at it (older step files are then deleted). When ``fit`` ends by
+    an exception, Ctrl-C or SIGTERM between two steps, the state of that moment is written as a
+    step file too. ``Trainer.fit(resume_from=<folder>)`` resumes from the newest one that loads,
+    bit-exactly; ``on_fit_start`` removes temporary files that a killed write left behind.
 
     Attributes:
         best, best_epoch: the best monitored value and its epoch; ``best_path`` the file written.
@@ -45,6 +57,7 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = True,
         save_last: bool | str | os.PathLike = False,
         weights_only: bool = False,
+        every_n_steps: int | None = None,
     ):
         if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
             raise ValueError(f"ModelCheckpoint: path must be a file path (got {path!r})")
@@ -57,6 +70,15 @@ class ModelCheckpoint(Callback):
         self.mode = check_mode("ModelCheckpoint", mode)
         self.save_best_only = bool(save_best_only)
         self.weights_only = bool(weights_only)
+        if every_n_steps is not None and (
+            not isinstance(every_n_steps, int) or isinstance(every_n_steps, bool) or every_n_steps < 1
+        ):
+            raise ValueError(
+                f"ModelCheckpoint: every_n_steps must be a positive int or None (got {every_n_steps!r})"
+            )
+        self.every_n_steps = every_n_steps
+        if every_n_steps is not None and save_last is False:
+            save_last = True
         if save_last is True:
             self.last_path: str | None = str(Path(self.path).parent / "last.safetensors")
         elif save_last is False or save_last is None:
@@ -70,11 +92,43 @@ class ModelCheckpoint(Callback):
         self.best: float | None = None
         self.best_epoch: int | None = None
         self.best_path: str | None = None
+        self._last_epoch_written: int | None = None
 
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
         self.best = None
         self.best_epoch = None
         self.best_path = None
+        folders = {Path(self.path).parent}
+        if self.last_path is not None:
+            folders.add(Path(self.last_path).parent)
+        for folder in folders:
+            ckpt.remove_temporary_files(folder)
+
+    def _save_resumable(self, trainer, path) -> None:
+        """Write a full checkpoint to ``path``; point the manifest at it once it is written."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        trainer.save_checkpoint(path, after=lambda written: self._point_to(trainer, written))
+
+    def _point_to(self, trainer, written) -> None:
+        meta = {"epoch": trainer.epoch, "global_step": trainer.global_step}
+        ckpt.write_manifest(self.last_path, written, meta)
+
+    def on_batch_end(self, trainer, logs: dict[str, Any]) -> None:
+        if self.every_n_steps is not None and logs["step"] % self.every_n_steps == 0:
+            self._save_resumable(trainer, ckpt.step_path(self.last_path, logs["step"]))
+
+    def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
+        if logs.get("status") != "interrupted" or self.last_path is None:
+            return
+        state = getattr(trainer, "interrupted_state", None)
+        if state is None:
+            return
+        if state.get("position") is None and state["epoch"] == self._last_epoch_written:
+            return  # interrupted after the epoch's checkpoint: nothing newer to keep
+        path = ckpt.step_path(self.last_path, int(state["global_step"]))
+        ckpt.save_checkpoint(state, path)
+        meta = {"epoch": state["epoch"], "global_step": state["global_step"]}
+        ckpt.write_manifest(self.last_path, path, meta)
 
     def _write(self, trainer, path: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -101,8 +155,8 @@ class ModelCheckpoint(Callback):
             if improved:
                 self.best_path = path
         if self.last_path is not None:
-            Path(self.last_path).parent.mkdir(parents=True, exist_ok=True)
-            trainer.save_checkpoint(self.last_path)
+            self._save_resumable(trainer, self.last_path)
+            self._last_epoch_written = logs.get("epoch")
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch, "best_path": self.best_path}

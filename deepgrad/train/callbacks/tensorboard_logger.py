@@ -29,6 +29,10 @@ class TensorBoardLogger(Callback):
       ``activations/<module name>`` histograms of every leaf module's output on the epoch's
       first batch (captured with forward hooks that are removed right after that batch).
 
+    Non-finite values (a diverged run) never stop the run: histograms leave them out (and are
+    skipped when nothing finite is left). A resumed run purges what was logged after its
+    checkpoint's step (tensorboardX ``purge_step``), so no point appears twice.
+
     Args:
         logdir: the folder for the event files (created if missing).
         step_every: steps between per-step scalars; 0 turns them off. Default: 10.
@@ -53,7 +57,11 @@ class TensorBoardLogger(Callback):
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
         from tensorboardX import SummaryWriter
 
-        self.writer = SummaryWriter(logdir=self.logdir)
+        if logs.get("resumed", False) and "start_step" in logs:
+            # drop what the interrupted run logged after the checkpoint
+            self.writer = SummaryWriter(logdir=self.logdir, purge_step=logs["start_step"] + 1)
+        else:
+            self.writer = SummaryWriter(logdir=self.logdir)
 
     def _histograms_due(self, epoch: int) -> bool:
         return self.histogram_every > 0 and epoch % self.histogram_every == 0
@@ -96,11 +104,24 @@ class TensorBoardLogger(Callback):
             self.writer.add_scalar(tag, value, epoch)
         if self._histograms_due(epoch):
             for name, param in trainer.model.named_parameters():
-                self.writer.add_histogram("weights/" + name, _host(param._data), epoch)
+                self._histogram("weights/" + name, _host(param._data), epoch)
             for name, values in self._activations.items():
-                self.writer.add_histogram("activations/" + name, values, epoch)
+                self._histogram("activations/" + name, values, epoch)
             self._activations = {}
         self.writer.flush()
+
+    def _histogram(self, tag: str, values: np.ndarray, epoch: int) -> None:
+        """A histogram of the finite values; none when nothing is left to count (a diverged run
+        has NaN, or values beyond tensorboardX's buckets, about 1e20, that it cannot bin)."""
+        values = np.asarray(values).ravel()
+        finite = values[np.isfinite(values)] if values.dtype.kind in "fc" else values
+        if not finite.size:
+            return
+        try:
+            self.writer.add_histogram(tag, finite, epoch)
+        except ValueError as exc:  # "The histogram is empty": every value outside the buckets
+            if "empty" not in str(exc):
+                raise
 
     def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
         for handle in self._handles:
