@@ -152,7 +152,7 @@ def test_inputs_are_checked_every_training_step_but_not_in_evaluation():
     model = mlp(nn.ReLU)
     monitor = Monitor(every=100)
     trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.0), callbacks=[monitor],
-                      progress=False)
+                      progress=False, nan_policy="skip_step")
     clean = x.copy()
     clean[5:7] = 0.0
     trainer.fit(loader(x, y, batch_size=16, shuffle=False), loader(clean, y, 16), epochs=2)
