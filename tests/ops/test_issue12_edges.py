@@ -89,7 +89,6 @@ def test_clamp_tensor_bounds_matches_torch_with_nan(bounds):
     yd, *dg_inputs = run(dg, lambda a: dg.tensor(a, requires_grad=True))
     yt, *torch_inputs = run(torch, lambda a: torch.tensor(a, requires_grad=True))
     _same(yd.detach().numpy(), yt.detach().numpy())
-    x, low, high = arrays
     # PyTorch also gives high a gradient where y is NaN (x or low NaN, x > high or high < low);
     # deepgrad gives none where y is NaN.
     nan_y = np.isnan(yt.detach().numpy())
