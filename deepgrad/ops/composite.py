@@ -41,8 +41,13 @@ def std(x: Tensor, dim=None, correction: int = 1, keepdim: bool = False) -> Tens
 
 
 def logsumexp(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    """log(sum(exp(x))) over ``dim``, shifted by the max so that large inputs do not overflow."""
+    """log(sum(exp(x))) over ``dim``, shifted by the max so that large inputs do not overflow.
+
+    Over an empty dim the sum is 0, so the result is -inf (as in PyTorch).
+    """
     dims = rd.normalize_dims("logsumexp", dim, x._data.ndim)
+    if any(x._data.shape[d] == 0 for d in dims):  # no max to shift by (issue 12)
+        return rd.Sum.apply(x, dims=dims, keepdim=keepdim) + float("-inf")
     shift = rd.Amax.apply(x, dims=dims, keepdim=True).detach()
     shift = ew.where(ew.isfinite(shift), shift, 0.0)
     out = ew.exp(x - shift).sum(dim=dims, keepdim=True).log() + shift
@@ -139,6 +144,11 @@ def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Ten
         positive = total > 0
         # sqrt'(0) is infinite; evaluating sqrt at 1 where the sum is 0 keeps the gradient finite (0).
         return ew.where(positive, ew.sqrt(ew.where(positive, total, 1.0)), 0.0)
+    if p in (math.inf, -math.inf) and any(x._data.shape[d] == 0 for d in dims):
+        raise ShapeError(
+            f"norm: cannot compute the {p} norm over dims {dims} of shape {x.shape}, an empty "
+            "reduction with no identity (as in PyTorch); reduce over non-empty dims or use p=2."
+        )
     magnitude = ew.abs(x)
     if p == math.inf:
         return rd.Amax.apply(magnitude, dims=dims, keepdim=keepdim)

@@ -682,11 +682,41 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's ar
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        # where() rather than maximum(): at x == bound the whole gradient goes to x (as with
-        # number bounds, and as in PyTorch) instead of being split with the bound.
-        y = x if min is None else where(compare("lt", x, min), min, x)
-        return y if max is None else where(compare("gt", y, max), max, y)
+        return _clamp_tensor_bounds(x, min, max)
     return Clamp.apply(x, low=min, high=max)
+
+
+def _clamp_tensor_bounds(x: Tensor, low, high) -> Tensor:
+    """y = min(max(x, low), high), NaN where x or a bound is NaN (issue 12), with PyTorch's gradient.
+
+    The gradient goes to x where low <= x <= high, to low where x < low < high, to high where
+    x > high or high < low, and nowhere else (x < low == high, or y is NaN: there PyTorch may
+    still give high a gradient). The selections are disjoint, so three where()s route it;
+    elsewhere the detached clamped value is used.
+    """
+    inside = compare("ge", x, low) if low is not None else None
+    if high is not None:
+        below = compare("le", x, high)
+        inside = below if inside is None else logical_and(inside, below)
+    value = x.detach()
+    if low is not None:
+        value = maximum(value, low.detach() if isinstance(low, Tensor) else low)
+    if high is not None:
+        value = minimum(value, high.detach() if isinstance(high, Tensor) else high)
+    y = value
+    if high is not None:
+        to_high = compare("gt", x, high)
+        if low is not None:
+            # Not where y is NaN (a NaN in x or low), which must stay NaN.
+            to_high = logical_or(to_high, compare("lt", high, low))
+            to_high = logical_and(to_high, compare("eq", value, value))
+        y = where(to_high, high, y)
+    if low is not None:
+        to_low = compare("lt", x, low)
+        if high is not None:
+            to_low = logical_and(to_low, compare("lt", low, high))
+        y = where(to_low, low, y)
+    return where(inside, x, y)
 
 
 clip = clamp

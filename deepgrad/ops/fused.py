@@ -39,6 +39,8 @@ class LogSoftmax(Function):
         ctx.dim = dim
         ctx.save_outputs()
         xp = ctx.xp
+        if x.shape[dim] == 0:  # nothing to normalize, and no max to shift by (issue 12)
+            return x.copy()
         # Subtracting the row maximum keeps exp() from overflowing (x = 1000 gives exp(0), not inf).
         y = x - x.max(axis=dim, keepdims=True)
         y -= xp.log(xp.exp(y).sum(axis=dim, keepdims=True))
@@ -61,6 +63,8 @@ class Softmax(Function):
         ctx.dim = dim
         ctx.save_outputs()
         xp = ctx.xp
+        if x.shape[dim] == 0:  # nothing to normalize, and no max to shift by (issue 12)
+            return x.copy()
         # The max shift cancels in the ratio and keeps exp() finite.
         y = xp.exp(x - x.max(axis=dim, keepdims=True))
         y /= y.sum(axis=dim, keepdims=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DeviceError, ShapeError, amp_state
@@ -234,9 +236,11 @@ class Linear(Function):
         x, w = ctx.saved_inputs
         need_x, need_w, *need_b = ctx.needs_input_grad
         dx = dy @ w if need_x else None
-        rows = dy if dy.ndim == 2 else dy.reshape(-1, dy.shape[-1])
+        # Explicit row counts, not -1: reshape(-1, 0) is ambiguous when a feature size is 0 (issue 12).
+        n = math.prod(x.shape[:-1])
+        rows = dy if dy.ndim == 2 else dy.reshape(n, dy.shape[-1])
         if need_w:
-            inputs = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            inputs = x if x.ndim == 2 else x.reshape(n, x.shape[-1])
             dw = rows.mT @ inputs
         else:
             dw = None

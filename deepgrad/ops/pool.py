@@ -63,6 +63,22 @@ def _crop(xp, xpad, padding, in_hw):
     return xp.ascontiguousarray(xpad[:, :, top : top + in_hw[0], left : left + in_hw[1]])
 
 
+def _keep(xp, values, mask, out=None):
+    """values where mask is true, else +0.0, as an array (into ``out`` when given).
+
+    A select, not ``values * mask``: that product turns an inf or NaN outside the mask into NaN
+    (0 * inf), so an inf gradient would spread NaN over the positions that did not win (issue 12).
+    Done on the floats' bits, AND with all ones or with zero, it is exact and as fast as the
+    product (a masked copy or where() into the strided window views is 5x slower).
+    """
+    bits = f"int{8 * values.dtype.itemsize}"
+    ones = -mask.view("int8")  # true -> -1, all bits set once widened to the float's size
+    if out is None:
+        out = xp.empty(values.shape, dtype=values.dtype)
+    xp.bitwise_and(values.view(bits), ones, out=out.view(bits))
+    return out
+
+
 def window_max(xp, x, geometry):
     """(max over each window, the window position k = i * kw + j of the first max) as arrays."""
     kernel, stride, padding, dilation, out_hw = geometry
@@ -118,9 +134,9 @@ class WindowScatter2d(Function):
         disjoint = _disjoint(kernel, stride, dilation)
         for k, view in enumerate(_windows(dxpad, kernel, stride, dilation, out_hw)):
             if disjoint:
-                xp.multiply(g, index == k, out=view)  # 5x faster than a masked copy
+                _keep(xp, g, index == k, out=view)
             else:
-                view += g * (index == k)
+                view += _keep(xp, g, index == k)
         return _crop(xp, dxpad, padding, in_hw)
 
     @staticmethod
@@ -141,7 +157,7 @@ class WindowGather2d(Function):
         ctx.index, ctx.geometry, ctx.in_hw = index, geometry, x.shape[2:]
         y = xp.zeros(index.shape, dtype=x.dtype)
         for k, view in enumerate(_windows(_pad(xp, x, padding, 0), kernel, stride, dilation, out_hw)):
-            y += view * (index == k)
+            y += _keep(xp, view, index == k)
         return y
 
     @staticmethod

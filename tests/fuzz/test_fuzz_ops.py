@@ -11,9 +11,9 @@ dimension, and edge values (NaN, +-inf, denormals, +-0, huge) put at random plac
   (``ALLOWED``) whose message names the operation.
 - backward (finite inputs, float64): gradcheck on the changed shapes.
 
-``REFERENCES`` replaces table references that are wrong for non-finite inputs; ``KNOWN`` lists the
-findings not fixed yet: those entries are expected to fail here (xfail) and each finding is pinned
-by a deterministic strict-xfail test at the end of this file, which says so once it is fixed.
+``KNOWN`` lists findings not fixed yet: those entries are expected to fail here (xfail), and each
+should be pinned by a deterministic strict-xfail test. The findings fixed so far are kept as
+ordinary regression tests at the end of this file (``test_fixed_finding``).
 """
 
 from __future__ import annotations
@@ -57,15 +57,6 @@ EDGES = {
 FULL_JACOBIAN_MAX = 48
 
 
-def _logsumexp(a, dim=None, keepdim=False):
-    """log(sum(exp(a))) shifted by a finite max: +inf for a +inf input, -inf when all are -inf."""
-    axes = tuple(dim) if isinstance(dim, (list, tuple)) else dim
-    m = np.max(a, axis=axes, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    out = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
-    return out if keepdim else np.squeeze(out, axis=axes)
-
-
 # Backward helpers applied directly: their keyword arguments encode the input shapes (window
 # geometry, recurrence sizes), so only dtypes and edge values are fuzzed, not the shapes.
 INTERNAL = {
@@ -76,25 +67,11 @@ INTERNAL = {
     "lstm_recurrence",
     "gru_recurrence",
 }
-REFERENCES = {"logsumexp": _logsumexp}  # op_db's reference gives NaN (inf - inf) for an inf input
-KNOWN = {
-    "window_scatter2d": "max_pool2d's backward multiplies g by the window mask, so an inf/NaN gradient "
-    "becomes NaN at positions that did not win (0 * inf); deepgrad/ops/pool.py WindowScatter2d",
-    "clamp_tensor_bounds": "clamp with a NaN tensor bound returns x; PyTorch and NumPy give NaN",
-    "logsumexp": "logsumexp over a size-0 dim raises NumPy's raw 'zero-size array to reduction operation "
-    "maximum'; PyTorch returns -inf",
-    "norm_inf": "norm(p=inf) over a size-0 dim raises NumPy's raw 'zero-size array to reduction operation "
-    "maximum' (ValueError without the op's name); PyTorch raises a clear error",
+KNOWN = {  # op table entry name -> the finding (forward fuzz: xfail)
+    "scatter_value": "scatter into a size-0 dim with an out-of-range index raises NumPy's raw 'cannot "
+    "unravel if shape has zero entries' (no op name); PyTorch raises an index error",
 }
-for _name in ("softmax", "log_softmax", "log_softmax_large"):
-    KNOWN[_name] = (
-        "softmax / log_softmax over a size-0 dim raise NumPy's raw 'zero-size array ...'; PyTorch returns "
-        "an empty tensor"
-    )
-KNOWN_BACKWARD = {
-    name: "linear's backward reshapes to (-1, 0) when in_features is 0, which is ambiguous (ShapeError)"
-    for name in ("linear", "linear_no_bias")
-}
+KNOWN_BACKWARD: dict[str, str] = {}  # the same for the backward fuzz
 
 
 def _ids(specs, known=None):
@@ -182,7 +159,7 @@ def test_forward_fuzz(spec):
         arrays = _arrays(spec, case, dtype, edges)
         if arrays is None:
             return
-        reference = REFERENCES.get(spec.name, spec.ref)
+        reference = spec.ref
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's "Mean of empty slice"
             try:
@@ -273,21 +250,34 @@ def test_backward_fuzz(spec):
     run()
 
 
-# -- the known findings, pinned (strict: each of these fails today; a fix makes it XPASS) --------------
+# -- the fixed findings of issue 12, kept as regression tests ----------------------------------------
 def _grad_of(op, *arrays):
     tensors = [dg.tensor(a, requires_grad=True) for a in arrays]
     op(*tensors).sum().backward()
     return [t.grad for t in tensors]
 
 
-KNOWN_CASES = {
-    "max_pool2d backward: an inf gradient stays at the winning position (no NaN elsewhere)": lambda: (
-        np.isfinite(
-            _grad_of(
-                lambda x: dg.nn.functional.max_pool2d(x, 2) * np.inf,
-                np.arange(16.0).reshape(1, 1, 4, 4),
-            )[0].numpy()[0, 0, 0, 0]
-        )
+def _refusal_names(name: str, call) -> bool:
+    try:
+        call()
+    except ALLOWED as error:
+        return name in str(error).lower()
+    return False
+
+
+def _pool_inf_grad() -> bool:
+    """An inf gradient stays at the winning positions; the others get 0, not NaN (0 * inf)."""
+    grad = _grad_of(
+        lambda x: dg.nn.functional.max_pool2d(x, 2) * np.inf, np.arange(16.0).reshape(1, 1, 4, 4)
+    )[0].numpy()[0, 0]
+    wins = np.zeros((4, 4), dtype=bool)
+    wins[1::2, 1::2] = True
+    return bool(np.all(np.isposinf(grad[wins])) and np.all(grad[~wins] == 0))
+
+
+FIXED_CASES = {
+    "max_pool2d backward: an inf gradient stays at the winning position (no NaN elsewhere)": (
+        _pool_inf_grad
     ),
     "clamp with a NaN tensor bound gives NaN": lambda: np.isnan(
         dg.clamp(dg.tensor([1.0, 2.0]), min=dg.tensor([np.nan, 0.0])).numpy()[0]
@@ -307,15 +297,26 @@ KNOWN_CASES = {
     "norm(p=inf) over a size-0 dim raises an error naming norm": lambda: _refusal_names(
         "norm", lambda: dg.norm(dg.zeros(3, 0), p=np.inf, dim=1)
     ),
+    "batch_norm of a (4, 0) input is empty": lambda: (
+        dg.nn.functional.batch_norm(dg.zeros(4, 0), None, None, training=True).shape == (4, 0)
+    ),
 }
 
 
-def _refusal_names(name: str, call) -> bool:
-    try:
-        call()
-    except ALLOWED as error:
-        return name in str(error).lower()
-    return False
+@pytest.mark.parametrize("claim", sorted(FIXED_CASES))
+def test_fixed_finding(claim):
+    """Issue 12: findings of this fuzzing, fixed; each must stay fixed."""
+    assert FIXED_CASES[claim]()
+
+
+# -- known findings, pinned (strict: each fails today; a fix makes it XPASS) ------------------------
+KNOWN_CASES = {
+    "scatter with an out-of-range index into a size-0 dim raises an error naming scatter": lambda: (
+        _refusal_names(
+            "scatter", lambda: dg.zeros(3, 0).scatter(1, dg.tensor([[3], [1], [0]]), 2.5)
+        )
+    ),
+}
 
 
 @pytest.mark.xfail(strict=True, reason="known finding of the fuzzing, not fixed yet (see KNOWN)")

@@ -157,7 +157,9 @@ def np_reduce(fn):
 
 
 def _np_logsumexp(a, dim=None, keepdim=False):
-    m = np.max(a, axis=_axes(dim), keepdims=True)
+    """Shifted by a finite max: +inf for a +inf input, -inf when all are -inf or the dim is empty."""
+    m = np.max(a, axis=_axes(dim), keepdims=True, initial=-np.inf)
+    m = np.where(np.isfinite(m), m, 0.0)
     out = np.log(np.sum(np.exp(a - m), axis=_axes(dim), keepdims=True)) + m
     return out if keepdim else np.squeeze(out, axis=_axes(dim) if dim is not None else None)
 

@@ -14,7 +14,7 @@ import deepgrad.nn.functional as F
 
 
 def _np_log_softmax(a, dim):
-    shifted = a - np.max(a, axis=dim, keepdims=True)
+    shifted = a - np.max(a, axis=dim, keepdims=True, initial=-np.inf)  # empty dim: empty result
     return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
 
 

@@ -88,6 +88,8 @@ def _batch_norm_train(
     eps: float,
 ) -> Tensor:
     """Normalize with the batch's statistics (the fused primitive) and update the running ones."""
+    if input._data.size == 0:
+        return _batch_norm_empty(input, channels, weight, bias)
     if input._data.size // max(channels, 1) <= 1:
         raise ValueError(
             "batch_norm: expected more than 1 value per channel when training (got input shape "
@@ -113,6 +115,18 @@ def _batch_norm_train(
         if buffer is not None:
             buffer._version += 1
     return y
+
+
+def _batch_norm_empty(
+    input: Tensor, channels: int, weight: Tensor | None, bias: Tensor | None
+) -> Tensor:
+    """An empty input (no samples or no channels) gives an empty output and leaves the running
+    statistics alone, as in PyTorch (issue 12); weight and bias get zero gradients."""
+    y = input * 1.0
+    view = (1, channels) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        y = y * weight.reshape(view)
+    return y if bias is None else y + bias.reshape(view)
 
 
 def _batch_norm_eval(
