@@ -59,7 +59,7 @@ def _mpi_op(op: ReduceOp, caller: str) -> Any:
     from mpi4py import MPI
 
     if not isinstance(op, ReduceOp):
-        raise ValueError(
+        raise TypeError(
             f"{caller}: op must be a deepgrad.distributed.ReduceOp (got {op!r}); use one of "
             f"{', '.join('ReduceOp.' + o.name for o in ReduceOp)}."
         )
