@@ -55,14 +55,17 @@ class ReduceOp(enum.Enum):
     MAX = "max"
 
 
-def _mpi_op(op: ReduceOp, caller: str) -> Any:
-    from mpi4py import MPI
-
+def _mpi_op(op: ReduceOp, group: ProcessGroup, caller: str) -> Any:
+    """MPI's operation for ``op`` (None for the one-process group without MPI)."""
     if not isinstance(op, ReduceOp):
         raise TypeError(
             f"{caller}: op must be a deepgrad.distributed.ReduceOp (got {op!r}); use one of "
             f"{', '.join('ReduceOp.' + o.name for o in ReduceOp)}."
         )
+    if group.comm is None:
+        return None
+    from mpi4py import MPI
+
     return {
         ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
         ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX,
@@ -267,7 +270,7 @@ def all_reduce(
     """
     group = group or _default_group("all_reduce")
     buffer = _Buffer(tensor, "all_reduce", "tensor")
-    mpi_op = _mpi_op(op, "all_reduce")
+    mpi_op = _mpi_op(op, group, "all_reduce")
     requests = []
     if group.comm is not None:
         from mpi4py import MPI
@@ -433,7 +436,7 @@ def reduce_scatter_tensor(
 
 
 def _reduce_scatter_block(packed, out: _Buffer, op, group, name: str, async_op: bool):
-    mpi_op = _mpi_op(op, name)
+    mpi_op = _mpi_op(op, group, name)
     if group.comm is None:
         out.host.reshape(-1)[...] = packed.reshape(-1)
         requests = []

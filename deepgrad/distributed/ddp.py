@@ -142,7 +142,9 @@ class DistributedDataParallel(Module):
     # -- forward ---------------------------------------------------------------------------
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         if self._started:
-            raise RuntimeError(self._unfinished_message())
+            message = self._unfinished_message()
+            self._abandon_pass()
+            raise RuntimeError(message)
         self._syncing = GradMode.enabled and self.require_backward_grad_sync
         if self._syncing:
             for bucket in self._buckets:
@@ -226,6 +228,14 @@ class DistributedDataParallel(Module):
             for i, p in enumerate(bucket.params):
                 _copy_out(bucket.slot(i), p)
         self._started = False
+
+    def _abandon_pass(self) -> None:
+        """Complete the reductions already started (every rank started the same ones), so no
+        MPI request is left pending, and forget the unfinished pass."""
+        for bucket in self._buckets[: self._next_bucket]:
+            bucket.work.wait()
+        self._started = False
+        self._next_bucket = 0
 
     def _unfinished_message(self) -> str:
         missing = [
