@@ -85,7 +85,7 @@ def launch(n: int, args: argparse.Namespace) -> dict:
     command = [mpiexec, "-n", str(n), sys.executable, __file__, "--worker",
                "--batch", str(args.batch), "--steps", str(args.steps), "--hidden", str(args.hidden)]
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][0])
+    return json.loads(next(line for line in out.splitlines() if line.startswith("{")))
 
 
 def ring_model(params: int, workers: int, gbit: float, latency: float) -> float:
