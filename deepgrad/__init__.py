@@ -187,7 +187,7 @@ from deepgrad import nn  # noqa: E402  (so that `import deepgrad as torch; torch
 
 _LAZY_SUBPACKAGES = (
     "optim", "data", "utils", "train", "models", "experiments", "viz", "cuda", "amp", "cli",
-    "distributions", "accelerator", "backends",
+    "distributions", "accelerator", "backends", "distributed",
 )
 
 

@@ -46,6 +46,18 @@ UPWARD_ALLOWED: dict[tuple[str, str], str] = {
         "Tensor's methods are visible one-line delegations to the op modules, which are imported "
         "at the bottom of tensor.py, after the class they build on exists (docs/internals.md)."
     ),
+    ("nn/__init__.py", "distributed"): (
+        "nn.SyncBatchNorm is PyTorch's path for a layer that needs collectives; the module "
+        "__getattr__ imports it from deepgrad.distributed on first use, so nn never imports MPI."
+    ),
+    ("nn/parallel/__init__.py", "distributed"): (
+        "nn.parallel.DistributedDataParallel is PyTorch's path; DDP needs process groups and "
+        "lives in deepgrad.distributed, looked up lazily by the module __getattr__."
+    ),
+    ("data/distributed.py", "distributed"): (
+        "DistributedSampler asks the process group for rank and world size only when they are "
+        "not given, inside __init__ (as PyTorch's does); data never imports MPI otherwise."
+    ),
 }
 
 PACKAGE = Path(__file__).resolve().parents[1] / "deepgrad"

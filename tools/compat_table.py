@@ -228,7 +228,6 @@ REASONS: dict[tuple[str, str], str] = {
     ("torch.nn.functional", "grid_sample"): "not implemented",
     ("torch.nn.functional", "affine_grid"): "not implemented",
     ("torch.optim", "SparseAdam"): "no sparse gradients",
-    ("torch.utils.data", "DistributedSampler"): "comes with the distributed package",
     ("torch.autograd", "Variable"): "retired in PyTorch 0.4; use tensors with `requires_grad`",
     ("torch.autograd", "forward_ad"): "reverse mode only (`deepgrad.func.jvp` is built from vjps)",
 }

@@ -141,6 +141,8 @@ def run_backward(
         if leaf._hooks:
             g = _run_hooks(leaf._hooks, g, graph.handed_out)
         accumulate_grad(leaf, g, create_graph, graph.handed_out)
+        if leaf._post_accumulate_hooks:
+            _run_post_accumulate_hooks(leaf)
     return None
 
 
@@ -152,6 +154,8 @@ def _backward_into_inputs(tensors, gradients, retain_graph, create_graph, inputs
     for t, g in zip(inputs, found):
         if g is not None:
             accumulate_grad(t, g, create_graph, handed_out)
+            if t._post_accumulate_hooks:
+                _run_post_accumulate_hooks(t)
 
 
 def capture_gradients(
@@ -344,6 +348,16 @@ def _run_hooks(hooks: list, grad: Tensor, handed_out: set) -> Tensor:
             handed_out.add(id(replaced._data))
             grad = replaced
     return grad
+
+
+def _run_post_accumulate_hooks(leaf: Tensor) -> None:
+    """``Tensor.register_post_accumulate_grad_hook``: each hook gets the leaf, its ``.grad`` final."""
+    for hook in list(leaf._post_accumulate_hooks):
+        if hook(leaf) is not None:
+            raise RuntimeError(
+                "register_post_accumulate_grad_hook: a hook must return None (it may change "
+                "tensor.grad in place); return nothing from the hook."
+            )
 
 
 def _node_extras(node: Context, dy: Tensor, graph: _Pass) -> Tensor:

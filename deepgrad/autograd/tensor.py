@@ -58,6 +58,7 @@ class Tensor:
     grad: Tensor | None = None
     _version = 0
     _hooks: list[Callable[[Tensor], Tensor | None]] | None = None
+    _post_accumulate_hooks: list[Callable[[Tensor], None]] | None = None
 
     def __init__(
         self, data: Any, dtype: DTypeLike = None, device: DeviceLike | None = None,
@@ -300,6 +301,38 @@ class Tensor:
             hooks = self.grad_fn.hooks
         hooks.append(hook)
         return _HookHandle(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], None]) -> _HookHandle:
+        """Call ``hook(tensor)`` on a leaf after a backward pass has added its gradient to ``.grad``.
+
+        The hook sees the accumulated ``.grad`` (it may change it in place) and returns None; it
+        runs once per backward pass that reaches the leaf. DistributedDataParallel uses it to
+        start each bucket's all-reduce as soon as the bucket's gradients are final.
+        Returns a handle whose ``remove()`` unregisters the hook.
+
+        Example:
+            >>> import deepgrad as dg
+            >>> w = dg.tensor([1.0, 2.0], requires_grad=True)
+            >>> seen = []
+            >>> handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+            >>> (w * w).sum().backward()
+            >>> seen
+            [[2.0, 4.0]]
+        """
+        if not callable(hook):
+            raise TypeError(
+                f"register_post_accumulate_grad_hook: hook must be callable (got {type(hook).__name__})"
+            )
+        if self.grad_fn is not None or not self._requires_grad:
+            raise RuntimeError(
+                f"register_post_accumulate_grad_hook: only a leaf that requires grad accumulates a "
+                f"gradient (got requires_grad={self._requires_grad}, "
+                f"leaf={self.grad_fn is None}); register it on a parameter or leaf tensor."
+            )
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = []
+        self._post_accumulate_hooks.append(hook)
+        return _HookHandle(self._post_accumulate_hooks, hook)
 
     def backward(
         self,

@@ -95,3 +95,17 @@ from deepgrad.nn.transformer import (
     TransformerEncoderLayer,
 )
 from deepgrad.nn.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
+
+
+def __getattr__(name: str):
+    """``nn.SyncBatchNorm`` and ``nn.parallel`` need ``deepgrad.distributed`` (a higher layer):
+    they are imported on first use, so that ``nn`` itself never imports MPI."""
+    if name == "SyncBatchNorm":
+        from deepgrad.distributed.sync_batchnorm import SyncBatchNorm
+
+        return SyncBatchNorm
+    if name == "parallel":
+        import importlib
+
+        return importlib.import_module("deepgrad.nn.parallel")
+    raise AttributeError(f"module 'deepgrad.nn' has no attribute {name!r}")

@@ -13,6 +13,7 @@ from deepgrad.data.dataset import (
     TensorDataset,
     random_split,
 )
+from deepgrad.data.distributed import DistributedSampler
 from deepgrad.data.loader import DataLoader
 from deepgrad.data.sampler import (
     BatchSampler,
@@ -23,7 +24,7 @@ from deepgrad.data.sampler import (
     WeightedRandomSampler,
 )
 from deepgrad.data.worker import WorkerInfo, get_worker_info
-from deepgrad.utils.data import dataloader, dataset, sampler
+from deepgrad.utils.data import dataloader, dataset, distributed, sampler
 
 __all__ = [
     "BatchSampler",
@@ -31,6 +32,7 @@ __all__ = [
     "ConcatDataset",
     "DataLoader",
     "Dataset",
+    "DistributedSampler",
     "IterableDataset",
     "RandomSampler",
     "Sampler",
@@ -44,6 +46,7 @@ __all__ = [
     "dataset",
     "default_collate",
     "default_convert",
+    "distributed",
     "get_worker_info",
     "random_split",
     "sampler",

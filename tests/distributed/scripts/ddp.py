@@ -1,0 +1,119 @@
+"""DistributedDataParallel on N ranks against one process on the whole batch.
+
+Every rank also trains the single-process reference (rank 0's initial weights, batch N*B) and
+prints, per step, a digest of its DDP parameters (must be identical on all ranks) and the
+largest difference from the reference (must be within float32 tolerance).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+
+import numpy as np
+from _common import emit
+
+import deepgrad as dg
+import deepgrad.distributed as dist
+import deepgrad.nn.functional as F
+from deepgrad import nn
+from deepgrad.nn.parallel import DistributedDataParallel
+from deepgrad.optim import SGD
+
+dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=20))
+rank, world = dist.get_rank(), dist.get_world_size()
+B, STEPS = 8, 4
+data = np.random.default_rng(0)
+X = data.standard_normal((STEPS + 1, world * B, 10)).astype(np.float32)
+Y = data.standard_normal((STEPS + 1, world * B, 3)).astype(np.float32)
+
+
+def mlp(seed: int) -> nn.Module:
+    dg.manual_seed(seed)
+    return nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 3))
+
+
+def digest(module: nn.Module) -> str:
+    h = hashlib.sha256()
+    for p in module.parameters():
+        h.update(p.detach().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def max_diff(a: nn.Module, b: nn.Module) -> float:
+    return max(float(np.abs(p.detach().numpy() - q.detach().numpy()).max()) for p, q in zip(a.parameters(), b.parameters()))
+
+
+mine = slice(rank * B, (rank + 1) * B)
+# Different seeds per rank: DDP must broadcast rank 0's initial weights.
+ddp = DistributedDataParallel(mlp(100 + rank), bucket_cap_mb=600 / 2**20)  # ~600-byte buckets
+reference = mlp(100)
+opt = SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+ref_opt = SGD(reference.parameters(), lr=0.1, momentum=0.9)
+digests, diffs = [digest(ddp.module)], [max_diff(ddp.module, reference)]
+for step in range(STEPS):
+    opt.zero_grad()
+    F.mse_loss(ddp(dg.tensor(X[step, mine])), dg.tensor(Y[step, mine])).backward()
+    opt.step()
+    ref_opt.zero_grad()
+    F.mse_loss(reference(dg.tensor(X[step])), dg.tensor(Y[step])).backward()
+    ref_opt.step()
+    digests.append(digest(ddp.module))
+    diffs.append(max_diff(ddp.module, reference))
+
+# no_sync: two half batches, the first without communication; with each loss halved the
+# averaged accumulated gradient equals the reference's full-batch gradient.
+opt.zero_grad()
+ref_opt.zero_grad()
+x, y = X[STEPS, mine], Y[STEPS, mine]
+with ddp.no_sync():
+    (F.mse_loss(ddp(dg.tensor(x[: B // 2])), dg.tensor(y[: B // 2])) / 2).backward()
+local_grads = [p.grad.detach().numpy().copy() for p in ddp.parameters()]
+(F.mse_loss(ddp(dg.tensor(x[B // 2 :])), dg.tensor(y[B // 2 :])) / 2).backward()
+F.mse_loss(reference(dg.tensor(X[STEPS])), dg.tensor(Y[STEPS])).backward()
+grad_diff = max(
+    float(np.abs(p.grad.detach().numpy() - q.grad.detach().numpy()).max())
+    for p, q in zip(ddp.parameters(), reference.parameters())
+)
+# After no_sync the gradients were local: they differ between ranks (different data).
+local_digest = hashlib.sha256(b"".join(g.tobytes() for g in local_grads)).hexdigest()[:16]
+
+
+class Branchy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.used = nn.Linear(4, 2)
+        self.unused = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.used(x)
+
+
+dg.manual_seed(1)
+branchy = DistributedDataParallel(Branchy(), find_unused_parameters=True)
+branchy(dg.ones(3, 4) * (rank + 1)).sum().backward()
+unused_grad = branchy.module.unused.weight.grad
+used_grad = branchy.module.used.weight.grad.detach().numpy()
+expected_used = np.full((2, 4), 3.0 * (world + 1) / 2)  # mean over ranks of 3 * (rank + 1)
+np.testing.assert_allclose(used_grad, expected_used, rtol=1e-6)
+assert unused_grad is not None and not unused_grad.detach().numpy().any()
+
+strict = DistributedDataParallel(Branchy())
+strict(dg.ones(3, 4)).sum().backward()
+try:
+    strict(dg.ones(3, 4))
+    unused_error = None
+except RuntimeError as exc:
+    unused_error = str(exc)
+
+emit(
+    rank=rank,
+    buckets=len(ddp._buckets),
+    digests=digests,
+    diffs=diffs,
+    grad_diff=grad_diff,
+    local_digest=local_digest,
+    unused_error=unused_error,
+    state_keys=sorted(ddp.state_dict())[:2],
+)
+dist.destroy_process_group()
