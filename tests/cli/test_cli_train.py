@@ -6,11 +6,11 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 from cli_helpers import HAVE_MATPLOTLIB, HAVE_TENSORBOARDX, run
 
-from deepgrad.experiments.recipes import get_recipe
-from deepgrad.experiments.records import load_history, read_config
+from deepgrad.experiments.records import load_history
 from deepgrad.train.checkpoint import load_checkpoint
 from deepgrad.train.trainer import Trainer
 
@@ -198,7 +198,7 @@ def test_reduced_main_job_reaches_90_percent(tmp_path, capsys):
     assert "MLP 784-1000-500-100-10" in stdout
 
 
-def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypatch):
+def test_ctrl_c_keeps_the_last_checkpoint_writes_the_records_and_exits_130(tmp_path, capsys, monkeypatch):
     original = Trainer._train_step
     calls = []
 
@@ -209,23 +209,32 @@ def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypa
         return original(self, batch)
 
     monkeypatch.setattr(Trainer, "_train_step", interrupted_step)
-    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 5, "--no-plots", "--out", tmp_path)
+    out = tmp_path / "run"
+    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 3, "--no-plots", "--out", out)
     assert code == 130
-    assert f"last checkpoint saved to {tmp_path / 'last.safetensors'}" in stdout
+    assert f"state saved to {out / 'interrupted.safetensors'}" in stdout
+    assert f"continue with: deepgrad train --resume {out}" in stdout
     assert "training interrupted" in stderr
-    state = load_checkpoint(tmp_path / "last.safetensors")
+    state = load_checkpoint(out / "interrupted.safetensors")
     assert int(state["global_step"]) == 29 and int(state["epoch"]) == 2
-    assert (tmp_path / "doctor.txt").is_file() and len(load_history(tmp_path).epochs) == 1
-    # the saved state is the one at the interruption, and training resumes from it
+    # the last complete checkpoint (end of epoch 1) is not replaced by the half-epoch state
+    assert int(load_checkpoint(out / "last.safetensors")["global_step"]) == 22
+    assert (out / "doctor.txt").is_file() and len(load_history(out).epochs) == 1
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "interrupted" and results["test"] is None
+    assert "KeyboardInterrupt" in results["stop_reason"]
+    # --resume continues from it to the weights of an uninterrupted run
     monkeypatch.setattr(Trainer, "_train_step", original)
-    config = read_config(tmp_path)
-    recipe = get_recipe(config.recipe)
-    data = recipe.data(config)
-    model = recipe.build_model(config, data)
-    train, val, _ = recipe.loaders(config, data)
-    trainer = recipe.make_trainer(config, model, recipe.make_optimizer(config, model), [], False, progress=False)
-    history = trainer.fit(train, val, epochs=3, resume_from=tmp_path / "last.safetensors")
-    assert trainer.global_step == 29 + 22 and [r["epoch"] for r in history.epochs] == [1, 3]
+    code, stdout, stderr = run(capsys, "train", "--resume", out, "--no-plots", "--quiet")
+    assert code == 0, stderr
+    assert "resuming after step 22" in stdout
+    assert run(capsys, "train", "moons", "--epochs", 3, "--no-plots", "--quiet", "--out", tmp_path / "b")[0] == 0
+    resumed, straight = (load_checkpoint(d / "last.safetensors") for d in (out, tmp_path / "b"))
+    assert int(resumed["global_step"]) == 3 * 22
+    for key, value in straight["model"].items():
+        assert np.array_equal(resumed["model"][key].numpy(), value.numpy()), key
+    assert [r["epoch"] for r in load_history(out).epochs] == [1, 2, 3]
+    assert json.loads((out / "results.json").read_text())["status"] == "completed"
 
 
 def test_train_recipe_runs_a_recipe_from_python(tmp_path):
