@@ -568,10 +568,15 @@ def report_error(error: BaseException, command: str) -> tuple[int, str]:
 
 
 class _OneLineFormatter(logging.Formatter):
-    """Log records (warnings of the library) as one line, without a traceback."""
+    """Log records (warnings of the library) as one line each. Records that carry a traceback
+    report a second failure while an error is being handled (a callback's cleanup on a full
+    disk): the error's own line says what to do, so they show only with --debug."""
 
     def format(self, record: logging.LogRecord) -> str:
         return f"deepgrad: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -588,6 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = logging.StreamHandler(sys.stderr)
     if not args.debug:
         handler.setFormatter(_OneLineFormatter())
+        handler.addFilter(handler.formatter)
     logging.getLogger("deepgrad").addHandler(handler)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None

@@ -47,7 +47,7 @@ def evaluate_checkpoint(path: str | Path, split: str = "test") -> tuple[RunConfi
         raise RunFileError(path, problem, fix) from None
     try:
         model.load_state_dict(state)
-    except (ValueError, KeyError, TypeError) as error:  # ShapeError included
+    except (ValueError, KeyError, TypeError, RuntimeError) as error:  # ShapeError included
         raise RunFileError(
             path, f"does not fit the model of {path.parent / 'config.json'} ({error})", fix
         ) from None

@@ -204,6 +204,8 @@ def load_monitor_csv(path: str | Path) -> Monitor:
     monitor = Monitor()
     line = 1
     try:
+        if _cut_short(path):
+            raise ValueError("the last row has no line end: the file was cut short")
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
             missing = [key for key in MONITOR_KEYS if key not in (reader.fieldnames or [])]
@@ -221,6 +223,16 @@ def load_monitor_csv(path: str | Path) -> Monitor:
             "delete it to diagnose the run from its history alone",
         ) from None
     return monitor
+
+
+def _cut_short(path: str | Path) -> bool:
+    """Whether a CSV file ends inside a row (a whole file ends its last row with a line end)."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return False
+        f.seek(size - 1)
+        return f.read(1) != b"\n"
 
 
 def _monitor_record(row: dict[str, Any]) -> dict[str, Any]:

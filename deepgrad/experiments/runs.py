@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,7 +52,6 @@ from deepgrad.train.checkpoint import save_checkpoint
 MONITOR_EVERY = 10
 # the state at an interruption; last.safetensors stays the last complete checkpoint
 INTERRUPTED = "interrupted.safetensors"
-logger = logging.getLogger(__name__)
 
 
 class RunInterrupted(Exception):
@@ -103,11 +101,15 @@ class _SaveOnInterrupt(Callback):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.saved = False
+        self.failure: Exception | None = None
 
     def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
         if logs.get("status") == "interrupted":
-            save_checkpoint(trainer.state_dict(), self.path)
-            self.saved = True
+            try:
+                save_checkpoint(trainer.state_dict(), self.path)
+                self.saved = True
+            except Exception as error:  # noqa: BLE001 - reported with the error that stopped fit
+                self.failure = error
 
 
 def build_run(config: RunConfig) -> tuple[Recipe, RecipeData, nn.Module]:
@@ -219,13 +221,13 @@ def resumed_config(config: RunConfig, given: dict[str, Any]) -> RunConfig:
                 f"(got {value}); a resumed run may only train longer"
             )
         elif not _same(ours, value):
-            _refuse(key.replace("_", "-"), ours, value)
+            _refuse(f"--{key.replace('_', '-')}", ours, value)
     for key, value in (given.get("options") or {}).items():
         if key not in recipe.options:
             recipe.resolve_options({key: value})  # the RecipeError listing the options
         parsed = recipe.options[key].parse(key, value) if isinstance(value, str) else value
         if not _same(config.options.get(key), parsed):
-            _refuse(f"set {key}", recipe.options[key].format(config.options.get(key)), value)
+            _refuse(f"--set {key}", recipe.options[key].format(config.options.get(key)), value)
     return dataclasses.replace(config, epochs=epochs)
 
 
@@ -238,11 +240,11 @@ def _same(ours: Any, given: Any) -> bool:
     return ours == given
 
 
-def _refuse(flag: str, ours: Any, given: Any) -> None:
+def _refuse(setting: str, ours: Any, given: Any) -> None:
     raise RecipeError(
-        f"--resume: --{flag} differs from the run's (run: {ours}, given: {given}); "
-        "a resumed run keeps its own settings (only --epochs may grow): leave "
-        f"--{flag.split()[0]} out, or train a new run in another --out folder"
+        f"--resume: {setting} differs from the run's (run: {ours}, given: {given}); "
+        f"a resumed run keeps its own settings (only --epochs may grow): leave {setting} out, "
+        "or train a new run in another --out folder"
     )
 
 
@@ -288,6 +290,8 @@ def _train_in(
             time.perf_counter() - started,
         )
         _records_after_failure(failed, monitor, recipe, error)
+        if interrupt.failure is not None:
+            error.add_note(f"{interrupt.path} was not written: {interrupt.failure!r}")
         if isinstance(error, KeyboardInterrupt):
             saved = interrupt.path if interrupt.saved else None
             raise RunInterrupted(run_dir, saved, trainer.epoch) from None
@@ -348,7 +352,7 @@ def _records_after_failure(
         try:
             write()
         except Exception as secondary:  # noqa: BLE001 - the first error is the one to report
-            logger.warning("could not write the records of %s: %s", result.run_dir, secondary)
+            error.add_note(f"the records of {result.run_dir} were not all written: {secondary!r}")
 
 
 def _callbacks(
