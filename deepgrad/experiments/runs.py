@@ -300,7 +300,6 @@ def _train_in(
         raise
     seconds = time.perf_counter() - started
     report = write_records(trainer.history, monitor, run_dir, recipe)
-
     if checkpoint.best_path is not None:
         model.load_state_dict(load(checkpoint.best_path))
     test = trainer.evaluate(test_loader) if test_loader is not None else None
@@ -309,14 +308,26 @@ def _train_in(
         run_dir, config, trainer.history, test, *best, recipe.monitor, seconds, ["", report]
     )
     _write_results(result, "completed")
-    tail = (
-        _plots(trainer.history, monitor, run_dir, light)
-        if plots
-        else ["plots skipped (--no-plots)"]
-    )
-    tail += recipe.outputs(config, model, data, run_dir, plots=plots and have_matplotlib())
-    result.lines[:0] = tail
+    result.lines[:0] = _pictures(result, recipe, model, data, monitor, light, plots)
     return result
+
+
+def _pictures(
+    result: RunResult,
+    recipe: Recipe,
+    model: nn.Module,
+    data: RecipeData,
+    monitor: Monitor,
+    light: bool,
+    plots: bool,
+) -> list[str]:
+    """The learning curves and the recipe's own pictures of a finished run; lines to print."""
+    if not plots:
+        lines = ["plots skipped (--no-plots)"]
+    else:
+        lines = _plots(result.history, monitor, result.run_dir, light)
+    draw = plots and have_matplotlib()
+    return lines + recipe.outputs(result.config, model, data, result.run_dir, plots=draw)
 
 
 def _resumed_monitor(monitor: Monitor, run_dir: Path, checkpoint: Path, step: int) -> str:
