@@ -2,6 +2,7 @@
 evaluate checkpoints, summarize models and diagnose runs.
 
     deepgrad train mnist-mlp                      the main job: seed 004's MNIST classifier
+    deepgrad train --resume runs/mnist-mlp-...    continue a run from its last checkpoint
     deepgrad train autoencoder --set kind=sparse  a recipe with one of its options changed
     deepgrad compare mnist-mlp --vary init=zeros,normal,xavier,kaiming
     deepgrad lr-find mnist-mlp --optimizer momentum
@@ -11,30 +12,40 @@ evaluate checkpoints, summarize models and diagnose runs.
     deepgrad --version
 
 ``main(argv)`` runs it in-process and returns the exit status: 0 on success, 2 for bad
-arguments (the message lists what is allowed), 1 when a file is missing, 130 when interrupted
-(Ctrl-C saves a last checkpoint first).
+arguments (the message lists what is allowed), 1 for any other error (a missing, damaged or
+unwritable file, a full disk), 130 when interrupted (Ctrl-C or SIGTERM; the records are written
+first). Every error is one line on stderr that names the file or setting and what to do;
+``deepgrad --debug ...`` adds the traceback. ``report_error`` holds the table of messages.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib.metadata
+import logging
 import math
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import traceback
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import deepgrad
+from deepgrad.backend import validation
 from deepgrad.experiments.compare import REGULARIZATIONS, compare_run
-from deepgrad.experiments.config import OPTIMIZERS, RecipeError
+from deepgrad.experiments.config import OPTIMIZERS, RecipeError, RunFileError
 from deepgrad.experiments.inspection import evaluate_checkpoint, lr_find_run, summarize
 from deepgrad.experiments.recipes import DEVICES, RECIPES, get_recipe
 from deepgrad.experiments.records import doctor_report
-from deepgrad.experiments.runs import RunInterrupted, train_run
+from deepgrad.experiments.runs import RunInterrupted, resume_run, train_run
+from deepgrad.io import SerializationError
 from deepgrad.models.common import ACTIVATIONS, INITS
 
 EXIT_USAGE = 2
-EXIT_MISSING = 1
+EXIT_ERROR = 1
+EXIT_MISSING = EXIT_ERROR  # the old name: a missing file is one of the errors
 EXIT_INTERRUPTED = 130
 
 
@@ -62,43 +73,47 @@ def _recipes_epilog() -> str:
     return "\n".join(lines)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})")
-    return value
+def _checked(check: Callable[..., Any], convert: Callable[[str], Any], **limits: Any):
+    """An argparse ``type=``: ``convert`` the text, then ``check`` it with backend.validation;
+    its error becomes an ArgumentTypeError (argparse names the option, exit 2)."""
 
-
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {text!r})") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0 (got {text!r})")
-    return value
-
-
-def _number(low: float, high: float | None = None, low_open: bool = False):
-    def parse(text: str) -> float:
+    def parse(text: str) -> Any:
         try:
-            value = float(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number (got {text!r})") from None
-        bad = not math.isfinite(value) or value < low or (low_open and value == low)
-        bad = bad or (high is not None and value >= high)
-        if bad:
-            bracket = "(" if low_open else "["
-            upper = f"{high})" if high is not None else "inf)"
-            raise argparse.ArgumentTypeError(
-                f"expected a number in {bracket}{low}, {upper} (got {text!r})"
-            )
-        return value
+            value = text  # the check reports it as the wrong type
+        try:
+            return check(value, "the value", "deepgrad", **limits)
+        except (TypeError, ValueError) as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix("deepgrad: ")) from None
 
     return parse
+
+
+_positive_int = _checked(validation.positive_int, int)
+_nonnegative_int = _checked(validation.non_negative_int, int)
+
+
+def _number(low: float, high: float = math.inf, low_open: bool = False):
+    """An argparse ``type=`` for a finite float in [low, high) (or (low, high))."""
+    return _checked(
+        validation.in_interval,
+        float,
+        low=low,
+        high=high,
+        include_low=not low_open,
+        include_high=False,
+    )
+
+
+def _folder(text: str) -> str:
+    """An argparse ``type=`` for --out and --resume: a folder, not the empty string (which would
+    quietly mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"must name a folder (got {text!r}); give a path, or leave the option out"
+        )
+    return text
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -195,18 +210,27 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_recipes_epilog(),
     )
     parser.add_argument("--version", action="version", version=f"deepgrad {package_version()}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_train(commands)
     _add_lr_find(commands)
     _add_compare(commands)
     _add_inspection(commands)
+    for command in commands.choices.values():  # --debug also after the command's name
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
     return parser
 
 
-def _add_recipe_argument(parser: argparse.ArgumentParser) -> None:
+def _add_recipe_argument(parser: argparse.ArgumentParser, optional: bool = False) -> None:
     recipes = list(RECIPES)
     parser.add_argument(
-        "recipe", choices=recipes, metavar="RECIPE", help=f"one of: {', '.join(recipes)}"
+        "recipe",
+        choices=recipes,
+        metavar="RECIPE",
+        nargs="?" if optional else None,
+        help=f"one of: {', '.join(recipes)}" + (" (not needed with --resume)" if optional else ""),
     )
 
 
@@ -217,10 +241,21 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=_recipes_epilog(),
     )
-    _add_recipe_argument(train)
+    _add_recipe_argument(train, optional=True)
     _add_settings(train)
     train.add_argument(
-        "--out", metavar="DIR", help="the run folder (default: runs/RECIPE-DATE-TIME)"
+        "--out",
+        type=_folder,
+        metavar="DIR",
+        help="the run folder, new or empty (default: runs/RECIPE-DATE-TIME)",
+    )
+    train.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
+    train.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        type=_folder,
+        help="continue the run in RUN_DIR from its last checkpoint, with its own settings "
+        "(a larger --epochs trains it longer)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument(
@@ -246,7 +281,9 @@ def _add_lr_find(commands: argparse._SubParsersAction) -> None:
     lr_find.add_argument(
         "--steps", type=_positive_int, default=100, help="batches (rates) to try; default: 100"
     )
-    lr_find.add_argument("--out", metavar="DIR", help="where to write lr_finder.json/.png")
+    lr_find.add_argument(
+        "--out", type=_folder, metavar="DIR", help="where to write lr_finder.json/.png"
+    )
 
 
 def _add_compare(commands: argparse._SubParsersAction) -> None:
@@ -273,7 +310,10 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
     )
     _add_settings(compare)
     compare.add_argument(
-        "--out", metavar="DIR", help="the comparison folder (default: runs/RECIPE-compare-...)"
+        "--out",
+        type=_folder,
+        metavar="DIR",
+        help="the comparison folder (default: runs/RECIPE-compare-...)",
     )
     compare.add_argument("--quiet", action="store_true", help="no progress bars")
     compare.add_argument(
@@ -319,47 +359,66 @@ def _metrics_line(prefix: str, results: dict[str, Any], first: str) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
-    recipe = get_recipe(args.recipe)
-    config = recipe.make_config(**_settings(args))
-    out = sys.stdout
+    if args.resume is not None:
+        if args.out is not None or args.overwrite:
+            raise RecipeError(
+                "--resume continues the run in its own folder (got --out or --overwrite too); "
+                "leave them out"
+            )
+        print(f"deepgrad train: resuming {args.resume}", flush=True)
+        settings = {**_settings(args), "recipe": args.recipe}
+        return _report_run(
+            lambda: resume_run(
+                args.resume,
+                settings,
+                not args.quiet,
+                lambda line: print(line, flush=True),
+                args.plots,
+            )
+        )
+    if args.recipe is None:
+        raise RecipeError("give the RECIPE to train, or --resume RUN_DIR to continue a run")
+    config = get_recipe(args.recipe).make_config(**_settings(args))
     print(
         f"deepgrad train {config.recipe}: {config.optimizer} lr {config.lr:g}, "
-        f"{config.epochs} epochs, "
-        f"batch {config.batch_size}, seed {config.seed}",
-        file=out,
+        f"{config.epochs} epochs, batch {config.batch_size}, seed {config.seed}",
         flush=True,
     )
-    try:
-        result = train_run(
+    return _report_run(
+        lambda: train_run(
             config,
             out=args.out,
             progress=not args.quiet,
             log=lambda line: print(line, flush=True),
             plots=args.plots,
+            overwrite=args.overwrite,
         )
+    )
+
+
+def _report_run(train: Callable[[], Any]) -> int:
+    """Run ``train`` (train_run or resume_run) and print its results, or where it stopped."""
+    try:
+        result = train()
     except RunInterrupted as stop:
-        where = (
-            f"last checkpoint saved to {stop.checkpoint}"
-            if stop.checkpoint
-            else "no checkpoint was written"
-        )
+        saved = f"state saved to {stop.checkpoint}; " if stop.checkpoint else ""
         print(
-            f"\ninterrupted in epoch {stop.epoch}: {where}; records in {stop.run_dir}/",
-            file=out,
+            f"\ninterrupted in epoch {stop.epoch}: {saved}records in {stop.run_dir}/; "
+            f"continue with: deepgrad train --resume {stop.run_dir}",
             flush=True,
         )
         return EXIT_INTERRUPTED
+    recipe = get_recipe(result.config.recipe)
     if result.test is not None:
-        print(_metrics_line("test", result.test, recipe.headline), file=out)
+        print(_metrics_line("test", result.test, recipe.headline))
     if result.best_epoch is not None and recipe.monitor != "epoch":
         print(
             f"(weights of epoch {result.best_epoch}, "
-            f"best {result.monitor} {_fmt(result.best_value)})",
-            file=out,
+            f"best {result.monitor} {_fmt(result.best_value)})"
         )
-    print(f"trained in {result.seconds:.1f} s; run written to {result.run_dir}/", file=out)
+    print(f"trained in {result.seconds:.1f} s; run written to {result.run_dir}/")
     for line in result.lines:
-        print(line, file=out)
+        print(line)
     return 0
 
 
@@ -455,6 +514,75 @@ COMMANDS = {
 }
 
 
+# -- errors: one line each, naming the file or setting and the fix -----------------------------
+_OS_FIXES = {
+    errno.ENOSPC: "the disk is full: free some space and run the command again "
+    "(a training run continues with deepgrad train --resume RUN_DIR)",
+    errno.EDQUOT: "the disk quota is used up: free some space and run the command again",
+    errno.EACCES: "permission denied: choose a file or folder you may use (--out), "
+    "or change its permissions",
+    errno.EPERM: "operation not permitted: choose a file or folder you may use (--out)",
+    errno.EROFS: "the file system is read-only: choose a folder elsewhere (--out)",
+    errno.ENOENT: "no such file or folder: check the path",
+    errno.EEXIST: "it exists and is not a folder: give a new or empty folder",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: give a folder path",
+    errno.EISDIR: "it is a folder: give a file",
+}
+
+
+def _os_error(error: OSError) -> str:
+    if error.filename is None:  # our own FileNotFoundError("no config.json in ...")
+        return str(error)
+    names = f"{error.filename}" + (f" -> {error.filename2}" if error.filename2 else "")
+    fix = _OS_FIXES.get(error.errno, f"{error.strerror or error}: check the path and try again")
+    return f"{names}: {fix}"
+
+
+# (exception type, exit status, message); the first matching row wins
+ERRORS: tuple[tuple[type[BaseException], int, Callable[[Any], str]], ...] = (
+    (RecipeError, EXIT_USAGE, str),
+    (RunFileError, EXIT_ERROR, str),
+    (
+        SerializationError,
+        EXIT_ERROR,
+        lambda e: f"{e}; the file is damaged or not a deepgrad file: give another one",
+    ),
+    (OSError, EXIT_ERROR, _os_error),
+    (
+        Exception,
+        EXIT_ERROR,
+        lambda e: (
+            f"{type(e).__name__}: {e} (unexpected: run again with --debug for the "
+            "traceback and report it if it is a bug)"
+        ),
+    ),
+)
+
+
+def report_error(error: BaseException, command: str) -> tuple[int, str]:
+    """The exit status and the one-line message of an error of ``deepgrad COMMAND`` (``ERRORS``)."""
+    for kind, status, describe in ERRORS:
+        if isinstance(error, kind):
+            return status, f"deepgrad {command}: error: " + " ".join(describe(error).split())
+    raise error
+
+
+class _OneLineFormatter(logging.Formatter):
+    """Log records (warnings of the library) as one line each. Records that carry a traceback
+    report a second failure while an error is being handled (a callback's cleanup on a full
+    disk): the error's own line says what to do, so they show only with --debug."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"deepgrad: {record.levelname.lower()}: {' '.join(record.getMessage().split())}"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.exc_info is None
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")  # handled like Ctrl-C: records written, exit 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
@@ -462,17 +590,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    handler = logging.StreamHandler(sys.stderr)
+    if not args.debug:
+        handler.setFormatter(_OneLineFormatter())
+        handler.addFilter(handler.formatter)
+    logging.getLogger("deepgrad").addHandler(handler)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
         return COMMANDS[args.command](args)
-    except RecipeError as error:
-        print(f"deepgrad {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except FileNotFoundError as error:
-        print(f"deepgrad {args.command}: error: {error}", file=sys.stderr)
-        return EXIT_MISSING
     except KeyboardInterrupt:
         print(f"\ndeepgrad {args.command}: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - every error becomes one line (ERRORS)
+        status, line = report_error(error, args.command)
+        if args.debug:
+            traceback.print_exception(error, file=sys.stderr)
+        print(line, file=sys.stderr)
+        return status
+    finally:
+        logging.getLogger("deepgrad").removeHandler(handler)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,10 @@ command line, ``deepgrad.cli``, is a thin layer over it.
 
 - ``recipes``: what ``deepgrad train RECIPE`` builds (data, model, loss, optimizer, metrics);
   ``RECIPES`` and ``get_recipe(name)``;
-- ``config``: ``RunConfig`` (a run's settings, its config.json), ``Option``, ``RecipeError``
-  and ``make_optimizer`` (optimizers by name);
-- ``runs``: ``train_run`` writes a run folder; ``train_recipe("mnist-mlp", epochs=5)`` runs a
-  recipe from Python, as the command does;
+- ``config``: ``RunConfig`` (a run's settings, its config.json), ``Option``, ``RecipeError``,
+  ``RunFileError`` (a damaged file of a run) and ``make_optimizer`` (optimizers by name);
+- ``runs``: ``train_run`` writes a run folder, ``resume_run`` continues one;
+  ``train_recipe("mnist-mlp", epochs=5)`` runs a recipe from Python, as the command does;
 - ``records``: run folders and their records (``doctor_report`` rereads a run's diagnosis);
 - ``compare``: variants of a recipe trained side by side (``deepgrad compare``);
 - ``inspection``: ``evaluate_checkpoint``, ``summarize`` and ``lr_find_run``;
@@ -22,11 +22,24 @@ Example:
 from __future__ import annotations
 
 from deepgrad.experiments.compare import Comparison, compare_run
-from deepgrad.experiments.config import OPTIMIZERS, Option, RecipeError, RunConfig, make_optimizer
+from deepgrad.experiments.config import (
+    OPTIMIZERS,
+    Option,
+    RecipeError,
+    RunConfig,
+    RunFileError,
+    make_optimizer,
+)
 from deepgrad.experiments.inspection import evaluate_checkpoint, lr_find_run, summarize
 from deepgrad.experiments.recipes import RECIPES, Recipe, RecipeData, get_recipe
 from deepgrad.experiments.records import doctor_report, load_history, read_config
-from deepgrad.experiments.runs import RunInterrupted, RunResult, train_recipe, train_run
+from deepgrad.experiments.runs import (
+    RunInterrupted,
+    RunResult,
+    resume_run,
+    train_recipe,
+    train_run,
+)
 
 __all__ = [
     "OPTIMIZERS",
@@ -37,6 +50,7 @@ __all__ = [
     "RecipeData",
     "RecipeError",
     "RunConfig",
+    "RunFileError",
     "RunInterrupted",
     "RunResult",
     "compare_run",
@@ -47,6 +61,7 @@ __all__ = [
     "lr_find_run",
     "make_optimizer",
     "read_config",
+    "resume_run",
     "summarize",
     "train_recipe",
     "train_run",

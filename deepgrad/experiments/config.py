@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,30 @@ GENERIC = ("init", "activation", "dropout", "augment")
 
 class RecipeError(ValueError):
     """A setting that a recipe cannot take; the message lists what is allowed."""
+
+
+class RunFileError(ValueError):
+    """A file of a run that is damaged or unusable; the message names the file and the fix.
+
+    Raised by the readers of run folders (config.json, history.json, monitor.csv, checkpoints)
+    in place of the parser's own error, which rarely names the file.
+
+    Attributes:
+        path: the file.
+        problem: what is wrong with it.
+        fix: what to do.
+
+    Example:
+        >>> str(RunFileError("runs/a/config.json", "is not valid JSON", "restore it"))
+        'runs/a/config.json: is not valid JSON; restore it.'
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str, fix: str) -> None:
+        self.path, self.problem, self.fix = os.fspath(path), problem, fix
+        super().__init__(f"{self.path}: {problem}; {fix}.")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.path, self.problem, self.fix)
 
 
 @dataclass
@@ -198,5 +223,6 @@ __all__ = [
     "Option",
     "RecipeError",
     "RunConfig",
+    "RunFileError",
     "make_optimizer",
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from deepgrad.experiments.config import RecipeError, RunConfig
+from deepgrad.experiments.config import RecipeError, RunConfig, RunFileError
 from deepgrad.experiments.outputs import have_matplotlib
 from deepgrad.experiments.recipes import get_recipe
 from deepgrad.experiments.records import close_figure, prepare_dir, read_config, write_json
@@ -24,6 +24,11 @@ def evaluate_checkpoint(path: str | Path, split: str = "test") -> tuple[RunConfi
 
     ``path`` is a weights file (best.safetensors) or a full checkpoint (last.safetensors);
     ``split`` is "train", "val" or "test".
+
+    Raises:
+        FileNotFoundError: no file ``path``, or no config.json beside it.
+        RunFileError: the file (or the config.json) is damaged, or its weights do not fit the
+            model of the config.
     """
     path = Path(path)
     if not path.is_file():
@@ -32,10 +37,20 @@ def evaluate_checkpoint(path: str | Path, split: str = "test") -> tuple[RunConfi
         raise ValueError(f"evaluate: split must be train, val or test (got {split!r}).")
     config = read_config(path.parent)
     recipe, data, model = build_run(config)
-    state = load(path)
-    if (load_metadata(path) or {}).get("kind") == CHECKPOINT_KIND:
-        state = state["model"]
-    model.load_state_dict(state)
+    fix = "evaluate best.safetensors or last.safetensors of a run, or train the run again"
+    try:
+        state = load(path)
+        if (load_metadata(path) or {}).get("kind") == CHECKPOINT_KIND:
+            state = state["model"]
+    except (ValueError, KeyError, TypeError, EOFError) as error:  # SerializationError included
+        problem = f"is damaged or not a deepgrad checkpoint ({error})"
+        raise RunFileError(path, problem, fix) from None
+    try:
+        model.load_state_dict(state)
+    except (ValueError, KeyError, TypeError, RuntimeError) as error:  # ShapeError included
+        raise RunFileError(
+            path, f"does not fit the model of {path.parent / 'config.json'} ({error})", fix
+        ) from None
     loaders = dict(zip(("train", "val", "test"), recipe.loaders(config, data)))
     if loaders[split] is None:
         raise ValueError(f"evaluate: recipe {config.recipe!r} has no {split} data.")

@@ -8,8 +8,9 @@ A run folder (``runs/<recipe>-<date>-<time>/`` unless given) holds::
     history.json            epochs and steps as recorded by the Trainer
     monitor.csv             per-layer statistics of the training Monitor
     best.safetensors        the weights of the best epoch (by the recipe's monitored value)
-    last.safetensors        the full checkpoint of the last epoch (resume with
-                            Trainer.fit(resume_from=...)), also written on Ctrl-C
+    last.safetensors        the full checkpoint of the last complete epoch
+                            (``deepgrad train --resume RUN_DIR`` continues from it)
+    interrupted.safetensors the full state at an interruption (Ctrl-C, SIGTERM, an error)
     doctor.txt              the Doctor's report
     results.json            test metrics, best epoch, time
     learning_curves.png, monitor.png, activations.png   (with matplotlib)
@@ -20,6 +21,7 @@ plus what the recipe adds (reconstructions.png, samples.png, sample.txt, decisio
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import time
 from collections.abc import Callable
@@ -29,10 +31,18 @@ from typing import Any
 
 from deepgrad import nn
 from deepgrad.backend.random import manual_seed
-from deepgrad.experiments.config import RunConfig
+from deepgrad.experiments.config import RecipeError, RunConfig, RunFileError
 from deepgrad.experiments.outputs import PLOT_HINT, have_matplotlib
 from deepgrad.experiments.recipes import Recipe, RecipeData, get_recipe
-from deepgrad.experiments.records import close_figure, prepare_dir, write_json, write_records
+from deepgrad.experiments.records import (
+    checkpoint_state,
+    claim_run_dir,
+    close_figure,
+    load_monitor_csv,
+    read_config,
+    write_json,
+    write_records,
+)
 from deepgrad.io import load
 from deepgrad.train import CSVLogger, EarlyStopping, History, ModelCheckpoint, Monitor, ProgressBar
 from deepgrad.train import plots as train_plots
@@ -40,6 +50,8 @@ from deepgrad.train.callbacks.base import Callback
 from deepgrad.train.checkpoint import save_checkpoint
 
 MONITOR_EVERY = 10
+# the state at an interruption; last.safetensors stays the last complete checkpoint
+INTERRUPTED = "interrupted.safetensors"
 
 
 class RunInterrupted(Exception):
@@ -79,17 +91,25 @@ class RunResult:
 
 
 class _SaveOnInterrupt(Callback):
-    """Writes the full checkpoint when ``fit`` ends by an exception (Ctrl-C), before other callbacks
-    (early stopping restoring the best weights) change the model."""
+    """Writes the state at an interruption to its own file when ``fit`` ends by an exception
+    (Ctrl-C), before other callbacks (early stopping restoring the best weights) change the model.
+
+    It never replaces last.safetensors: that file stays the last complete (end-of-epoch)
+    checkpoint, which a resumed run continues from.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.saved = False
+        self.failure: Exception | None = None
 
     def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
         if logs.get("status") == "interrupted":
-            save_checkpoint(trainer.state_dict(), self.path)
-            self.saved = True
+            try:
+                save_checkpoint(trainer.state_dict(), self.path)
+                self.saved = True
+            except Exception as error:  # noqa: BLE001 - reported with the error that stopped fit
+                self.failure = error
 
 
 def build_run(config: RunConfig) -> tuple[Recipe, RecipeData, nn.Module]:
@@ -108,6 +128,7 @@ def train_run(
     log: Callable[[str], None] | None = print,
     light: bool = False,
     plots: bool = True,
+    overwrite: bool = False,
 ) -> RunResult:
     """Train a recipe as ``config`` says and write the run folder (see the module docstring).
 
@@ -118,15 +139,129 @@ def train_run(
         log: called with each line the run reports as it goes (data, pre-training); None: silent.
         light: skip TensorBoard files and the monitor pictures (comparisons). Default: False.
         plots: draw the pictures (learning curves, the recipe's samples...). Default: True.
+        overwrite: replace the run already in ``out``; without it a non-empty ``out`` is
+            refused. Default: False.
 
     Raises:
-        RunInterrupted: on Ctrl-C, after saving ``last.safetensors`` and the records.
+        RecipeError: ``out`` is not empty (use ``resume_run`` or ``overwrite``) or is ``""``.
+        RunInterrupted: on Ctrl-C, after saving the state and the records.
+        Exception: whatever stopped the training, after writing the records (history.json,
+            monitor.csv, doctor.txt, results.json) of what was done.
     """
+    run_dir = claim_run_dir(out, config.recipe, overwrite)
+    write_json(run_dir / "config.json", config.to_dict())
+    return _train_in(run_dir, config, None, progress, log, light, plots)
+
+
+def resume_run(
+    run_dir: str | Path,
+    settings: dict[str, Any] | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] | None = print,
+    plots: bool = True,
+) -> RunResult:
+    """Continue the run in ``run_dir`` from its last checkpoint, with its own config.json.
+
+    This is the one place that decides what a resumed run continues from: the last complete
+    checkpoint (last.safetensors), or the start when the run was stopped before its first
+    checkpoint. ``settings`` are those given again (as for ``Recipe.make_config``, None for
+    "not given"): a larger ``epochs`` extends the run; any other change is refused.
+
+    Args:
+        run_dir: a folder written by ``train_run``.
+        settings: settings given with the resume (``recipe`` and ``options`` included). Default:
+            none.
+        progress, log, plots: as in ``train_run``.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` is not a run folder (no config.json).
+        RecipeError: a setting differs from the run's.
+        RunFileError: config.json or the checkpoint is damaged.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(
+            f"--resume: no run folder {str(run_dir)!r}; give the --out folder of a run."
+        )
+    saved = read_config(run_dir)
+    config = resumed_config(saved, settings or {})
+    resume: tuple[Path, int] | None = None
+    last = run_dir / "last.safetensors"
+    if last.is_file():  # else stopped before the end of its first epoch: start again
+        state = checkpoint_state(last, "delete it to train the run again from its start")
+        resume = last, int(state["global_step"])
+    if config != saved:
+        write_json(run_dir / "config.json", config.to_dict())
+    return _train_in(run_dir, config, resume, progress, log, False, plots)
+
+
+def resumed_config(config: RunConfig, given: dict[str, Any]) -> RunConfig:
+    """The config of a resumed run: ``config`` with a larger ``epochs`` if given.
+
+    Args:
+        config: the run's config (its config.json).
+        given: the settings given again; None (or a missing key) means "not given". ``options``
+            maps recipe options to values or their text (``{"hidden": "8x8"}``).
+
+    Raises:
+        RecipeError: a given setting differs from the run's, or ``epochs`` is smaller; the
+            message names the setting, the run's value and the given one.
+    """
+    recipe = get_recipe(config.recipe)
+    epochs = config.epochs
+    for key, value in given.items():
+        if key == "options" or value is None or (key == "augment" and value is False):
+            continue
+        ours = getattr(config, key, None) if key != "recipe" else config.recipe
+        if key == "epochs" and value >= config.epochs:
+            epochs = value
+        elif key == "epochs":
+            raise RecipeError(
+                f"--resume: --epochs must be at least the run's {config.epochs} "
+                f"(got {value}); a resumed run may only train longer"
+            )
+        elif not _same(ours, value):
+            _refuse(f"--{key.replace('_', '-')}", ours, value)
+    for key, value in (given.get("options") or {}).items():
+        if key not in recipe.options:
+            recipe.resolve_options({key: value})  # the RecipeError listing the options
+        parsed = recipe.options[key].parse(key, value) if isinstance(value, str) else value
+        if not _same(config.options.get(key), parsed):
+            _refuse(f"--set {key}", recipe.options[key].format(config.options.get(key)), value)
+    return dataclasses.replace(config, epochs=epochs)
+
+
+def _same(ours: Any, given: Any) -> bool:
+    if isinstance(ours, float) or isinstance(given, float):
+        try:
+            return float(ours) == float(given)
+        except (TypeError, ValueError):
+            return False
+    return ours == given
+
+
+def _refuse(setting: str, ours: Any, given: Any) -> None:
+    raise RecipeError(
+        f"--resume: {setting} differs from the run's (run: {ours}, given: {given}); "
+        f"a resumed run keeps its own settings (only --epochs may grow): leave {setting} out, "
+        "or train a new run in another --out folder"
+    )
+
+
+def _train_in(
+    run_dir: Path,
+    config: RunConfig,
+    resume: tuple[Path, int] | None,
+    progress: bool,
+    log: Callable[[str], None] | None,
+    light: bool,
+    plots: bool,
+) -> RunResult:
+    """Train into ``run_dir`` (config.json written), from the start or from ``resume``: (a
+    checkpoint, its global step)."""
     say = log or (lambda line: None)
     started = time.perf_counter()
     recipe, data, model = build_run(config)
-    run_dir = prepare_dir(out, config.recipe)
-    write_json(run_dir / "config.json", config.to_dict())
     for line in [*data.notes, f"model: {describe_model(model)}"]:
         say(line)
     train_loader, val_loader, test_loader = recipe.loaders(config, data)
@@ -135,33 +270,100 @@ def train_run(
     monitor = Monitor(every=MONITOR_EVERY)
     trainer = recipe.make_trainer(config, model, optimizer, callbacks, monitor, progress=False)
     try:
-        for line in recipe.prepare(config, model, train_loader, progress):
-            say(line)
-        trainer.fit(train_loader, val_loader, epochs=config.epochs)
-    except KeyboardInterrupt:
-        write_records(trainer.history, monitor, run_dir, recipe)
-        raise RunInterrupted(
-            run_dir, interrupt.path if interrupt.saved else None, trainer.epoch
-        ) from None
+        if resume is None:
+            for line in recipe.prepare(config, model, train_loader, progress):
+                say(line)
+        else:
+            say(_resumed_monitor(monitor, run_dir, *resume))
+        trainer.fit(
+            train_loader, val_loader, epochs=config.epochs, resume_from=resume and resume[0]
+        )
+    except BaseException as error:
+        failed = RunResult(
+            run_dir,
+            config,
+            trainer.history,
+            None,
+            checkpoint.best_epoch,
+            checkpoint.best,
+            recipe.monitor,
+            time.perf_counter() - started,
+        )
+        _records_after_failure(failed, monitor, recipe, error)
+        if interrupt.failure is not None:
+            error.add_note(f"{interrupt.path} was not written: {interrupt.failure!r}")
+        if isinstance(error, KeyboardInterrupt):
+            saved = interrupt.path if interrupt.saved else None
+            raise RunInterrupted(run_dir, saved, trainer.epoch) from None
+        if isinstance(error, OSError) and error.filename is None:
+            error.filename = str(run_dir)  # a full disk while writing a checkpoint or a log
+        raise
     seconds = time.perf_counter() - started
     report = write_records(trainer.history, monitor, run_dir, recipe)
-
     if checkpoint.best_path is not None:
         model.load_state_dict(load(checkpoint.best_path))
     test = trainer.evaluate(test_loader) if test_loader is not None else None
-    tail = (
-        _plots(trainer.history, monitor, run_dir, light)
-        if plots
-        else ["plots skipped (--no-plots)"]
-    )
-    tail += recipe.outputs(config, model, data, run_dir, plots=plots and have_matplotlib())
     best = checkpoint.best_epoch, checkpoint.best
-    lines = [*tail, "", report]
     result = RunResult(
-        run_dir, config, trainer.history, test, *best, recipe.monitor, seconds, lines
+        run_dir, config, trainer.history, test, *best, recipe.monitor, seconds, ["", report]
     )
-    _write_results(result)
+    _write_results(result, "completed")
+    result.lines[:0] = _pictures(result, recipe, model, data, monitor, light, plots)
     return result
+
+
+def _pictures(
+    result: RunResult,
+    recipe: Recipe,
+    model: nn.Module,
+    data: RecipeData,
+    monitor: Monitor,
+    light: bool,
+    plots: bool,
+) -> list[str]:
+    """The learning curves and the recipe's own pictures of a finished run; lines to print."""
+    if not plots:
+        lines = ["plots skipped (--no-plots)"]
+    else:
+        lines = _plots(result.history, monitor, result.run_dir, light)
+    draw = plots and have_matplotlib()
+    return lines + recipe.outputs(result.config, model, data, result.run_dir, plots=draw)
+
+
+def _resumed_monitor(monitor: Monitor, run_dir: Path, checkpoint: Path, step: int) -> str:
+    """Put the monitor.csv records up to the checkpoint's ``step`` back into ``monitor``; the line
+    to report."""
+    path = run_dir / "monitor.csv"
+    kept: list[dict[str, Any]] = []
+    if path.is_file():
+        try:
+            kept = [r for r in load_monitor_csv(path).records if r["step"] <= step]
+        except RunFileError as error:
+            return f"resuming after step {step} ({error.problem}: the monitor starts afresh)"
+    monitor.records.extend(kept)
+    return f"resuming after step {step} from {checkpoint}"
+
+
+def _records_after_failure(
+    result: RunResult, monitor: Monitor, recipe: Recipe, error: BaseException
+) -> None:
+    """history.json, monitor.csv, doctor.txt and results.json of a run that did not finish.
+
+    Each is attempted on its own; a failure here (the disk that failed the run is full) never
+    hides the error that stopped the run.
+    """
+    history = result.history
+    if history.stop_reason is None:
+        history.stop_reason = f"{type(error).__name__}" + (f": {error}" if str(error) else "")
+    status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+    for write in (
+        lambda: write_records(history, monitor, result.run_dir, recipe),
+        lambda: _write_results(result, status),
+    ):
+        try:
+            write()
+        except Exception as secondary:  # noqa: BLE001 - the first error is the one to report
+            error.add_note(f"the records of {result.run_dir} were not all written: {secondary!r}")
 
 
 def _callbacks(
@@ -169,7 +371,7 @@ def _callbacks(
 ) -> tuple[_SaveOnInterrupt, ModelCheckpoint, list[Callback]]:
     """A run's callbacks: save on Ctrl-C, metrics.csv, checkpoints, early stopping, TensorBoard,
     progress bar."""
-    interrupt = _SaveOnInterrupt(run_dir / "last.safetensors")
+    interrupt = _SaveOnInterrupt(run_dir / INTERRUPTED)
     checkpoint = ModelCheckpoint(
         run_dir / "best.safetensors",
         monitor=recipe.monitor,
@@ -221,12 +423,14 @@ def _plots(history: History, monitor: Monitor | None, run_dir: Path, light: bool
     )
 
 
-def _write_results(result: RunResult) -> None:
-    """results.json: test metrics, best epoch and value, epochs run, why training stopped, time."""
+def _write_results(result: RunResult, status: str) -> None:
+    """results.json: how the run ended ("completed", "interrupted" or "failed"), test metrics,
+    best epoch and value, epochs run, why training stopped, time."""
     write_json(
         result.run_dir / "results.json",
         {
             "recipe": result.config.recipe,
+            "status": status,
             "test": result.test,
             "monitor": result.monitor,
             "best_epoch": result.best_epoch,
@@ -278,6 +482,8 @@ __all__ = [
     "RunResult",
     "build_run",
     "describe_model",
+    "resume_run",
+    "resumed_config",
     "train_recipe",
     "train_run",
 ]

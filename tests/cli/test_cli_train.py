@@ -6,13 +6,13 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 from cli_helpers import HAVE_MATPLOTLIB, HAVE_TENSORBOARDX, run
 
-from deepgrad.experiments.recipes import get_recipe
-from deepgrad.experiments.records import load_history, read_config
+from deepgrad.experiments.records import load_history
 from deepgrad.train.checkpoint import load_checkpoint
-from deepgrad.train.updater import StandardUpdater
+from deepgrad.train.trainer import Trainer
 
 RUN_FILES = [
     "config.json",
@@ -198,35 +198,43 @@ def test_reduced_main_job_reaches_90_percent(tmp_path, capsys):
     assert "MLP 784-1000-500-100-10" in stdout
 
 
-def test_ctrl_c_saves_a_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypatch):
-    original = StandardUpdater.update
+def test_ctrl_c_keeps_the_last_checkpoint_writes_the_records_and_exits_130(tmp_path, capsys, monkeypatch):
+    original = Trainer._train_step
     calls = []
 
-    def interrupted_step(self, trainer, batch):
+    def interrupted_step(self, batch):
         calls.append(1)
         if len(calls) == 30:  # in the 2nd epoch of moons (22 steps per epoch)
             raise KeyboardInterrupt
-        return original(self, trainer, batch)
+        return original(self, batch)
 
-    monkeypatch.setattr(StandardUpdater, "update", interrupted_step)
-    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 5, "--no-plots", "--out", tmp_path)
+    monkeypatch.setattr(Trainer, "_train_step", interrupted_step)
+    out = tmp_path / "run"
+    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 3, "--no-plots", "--out", out)
     assert code == 130
-    assert f"last checkpoint saved to {tmp_path / 'last.safetensors'}" in stdout
+    assert f"state saved to {out / 'interrupted.safetensors'}" in stdout
+    assert f"continue with: deepgrad train --resume {out}" in stdout
     assert "training interrupted" in stderr
-    state = load_checkpoint(tmp_path / "last.safetensors")
+    state = load_checkpoint(out / "interrupted.safetensors")
     assert int(state["global_step"]) == 29 and int(state["epoch"]) == 2
-    assert (tmp_path / "doctor.txt").is_file() and len(load_history(tmp_path).epochs) == 1
-    # the saved state is the one at the interruption, and training resumes from it
-    monkeypatch.setattr(StandardUpdater, "update", original)
-    config = read_config(tmp_path)
-    recipe = get_recipe(config.recipe)
-    data = recipe.data(config)
-    model = recipe.build_model(config, data)
-    train, val, _ = recipe.loaders(config, data)
-    trainer = recipe.make_trainer(config, model, recipe.make_optimizer(config, model), [], False, progress=False)
-    history = trainer.fit(train, val, epochs=3, resume_from=tmp_path / "last.safetensors")
-    # the checkpoint holds the position inside epoch 2: the resumed run finishes it, then epoch 3
-    assert trainer.global_step == 3 * 22 and [r["epoch"] for r in history.epochs] == [1, 2, 3]
+    # the last complete checkpoint (end of epoch 1) is not replaced by the half-epoch state
+    assert int(load_checkpoint(out / "last.safetensors")["global_step"]) == 22
+    assert (out / "doctor.txt").is_file() and len(load_history(out).epochs) == 1
+    results = json.loads((out / "results.json").read_text())
+    assert results["status"] == "interrupted" and results["test"] is None
+    assert "KeyboardInterrupt" in results["stop_reason"]
+    # --resume continues from it to the weights of an uninterrupted run
+    monkeypatch.setattr(Trainer, "_train_step", original)
+    code, stdout, stderr = run(capsys, "train", "--resume", out, "--no-plots", "--quiet")
+    assert code == 0, stderr
+    assert "resuming after step 22" in stdout
+    assert run(capsys, "train", "moons", "--epochs", 3, "--no-plots", "--quiet", "--out", tmp_path / "b")[0] == 0
+    resumed, straight = (load_checkpoint(d / "last.safetensors") for d in (out, tmp_path / "b"))
+    assert int(resumed["global_step"]) == 3 * 22
+    for key, value in straight["model"].items():
+        assert np.array_equal(resumed["model"][key].numpy(), value.numpy()), key
+    assert [r["epoch"] for r in load_history(out).epochs] == [1, 2, 3]
+    assert json.loads((out / "results.json").read_text())["status"] == "completed"
 
 
 def test_train_recipe_runs_a_recipe_from_python(tmp_path):
@@ -247,3 +255,38 @@ def test_the_runners_old_names_in_models_say_where_they_moved(name):
         getattr(deepgrad.models, name)
     with pytest.raises(AttributeError, match="has no attribute 'no_such_model'"):
         deepgrad.models.no_such_model  # noqa: B018
+
+
+def test_a_run_that_fails_still_writes_its_records(tmp_path, capsys, monkeypatch):
+    original = Trainer._train_step
+    calls = []
+
+    def failing_step(self, batch):
+        calls.append(1)
+        if len(calls) == 8:  # in the 2nd epoch (5 steps per epoch)
+            raise RuntimeError("a logger broke")
+        return original(self, batch)
+
+    monkeypatch.setattr(Trainer, "_train_step", failing_step)
+    argv = ["train", "moons", "--epochs", 3, "--set", "n=200", "--quiet", "--no-plots", "--out", tmp_path]
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and err.count("\n") == 1 and "RuntimeError: a logger broke" in err
+    for name in ("history.json", "monitor.csv", "doctor.txt", "results.json", "last.safetensors"):
+        assert (tmp_path / name).is_file(), name
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["status"] == "failed" and results["epochs_run"] == 1 and results["best_epoch"] == 1
+    assert "RuntimeError in epoch 2: a logger broke" in results["stop_reason"]
+    assert len(load_history(tmp_path).epochs) == 1 and "Doctor:" in (tmp_path / "doctor.txt").read_text()
+
+
+def test_a_diverging_run_leaves_its_records(tmp_path, capsys):
+    # the issue's `--optimizer sgd --lr 10` at a tiny size: lr 1000 makes the weights NaN within 2 epochs
+    argv = ["train", "mnist-mlp", "--optimizer", "sgd", "--lr", 1000, "--limit", 100, "--batch-size", 8]
+    code, _, err = run(capsys, *argv, "--epochs", 2, "--set", "hidden=64x64", "--quiet", "--no-plots", "--out", tmp_path)
+    # (today tensorboardX's add_histogram raises on the NaN weights: a one-line error, exit 1)
+    assert code == 0 or (code == 1 and "Traceback" not in err), err
+    for name in ("history.json", "doctor.txt", "results.json"):
+        assert (tmp_path / name).is_file(), name
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["status"] == ("completed" if code == 0 else "failed")
+    assert "diverg" in (tmp_path / "doctor.txt").read_text() or "non-finite" in (tmp_path / "doctor.txt").read_text()
