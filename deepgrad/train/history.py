@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import math
 from array import array
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,7 +39,7 @@ class History:
 
     STEP_KEYS = ("step", "epoch", "loss", "lr")
     # the array.array type of each per-step column: 64-bit integers and doubles
-    STEP_TYPES = {"step": "q", "epoch": "q", "loss": "d", "lr": "d"}
+    STEP_TYPES: ClassVar[dict[str, str]] = {"step": "q", "epoch": "q", "loss": "d", "lr": "d"}
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, Any]] = []
@@ -128,7 +128,8 @@ class History:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epochs = [dict(r) for r in state["epochs"]]
-        self._steps = {key: _column(self.STEP_TYPES[key], state["steps"][key]) for key in self.STEP_KEYS}
+        steps = state["steps"]
+        self._steps = {key: _column(self.STEP_TYPES[key], steps[key]) for key in self.STEP_KEYS}
         self.stop_reason = state.get("stop_reason")
 
     def __repr__(self) -> str:
@@ -139,7 +140,8 @@ class History:
 
 def _column(typecode: str, values: Any) -> array:
     """An ``array.array`` of ``typecode`` holding ``values`` (a list, an array or a Tensor)."""
-    data = np.asarray(getattr(values, "_data", values), dtype=np.int64 if typecode == "q" else np.float64)
+    dtype = np.int64 if typecode == "q" else np.float64
+    data = np.asarray(getattr(values, "_data", values), dtype=dtype)
     column = array(typecode)
     column.frombytes(np.ascontiguousarray(data.reshape(-1)).tobytes())
     return column

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from cli_helpers import HAVE_MATPLOTLIB, HAVE_TENSORBOARDX, run
 
-from deepgrad.experiments.records import load_history
-from deepgrad.train.checkpoint import load_checkpoint
 from deepgrad.cli import main
+from deepgrad.experiments.records import load_history
 from deepgrad.train import ModelCheckpoint
+from deepgrad.train.checkpoint import load_checkpoint
 from deepgrad.train.updater import StandardUpdater
 
 RUN_FILES = [
