@@ -218,6 +218,8 @@ class _RSSSampler(Callback):
         columns = getattr(history, "_steps", None)
         if not isinstance(columns, dict) or not {"step", "loss"} <= set(columns):
             return None
+        if all(hasattr(c, "itemsize") for c in columns.values()):  # array.array: values inline
+            return sum(sys.getsizeof(c) for c in columns.values())
         n = len(columns["step"])
         for key in ("step", "loss"):  # counted once each, as they arrive
             self._element_bytes += sum(sys.getsizeof(v) for v in columns[key][self._counted : n])

@@ -39,9 +39,10 @@ from deepgrad.experiments.config import OPTIMIZERS, RecipeError, RunFileError
 from deepgrad.experiments.inspection import evaluate_checkpoint, lr_find_run, summarize
 from deepgrad.experiments.recipes import DEVICES, RECIPES, get_recipe
 from deepgrad.experiments.records import doctor_report
-from deepgrad.experiments.runs import RunInterrupted, resume_run, train_run
+from deepgrad.experiments.runs import CHECKPOINT_EVERY, RunInterrupted, resume_run, train_run
 from deepgrad.io import SerializationError
 from deepgrad.models.common import ACTIVATIONS, INITS
+from deepgrad.train.guards import NonFiniteLossError
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -254,8 +255,16 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         "--resume",
         metavar="RUN_DIR",
         type=_folder,
-        help="continue the run in RUN_DIR from its last checkpoint, with its own settings "
+        help="continue the run in RUN_DIR from its newest checkpoint, with its own settings "
         "(a larger --epochs trains it longer)",
+    )
+    train.add_argument(
+        "--checkpoint-every",
+        type=_nonnegative_int,
+        default=CHECKPOINT_EVERY,
+        metavar="N",
+        help="also checkpoint every N steps inside epochs, so a killed run loses at most N "
+        f"steps; 0: at epoch ends and interruptions only (default: {CHECKPOINT_EVERY})",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument(
@@ -374,6 +383,7 @@ def _train(args: argparse.Namespace) -> int:
                 not args.quiet,
                 lambda line: print(line, flush=True),
                 args.plots,
+                args.checkpoint_every or None,
             )
         )
     if args.recipe is None:
@@ -392,6 +402,7 @@ def _train(args: argparse.Namespace) -> int:
             log=lambda line: print(line, flush=True),
             plots=args.plots,
             overwrite=args.overwrite,
+            checkpoint_every=args.checkpoint_every or None,
         )
     )
 
@@ -401,9 +412,15 @@ def _report_run(train: Callable[[], Any]) -> int:
     try:
         result = train()
     except RunInterrupted as stop:
-        saved = f"state saved to {stop.checkpoint}; " if stop.checkpoint else ""
+        saved = (
+            f"state saved to {stop.checkpoint}; "
+            if stop.checkpoint
+            else f"the state after step {stop.step} was not saved (--resume continues from the "
+            "newest checkpoint before it); "
+        )
         print(
-            f"\ninterrupted in epoch {stop.epoch}: {saved}records in {stop.run_dir}/; "
+            f"\ninterrupted in epoch {stop.epoch} after step {stop.step}: {saved}"
+            f"records in {stop.run_dir}/; "
             f"continue with: deepgrad train --resume {stop.run_dir}",
             flush=True,
         )
@@ -548,6 +565,14 @@ ERRORS: tuple[tuple[type[BaseException], int, Callable[[Any], str]], ...] = (
         lambda e: f"{e}; the file is damaged or not a deepgrad file: give another one",
     ),
     (OSError, EXIT_ERROR, _os_error),
+    (
+        NonFiniteLossError,
+        EXIT_ERROR,
+        lambda e: (
+            f"{str(e).split(';')[0]}: the run diverged or the data holds NaN/inf; its records "
+            "are written (doctor.txt says which): lower --lr, or check the data"
+        ),
+    ),
     (
         Exception,
         EXIT_ERROR,

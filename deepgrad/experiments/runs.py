@@ -9,8 +9,12 @@ A run folder (``runs/<recipe>-<date>-<time>/`` unless given) holds::
     monitor.csv             per-layer statistics of the training Monitor
     best.safetensors        the weights of the best epoch (by the recipe's monitored value)
     last.safetensors        the full checkpoint of the last complete epoch
-                            (``deepgrad train --resume RUN_DIR`` continues from it)
-    interrupted.safetensors the full state at an interruption (Ctrl-C, SIGTERM, an error)
+    last.step<N>.safetensors  the full state after step N inside an epoch: every
+                            ``checkpoint_every`` steps, and at an interruption (Ctrl-C,
+                            SIGTERM, an error between two steps)
+    last.latest.json        names the newest of these (``ModelCheckpoint``'s manifest);
+                            ``deepgrad train --resume RUN_DIR`` continues from the newest
+                            one that loads, to the weights of an uninterrupted run
     doctor.txt              the Doctor's report
     results.json            test metrics, best epoch, time
     learning_curves.png, monitor.png, activations.png   (with matplotlib)
@@ -23,11 +27,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from deepgrad import nn
 from deepgrad.backend.random import manual_seed
@@ -43,23 +50,32 @@ from deepgrad.experiments.records import (
     write_json,
     write_records,
 )
-from deepgrad.io import load
+from deepgrad.io import load, load_metadata
 from deepgrad.train import CSVLogger, EarlyStopping, History, ModelCheckpoint, Monitor, ProgressBar
+from deepgrad.train import checkpoint as ckpt
 from deepgrad.train import plots as train_plots
 from deepgrad.train.callbacks.base import Callback
-from deepgrad.train.checkpoint import save_checkpoint
 
 MONITOR_EVERY = 10
-# the state at an interruption; last.safetensors stays the last complete checkpoint
-INTERRUPTED = "interrupted.safetensors"
+# steps between the checkpoints taken inside an epoch (a SIGKILL loses at most these steps)
+CHECKPOINT_EVERY = 1000
 
 
 class RunInterrupted(Exception):
-    """Training was interrupted (Ctrl-C); the last checkpoint and the records were saved."""
+    """Training was interrupted (Ctrl-C, SIGTERM); the records were written.
 
-    def __init__(self, run_dir: Path, checkpoint: Path | None, epoch: int) -> None:
+    Attributes:
+        run_dir: the run's folder.
+        checkpoint: the file holding the state at the interruption, or None when that moment
+            was not saved (stopped inside a step, or the write failed): ``--resume`` then
+            continues from the newest checkpoint before it.
+        epoch: the epoch that was running.
+        step: the optimizer steps done.
+    """
+
+    def __init__(self, run_dir: Path, checkpoint: Path | None, epoch: int, step: int) -> None:
         super().__init__(f"training interrupted in epoch {epoch}; run folder {run_dir}")
-        self.run_dir, self.checkpoint, self.epoch = run_dir, checkpoint, epoch
+        self.run_dir, self.checkpoint, self.epoch, self.step = run_dir, checkpoint, epoch, step
 
 
 @dataclass
@@ -90,33 +106,18 @@ class RunResult:
     lines: list[str] = field(default_factory=list)
 
 
-class _SaveOnInterrupt(Callback):
-    """Writes the state at an interruption to its own file when ``fit`` ends by an exception
-    (Ctrl-C), before other callbacks (early stopping restoring the best weights) change the model.
-
-    It never replaces last.safetensors: that file stays the last complete (end-of-epoch)
-    checkpoint, which a resumed run continues from.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.saved = False
-        self.failure: Exception | None = None
-
-    def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
-        if logs.get("status") == "interrupted":
-            try:
-                save_checkpoint(trainer.state_dict(), self.path)
-                self.saved = True
-            except Exception as error:  # noqa: BLE001 - reported with the error that stopped fit
-                self.failure = error
-
-
 def build_run(config: RunConfig) -> tuple[Recipe, RecipeData, nn.Module]:
-    """The recipe, its data and its fresh model (the generator seeded with ``config.seed``)."""
+    """The recipe, its data and its fresh model (the generators seeded with ``config.seed``).
+
+    deepgrad's default generator, Python's ``random`` and NumPy's global generator are all
+    seeded: a checkpoint holds the three, so a resumed run ends in the state of an uninterrupted
+    one only if that one started from a known state too.
+    """
     recipe = get_recipe(config.recipe)
     data = recipe.data(config)
     manual_seed(config.seed)  # initialization, dropout and noise draws repeat with the seed
+    random.seed(config.seed)
+    np.random.seed(config.seed)
     model = recipe.build_model(config, data)
     return recipe, data, model
 
@@ -129,6 +130,7 @@ def train_run(
     light: bool = False,
     plots: bool = True,
     overwrite: bool = False,
+    checkpoint_every: int | None = CHECKPOINT_EVERY,
 ) -> RunResult:
     """Train a recipe as ``config`` says and write the run folder (see the module docstring).
 
@@ -141,16 +143,19 @@ def train_run(
         plots: draw the pictures (learning curves, the recipe's samples...). Default: True.
         overwrite: replace the run already in ``out``; without it a non-empty ``out`` is
             refused. Default: False.
+        checkpoint_every: also write a resumable checkpoint every this many optimizer steps,
+            inside epochs (a SIGKILL loses at most these steps); None: at epoch ends and
+            interruptions only. It does not change the result. Default: ``CHECKPOINT_EVERY``.
 
     Raises:
         RecipeError: ``out`` is not empty (use ``resume_run`` or ``overwrite``) or is ``""``.
-        RunInterrupted: on Ctrl-C, after saving the state and the records.
+        RunInterrupted: on Ctrl-C or SIGTERM, after saving the state and the records.
         Exception: whatever stopped the training, after writing the records (history.json,
             monitor.csv, doctor.txt, results.json) of what was done.
     """
     run_dir = claim_run_dir(out, config.recipe, overwrite)
     write_json(run_dir / "config.json", config.to_dict())
-    return _train_in(run_dir, config, None, progress, log, light, plots)
+    return _train_in(run_dir, config, None, progress, log, light, plots, checkpoint_every)
 
 
 def resume_run(
@@ -159,24 +164,27 @@ def resume_run(
     progress: bool = True,
     log: Callable[[str], None] | None = print,
     plots: bool = True,
+    checkpoint_every: int | None = CHECKPOINT_EVERY,
 ) -> RunResult:
-    """Continue the run in ``run_dir`` from its last checkpoint, with its own config.json.
+    """Continue the run in ``run_dir`` from its newest checkpoint, with its own config.json.
 
-    This is the one place that decides what a resumed run continues from: the last complete
-    checkpoint (last.safetensors), or the start when the run was stopped before its first
-    checkpoint. ``settings`` are those given again (as for ``Recipe.make_config``, None for
-    "not given"): a larger ``epochs`` extends the run; any other change is refused.
+    The run continues from the newest checkpoint that loads (``Trainer.fit(resume_from=
+    run_dir)``: the last epoch's, or one taken inside an epoch, every ``checkpoint_every``
+    steps or at an interruption), and ends with the weights of an uninterrupted run; it
+    starts again when the run stopped before its first checkpoint. ``settings`` are those
+    given again (as for ``Recipe.make_config``, None for "not given"): a larger ``epochs``
+    extends the run; any other change is refused.
 
     Args:
         run_dir: a folder written by ``train_run``.
         settings: settings given with the resume (``recipe`` and ``options`` included). Default:
             none.
-        progress, log, plots: as in ``train_run``.
+        progress, log, plots, checkpoint_every: as in ``train_run``.
 
     Raises:
         FileNotFoundError: ``run_dir`` is not a run folder (no config.json).
         RecipeError: a setting differs from the run's.
-        RunFileError: config.json or the checkpoint is damaged.
+        RunFileError: config.json is damaged, or no checkpoint of the run loads.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -185,14 +193,28 @@ def resume_run(
         )
     saved = read_config(run_dir)
     config = resumed_config(saved, settings or {})
-    resume: tuple[Path, int] | None = None
-    last = run_dir / "last.safetensors"
-    if last.is_file():  # else stopped before the end of its first epoch: start again
-        state = checkpoint_state(last, "delete it to train the run again from its start")
-        resume = last, int(state["global_step"])
+    resume = _newest_checkpoint(run_dir)
     if config != saved:
         write_json(run_dir / "config.json", config.to_dict())
-    return _train_in(run_dir, config, resume, progress, log, False, plots)
+    return _train_in(run_dir, config, resume, progress, log, False, plots, checkpoint_every)
+
+
+def _newest_checkpoint(run_dir: Path) -> tuple[Path, int] | None:
+    """(the newest checkpoint of the run that loads, its global step), or None when the run has
+    none (stopped before its first): the file ``fit(resume_from=run_dir)`` continues from.
+
+    Raises:
+        RunFileError: there are checkpoints, and none loads.
+    """
+    files = ckpt.checkpoint_files(run_dir)
+    if not files:
+        return None
+    try:
+        path = ckpt.latest_checkpoint(run_dir)
+    except FileNotFoundError:  # every one is damaged: the error of the newest names it
+        checkpoint_state(files[-1], "delete it to train the run again from its start")
+        raise
+    return path, int(load_metadata(path)["global_step"])
 
 
 def resumed_config(config: RunConfig, given: dict[str, Any]) -> RunConfig:
@@ -256,9 +278,10 @@ def _train_in(
     log: Callable[[str], None] | None,
     light: bool,
     plots: bool,
+    checkpoint_every: int | None = CHECKPOINT_EVERY,
 ) -> RunResult:
-    """Train into ``run_dir`` (config.json written), from the start or from ``resume``: (a
-    checkpoint, its global step)."""
+    """Train into ``run_dir`` (config.json written), from the start or from ``resume``: (the
+    run's newest checkpoint, its global step)."""
     say = log or (lambda line: None)
     started = time.perf_counter()
     recipe, data, model = build_run(config)
@@ -266,7 +289,7 @@ def _train_in(
         say(line)
     train_loader, val_loader, test_loader = recipe.loaders(config, data)
     optimizer = recipe.make_optimizer(config, model)
-    interrupt, checkpoint, callbacks = _callbacks(config, recipe, run_dir, light, progress)
+    checkpoint, callbacks = _callbacks(config, recipe, run_dir, light, progress, checkpoint_every)
     monitor = Monitor(every=MONITOR_EVERY)
     trainer = recipe.make_trainer(config, model, optimizer, callbacks, monitor, progress=False)
     try:
@@ -275,8 +298,9 @@ def _train_in(
                 say(line)
         else:
             say(_resumed_monitor(monitor, run_dir, *resume))
+        # the folder: fit continues from its newest checkpoint that loads (resume[0])
         trainer.fit(
-            train_loader, val_loader, epochs=config.epochs, resume_from=resume and resume[0]
+            train_loader, val_loader, epochs=config.epochs, resume_from=resume and run_dir
         )
     except BaseException as error:
         failed = RunResult(
@@ -290,11 +314,11 @@ def _train_in(
             time.perf_counter() - started,
         )
         _records_after_failure(failed, monitor, recipe, error)
-        if interrupt.failure is not None:
-            error.add_note(f"{interrupt.path} was not written: {interrupt.failure!r}")
         if isinstance(error, KeyboardInterrupt):
-            saved = interrupt.path if interrupt.saved else None
-            raise RunInterrupted(run_dir, saved, trainer.epoch) from None
+            saved = checkpoint.interrupt_path
+            raise RunInterrupted(
+                run_dir, saved and Path(saved), trainer.epoch, trainer.global_step
+            ) from None
         if isinstance(error, OSError) and error.filename is None:
             error.filename = str(run_dir)  # a full disk while writing a checkpoint or a log
         raise
@@ -367,11 +391,15 @@ def _records_after_failure(
 
 
 def _callbacks(
-    config: RunConfig, recipe: Recipe, run_dir: Path, light: bool, progress: bool
-) -> tuple[_SaveOnInterrupt, ModelCheckpoint, list[Callback]]:
-    """A run's callbacks: save on Ctrl-C, metrics.csv, checkpoints, early stopping, TensorBoard,
-    progress bar."""
-    interrupt = _SaveOnInterrupt(run_dir / INTERRUPTED)
+    config: RunConfig,
+    recipe: Recipe,
+    run_dir: Path,
+    light: bool,
+    progress: bool,
+    checkpoint_every: int | None,
+) -> tuple[ModelCheckpoint, list[Callback]]:
+    """A run's callbacks: metrics.csv, checkpoints (at epoch ends, every ``checkpoint_every``
+    steps and at an interruption), early stopping, TensorBoard, progress bar."""
     checkpoint = ModelCheckpoint(
         run_dir / "best.safetensors",
         monitor=recipe.monitor,
@@ -379,8 +407,9 @@ def _callbacks(
         save_best_only=True,
         save_last=run_dir / "last.safetensors",
         weights_only=True,
+        every_n_steps=checkpoint_every,
     )
-    callbacks: list[Callback] = [interrupt, CSVLogger(run_dir / "metrics.csv"), checkpoint]
+    callbacks: list[Callback] = [CSVLogger(run_dir / "metrics.csv"), checkpoint]
     if config.early_stopping is not None:
         callbacks.append(EarlyStopping(recipe.monitor, recipe.mode, patience=config.early_stopping))
     if not light and importlib.util.find_spec("tensorboardX") is not None:
@@ -389,7 +418,7 @@ def _callbacks(
         callbacks.append(TensorBoardLogger(run_dir / "tensorboard"))
     if progress:
         callbacks.append(ProgressBar())
-    return interrupt, checkpoint, callbacks
+    return checkpoint, callbacks
 
 
 def _plots(history: History, monitor: Monitor | None, run_dir: Path, light: bool) -> list[str]:
@@ -477,6 +506,7 @@ def train_recipe(
 
 
 __all__ = [
+    "CHECKPOINT_EVERY",
     "MONITOR_EVERY",
     "RunInterrupted",
     "RunResult",

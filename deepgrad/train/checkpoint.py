@@ -188,6 +188,13 @@ def remove_temporary_files(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def checkpoint_files(folder: str | os.PathLike, name: str = "last.safetensors") -> list[Path]:
+    """The resumable checkpoints of ``folder`` that exist, loadable or not: ``name`` (the last
+    epoch's) and its step files (``last.step<N>.safetensors``)."""
+    last = Path(folder) / name
+    return ([last] if last.is_file() else []) + sorted(_family(last))
+
+
 def latest_checkpoint(folder: str | os.PathLike, name: str = "last.safetensors") -> Path:
     """The newest checkpoint of ``folder`` that loads: the manifest's, else the one with the
     highest step among ``last.safetensors`` and ``last.step*.safetensors``."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import math
-from typing import Any
+from array import array
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -21,7 +22,8 @@ class History:
             last step) and ``time`` (seconds for training and validation).
         steps: one dict per optimizer step: ``step`` (1-based, counted over the whole run),
             ``epoch``, ``loss`` (the batch loss) and ``lr`` (the rate that step used). Stored
-            column-wise (see ``step_column``) so recording a step costs three list appends.
+            column-wise in ``array.array`` columns (see ``step_column``): recording a step costs
+            four appends and 32 bytes, so a run of millions of steps keeps its memory flat.
         stop_reason: why training ended (set by ``Trainer.fit``), e.g. "completed 10 epochs" or
             "early stopping: val_loss did not improve for 5 epochs (best 0.3121 at epoch 7)".
 
@@ -36,10 +38,12 @@ class History:
     """
 
     STEP_KEYS = ("step", "epoch", "loss", "lr")
+    # the array.array type of each per-step column: 64-bit integers and doubles
+    STEP_TYPES: ClassVar[dict[str, str]] = {"step": "q", "epoch": "q", "loss": "d", "lr": "d"}
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, Any]] = []
-        self._steps: dict[str, list] = {key: [] for key in self.STEP_KEYS}
+        self._steps: dict[str, array] = {key: array(self.STEP_TYPES[key]) for key in self.STEP_KEYS}
         self.stop_reason: str | None = None
 
     # -- recording ----------------------------------------------------------------------------
@@ -64,7 +68,7 @@ class History:
         """One per-step column (``step``, ``epoch``, ``loss`` or ``lr``) as a float64 array."""
         if key not in self._steps:
             raise ValueError(f"History.step_column: unknown key {key!r}; allowed: {', '.join(self.STEP_KEYS)}.")
-        return np.asarray(self._steps[key], dtype=np.float64)
+        return np.array(self._steps[key], dtype=np.float64)  # a copy: later steps never change it
 
     @property
     def keys(self) -> list[str]:
@@ -124,13 +128,23 @@ class History:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epochs = [dict(r) for r in state["epochs"]]
-        self._steps = {key: list(state["steps"][key]) for key in self.STEP_KEYS}
+        steps = state["steps"]
+        self._steps = {key: _column(self.STEP_TYPES[key], steps[key]) for key in self.STEP_KEYS}
         self.stop_reason = state.get("stop_reason")
 
     def __repr__(self) -> str:
         last = self.epochs[-1] if self.epochs else {}
         summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "epoch" and _is_scalar(v))
         return f"History({len(self.epochs)} epochs, {len(self._steps['step'])} steps; last: {summary or '-'})"
+
+
+def _column(typecode: str, values: Any) -> array:
+    """An ``array.array`` of ``typecode`` holding ``values`` (a list, an array or a Tensor)."""
+    dtype = np.int64 if typecode == "q" else np.float64
+    data = np.asarray(getattr(values, "_data", values), dtype=dtype)
+    column = array(typecode)
+    column.frombytes(np.ascontiguousarray(data.reshape(-1)).tobytes())
+    return column
 
 
 def _is_scalar(value) -> bool:

@@ -335,7 +335,8 @@ class Trainer:
         """Keep a copy of the state when the run ended between two steps (else None)."""
         self.interrupted_state = None
         if not self._boundary:
-            logger.warning("fit ended inside a training step: no checkpoint of that moment")
+            # documented: the previous checkpoint stays the newest; the exception says the rest
+            logger.info("fit ended inside a training step: no checkpoint of that moment")
             return
         try:
             self.interrupted_state = ckpt.detached(self.state_dict())

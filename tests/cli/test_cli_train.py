@@ -1,18 +1,22 @@
 """``deepgrad train``: every recipe runs at a tiny size and writes its run folder; the main job at a
-reduced size reaches a stated accuracy; Ctrl-C saves a last checkpoint and exits with 130."""
+reduced size reaches a stated accuracy; Ctrl-C saves the state of that step and exits with 130."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
 from cli_helpers import HAVE_MATPLOTLIB, HAVE_TENSORBOARDX, run
 
+from deepgrad.cli import main
 from deepgrad.experiments.records import load_history
+from deepgrad.train import ModelCheckpoint
 from deepgrad.train.checkpoint import load_checkpoint
-from deepgrad.train.trainer import Trainer
+from deepgrad.train.updater import StandardUpdater
 
 RUN_FILES = [
     "config.json",
@@ -198,43 +202,108 @@ def test_reduced_main_job_reaches_90_percent(tmp_path, capsys):
     assert "MLP 784-1000-500-100-10" in stdout
 
 
-def test_ctrl_c_keeps_the_last_checkpoint_writes_the_records_and_exits_130(tmp_path, capsys, monkeypatch):
-    original = Trainer._train_step
+def _step_calling(monkeypatch, at: int, action) -> None:
+    """Make the ``at``-th training step call ``action()`` first (then train as usual)."""
+    original = StandardUpdater.update
     calls = []
 
-    def interrupted_step(self, batch):
+    def update(self, trainer, batch):
         calls.append(1)
-        if len(calls) == 30:  # in the 2nd epoch of moons (22 steps per epoch)
-            raise KeyboardInterrupt
-        return original(self, batch)
+        if len(calls) == at:
+            action()
+        return original(self, trainer, batch)
 
-    monkeypatch.setattr(Trainer, "_train_step", interrupted_step)
+    monkeypatch.setattr(StandardUpdater, "update", update)
+
+
+def _resumed_as_uninterrupted(capsys, out, straight, resumed_after: int) -> None:
+    """``--resume out`` continues after step ``resumed_after`` and ends with the weights of
+    ``straight``, an uninterrupted 3-epoch run."""
+    code, stdout, stderr = run(capsys, "train", "--resume", out, "--no-plots", "--quiet")
+    assert code == 0, stderr
+    assert f"resuming after step {resumed_after}" in stdout
+    resumed, reference = (load_checkpoint(d / "last.safetensors") for d in (out, straight))
+    assert int(resumed["global_step"]) == int(reference["global_step"]) == 3 * 22
+    for part in ("model", "optimizer"):
+        for key, value in reference[part].items():
+            if hasattr(value, "numpy"):
+                assert np.array_equal(resumed[part][key].numpy(), value.numpy()), (part, key)
+    assert [r["epoch"] for r in load_history(out).epochs] == [1, 2, 3]
+    assert [int(r["epoch"]) for r in _rows(out / "metrics.csv")] == [1, 2, 3]
+    assert json.loads((out / "results.json").read_text())["status"] == "completed"
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """An uninterrupted 3-epoch moons run (22 steps per epoch)."""
+    out = tmp_path_factory.mktemp("straight") / "run"
+    assert main(["train", "moons", "--epochs", "3", "--no-plots", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+def test_ctrl_c_saves_the_state_keeps_the_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypatch, straight):
+    # Ctrl-C during step 30 (in the 2nd epoch): the step ends, then the run stops
+    _step_calling(monkeypatch, 30, lambda: os.kill(os.getpid(), signal.SIGINT))
     out = tmp_path / "run"
     code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 3, "--no-plots", "--out", out)
-    assert code == 130
-    assert f"state saved to {out / 'interrupted.safetensors'}" in stdout
+    assert code == 130, stderr
+    saved = out / "last.step00000030.safetensors"
+    assert f"interrupted in epoch 2 after step 30: state saved to {saved}; records in {out}/" in stdout
     assert f"continue with: deepgrad train --resume {out}" in stdout
-    assert "training interrupted" in stderr
-    state = load_checkpoint(out / "interrupted.safetensors")
-    assert int(state["global_step"]) == 29 and int(state["epoch"]) == 2
+    state = load_checkpoint(saved)
+    assert int(state["global_step"]) == 30 and int(state["epoch"]) == 2
+    assert state["position"]["batches"] == 8  # the 8th batch of epoch 2
     # the last complete checkpoint (end of epoch 1) is not replaced by the half-epoch state
     assert int(load_checkpoint(out / "last.safetensors")["global_step"]) == 22
+    assert json.loads((out / "last.latest.json").read_text())["latest"] == saved.name
     assert (out / "doctor.txt").is_file() and len(load_history(out).epochs) == 1
     results = json.loads((out / "results.json").read_text())
     assert results["status"] == "interrupted" and results["test"] is None
-    assert "KeyboardInterrupt" in results["stop_reason"]
-    # --resume continues from it to the weights of an uninterrupted run
-    monkeypatch.setattr(Trainer, "_train_step", original)
-    code, stdout, stderr = run(capsys, "train", "--resume", out, "--no-plots", "--quiet")
-    assert code == 0, stderr
-    assert "resuming after step 22" in stdout
-    assert run(capsys, "train", "moons", "--epochs", 3, "--no-plots", "--quiet", "--out", tmp_path / "b")[0] == 0
-    resumed, straight = (load_checkpoint(d / "last.safetensors") for d in (out, tmp_path / "b"))
-    assert int(resumed["global_step"]) == 3 * 22
-    for key, value in straight["model"].items():
-        assert np.array_equal(resumed["model"][key].numpy(), value.numpy()), key
-    assert [r["epoch"] for r in load_history(out).epochs] == [1, 2, 3]
-    assert json.loads((out / "results.json").read_text())["status"] == "completed"
+    assert "SIGINT received; stopped after step 30" in results["stop_reason"]
+    monkeypatch.undo()
+    _resumed_as_uninterrupted(capsys, out, straight, 30)
+    assert not list(out.glob("last.step*")) and not list(out.glob(".*.tmp"))
+
+
+def test_an_interruption_inside_a_step_resumes_from_the_last_checkpoint(tmp_path, capsys, monkeypatch, straight):
+    # a KeyboardInterrupt raised inside step 30 (a second Ctrl-C): nothing of that moment is saved
+    def interrupt():
+        raise KeyboardInterrupt
+
+    _step_calling(monkeypatch, 30, interrupt)
+    out = tmp_path / "run"
+    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 3, "--no-plots", "--quiet", "--out", out)
+    assert code == 130 and stderr == "", stderr
+    assert "interrupted in epoch 2 after step 29: the state after step 29 was not saved" in stdout
+    assert f"continue with: deepgrad train --resume {out}" in stdout
+    assert int(load_checkpoint(out / "last.safetensors")["global_step"]) == 22
+    assert not list(out.glob("last.step*"))
+    assert json.loads((out / "results.json").read_text())["status"] == "interrupted"
+    monkeypatch.undo()
+    _resumed_as_uninterrupted(capsys, out, straight, 22)
+
+
+def test_checkpoint_every_writes_step_checkpoints_a_kill_resumes_from(tmp_path, capsys, monkeypatch, straight):
+    # the process dies (as by SIGKILL) in step 40: nothing runs after it, the step-33 file remains
+    class Killed(BaseException):
+        pass
+
+    def kill():
+        raise Killed
+
+    _step_calling(monkeypatch, 40, kill)
+    out = tmp_path / "run"
+    argv = ["train", "moons", "--epochs", 3, "--no-plots", "--quiet", "--checkpoint-every", 11, "--out", out]
+    monkeypatch.setattr(ModelCheckpoint, "on_fit_end", lambda self, trainer, logs: None)  # no last save
+    with pytest.raises(Killed):
+        run(capsys, *argv)
+    assert sorted(p.name for p in out.glob("last*")) == [
+        "last.latest.json",
+        "last.safetensors",
+        "last.step00000033.safetensors",
+    ]
+    monkeypatch.undo()
+    _resumed_as_uninterrupted(capsys, out, straight, 33)
 
 
 def test_train_recipe_runs_a_recipe_from_python(tmp_path):
@@ -258,16 +327,10 @@ def test_the_runners_old_names_in_models_say_where_they_moved(name):
 
 
 def test_a_run_that_fails_still_writes_its_records(tmp_path, capsys, monkeypatch):
-    original = Trainer._train_step
-    calls = []
+    def fail():
+        raise RuntimeError("a logger broke")
 
-    def failing_step(self, batch):
-        calls.append(1)
-        if len(calls) == 8:  # in the 2nd epoch (5 steps per epoch)
-            raise RuntimeError("a logger broke")
-        return original(self, batch)
-
-    monkeypatch.setattr(Trainer, "_train_step", failing_step)
+    _step_calling(monkeypatch, 8, fail)  # in the 2nd epoch (5 steps per epoch)
     argv = ["train", "moons", "--epochs", 3, "--set", "n=200", "--quiet", "--no-plots", "--out", tmp_path]
     code, _, err = run(capsys, *argv)
     assert code == 1 and err.count("\n") == 1 and "RuntimeError: a logger broke" in err
@@ -283,10 +346,12 @@ def test_a_diverging_run_leaves_its_records(tmp_path, capsys):
     # the issue's `--optimizer sgd --lr 10` at a tiny size: lr 1000 makes the weights NaN within 2 epochs
     argv = ["train", "mnist-mlp", "--optimizer", "sgd", "--lr", 1000, "--limit", 100, "--batch-size", 8]
     code, _, err = run(capsys, *argv, "--epochs", 2, "--set", "hidden=64x64", "--quiet", "--no-plots", "--out", tmp_path)
-    # (today tensorboardX's add_histogram raises on the NaN weights: a one-line error, exit 1)
-    assert code == 0 or (code == 1 and "Traceback" not in err), err
-    for name in ("history.json", "doctor.txt", "results.json"):
+    # the Trainer's nan_policy='raise' stops it at the first NaN loss: one line, exit 1, records
+    error = [line for line in err.splitlines() if line.startswith("deepgrad train: error: ")]
+    assert code == 1 and len(error) == 1 and "Traceback" not in err, err
+    assert "the loss is nan at step" in error[0] and "lower --lr, or check the data" in error[0]
+    for name in ("history.json", "doctor.txt", "results.json", "metrics.csv"):
         assert (tmp_path / name).is_file(), name
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["status"] == ("completed" if code == 0 else "failed")
+    assert results["status"] == "failed" and "NonFiniteLossError" in results["stop_reason"]
     assert "diverg" in (tmp_path / "doctor.txt").read_text() or "non-finite" in (tmp_path / "doctor.txt").read_text()

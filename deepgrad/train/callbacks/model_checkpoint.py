@@ -47,6 +47,10 @@ class ModelCheckpoint(Callback):
     Attributes:
         best, best_epoch: the best monitored value and its epoch; ``best_path`` the file written.
         last_path: where ``save_last`` writes (None without save_last).
+        interrupt_path: after ``fit`` ended by an exception or a signal, the resumable file
+            that holds the state of that moment (a step file, or the last file when the run
+            stopped right after an epoch's checkpoint); None when nothing of that moment was
+            written (the run stopped inside a step, or the write failed).
     """
 
     def __init__(
@@ -93,8 +97,10 @@ class ModelCheckpoint(Callback):
         self.best_epoch: int | None = None
         self.best_path: str | None = None
         self._last_epoch_written: int | None = None
+        self.interrupt_path: str | None = None
 
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
+        self.interrupt_path = None
         self.best = None
         self.best_epoch = None
         self.best_path = None
@@ -124,11 +130,13 @@ class ModelCheckpoint(Callback):
         if state is None:
             return
         if state.get("position") is None and state["epoch"] == self._last_epoch_written:
-            return  # interrupted after the epoch's checkpoint: nothing newer to keep
+            self.interrupt_path = self.last_path  # after the epoch's checkpoint: nothing newer
+            return
         path = ckpt.step_path(self.last_path, int(state["global_step"]))
         ckpt.save_checkpoint(state, path)
         meta = {"epoch": state["epoch"], "global_step": state["global_step"]}
         ckpt.write_manifest(self.last_path, path, meta)
+        self.interrupt_path = os.fspath(path)
 
     def _write(self, trainer, path: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
