@@ -117,7 +117,7 @@ def linear_epsilon(step: int, start: float, end: float, decay_steps: int) -> flo
     """epsilon(step) = start + (end - start) min(1, step / decay_steps): linear, then constant.
 
     Example:
-        >>> [linear_epsilon(s, 1.0, 0.1, 10) for s in (0, 5, 10, 50)]
+        >>> [round(linear_epsilon(s, 1.0, 0.1, 10), 6) for s in (0, 5, 10, 50)]
         [1.0, 0.55, 0.1, 0.1]
     """
     if decay_steps <= 0:

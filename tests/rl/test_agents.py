@@ -142,7 +142,10 @@ def _dqn_trainer(seed: int, **settings):
     model = QNetwork(4, 2, hidden=(64, 64))
     updater = DQNUpdater(seed=seed, **settings)
     trainer = Trainer(
-        model, _unused_loss, dg.optim.Adam(model.parameters(), lr=1e-3), updater=updater,
+        model,
+        _unused_loss,
+        dg.optim.Adam(model.parameters(), lr=1e-3),
+        updater=updater,
         progress=False,
     )
     return model, updater, trainer
@@ -182,8 +185,11 @@ def test_reinforce_improves_the_return_in_a_short_run():
     model = PolicyNetwork(4, 2)
     log = EpisodeLog()
     trainer = Trainer(
-        model, _unused_loss, dg.optim.Adam(model.parameters(), lr=5e-3),
-        updater=ReinforceUpdater(), progress=False,
+        model,
+        _unused_loss,
+        dg.optim.Adam(model.parameters(), lr=5e-3),
+        updater=ReinforceUpdater(),
+        progress=False,
     )
     trainer.fit(EpisodeStream(CartPole(), log, steps_per_epoch=10, seed=0), epochs=15)
     first, last = np.mean(log.returns[:20]), np.mean(log.returns[-20:])
@@ -192,7 +198,7 @@ def test_reinforce_improves_the_return_in_a_short_run():
 
 
 def test_dqn_improves_the_return_in_a_short_run():
-    model, updater, trainer = _dqn_trainer(
+    model, _, trainer = _dqn_trainer(
         0, learning_starts=500, epsilon_decay=2000, target_update=200, batch_size=32
     )
     log = EpisodeLog()
@@ -207,8 +213,11 @@ def test_a_solved_log_stops_the_run():
     model = PolicyNetwork(4, 2)
     log = EpisodeLog(threshold=5.0, window=3)  # any 3 episodes of CartPole last 8+ steps
     trainer = Trainer(
-        model, _unused_loss, dg.optim.Adam(model.parameters(), lr=1e-3),
-        updater=ReinforceUpdater(), progress=False,
+        model,
+        _unused_loss,
+        dg.optim.Adam(model.parameters(), lr=1e-3),
+        updater=ReinforceUpdater(),
+        progress=False,
     )
     history = trainer.fit(EpisodeStream(CartPole(), log, steps_per_epoch=10, seed=0), epochs=5)
     assert log.solved_at == 3 and len(log.returns) == 3

@@ -32,7 +32,9 @@ def lagrangian_step(state, force, tau=0.02):
     a = np.array([[mc + mp, mp * l * math.cos(th)], [mp * l * math.cos(th), 4 / 3 * mp * l * l]])
     b = np.array([force + mp * l * th_dot**2 * math.sin(th), mp * g * l * math.sin(th)])
     x_acc, th_acc = np.linalg.solve(a, b)
-    return np.array([x + tau * x_dot, x_dot + tau * x_acc, th + tau * th_dot, th_dot + tau * th_acc])
+    return np.array(
+        [x + tau * x_dot, x_dot + tau * x_acc, th + tau * th_dot, th_dot + tau * th_acc]
+    )
 
 
 @pytest.mark.parametrize("force", [10.0, -10.0])
@@ -41,7 +43,9 @@ def lagrangian_step(state, force, tau=0.02):
 )
 def test_one_step_matches_the_equations_of_motion(state, force):
     expected = lagrangian_step(np.array(state), force)
-    np.testing.assert_allclose(cartpole_dynamics(np.array(state), force), expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        cartpole_dynamics(np.array(state), force), expected, rtol=1e-12, atol=1e-14
+    )
 
 
 def test_step_pushes_with_plus_or_minus_ten_newtons():
@@ -56,7 +60,12 @@ def test_step_pushes_with_plus_or_minus_ten_newtons():
 
 @pytest.mark.parametrize(
     ("state", "action"),
-    [((2.39, 1.0, 0.0, 0.0), 1), ((-2.39, -1.0, 0.0, 0.0), 0), ((0.0, 0.0, 0.205, 1.0), 1), ((0.0, 0.0, -0.205, -1.0), 0)],
+    [
+        ((2.39, 1.0, 0.0, 0.0), 1),
+        ((-2.39, -1.0, 0.0, 0.0), 0),
+        ((0.0, 0.0, 0.205, 1.0), 1),
+        ((0.0, 0.0, -0.205, -1.0), 0),
+    ],
     ids=["right-edge", "left-edge", "falls-right", "falls-left"],
 )
 def test_terminates_past_2_4_or_12_degrees(state, action):
@@ -75,7 +84,7 @@ def test_truncates_after_500_steps_not_before():
     env = CartPole()
     obs, _ = env.reset(seed=1)
     for t in range(1, 501):
-        obs, reward, terminated, truncated, _ = env.step(balancing_action(obs))
+        obs, _, terminated, truncated, _ = env.step(balancing_action(obs))
         assert not terminated
         assert truncated == (t == 500)
     assert env.steps == 500
@@ -88,7 +97,9 @@ def test_seeding_repeats_and_continues():
     again, _ = env.reset(seed=7)
     assert np.array_equal(first, again) and not np.array_equal(first, second)
     assert np.all(np.abs(first) <= 0.05)
-    np.testing.assert_array_equal(first, np.random.default_rng(7).uniform(-0.05, 0.05, 4).astype(np.float32))
+    np.testing.assert_array_equal(
+        first, np.random.default_rng(7).uniform(-0.05, 0.05, 4).astype(np.float32)
+    )
 
 
 def test_errors_name_the_fix():

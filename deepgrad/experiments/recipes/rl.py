@@ -142,8 +142,10 @@ class _CartPoleRecipe(Recipe):
         lines = [
             f"episodes: {summary['episodes']} ({summary['env_steps']} environment steps); "
             + verdict,
-            f"greedy return of the kept weights: {summary['greedy_mean_return']:.1f} "
-            f"(mean of {EVAL_EPISODES} episodes)",
+            (
+                f"greedy return of the kept weights: {summary['greedy_mean_return']:.1f} "
+                f"(mean of {EVAL_EPISODES} episodes)"
+            ),
             f"episode returns: {out_dir / 'episodes.csv'}",
         ]
         if plots:
