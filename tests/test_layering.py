@@ -35,6 +35,7 @@ RANK = {
     "train": 8,
     "models": 9,
     "onnx": 9,
+    "rl": 9,
     "experiments": 10,
     "cli": 11,
 }

@@ -280,7 +280,9 @@ class Monitor(Callback):
             flat = flat[:: flat.size // HISTOGRAM_VALUES + 1]
         finite = flat[np.isfinite(flat)]
         if finite.size:
-            stats["histogram"] = np.histogram(finite, bins=self.bins)
+            # float64 bins: float32 values a few ulps apart (a batch of one, e.g. an RL agent's
+            # action step) leave no room for 30 float32 bins, and np.histogram raises
+            stats["histogram"] = np.histogram(finite.astype(np.float64), bins=self.bins)
         return stats
 
     def on_batch_end(self, trainer, logs: dict[str, Any]) -> None:

@@ -164,3 +164,13 @@ def test_inputs_are_checked_every_training_step_but_not_in_evaluation():
     assert not model._forward_hooks  # the input hook goes with the fit
     trainer.evaluate(loader(x, y, 16))
     assert monitor.checked_steps == 8
+
+
+def test_histogram_of_nearly_equal_float32_activations():
+    """Regression (RL recipes, batch of one): float32 outputs a few ulps apart made np.histogram
+    raise 'Too many bins for data range'; the bins are now computed in float64."""
+    five = np.float32(5.0)
+    close = np.array([[five, np.nextafter(five, np.float32(6.0))]], dtype=np.float32)
+    stats = Monitor()._activation_stats("linear", close)
+    counts, edges = stats["histogram"]
+    assert counts.sum() == 2 and len(edges) == 31

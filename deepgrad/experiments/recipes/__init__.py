@@ -5,7 +5,8 @@
 - ``mnist``: the MNIST splits every digit recipe shares, ``mnist-mlp`` and ``mnist-cnn``;
 - ``generative``: ``autoencoder``, ``stacked-autoencoder``, ``vae`` and ``gan``;
 - ``text``: ``char-rnn``, a character-level language model;
-- ``moons``: ``moons``, a two-dimensional toy problem that trains in seconds.
+- ``moons``: ``moons``, a two-dimensional toy problem that trains in seconds;
+- ``rl``: ``cartpole-reinforce`` and ``cartpole-dqn``, reinforcement learning on CartPole-v1.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from deepgrad.experiments.recipes.generative import (
 )
 from deepgrad.experiments.recipes.mnist import MnistCNN, MnistMLP, mnist_data
 from deepgrad.experiments.recipes.moons import MoonsRecipe
+from deepgrad.experiments.recipes.rl import CartPoleDQN, CartPoleReinforce
 from deepgrad.experiments.recipes.text import CharRNNRecipe
 
 RECIPES: dict[str, Recipe] = {
@@ -33,6 +35,8 @@ RECIPES: dict[str, Recipe] = {
         GANRecipe(),
         CharRNNRecipe(),
         MoonsRecipe(),
+        CartPoleReinforce(),
+        CartPoleDQN(),
     )
 }
 
