@@ -18,3 +18,20 @@ DEVICES = ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if deepgrad.
 def device(request) -> str:
     """Each device of this machine in turn: "cpu", then "cuda" where CuPy and a GPU are present."""
     return request.param
+
+
+NUMBA_MODES = [
+    pytest.param(True, id="numba", marks=pytest.mark.skipif(
+        not __import__("deepgrad.backend.kernels").backend.kernels.numba_available(), reason="numba not installed"
+    )),
+    pytest.param(False, id="numpy"),
+]
+
+
+@pytest.fixture(params=NUMBA_MODES)
+def numba_mode(request) -> bool:
+    """Runs a test with deepgrad's numba kernels on (where numba is installed), then off."""
+    from deepgrad.backend.kernels import use_numba
+
+    with use_numba(request.param):
+        yield request.param
