@@ -15,6 +15,10 @@ whole recurrence of one layer and one direction (PERFORMANCE lesson 6):
 - backward runs back through time on arrays, and the recurrent weight gradient is one matrix
   multiply over all steps after the loop.
 
+With numba installed (``deepgrad[fast]``), LSTMRecurrence on float32 NumPy arrays runs each step's
+elementwise work (gates, cell update; and their backward) as one compiled kernel call
+(``deepgrad.backend.kernels``); the NumPy code stays the fallback and the tests' reference.
+
 Under ``create_graph=True`` their backward is built from primitives instead (the same equations,
 recomputing the forward as a graph), so higher-order gradients work through them too. Tests
 assert fused == composite, outputs and gradients, and gradgradcheck the fused layers.
