@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import deepgrad.cuda
+from deepgrad.backend.kernels import numba_available
 
 DEVICES = ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if deepgrad.cuda.is_available() else [])
 
@@ -21,9 +22,7 @@ def device(request) -> str:
 
 
 NUMBA_MODES = [
-    pytest.param(True, id="numba", marks=pytest.mark.skipif(
-        not __import__("deepgrad.backend.kernels").backend.kernels.numba_available(), reason="numba not installed"
-    )),
+    pytest.param(True, id="numba", marks=pytest.mark.skipif(not numba_available(), reason="numba not installed")),
     pytest.param(False, id="numpy"),
 ]
 
