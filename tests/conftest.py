@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 import deepgrad.cuda
+from deepgrad.backend.kernels import numba_available
 
 DEVICES = ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if deepgrad.cuda.is_available() else [])
 
@@ -18,3 +19,18 @@ DEVICES = ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if deepgrad.
 def device(request) -> str:
     """Each device of this machine in turn: "cpu", then "cuda" where CuPy and a GPU are present."""
     return request.param
+
+
+NUMBA_MODES = [
+    pytest.param(True, id="numba", marks=pytest.mark.skipif(not numba_available(), reason="numba not installed")),
+    pytest.param(False, id="numpy"),
+]
+
+
+@pytest.fixture(params=NUMBA_MODES)
+def numba_mode(request) -> bool:
+    """Runs a test with deepgrad's numba kernels on (where numba is installed), then off."""
+    from deepgrad.backend.kernels import use_numba
+
+    with use_numba(request.param):
+        yield request.param

@@ -36,6 +36,18 @@ def _module_impl(library: str):
     return setup
 
 
+def _without_numba(setup):
+    """deepgrad with its numba kernels switched off (its plain NumPy path), for the same-run comparison."""
+
+    def wrapped(config):
+        from deepgrad.backend.kernels import use_numba
+
+        use_numba(False)
+        return setup(config)
+
+    return wrapped
+
+
 def numpy_impl(config):
     rng = np.random.default_rng(0)
     x = _data()
@@ -85,5 +97,6 @@ def numpy_impl(config):
 CASE = Case(
     name="lstm",
     description="single-layer LSTM fwd+bwd, input 32, hidden 128, sequence 50, batch 64",
-    implementations={"deepgrad": _module_impl("deepgrad"), "torch": _module_impl("torch"), "numpy": numpy_impl},
+    implementations={"deepgrad": _module_impl("deepgrad"), "deepgrad-numpy": _without_numba(_module_impl("deepgrad")),
+                     "torch": _module_impl("torch"), "numpy": numpy_impl},
 )

@@ -211,7 +211,11 @@ def _nested_to_numpy(seq):
     return np.asarray(seq) if hasattr(seq, "_data") else seq
 
 
+from deepgrad.backend.sysinfo import BackendInfo, info  # noqa: E402  (it imports from this module)
+
 __all__ = [
+    "BackendInfo",
+    "info",
     "Device",
     "DeviceError",
     "DTypeError",

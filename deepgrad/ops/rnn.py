@@ -15,6 +15,10 @@ whole recurrence of one layer and one direction (PERFORMANCE lesson 6):
 - backward runs back through time on arrays, and the recurrent weight gradient is one matrix
   multiply over all steps after the loop.
 
+With numba installed (``deepgrad[fast]``), LSTMRecurrence on float32 NumPy arrays runs each step's
+elementwise work (gates, cell update; and their backward) as one compiled kernel call
+(``deepgrad.backend.kernels``); the NumPy code stays the fallback and the tests' reference.
+
 Under ``create_graph=True`` their backward is built from primitives instead (the same equations,
 recomputing the forward as a graph), so higher-order gradients work through them too. Tests
 assert fused == composite, outputs and gradients, and gradgradcheck the fused layers.
@@ -26,6 +30,7 @@ from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
+from deepgrad.backend.kernels import float32_numpy, kernel
 from deepgrad.backend.validation import one_of
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops.composite import stack
@@ -177,6 +182,9 @@ class LSTMRecurrence(Function):
 
     @staticmethod
     def forward(ctx, xg, w_hh, h0, c0, reverse=False):
+        step = kernel("lstm_forward_step") if float32_numpy(xg, w_hh, h0, c0) else None
+        if step is not None:
+            return _lstm_forward_compiled(ctx, step, xg, w_hh, h0, c0, reverse)
         xp = ctx.xp
         length, batch, four_h = xg.shape
         hidden = four_h // 4
@@ -223,6 +231,9 @@ class LSTMRecurrence(Function):
         (y,) = (t._data for t in ctx.saved_outputs)
         gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
         dy = dy._data
+        step = kernel("lstm_backward_step") if float32_numpy(gates, dy) else None
+        if step is not None:
+            return _lstm_backward_compiled(ctx, step, w_hh, h0, c0, y, dy)
         length, batch, hidden = cells.shape
         h1, h2, h3 = hidden, 2 * hidden, 3 * hidden
         dgates = xp.empty_like(gates)
@@ -255,6 +266,48 @@ class LSTMRecurrence(Function):
         need_x, need_w, need_h, need_c = ctx.needs_input_grad
         dw = _previous_states_matmul(xp, dgates, y, h0, ctx.reverse) if need_w else None
         return _tensors(dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None)
+
+
+def _lstm_forward_compiled(ctx, step, xg, w_hh, h0, c0, reverse):
+    """LSTMRecurrence.forward with each step's elementwise work in one compiled kernel
+    (deepgrad.backend.kernels): per step one GEMM and one kernel call instead of ten NumPy calls."""
+    xp = ctx.xp
+    length, batch, four_h = xg.shape
+    hidden = four_h // 4
+    gates = xg.copy()  # (T, B, 4H); becomes the activated gates, step by step
+    w_t = xp.ascontiguousarray(w_hh.T)
+    y = xp.empty((length + 1, batch, hidden), dtype=xg.dtype)
+    cells = xp.empty((length, batch, hidden), dtype=xg.dtype)
+    tanh_cells = xp.empty_like(cells)
+    recurrent = xp.empty((batch, four_h), dtype=xg.dtype)
+    h, c = h0, xp.ascontiguousarray(c0)
+    for t, _ in _steps(length, reverse):
+        xp.matmul(h, w_t, out=recurrent)
+        step(gates[t], recurrent, c, cells[t], tanh_cells[t], y[t])
+        h, c = y[t], cells[t]
+    y[length] = c
+    ctx.save_inputs(0, 1, 2, 3)
+    ctx.save_outputs()
+    ctx.gates, ctx.cells, ctx.tanh_cells, ctx.reverse = gates, cells, tanh_cells, reverse
+    return y
+
+
+def _lstm_backward_compiled(ctx, step, w_hh, h0, c0, y, dy):
+    """LSTMRecurrence.backward with each step's elementwise work in one compiled kernel."""
+    xp = ctx.xp
+    gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
+    length, batch, hidden = cells.shape
+    dy = xp.ascontiguousarray(dy)
+    c0 = xp.ascontiguousarray(c0)
+    dgates = xp.empty_like(gates)
+    dh = xp.zeros((batch, hidden), dtype=y.dtype)
+    dc = xp.array(dy[length])
+    for t, prev in reversed(_steps(length, ctx.reverse)):
+        step(gates[t], tanh_cells[t], cells[prev] if prev >= 0 else c0, dy[t], dh, dc, dgates[t])
+        xp.matmul(dgates[t], w_hh, out=dh)
+    need_x, need_w, need_h, need_c = ctx.needs_input_grad
+    dw = _previous_states_matmul(xp, dgates, y, h0, ctx.reverse) if need_w else None
+    return _tensors(dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None)
 
 
 class GRURecurrence(Function):

@@ -1,0 +1,183 @@
+"""The optional numba kernels (deepgrad.backend.kernels) against the NumPy code they replace,
+the switch that turns them off, and deepgrad.backend.info()."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad.backend import BackendInfo, info
+from deepgrad.backend import kernels as K
+from deepgrad.ops.rnn import LSTMRecurrence, lstm_layer
+
+needs_numba = pytest.mark.skipif(not K.numba_available(), reason="numba not installed")
+
+
+def test_import_deepgrad_does_not_import_numba():
+    code = "import sys, deepgrad; deepgrad.backend.info(); print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_use_numba_as_call_and_context_manager():
+    before = K.numba_enabled()
+    with K.use_numba(False):
+        assert not K.numba_enabled()
+        assert K.kernel("lstm_forward_step") is None
+        assert K.active_kernels() == ()
+        with K.use_numba(True):
+            assert K.numba_enabled() == K.numba_available()
+        assert not K.numba_enabled()
+    assert K.numba_enabled() == before
+    switch = K.use_numba(False)  # a plain call switches until switched back
+    assert not K.numba_enabled()
+    K.use_numba(switch.previous)
+    assert K.numba_enabled() == before
+
+
+def test_kernel_errors():
+    with pytest.raises(ValueError, match="unknown kernel 'nope'"):
+        K.kernel("nope")
+    with pytest.raises(TypeError, match="use_numba: enabled must be True or False"):
+        K.use_numba(1)
+
+
+def test_float32_numpy():
+    assert K.float32_numpy(np.zeros(2, np.float32), np.ones((1, 2), np.float32))
+    assert not K.float32_numpy(np.zeros(2, np.float32), np.zeros(2, np.float64))
+
+
+@needs_numba
+def test_tanh_approximation_matches_numpy_to_float32_precision():
+    x = np.concatenate([np.linspace(-12, 12, 100_001), [0.0, -0.0, 1e-30, 8.99, 9.0, 9.01, 50, -50]])
+    x = x.astype(np.float32)
+    out = np.empty_like(x)
+    from deepgrad.backend import _numba_kernels
+
+    _numba_kernels.tanh(x, out)
+    exact = np.tanh(x.astype(np.float64))
+    assert np.all(np.abs(out - exact) <= 2.5e-7 * np.maximum(np.abs(exact), 1e-30) + 1e-45)
+    assert np.all(np.abs(out) <= 1.0)
+
+
+def _lstm_arrays(rng, length, batch, hidden, dtype=np.float32):
+    return (
+        rng.uniform(-2, 2, (length, batch, 4 * hidden)).astype(dtype),
+        rng.uniform(-0.5, 0.5, (4 * hidden, hidden)).astype(dtype),
+        rng.uniform(-1, 1, (batch, hidden)).astype(dtype),
+        rng.uniform(-1, 1, (batch, hidden)).astype(dtype),
+    )
+
+
+def _lstm_run(arrays, dy, reverse, enabled):
+    with K.use_numba(enabled):
+        tensors = [dg.from_numpy(a.copy()).requires_grad_() for a in arrays]
+        y = LSTMRecurrence.apply(*tensors, reverse=reverse)
+        y.backward(dg.from_numpy(dy))
+    return [y.detach().numpy()] + [t.grad.numpy() for t in tensors]
+
+
+@needs_numba
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 2, 5), (7, 4, 17), (5, 64, 128)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_lstm_kernels_equal_the_numpy_path(shape, reverse):
+    rng = np.random.default_rng(sum(shape))
+    arrays = _lstm_arrays(rng, *shape)
+    length, batch, hidden = shape
+    dy = rng.standard_normal((length + 1, batch, hidden)).astype(np.float32)
+    fast = _lstm_run(arrays, dy, reverse, True)
+    plain = _lstm_run(arrays, dy, reverse, False)
+    for name, a, b in zip(("y", "dxg", "dw_hh", "dh0", "dc0"), fast, plain):
+        assert a.dtype == np.float32
+        # both are float32 computations summing many terms: compare relative to the largest entry
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max(), err_msg=name)
+
+
+@needs_numba
+def test_lstm_kernel_handles_strided_inputs():
+    """A non-contiguous c0 and output gradient (as slices of larger arrays) take the kernel too."""
+    rng = np.random.default_rng(3)
+    xg, w_hh, h0, _ = _lstm_arrays(rng, 4, 3, 6)
+    c0_big = rng.uniform(-1, 1, (6, 3)).astype(np.float32)
+    results = []
+    for enabled in (True, False):
+        with K.use_numba(enabled):
+            x = dg.from_numpy(rng.standard_normal((4, 3, 5)).astype(np.float32) * 0 + 0.3)
+            ts = [dg.from_numpy(a.copy()).requires_grad_() for a in (w_hh, h0)]
+            c0 = dg.from_numpy(c0_big.copy()).requires_grad_()
+            w_ih = dg.from_numpy(np.full((24, 5), 0.1, np.float32)).requires_grad_()
+            out, (hn, cn) = lstm_layer(x, (ts[1], c0.mT), w_ih, ts[0], reverse=True)
+            (out[:, :, ::2].sum() + (cn * cn).sum()).backward()
+            results.append([out.detach().numpy(), c0.grad.numpy(), w_ih.grad.numpy(), ts[0].grad.numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6)
+
+
+def test_float64_keeps_the_numpy_path(monkeypatch):
+    """The kernels are float32-only (their tanh is accurate to float32): float64 never calls one."""
+    monkeypatch.setattr(K, "kernel", lambda name: pytest.fail(f"kernel {name} asked for float64"))
+    rng = np.random.default_rng(0)
+    tensors = [dg.from_numpy(a).requires_grad_() for a in _lstm_arrays(rng, 3, 2, 4, np.float64)]
+    y = LSTMRecurrence.apply(*tensors)
+    y.sum().backward()
+    assert tensors[0].grad.dtype == dg.float64
+
+
+def test_nn_lstm_trains_the_same_with_and_without_numba(numba_mode):
+    """nn.LSTM, two layers, bidirectional: the gradients under either mode equal the plain path's."""
+
+    def grads(enabled):
+        dg.manual_seed(0)
+        with K.use_numba(enabled):
+            lstm = dg.nn.LSTM(3, 5, num_layers=2, bidirectional=True)
+            x = dg.from_numpy(np.random.default_rng(1).standard_normal((6, 2, 3)).astype(np.float32))
+            out, (h, c) = lstm(x)
+            (out.sum() + h.sum() + (c * c).sum()).backward()
+            return [p.grad.numpy() for p in lstm.parameters()]
+
+    for a, b in zip(grads(numba_mode), grads(False)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6)
+
+
+def test_info_reports_blas_cpu_threads_and_kernels():
+    report = info()
+    assert isinstance(report, BackendInfo)
+    assert report.numpy_version == np.__version__
+    assert report.cpu_count >= 1 and report.cpu_model
+    assert report.blas
+    text = str(report)
+    for label in ("CPU:", "NumPy:", "BLAS:", "numba:", "kernels:"):
+        assert label in text
+    with K.use_numba(False):
+        off = info()
+    assert off.kernels == () and not off.numba_enabled
+    assert "none (NumPy everywhere)" in str(off)
+    if K.numba_available():
+        assert report.kernels == K.KERNELS and report.numba_version
+        assert "switched off" in str(off)
+    else:
+        assert report.numba_version is None and "not installed" in text
+
+
+def test_info_cpu_model_reads_proc_cpuinfo():
+    from deepgrad.backend.sysinfo import cpu_model
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        pytest.skip("no /proc/cpuinfo")
+    assert cpu_model() == names[0]
+
+
+def test_without_numba_every_kernel_is_none(monkeypatch):
+    monkeypatch.setattr(K, "_available", False)
+    assert not K.numba_enabled() and K.active_kernels() == ()
+    assert all(K.kernel(name) is None for name in K.KERNELS)
+    with K.use_numba(True):
+        assert not K.numba_enabled()
+    assert info().numba_version is None and "not installed" in str(info())
