@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from deepgrad.backend import validation
+
 logger = logging.getLogger("deepgrad.train")
 
 NAN_POLICIES = ("raise", "skip_step", "stop")
@@ -74,12 +76,14 @@ class SignalGuard:
 
 
 def check_nan_policy(policy: str) -> str:
-    if policy not in NAN_POLICIES:
-        raise ValueError(
-            f"Trainer: nan_policy must be one of {NAN_POLICIES} (got {policy!r}); 'raise' stops "
-            "with an error, 'skip_step' drops the step's update, 'stop' ends the run cleanly."
-        )
-    return policy
+    return validation.one_of(
+        policy,
+        NAN_POLICIES,
+        "nan_policy",
+        "Trainer",
+        fix="'raise' stops with an error, 'skip_step' drops the step's update, "
+        "'stop' ends the run cleanly",
+    )
 
 
 def nonfinite_message(loss: float, step: int, epoch: int) -> str:

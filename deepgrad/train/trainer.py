@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from deepgrad.backend import parse_device
+from deepgrad.backend import parse_device, validation
 from deepgrad.optim.lr_scheduler import ReduceLROnPlateau
 from deepgrad.train import checkpoint as ckpt
 from deepgrad.train.callbacks.base import Callback
@@ -253,8 +253,7 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
             callbacks' ``on_fit_end`` runs (best weights restored, files closed) and the
             exception propagates; ``trainer.history`` holds what was recorded.
         """
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(f"Trainer.fit: epochs must be an integer >= 1 (got {epochs!r})")
+        validation.positive_int(epochs, "epochs", "Trainer.fit")
         guard = SignalGuard(self._on_signal)
         with guard:
             return self._fit(train_loader, val_loader, epochs, resume_from)
@@ -468,10 +467,8 @@ def _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater) -
         raise TypeError(
             f"Trainer: optimizer must be a deepgrad.optim optimizer (got {type(optimizer).__name__})"
         )
-    if grad_clip is not None and not grad_clip > 0:
-        raise ValueError(
-            f"Trainer: grad_clip must be a positive max norm or None (got {grad_clip!r})"
-        )
+    if grad_clip is not None:
+        validation.positive_float(grad_clip, "grad_clip", "Trainer", fix="it is a max norm, or None")
     if scheduler is not None and isinstance(scheduler, ReduceLROnPlateau):
         raise ValueError(
             f"Trainer: {type(scheduler).__name__} steps on a metric, not once per optimizer step; "
