@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import parse_device, to_device
+from deepgrad.backend import parse_device, to_device, validation
 from deepgrad.backend.random import Generator, default_generator
 from deepgrad.data.collate import default_collate, default_convert
 from deepgrad.data.dataset import IterableDataset
@@ -173,17 +173,8 @@ class DataLoader:
         device=None,
         prefetch: int | None = None,
     ):
-        _check_dataset(dataset)
-        _check_flags(
-            shuffle, drop_last, pin_memory, persistent_workers, in_order, pin_memory_device
-        )
-        for name, value in (("collate_fn", collate_fn), ("worker_init_fn", worker_init_fn)):
-            if value is not None and not callable(value):
-                raise TypeError(f"DataLoader: {name} must be callable (got {type(value).__name__})")
-        if generator is not None and not isinstance(generator, Generator):
-            raise TypeError(
-                f"DataLoader: generator must be a deepgrad.Generator (got {type(generator).__name__})"
-            )
+        _check_objects(dataset, collate_fn, worker_init_fn, generator, pin_memory_device)
+        _check_flags(shuffle, drop_last, pin_memory, persistent_workers, in_order)
         self.prefetch_factor, self.multiprocessing_context = _check_worker_options(
             num_workers,
             timeout,
@@ -195,14 +186,7 @@ class DataLoader:
 
         iterable = isinstance(dataset, IterableDataset)
         batch_size, sampler, batch_sampler = _samplers(
-            dataset,
-            iterable,
-            batch_size,
-            bool(shuffle),
-            sampler,
-            batch_sampler,
-            drop_last,
-            generator,
+            dataset, iterable, batch_size, shuffle, sampler, batch_sampler, drop_last, generator
         )
         self.dataset = dataset
         self.batch_size = batch_size
@@ -382,21 +366,23 @@ class DataLoader:
         )
 
 
-def _check_dataset(dataset) -> None:
-    if isinstance(dataset, IterableDataset):
-        return
-    if not hasattr(dataset, "__getitem__"):
+def _check_objects(dataset, collate_fn, worker_init_fn, generator, pin_memory_device) -> None:
+    """The arguments that are objects, not numbers or flags: their types."""
+    _check_callables(collate_fn, worker_init_fn, generator)
+    if not isinstance(pin_memory_device, str):
+        raise TypeError(
+            validation.message("DataLoader", "pin_memory_device", "a str", repr(pin_memory_device))
+        )
+    if not isinstance(dataset, IterableDataset) and not hasattr(dataset, "__getitem__"):
         raise TypeError(
             f"DataLoader: dataset must define __len__ and __getitem__, or be an IterableDataset "
             f"(got {type(dataset).__name__}); wrap arrays in TensorDataset(x, y)"
         )
 
 
-def _check_flags(
-    shuffle, drop_last, pin_memory, persistent_workers, in_order, pin_memory_device
-) -> None:
-    if shuffle is not None and not isinstance(shuffle, bool):
-        raise TypeError(f"DataLoader: shuffle must be a bool or None (got {shuffle!r})")
+def _check_flags(shuffle, drop_last, pin_memory, persistent_workers, in_order) -> None:
+    if shuffle is not None:
+        validation.boolean(shuffle, "shuffle", "DataLoader", fix="or None (the default)")
     flags = (
         ("drop_last", drop_last),
         ("pin_memory", pin_memory),
@@ -404,25 +390,27 @@ def _check_flags(
         ("in_order", in_order),
     )
     for name, value in flags:
-        if not isinstance(value, bool):
-            raise TypeError(f"DataLoader: {name} must be a bool (got {value!r})")
-    if not isinstance(pin_memory_device, str):
-        raise TypeError(f"DataLoader: pin_memory_device must be a str (got {pin_memory_device!r})")
+        validation.boolean(value, name, "DataLoader")
+
+
+def _check_callables(collate_fn, worker_init_fn, generator) -> None:
+    for name, value in (("collate_fn", collate_fn), ("worker_init_fn", worker_init_fn)):
+        if value is not None and not callable(value):
+            raise TypeError(f"DataLoader: {name} must be callable (got {type(value).__name__})")
+    if generator is not None and not isinstance(generator, Generator):
+        raise TypeError(
+            f"DataLoader: generator must be a deepgrad.Generator (got {type(generator).__name__})"
+        )
 
 
 def _check_worker_options(
     num_workers, timeout, prefetch_factor, prefetch, persistent_workers: bool, context
 ) -> tuple[int | None, Any]:
     """PyTorch's checks of the worker options; returns (prefetch_factor, multiprocessing_context)."""
-    if not isinstance(num_workers, int) or isinstance(num_workers, bool) or num_workers < 0:
-        raise ValueError(
-            f"DataLoader: num_workers must be an int >= 0 (got {num_workers!r}); "
-            "use 0 to load in this thread"
-        )
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
-        raise ValueError(
-            f"DataLoader: timeout must be a number >= 0 (got {timeout!r}); 0 waits for ever"
-        )
+    validation.non_negative_int(
+        num_workers, "num_workers", "DataLoader", fix="use 0 to load in this thread"
+    )
+    validation.non_negative_float(timeout, "timeout", "DataLoader", fix="0 waits for ever")
     if prefetch is not None:
         warnings.warn(
             "DataLoader: prefetch= is deprecated; use prefetch_factor=",
@@ -431,8 +419,8 @@ def _check_worker_options(
         )
         if prefetch_factor is None and num_workers > 0:
             prefetch_factor = prefetch
-        elif not isinstance(prefetch, int) or prefetch < 1:
-            raise ValueError(f"DataLoader: prefetch must be an int >= 1 (got {prefetch!r})")
+        else:
+            validation.positive_int(prefetch, "prefetch", "DataLoader")
     if persistent_workers and num_workers == 0:
         raise ValueError(
             "DataLoader: persistent_workers=True needs num_workers > 0 (got num_workers=0)"
@@ -450,15 +438,7 @@ def _check_prefetch_factor(prefetch_factor, num_workers: int) -> int | None:
             f"DataLoader: prefetch_factor={prefetch_factor!r} needs num_workers > 0 (got num_workers=0); "
             "set num_workers, or leave prefetch_factor=None"
         )
-    if (
-        not isinstance(prefetch_factor, int)
-        or isinstance(prefetch_factor, bool)
-        or prefetch_factor < 1
-    ):
-        raise ValueError(
-            f"DataLoader: prefetch_factor must be an int >= 1 (got {prefetch_factor!r})"
-        )
-    return prefetch_factor
+    return validation.positive_int(prefetch_factor, "prefetch_factor", "DataLoader")
 
 
 def _check_context(context, num_workers: int):
@@ -470,11 +450,7 @@ def _check_context(context, num_workers: int):
         )
     if isinstance(context, str):
         methods = multiprocessing.get_all_start_methods()
-        if context not in methods:
-            raise ValueError(
-                f"DataLoader: multiprocessing_context must be one of {methods} (got {context!r})"
-            )
-        return context
+        return validation.one_of(context, methods, "multiprocessing_context", "DataLoader")
     if not isinstance(context, multiprocessing.context.BaseContext):
         raise TypeError(
             "DataLoader: multiprocessing_context must be a start method name or a multiprocessing context "
@@ -487,7 +463,7 @@ def _samplers(
     dataset,
     iterable: bool,
     batch_size,
-    shuffle: bool,
+    shuffle: bool | None,
     sampler,
     batch_sampler,
     drop_last: bool,
@@ -518,9 +494,9 @@ def _samplers(
             raise ValueError(
                 "DataLoader: batch_size=None (no batching) cannot go with drop_last=True"
             )
-    elif not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(
-            f"DataLoader: batch_size must be a positive int or None (got {batch_size!r})"
+    else:
+        validation.positive_int(
+            batch_size, "batch_size", "DataLoader", fix="or None to load samples one by one"
         )
     if iterable:
         return batch_size, None, None

@@ -23,21 +23,18 @@ from typing import Any
 import numpy as np
 
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import validation
 from deepgrad.backend.random import Generator, default_generator
 
 CHUNK = 1 << 16  # indices drawn per NumPy call by the lazy samplers (512 KiB of int64)
 
 
 def _positive_int(name: str, owner: str, value) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a positive int (got {value!r})")
-    return int(value)
+    return validation.positive_int(value, name, owner)
 
 
 def _check_bool(name: str, owner: str, value) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{owner}: {name} must be a bool (got {value!r})")
-    return value
+    return validation.boolean(value, name, owner)
 
 
 def _check_generator(owner: str, generator) -> Generator | None:

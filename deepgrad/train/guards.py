@@ -10,10 +10,16 @@ raises ``KeyboardInterrupt`` at once, wherever the run is.
 
 from __future__ import annotations
 
+import logging
+import math
 import signal
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from deepgrad.backend import validation
+
+logger = logging.getLogger("deepgrad.train")
 
 NAN_POLICIES = ("raise", "skip_step", "stop")
 SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None)
@@ -70,12 +76,14 @@ class SignalGuard:
 
 
 def check_nan_policy(policy: str) -> str:
-    if policy not in NAN_POLICIES:
-        raise ValueError(
-            f"Trainer: nan_policy must be one of {NAN_POLICIES} (got {policy!r}); 'raise' stops "
-            "with an error, 'skip_step' drops the step's update, 'stop' ends the run cleanly."
-        )
-    return policy
+    return validation.one_of(
+        policy,
+        NAN_POLICIES,
+        "nan_policy",
+        "Trainer",
+        fix="'raise' stops with an error, 'skip_step' drops the step's update, "
+        "'stop' ends the run cleanly",
+    )
 
 
 def nonfinite_message(loss: float, step: int, epoch: int) -> str:
@@ -88,4 +96,59 @@ def nonfinite_message(loss: float, step: int, epoch: int) -> str:
     )
 
 
-__all__ = ["NonFiniteLossError", "SignalGuard", "TrainingInterrupted"]
+class GuardedRun:
+    """The Trainer's reaction to a non-finite loss (``nan_policy``) and to a signal.
+
+    A part of ``Trainer`` (a mixin kept beside the guards it applies); it reads and writes the
+    Trainer's nan_policy, history, optimizer, epoch, global_step and stop flags.
+    """
+
+    def check_loss(self, loss: float) -> bool:
+        """Apply ``nan_policy`` to the loss of the step in progress; True: do not apply the step.
+
+        Updaters call it with the loss value before ``optimizer.step()`` when the value is not
+        finite (``if not math.isfinite(value) and trainer.check_loss(value): return logs``), as
+        ``StandardUpdater`` does. For an updater that does not, the Trainer applies the policy
+        after the update: "raise" and "stop" work the same, "skip_step" cannot undo the update
+        and warns once.
+
+        Raises:
+            NonFiniteLossError: the loss is NaN or infinite and ``nan_policy`` is "raise".
+        """
+        if math.isfinite(loss):
+            return False
+        step, epoch = self.global_step + 1, self.epoch
+        self._checked_step = step
+        if self.nan_policy == "raise":  # the failing step stays in the history, for diagnosis
+            self.history.add_step(step, epoch, loss, self.optimizer.param_groups[0]["lr"])
+            raise NonFiniteLossError(nonfinite_message(loss, step, epoch))
+        self._skip_step = True
+        if self.nan_policy == "stop":
+            self.request_stop(
+                f"non-finite loss ({loss}) at step {step} (epoch {epoch}); its update was not applied"
+            )
+        return True
+
+    def _late_loss_check(self, loss: float) -> None:
+        """The policy for a non-finite loss that the updater did not check before its step."""
+        step = self.global_step + 1
+        if self.nan_policy == "raise":
+            raise NonFiniteLossError(nonfinite_message(loss, step, self.epoch))
+        if self.nan_policy == "stop":
+            self.request_stop(f"non-finite loss ({loss}) at step {step} (epoch {self.epoch})")
+        elif not getattr(self, "_warned_late_check", False):
+            self._warned_late_check = True
+            logger.warning(
+                "Trainer(nan_policy='skip_step'): %s applied the update of step %d before the "
+                "Trainer saw its loss %s; call trainer.check_loss(loss) before optimizer.step().",
+                type(self.updater).__name__,
+                step,
+                loss,
+            )
+
+    def _on_signal(self, name: str) -> None:
+        self._signal = name
+        self._stop_requested = True  # the loop looks at this flag after every step
+
+
+__all__ = ["GuardedRun", "NonFiniteLossError", "SignalGuard", "TrainingInterrupted"]

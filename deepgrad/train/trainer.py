@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import logging
 import math
 import sys
@@ -11,32 +10,33 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from deepgrad.autograd import Tensor, no_grad
-from deepgrad.backend import parse_device
-from deepgrad.ops.shape import cat
+from deepgrad.backend import parse_device, validation
 from deepgrad.optim.lr_scheduler import ReduceLROnPlateau
 from deepgrad.train import checkpoint as ckpt
 from deepgrad.train.callbacks.base import Callback
 from deepgrad.train.callbacks.gradient_clipping import GradientClipping
 from deepgrad.train.callbacks.progress_bar import ProgressBar
+from deepgrad.train.evaluation import Evaluation, _computed
 from deepgrad.train.guards import (
-    NonFiniteLossError,
+    GuardedRun,
     SignalGuard,
     TrainingInterrupted,
     check_nan_policy,
-    nonfinite_message,
 )
-from deepgrad.train.history import History, to_jsonable
+from deepgrad.train.history import History
 from deepgrad.train.metrics import Metric, get_metric
-from deepgrad.train.updater import StandardUpdater, Updater, batch_size
+from deepgrad.train.resume import ResumableRun, _epoch_state
+from deepgrad.train.updater import (
+    RESERVED_LOGS,  # noqa: F401 (its home was this module)
+    StandardUpdater,
+    Updater,
+    loss_and_size,
+)
 
 logger = logging.getLogger("deepgrad.train")
 
-# keys of the batch logs and epoch records that the Trainer writes itself (not an updater's logs)
-RESERVED_LOGS = frozenset({"epoch", "batch", "step", "lr", "time"})
 
-
-class Trainer:
+class Trainer(GuardedRun, ResumableRun, Evaluation):
     """Trains a model with mini-batches: one readable loop, extended by callbacks and an updater.
 
     Each training step is, in this order::
@@ -233,52 +233,6 @@ class Trainer:
     def stop_requested(self) -> bool:
         return self._stop_requested
 
-    def check_loss(self, loss: float) -> bool:
-        """Apply ``nan_policy`` to the loss of the step in progress; True: do not apply the step.
-
-        Updaters call it with the loss value before ``optimizer.step()`` when the value is not
-        finite (``if not math.isfinite(value) and trainer.check_loss(value): return logs``), as
-        ``StandardUpdater`` does. For an updater that does not, the Trainer applies the policy
-        after the update: "raise" and "stop" work the same, "skip_step" cannot undo the update
-        and warns once.
-
-        Raises:
-            NonFiniteLossError: the loss is NaN or infinite and ``nan_policy`` is "raise".
-        """
-        if math.isfinite(loss):
-            return False
-        step, epoch = self.global_step + 1, self.epoch
-        self._checked_step = step
-        if self.nan_policy == "raise":  # the failing step stays in the history, for diagnosis
-            self.history.add_step(step, epoch, loss, self.optimizer.param_groups[0]["lr"])
-            raise NonFiniteLossError(nonfinite_message(loss, step, epoch))
-        self._skip_step = True
-        if self.nan_policy == "stop":
-            self.request_stop(
-                f"non-finite loss ({loss}) at step {step} (epoch {epoch}); its update was not applied"
-            )
-        return True
-
-    def _late_loss_check(self, loss: float) -> None:
-        """The policy for a non-finite loss that the updater did not check before its step."""
-        step = self.global_step + 1
-        if self.nan_policy == "raise":
-            raise NonFiniteLossError(nonfinite_message(loss, step, self.epoch))
-        if self.nan_policy == "stop":
-            self.request_stop(f"non-finite loss ({loss}) at step {step} (epoch {self.epoch})")
-        elif not getattr(self, "_warned_late_check", False):
-            self._warned_late_check = True
-            logger.warning(
-                "Trainer(nan_policy='skip_step'): %s applied the update of step %d before the "
-                "Trainer saw its loss %s; call trainer.check_loss(loss) before optimizer.step().",
-                type(self.updater).__name__,
-                step,
-                loss,
-            )
-
-    def _on_signal(self, name: str) -> None:
-        self._signal = name
-        self._stop_requested = True  # the loop looks at this flag after every step
 
     # -- the loop -----------------------------------------------------------------------------
     def fit(self, train_loader, val_loader=None, epochs: int = 1, resume_from=None) -> History:
@@ -299,8 +253,7 @@ class Trainer:
             callbacks' ``on_fit_end`` runs (best weights restored, files closed) and the
             exception propagates; ``trainer.history`` holds what was recorded.
         """
-        if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 1:
-            raise ValueError(f"Trainer.fit: epochs must be an integer >= 1 (got {epochs!r})")
+        validation.positive_int(epochs, "epochs", "Trainer.fit")
         guard = SignalGuard(self._on_signal)
         with guard:
             return self._fit(train_loader, val_loader, epochs, resume_from)
@@ -331,17 +284,6 @@ class Trainer:
         self._end_fit(status, failing=False)
         return self.history
 
-    def _snapshot_at_boundary(self) -> None:
-        """Keep a copy of the state when the run ended between two steps (else None)."""
-        self.interrupted_state = None
-        if not self._boundary:
-            # documented: the previous checkpoint stays the newest; the exception says the rest
-            logger.info("fit ended inside a training step: no checkpoint of that moment")
-            return
-        try:
-            self.interrupted_state = ckpt.detached(self.state_dict())
-        except Exception:  # the interruption matters more than its checkpoint
-            logger.exception("could not take the state of the interrupted run")
 
     def _start_fit(self, train_loader, epochs: int, resume_from) -> None:
         """Restore the checkpoint (or start afresh), reset the run's flags and call on_fit_start."""
@@ -435,10 +377,6 @@ class Trainer:
         self._write_pending()
         self._boundary = True
 
-    def _write_pending(self) -> None:
-        pending, self._pending_checkpoints = self._pending_checkpoints, []
-        for path, after in pending:
-            self.save_checkpoint(path, after)
 
     def _train_batches(self, train_loader, epoch: int, position) -> dict[str, float]:
         """One pass over the training batches (the rest of the epoch when resuming at
@@ -462,7 +400,7 @@ class Trainer:
             lr = group["lr"]
             self._boundary = self._skip_step = False
             step_logs = self.updater.update(self, batch)
-            loss, size = _loss_and_size(step_logs)
+            loss, size = loss_and_size(step_logs)
             if not isfinite(loss) and self._checked_step != self.global_step + 1:
                 self._late_loss_check(loss)
             if self.scheduler is not None:
@@ -513,190 +451,9 @@ class Trainer:
             means["skipped_steps"] = state["skipped"]
         return means
 
-    def _epoch_batches(self, train_loader, position):
-        """The loader's batches for this epoch: from where ``position`` left it when resuming."""
-        if position is None:
-            return train_loader
-        done = position["batches"]
-        try:
-            finished = done >= len(train_loader)
-        except TypeError:
-            finished = False
-        if finished:  # the checkpoint came after the epoch's last batch
-            return ()
-        if hasattr(train_loader, "load_state_dict"):
-            train_loader.load_state_dict(position["loader"])
-            return train_loader
-        return itertools.islice(train_loader, done, None)  # a list of batches, a generator
 
-    def split_batch(self, batch) -> tuple[Any, Any]:
-        """``(inputs, target)`` of a batch ``(*inputs, target)``, moved to ``self.device`` when one
-        was given: ``inputs`` is a sequence of the batch's first items, ``target`` its last."""
-        if isinstance(batch, Tensor):
-            raise TypeError(
-                "Trainer: a batch must be a tuple (*inputs, target) (got a single Tensor); "
-                "use TensorDataset(x, y) so the loader yields (x, y)."
-            )
-        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-            raise TypeError(
-                f"Trainer: a batch must be a tuple (*inputs, target) (got {type(batch).__name__})"
-            )
-        if self.device is not None:
-            batch = [
-                t.to(self.device) if isinstance(t, Tensor) and t.device != self.device else t
-                for t in batch
-            ]
-        return batch[:-1], batch[-1]
-
-    # -- evaluation and prediction ------------------------------------------------------------
-    def evaluate(self, loader) -> dict[str, Any]:
-        """Mean loss and the metrics over ``loader``, in eval mode and without gradients.
-
-        Returns:
-            ``{"loss": ..., "<metric>": ...}`` (floats; array-valued metrics as Tensors).
-        """
-        was_training = self.model.training
-        self.model.eval()
-        for m in self._eval_metrics:
-            m.reset()
-        self.call_hook("on_eval_start", {})
-        loss_sum = 0.0
-        seen = 0
-        try:
-            with no_grad():
-                for batch in loader:
-                    inputs, target = self.split_batch(batch)
-                    output = self.model(*inputs)
-                    size = batch_size(target)
-                    loss_sum += float(self.loss_fn(output, target)._data) * size
-                    seen += size
-                    for m in self._eval_metrics:
-                        m.update(output, target)
-        finally:
-            self.model.train(was_training)
-        if seen == 0:
-            raise ValueError("Trainer.evaluate: the loader yielded no batches.")
-        results: dict[str, Any] = {"loss": loss_sum / seen}
-        results.update(_computed(self._eval_metrics))
-        self.call_hook("on_eval_end", results)
-        return results
-
-    def predict(self, loader) -> Tensor:
-        """The model's outputs for every batch of ``loader``, concatenated along dim 0.
-
-        Batches may be a Tensor of inputs, or tuples ``(*inputs, target)`` whose target is ignored
-        (a 1-tuple ``(x,)`` is taken as inputs).
-        """
-        was_training = self.model.training
-        self.model.eval()
-        outputs = []
-        try:
-            with no_grad():
-                for batch in loader:
-                    if isinstance(batch, Tensor):
-                        inputs = (batch,)
-                    elif len(batch) == 1:
-                        inputs = tuple(batch)
-                    else:
-                        inputs, _ = self.split_batch(batch)
-                    if self.device is not None:
-                        inputs = tuple(
-                            t.to(self.device) if isinstance(t, Tensor) else t for t in inputs
-                        )
-                    outputs.append(self.model(*inputs))
-        finally:
-            self.model.train(was_training)
-        if not outputs:
-            raise ValueError("Trainer.predict: the loader yielded no batches.")
-        return cat(outputs, dim=0)
 
     # -- checkpoints --------------------------------------------------------------------------
-    def save_checkpoint(self, path, after: Callable[[Any], None] | None = None) -> None:
-        """Write everything needed to resume: model, optimizer, scheduler, callbacks' state, epoch,
-        step, position in the epoch, random state and history, atomically (a crash never leaves a
-        partial file).
-
-        Called from a callback's ``on_batch_end`` or ``on_epoch_end``, the write waits until every
-        callback has seen the batch or epoch, so that all their state is in the file.
-
-        Args:
-            path: the file.
-            after: called with ``path`` once the file is written (e.g. to point a manifest at it).
-        """
-        if self._deferring:
-            self._pending_checkpoints.append((path, after))
-            return
-        ckpt.save_checkpoint(self.state_dict(), path)
-        if after is not None:
-            after(path)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The resumable state of the run (what ``save_checkpoint`` writes)."""
-        return {
-            "epoch": self.epoch,
-            "global_step": self.global_step,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
-            "updater": self.updater.state_dict(),
-            "callbacks": {key: cb.state_dict() for key, cb in self._callback_keys().items()},
-            "rng": ckpt.rng_state(self._train_loader),
-            "history": self.history.state_dict(),
-            "position": self._position() if self._in_epoch else None,
-            "skipped_steps": self.skipped_steps,
-        }
-
-    def _position(self) -> dict[str, Any]:
-        """Where the epoch in progress stands: batches done, running sums, metrics, loader."""
-        state = self._epoch_state
-        done = state.get("batches", 0)
-        loader = self._train_loader
-        loader_state = loader.state_dict() if hasattr(loader, "state_dict") else {}
-        return {
-            "batches": done,
-            "sums": dict(state.get("sums", {})),
-            "counts": dict(state.get("counts", {})),
-            "skipped": state.get("skipped", 0),
-            "metrics": [m.state_dict() for m in self.metrics],
-            "loader": {**loader_state, "batches": done},
-        }
-
-    def _callback_keys(self) -> dict[str, Callback]:
-        keys: dict[str, Callback] = {}
-        for cb in self.callbacks:
-            name = type(cb).__name__
-            key, n = name, 1
-            while key in keys:
-                key, n = f"{name}_{n}", n + 1
-            keys[key] = cb
-        return keys
-
-    def _restore(self, state: dict[str, Any], train_loader) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if state.get("scheduler") is not None:
-            if self.scheduler is None:
-                raise ValueError(
-                    "Trainer.fit: the checkpoint has a scheduler's state but this Trainer has no scheduler."
-                )
-            self.scheduler.load_state_dict(state["scheduler"])
-        if state.get("updater"):
-            self.updater.load_state_dict(state["updater"])
-        ckpt.restore_rng(state["rng"], train_loader)
-        self.history = History()
-        self.history.load_state_dict(state["history"])
-        self.epoch = int(state["epoch"])
-        self.global_step = int(state["global_step"])
-        self.skipped_steps = int(state.get("skipped_steps", 0))
-        position = state.get("position")
-        if position is not None:  # inside an epoch: _run_epoch continues it
-            self.epoch -= 1
-            self._resume_position = position
-
-    def _restore_callbacks(self, states: dict[str, Any]) -> None:
-        for key, cb in self._callback_keys().items():
-            if states.get(key):
-                cb.load_state_dict(states[key])
 
 
 def _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater) -> None:
@@ -710,10 +467,8 @@ def _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater) -
         raise TypeError(
             f"Trainer: optimizer must be a deepgrad.optim optimizer (got {type(optimizer).__name__})"
         )
-    if grad_clip is not None and not grad_clip > 0:
-        raise ValueError(
-            f"Trainer: grad_clip must be a positive max norm or None (got {grad_clip!r})"
-        )
+    if grad_clip is not None:
+        validation.positive_float(grad_clip, "grad_clip", "Trainer", fix="it is a max norm, or None")
     if scheduler is not None and isinstance(scheduler, ReduceLROnPlateau):
         raise ValueError(
             f"Trainer: {type(scheduler).__name__} steps on a metric, not once per optimizer step; "
@@ -737,40 +492,3 @@ def _build_metrics(metrics: Iterable[str | Metric] | None) -> list[Metric]:
         )
     return built
 
-
-def _loss_and_size(logs: dict[str, float]) -> tuple[float, int]:
-    """The step's loss and batch size from an updater's logs, after checking the logs' keys."""
-    if not isinstance(logs, dict) or "loss" not in logs:
-        got = sorted(logs) if isinstance(logs, dict) else type(logs).__name__
-        raise TypeError(
-            f"Trainer: Updater.update must return a dict of logs with a 'loss' (got {got}); "
-            "return e.g. {'loss': float(loss), 'size': batch_size}."
-        )
-    if len(logs) > 2:
-        for key in logs:
-            if key in RESERVED_LOGS or key.startswith("val_"):
-                raise ValueError(
-                    f"Trainer: the updater logged {key!r}, a name the Trainer writes itself "
-                    f"({', '.join(sorted(RESERVED_LOGS))}, val_*); rename it."
-                )
-    return logs["loss"], int(logs.get("size", 1))
-
-
-def _epoch_state(position: dict[str, Any] | None) -> dict[str, Any]:
-    """The running state of an epoch: fresh, or continued from a checkpoint's position."""
-    if position is None:
-        return {"batches": 0, "sums": {}, "counts": {}, "skipped": 0}
-    return {
-        "batches": int(position["batches"]),
-        "sums": {k: float(v) for k, v in position["sums"].items()},
-        "counts": {k: int(v) for k, v in position["counts"].items()},
-        "skipped": int(position.get("skipped", 0)),
-    }
-
-
-def _computed(metrics: list[Metric]) -> dict[str, Any]:
-    out = {}
-    for m in metrics:
-        value = m.compute()
-        out[m.name] = value if isinstance(value, (float, Tensor)) else to_jsonable(value)
-    return out

@@ -129,4 +129,26 @@ def batch_size(target: Any) -> int:
     return int(shape[0]) if len(shape) else 1
 
 
-__all__ = ["StandardUpdater", "Updater", "batch_size"]
+# keys of the batch logs and epoch records that the Trainer writes itself (not an updater's logs)
+RESERVED_LOGS = frozenset({"epoch", "batch", "step", "lr", "time"})
+
+
+def loss_and_size(logs: dict[str, float]) -> tuple[float, int]:
+    """The step's loss and batch size from an updater's logs, after checking the logs' keys."""
+    if not isinstance(logs, dict) or "loss" not in logs:
+        got = sorted(logs) if isinstance(logs, dict) else type(logs).__name__
+        raise TypeError(
+            f"Trainer: Updater.update must return a dict of logs with a 'loss' (got {got}); "
+            "return e.g. {'loss': float(loss), 'size': batch_size}."
+        )
+    if len(logs) > 2:
+        for key in logs:
+            if key in RESERVED_LOGS or key.startswith("val_"):
+                raise ValueError(
+                    f"Trainer: the updater logged {key!r}, a name the Trainer writes itself "
+                    f"({', '.join(sorted(RESERVED_LOGS))}, val_*); rename it."
+                )
+    return logs["loss"], int(logs.get("size", 1))
+
+
+__all__ = ["RESERVED_LOGS", "StandardUpdater", "Updater", "batch_size", "loss_and_size"]

@@ -178,7 +178,7 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, m
     def broken(run_dir):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(deepgrad.cli, "doctor_report", broken)
+    monkeypatch.setattr(deepgrad.cli.commands, "doctor_report", broken)
     code, _, err = run(capsys, "doctor", tmp_path)
     assert code == 1
     assert "RuntimeError: boom (unexpected: run again with --debug" in _one_line(err, "doctor")
@@ -197,7 +197,7 @@ def test_the_command_prints_no_traceback(damaged):
     """In a real process: one line on stderr, exit 1; --debug shows the traceback."""
     _cut(damaged / "best.safetensors", 100)
     command = [sys.executable, "-m", "deepgrad.cli", "evaluate", str(damaged / "best.safetensors")]
-    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(deepgrad.cli.__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(deepgrad.__file__).parents[1])}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr

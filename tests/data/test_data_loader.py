@@ -268,7 +268,7 @@ def test_tensor_dataset_accepts_tensors_and_lists():
         (lambda: DataLoader(make_dataset(), num_workers=1, multiprocessing_context="nope"), ValueError, "one of"),
         (lambda: DataLoader(make_dataset(), timeout=-1), ValueError, "timeout"),
         (lambda: DataLoader(make_dataset(), batch_size=None, drop_last=True), ValueError, "batch_size=None"),
-        (lambda: DataLoader(make_dataset(), pin_memory="yes"), TypeError, "pin_memory must be a bool"),
+        (lambda: DataLoader(make_dataset(), pin_memory="yes"), TypeError, "pin_memory must be True or False"),
         (lambda: DataLoader(make_dataset(), shuffle=True, sampler=SequentialSampler(range(3))), ValueError, "not both"),
         (lambda: DataLoader(make_dataset(), batch_size=4, batch_sampler=BatchSampler(range(3), 2)), ValueError,
          "batch_sampler"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from deepgrad.backend import validation
+
 MODES = ("min", "max")
 
 
@@ -96,11 +98,7 @@ HOOKS = (
 
 
 def check_mode(owner: str, mode: str) -> str:
-    if mode not in MODES:
-        raise ValueError(
-            f"{owner}: mode must be one of {MODES} (got {mode!r}); 'min' for losses, 'max' for accuracies."
-        )
-    return mode
+    return validation.one_of(mode, MODES, "mode", owner, fix="'min' for losses, 'max' for accuracies")
 
 
 def monitored_value(owner: str, monitor: str, logs: dict[str, Any]) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from deepgrad.backend import validation
 from deepgrad.train.callbacks.base import Callback, check_mode, is_improvement, monitored_value
 
 logger = logging.getLogger("deepgrad.train")
@@ -52,10 +53,8 @@ class EarlyStopping(Callback):
                 f"EarlyStopping: monitor must be a key of the epoch logs such as 'val_loss' (got {monitor!r})"
             )
         self.mode = check_mode("EarlyStopping", mode)
-        if not isinstance(patience, int) or isinstance(patience, bool) or patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be an integer >= 0 (got {patience!r})")
-        if not min_delta >= 0:
-            raise ValueError(f"EarlyStopping: min_delta must be >= 0 (got {min_delta!r}); mode sets the direction.")
+        validation.non_negative_int(patience, "patience", "EarlyStopping")
+        validation.non_negative_float(min_delta, "min_delta", "EarlyStopping", fix="mode sets the direction")
         self.monitor = monitor
         self.patience = patience
         self.min_delta = float(min_delta)

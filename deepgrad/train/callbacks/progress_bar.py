@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+from deepgrad.backend import validation
 from deepgrad.train.callbacks.base import Callback
 
 
@@ -40,8 +41,7 @@ class ProgressBar(Callback):
     def __init__(self, file=None, dynamic: bool | None = None, refresh_seconds: float = 0.25):
         if dynamic not in (None, True, False):
             raise ValueError(f"ProgressBar: dynamic must be True, False or None (got {dynamic!r})")
-        if not refresh_seconds >= 0:
-            raise ValueError(f"ProgressBar: refresh_seconds must be >= 0 (got {refresh_seconds!r})")
+        validation.non_negative_float(refresh_seconds, "refresh_seconds", "ProgressBar")
         self.file = file
         self.dynamic = dynamic
         self.refresh_seconds = float(refresh_seconds)

@@ -1,0 +1,108 @@
+"""Evaluation and prediction with a Trainer's model: ``evaluate``, ``predict``, ``split_batch``.
+
+``Evaluation`` is a part of ``Trainer`` (a mixin kept in its own module for length); it uses the
+Trainer's model, loss_fn, device, metrics and callbacks and is not used on its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deepgrad.autograd import Tensor, no_grad
+from deepgrad.ops.shape import cat
+from deepgrad.train.history import to_jsonable
+from deepgrad.train.metrics import Metric
+from deepgrad.train.updater import batch_size
+
+
+class Evaluation:
+    """The Trainer's evaluation side: batches split into inputs and target, eval and predict."""
+
+    def split_batch(self, batch) -> tuple[Any, Any]:
+        """``(inputs, target)`` of a batch ``(*inputs, target)``, moved to ``self.device`` when one
+        was given: ``inputs`` is a sequence of the batch's first items, ``target`` its last."""
+        if isinstance(batch, Tensor):
+            raise TypeError(
+                "Trainer: a batch must be a tuple (*inputs, target) (got a single Tensor); "
+                "use TensorDataset(x, y) so the loader yields (x, y)."
+            )
+        if not isinstance(batch, (tuple, list)) or len(batch) < 2:
+            raise TypeError(
+                f"Trainer: a batch must be a tuple (*inputs, target) (got {type(batch).__name__})"
+            )
+        if self.device is not None:
+            batch = [
+                t.to(self.device) if isinstance(t, Tensor) and t.device != self.device else t
+                for t in batch
+            ]
+        return batch[:-1], batch[-1]
+
+    # -- evaluation and prediction ------------------------------------------------------------
+    def evaluate(self, loader) -> dict[str, Any]:
+        """Mean loss and the metrics over ``loader``, in eval mode and without gradients.
+
+        Returns:
+            ``{"loss": ..., "<metric>": ...}`` (floats; array-valued metrics as Tensors).
+        """
+        was_training = self.model.training
+        self.model.eval()
+        for m in self._eval_metrics:
+            m.reset()
+        self.call_hook("on_eval_start", {})
+        loss_sum = 0.0
+        seen = 0
+        try:
+            with no_grad():
+                for batch in loader:
+                    inputs, target = self.split_batch(batch)
+                    output = self.model(*inputs)
+                    size = batch_size(target)
+                    loss_sum += float(self.loss_fn(output, target)._data) * size
+                    seen += size
+                    for m in self._eval_metrics:
+                        m.update(output, target)
+        finally:
+            self.model.train(was_training)
+        if seen == 0:
+            raise ValueError("Trainer.evaluate: the loader yielded no batches.")
+        results: dict[str, Any] = {"loss": loss_sum / seen}
+        results.update(_computed(self._eval_metrics))
+        self.call_hook("on_eval_end", results)
+        return results
+
+    def predict(self, loader) -> Tensor:
+        """The model's outputs for every batch of ``loader``, concatenated along dim 0.
+
+        Batches may be a Tensor of inputs, or tuples ``(*inputs, target)`` whose target is ignored
+        (a 1-tuple ``(x,)`` is taken as inputs).
+        """
+        was_training = self.model.training
+        self.model.eval()
+        outputs = []
+        try:
+            with no_grad():
+                for batch in loader:
+                    if isinstance(batch, Tensor):
+                        inputs = (batch,)
+                    elif len(batch) == 1:
+                        inputs = tuple(batch)
+                    else:
+                        inputs, _ = self.split_batch(batch)
+                    if self.device is not None:
+                        inputs = tuple(
+                            t.to(self.device) if isinstance(t, Tensor) else t for t in inputs
+                        )
+                    outputs.append(self.model(*inputs))
+        finally:
+            self.model.train(was_training)
+        if not outputs:
+            raise ValueError("Trainer.predict: the loader yielded no batches.")
+        return cat(outputs, dim=0)
+
+
+def _computed(metrics: list[Metric]) -> dict[str, Any]:
+    out = {}
+    for m in metrics:
+        value = m.compute()
+        out[m.name] = value if isinstance(value, (float, Tensor)) else to_jsonable(value)
+    return out
