@@ -6,7 +6,7 @@ Trainer's model, loss_fn, device, metrics and callbacks and is not used on its o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepgrad.autograd import Tensor, no_grad
 from deepgrad.ops.shape import cat
@@ -17,6 +17,16 @@ from deepgrad.train.updater import batch_size
 
 class Evaluation:
     """The Trainer's evaluation side: batches split into inputs and target, eval and predict."""
+
+    # The Trainer's attributes this part uses (set in Trainer.__init__), declared for type checkers.
+    model: Any
+    device: Any
+    loss_fn: Any
+    _eval_metrics: Any
+
+    if TYPE_CHECKING:
+
+        def call_hook(self, name: str, logs: dict[str, Any]) -> None: ...
 
     def split_batch(self, batch) -> tuple[Any, Any]:
         """``(inputs, target)`` of a batch ``(*inputs, target)``, moved to ``self.device`` when one
@@ -82,6 +92,7 @@ class Evaluation:
         try:
             with no_grad():
                 for batch in loader:
+                    inputs: tuple[Any, ...]
                     if isinstance(batch, Tensor):
                         inputs = (batch,)
                     elif len(batch) == 1:

@@ -15,7 +15,7 @@ import math
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepgrad.backend import validation
 
@@ -102,6 +102,18 @@ class GuardedRun:
     A part of ``Trainer`` (a mixin kept beside the guards it applies); it reads and writes the
     Trainer's nan_policy, history, optimizer, epoch, global_step and stop flags.
     """
+
+    # The Trainer's attributes this part uses (set in Trainer.__init__), declared for type checkers.
+    nan_policy: str
+    history: Any
+    optimizer: Any
+    updater: Any
+    epoch: int
+    global_step: int
+
+    if TYPE_CHECKING:
+
+        def request_stop(self, reason: str) -> None: ...
 
     def check_loss(self, loss: float) -> bool:
         """Apply ``nan_policy`` to the loss of the step in progress; True: do not apply the step.

@@ -23,6 +23,20 @@ logger = logging.getLogger("deepgrad.train")
 class ResumableRun:
     """The Trainer's checkpoint state: ``save_checkpoint``, ``state_dict`` and their inverse."""
 
+    # The Trainer's attributes this part uses (set in Trainer.__init__), declared for type checkers.
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    updater: Any
+    metrics: Any
+    callbacks: list[Callback]
+    _train_loader: Any
+    _in_epoch: bool
+    _epoch_state: Any
+    _deferring: bool
+    _boundary: Any
+    _pending_checkpoints: list[tuple[Any, Callable[[Any], None] | None]]
+
     def save_checkpoint(self, path, after: Callable[[Any], None] | None = None) -> None:
         """Write everything needed to resume: model, optimizer, scheduler, callbacks' state, epoch,
         step, position in the epoch, random state and history, atomically (a crash never leaves a
