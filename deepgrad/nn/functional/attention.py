@@ -1,7 +1,8 @@
 """Attention: scaled dot-product attention and the multi-head attention of nn.MultiheadAttention.
 
-Composites of matmul, the fused softmax primitive (max-shifted, so stable for any scores) and
-elementwise ops; the gradients come for free.
+Without a mask (or with only the causal one) and without dropout, scaled_dot_product_attention is
+one fused primitive (``ops/fused_layers.py``); otherwise, and in multi-head attention, composites of
+matmul, the fused softmax primitive (max-shifted, so stable for any scores) and elementwise ops.
 
 Two mask conventions meet here, both PyTorch's: ``scaled_dot_product_attention`` takes a boolean
 ``attn_mask`` where True means "takes part", while ``multi_head_attention_forward`` (and
@@ -20,6 +21,7 @@ from deepgrad.nn.functional.noise import dropout
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops.composite import pad
 from deepgrad.ops.fused import softmax
+from deepgrad.ops.fused_layers import ScaledDotProductAttention
 from deepgrad.ops.linalg import linear
 from deepgrad.ops.shape import cat
 
@@ -73,12 +75,27 @@ def scaled_dot_product_attention(
     _check_qkv(query, key, value)
     if enable_gqa:
         key, value = _repeat_kv_heads(query, key), _repeat_kv_heads(query, value)
-    mask = _sdpa_mask(query, key, attn_mask, is_causal)
     if scale is None:
         # With an empty head dimension every score is 0 whatever the scale (PyTorch: uniform weights).
         scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
+    if attn_mask is None and dropout_p == 0.0 and _fusable(query, key, value):
+        return ScaledDotProductAttention.apply(query, key, value, scale=float(scale),
+                                               causal=bool(is_causal))  # fmt: skip
+    mask = _sdpa_mask(query, key, attn_mask, is_causal)
     output, _ = _attend(query, key, value, mask, dropout_p, float(scale))
     return output
+
+
+def _fusable(query: Tensor, key: Tensor, value: Tensor) -> bool:
+    """Whether the fused primitive computes this attention: one floating dtype and array type,
+    at least one key, and (with the causal mask) a key for the first query (L, S >= 1)."""
+    qd = query._data
+    return (
+        qd.dtype.kind in "fV"
+        and all(t._data.dtype == qd.dtype and type(t._data) is type(qd) for t in (key, value))
+        and key.shape[-2] > 0
+        and query.shape[-2] > 0
+    )
 
 
 def _check_qkv(query: Tensor, key: Tensor, value: Tensor) -> None:
