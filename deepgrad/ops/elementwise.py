@@ -405,6 +405,8 @@ def erf_float32(x):
     ~1.4 ms per million elements instead of 11-24 ms. Evaluated in float32 the result is
     within 7 ulp of the exact erf (4e-7 relative; SciPy: 0.5 ulp), and never beyond +-1.
     """
+    if x.ndim == 0:  # NumPy ufuncs turn 0-d arrays into scalars, which cannot take out=
+        return erf_float32(x.reshape(1)).reshape(())
     dt = np.float32
     xc = np.clip(x, -_ERF_CLIP, _ERF_CLIP, dtype=dt)
     u = xc * xc

@@ -32,11 +32,12 @@ class Gelu(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_inputs(0)
-        phi = erf_array(ctx.xp, x * x.dtype.type(_INV_SQRT2))
+        rows = x.reshape(-1)  # at least 1-D: NumPy turns 0-d results into scalars
+        phi = erf_array(ctx.xp, rows * x.dtype.type(_INV_SQRT2))
         phi += 1.0
         phi *= 0.5
-        ctx.phi = phi
-        return x * phi
+        ctx.phi = phi.reshape(x.shape)
+        return (rows * phi).reshape(x.shape)
 
     @staticmethod
     def backward(ctx, dy):
@@ -44,15 +45,15 @@ class Gelu(Function):
         if GradMode.enabled:  # recorded: a graph of x
             phi = (Erf.apply(x * _INV_SQRT2) + 1.0) * 0.5
             return dy * (phi + x * (x * x * -0.5).exp() * _INV_SQRT_2PI)
-        xp, xd = ctx.xp, x._data
+        xp, xd = ctx.xp, x._data.reshape(-1)
         slope = xd * xd
         slope *= -0.5
         xp.exp(slope, out=slope)
         slope *= xd
         slope *= _INV_SQRT_2PI
-        slope += ctx.phi
-        slope *= dy._data
-        return Tensor._make(slope, None)
+        slope += ctx.phi.reshape(-1)
+        slope *= dy._data.reshape(-1)
+        return Tensor._make(slope.reshape(x.shape), None)
 
 
 class LayerNorm(Function):
