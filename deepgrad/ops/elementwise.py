@@ -401,7 +401,7 @@ def erf_float32(x):
     """erf of a NumPy array, computed in float32 by a rational approximation.
 
     SciPy's float32 erf is a scalar loop, ~10-80x slower than NumPy's vectorized float32
-    arithmetic (docs/performance.md, the attention block); these ~25 in-place passes take
+    arithmetic (docs/performance.md, note 9); these ~25 in-place passes take
     ~1.4 ms per million elements instead of 11-24 ms. Evaluated in float32 the result is
     within 7 ulp of the exact erf (4e-7 relative; SciPy: 0.5 ulp), and never beyond +-1.
     """

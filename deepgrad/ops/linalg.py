@@ -40,7 +40,7 @@ def _rows(x):
     """(*, k) -> (prod(*), k), an array or a Tensor: N-D products with a matrix as one 2-D GEMM.
 
     NumPy's matmul of a (B, T, k) array by a (k, n) matrix runs one GEMM per leading index,
-    ~2x slower than the single (B*T, k) GEMM (docs/performance.md, the attention block).
+    ~2x slower than the single (B*T, k) GEMM (docs/performance.md, note 9).
     """
     return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 

@@ -115,3 +115,64 @@ def test_linear_on_nd_input_matches_batched_matmul():
     xt = dg.randn(6, 4, 5).permute(1, 2, 0)  # non-contiguous N-D input
     np.testing.assert_allclose((xt @ w.detach().mT).numpy(), np.matmul(xt.numpy(), w.detach().numpy().T),
                                rtol=1e-5, atol=1e-5)  # fmt: skip
+
+
+def _masks(dtype):
+    allowed = np.array([[True, False, True, False, True], [False, False, False, False, False],
+                        [True, True, False, True, True], [False, True, True, True, False]])  # fmt: skip
+    additive = np.where(allowed, 0.5, -np.inf).astype(dtype)
+    return dg.tensor(allowed), dg.tensor(additive)
+
+
+@pytest.mark.parametrize("dtype,rtol", [("float32", 2e-5), ("float64", 1e-12)])
+@pytest.mark.parametrize("kind", ["bool", "float"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_sdpa_with_masks_matches_composite(kind, causal, dtype, rtol):
+    """Masks, with a row that attends to nothing (zero output and gradients, not NaN)."""
+    dg.manual_seed(2)
+    q, k, v = (dg.randn(2, 3, 4 if i == 0 else 5, 3, dtype=dtype, requires_grad=True) for i in range(3))
+    boolean, additive = _masks(dtype)
+    mask = boolean if kind == "bool" else additive
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
+    assert y.grad_fn.fn is ScaledDotProductAttention
+    scale = 1.0 / math.sqrt(3)
+    allowed = boolean & _causal_allowed(q, 4, 5) if causal else boolean
+    ref = _attend(q, k, v, allowed if kind == "bool" else dg.where(allowed, additive, -math.inf), 0.0, scale)[0]
+    np.testing.assert_allclose(y.detach().numpy(), ref.detach().numpy(), rtol=rtol, atol=rtol)
+    assert not y.detach().numpy()[:, :, 1].any()  # the empty row
+    upstream = dg.randn(*y.shape, dtype=dtype)
+    got = dg.autograd.grad(y, [q, k, v], upstream, create_graph=True)
+    want = dg.autograd.grad(ref, [q, k, v], upstream, create_graph=True)
+    for g, w in zip(got, want):
+        assert np.isfinite(g.detach().numpy()).all()
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=rtol, atol=rtol)
+    if dtype == "float64":
+        assert gradcheck(lambda *t: F.scaled_dot_product_attention(*t, attn_mask=mask, is_causal=causal), (q, k, v))
+        assert gradgradcheck(lambda *t: F.scaled_dot_product_attention(*t, attn_mask=mask, is_causal=causal),
+                             (q, k, v))  # fmt: skip
+
+
+def test_sdpa_mask_that_needs_a_gradient_takes_the_composite():
+    q = dg.randn(1, 2, 3)
+    mask = dg.zeros(2, 2, requires_grad=True)
+    y = F.scaled_dot_product_attention(q, q, q, attn_mask=mask)
+    assert y.grad_fn.fn is not ScaledDotProductAttention
+    y.sum().backward()
+    assert mask.grad is not None
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multihead_attention_without_weights_is_fused_and_equal(causal):
+    dg.manual_seed(3)
+    mha = dg.nn.MultiheadAttention(8, 2, batch_first=True)
+    x = dg.randn(3, 5, 8, requires_grad=True)
+    padding = dg.tensor([[False] * 5, [False, False, False, True, True], [True] * 5])  # a fully masked row
+    mask = dg.nn.Transformer.generate_square_subsequent_mask(5) if causal else None
+    fused, none = mha(x, x, x, key_padding_mask=padding, attn_mask=mask, need_weights=False, is_causal=causal)
+    assert none is None
+    composite, _ = mha(x, x, x, key_padding_mask=padding, attn_mask=mask, need_weights=True, is_causal=causal)
+    np.testing.assert_allclose(fused.detach().numpy(), composite.detach().numpy(), rtol=1e-5, atol=1e-6)
+    gf = dg.autograd.grad(fused.sum(), [x, mha.in_proj_weight])
+    gc = dg.autograd.grad(composite.sum(), [x, mha.in_proj_weight])
+    for f, c in zip(gf, gc):
+        np.testing.assert_allclose(f.numpy(), c.numpy(), rtol=1e-4, atol=1e-5)
