@@ -20,8 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import (  # noqa: E402
-    available_cases, blas_description, cpu_model, format_table, run_case, worker_main,
+from harness import (
+    available_cases,
+    blas_description,
+    cpu_model,
+    format_table,
+    run_case,
+    worker_main,
 )
 
 

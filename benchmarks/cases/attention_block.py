@@ -4,7 +4,6 @@ loss = sum of the outputs. The NumPy implementation is the same block written by
 backward (float32, causal mask by -inf, exact erf GELU through scipy.special.erf in float64)."""
 
 import numpy as np
-
 from harness import Case
 
 B, T, D, HEADS = 32, 64, 128, 4
@@ -72,7 +71,7 @@ def numpy_impl(config):
     w_qkv, b_qkv = lin(D, 3 * D)
     w_o, b_o = lin(D, D)
     w_1, b_1 = lin(D, 4 * D)
-    w_2, b_2 = lin(4 * D, D)
+    w_2, _ = lin(4 * D, D)
     g1, g2 = np.ones(D, np.float32), np.ones(D, np.float32)
     causal = np.triu(np.full((T, T), -np.inf, np.float32), 1)
     scale = np.float32(1 / np.sqrt(dh))
@@ -95,7 +94,10 @@ def numpy_impl(config):
         r = x.reshape(-1, D)
         h1, c1 = ln(r, g1)
         qkv = h1 @ w_qkv.T + b_qkv
-        q, k, v = (qkv[:, i * D:(i + 1) * D].reshape(B, T, HEADS, dh).transpose(0, 2, 1, 3) for i in range(3))
+        q, k, v = (
+            qkv[:, i * D : (i + 1) * D].reshape(B, T, HEADS, dh).transpose(0, 2, 1, 3)
+            for i in range(3)
+        )
         s = (q @ k.transpose(0, 1, 3, 2)) * scale + causal
         p = np.exp(s - s.max(-1, keepdims=True))
         p /= p.sum(-1, keepdims=True)
@@ -130,5 +132,9 @@ def numpy_impl(config):
 CASE = Case(
     name="attention_block",
     description="pre-norm causal attention + MLP block fwd+bwd, B=32 T=64 d=128, 4 heads",
-    implementations={"deepgrad": _module_impl("deepgrad"), "torch": _module_impl("torch"), "numpy": numpy_impl},
+    implementations={
+        "deepgrad": _module_impl("deepgrad"),
+        "torch": _module_impl("torch"),
+        "numpy": numpy_impl,
+    },
 )

@@ -4,7 +4,6 @@ hidden GEMM per step, the input projection of all steps in one GEMM), PyTorch's 
 (r, z, n) and its formula n = tanh(W_in x + b_in + r * (W_hn h + b_hn))."""
 
 import numpy as np
-
 from harness import Case
 
 T, B, I, H = 50, 64, 32, 128
@@ -56,9 +55,9 @@ def numpy_impl(config):
         for t in range(T):
             hg = h @ w_hh.T + b_hh
             r = sigmoid(xg[t, :, :H] + hg[:, :H])
-            z = sigmoid(xg[t, :, H:2 * H] + hg[:, H:2 * H])
-            n = np.tanh(xg[t, :, 2 * H:] + r * hg[:, 2 * H:])
-            cache.append((r, z, n, h, hg[:, 2 * H:]))
+            z = sigmoid(xg[t, :, H : 2 * H] + hg[:, H : 2 * H])
+            n = np.tanh(xg[t, :, 2 * H :] + r * hg[:, 2 * H :])
+            cache.append((r, z, n, h, hg[:, 2 * H :]))
             h = n + z * (h - n)
         dxg = np.empty_like(xg)
         dhg_all = np.empty((T, B, 3 * H), np.float32)
@@ -69,9 +68,9 @@ def numpy_impl(config):
             dn = dh * (1 - z) * (1 - n * n)
             dz = dh * (h_prev - n) * z * (1 - z)
             dr = dn * hn * r * (1 - r)
-            dxg[t, :, :H], dxg[t, :, H:2 * H], dxg[t, :, 2 * H:] = dr, dz, dn
+            dxg[t, :, :H], dxg[t, :, H : 2 * H], dxg[t, :, 2 * H :] = dr, dz, dn
             dhg = dhg_all[t]
-            dhg[:, :H], dhg[:, H:2 * H], dhg[:, 2 * H:] = dr, dz, dn * r
+            dhg[:, :H], dhg[:, H : 2 * H], dhg[:, 2 * H :] = dr, dz, dn * r
             dh_next = dh * z + dhg @ w_hh
         hs = np.stack([c[3] for c in cache]).reshape(-1, H)
         dw_hh = dhg_all.reshape(-1, 3 * H).T @ hs
@@ -84,5 +83,9 @@ def numpy_impl(config):
 CASE = Case(
     name="gru",
     description="single-layer GRU fwd+bwd, input 32, hidden 128, sequence 50, batch 64",
-    implementations={"deepgrad": _module_impl("deepgrad"), "torch": _module_impl("torch"), "numpy": numpy_impl},
+    implementations={
+        "deepgrad": _module_impl("deepgrad"),
+        "torch": _module_impl("torch"),
+        "numpy": numpy_impl,
+    },
 )

@@ -374,55 +374,12 @@ class Erf(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_inputs(0)
-        return erf_array(ctx.xp, x)
+        return _erf(ctx.xp)(x).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, dy):
         (x,) = ctx.saved_inputs
         return dy * (-(x * x)).exp() * (2.0 / math.sqrt(math.pi))
-
-
-# erf(x) ~ x * P(x^2) / Q(x^2) on |x| <= 3.92, a rational fit (least squares reweighted toward
-# minimax relative error: 1.9e-9 in exact arithmetic); beyond 3.92 erf rounds to +-1 in float32.
-_ERF_P = (1.128379169, 0.1851291675, 0.05424826206, 0.003839041517, 0.0003769767516,
-          4.61514965e-06, -1.282982173e-08)  # fmt: skip
-_ERF_Q = (1.0, 0.4973998603, 0.1138757383, 0.0154316338, 0.001301904413, 6.245539948e-05)
-_ERF_CLIP = 3.92
-
-
-def erf_array(xp, x):
-    """erf of an array in its dtype: float32 and narrower on the CPU by ``erf_float32``."""
-    if type(x) is _ndarray and x.dtype.itemsize <= 4:  # float32, float16, bfloat16 on the CPU
-        return erf_float32(x).astype(x.dtype, copy=False)
-    return _erf(xp)(x).astype(x.dtype, copy=False)
-
-
-def erf_float32(x):
-    """erf of a NumPy array, computed in float32 by a rational approximation.
-
-    SciPy's float32 erf is a scalar loop, ~10-80x slower than NumPy's vectorized float32
-    arithmetic (docs/performance.md, note 9); these ~25 in-place passes take
-    ~1.4 ms per million elements instead of 11-24 ms. Evaluated in float32 the result is
-    within 7 ulp of the exact erf (4e-7 relative; SciPy: 0.5 ulp), and never beyond +-1.
-    """
-    if x.ndim == 0:  # NumPy ufuncs turn 0-d arrays into scalars, which cannot take out=
-        return erf_float32(x.reshape(1)).reshape(())
-    dt = np.float32
-    xc = np.clip(x, -_ERF_CLIP, _ERF_CLIP, dtype=dt)
-    u = xc * xc
-    p = u * dt(_ERF_P[-1])
-    p += dt(_ERF_P[-2])
-    for c in _ERF_P[-3::-1]:  # Horner, in place
-        p *= u
-        p += dt(c)
-    q = u * dt(_ERF_Q[-1])
-    q += dt(_ERF_Q[-2])
-    for c in _ERF_Q[-3::-1]:
-        q *= u
-        q += dt(c)
-    p *= xc
-    p /= q
-    return np.clip(p, -1.0, 1.0, out=p)
 
 
 class Clamp(Function):

@@ -4,10 +4,12 @@ Each names its composite reference (``nn.functional`` builds the same math from 
 matmul and the fused softmax; the tests assert that both agree and gradcheck each primitive in
 float64). They are primitives because one forward pass with in-place temporaries and a
 hand-derived backward measurably beats the chain of small ops (docs/performance.md, note 9): the
-pre-norm attention + MLP block of ``benchmarks/cases/attention_block.py`` (B=32, T=64, d=128, 4
-heads, fwd+bwd, float32, 1 thread, AMD EPYC) went from ~97 to ~44 ms per step in-process with
-these, the float32 erf (``ops/elementwise.erf_float32``) and Linear's one-GEMM N-D path. Like ``ops/fused.py``, each keeps an array path for the ordinary backward and rebuilds
-its gradient from the saved inputs with Tensor ops when the backward itself is being recorded
+pre-norm attention + MLP block of ``benchmarks/cases/attention_block.py`` (B=32, T=64, d=128,
+4 heads, fwd+bwd, float32, 1 thread, AMD EPYC) went from ~97 to ~44 ms per step in-process
+with these, the float32 erf (``backend/ops_compat.erf_float32``) and Linear's one-GEMM N-D path.
+
+Like ``ops/fused.py``, each keeps an array path for the ordinary backward and rebuilds its
+gradient from the saved inputs with Tensor ops when the backward itself is being recorded
 (``create_graph=True``), so higher-order gradients work.
 """
 
@@ -18,7 +20,8 @@ import math
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.ops.elementwise import Erf, erf_array, where
+from deepgrad.backend import erf as _erf
+from deepgrad.ops.elementwise import Erf, where
 from deepgrad.ops.fused import Softmax
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -26,7 +29,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 class Gelu(Function):
-    """y = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2.   dx = dy * (Phi(x) + x * exp(-x^2 / 2) / sqrt(2 pi))
+    """y = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2.
+    dx = dy * (Phi(x) + x * exp(-x^2 / 2) / sqrt(2 pi))
 
     Composite reference: ``x * (erf(x / sqrt 2) + 1) * 0.5``.
     """
@@ -35,7 +39,7 @@ class Gelu(Function):
     def forward(ctx, x):
         ctx.save_inputs(0)
         rows = x.reshape(-1)  # at least 1-D: NumPy turns 0-d results into scalars
-        phi = erf_array(ctx.xp, rows * x.dtype.type(_INV_SQRT2))
+        phi = _erf(ctx.xp)(rows * x.dtype.type(_INV_SQRT2)).astype(x.dtype, copy=False)
         phi += 1.0
         phi *= 0.5
         ctx.phi = phi.reshape(x.shape)
@@ -113,7 +117,7 @@ def _layer_norm_backward_recorded(ctx, x: Tensor, params: list, dy: Tensor):
     invstd = ((centered * centered).mean(dim=dims, keepdim=True) + ctx.eps) ** -0.5
     xhat = centered * invstd
     g = dy * params[0] if weight else dy
-    dx = (g - g.mean(dim=dims, keepdim=True) - xhat * (g * xhat).mean(dim=dims, keepdim=True))
+    dx = g - g.mean(dim=dims, keepdim=True) - xhat * (g * xhat).mean(dim=dims, keepdim=True)
     grads = [dx * invstd]
     if weight:
         grads.append((dy * xhat).sum(dim=lead) if lead else dy * xhat)
@@ -125,7 +129,8 @@ def _layer_norm_backward_recorded(ctx, x: Tensor, params: list, dy: Tensor):
 class ScaledDotProductAttention(Function):
     """y = P @ v, P = softmax(q @ k^T * scale + M) over the keys, M = ``bias`` (an additive mask,
     a constant) plus, with ``causal``, -inf above the diagonal; a row masked everywhere gets P = 0.
-    dv = P^T @ dy, dS = P * (dP - sum(dP * P)) * scale with dP = dy @ v^T, dq = dS @ k, dk = dS^T @ q
+    dv = P^T @ dy, dS = P * (dP - sum(dP * P)) * scale with dP = dy @ v^T,
+    dq = dS @ k, dk = dS^T @ q
 
     q (*, L, E), k (*, S, E), v (*, S, Ev), S >= 1 (the leading dims broadcast; ``bias`` too, to
     (*, L, S)). One forward pass with the scores softmaxed in place and P kept for the backward.
@@ -141,7 +146,11 @@ class ScaledDotProductAttention(Function):
         if causal:
             p += _causal_bias(xp, p.shape[-2], p.shape[-1], p.dtype)
         if bias is not None:
-            p = xp.add(p, bias, out=p) if xp.broadcast_shapes(p.shape, bias.shape) == p.shape else p + bias
+            p = (
+                xp.add(p, bias, out=p)
+                if xp.broadcast_shapes(p.shape, bias.shape) == p.shape
+                else p + bias
+            )
         row_max = p.max(axis=-1, keepdims=True)
         masked = bias is not None and not xp.isfinite(row_max).all()
         if masked:  # rows that attend to nothing: exp(-inf - 0) = 0 everywhere, then 0 / 1

@@ -164,8 +164,11 @@ OPS = [
         "layer_norm",
         lambda x, w, b, shape: F.layer_norm(x, shape, weight=w, bias=b),
         lambda x, w, b, shape: _np_normalize(x, tuple(range(x.ndim - len(shape), x.ndim))) * w + b,
-        [case((2, 3, 5), (5,), (5,), shape=(5,)), case((2, 3, 4), (3, 4), (3, 4), shape=(3, 4)),
-         case((4,), (4,), (4,), shape=(4,))],  # fmt: skip
+        [
+            case((2, 3, 5), (5,), (5,), shape=(5,)),
+            case((2, 3, 4), (3, 4), (3, 4), shape=(3, 4)),
+            case((4,), (4,), (4,), shape=(4,)),
+        ],
         covers=("LayerNorm",),
         atol32=1e-4,
     ),
@@ -185,8 +188,14 @@ OPS = [
         covers=("LayerNorm",),
         atol32=1e-4,
     ),
-    OpSpec("gelu", F.gelu, lambda x: x * (1 + _erf(x / np.sqrt(2))) / 2, [case((3, 4)), case(())],
-           domain=(-4.5, 4.5), covers=("Gelu",)),  # fmt: skip
+    OpSpec(
+        "gelu",
+        F.gelu,
+        lambda x: x * (1 + _erf(x / np.sqrt(2))) / 2,
+        [case((3, 4)), case(())],
+        domain=(-4.5, 4.5),
+        covers=("Gelu",),
+    ),
     OpSpec(
         "instance_norm",
         lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
