@@ -243,18 +243,22 @@ def multi_head_attention_forward(
     mask = _mha_mask(attn_mask, key_padding_mask, q, batch, num_heads, length, key.shape[0])
     q, k, v, mask = _extra_keys(q, k, v, mask, bias_k, bias_v, add_zero_attn, num_heads)
     scale = 1.0 / math.sqrt(embed_dim // num_heads)
-    dropout_p = dropout_p if training else 0.0
-    if not need_weights and dropout_p == 0.0 and _fusable(q, k, v, mask):  # mask: additive
-        bias = _additive_bias(mask, q)
-        out, attn = ScaledDotProductAttention.apply(q, k, v, scale=scale, bias=bias), None
-    else:
-        out, attn = _attend(q, k, v, mask, dropout_p, scale)
+    out, attn = _mha_attend(q, k, v, mask, dropout_p if training else 0.0, scale, need_weights)
     out = linear(out.permute(2, 0, 1, 3).reshape(length, batch, embed_dim), out_proj_weight,
                  out_proj_bias)  # fmt: skip
     attn = attn.mean(dim=1) if need_weights and average_attn_weights else attn
     if not batched:
         out, attn = out.squeeze(1), (None if attn is None else attn.squeeze(0))
     return out, attn if need_weights else None
+
+
+def _mha_attend(q, k, v, mask, dropout_p: float, scale: float, need_weights: bool) -> tuple:
+    """(output, weights): the fused primitive when the weights are not wanted (the Transformer
+    layers), else the composite, which also gives them. ``mask`` is additive (or None)."""
+    if not need_weights and dropout_p == 0.0 and _fusable(q, k, v, mask):
+        bias = _additive_bias(mask, q)
+        return ScaledDotProductAttention.apply(q, k, v, scale=scale, bias=bias), None
+    return _attend(q, k, v, mask, dropout_p, scale)
 
 
 def _project(query, key, value, in_proj_weight, in_proj_bias, separate) -> tuple:
