@@ -215,3 +215,12 @@ def test_multihead_attention_without_weights_is_fused_and_equal(causal):
     gc = dg.autograd.grad(composite.sum(), [x, mha.in_proj_weight])
     for f, c in zip(gf, gc):
         np.testing.assert_allclose(f.numpy(), c.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_linear_on_nd_input_with_no_in_features():
+    x = dg.zeros(2, 3, 0, requires_grad=True)
+    w = dg.zeros(5, 0, requires_grad=True)
+    y = F.linear(x, w, dg.ones(5))
+    assert y.shape == (2, 3, 5) and y.detach().numpy().tolist() == np.ones((2, 3, 5)).tolist()
+    y.sum().backward()
+    assert x.grad.shape == (2, 3, 0) and w.grad.shape == (5, 0)
