@@ -146,11 +146,9 @@ class ScaledDotProductAttention(Function):
         if causal:
             p += _causal_bias(xp, p.shape[-2], p.shape[-1], p.dtype)
         if bias is not None:
-            p = (
-                xp.add(p, bias, out=p)
-                if xp.broadcast_shapes(p.shape, bias.shape) == p.shape
-                else p + bias
-            )
+            shapes = zip(bias.shape[::-1], p.shape[::-1])
+            fits = bias.ndim <= p.ndim and all(b in (1, n) for b, n in shapes)
+            p = xp.add(p, bias, out=p) if fits else p + bias  # in place unless the mask adds dims
         row_max = p.max(axis=-1, keepdims=True)
         masked = bias is not None and not xp.isfinite(row_max).all()
         if masked:  # rows that attend to nothing: exp(-inf - 0) = 0 everywhere, then 0 / 1

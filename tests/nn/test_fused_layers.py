@@ -224,3 +224,15 @@ def test_linear_on_nd_input_with_no_in_features():
     assert y.shape == (2, 3, 5) and y.detach().numpy().tolist() == np.ones((2, 3, 5)).tolist()
     y.sum().backward()
     assert x.grad.shape == (2, 3, 0) and w.grad.shape == (5, 0)
+
+
+def test_fused_sdpa_with_a_mask_that_adds_leading_dims():
+    dg.manual_seed(4)
+    q, k, v = (dg.randn(3, 2, dtype="float64", requires_grad=True) for _ in range(3))
+    mask = dg.randn(2, 3, 3, dtype="float64")
+    y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert y.grad_fn.fn is ScaledDotProductAttention and y.shape == (2, 3, 2)
+    ref = _attend(q, k, v, mask, 0.0, 1.0 / math.sqrt(2))[0]
+    np.testing.assert_allclose(y.detach().numpy(), ref.detach().numpy(), rtol=1e-12)
+    for g, w in zip(dg.autograd.grad(y.sum(), [q, k, v]), dg.autograd.grad(ref.sum(), [q, k, v])):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-10, atol=1e-12)
