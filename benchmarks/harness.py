@@ -82,6 +82,47 @@ def worker_main(case_name: str, impl: str, config_json: str) -> None:
 
 
 # -- parent side -------------------------------------------------------------------------------
+def cpu_model() -> str:
+    """The processor's model name (/proc/cpuinfo on Linux, else what ``platform`` knows)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def blas_description(full_speed_blas: bool) -> list[str]:
+    """One line per library: which BLAS the workers use, its kernel set and the OPENBLAS_* settings."""
+    import numpy
+
+    lines = []
+    try:
+        from threadpoolctl import threadpool_info
+
+        pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+        blas = ", ".join(f"{p['internal_api']} {p.get('version')} ({p.get('architecture')} kernels in this "
+                         "process)" for p in pools) or "unknown"
+    except ImportError:
+        blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"].get("name", "unknown")
+    coretype = "unset" if full_speed_blas else os.environ.get("OPENBLAS_CORETYPE", "unset")
+    l2 = "unset" if full_speed_blas else os.environ.get("OPENBLAS_L2_SIZE", "unset")
+    lines.append(f"numpy {numpy.__version__}: {blas}; workers get OPENBLAS_CORETYPE={coretype}, "
+                 f"OPENBLAS_L2_SIZE={l2}")
+    try:
+        import torch
+
+        mkl = "MKL" if torch.backends.mkl.is_available() else "no MKL"
+        dnn = "oneDNN" if torch.backends.mkldnn.is_available() else "no oneDNN"
+        lines.append(f"torch {torch.__version__}: {mkl}, {dnn}")
+    except ImportError:
+        lines.append("torch: not installed")
+    return lines
+
+
 class Worker:
     def __init__(self, case: str, impl: str, config: dict, env: dict):
         self.impl = impl

@@ -20,7 +20,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import available_cases, format_table, run_case, worker_main  # noqa: E402
+from harness import (
+    available_cases,
+    blas_description,
+    cpu_model,
+    format_table,
+    run_case,
+    worker_main,
+)
 
 
 def main(argv=None) -> int:
@@ -46,7 +53,10 @@ def main(argv=None) -> int:
     impls = args.impl.split(",") if args.impl else None
     reports = []
     blas = "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset" if args.full_speed_blas else "environment as given"
-    print(f"# {args.threads} threads per worker, {args.rounds} rounds, BLAS: {blas}")
+    print(f"# CPU: {cpu_model()}")
+    for line in blas_description(args.full_speed_blas):
+        print(f"# BLAS: {line}")
+    print(f"# {args.threads} threads per worker, {args.rounds} rounds, BLAS: {blas}", flush=True)
     for case in cases:
         report = run_case(case, impls, args.rounds, args.threads, args.full_speed_blas, args.block,
                           json.loads(args.config))

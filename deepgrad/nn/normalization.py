@@ -199,7 +199,7 @@ class LayerNorm(Module):
     Example:
         >>> import deepgrad as dg
         >>> LayerNorm(2)(dg.tensor([[1.0, 3.0]]))
-        tensor([[-1.,  1.]], grad_fn=<AddBackward>)
+        tensor([[-1.,  1.]], grad_fn=<LayerNormBackward>)
     """
 
     def __init__(

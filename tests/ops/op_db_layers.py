@@ -10,7 +10,7 @@ shuffle as explicit loops, attention and the norms directly.
 from __future__ import annotations
 
 import numpy as np
-from op_db import OpSpec, case
+from op_db import OpSpec, _erf, case
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
@@ -155,8 +155,46 @@ OPS = [
             case((2, 2, 3, 4), (2, 2, 4, 4), (2, 2, 4, 3), mask=MASK),
             case((1, 3, 4), (1, 3, 4), (1, 3, 4), is_causal=True),
             case((2, 3, 4), (2, 4, 4), (2, 4, 2), mask=MASK, is_causal=True),
+            case((2, 2, 3, 4), (1, 2, 4, 4), (2, 1, 4, 3), is_causal=True),  # broadcast heads
+            case((1, 5, 3), (1, 2, 3), (1, 2, 2), is_causal=True),  # more queries than keys
         ],
-        covers=("Softmax", "MatMul"),
+        covers=("Softmax", "MatMul", "ScaledDotProductAttention"),
+    ),
+    OpSpec(
+        "layer_norm",
+        lambda x, w, b, shape: F.layer_norm(x, shape, weight=w, bias=b),
+        lambda x, w, b, shape: _np_normalize(x, tuple(range(x.ndim - len(shape), x.ndim))) * w + b,
+        [
+            case((2, 3, 5), (5,), (5,), shape=(5,)),
+            case((2, 3, 4), (3, 4), (3, 4), shape=(3, 4)),
+            case((4,), (4,), (4,), shape=(4,)),
+        ],
+        covers=("LayerNorm",),
+        atol32=1e-4,
+    ),
+    OpSpec(
+        "layer_norm_weight_only",
+        lambda x, w: F.layer_norm(x, (3,), weight=w),
+        lambda x, w: _np_normalize(x, (x.ndim - 1,)) * w,
+        [case((2, 3), (3,)), case((1, 2, 3), (3,))],
+        covers=("LayerNorm",),
+        atol32=1e-4,
+    ),
+    OpSpec(
+        "layer_norm_no_affine",
+        lambda x: F.layer_norm(x, x.shape[-1:]),
+        lambda x: _np_normalize(x, (x.ndim - 1,)),
+        [case((2, 3)), case((2, 1, 4))],
+        covers=("LayerNorm",),
+        atol32=1e-4,
+    ),
+    OpSpec(
+        "gelu",
+        F.gelu,
+        lambda x: x * (1 + _erf(x / np.sqrt(2))) / 2,
+        [case((3, 4)), case(())],
+        domain=(-4.5, 4.5),
+        covers=("Gelu",),
     ),
     OpSpec(
         "instance_norm",

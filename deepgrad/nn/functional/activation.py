@@ -24,6 +24,7 @@ from deepgrad.ops import elementwise as ew
 from deepgrad.ops import reduce as rd
 from deepgrad.ops.creation import uniform
 from deepgrad.ops.fused import log_softmax, softmax
+from deepgrad.ops.fused_layers import Gelu
 
 __all__ = [
     "identity",
@@ -254,6 +255,8 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if one_of(approximate, ("none", "tanh"), "approximate", "gelu") == "tanh":
         inner = (input + input * input * input * 0.044715) * math.sqrt(2.0 / math.pi)
         return input * (ew.tanh(inner) + 1.0) * 0.5
+    if isinstance(input, Tensor) and input.dtype.kind in "fV":
+        return Gelu.apply(input)  # fused; composite reference below
     return input * (ew.erf(input * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
 
 

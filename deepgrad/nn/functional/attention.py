@@ -1,7 +1,10 @@
 """Attention: scaled dot-product attention and the multi-head attention of nn.MultiheadAttention.
 
-Composites of matmul, the fused softmax primitive (max-shifted, so stable for any scores) and
-elementwise ops; the gradients come for free.
+Without dropout and with a constant mask (or none), scaled_dot_product_attention is one fused
+primitive (``ops/fused_layers.py``), and so is multi-head attention with ``need_weights=False``
+(the Transformer layers); otherwise composites of matmul, the fused softmax primitive
+(max-shifted, so stable for any scores) and elementwise ops, which are also the primitive's
+reference in the tests.
 
 Two mask conventions meet here, both PyTorch's: ``scaled_dot_product_attention`` takes a boolean
 ``attn_mask`` where True means "takes part", while ``multi_head_attention_forward`` (and
@@ -20,6 +23,7 @@ from deepgrad.nn.functional.noise import dropout
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops.composite import pad
 from deepgrad.ops.fused import softmax
+from deepgrad.ops.fused_layers import ScaledDotProductAttention
 from deepgrad.ops.linalg import linear
 from deepgrad.ops.shape import cat
 
@@ -73,12 +77,46 @@ def scaled_dot_product_attention(
     _check_qkv(query, key, value)
     if enable_gqa:
         key, value = _repeat_kv_heads(query, key), _repeat_kv_heads(query, value)
-    mask = _sdpa_mask(query, key, attn_mask, is_causal)
     if scale is None:
         # With an empty head dimension every score is 0 whatever the scale (PyTorch: uniform weights).
         scale = 1.0 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
+    if dropout_p == 0.0 and _fusable(query, key, value, attn_mask):
+        return ScaledDotProductAttention.apply(query, key, value, scale=float(scale),
+                                               causal=bool(is_causal),
+                                               bias=_additive_bias(attn_mask, query))  # fmt: skip
+    mask = _sdpa_mask(query, key, attn_mask, is_causal)
     output, _ = _attend(query, key, value, mask, dropout_p, float(scale))
     return output
+
+
+def _fusable(query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None) -> bool:
+    """Whether the fused primitive computes this attention: one floating dtype and array type,
+    L, S >= 1, and a mask (if any) that is a bool or float constant (no gradient wanted)."""
+    qd = query._data
+    if mask is not None and (
+        not isinstance(mask, Tensor)
+        or mask.dtype.kind not in "bf"
+        or mask.requires_grad
+        or type(mask._data) is not type(qd)
+    ):
+        return False
+    return (
+        qd.dtype.kind in "fV"
+        and all(t._data.dtype == qd.dtype and type(t._data) is type(qd) for t in (key, value))
+        and key.shape[-2] > 0
+        and query.shape[-2] > 0
+    )
+
+
+def _additive_bias(mask: Tensor | None, like: Tensor):
+    """The array the fused primitive adds to the scores: bool True (takes part) -> 0, False ->
+    -inf; floats as they are, in the query's dtype."""
+    if mask is None:
+        return None
+    xp, dtype = like.xp, like._data.dtype
+    if mask.dtype.kind == "b":
+        return xp.where(mask._data, xp.asarray(0, dtype=dtype), xp.asarray(-math.inf, dtype=dtype))
+    return mask._data.astype(dtype, copy=False)
 
 
 def _check_qkv(query: Tensor, key: Tensor, value: Tensor) -> None:
@@ -205,13 +243,22 @@ def multi_head_attention_forward(
     mask = _mha_mask(attn_mask, key_padding_mask, q, batch, num_heads, length, key.shape[0])
     q, k, v, mask = _extra_keys(q, k, v, mask, bias_k, bias_v, add_zero_attn, num_heads)
     scale = 1.0 / math.sqrt(embed_dim // num_heads)
-    out, attn = _attend(q, k, v, mask, dropout_p if training else 0.0, scale)
+    out, attn = _mha_attend(q, k, v, mask, dropout_p if training else 0.0, scale, need_weights)
     out = linear(out.permute(2, 0, 1, 3).reshape(length, batch, embed_dim), out_proj_weight,
                  out_proj_bias)  # fmt: skip
     attn = attn.mean(dim=1) if need_weights and average_attn_weights else attn
     if not batched:
-        out, attn = out.squeeze(1), attn.squeeze(0)
+        out, attn = out.squeeze(1), (None if attn is None else attn.squeeze(0))
     return out, attn if need_weights else None
+
+
+def _mha_attend(q, k, v, mask, dropout_p: float, scale: float, need_weights: bool) -> tuple:
+    """(output, weights): the fused primitive when the weights are not wanted (the Transformer
+    layers), else the composite, which also gives them. ``mask`` is additive (or None)."""
+    if not need_weights and dropout_p == 0.0 and _fusable(q, k, v, mask):
+        bias = _additive_bias(mask, q)
+        return ScaledDotProductAttention.apply(q, k, v, scale=scale, bias=bias), None
+    return _attend(q, k, v, mask, dropout_p, scale)
 
 
 def _project(query, key, value, in_proj_weight, in_proj_bias, separate) -> tuple:

@@ -1,5 +1,5 @@
-"""Normalization: batch norm (a fused primitive in training); layer, instance and group norm
-(composites)."""
+"""Normalization: batch norm (a fused primitive in training) and layer norm (a fused primitive);
+instance and group norm (composites)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from deepgrad.nn.functional._utils import _check_tensor
 from deepgrad.ops import composite as cp
 from deepgrad.ops.creation import ones, zeros
 from deepgrad.ops.fused import BatchNorm
+from deepgrad.ops.fused_layers import LayerNorm
 
 __all__ = ["batch_norm", "layer_norm", "instance_norm", "group_norm"]
 
@@ -189,6 +190,12 @@ def layer_norm(
             raise ShapeError(
                 f"layer_norm: {arg} has shape {value.shape} but normalized_shape is {shape}."
             )
+    params = [t for t in (weight, bias) if t is not None]
+    if input.dtype.kind in "fV" and all(
+        t.dtype == input.dtype and type(t._data) is type(input._data) for t in params
+    ):  # the fused primitive; the composite below is its reference (and promotes mixed dtypes)
+        return LayerNorm.apply(input, *params, ndim=k, eps=eps, weight=weight is not None,
+                               bias=bias is not None)  # fmt: skip
     dims = tuple(range(input.ndim - k, input.ndim))
     centered = input - cp.mean(input, dim=dims, keepdim=True)
     y = centered * (cp.mean(centered * centered, dim=dims, keepdim=True) + eps) ** -0.5

@@ -1,0 +1,201 @@
+"""Fused primitives for transformer layers: GELU, layer norm, scaled dot-product attention.
+
+Each names its composite reference (``nn.functional`` builds the same math from elementwise ops,
+matmul and the fused softmax; the tests assert that both agree and gradcheck each primitive in
+float64). They are primitives because one forward pass with in-place temporaries and a
+hand-derived backward measurably beats the chain of small ops (docs/performance.md, note 9): the
+pre-norm attention + MLP block of ``benchmarks/cases/attention_block.py`` (B=32, T=64, d=128,
+4 heads, fwd+bwd, float32, 1 thread, AMD EPYC) went from ~97 to ~44 ms per step in-process
+with these, the float32 erf (``backend/ops_compat.erf_float32``) and Linear's one-GEMM N-D path.
+
+Like ``ops/fused.py``, each keeps an array path for the ordinary backward and rebuilds its
+gradient from the saved inputs with Tensor ops when the backward itself is being recorded
+(``create_graph=True``), so higher-order gradients work.
+"""
+
+from __future__ import annotations
+
+import math
+
+from deepgrad.autograd.function import Function
+from deepgrad.autograd.grad_mode import GradMode
+from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import erf as _erf
+from deepgrad.ops.elementwise import Erf, where
+from deepgrad.ops.fused import Softmax
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+class Gelu(Function):
+    """y = x * Phi(x), Phi(x) = (1 + erf(x / sqrt 2)) / 2.
+    dx = dy * (Phi(x) + x * exp(-x^2 / 2) / sqrt(2 pi))
+
+    Composite reference: ``x * (erf(x / sqrt 2) + 1) * 0.5``.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_inputs(0)
+        rows = x.reshape(-1)  # at least 1-D: NumPy turns 0-d results into scalars
+        phi = _erf(ctx.xp)(rows * x.dtype.type(_INV_SQRT2)).astype(x.dtype, copy=False)
+        phi += 1.0
+        phi *= 0.5
+        ctx.phi = phi.reshape(x.shape)
+        return (rows * phi).reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, dy):
+        (x,) = ctx.saved_inputs
+        if GradMode.enabled:  # recorded: a graph of x
+            phi = (Erf.apply(x * _INV_SQRT2) + 1.0) * 0.5
+            return dy * (phi + x * (x * x * -0.5).exp() * _INV_SQRT_2PI)
+        xp, xd = ctx.xp, x._data.reshape(-1)
+        slope = xd * xd
+        slope *= -0.5
+        xp.exp(slope, out=slope)
+        slope *= xd
+        slope *= _INV_SQRT_2PI
+        slope += ctx.phi.reshape(-1)
+        slope *= dy._data.reshape(-1)
+        return Tensor._make(slope.reshape(x.shape), None)
+
+
+class LayerNorm(Function):
+    """y = xhat * w + b, xhat = (x - mean) / sqrt(var + eps), mean and biased var over the last
+    ``ndim`` dims.   dx = invstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w;
+    dw = sum(dy * xhat), db = sum(dy) over the leading dims
+
+    Inputs: x, then w and/or b as ``weight`` / ``bias`` say (each of the normalized shape).
+    Composite reference: ``(x - mean) * (mean((x - mean)^2) + eps) ** -0.5 * w + b``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, *params, ndim=1, eps=1e-5, weight=True, bias=True):
+        dims = tuple(range(x.ndim - ndim, x.ndim))
+        xhat = x - x.mean(axis=dims, keepdims=True)
+        var = (xhat * xhat).mean(axis=dims, keepdims=True)
+        var += eps
+        invstd = ctx.xp.sqrt(var, out=var)
+        ctx.xp.divide(1.0, invstd, out=invstd)
+        xhat *= invstd
+        ctx.dims, ctx.eps, ctx.flags = dims, eps, (weight, bias)
+        ctx.xhat, ctx.invstd = xhat, invstd
+        ctx.save_inputs(*range(1 + len(params)))
+        y = xhat * params[0] if weight else xhat.copy()
+        if bias:
+            y += params[-1]
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        x, *params = ctx.saved_inputs
+        (weight, bias), dims = ctx.flags, ctx.dims
+        lead = tuple(range(x.ndim - len(dims)))
+        if GradMode.enabled:
+            return _layer_norm_backward_recorded(ctx, x, params, dy)
+        g, xhat = dy._data, ctx.xhat
+        dw = (g * xhat).sum(axis=lead) if weight else None
+        db = g.sum(axis=lead) if bias else None
+        if weight:
+            g = g * params[0]._data
+        dx = xhat * (g * xhat).mean(axis=dims, keepdims=True)
+        ctx.xp.subtract(g, dx, out=dx)
+        dx -= g.mean(axis=dims, keepdims=True)
+        dx *= ctx.invstd
+        grads = [Tensor._make(dx, None)]
+        grads += [Tensor._make(d, None) for d in (dw, db) if d is not None]
+        return tuple(grads) if len(grads) > 1 else grads[0]
+
+
+def _layer_norm_backward_recorded(ctx, x: Tensor, params: list, dy: Tensor):
+    """LayerNorm's backward with Tensor ops, the statistics rebuilt as a graph of x."""
+    (weight, bias), dims = ctx.flags, ctx.dims
+    lead = tuple(range(x.ndim - len(dims)))
+    centered = x - x.mean(dim=dims, keepdim=True)
+    invstd = ((centered * centered).mean(dim=dims, keepdim=True) + ctx.eps) ** -0.5
+    xhat = centered * invstd
+    g = dy * params[0] if weight else dy
+    dx = g - g.mean(dim=dims, keepdim=True) - xhat * (g * xhat).mean(dim=dims, keepdim=True)
+    grads = [dx * invstd]
+    if weight:
+        grads.append((dy * xhat).sum(dim=lead) if lead else dy * xhat)
+    if bias:
+        grads.append(dy.sum(dim=lead) if lead else dy)
+    return tuple(grads) if len(grads) > 1 else grads[0]
+
+
+class ScaledDotProductAttention(Function):
+    """y = P @ v, P = softmax(q @ k^T * scale + M) over the keys, M = ``bias`` (an additive mask,
+    a constant) plus, with ``causal``, -inf above the diagonal; a row masked everywhere gets P = 0.
+    dv = P^T @ dy, dS = P * (dP - sum(dP * P)) * scale with dP = dy @ v^T,
+    dq = dS @ k, dk = dS^T @ q
+
+    q (*, L, E), k (*, S, E), v (*, S, Ev), S >= 1 (the leading dims broadcast; ``bias`` too, to
+    (*, L, S)). One forward pass with the scores softmaxed in place and P kept for the backward.
+    Composite reference: ``softmax((q * scale) @ k^T + M, dim=-1) @ v`` with fully masked rows
+    set to 0 (``nn.functional.attention._attend``).
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, scale=1.0, causal=False, bias=None):
+        xp = ctx.xp
+        p = q @ k.swapaxes(-1, -2)
+        p *= scale
+        if causal:
+            p += _causal_bias(xp, p.shape[-2], p.shape[-1], p.dtype)
+        if bias is not None:
+            shapes = zip(bias.shape[::-1], p.shape[::-1])
+            fits = bias.ndim <= p.ndim and all(b in (1, n) for b, n in shapes)
+            p = xp.add(p, bias, out=p) if fits else p + bias  # in place unless the mask adds dims
+        row_max = p.max(axis=-1, keepdims=True)
+        masked = bias is not None and not xp.isfinite(row_max).all()
+        if masked:  # rows that attend to nothing: exp(-inf - 0) = 0 everywhere, then 0 / 1
+            row_max[xp.isneginf(row_max)] = 0
+        p -= row_max  # the max shift keeps exp() finite
+        xp.exp(p, out=p)
+        total = p.sum(axis=-1, keepdims=True)
+        if masked:
+            total[total == 0] = 1
+        p /= total
+        ctx.p, ctx.scale, ctx.causal, ctx.bias = p, scale, causal, bias
+        ctx.save_inputs(0, 1, 2)
+        return p @ v
+
+    @staticmethod
+    def backward(ctx, dy):
+        q, k, v = ctx.saved_inputs
+        if GradMode.enabled:
+            return _attention_backward_recorded(ctx, q, k, v, dy)
+        need_q, need_k, need_v = ctx.needs_input_grad
+        p, g = ctx.p, dy._data
+        dv = p.swapaxes(-1, -2) @ g if need_v else None
+        ds = g @ v._data.swapaxes(-1, -2)
+        ds -= (ds * p).sum(axis=-1, keepdims=True)
+        ds *= p
+        ds *= ctx.scale
+        dq = ds @ k._data if need_q else None
+        dk = ds.swapaxes(-1, -2) @ q._data if need_k else None
+        return tuple(None if d is None else Tensor._make(d, None) for d in (dq, dk, dv))
+
+
+def _causal_bias(xp, rows: int, cols: int, dtype):
+    """(rows, cols): 0 where key j <= query i, -inf above (top-left aligned)."""
+    allowed = xp.arange(cols)[None, :] <= xp.arange(rows)[:, None]
+    return xp.where(allowed, xp.asarray(0, dtype=dtype), xp.asarray(-math.inf, dtype=dtype))
+
+
+def _attention_backward_recorded(ctx, q: Tensor, k: Tensor, v: Tensor, dy: Tensor):
+    """The attention backward with Tensor ops, P rebuilt as a graph of q and k."""
+    scores = (q * ctx.scale) @ k.mT
+    if ctx.causal:
+        bias = _causal_bias(q.xp, scores.shape[-2], scores.shape[-1], scores.dtype)
+        scores = scores + Tensor._make(bias, None)
+    if ctx.bias is not None:
+        scores = scores + Tensor._make(ctx.bias, None)
+    empty = Tensor._make(scores._data.max(axis=-1, keepdims=True) == -math.inf, None)
+    p = where(empty, 0.0, Softmax.apply(where(empty, 0.0, scores), dim=-1))
+    dp = dy @ v.mT
+    ds = p * (dp - (dp * p).sum(dim=-1, keepdim=True)) * ctx.scale
+    return ds @ k, ds.mT @ q, p.mT @ dy
