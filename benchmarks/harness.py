@@ -1,7 +1,7 @@
 """Benchmark harness: the same work in several implementations, each in its own process.
 
 On a 2-core machine NumPy and PyTorch in one process disturb each other's
-thread pools (PERFORMANCE.md, lesson 8), so every implementation runs in a
+thread pools (docs/performance.md, note 8), so every implementation runs in a
 worker process of its own, pinned to the same number of threads. The parent
 interleaves the timing rounds (rotating the order each round), sleeps a little
 before each timed block, and reports medians over rounds and their ratios.

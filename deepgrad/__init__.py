@@ -176,7 +176,7 @@ __version__ = "0.1.0"
 from deepgrad.backend import memory as _memory  # noqa: E402
 
 # Freed arrays stay in the process, so each training step reuses pages instead of faulting
-# them in again (PERFORMANCE.md, lesson 3). deepgrad.backend.memory.release_freed_memory() undoes it.
+# them in again (docs/performance.md, note 3). deepgrad.backend.memory.release_freed_memory() undoes it.
 _memory.keep_freed_memory()
 
 from deepgrad.io import load, save  # noqa: E402

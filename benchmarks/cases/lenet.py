@@ -1,6 +1,6 @@
 """LeNet-5 training step on 28x28 inputs, batch 128 (issue 3): conv 1->6 5x5, max-pool 2, conv 6->16
 5x5, max-pool 2, 256->120->84->10, ReLU, cross-entropy, SGD. The NumPy implementation is a plain
-im2col version (one reshape-copy per conv, scatter-add col2im), the "naive NumPy" of PERFORMANCE.md."""
+im2col version (one reshape-copy per conv, scatter-add col2im), the "naive NumPy" of docs/performance.md, note 4."""
 
 import numpy as np
 

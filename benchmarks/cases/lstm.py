@@ -1,6 +1,6 @@
 """Single-layer LSTM forward + backward (issue 3): input 32, hidden 128, sequence 50, batch 64,
 loss = sum of the outputs. The NumPy implementation goes op by op through the time steps (one
-gate GEMM per step, input projection per step), the "op by op" NumPy of PERFORMANCE.md."""
+gate GEMM per step, input projection per step), the "op by op" NumPy of docs/performance.md, note 6."""
 
 import numpy as np
 

@@ -150,7 +150,7 @@ def sigmoid(xp, x):
     """y = 1 / (1 + exp(-x)), a new array.
 
     NumPy body: 0.5 * tanh(0.5 x) + 0.5, equal to the logistic function, never overflowing, and ~3x
-    faster in NumPy than 1 / (1 + exp(-x)) (PERFORMANCE.md, lesson 6). CUDA: one kernel.
+    faster in NumPy than 1 / (1 + exp(-x)) (docs/performance.md, note 6). CUDA: one kernel.
     """
     fused = kernel(xp, "sigmoid", x.dtype)
     if fused is not None:

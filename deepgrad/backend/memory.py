@@ -3,8 +3,8 @@
 glibc returns every large freed block (over ``M_MMAP_THRESHOLD``, 128 KiB by
 default, adjusted dynamically) to the operating system; the next training step
 allocates the same sizes again and page-faults on every 4 KiB page, ~1-2 us
-each. On an MLP step at batch 1000 that was ~9 ms of 40 (PERFORMANCE.md, lesson
-3). Raising the mmap threshold to 32 MiB and the trim threshold to 1 GiB removes
+each. On an MLP step at batch 1000 that was ~9 ms of 40 (docs/performance.md,
+note 3). Raising the mmap threshold to 32 MiB and the trim threshold to 1 GiB removes
 those faults; both are needed. The cost: up to 1 GiB of freed memory stays with
 the process. deepgrad turns this on at import on glibc systems;
 ``release_freed_memory()`` switches back to glibc's defaults.

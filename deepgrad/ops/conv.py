@@ -8,7 +8,7 @@ again (``create_graph=True`` works to any order):
     ConvTranspose2d(y, w)   x = adjoint of x -> x*w  dy = Conv2d(dx, w)             dw = Conv2dWeightGrad(dx, y)
     Conv2dWeightGrad(x, g)  w = adjoint of w -> x*w  dx = ConvTranspose2d(g, dw)    dg = Conv2d(x, dw)
 
-How it is fast (docs/PERFORMANCE lessons 1 and 4): the convolution is one matrix multiply on an
+How it is fast (docs/performance.md, notes 1 and 4): the convolution is one matrix multiply on an
 "im2col" matrix, and the cost that remains is moving memory. Inside these primitives images live in
 a (C, H, W, N) layout, batch innermost: then every shifted window of the image is a run of
 W * N contiguous numbers, so im2col is one copy out of a strided view, and the input gradient is

@@ -329,7 +329,7 @@ class Sigmoid(Function):
     def forward(ctx, x):
         ctx.save_outputs()
         # NumPy: 0.5 * tanh(0.5 x) + 0.5, which never overflows and is ~3x faster than 1 / (1 + exp(-x))
-        # (PERFORMANCE.md, lesson 6); CUDA: one fused kernel (deepgrad/backend/cuda_kernels.py).
+        # (docs/performance.md, note 6); CUDA: one fused kernel (deepgrad/backend/cuda_kernels.py).
         return cuda_kernels.sigmoid(ctx.xp, x)
 
     @staticmethod

@@ -3,7 +3,7 @@
 A window position (i, j) of every output pixel at once is a strided view of the (padded) input,
 ``xpad[:, :, i*dh : ... : sh, j*dw : ... : sw]``, so a pool is kh * kw elementwise operations
 over whole views: max-pooling keeps a running ``maximum`` (8x faster than reshaping into windows
-and reducing, PERFORMANCE lesson 5) and remembers which window position won, as a small integer.
+and reducing, docs/performance.md, note 5) and remembers which window position won, as a small integer.
 
 The primitives come in adjoint pairs, so every backward is written with primitives and is
 differentiable again:

@@ -5,7 +5,7 @@ operations: they read like the equations, get their gradients for free and are d
 to any order. Running a layer step by step through them costs ~30 primitives per time step.
 
 The fused layer primitives ``RNNRecurrence``, ``LSTMRecurrence`` and ``GRURecurrence`` run the
-whole recurrence of one layer and one direction (PERFORMANCE lesson 6):
+whole recurrence of one layer and one direction (docs/performance.md, note 6):
 
 - the inputs of all time steps are projected by one matrix multiply before the loop
   (``x @ W_ih^T + b``, an ordinary MatMul, so its gradients are ordinary too);

@@ -221,7 +221,7 @@ class Optimizer(abc.ABC):
 
         Updates run in place with ``out=``; their temporaries live in one flat buffer per
         (dtype, device, slot), grown to the largest parameter and reused every step, so a step
-        allocates nothing (fresh arrays cost page faults, PERFORMANCE.md lesson 3).
+        allocates nothing (fresh arrays cost page faults, docs/performance.md, note 3).
         """
         key = (param.dtype, str(device_of(param)), slot)
         buffer = self._workspace.get(key)
