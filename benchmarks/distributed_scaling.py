@@ -37,7 +37,11 @@ def worker(batch: int, steps: int, hidden: int) -> None:
     rank, world = dist.get_rank(), dist.get_world_size()
     dg.manual_seed(0)
     model = nn.Sequential(
-        nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 10)
+        nn.Linear(784, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, 10),
     )
     ddp = nn.parallel.DistributedDataParallel(model)
     opt = SGD(ddp.parameters(), lr=0.01)
@@ -71,19 +75,45 @@ def worker(batch: int, steps: int, hidden: int) -> None:
     sizes = [2**k for k in range(1, 23, 3)]  # float32 elements: 8 B ... 16 MiB
     curve = [(4 * n, timed(lambda n=n: dist.all_reduce(dg.zeros(n)), 20)) for n in sizes]
     if rank == 0:
-        print(json.dumps({
-            "world": world, "batch": batch, "params": int(flat.numel()), "t_ddp": t_ddp,
-            "t_local": t_local, "t_allreduce": t_allreduce, "curve": curve,
-        }))
+        print(
+            json.dumps(
+                {
+                    "world": world,
+                    "batch": batch,
+                    "params": int(flat.numel()),
+                    "t_ddp": t_ddp,
+                    "t_local": t_local,
+                    "t_allreduce": t_allreduce,
+                    "curve": curve,
+                }
+            )
+        )
 
 
 def launch(n: int, args: argparse.Namespace) -> dict:
     beside = Path(sys.executable).with_name("mpiexec")
     mpiexec = str(beside) if beside.exists() else "mpiexec"
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=str(ROOT))
-    command = [mpiexec, "-n", str(n), sys.executable, __file__, "--worker",
-               "--batch", str(args.batch), "--steps", str(args.steps), "--hidden", str(args.hidden)]
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONPATH=str(ROOT),
+    )
+    command = [
+        mpiexec,
+        "-n",
+        str(n),
+        sys.executable,
+        __file__,
+        "--worker",
+        "--batch",
+        str(args.batch),
+        "--steps",
+        str(args.steps),
+        "--hidden",
+        str(args.hidden),
+    ]
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith("{")))
 
@@ -109,19 +139,27 @@ def main() -> None:
     rate1 = one["batch"] / one["t_ddp"]
     rate2 = 2 * two["batch"] / two["t_ddp"]
     comm = two["t_ddp"] - two["t_local"]
-    print(f"MLP 784-{args.hidden}-{args.hidden}-10, {two['params']} parameters, batch {args.batch}"
-          " per process, one thread each")
+    print(
+        f"MLP 784-{args.hidden}-{args.hidden}-10, {two['params']} parameters, batch {args.batch}"
+        " per process, one thread each"
+    )
     print(f"1 process : {rate1:8.0f} samples/s (step {1e3 * one['t_ddp']:.2f} ms)")
-    print(f"2 processes: {rate2:8.0f} samples/s (step {1e3 * two['t_ddp']:.2f} ms); "
-          f"speed-up {rate2 / rate1:.2f}x")
-    print(f"communication: {1e3 * comm:.2f} ms of the 2-process step "
-          f"({100 * comm / two['t_ddp']:.0f}%); one blocking all-reduce of the whole gradient "
-          f"takes {1e3 * two['t_allreduce']:.2f} ms, so overlap hides "
-          f"{100 * max(0.0, 1 - comm / two['t_allreduce']):.0f}% of it")
+    print(
+        f"2 processes: {rate2:8.0f} samples/s (step {1e3 * two['t_ddp']:.2f} ms); "
+        f"speed-up {rate2 / rate1:.2f}x"
+    )
+    print(
+        f"communication: {1e3 * comm:.2f} ms of the 2-process step "
+        f"({100 * comm / two['t_ddp']:.0f}%); one blocking all-reduce of the whole gradient "
+        f"takes {1e3 * two['t_allreduce']:.2f} ms, so overlap hides "
+        f"{100 * max(0.0, 1 - comm / two['t_allreduce']):.0f}% of it"
+    )
     (b0, t0), (b1, t1) = two["curve"][0], two["curve"][-1]
     bandwidth = (b1 - b0) / (t1 - t0)
-    print(f"all-reduce here (2 processes, shared memory): latency {1e6 * t0:.1f} us, "
-          f"bandwidth {bandwidth / 1e9:.2f} GB/s")
+    print(
+        f"all-reduce here (2 processes, shared memory): latency {1e6 * t0:.1f} us, "
+        f"bandwidth {bandwidth / 1e9:.2f} GB/s"
+    )
     compute = two["t_local"]
     print("ring all-reduce model, compute per step as measured, no overlap (upper bound):")
     for gbit, latency in ((10, 20e-6), (100, 5e-6)):

@@ -104,14 +104,22 @@ def blas_description(full_speed_blas: bool) -> list[str]:
         from threadpoolctl import threadpool_info
 
         pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-        blas = ", ".join(f"{p['internal_api']} {p.get('version')} ({p.get('architecture')} kernels in this "
-                         "process)" for p in pools) or "unknown"
+        blas = (
+            ", ".join(
+                f"{p['internal_api']} {p.get('version')} ({p.get('architecture')} kernels in this "
+                "process)"
+                for p in pools
+            )
+            or "unknown"
+        )
     except ImportError:
         blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"].get("name", "unknown")
     coretype = "unset" if full_speed_blas else os.environ.get("OPENBLAS_CORETYPE", "unset")
     l2 = "unset" if full_speed_blas else os.environ.get("OPENBLAS_L2_SIZE", "unset")
-    lines.append(f"numpy {numpy.__version__}: {blas}; workers get OPENBLAS_CORETYPE={coretype}, "
-                 f"OPENBLAS_L2_SIZE={l2}")
+    lines.append(
+        f"numpy {numpy.__version__}: {blas}; workers get OPENBLAS_CORETYPE={coretype}, "
+        f"OPENBLAS_L2_SIZE={l2}"
+    )
     try:
         import torch
 
@@ -154,7 +162,12 @@ class Worker:
 
 def worker_env(threads: int, full_speed_blas: bool) -> dict:
     env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    for var in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+    ):
         env[var] = str(threads)
     env["BENCH_THREADS"] = str(threads)
     if full_speed_blas:
@@ -170,8 +183,15 @@ def calibrate(worker: Worker, target_seconds: float) -> int:
     return max(1, min(10_000, int(target_seconds / max(one, 1e-7))))
 
 
-def run_case(case_name: str, impls: list[str] | None, rounds: int, threads: int, full_speed_blas: bool,
-             block_seconds: float, config: dict) -> dict:
+def run_case(
+    case_name: str,
+    impls: list[str] | None,
+    rounds: int,
+    threads: int,
+    full_speed_blas: bool,
+    block_seconds: float,
+    config: dict,
+) -> dict:
     case = load_case(case_name)
     names = [n for n in case.implementations if impls is None or n in impls]
     env = worker_env(threads, full_speed_blas)
@@ -187,7 +207,7 @@ def run_case(case_name: str, impls: list[str] | None, rounds: int, threads: int,
         iterations = {w.impl: calibrate(w, block_seconds) for w in live}
         samples = {w.impl: [] for w in live}
         for r in range(rounds):
-            order = live[r % len(live):] + live[: r % len(live)] if live else []
+            order = live[r % len(live) :] + live[: r % len(live)] if live else []
             for w in order:
                 time.sleep(0.05)  # let the other worker's spinning thread pool go idle
                 samples[w.impl].append(w.time(iterations[w.impl]))
@@ -202,15 +222,21 @@ def run_case(case_name: str, impls: list[str] | None, rounds: int, threads: int,
     finally:
         for w in workers:
             w.close()
-    return {"case": case.name, "description": case.description, "unit": case.unit, "results": results,
-            "reference": list(case.reference)}
+    return {
+        "case": case.name,
+        "description": case.description,
+        "unit": case.unit,
+        "results": results,
+        "reference": list(case.reference),
+    }
 
 
 def format_table(report: dict) -> str:
     scale = {"ms": 1e3, "us": 1e6}[report["unit"]]
     refs = [r for r in report["reference"] if "median" in report["results"].get(r, {})]
-    header = f"{'implementation':<22}{'median ' + report['unit']:>14}{'min':>10}{'max':>10}" + "".join(
-        f"{'x ' + r:>12}" for r in refs
+    header = (
+        f"{'implementation':<22}{'median ' + report['unit']:>14}{'min':>10}{'max':>10}"
+        + "".join(f"{'x ' + r:>12}" for r in refs)
     )
     lines = [f"== {report['case']}: {report['description']}", header]
     for name, res in report["results"].items():

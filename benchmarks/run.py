@@ -35,15 +35,30 @@ def main(argv=None) -> int:
     if argv and argv[0] == "--worker":
         worker_main(argv[1], argv[2], argv[3])
         return 0
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("cases", nargs="*", help=f"cases to run (default: all): {', '.join(available_cases())}")
-    parser.add_argument("--impl", default=None, help="comma-separated implementations to run (default: all)")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved timing rounds (default: 7)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "cases", nargs="*", help=f"cases to run (default: all): {', '.join(available_cases())}"
+    )
+    parser.add_argument(
+        "--impl", default=None, help="comma-separated implementations to run (default: all)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=7, help="interleaved timing rounds (default: 7)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="threads per worker (default: 2)")
-    parser.add_argument("--block", type=float, default=0.3, help="seconds per timed block (default: 0.3)")
-    parser.add_argument("--full-speed-blas", action="store_true",
-                        help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the workers")
-    parser.add_argument("--config", default="{}", help='JSON overrides for the cases, e.g. \'{"batch": 1000}\'')
+    parser.add_argument(
+        "--block", type=float, default=0.3, help="seconds per timed block (default: 0.3)"
+    )
+    parser.add_argument(
+        "--full-speed-blas",
+        action="store_true",
+        help="unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the workers",
+    )
+    parser.add_argument(
+        "--config", default="{}", help="JSON overrides for the cases, e.g. '{\"batch\": 1000}'"
+    )
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     cases = args.cases or available_cases()
@@ -52,14 +67,25 @@ def main(argv=None) -> int:
         parser.error(f"unknown case(s) {unknown}; available: {', '.join(available_cases())}")
     impls = args.impl.split(",") if args.impl else None
     reports = []
-    blas = "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset" if args.full_speed_blas else "environment as given"
+    blas = (
+        "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset"
+        if args.full_speed_blas
+        else "environment as given"
+    )
     print(f"# CPU: {cpu_model()}")
     for line in blas_description(args.full_speed_blas):
         print(f"# BLAS: {line}")
     print(f"# {args.threads} threads per worker, {args.rounds} rounds, BLAS: {blas}", flush=True)
     for case in cases:
-        report = run_case(case, impls, args.rounds, args.threads, args.full_speed_blas, args.block,
-                          json.loads(args.config))
+        report = run_case(
+            case,
+            impls,
+            args.rounds,
+            args.threads,
+            args.full_speed_blas,
+            args.block,
+            json.loads(args.config),
+        )
         reports.append(report)
         print(format_table(report), flush=True)
         print()

@@ -139,6 +139,7 @@ from deepgrad.ops.elementwise import (
     tanh,
     where,
 )
+from deepgrad.ops.fused import log_softmax, softmax
 from deepgrad.ops.index import (
     diag,
     diagonal,
@@ -152,42 +153,61 @@ from deepgrad.ops.index import (
     scatter_add,
     take_along_dim,
 )
-from deepgrad.ops.fused import log_softmax, softmax
-from deepgrad.ops.legacy import BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor
+from deepgrad.ops.legacy import (
+    BoolTensor,
+    ByteTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+)
 from deepgrad.ops.linalg import baddbmm, bmm, einsum, matmul
+from deepgrad.ops.minmax import argmax, argmin, max, min
 from deepgrad.ops.reduce import all, amax, amin, any, cumsum, prod, sum
 from deepgrad.ops.shape import cat, expand, permute, reshape, transpose
-from deepgrad.ops.minmax import argmax, argmin, max, min
 from deepgrad.ops.sorting import argsort, sort, topk
 
 mm = matmul
 concat = cat
 concatenate = cat
-bool = bool_  # noqa: A001 - torch.bool
-float = float32  # noqa: A001 - torch.float
+bool = bool_
+float = float32
 double = float64
 long = int64
 half = float16
-int = int32  # noqa: A001 - torch.int
+int = int32
 short = int16
 
 __version__ = "0.1.0"
 
-from deepgrad.backend import memory as _memory  # noqa: E402
+from deepgrad.backend import memory as _memory
 
 # Freed arrays stay in the process, so each training step reuses pages instead of faulting
 # them in again (docs/performance.md, note 3). deepgrad.backend.memory.release_freed_memory() undoes it.
 _memory.keep_freed_memory()
 
-from deepgrad.io import load, save  # noqa: E402
-
-from deepgrad import func  # noqa: E402  (deepgrad.func: grad, vjp, jacobian, hessian, hvp transforms)
-from deepgrad import nn  # noqa: E402  (so that `import deepgrad as torch; torch.nn.Linear` works)
-
+from deepgrad import (
+    func,
+    nn,
+)
+from deepgrad.io import load, save
 
 _LAZY_SUBPACKAGES = (
-    "optim", "data", "utils", "train", "models", "experiments", "viz", "cuda", "amp", "cli",
-    "distributions", "accelerator", "backends", "distributed",
+    "optim",
+    "data",
+    "utils",
+    "train",
+    "models",
+    "experiments",
+    "viz",
+    "cuda",
+    "amp",
+    "cli",
+    "distributions",
+    "accelerator",
+    "backends",
+    "distributed",
 )
 
 

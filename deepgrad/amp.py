@@ -171,10 +171,18 @@ class GradScaler:
         one_of(device, amp_state.DEVICE_TYPES, "device", "GradScaler")
         _loss_scale(init_scale, "init_scale", "GradScaler")
         grows, shrinks = "it grows the scale", "it shrinks the scale"
-        in_interval(growth_factor, "growth_factor", "GradScaler", low=1.0, include_low=False, fix=grows)
         in_interval(
-            backoff_factor, "backoff_factor", "GradScaler", low=0.0, high=1.0, include_low=False,
-            include_high=False, fix=shrinks,
+            growth_factor, "growth_factor", "GradScaler", low=1.0, include_low=False, fix=grows
+        )
+        in_interval(
+            backoff_factor,
+            "backoff_factor",
+            "GradScaler",
+            low=0.0,
+            high=1.0,
+            include_low=False,
+            include_high=False,
+            fix=shrinks,
         )
         positive_int(growth_interval, "growth_interval", "GradScaler")
         boolean(enabled, "enabled", "GradScaler")
@@ -216,7 +224,9 @@ class GradScaler:
                 "call it once per iteration, before step()."
             )
         if state["stage"] is _STEPPED:
-            raise RuntimeError("GradScaler.unscale_: called after step(); unscale before stepping, then update().")
+            raise RuntimeError(
+                "GradScaler.unscale_: called after step(); unscale before stepping, then update()."
+            )
         state["found_inf"] = self._unscale_grads(optimizer, 1.0 / self._scale)
         state["stage"] = _UNSCALED
 
@@ -227,7 +237,9 @@ class GradScaler:
             return optimizer.step(*args, **kwargs)
         state = self._state(optimizer)
         if state["stage"] is _STEPPED:
-            raise RuntimeError("GradScaler.step: already called on this optimizer since the last update().")
+            raise RuntimeError(
+                "GradScaler.step: already called on this optimizer since the last update()."
+            )
         if state["stage"] is _READY:
             self.unscale_(optimizer)
         state["stage"] = _STEPPED
@@ -296,7 +308,13 @@ class GradScaler:
                 "GradScaler.load_state_dict: the state dict is empty (it came from a disabled scaler); "
                 "build this scaler with enabled=False too, or load a state from an enabled one."
             )
-        missing = {"scale", "growth_factor", "backoff_factor", "growth_interval", "_growth_tracker"} - set(state_dict)
+        missing = {
+            "scale",
+            "growth_factor",
+            "backoff_factor",
+            "growth_interval",
+            "_growth_tracker",
+        } - set(state_dict)
         if missing:
             raise KeyError(f"GradScaler.load_state_dict: missing keys {sorted(missing)}.")
         self._scale = float(state_dict["scale"])

@@ -44,7 +44,9 @@ def _cupy(name: str):
     """The cupy module, or a DeviceError naming ``name``, why CUDA is unavailable and how to install."""
     cupy = _device.get_cupy()
     if cupy is None:
-        raise DeviceError(f"deepgrad.cuda.{name}: CUDA is not available here: {unavailable_reason()}.")
+        raise DeviceError(
+            f"deepgrad.cuda.{name}: CUDA is not available here: {unavailable_reason()}."
+        )
     return cupy
 
 
@@ -55,7 +57,9 @@ def _index(name: str, device) -> int:
         return cupy.cuda.runtime.getDevice()
     parsed = parse_device(device)
     if parsed.type != "cuda":
-        raise DeviceError(f"deepgrad.cuda.{name}: expected a CUDA device (got {parsed}); pass 'cuda' or 'cuda:N'.")
+        raise DeviceError(
+            f"deepgrad.cuda.{name}: expected a CUDA device (got {parsed}); pass 'cuda' or 'cuda:N'."
+        )
     count = device_count()
     if parsed.index >= count:
         raise DeviceError(

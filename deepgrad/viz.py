@@ -80,7 +80,9 @@ def _names(params) -> dict[int, str]:
     names = {}
     for name, tensor in items:
         if not isinstance(tensor, Tensor):
-            raise TypeError(f"draw_graph: params[{name!r}] must be a Tensor (got {type(tensor).__name__}).")
+            raise TypeError(
+                f"draw_graph: params[{name!r}] must be a Tensor (got {type(tensor).__name__})."
+            )
         names[id(tensor)] = str(name)
     return names
 
@@ -174,10 +176,14 @@ def _render(dot_text: str, format: str) -> bytes:
         raise RuntimeError(
             f"draw_graph: format={format!r} needs Graphviz's `dot` program, which was not found; {_INSTALL_HINT}."
         )
-    done = subprocess.run([executable, f"-T{format}"], input=dot_text.encode(), capture_output=True, check=False)
+    done = subprocess.run(
+        [executable, f"-T{format}"], input=dot_text.encode(), capture_output=True, check=False
+    )
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip()
-        raise RuntimeError(f"draw_graph: Graphviz's `dot -T{format}` failed (exit {done.returncode}): {message}.")
+        raise RuntimeError(
+            f"draw_graph: Graphviz's `dot -T{format}` failed (exit {done.returncode}): {message}."
+        )
     return done.stdout
 
 
@@ -252,7 +258,9 @@ def _axes(ax, width: float, height: float):
     try:
         import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise ImportError("draw_graph_matplotlib: needs matplotlib; pip install 'deepgrad[plot]'.") from exc
+        raise ImportError(
+            "draw_graph_matplotlib: needs matplotlib; pip install 'deepgrad[plot]'."
+        ) from exc
     if "matplotlib.pyplot" in sys.modules:
         import matplotlib.pyplot as plt
 
@@ -310,8 +318,16 @@ def draw_graph_matplotlib(tensor: Tensor, ax=None, show_shapes: bool = True, par
             box = {"boxstyle": "round,pad=0.4", "facecolor": "#cfe2f3", "edgecolor": "#3d6d99"}
         else:
             color = "#d9ead3" if node.root else "#eeeeee"
-            box = {"boxstyle": "round,pad=0.4,rounding_size=0.8", "facecolor": color, "edgecolor": "#666666"}
-        texts.append(ax.text(x[i], y[i], node.label, ha="center", va="center", fontsize=9, bbox=box, zorder=2))
+            box = {
+                "boxstyle": "round,pad=0.4,rounding_size=0.8",
+                "facecolor": color,
+                "edgecolor": "#666666",
+            }
+        texts.append(
+            ax.text(
+                x[i], y[i], node.label, ha="center", va="center", fontsize=9, bbox=box, zorder=2
+            )
+        )
     for i, node in enumerate(nodes):
         for source in node.inputs:
             s = index[source]

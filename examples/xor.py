@@ -27,7 +27,9 @@ def main(epochs: int = 2000, learning_rate: float = 0.5, seed: int = 0) -> float
             print(f"epoch {epoch:5d}  loss {loss.item():.4f}")
     predictions = (p > 0.5).float()
     accuracy = (predictions == y).float().mean().item()
-    print(f"final loss {loss.item():.4f}, accuracy {accuracy:.0%}, predictions {predictions.reshape(-1).tolist()}")
+    print(
+        f"final loss {loss.item():.4f}, accuracy {accuracy:.0%}, predictions {predictions.reshape(-1).tolist()}"
+    )
     return accuracy
 
 

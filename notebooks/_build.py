@@ -39,7 +39,9 @@ def parse_cells(text: str) -> list[tuple[str, str]]:
             kind, lines = cells[-1]
             if kind == "markdown":
                 if stripped and not stripped.startswith("#"):
-                    raise ValueError(f"a markdown cell holds a line that is not a comment: {line!r}")
+                    raise ValueError(
+                        f"a markdown cell holds a line that is not a comment: {line!r}"
+                    )
                 stripped = stripped[2:] if stripped.startswith("# ") else stripped[1:]
             lines.append(stripped)
     result = []
@@ -60,7 +62,11 @@ def build(source: Path) -> nbformat.NotebookNode:
         cells.append(cell)
     notebook = new_notebook(cells=cells)
     notebook.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+        "kernelspec": {
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+            "name": "python3",
+        },
         "language_info": {"name": "python"},
     }
     nbformat.validate(notebook)
@@ -77,7 +83,9 @@ def render(notebook: nbformat.NotebookNode) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check that the notebooks are up to date")
+    parser.add_argument(
+        "--check", action="store_true", help="only check that the notebooks are up to date"
+    )
     args = parser.parse_args(argv)
     stale = []
     for source in sorted(SOURCES.glob("[0-9]*.py")):

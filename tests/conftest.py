@@ -12,7 +12,9 @@ import pytest
 import deepgrad.cuda
 from deepgrad.backend.kernels import numba_available
 
-DEVICES = ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if deepgrad.cuda.is_available() else [])
+DEVICES = ["cpu"] + (
+    [pytest.param("cuda", marks=pytest.mark.cuda)] if deepgrad.cuda.is_available() else []
+)
 
 
 @pytest.fixture(params=DEVICES)
@@ -22,7 +24,11 @@ def device(request) -> str:
 
 
 NUMBA_MODES = [
-    pytest.param(True, id="numba", marks=pytest.mark.skipif(not numba_available(), reason="numba not installed")),
+    pytest.param(
+        True,
+        id="numba",
+        marks=pytest.mark.skipif(not numba_available(), reason="numba not installed"),
+    ),
     pytest.param(False, id="numpy"),
 ]
 

@@ -186,14 +186,21 @@ def _plant(root: Path, files: dict[str, str]) -> Path:
 def test_a_planted_upward_import_fails(tmp_path, source):
     package = _plant(
         tmp_path,
-        {"ops/__init__.py": "", "ops/math.py": source, "nn/__init__.py": "", "nn/functional.py": ""},
+        {
+            "ops/__init__.py": "",
+            "ops/math.py": source,
+            "nn/__init__.py": "",
+            "nn/functional.py": "",
+        },
     )
     problems = layering_violations(package, {"ops": 2, "nn": 3})
     assert len(problems) == 1 and "ops/math.py" in problems[0] and "upward" in problems[0]
 
 
 def test_a_downward_import_passes(tmp_path):
-    package = _plant(tmp_path, {"ops/__init__.py": "", "nn/__init__.py": "from deepgrad import ops\n"})
+    package = _plant(
+        tmp_path, {"ops/__init__.py": "", "nn/__init__.py": "from deepgrad import ops\n"}
+    )
     assert layering_violations(package, {"ops": 2, "nn": 3}) == []
 
 

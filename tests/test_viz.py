@@ -77,7 +77,14 @@ def test_nodes_come_in_data_flow_order(seed_graph):
 def test_unnamed_leaves_and_no_shapes(seed_graph):
     c, _ = seed_graph
     nodes, edges = labelled_edges(viz.draw_graph(c, show_shapes=False))
-    assert sorted(label for label, _ in nodes.values()) == ["Add", "Mul", "Sum", "leaf", "leaf", "leaf"]
+    assert sorted(label for label, _ in nodes.values()) == [
+        "Add",
+        "Mul",
+        "Sum",
+        "leaf",
+        "leaf",
+        "leaf",
+    ]
     assert len(edges) == 5
 
 
@@ -113,7 +120,11 @@ def test_dot_of_a_small_mlp_names_every_parameter():
     leaves = sorted(label for label, attributes in nodes.values() if "shape=box" in attributes)
     # the parameters, with their shapes; the data x needs no gradient and is not part of the graph
     assert leaves == ["0.bias\n(4,)", "0.weight\n(4, 3)", "2.bias\n(2,)", "2.weight\n(2, 4)"]
-    ops = sorted(label.split("\n")[0] for label, attributes in nodes.values() if "shape=box" not in attributes)
+    ops = sorted(
+        label.split("\n")[0]
+        for label, attributes in nodes.values()
+        if "shape=box" not in attributes
+    )
     expected_ops, _, expected_edges = _reference_walk(loss)
     assert ops == expected_ops
     assert any("relu" in op.lower() for op in ops)
@@ -132,7 +143,9 @@ def test_dot_of_a_small_mlp_names_every_parameter():
     by_label = {label.split("\n")[0]: i for i, (label, _) in nodes.items()}
     for name in ("0.weight", "0.bias", "2.weight", "2.bias"):
         assert paths_from(by_label[name]), name
-    through = [[nodes[i][0].split("\n")[0] for i in path] for path in paths_from(by_label["0.weight"])]
+    through = [
+        [nodes[i][0].split("\n")[0] for i in path] for path in paths_from(by_label["0.weight"])
+    ]
     assert all(any("relu" in op.lower() for op in path) for path in through)
 
 
@@ -210,7 +223,13 @@ def test_matplotlib_drawing_lays_out_the_data_flow_downwards(seed_graph):
     assert sorted(where) == ["Add", "Mul", "Sum", "t1", "t2", "t3"]
     arrows = [p for p in ax.patches if isinstance(p, FancyArrowPatch)]
     assert len(arrows) == 5
-    for source, target in [("t1", "Add"), ("t2", "Add"), ("Add", "Mul"), ("t3", "Mul"), ("Mul", "Sum")]:
+    for source, target in [
+        ("t1", "Add"),
+        ("t2", "Add"),
+        ("Add", "Mul"),
+        ("t3", "Mul"),
+        ("Mul", "Sum"),
+    ]:
         assert where[source][1] > where[target][1], (source, target)
     assert where["t1"][1] == where["t2"][1]  # both feed Add: one level
     assert len({position for position in where.values()}) == 6  # no two nodes on top of each other

@@ -88,7 +88,9 @@ def _functions(path: Path) -> list[FunctionInfo]:
                 public = public_scope and (
                     name in ("__init__", "__call__") or (not dunder and not name.startswith("_"))
                 )
-                length = (child.end_lineno or child.lineno) - child.lineno + 1 - _docstring_lines(child)
+                length = (
+                    (child.end_lineno or child.lineno) - child.lineno + 1 - _docstring_lines(child)
+                )
                 qualname = ".".join(scope + [name])
                 found.append(FunctionInfo(rel, qualname, length, public, _is_typed(child)))
                 visit(child, scope + [name], False)  # nested functions are never public
@@ -158,9 +160,7 @@ def ruff_findings() -> int | None:
     return sum(1 for line in result.stdout.splitlines() if re.match(r"^\S+:\d+:\d+: ", line))
 
 
-def ratchet_failures(
-    current: dict[str, int], baseline: dict[str, int], what: str
-) -> list[str]:
+def ratchet_failures(current: dict[str, int], baseline: dict[str, int], what: str) -> list[str]:
     """Modules whose count rose above the baseline (new modules have a baseline of 0)."""
     failures = []
     for module, count in current.items():
@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     baseline = json.loads(BASELINE.read_text())
     failures = (
-        ratchet_failures(untyped_by_module(functions), baseline["untyped_public"], "untyped public functions")
+        ratchet_failures(
+            untyped_by_module(functions), baseline["untyped_public"], "untyped public functions"
+        )
         + ratchet_failures(mypy_errors_by_module(), baseline["mypy"], "mypy errors")
         + length_failures(functions, file_lines)
     )

@@ -18,8 +18,12 @@ def weights(seed: int = 1):
     params = []
     for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
         bound = 1 / np.sqrt(n_in)
-        params.append((rng.uniform(-bound, bound, (n_in, n_out)).astype(np.float32),
-                       rng.uniform(-bound, bound, n_out).astype(np.float32)))
+        params.append(
+            (
+                rng.uniform(-bound, bound, (n_in, n_out)).astype(np.float32),
+                rng.uniform(-bound, bound, n_out).astype(np.float32),
+            )
+        )
     return params
 
 

@@ -53,7 +53,9 @@ def augment(config):
 
     images, _ = _mnist()
     batch = images[: config["batch"], None].astype(np.float32) / 255
-    transform = Compose([RandomRotation(15), RandomTranslation(pixels=2), ElasticDistortion(alpha=34, sigma=4)])
+    transform = Compose(
+        [RandomRotation(15), RandomTranslation(pixels=2), ElasticDistortion(alpha=34, sigma=4)]
+    )
     generator = dg.Generator().manual_seed(0)
     return lambda: transform(batch, generator=generator)
 
@@ -99,7 +101,9 @@ def lenet_step(config):
 
     def param(*shape):
         fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else shape[0]
-        return nn.Parameter(dg.tensor((rng.uniform(-1, 1, shape) / np.sqrt(fan_in)).astype(np.float32)))
+        return nn.Parameter(
+            dg.tensor((rng.uniform(-1, 1, shape) / np.sqrt(fan_in)).astype(np.float32))
+        )
 
     w1, b1, w2, b2 = param(6, 1, 5, 5), param(6), param(16, 6, 5, 5), param(16)
     fc = [nn.Linear(400, 120), nn.Linear(120, 84), nn.Linear(84, 10)]
@@ -128,9 +132,18 @@ def torch_lenet_step(config):
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10),
+        torch.nn.Conv2d(1, 6, 5, padding=2),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(400, 120),
+        torch.nn.ReLU(),
+        torch.nn.Linear(120, 84),
+        torch.nn.ReLU(),
+        torch.nn.Linear(84, 10),
     )
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     images, labels = _mnist()

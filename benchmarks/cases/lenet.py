@@ -3,7 +3,6 @@
 im2col version (one reshape-copy per conv, scatter-add col2im), the "naive NumPy" of docs/performance.md, note 4."""
 
 import numpy as np
-
 from harness import Case
 
 LR = 0.01
@@ -16,9 +15,18 @@ def _data(batch):
 
 def _model(nn):
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
+        nn.Conv2d(1, 6, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(256, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
     )
 
 
@@ -62,7 +70,7 @@ def _col2im(cols, shape, k):
     dx = np.zeros(shape, dtype=cols.dtype)
     for i in range(k):
         for j in range(k):
-            dx[:, :, i:i + oh, j:j + ow] += cols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+            dx[:, :, i : i + oh, j : j + ow] += cols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
     return dx
 
 
@@ -84,9 +92,18 @@ def numpy_impl(config):
         b = 1 / np.sqrt(fan_in)
         return rng.uniform(-b, b, shape).astype(np.float32)
 
-    p = {"w1": u(25, (6, 25)), "b1": u(25, 6), "w2": u(150, (16, 150)), "b2": u(150, 16),
-         "w3": u(256, (256, 120)), "b3": u(256, 120), "w4": u(120, (120, 84)), "b4": u(120, 84),
-         "w5": u(84, (84, 10)), "b5": u(84, 10)}
+    p = {
+        "w1": u(25, (6, 25)),
+        "b1": u(25, 6),
+        "w2": u(150, (16, 150)),
+        "b2": u(150, 16),
+        "w3": u(256, (256, 120)),
+        "b3": u(256, 120),
+        "w4": u(120, (120, 84)),
+        "b4": u(120, 84),
+        "w5": u(84, (84, 10)),
+        "b5": u(84, 10),
+    }
 
     def step():
         c1, (n, oh, ow) = _im2col(x, 5)
@@ -125,6 +142,10 @@ def numpy_impl(config):
 CASE = Case(
     name="lenet",
     description="LeNet-5 training step, 28x28 inputs (conv-pool-conv-pool-3 linear), SGD",
-    implementations={"deepgrad": _module_impl("deepgrad"), "torch": _module_impl("torch"), "numpy": numpy_impl},
+    implementations={
+        "deepgrad": _module_impl("deepgrad"),
+        "torch": _module_impl("torch"),
+        "numpy": numpy_impl,
+    },
     config={"batch": 128},
 )

@@ -3,7 +3,6 @@ loss = sum of the outputs. The NumPy implementation goes op by op through the ti
 gate GEMM per step, input projection per step), the "op by op" NumPy of docs/performance.md, note 6."""
 
 import numpy as np
-
 from harness import Case
 
 T, B, I, H = 50, 64, 32, 128
@@ -65,8 +64,12 @@ def numpy_impl(config):
         cache = []
         for t in range(T):
             gates = x[t] @ w_ih.T + h @ w_hh.T + bias
-            i, f, g, o = sigmoid(gates[:, :H]), sigmoid(gates[:, H:2 * H]), np.tanh(gates[:, 2 * H:3 * H]), \
-                sigmoid(gates[:, 3 * H:])
+            i, f, g, o = (
+                sigmoid(gates[:, :H]),
+                sigmoid(gates[:, H : 2 * H]),
+                np.tanh(gates[:, 2 * H : 3 * H]),
+                sigmoid(gates[:, 3 * H :]),
+            )
             c_prev, h_prev = c, h
             c = f * c + i * g
             tc = np.tanh(c)
@@ -84,7 +87,9 @@ def numpy_impl(config):
             dc = dh * o * (1 - tc * tc) + dc_next
             di, dg_, df = dc * g, dc * i, dc * c_prev
             dc_next = dc * f
-            dgates = np.concatenate([di * i * (1 - i), df * f * (1 - f), dg_ * (1 - g * g), do * o * (1 - o)], 1)
+            dgates = np.concatenate(
+                [di * i * (1 - i), df * f * (1 - f), dg_ * (1 - g * g), do * o * (1 - o)], 1
+            )
             dw_ih += dgates.T @ x[t]
             dw_hh += dgates.T @ h_prev
             dbias += dgates.sum(0)
@@ -97,6 +102,10 @@ def numpy_impl(config):
 CASE = Case(
     name="lstm",
     description="single-layer LSTM fwd+bwd, input 32, hidden 128, sequence 50, batch 64",
-    implementations={"deepgrad": _module_impl("deepgrad"), "deepgrad-numpy": _without_numba(_module_impl("deepgrad")),
-                     "torch": _module_impl("torch"), "numpy": numpy_impl},
+    implementations={
+        "deepgrad": _module_impl("deepgrad"),
+        "deepgrad-numpy": _without_numba(_module_impl("deepgrad")),
+        "torch": _module_impl("torch"),
+        "numpy": numpy_impl,
+    },
 )

@@ -53,6 +53,10 @@ def numpy_impl(config):
 CASE = Case(
     name="mlp_nn",
     description="MNIST MLP 784-1000-500-100-10 step: nn.Sequential + CrossEntropyLoss + SGD",
-    implementations={"deepgrad": _module_impl("deepgrad"), "torch": _module_impl("torch"), "numpy": numpy_impl},
+    implementations={
+        "deepgrad": _module_impl("deepgrad"),
+        "torch": _module_impl("torch"),
+        "numpy": numpy_impl,
+    },
     config={"batch": 128},
 )

@@ -1,8 +1,9 @@
 """MLP training step written with tensor ops only (issue 2): 784-1000-500-100-10, ReLU,
 softmax cross-entropy written from log/exp/sum, plain SGD. Batch 128 (``--config '{"batch": 1000}'``)."""
 
-from cases._mlp_data import data, numpy_step, weights
 from harness import Case
+
+from cases._mlp_data import data, numpy_step, weights
 
 LR = 0.01
 
@@ -49,6 +50,10 @@ def numpy_impl(config):
 CASE = Case(
     name="mlp_tensor",
     description="MLP 784-1000-500-100-10 training step from tensor ops (log/exp/sum CE, SGD)",
-    implementations={"deepgrad": _tensor_impl("deepgrad"), "torch": _tensor_impl("torch"), "numpy": numpy_impl},
+    implementations={
+        "deepgrad": _tensor_impl("deepgrad"),
+        "torch": _tensor_impl("torch"),
+        "numpy": numpy_impl,
+    },
     config={"batch": 128},
 )

@@ -70,7 +70,11 @@ def numpy_impl(config):
 CASE = Case(
     name="op_chain",
     description="chain of 100 elementwise ops on 10-element tensors, forward + backward, time per op",
-    implementations={"deepgrad": _tensor_impl("deepgrad"), "torch": _tensor_impl("torch"), "numpy": numpy_impl},
+    implementations={
+        "deepgrad": _tensor_impl("deepgrad"),
+        "torch": _tensor_impl("torch"),
+        "numpy": numpy_impl,
+    },
     per=N_OPS,
     unit="us",
 )

@@ -63,7 +63,16 @@ class Context:
 
     # Always-set engine fields are slots; everything a primitive stores (and the saved tensors) lives
     # in __dict__, so freeing the node is one dict.clear().
-    __slots__ = ("__dict__", "__weakref__", "dtype", "fn", "needs_input_grad", "parents", "shape", "xp")
+    __slots__ = (
+        "__dict__",
+        "__weakref__",
+        "dtype",
+        "fn",
+        "needs_input_grad",
+        "parents",
+        "shape",
+        "xp",
+    )
     fn: type[Function]
     xp: Any
     parents: tuple[Any, ...]
@@ -75,6 +84,7 @@ class Context:
         # What a primitive keeps on ctx for its backward is its own business (any name).
         def __getattr__(self, name: str) -> Any: ...
         def __setattr__(self, name: str, value: Any) -> None: ...
+
     _saved = None  # positions while forward runs; the saved Tensors once the node is recorded
     _saved_versions = ()
     _saved_out = None
@@ -196,14 +206,18 @@ class Function:
         ctx.xp = xp = np if type(first) is _ndarray else get_array_module(first)
         out = cls.forward(ctx, *[t._data for t in inputs], **constants)
         if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
-            out = xp.asarray(out)  # NumPy turns 0-d results into scalars; device arrays stay as they are
+            out = xp.asarray(
+                out
+            )  # NumPy turns 0-d results into scalars; device arrays stay as they are
         if AnomalyMode.enabled:  # detect_anomaly(): the one check on the hot path when it is off
             check_forward(cls, ctx, [t._data for t in inputs], out, constants)
         if GradMode.enabled and cls.differentiable:
             needs = tuple([t._requires_grad for t in inputs])
             if True in needs:
                 ctx.needs_input_grad = needs
-                ctx.parents = tuple([t.grad_fn or (t if t._requires_grad else None) for t in inputs])
+                ctx.parents = tuple(
+                    [t.grad_fn or (t if t._requires_grad else None) for t in inputs]
+                )
                 ctx.shape = out.shape
                 ctx.dtype = out.dtype
                 if ctx._saved is not None:
@@ -220,6 +234,6 @@ class Function:
 
 
 # At the bottom: tensor.py imports nothing from this module, and apply needs Tensor._make at full speed.
-from deepgrad.autograd.tensor import Tensor  # noqa: E402
+from deepgrad.autograd.tensor import Tensor
 
 _make = Tensor._make

@@ -40,7 +40,9 @@ class _GradModeContext:
 
     def __call__(self, func):
         if not callable(func):
-            raise TypeError(f"{type(self).__name__}: can only decorate a function (got {type(func).__name__})")
+            raise TypeError(
+                f"{type(self).__name__}: can only decorate a function (got {type(func).__name__})"
+            )
         mode = self.mode
 
         @functools.wraps(func)
@@ -184,7 +186,9 @@ class inference_mode(_GradModeContext):
 
     def __call__(self, func):
         if not callable(func):
-            raise TypeError(f"inference_mode: can only decorate a function (got {type(func).__name__})")
+            raise TypeError(
+                f"inference_mode: can only decorate a function (got {type(func).__name__})"
+            )
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):

@@ -68,7 +68,13 @@ def _analytical_jacobian(fn, inputs, index_list, output_index: int):
     for row in range(out._data.size):
         seed = xp.zeros(out._data.size, dtype=out.dtype)
         seed[row] = 1
-        grads = grad(out, wanted, Tensor._make(seed.reshape(out.shape), None), retain_graph=True, allow_unused=True)
+        grads = grad(
+            out,
+            wanted,
+            Tensor._make(seed.reshape(out.shape), None),
+            retain_graph=True,
+            allow_unused=True,
+        )
         for jac, g in zip(jacs, grads):
             if g is not None:
                 jac[row] = g._data.reshape(-1)
@@ -76,7 +82,12 @@ def _analytical_jacobian(fn, inputs, index_list, output_index: int):
 
 
 def gradcheck(
-    fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True
+    fn,
+    inputs,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
 ) -> bool:
     """Check the gradients of ``fn`` at ``inputs`` against central finite differences.
 
@@ -99,7 +110,9 @@ def gradcheck(
     inputs = _private_copies(_as_tuple(inputs))
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
-        raise ValueError("gradcheck: no input requires grad; set requires_grad=True on the inputs to check")
+        raise ValueError(
+            "gradcheck: no input requires grad; set requires_grad=True on the inputs to check"
+        )
     for i in checked:
         if inputs[i].dtype.name != "float64":
             warnings.warn(
@@ -147,14 +160,25 @@ def gradgradcheck(
         import numpy as np
 
         rng = np.random.default_rng(0)
-        grad_outputs = [Tensor._make(o.xp.asarray(rng.standard_normal(o.shape), dtype=o.dtype), None) for o in outs]
+        grad_outputs = [
+            Tensor._make(o.xp.asarray(rng.standard_normal(o.shape), dtype=o.dtype), None)
+            for o in outs
+        ]
     grad_outputs = list(_as_tuple(grad_outputs))
 
     def first_derivatives(*xs):
         ys = _outputs(fn, xs)
         pairs = [(y, v) for y, v in zip(ys, grad_outputs) if y.requires_grad]
         wanted = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
-        grads = grad([y for y, _ in pairs], wanted, [v for _, v in pairs], create_graph=True, allow_unused=True)
+        grads = grad(
+            [y for y, _ in pairs],
+            wanted,
+            [v for _, v in pairs],
+            create_graph=True,
+            allow_unused=True,
+        )
         return tuple(g if g is not None else x * 0.0 for g, x in zip(grads, wanted))
 
-    return gradcheck(first_derivatives, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception)
+    return gradcheck(
+        first_derivatives, inputs, eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception
+    )

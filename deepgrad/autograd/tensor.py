@@ -61,7 +61,10 @@ class Tensor:
     _post_accumulate_hooks: list[Callable[[Tensor], None]] | None = None
 
     def __init__(
-        self, data: Any, dtype: DTypeLike = None, device: DeviceLike | None = None,
+        self,
+        data: Any,
+        dtype: DTypeLike = None,
+        device: DeviceLike | None = None,
         requires_grad: bool = False,
     ) -> None:
         self._data = backend.as_array(data, dtype, device)
@@ -184,8 +187,14 @@ class Tensor:
     def item(self) -> Number:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted (got shape {self.shape})")
-        return self._data.reshape(()).item() if type(self._data) is _ndarray else self._data.get().item()
+            raise ValueError(
+                f"item(): only one-element tensors can be converted (got shape {self.shape})"
+            )
+        return (
+            self._data.reshape(()).item()
+            if type(self._data) is _ndarray
+            else self._data.get().item()
+        )
 
     def tolist(self) -> Any:
         return (self._data if type(self._data) is _ndarray else self._data.get()).tolist()
@@ -266,7 +275,11 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
-        return self.grad_fn is not None and self.grad_fn.retained is not None and self.grad_fn.retained() is self
+        return (
+            self.grad_fn is not None
+            and self.grad_fn.retained is not None
+            and self.grad_fn.retained() is self
+        )
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> _HookHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it.
@@ -370,7 +383,9 @@ class Tensor:
     # -- repr -------------------------------------------------------------------------------
     def __repr__(self) -> str:
         arr = self._data if type(self._data) is _ndarray else self._data.get()
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4, threshold=200, edgeitems=3)
+        body = np.array2string(
+            arr, separator=", ", prefix="tensor(", precision=4, threshold=200, edgeitems=3
+        )
         extras = []
         if arr.dtype != np.float32 and not (arr.dtype == np.int64 and arr.size > 0):
             extras.append(f"dtype={arr.dtype}")
@@ -551,10 +566,14 @@ class Tensor:
     def copy_(self, src: TensorLike) -> Tensor:
         return _ip.copy_(self, src)
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None) -> Tensor:
+    def normal_(
+        self, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None
+    ) -> Tensor:
         return _ip.normal_(self, mean, std, generator)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator: Generator | None = None) -> Tensor:
+    def uniform_(
+        self, a: float = 0.0, b: float = 1.0, generator: Generator | None = None
+    ) -> Tensor:
         return _ip.uniform_(self, a, b, generator)
 
     # elementwise
@@ -674,7 +693,9 @@ class Tensor:
     def sum(self, dim: Dims = None, keepdim: bool = False, dtype: DTypeLike = None) -> Tensor:
         return _rd.sum(self, dim, keepdim, dtype)
 
-    def prod(self, dim: int | None = None, keepdim: bool = False, dtype: DTypeLike = None) -> Tensor:
+    def prod(
+        self, dim: int | None = None, keepdim: bool = False, dtype: DTypeLike = None
+    ) -> Tensor:
         return _rd.prod(self, dim, keepdim, dtype)
 
     def cumsum(self, dim: int, dtype: DTypeLike = None) -> Tensor:
@@ -692,8 +713,13 @@ class Tensor:
     def std(self, dim: Dims = None, correction: int = 1, keepdim: bool = False) -> Tensor:
         return _cp.std(self, dim, correction, keepdim)
 
-    def norm(self, p: float | str = "fro", dim: Dims = None, keepdim: bool = False,
-             dtype: DTypeLike = None) -> Tensor:
+    def norm(
+        self,
+        p: float | str = "fro",
+        dim: Dims = None,
+        keepdim: bool = False,
+        dtype: DTypeLike = None,
+    ) -> Tensor:
         return _cp.norm(self, p, dim, keepdim, dtype)
 
     def logsumexp(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
@@ -840,7 +866,9 @@ class Tensor:
     def tile(self, dims: Sequence[int]) -> Tensor:
         return _cp.tile(self, dims)
 
-    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+    def split(
+        self, split_size_or_sections: int | Sequence[int], dim: int = 0
+    ) -> tuple[Tensor, ...]:
         return _cp.split(self, split_size_or_sections, dim)
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
@@ -896,8 +924,9 @@ class Tensor:
         return _ix.index_add(self, dim, index, source, alpha=alpha)
 
     # random draws
-    def multinomial(self, num_samples: int, replacement: bool = False, *,
-                    generator: Generator | None = None) -> Tensor:
+    def multinomial(
+        self, num_samples: int, replacement: bool = False, *, generator: Generator | None = None
+    ) -> Tensor:
         return _cr.multinomial(self, num_samples, replacement, generator=generator)
 
     # linear algebra
@@ -909,28 +938,56 @@ class Tensor:
     def bmm(self, other: Tensor) -> Tensor:
         return _la.bmm(self, other)
 
-    def baddbmm(self, batch1: Tensor, batch2: Tensor, *, beta: Number = 1, alpha: Number = 1) -> Tensor:
+    def baddbmm(
+        self, batch1: Tensor, batch2: Tensor, *, beta: Number = 1, alpha: Number = 1
+    ) -> Tensor:
         return _la.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha)
 
     # new tensors with this one's dtype and device (unless given)
-    def new_tensor(self, data: Any, dtype: DTypeLike = None, device: DeviceLike | None = None,
-                   requires_grad: bool = False) -> Tensor:
+    def new_tensor(
+        self,
+        data: Any,
+        dtype: DTypeLike = None,
+        device: DeviceLike | None = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
         return _cr.new_tensor(self, data, dtype, device, requires_grad)
 
-    def new_zeros(self, *size: int | Sequence[int], dtype: DTypeLike = None,
-                  device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+    def new_zeros(
+        self,
+        *size: int | Sequence[int],
+        dtype: DTypeLike = None,
+        device: DeviceLike | None = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
         return _cr.new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
-    def new_ones(self, *size: int | Sequence[int], dtype: DTypeLike = None,
-                 device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+    def new_ones(
+        self,
+        *size: int | Sequence[int],
+        dtype: DTypeLike = None,
+        device: DeviceLike | None = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
         return _cr.new_ones(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
-    def new_empty(self, *size: int | Sequence[int], dtype: DTypeLike = None,
-                  device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+    def new_empty(
+        self,
+        *size: int | Sequence[int],
+        dtype: DTypeLike = None,
+        device: DeviceLike | None = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
         return _cr.new_empty(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
-    def new_full(self, size: Sequence[int], fill_value: Number, dtype: DTypeLike = None,
-                 device: DeviceLike | None = None, requires_grad: bool = False) -> Tensor:
+    def new_full(
+        self,
+        size: Sequence[int],
+        fill_value: Number,
+        dtype: DTypeLike = None,
+        device: DeviceLike | None = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
         return _cr.new_full(self, size, fill_value, dtype, device, requires_grad)
 
     # copies and conversions (the dtype shorthands come last: ``def float`` would hide the
@@ -938,8 +995,13 @@ class Tensor:
     def clone(self) -> Tensor:
         return _cv.Clone.apply(self)
 
-    def to(self, *args: Any, dtype: DTypeLike = None, device: DeviceLike | None = None,
-           copy: bool = False) -> Tensor:
+    def to(
+        self,
+        *args: Any,
+        dtype: DTypeLike = None,
+        device: DeviceLike | None = None,
+        copy: bool = False,
+    ) -> Tensor:
         """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
         return _cv.to(self, *args, dtype=dtype, device=device, copy=copy)
 
@@ -1000,16 +1062,16 @@ class _HookHandle:
 # here, after the class exists, binding module objects only (nothing is read from them until
 # a method runs). This is autograd's one upward import; tests/test_layering.py allows it by
 # name. It relies on autograd being imported before ops, as deepgrad/__init__.py does.
-from deepgrad.ops import comparison as _cmp  # noqa: E402
-from deepgrad.ops import composite as _cp  # noqa: E402
-from deepgrad.ops import conversion as _cv  # noqa: E402
-from deepgrad.ops import creation as _cr  # noqa: E402
-from deepgrad.ops import elementwise as _ew  # noqa: E402
-from deepgrad.ops import fused as _fused  # noqa: E402
-from deepgrad.ops import index as _ix  # noqa: E402
-from deepgrad.ops import inplace as _ip  # noqa: E402
-from deepgrad.ops import linalg as _la  # noqa: E402
-from deepgrad.ops import minmax as _mm  # noqa: E402
-from deepgrad.ops import reduce as _rd  # noqa: E402
-from deepgrad.ops import shape as _sh  # noqa: E402
-from deepgrad.ops import sorting as _so  # noqa: E402
+from deepgrad.ops import comparison as _cmp
+from deepgrad.ops import composite as _cp
+from deepgrad.ops import conversion as _cv
+from deepgrad.ops import creation as _cr
+from deepgrad.ops import elementwise as _ew
+from deepgrad.ops import fused as _fused
+from deepgrad.ops import index as _ix
+from deepgrad.ops import inplace as _ip
+from deepgrad.ops import linalg as _la
+from deepgrad.ops import minmax as _mm
+from deepgrad.ops import reduce as _rd
+from deepgrad.ops import shape as _sh
+from deepgrad.ops import sorting as _so

@@ -79,7 +79,9 @@ def _tracking(tensors) -> bool:
 def _argnums(name: str, argnums, n_args: int) -> tuple:
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     if not nums or not all(isinstance(i, int) for i in nums):
-        raise TypeError(f"{name}: argnums must be an int or a non-empty tuple of ints (got {argnums!r})")
+        raise TypeError(
+            f"{name}: argnums must be an int or a non-empty tuple of ints (got {argnums!r})"
+        )
     for i in nums:
         if not -n_args <= i < n_args:
             raise ValueError(
@@ -112,7 +114,9 @@ def _as_tensors(name: str, what: str, value) -> tuple[list, bool]:
         return [value], True
     if isinstance(value, (tuple, list)) and all(isinstance(v, Tensor) for v in value):
         return list(value), False
-    raise TypeError(f"{name}: {what} must be a Tensor or a tuple of Tensors (got {type(value).__name__}).")
+    raise TypeError(
+        f"{name}: {what} must be a Tensor or a tuple of Tensors (got {type(value).__name__})."
+    )
 
 
 def _split_aux(name: str, result, has_aux: bool):
@@ -288,7 +292,9 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
                     f"vjp_fn: cotangent {i} has shape {v.shape} but output {i} has shape {o.shape}; they must match."
                 )
         create = _tracking(cotangents) or track
-        return tuple(_gradients(outputs, aliases, cotangents, create_graph=create, retain_graph=True))
+        return tuple(
+            _gradients(outputs, aliases, cotangents, create_graph=create, retain_graph=True)
+        )
 
     if not track:
         out = _detach(out)
@@ -347,7 +353,9 @@ def _jacobian_of(out: Tensor, aliases: list, track: bool) -> list:
     for k in range(n):
         onehot = xp.zeros(n, dtype=out.dtype)
         onehot[k] = 1
-        rows.append(_gradients([out], aliases, [Tensor._make(onehot.reshape(out.shape), None)], track, True))
+        rows.append(
+            _gradients([out], aliases, [Tensor._make(onehot.reshape(out.shape), None)], track, True)
+        )
     jacobians = []
     for j, a in enumerate(aliases):
         column = [row[j] for row in rows]
@@ -397,7 +405,9 @@ def hvp(func: Callable, primals, tangents):
     primals, single = _as_tensors("hvp", "primals", primals)
     tangents, _ = _as_tensors("hvp", "tangents", tangents)
     if len(tangents) != len(primals):
-        raise ValueError(f"hvp: got {len(tangents)} tangents for {len(primals)} primals; pass one per primal.")
+        raise ValueError(
+            f"hvp: got {len(tangents)} tangents for {len(primals)} primals; pass one per primal."
+        )
     for i, (p, v) in enumerate(zip(primals, tangents)):
         if v.shape != p.shape:
             raise RuntimeError(

@@ -189,7 +189,9 @@ def as_array(data, dtype=None, device=None):
             elif array.dtype.kind in "iu":
                 array = array.astype(np.dtype("int64"))
             elif array.dtype.kind not in "b":
-                raise TypeError(f"tensor: cannot make a tensor from data of type {array.dtype} ({type(data).__name__})")
+                raise TypeError(
+                    f"tensor: cannot make a tensor from data of type {array.dtype} ({type(data).__name__})"
+                )
     if dtype is not None and array.dtype != dtype:
         array = array.astype(dtype)
     if device is not None:
@@ -211,7 +213,7 @@ def _nested_to_numpy(seq):
     return np.asarray(seq) if hasattr(seq, "_data") else seq
 
 
-from deepgrad.backend.sysinfo import BackendInfo, info  # noqa: E402  (it imports from this module)
+from deepgrad.backend.sysinfo import BackendInfo, info
 
 __all__ = [
     "BackendInfo",

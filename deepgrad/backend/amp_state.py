@@ -26,7 +26,9 @@ LOWER, FLOAT32 = "lower", "float32"
 
 class _Stack(threading.local):
     def __init__(self):
-        self.entries: list[tuple[str, np.dtype | None]] = []  # (device type, dtype); None = disabled
+        self.entries: list[
+            tuple[str, np.dtype | None]
+        ] = []  # (device type, dtype); None = disabled
 
 
 _stack = _Stack()

@@ -44,6 +44,7 @@ template <typename T> __device__ bool dg_positive(T x) { return dg_float(x) > 0.
 template <> __device__ bool dg_positive<double>(double x) { return x > 0.0; }
 """
 
+
 # -- Adam: one table of the update, from which the kernel's C body is generated -------------------
 # One Adam step for one element, as ``target = expression`` lines over float values (the names
 # are the kernel's parameters; the scalars are precomputed on the host by ``adam_scalars``):
@@ -109,7 +110,12 @@ _SOURCES = {
     # y = 1 / (1 + exp(-x)); exp(-x) overflowing to inf gives exactly 0, so no tanh trick is needed.
     "sigmoid": ("T x", "T y", "y = dg_sigmoid(x);", "deepgrad_sigmoid"),
     # dx = dy where y > 0 else 0
-    "relu_backward": ("T dy, T y", "T dx", "dx = dg_positive(y) ? dy : (T)0;", "deepgrad_relu_backward"),
+    "relu_backward": (
+        "T dy, T y",
+        "T dx",
+        "dx = dg_positive(y) ? dy : (T)0;",
+        "deepgrad_relu_backward",
+    ),
     # One Adam step for one element; p, m, v (and vmax) are read and written in place.
     "adam": (
         _ADAM_INPUTS,
@@ -163,14 +169,29 @@ def sigmoid(xp, x):
 
 def relu_backward(xp, dy, y):
     """dx = dy * [y > 0], a new array (y is ReLU's output; the subgradient at 0 is 0)."""
-    fused = kernel(xp, "relu_backward", dy.dtype) if dy.dtype == y.dtype and dy.shape == y.shape else None
+    fused = (
+        kernel(xp, "relu_backward", dy.dtype)
+        if dy.dtype == y.dtype and dy.shape == y.shape
+        else None
+    )
     if fused is not None:
         return fused(dy, y)
     return xp.asarray(dy * (y > 0))  # NumPy turns 0-d results into scalars
 
 
 def adam_update_(
-    xp, param, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1: float, beta2: float, lr: float, step: int, eps: float
+    xp,
+    param,
+    g,
+    exp_avg,
+    exp_avg_sq,
+    max_exp_avg_sq,
+    *,
+    beta1: float,
+    beta2: float,
+    lr: float,
+    step: int,
+    eps: float,
 ) -> bool:
     """One whole Adam step in one CUDA kernel, in place; False (nothing done) where no kernel applies.
 

@@ -26,7 +26,9 @@ class Device:
 
     def __init__(self, type: str, index: int | None = None):
         if type not in ("cpu", "cuda"):
-            raise DeviceError(f"device: unknown device type {type!r}; allowed: 'cpu', 'cuda', 'cuda:N'")
+            raise DeviceError(
+                f"device: unknown device type {type!r}; allowed: 'cpu', 'cuda', 'cuda:N'"
+            )
         self.type = type
         if type == "cpu":
             self.index = None
@@ -48,7 +50,11 @@ class Device:
         return "cpu" if self.type == "cpu" else f"cuda:{self.index}"
 
     def __repr__(self) -> str:
-        return f"device(type='{self.type}'" + ("" if self.index is None else f", index={self.index}") + ")"
+        return (
+            f"device(type='{self.type}'"
+            + ("" if self.index is None else f", index={self.index}")
+            + ")"
+        )
 
 
 def parse_device(spec) -> Device:
@@ -63,12 +69,12 @@ def parse_device(spec) -> Device:
         name, _, index = spec.partition(":")
         if name in ("cpu", "cuda") and (not index or (name == "cuda" and index.isdigit())):
             return Device(name, int(index) if index else None)
-    raise DeviceError(f"device: cannot parse {spec!r}; allowed: 'cpu', 'cuda', 'cuda:N' or a Device")
+    raise DeviceError(
+        f"device: cannot parse {spec!r}; allowed: 'cpu', 'cuda', 'cuda:N' or a Device"
+    )
 
 
-_INSTALL = (
-    "install the CUDA extra that matches your driver: `pip install deepgrad[cuda12]` or `pip install deepgrad[cuda13]`"
-)
+_INSTALL = "install the CUDA extra that matches your driver: `pip install deepgrad[cuda12]` or `pip install deepgrad[cuda13]`"
 
 
 def _load_cupy() -> None:
@@ -94,9 +100,7 @@ def _load_cupy() -> None:
         )
         return
     if count == 0:
-        _cupy_error = (
-            "CuPy is installed but no CUDA GPU was found; run on a machine with an NVIDIA GPU, or use device='cpu'"
-        )
+        _cupy_error = "CuPy is installed but no CUDA GPU was found; run on a machine with an NVIDIA GPU, or use device='cpu'"
         return
     _cupy = cupy
 

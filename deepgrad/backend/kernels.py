@@ -13,8 +13,9 @@ the NumPy code stays the reference the tests compare every kernel with.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from types import ModuleType, TracebackType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

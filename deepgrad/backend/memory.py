@@ -34,7 +34,9 @@ def _libc():
     return libc if hasattr(libc, "mallopt") else None
 
 
-def keep_freed_memory(mmap_threshold: int = 32 * 1024 * 1024, trim_threshold: int = 1024**3) -> bool:
+def keep_freed_memory(
+    mmap_threshold: int = 32 * 1024 * 1024, trim_threshold: int = 1024**3
+) -> bool:
     """Keep freed blocks in the process (no page faults on reuse). Returns False where unsupported (non-glibc)."""
     libc = _libc()
     if libc is None:

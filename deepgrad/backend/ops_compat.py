@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 # Element types that cupyx.scatter_add adds with CUDA's atomicAdd (CuPy raises TypeError for others).
-_ATOMIC_ADD_TYPES = frozenset(np.dtype(t) for t in ("float16", "float32", "float64", "int32", "uint32", "uint64"))
+_ATOMIC_ADD_TYPES = frozenset(
+    np.dtype(t) for t in ("float16", "float32", "float64", "int32", "uint32", "uint64")
+)
 
 
 def scatter_add(xp, target, index, values):
@@ -29,7 +31,9 @@ def scatter_add(xp, target, index, values):
     if dtype in _ATOMIC_ADD_TYPES:
         cupyx.scatter_add(target, index, values)
     elif dtype == np.int64:
-        cupyx.scatter_add(target.view(np.uint64), index, xp.asarray(values, dtype=np.int64).view(np.uint64))
+        cupyx.scatter_add(
+            target.view(np.uint64), index, xp.asarray(values, dtype=np.int64).view(np.uint64)
+        )
     else:
         wide_type = np.float32 if dtype.kind in "fV" else np.int32
         wide = target.astype(wide_type)

@@ -87,7 +87,9 @@ class Generator:
             draws = self._cupy_rng = {}
         rng = draws.get(index)
         if rng is None:
-            rng = draws[index] = CupyDraws(cupy.random.RandomState(np.uint64(self.initial_seed_cuda())))
+            rng = draws[index] = CupyDraws(
+                cupy.random.RandomState(np.uint64(self.initial_seed_cuda()))
+            )
         return rng
 
     def get_state(self) -> dict:

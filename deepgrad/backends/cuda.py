@@ -18,9 +18,9 @@ class _MatmulFlags:
     """
 
     __slots__ = (
-        "allow_tf32",
-        "allow_fp16_reduced_precision_reduction",
         "allow_bf16_reduced_precision_reduction",
+        "allow_fp16_reduced_precision_reduction",
+        "allow_tf32",
     )
 
     def __init__(self) -> None:

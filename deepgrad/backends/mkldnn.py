@@ -1,5 +1,4 @@
-"""``torch.backends.mkldnn``: oneDNN switches, accepted with no effect (NumPy's BLAS does the work).
-"""
+"""``torch.backends.mkldnn``: oneDNN switches, accepted with no effect (NumPy's BLAS does the work)."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\ndeepgrad {args.command}: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as error:  # noqa: BLE001 - every error becomes one line (ERRORS)
+    except Exception as error:
         status, line = report_error(error, args.command)
         if args.debug:
             traceback.print_exception(error, file=sys.stderr)

@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import ndimage
@@ -34,7 +34,13 @@ from scipy import ndimage
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DeviceError, ShapeError
 from deepgrad.backend.random import Generator, default_generator
-from deepgrad.backend.validation import non_negative_float, non_negative_int, one_of, positive_float, probability
+from deepgrad.backend.validation import (
+    non_negative_float,
+    non_negative_int,
+    one_of,
+    positive_float,
+    probability,
+)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -84,16 +90,22 @@ def _rng(generator: Generator | None) -> np.random.Generator:
     return (generator or default_generator).np
 
 
-def _range(value, owner: str, name: str, symmetric_about: float | None = 0.0) -> tuple[float, float]:
+def _range(
+    value, owner: str, name: str, symmetric_about: float | None = 0.0
+) -> tuple[float, float]:
     """A number v -> (about - v, about + v); a pair -> itself."""
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         if symmetric_about is None or value < 0:
-            raise ValueError(f"{owner}: {name} must be a non-negative number or a (low, high) pair (got {value!r})")
+            raise ValueError(
+                f"{owner}: {name} must be a non-negative number or a (low, high) pair (got {value!r})"
+            )
         return symmetric_about - float(value), symmetric_about + float(value)
     try:
         low, high = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {name} must be a number or a (low, high) pair (got {value!r})") from None
+        raise ValueError(
+            f"{owner}: {name} must be a number or a (low, high) pair (got {value!r})"
+        ) from None
     if low > high:
         raise ValueError(f"{owner}: {name} must have low <= high (got {value!r})")
     return low, high
@@ -105,7 +117,9 @@ def _pair(value, owner: str, name: str) -> tuple[float, float]:
     try:
         a, b = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {name} must be a number or a (height, width) pair (got {value!r})") from None
+        raise ValueError(
+            f"{owner}: {name} must be a number or a (height, width) pair (got {value!r})"
+        ) from None
     return a, b
 
 
@@ -135,10 +149,16 @@ class Transform:
         return Tensor._make(out, None) if was_tensor else out
 
     def _apply(self, batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        raise TypeError(f"{type(self).__name__}: a Transform subclass must define _apply(batch, rng)")
+        raise TypeError(
+            f"{type(self).__name__}: a Transform subclass must define _apply(batch, rng)"
+        )
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "generator" and not k.startswith("_"))
+        fields = ", ".join(
+            f"{k}={v!r}"
+            for k, v in vars(self).items()
+            if k != "generator" and not k.startswith("_")
+        )
         return f"{type(self).__name__}({fields})"
 
 
@@ -156,7 +176,9 @@ class GeometricTransform(Transform):
 
     def __init__(self, order: int = 1, fill: float = 0.0, generator: Generator | None = None):
         super().__init__(generator)
-        one_of(order, (0, 1, 3), "order", type(self).__name__, fix="0 is nearest, 1 bilinear, 3 cubic")
+        one_of(
+            order, (0, 1, 3), "order", type(self).__name__, fix="0 is nearest, 1 bilinear, 3 cubic"
+        )
         self.order = order
         self.fill = float(fill)
 
@@ -193,7 +215,11 @@ def resample(batch: np.ndarray, steps: list, order: int = 1, fill: float = 0.0) 
         for i in range(n):
             for j in range(c):
                 ndimage.map_coordinates(
-                    batch[i, j], np.stack([rows[i], cols[i]]), output=out[i, j], order=order, mode="grid-constant",
+                    batch[i, j],
+                    np.stack([rows[i], cols[i]]),
+                    output=out[i, j],
+                    order=order,
+                    mode="grid-constant",
                     cval=fill,
                 )
         return out
@@ -206,12 +232,18 @@ def resample(batch: np.ndarray, steps: list, order: int = 1, fill: float = 0.0) 
     framed = np.full((images, h + 2, w + 2), fill, dtype=batch.dtype)
     framed[:, 1:-1, 1:-1] = batch.reshape(images, h, w)
     coords = np.empty((2, n, c, h, w), dtype=np.float64)
-    np.add(np.clip(rows, -1.0, h)[:, None], (np.arange(images, dtype=np.float64) * (h + 2) + 1).reshape(n, c, 1, 1),
-           out=coords[0])
+    np.add(
+        np.clip(rows, -1.0, h)[:, None],
+        (np.arange(images, dtype=np.float64) * (h + 2) + 1).reshape(n, c, 1, 1),
+        out=coords[0],
+    )
     coords[1] = np.clip(cols, -1.0, w)[:, None] + 1
     ndimage.map_coordinates(
-        framed.reshape(images * (h + 2), w + 2), coords.reshape(2, images, h, w), output=out.reshape(images, h, w),
-        order=order, mode="nearest",
+        framed.reshape(images * (h + 2), w + 2),
+        coords.reshape(2, images, h, w),
+        output=out.reshape(images, h, w),
+        order=order,
+        mode="nearest",
     )
     return out
 
@@ -226,7 +258,10 @@ class _Affine(GeometricTransform):
 
     @staticmethod
     def _params(n, h, w, a=1.0, b=0.0, c=0.0, d=1.0, dr=0.0, dc=0.0):
-        matrix = tuple(np.broadcast_to(np.asarray(p, dtype=np.float64).reshape(-1, 1, 1), (n, 1, 1)) for p in (a, b, c, d, dr, dc))
+        matrix = tuple(
+            np.broadcast_to(np.asarray(p, dtype=np.float64).reshape(-1, 1, 1), (n, 1, 1))
+            for p in (a, b, c, d, dr, dc)
+        )
         return (*matrix, ((h - 1) / 2.0, (w - 1) / 2.0))
 
 
@@ -246,7 +281,9 @@ class RandomRotation(_Affine):
         True
     """
 
-    def __init__(self, degrees, order: int = 1, fill: float = 0.0, generator: Generator | None = None):
+    def __init__(
+        self, degrees, order: int = 1, fill: float = 0.0, generator: Generator | None = None
+    ):
         super().__init__(order, fill, generator)
         self.degrees = _range(degrees, "RandomRotation", "degrees")
 
@@ -282,14 +319,20 @@ class RandomTranslation(_Affine):
                 f"RandomTranslation: give exactly one of fraction= or pixels= (got fraction={fraction!r}, "
                 f"pixels={pixels!r})"
             )
-        self.fraction = None if fraction is None else _pair(fraction, "RandomTranslation", "fraction")
+        self.fraction = (
+            None if fraction is None else _pair(fraction, "RandomTranslation", "fraction")
+        )
         self.pixels = None if pixels is None else _pair(pixels, "RandomTranslation", "pixels")
         limits = self.fraction or self.pixels
         if min(limits) < 0 or (self.fraction is not None and max(limits) > 1):
-            raise ValueError(f"RandomTranslation: shifts must be >= 0 (and fractions <= 1) (got {limits})")
+            raise ValueError(
+                f"RandomTranslation: shifts must be >= 0 (and fractions <= 1) (got {limits})"
+            )
 
     def _draw(self, n, h, w, rng):
-        max_r, max_c = self.pixels if self.pixels is not None else (self.fraction[0] * h, self.fraction[1] * w)
+        max_r, max_c = (
+            self.pixels if self.pixels is not None else (self.fraction[0] * h, self.fraction[1] * w)
+        )
         shift_r = rng.uniform(-max_r, max_r, size=n)
         shift_c = rng.uniform(-max_c, max_c, size=n)
         return self._params(n, h, w, dr=-shift_r, dc=-shift_c)
@@ -303,7 +346,13 @@ class RandomScale(_Affine):
         order, fill, generator: as in ``GeometricTransform``.
     """
 
-    def __init__(self, scale=(0.9, 1.1), order: int = 1, fill: float = 0.0, generator: Generator | None = None):
+    def __init__(
+        self,
+        scale=(0.9, 1.1),
+        order: int = 1,
+        fill: float = 0.0,
+        generator: Generator | None = None,
+    ):
         super().__init__(order, fill, generator)
         self.scale = _range(scale, "RandomScale", "scale", symmetric_about=None)
         if self.scale[0] <= 0:
@@ -332,7 +381,12 @@ class ElasticDistortion(GeometricTransform):
     """
 
     def __init__(
-        self, alpha: float = 34.0, sigma: float = 4.0, order: int = 1, fill: float = 0.0, generator: Generator | None = None
+        self,
+        alpha: float = 34.0,
+        sigma: float = 4.0,
+        order: int = 1,
+        fill: float = 0.0,
+        generator: Generator | None = None,
     ):
         super().__init__(order, fill, generator)
         self.alpha = non_negative_float(alpha, "alpha", "ElasticDistortion")
@@ -342,7 +396,9 @@ class ElasticDistortion(GeometricTransform):
         noise = rng.random((n, 2, h, w), dtype=np.float32)
         noise *= 2
         noise -= 1
-        field = ndimage.gaussian_filter(noise, sigma=(0, 0, self.sigma, self.sigma), mode="constant")
+        field = ndimage.gaussian_filter(
+            noise, sigma=(0, 0, self.sigma, self.sigma), mode="constant"
+        )
         field *= self.alpha
         return field
 
@@ -371,7 +427,9 @@ class GaussianNoise(Transform):
         generator: as in ``Transform``.
     """
 
-    def __init__(self, std, clip: tuple[float, float] | None = None, generator: Generator | None = None):
+    def __init__(
+        self, std, clip: tuple[float, float] | None = None, generator: Generator | None = None
+    ):
         super().__init__(generator)
         if isinstance(std, (int, float)) and not isinstance(std, bool):
             self.std = (float(std), float(std))
@@ -379,12 +437,20 @@ class GaussianNoise(Transform):
             self.std = _range(std, "GaussianNoise", "std", symmetric_about=None)
         if self.std[0] < 0:
             raise ValueError(f"GaussianNoise: std must be >= 0 (got {std!r})")
-        self.clip = None if clip is None else _range(clip, "GaussianNoise", "clip", symmetric_about=None)
+        self.clip = (
+            None if clip is None else _range(clip, "GaussianNoise", "clip", symmetric_about=None)
+        )
 
     def _apply(self, batch, rng):
         n = batch.shape[0]
-        std = rng.uniform(*self.std, size=n) if self.std[0] != self.std[1] else np.full(n, self.std[0])
-        noise = rng.standard_normal(batch.shape, dtype=batch.dtype if batch.dtype == np.float64 else np.float32)
+        std = (
+            rng.uniform(*self.std, size=n)
+            if self.std[0] != self.std[1]
+            else np.full(n, self.std[0])
+        )
+        noise = rng.standard_normal(
+            batch.shape, dtype=batch.dtype if batch.dtype == np.float64 else np.float32
+        )
         noise *= std.astype(noise.dtype).reshape(n, 1, 1, 1)
         out = batch + noise
         if self.clip is not None:
@@ -405,7 +471,9 @@ class RandomCrop(Transform):
         (N, C, H, W) -> (N, C, size_h, size_w).
     """
 
-    def __init__(self, size, padding: int = 0, fill: float = 0.0, generator: Generator | None = None):
+    def __init__(
+        self, size, padding: int = 0, fill: float = 0.0, generator: Generator | None = None
+    ):
         super().__init__(generator)
         h, w = _pair(size, "RandomCrop", "size")
         if h < 1 or w < 1 or h != int(h) or w != int(w):
@@ -423,7 +491,11 @@ class RandomCrop(Transform):
                 f"RandomCrop: a {self.size} crop does not fit images of {(h, w)} with padding {p}; "
                 "use a smaller size or more padding"
             )
-        padded = np.pad(batch, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=self.fill) if p else batch
+        padded = (
+            np.pad(batch, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=self.fill)
+            if p
+            else batch
+        )
         top = rng.integers(0, h + 2 * p - out_h + 1, size=n)
         left = rng.integers(0, w + 2 * p - out_w + 1, size=n)
         windows = np.lib.stride_tricks.sliding_window_view(padded, (out_h, out_w), axis=(2, 3))
@@ -468,7 +540,9 @@ class Compose(Transform):
         self.transforms = list(transforms)
         for t in self.transforms:
             if not callable(t):
-                raise TypeError(f"Compose: every transform must be callable (got {type(t).__name__})")
+                raise TypeError(
+                    f"Compose: every transform must be callable (got {type(t).__name__})"
+                )
 
     def _groups(self) -> list:
         groups: list = []
@@ -511,9 +585,13 @@ class RandomApply(Transform):
     def __init__(self, transform: Callable, p: float = 0.5, generator: Generator | None = None):
         super().__init__(generator)
         if not callable(transform):
-            raise TypeError(f"RandomApply: transform must be callable (got {type(transform).__name__})")
+            raise TypeError(
+                f"RandomApply: transform must be callable (got {type(transform).__name__})"
+            )
         if isinstance(transform, RandomCrop):
-            raise ValueError("RandomApply: a RandomCrop changes the image size, so it cannot apply to only some images")
+            raise ValueError(
+                "RandomApply: a RandomCrop changes the image size, so it cannot apply to only some images"
+            )
         self.transform = transform
         self.p = probability(p, "p", "RandomApply", closed=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from typing import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -43,7 +43,7 @@ class Dataset:
     def __len__(self) -> int:
         raise TypeError(f"{type(self).__name__}: a Dataset subclass must define __len__()")
 
-    def __add__(self, other: "Dataset") -> "ConcatDataset":
+    def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
 
 
@@ -68,12 +68,16 @@ class IterableDataset(Dataset):
     """
 
     def __iter__(self) -> Iterator:
-        raise TypeError(f"{type(self).__name__}: an IterableDataset subclass must define __iter__()")
+        raise TypeError(
+            f"{type(self).__name__}: an IterableDataset subclass must define __iter__()"
+        )
 
     def __getitem__(self, index):
-        raise TypeError(f"{type(self).__name__}: an IterableDataset is read with iter(), not indexed")
+        raise TypeError(
+            f"{type(self).__name__}: an IterableDataset is read with iter(), not indexed"
+        )
 
-    def __add__(self, other: "Dataset") -> "ChainDataset":
+    def __add__(self, other: Dataset) -> ChainDataset:
         return ChainDataset([self, other])
 
 
@@ -159,13 +163,17 @@ class TensorDataset(Dataset):
         [(2, 3), (2,)]
     """
 
-    def __init__(self, *tensors, transform: Callable | None = None, target_transform: Callable | None = None):
+    def __init__(
+        self, *tensors, transform: Callable | None = None, target_transform: Callable | None = None
+    ):
         if not tensors:
             raise ValueError("TensorDataset: needs at least one array (got none)")
         arrays = tuple(_as_array(t) for t in tensors)
         for i, a in enumerate(arrays):
             if a.ndim == 0:
-                raise ShapeError(f"TensorDataset: field {i} is a scalar (shape ()); every field needs a first (sample) axis")
+                raise ShapeError(
+                    f"TensorDataset: field {i} is a scalar (shape ()); every field needs a first (sample) axis"
+                )
         lengths = [a.shape[0] for a in arrays]
         if len(set(lengths)) != 1:
             raise ShapeError(
@@ -173,9 +181,13 @@ class TensorDataset(Dataset):
                 "check that inputs and targets match"
             )
         if transform is not None and not callable(transform):
-            raise TypeError(f"TensorDataset: transform must be callable (got {type(transform).__name__})")
+            raise TypeError(
+                f"TensorDataset: transform must be callable (got {type(transform).__name__})"
+            )
         if target_transform is not None and not callable(target_transform):
-            raise TypeError(f"TensorDataset: target_transform must be callable (got {type(target_transform).__name__})")
+            raise TypeError(
+                f"TensorDataset: target_transform must be callable (got {type(target_transform).__name__})"
+            )
         self.arrays = arrays
         self.transform = transform
         self.target_transform = target_transform
@@ -351,7 +363,9 @@ def collate_arrays(samples: list) -> tuple:
     return tuple(out)
 
 
-def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Generator | None = None) -> list[Subset]:
+def random_split(
+    dataset: Dataset, lengths: Sequence[int | float], generator: Generator | None = None
+) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random ``Subset``s of the given lengths.
 
     ``lengths`` are sample counts that add up to ``len(dataset)``, or fractions that add
@@ -379,7 +393,9 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float], generator: Ge
             )
     else:
         fractions = [float(x) for x in lengths]
-        if any(f < 0 or f > 1 for f in fractions) or not math.isclose(sum(fractions), 1.0, abs_tol=1e-6):
+        if any(f < 0 or f > 1 for f in fractions) or not math.isclose(
+            sum(fractions), 1.0, abs_tol=1e-6
+        ):
             raise ValueError(
                 f"random_split: fractions must lie in [0, 1] and add up to 1 (got {fractions}, sum {sum(fractions)})"
             )

@@ -44,7 +44,9 @@ def _unwrap(x, owner: str):
     try:
         return np.asarray(x), False
     except Exception as error:
-        raise TypeError(f"{owner}: expected a NumPy array or a deepgrad Tensor (got {type(x).__name__})") from error
+        raise TypeError(
+            f"{owner}: expected a NumPy array or a deepgrad Tensor (got {type(x).__name__})"
+        ) from error
 
 
 def _float(array, xp):
@@ -93,7 +95,9 @@ class Preprocessor:
 
     def _require_fitted(self, what: str) -> None:
         if not self.fitted:
-            raise RuntimeError(f"{type(self).__name__}.{what}: call fit(training_data) first (or load_state_dict)")
+            raise RuntimeError(
+                f"{type(self).__name__}.{what}: call fit(training_data) first (or load_state_dict)"
+            )
 
     def _param(self, name: str, xp, dtype):
         """A fitted array on the backend and in the dtype of the data (cached)."""
@@ -102,7 +106,7 @@ class Preprocessor:
             self._cache[key] = xp.asarray(getattr(self, name), dtype=dtype)
         return self._cache[key]
 
-    def fit(self, x) -> "Preprocessor":
+    def fit(self, x) -> Preprocessor:
         """Learn the statistics of ``x`` (samples along the first axis); returns self."""
         array, _ = _unwrap(x, f"{type(self).__name__}.fit")
         if type(array) is not np.ndarray:
@@ -154,7 +158,10 @@ class Preprocessor:
         for k in self._state_keys:
             v = state[k]
             v = v._data if isinstance(v, Tensor) else v
-            values[k] = np.array(v.get() if hasattr(v, "get") and not isinstance(v, np.ndarray) else v, dtype=np.float64)
+            values[k] = np.array(
+                v.get() if hasattr(v, "get") and not isinstance(v, np.ndarray) else v,
+                dtype=np.float64,
+            )
         self._check_state(values)
         for k, v in values.items():
             setattr(self, k, v)
@@ -204,7 +211,7 @@ class _Elementwise(Preprocessor):
 def _broadcastable(shape: tuple, trailing: tuple) -> bool:
     if len(shape) < len(trailing):
         return False
-    tail = shape[len(shape) - len(trailing):]
+    tail = shape[len(shape) - len(trailing) :]
     return all(t == 1 or s == t for s, t in zip(tail, trailing))
 
 
@@ -263,11 +270,15 @@ class MinMaxScale(_Elementwise):
 
     _state_keys = ("data_min", "data_max", "feature_range")
 
-    def __init__(self, feature_range: tuple[float, float] = (0.0, 1.0), dim: int | tuple[int, ...] = 0):
+    def __init__(
+        self, feature_range: tuple[float, float] = (0.0, 1.0), dim: int | tuple[int, ...] = 0
+    ):
         super().__init__(dim)
         low, high = (float(v) for v in feature_range)
         if not low < high:
-            raise ValueError(f"MinMaxScale: feature_range must be (low, high) with low < high (got {feature_range})")
+            raise ValueError(
+                f"MinMaxScale: feature_range must be (low, high) with low < high (got {feature_range})"
+            )
         self.feature_range = np.array([low, high])
         self.data_min = None
         self.data_max = None
@@ -309,10 +320,14 @@ class _Spectral(Preprocessor):
         super().__init__()
         name = type(self).__name__
         if n_components is not None:
-            n_components = positive_int(n_components, "n_components", name, fix="pass None to keep them all")
+            n_components = positive_int(
+                n_components, "n_components", name, fix="pass None to keep them all"
+            )
         eps = non_negative_float(eps, "eps", name)
         if max_memory is not None:
-            positive_int(max_memory, "max_memory", name, fix="a number of bytes, or None for no limit")
+            positive_int(
+                max_memory, "max_memory", name, fix="a number of bytes, or None for no limit"
+            )
         self.n_components = n_components
         self.eps = np.array(eps)
         self.max_memory = max_memory
@@ -348,7 +363,11 @@ class _Spectral(Preprocessor):
                 f"{name}.fit: {n} samples x {d} features: {what} needs about {_gib(needed)}, "
                 f"but only {_gib(limit)} is available. Reduce the features first (e.g. PCA(n_components=...) "
                 "on downsampled images, or smaller images), or fit on fewer samples"
-                + (" (fewer samples than features switches to the SVD of the data)." if n >= d else ".")
+                + (
+                    " (fewer samples than features switches to the SVD of the data)."
+                    if n >= d
+                    else "."
+                )
             )
         mean = flat.mean(axis=0, dtype=np.float64)
         centered = flat - mean
@@ -380,7 +399,11 @@ class _Spectral(Preprocessor):
 
     def _check_state(self, values):
         c, v = values["components"], values["variances"]
-        if c.ndim != 2 or v.shape != (c.shape[0],) or int(np.prod(values["mean"].shape)) != c.shape[1]:
+        if (
+            c.ndim != 2
+            or v.shape != (c.shape[0],)
+            or int(np.prod(values["mean"].shape)) != c.shape[1]
+        ):
             raise ShapeError(
                 f"{type(self).__name__}.load_state_dict: inconsistent shapes: mean {values['mean'].shape}, "
                 f"components {c.shape}, variances {v.shape}"
@@ -422,7 +445,9 @@ class _Spectral(Preprocessor):
             )
         if scale is not None:
             y = y * xp.asarray(scale, dtype=array.dtype)
-        x = y @ self._param("components", xp, array.dtype) + self._param("mean", xp, array.dtype).reshape(1, -1)
+        x = y @ self._param("components", xp, array.dtype) + self._param(
+            "mean", xp, array.dtype
+        ).reshape(1, -1)
         x = x.reshape(-1, *self.feature_shape)
         return x[0] if single else x
 
@@ -489,7 +514,11 @@ class PCA(_Spectral):
     @property
     def explained_variance_ratio(self) -> np.ndarray:
         self._require_fitted("explained_variance_ratio")
-        total = self._total_variance if self._total_variance is not None else float(self.variances.sum())
+        total = (
+            self._total_variance
+            if self._total_variance is not None
+            else float(self.variances.sum())
+        )
         return self.variances / total
 
     def _transform(self, array, xp):
@@ -581,7 +610,10 @@ class ZCAWhitening(_Spectral):
         else:
             # the complement of the k principal axes has variance 0: scale it by eps**power
             rest = float(self.eps) ** power if float(self.eps) > 0 else 0.0
-            y = flat * array.dtype.type(rest) + ((flat @ vt.T) * xp.asarray(scale - rest, dtype=array.dtype)) @ vt
+            y = (
+                flat * array.dtype.type(rest)
+                + ((flat @ vt.T) * xp.asarray(scale - rest, dtype=array.dtype)) @ vt
+            )
         if power > 0:
             y = y + self._param("mean", xp, array.dtype).reshape(1, -1)
         y = y.reshape(-1, *self.feature_shape)
@@ -594,4 +626,12 @@ class ZCAWhitening(_Spectral):
         return self._apply(array, xp, 0.5)
 
 
-__all__ = ["Preprocessor", "Standardize", "MinMaxScale", "PCA", "PCAWhitening", "ZCAWhitening", "available_memory"]
+__all__ = [
+    "Preprocessor",
+    "Standardize",
+    "MinMaxScale",
+    "PCA",
+    "PCAWhitening",
+    "ZCAWhitening",
+    "available_memory",
+]

@@ -331,7 +331,11 @@ class WeightedRandomSampler(_RandomOrder):
     def _plan(self) -> Iterator[tuple[int, int, Draw]]:
         n, total = len(self._p), self.num_samples
         if not self.replacement:
-            yield 0, total, lambda rng: rng.choice(n, total, replace=False, p=self._p).astype(np.int64)
+            yield (
+                0,
+                total,
+                lambda rng: rng.choice(n, total, replace=False, p=self._p).astype(np.int64),
+            )
             return
         cdf = np.cumsum(self._p)
 

@@ -86,7 +86,7 @@ class _WorkerError:
         message = f"Caught {self.type.__name__} in {self.where}.\nOriginal traceback:\n{self.text}"
         try:
             error = self.type(message)
-        except Exception:  # noqa: BLE001 (exception types whose __init__ wants other arguments)
+        except Exception:
             error = RuntimeError(message)
         raise error from self.original
 
@@ -105,7 +105,7 @@ def _send(result_queue, item: tuple, in_process: bool, worker_id: int) -> None:
     # pickled here, not in the queue's feeder thread, so that a failure reaches the main process
     try:
         blob = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as error:  # noqa: BLE001 (any pickling failure is reported the same way)
+    except Exception as error:
         wrapped = RuntimeError(
             f"DataLoader: batch {k} cannot be sent to the main process ({error}); "
             "return Tensors, arrays, numbers or containers of them"
@@ -133,7 +133,7 @@ def _worker_loop(
     if worker_init_fn is not None:
         try:
             worker_init_fn(worker_id)
-        except Exception as error:  # noqa: BLE001 (re-raised in the main process)
+        except Exception as error:
             init_error = _WorkerError(error, worker_id, in_process)
     iterator, iterator_epoch, exhausted = None, None, False
     while not done.is_set():
@@ -156,7 +156,7 @@ def _worker_loop(
                     iterator, iterator_epoch, exhausted = iter(fetcher.dataset), epoch, False
                 result = _Exhausted() if exhausted else fetcher.next_batch(iterator)
                 exhausted = isinstance(result, _Exhausted)
-        except Exception as error:  # noqa: BLE001 (re-raised in the main process)
+        except Exception as error:
             result = _WorkerError(error, worker_id, in_process)
         _send(result_queue, (epoch, k, worker_id, result), in_process, worker_id)
         del result
@@ -260,7 +260,7 @@ class _WorkerPool:
     def __del__(self):
         try:
             self.close()
-        except Exception:  # noqa: BLE001, S110 (at interpreter exit the queues may already be gone)
+        except Exception:
             pass
 
 

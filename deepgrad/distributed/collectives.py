@@ -67,8 +67,11 @@ def _mpi_op(op: ReduceOp, group: ProcessGroup, caller: str) -> Any:
     from mpi4py import MPI
 
     return {
-        ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
-        ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX,
+        ReduceOp.SUM: MPI.SUM,
+        ReduceOp.AVG: MPI.SUM,
+        ReduceOp.PRODUCT: MPI.PROD,
+        ReduceOp.MIN: MPI.MIN,
+        ReduceOp.MAX: MPI.MAX,
     }[op]
 
 

@@ -151,8 +151,12 @@ class SyncBatchNorm(_NormBase):
         running statistics (the module itself when it is one); returns the converted module."""
         if isinstance(module, _BatchNorm):
             converted = cls(
-                module.num_features, module.eps, module.momentum, module.affine,
-                module.track_running_stats, process_group,
+                module.num_features,
+                module.eps,
+                module.momentum,
+                module.affine,
+                module.track_running_stats,
+                process_group,
             )
             with no_grad():
                 for name in ("weight", "bias"):

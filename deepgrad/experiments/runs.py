@@ -299,9 +299,7 @@ def _train_in(
         else:
             say(_resumed_monitor(monitor, run_dir, *resume))
         # the folder: fit continues from its newest checkpoint that loads (resume[0])
-        trainer.fit(
-            train_loader, val_loader, epochs=config.epochs, resume_from=resume and run_dir
-        )
+        trainer.fit(train_loader, val_loader, epochs=config.epochs, resume_from=resume and run_dir)
     except BaseException as error:
         failed = RunResult(
             run_dir,
@@ -386,7 +384,7 @@ def _records_after_failure(
     ):
         try:
             write()
-        except Exception as secondary:  # noqa: BLE001 - the first error is the one to report
+        except Exception as secondary:
             error.add_note(f"the records of {result.run_dir} were not all written: {secondary!r}")
 
 

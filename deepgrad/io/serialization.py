@@ -151,7 +151,9 @@ def _decode(node, arrays: dict, device: Device | None, name: str, depth: int = 0
                 )
             if tag == "__ndarray__":
                 return arrays[value]
-            return Tensor._make(arrays[value] if device is None else to_device(arrays[value], device), None)
+            return Tensor._make(
+                arrays[value] if device is None else to_device(arrays[value], device), None
+            )
     raise SerializationError(
         f"deepgrad.load: {name!r}: unknown entry in the structure: {json.dumps(node)[:80]}; the file is damaged."
     )
@@ -192,7 +194,11 @@ def save(obj: Any, f: FileLike, metadata: dict | None = None) -> None:
     """
     encoder = _Encoder()
     structure = encoder.encode(obj, [])
-    header = {"format": FORMAT, "deepgrad.format_version": FORMAT_VERSION, _STRUCTURE_KEY: json.dumps(structure)}
+    header = {
+        "format": FORMAT,
+        "deepgrad.format_version": FORMAT_VERSION,
+        _STRUCTURE_KEY: json.dumps(structure),
+    }
     if metadata is not None:
         try:
             header[_METADATA_KEY] = json.dumps(metadata)
@@ -220,7 +226,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file next to ``path``, fsync it, then rename it over ``path``."""
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise FileNotFoundError(f"deepgrad.save: folder {str(folder)!r} does not exist; create it first.")
+        raise FileNotFoundError(
+            f"deepgrad.save: folder {str(folder)!r} does not exist; create it first."
+        )
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -257,8 +265,6 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-
-
 # -- reading ------------------------------------------------------------------------------------
 def _name_of(f) -> str:
     name = getattr(f, "name", None)
@@ -271,14 +277,18 @@ def _read_all(f: FileLike) -> tuple[bytes, str]:
         name = _name_of(f)
         data = f.read()
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise SerializationError(f"deepgrad.load: {name!r} is open in text mode; open it with mode 'rb'.")
+            raise SerializationError(
+                f"deepgrad.load: {name!r} is open in text mode; open it with mode 'rb'."
+            )
         return bytes(data), name
     name = os.fspath(f)
     with open(name, "rb") as file:
         return file.read(), name
 
 
-def load(f: FileLike, map_location: str | Device | None = None, *, weights_only: bool | None = None) -> Any:
+def load(
+    f: FileLike, map_location: str | Device | None = None, *, weights_only: bool | None = None
+) -> Any:
     """Load what ``save`` wrote (or any safetensors file, as a flat dict of tensors).
 
     Args:
@@ -307,13 +317,16 @@ def load(f: FileLike, map_location: str | Device | None = None, *, weights_only:
         device = None
     if metadata.get("format") != FORMAT or _STRUCTURE_KEY not in metadata:
         return OrderedDict(
-            (k, Tensor._make(a if device is None else to_device(a, device), None)) for k, a in arrays.items()
+            (k, Tensor._make(a if device is None else to_device(a, device), None))
+            for k, a in arrays.items()
         )
     try:
         structure = json.loads(metadata[_STRUCTURE_KEY])
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise SerializationError(f"deepgrad.load: {name!r} has a damaged structure record ({reason})") from None
+        raise SerializationError(
+            f"deepgrad.load: {name!r} has a damaged structure record ({reason})"
+        ) from None
     return _decode(structure, arrays, device, name)
 
 
@@ -327,7 +340,9 @@ def load_metadata(f: FileLike) -> dict | None:
         name = _name_of(f)
         data = f.read()
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise SerializationError(f"deepgrad.load_metadata: {name!r} is open in text mode; open it with 'rb'.")
+            raise SerializationError(
+                f"deepgrad.load_metadata: {name!r} is open in text mode; open it with 'rb'."
+            )
         metadata = parse_metadata(name, data, len(data))
     else:
         name = os.fspath(f)
@@ -342,4 +357,6 @@ def load_metadata(f: FileLike) -> dict | None:
         return json.loads(metadata[_METADATA_KEY])
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise SerializationError(f"deepgrad.load_metadata: {name!r} has damaged metadata ({reason})") from None
+        raise SerializationError(
+            f"deepgrad.load_metadata: {name!r} has damaged metadata ({reason})"
+        ) from None

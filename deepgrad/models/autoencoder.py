@@ -88,11 +88,18 @@ class Autoencoder(nn.Module):
         one_of(loss, LOSSES, "loss", name, fix=fix)
         check_init(name, init)
         self.in_features, self.code_size = in_features, code_size
-        self.activation_name, self.output_name, self.tied, self.loss_name = activation, output, bool(tied), loss
+        self.activation_name, self.output_name, self.tied, self.loss_name = (
+            activation,
+            output,
+            bool(tied),
+            loss,
+        )
         self.encoder = nn.Linear(in_features, code_size)
         self.activation = make_activation(activation, code_size)
         self.decoder = nn.TiedLinear(self.encoder) if tied else nn.Linear(code_size, in_features)
-        self.output = nn.Identity() if output == "identity" else make_activation(output, in_features)
+        self.output = (
+            nn.Identity() if output == "identity" else make_activation(output, in_features)
+        )
         initialize(self, init, activation)
 
     def encode(self, x: Tensor) -> Tensor:
@@ -246,7 +253,9 @@ class SparseAutoencoder(Autoencoder):
         """sum_j KL(rho || rho_hat_j) for a code (N, code_size); default: the last forward's code."""
         h = self.last_code if code is None else code
         if h is None:
-            raise RuntimeError("SparseAutoencoder.sparsity_penalty: no code yet; call the model on a batch first.")
+            raise RuntimeError(
+                "SparseAutoencoder.sparsity_penalty: no code yet; call the model on a batch first."
+            )
         eps = 1e-6  # keeps the logs finite when a unit is always (or never) on in a batch
         rho_hat = h.mean(dim=0).clamp(eps, 1.0 - eps)
         rho = self.rho
@@ -305,8 +314,12 @@ class StackedAutoencoder(nn.Module):
     ) -> None:
         super().__init__()
         sizes = list(sizes)
-        if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
-            raise ValueError(f"StackedAutoencoder: sizes must list at least two positive ints (got {sizes!r}).")
+        if len(sizes) < 2 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
+        ):
+            raise ValueError(
+                f"StackedAutoencoder: sizes must list at least two positive ints (got {sizes!r})."
+            )
         fix = "it is the probability of zeroing each layer's input; 0 trains plain autoencoders"
         probability(noise, "noise", "StackedAutoencoder", fix=fix)
         self.sizes, self.activation_name, self.noise = sizes, activation, float(noise)
@@ -320,7 +333,9 @@ class StackedAutoencoder(nn.Module):
                 "init": init,
             }
             if noise > 0:
-                layers.append(DenoisingAutoencoder(n_in, n_out, corruption="mask", noise=noise, **kwargs))
+                layers.append(
+                    DenoisingAutoencoder(n_in, n_out, corruption="mask", noise=noise, **kwargs)
+                )
             else:
                 layers.append(Autoencoder(n_in, n_out, **kwargs))
         self.layers = nn.ModuleList(layers)

@@ -43,14 +43,18 @@ DROPOUT_FIX = "it is the probability of zeroing a unit while training; 0 turns d
 
 def _needs_units(name: str, units: int | None, factory):
     if units is None:
-        raise ValueError(f"make_activation: {name!r} learns one set of parameters per unit; pass num_features.")
+        raise ValueError(
+            f"make_activation: {name!r} learns one set of parameters per unit; pass num_features."
+        )
     return factory(units)
 
 
 def check_activation(owner: str, activation: str) -> str:
     """``activation`` if it names an activation, else a ValueError listing the allowed names."""
     if activation not in _ACTIVATIONS:
-        raise ValueError(f"{owner}: unknown activation {activation!r}; allowed: {', '.join(ACTIVATIONS)}.")
+        raise ValueError(
+            f"{owner}: unknown activation {activation!r}; allowed: {', '.join(ACTIVATIONS)}."
+        )
     return activation
 
 

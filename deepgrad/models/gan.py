@@ -42,7 +42,11 @@ class MLPGenerator(nn.Module):
     """
 
     def __init__(
-        self, latent_dim: int = 64, image_shape: Sequence[int] = (1, 28, 28), hidden=(256, 512), batch_norm: bool = True
+        self,
+        latent_dim: int = 64,
+        image_shape: Sequence[int] = (1, 28, 28),
+        hidden=(256, 512),
+        batch_norm: bool = True,
     ) -> None:
         super().__init__()
         self.image_shape = tuple(image_shape)
@@ -70,7 +74,9 @@ class MLPDiscriminator(nn.Module):
         dropout: dropout after each hidden layer (keeps D from memorizing). Default: 0.3.
     """
 
-    def __init__(self, image_shape: Sequence[int] = (1, 28, 28), hidden=(512, 256), dropout: float = 0.3) -> None:
+    def __init__(
+        self, image_shape: Sequence[int] = (1, 28, 28), hidden=(512, 256), dropout: float = 0.3
+    ) -> None:
         super().__init__()
         sizes = [math.prod(tuple(image_shape)), *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
@@ -192,7 +198,9 @@ class GAN(nn.Module):
         in_interval(real_label, "real_label", "GAN", low=0.5, high=1, include_low=False, fix=fix)
         image_shape = tuple(image_shape)
         if not image_shape or not all(isinstance(n, int) and n >= 1 for n in image_shape):
-            raise ValueError(f"GAN: image_shape must be a tuple of positive ints (got {image_shape!r}).")
+            raise ValueError(
+                f"GAN: image_shape must be a tuple of positive ints (got {image_shape!r})."
+            )
         hidden = tuple(hidden)
         if not hidden or not all(isinstance(n, int) and n >= 1 for n in hidden):
             raise ValueError(f"GAN: hidden must list positive ints (got {hidden!r}).")
@@ -200,10 +208,14 @@ class GAN(nn.Module):
         self.latent_dim, self.image_shape, self.rng = latent_dim, image_shape, rng
         self.real_label = float(real_label)
         self.generator = (
-            generator if generator is not None else MLPGenerator(latent_dim, image_shape, hidden, batch_norm)
+            generator
+            if generator is not None
+            else MLPGenerator(latent_dim, image_shape, hidden, batch_norm)
         )
         self.discriminator = (
-            discriminator if discriminator is not None else MLPDiscriminator(image_shape, hidden[::-1], dropout)
+            discriminator
+            if discriminator is not None
+            else MLPDiscriminator(image_shape, hidden[::-1], dropout)
         )
 
     def forward(self, z: Tensor) -> Tensor:
@@ -212,7 +224,13 @@ class GAN(nn.Module):
     def noise(self, n: int, generator: Generator | None = None) -> Tensor:
         """z ~ N(0, I), (n, latent_dim), on the parameters' device and dtype."""
         weight = next(iter(self.generator.parameters()))
-        return randn(n, self.latent_dim, generator=generator or self.rng, dtype=weight.dtype, device=weight.device)
+        return randn(
+            n,
+            self.latent_dim,
+            generator=generator or self.rng,
+            dtype=weight.dtype,
+            device=weight.device,
+        )
 
     def sample(self, n: int, generator: Generator | None = None) -> Tensor:
         """n generated samples (n, *image_shape), in eval mode and without gradient."""
@@ -227,7 +245,9 @@ class GAN(nn.Module):
 
     def discriminator_loss(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
         """L_D = BCE(D(x), real_label) + BCE(D(G(z)), 0), each averaged over its batch."""
-        real = F.binary_cross_entropy_with_logits(real_logits, ones_like(real_logits) * self.real_label)
+        real = F.binary_cross_entropy_with_logits(
+            real_logits, ones_like(real_logits) * self.real_label
+        )
         fake = F.binary_cross_entropy_with_logits(fake_logits, zeros_like(fake_logits))
         return real + fake
 
@@ -388,7 +408,10 @@ class GANTrainer(Trainer):
         positive_int(d_steps, "d_steps", "GANTrainer")
         callbacks = list(callbacks or [])
         for cb in callbacks:
-            if isinstance(cb, Callback) and type(cb).on_backward_end is not Callback.on_backward_end:
+            if (
+                isinstance(cb, Callback)
+                and type(cb).on_backward_end is not Callback.on_backward_end
+            ):
                 raise ValueError(
                     f"GANTrainer: GAN.train_step steps the optimizer itself, so the on_backward_end hook "
                     f"of {type(cb).__name__} would never run; leave it out of the callbacks."
@@ -430,7 +453,9 @@ class GANTrainer(Trainer):
                     real = real.reshape(real.shape[0], *gan.image_shape) if real.ndim == 2 else real
                     n = real.shape[0]
                     real_sum += float(gan.discriminator(real).sigmoid().sum().item())
-                    fake_sum += float(gan.discriminator(gan.generator(gan.noise(n))).sigmoid().sum().item())
+                    fake_sum += float(
+                        gan.discriminator(gan.generator(gan.noise(n))).sigmoid().sum().item()
+                    )
                     seen += n
         finally:
             gan.train(was_training)

@@ -57,7 +57,9 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         sizes = list(sizes)
-        if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
+        if len(sizes) < 2 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes
+        ):
             raise ValueError(
                 f"MLP: sizes must list at least two positive ints, input first and output last (got {sizes!r})."
             )
@@ -97,7 +99,9 @@ class MLP(nn.Module):
 MNIST_SIZES = (784, 1000, 500, 100, 10)
 
 
-def mnist_mlp(activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False, init: str = "kaiming") -> MLP:
+def mnist_mlp(
+    activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False, init: str = "kaiming"
+) -> MLP:
     """Seed 004's MNIST classifier: 784-1000-500-100-10 with ReLUs.
 
     The seed trains it with MSE on one-hot targets and SGD at lr = 1; the ``mnist-mlp`` recipe of the
@@ -108,7 +112,9 @@ def mnist_mlp(activation: str = "relu", dropout: float = 0.0, batch_norm: bool =
         >>> sum(p.numel() for p in mnist_mlp().parameters())
         1336610
     """
-    return MLP(list(MNIST_SIZES), activation=activation, dropout=dropout, batch_norm=batch_norm, init=init)
+    return MLP(
+        list(MNIST_SIZES), activation=activation, dropout=dropout, batch_norm=batch_norm, init=init
+    )
 
 
 __all__ = ["MLP", "MNIST_SIZES", "mnist_mlp"]

@@ -84,7 +84,9 @@ class SequenceClassifier(nn.Module):
         probability(dropout, "dropout", "SequenceClassifier", fix=DROPOUT_FIX)
         self.cell, self.pooling, self.bidirectional = cell, pooling, bool(bidirectional)
         self.embedding = nn.Embedding(vocab_size, input_size) if vocab_size is not None else None
-        self.rnn = _recurrent("SequenceClassifier", cell, input_size, hidden_size, num_layers, dropout, bidirectional)
+        self.rnn = _recurrent(
+            "SequenceClassifier", cell, input_size, hidden_size, num_layers, dropout, bidirectional
+        )
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
 
@@ -150,7 +152,9 @@ class CharLM(nn.Module):
         elif isinstance(vocab, int) and not isinstance(vocab, bool) and vocab >= 1:
             self.vocab, vocab_size = None, vocab
         else:
-            raise TypeError(f"CharLM: vocab must be a CharVocabulary or a positive int (got {vocab!r}).")
+            raise TypeError(
+                f"CharLM: vocab must be a CharVocabulary or a positive int (got {vocab!r})."
+            )
         probability(dropout, "dropout", "CharLM", fix=DROPOUT_FIX)
         self.vocab_size, self.cell = vocab_size, cell
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
@@ -194,12 +198,16 @@ class CharLM(nn.Module):
         non_negative_float(temperature, "temperature", "CharLM.generate", fix=fix)
         if isinstance(prefix, str):
             if self.vocab is None:
-                raise TypeError("CharLM.generate: this model has no vocabulary; pass the prefix as a list of ids.")
+                raise TypeError(
+                    "CharLM.generate: this model has no vocabulary; pass the prefix as a list of ids."
+                )
             ids = self.vocab.encode(prefix).tolist()
         else:
             ids = [int(i) for i in prefix]
             if any(not 0 <= i < self.vocab_size for i in ids):
-                raise ValueError(f"CharLM.generate: prefix ids must lie in [0, {self.vocab_size}) (got {ids}).")
+                raise ValueError(
+                    f"CharLM.generate: prefix ids must lie in [0, {self.vocab_size}) (got {ids})."
+                )
         if not ids:
             raise ValueError("CharLM.generate: the prefix must hold at least one character.")
         rng = (generator or default_generator).np

@@ -67,11 +67,15 @@ class VAE(nn.Module):
         non_negative_float(beta, "beta", "VAE", fix=fix)
         self.in_features, self.hidden, self.latent_dim = in_features, hidden, latent_dim
         self.beta, self.generator = float(beta), generator
-        self.encoder = nn.Sequential(nn.Linear(in_features, hidden), make_activation(activation, hidden))
+        self.encoder = nn.Sequential(
+            nn.Linear(in_features, hidden), make_activation(activation, hidden)
+        )
         self.mu = nn.Linear(hidden, latent_dim)
         self.logvar = nn.Linear(hidden, latent_dim)
         self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, hidden), make_activation(activation, hidden), nn.Linear(hidden, in_features)
+            nn.Linear(latent_dim, hidden),
+            make_activation(activation, hidden),
+            nn.Linear(hidden, in_features),
         )
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -111,7 +115,9 @@ class VAE(nn.Module):
         positive_int(n, "n", "VAE.sample")
         weight = self.mu.weight
         with no_grad():
-            z = randn(n, self.latent_dim, generator=generator, dtype=weight.dtype, device=weight.device)
+            z = randn(
+                n, self.latent_dim, generator=generator, dtype=weight.dtype, device=weight.device
+            )
             return self.decode(z).sigmoid()
 
     def reconstruct(self, x: Tensor) -> Tensor:

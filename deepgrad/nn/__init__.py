@@ -31,6 +31,7 @@ from deepgrad.nn.activation import (
 )
 from deepgrad.nn.attention import MultiheadAttention
 from deepgrad.nn.container import ModuleDict, ModuleList, ParameterList, Sequential
+from deepgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from deepgrad.nn.dropout import AlphaDropout, Dropout, Dropout2d
 from deepgrad.nn.linear import Flatten, Identity, Linear, Maxout, TiedLinear, Unflatten
 from deepgrad.nn.loss import (
@@ -74,9 +75,6 @@ from deepgrad.nn.padding import (
 )
 from deepgrad.nn.parameter import Parameter
 from deepgrad.nn.pixelshuffle import PixelShuffle, PixelUnshuffle
-from deepgrad.nn.sparse import Embedding
-from deepgrad.nn.summary import summary
-from deepgrad.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from deepgrad.nn.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -87,6 +85,8 @@ from deepgrad.nn.pooling import (
     MaxPool2d,
 )
 from deepgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+from deepgrad.nn.sparse import Embedding
+from deepgrad.nn.summary import summary
 from deepgrad.nn.transformer import (
     Transformer,
     TransformerDecoder,

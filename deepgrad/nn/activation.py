@@ -278,7 +278,9 @@ class PReLU(Module):
         tensor([-1.,  2.], grad_fn=<WhereBackward>)
     """
 
-    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
+    def __init__(
+        self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None
+    ) -> None:
         super().__init__()
         fix = "use 1 (one shared slope) or the number of channels"
         positive_int(num_parameters, "num_parameters", "PReLU", fix=fix)
@@ -437,7 +439,9 @@ class Hardtanh(Module):
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         if not min_val < max_val:
-            raise ValueError(f"Hardtanh: min_val must be < max_val (got min_val={min_val}, max_val={max_val}).")
+            raise ValueError(
+                f"Hardtanh: min_val must be < max_val (got min_val={min_val}, max_val={max_val})."
+            )
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, input: Tensor) -> Tensor:
@@ -534,7 +538,12 @@ class APL(Module):
     """
 
     def __init__(
-        self, num_features: int, hinges: int = 1, device=None, dtype=None, generator: Generator | None = None
+        self,
+        num_features: int,
+        hinges: int = 1,
+        device=None,
+        dtype=None,
+        generator: Generator | None = None,
     ) -> None:
         super().__init__()
         positive_int(num_features, "num_features", "APL")

@@ -15,7 +15,9 @@ def _index(owner: str, idx, size: int) -> int:
     try:
         idx = operator.index(idx)
     except TypeError:
-        raise TypeError(f"{owner}: indices must be integers or slices (got {type(idx).__name__})") from None
+        raise TypeError(
+            f"{owner}: indices must be integers or slices (got {type(idx).__name__})"
+        ) from None
     if not -size <= idx < size:
         raise IndexError(f"{owner}: index {idx} is out of range (length {size})")
     return idx % size
@@ -153,13 +155,17 @@ class ModuleList(Module):
         self._renumber(values)
 
     def forward(self, *args, **kwargs):
-        raise TypeError("ModuleList: a ModuleList is not callable; iterate over it in your forward().")
+        raise TypeError(
+            "ModuleList: a ModuleList is not callable; iterate over it in your forward()."
+        )
 
 
 class ModuleDict(Module):
     """A dict of modules (by string key) whose parameters are registered, in insertion order."""
 
-    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+    def __init__(
+        self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -171,7 +177,9 @@ class ModuleDict(Module):
 
     def __setitem__(self, key: str, module: Module) -> None:
         if not isinstance(module, Module):
-            raise TypeError(f"ModuleDict: value for {key!r} must be a Module (got {type(module).__name__})")
+            raise TypeError(
+                f"ModuleDict: value for {key!r} must be a Module (got {type(module).__name__})"
+            )
         self.add_module(key, module)
 
     def __delitem__(self, key: str) -> None:
@@ -209,7 +217,9 @@ class ModuleDict(Module):
             self[key] = module
 
     def forward(self, *args, **kwargs):
-        raise TypeError("ModuleDict: a ModuleDict is not callable; pick its modules by key in your forward().")
+        raise TypeError(
+            "ModuleDict: a ModuleDict is not callable; pick its modules by key in your forward()."
+        )
 
 
 class ParameterList(Module):
@@ -258,4 +268,6 @@ class ParameterList(Module):
         return ", ".join(f"({i}): Parameter{tuple(p.shape)}" for i, p in enumerate(self))
 
     def forward(self, *args, **kwargs):
-        raise TypeError("ParameterList: a ParameterList is not callable; use its parameters in your forward().")
+        raise TypeError(
+            "ParameterList: a ParameterList is not callable; use its parameters in your forward()."
+        )

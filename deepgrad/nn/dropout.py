@@ -17,7 +17,9 @@ __all__ = ["Dropout", "Dropout2d", "AlphaDropout"]
 
 
 class _DropoutBase(Module):
-    def __init__(self, p: float = 0.5, inplace: bool = False, generator: Generator | None = None) -> None:
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, generator: Generator | None = None
+    ) -> None:
         super().__init__()
         fix = "pass the dropout probability, e.g. 0.5 (p = 1 would zero everything)"
         probability(p, "p", type(self).__name__, fix=fix)

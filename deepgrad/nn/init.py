@@ -58,7 +58,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
         return math.sqrt(2.0 / (1 + slope**2))
     if nonlinearity not in _GAINS:
         allowed = ", ".join(sorted([*_GAINS, "leaky_relu"]))
-        raise ValueError(f"calculate_gain: unknown nonlinearity {nonlinearity!r}; allowed: {allowed}.")
+        raise ValueError(
+            f"calculate_gain: unknown nonlinearity {nonlinearity!r}; allowed: {allowed}."
+        )
     return _GAINS[nonlinearity]
 
 
@@ -115,19 +117,28 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     """tensor ~ U(a, b)."""
     if b < a:
         raise ValueError(f"uniform_: b must be >= a (got a={a}, b={b})")
-    values = uniform(a, b, tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device)
+    values = uniform(
+        a, b, tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device
+    )
     return _write(tensor, values)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """tensor ~ N(mean, std^2)."""
     non_negative_float(std, "std", "normal_")
-    values = normal(mean, std, tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device)
+    values = normal(
+        mean, std, tensor.shape, generator=generator, dtype=tensor.dtype, device=tensor.device
+    )
     return _write(tensor, values)
 
 
 def trunc_normal_(
-    tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None
+    tensor: Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator=None,
 ) -> Tensor:
     """tensor ~ N(mean, std^2) restricted to [a, b] (absolute bounds, as in PyTorch).
 
@@ -150,11 +161,15 @@ def trunc_normal_(
             "move the bounds closer to the mean."
         )
     xp = tensor.xp
-    values = normal(mean, std, tensor.shape, generator=generator, dtype="float64", device=tensor.device)._data
+    values = normal(
+        mean, std, tensor.shape, generator=generator, dtype="float64", device=tensor.device
+    )._data
     outside = (values < a) | (values > b)
     while bool(outside.any()):
         count = int(outside.sum())
-        redraw = normal(mean, std, (count,), generator=generator, dtype="float64", device=tensor.device)._data
+        redraw = normal(
+            mean, std, (count,), generator=generator, dtype="float64", device=tensor.device
+        )._data
         values[outside] = redraw
         outside = (values < a) | (values > b)
     return _write(tensor, xp.asarray(values, dtype=tensor.dtype))
@@ -176,7 +191,11 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
 
 
 def kaiming_uniform_(
-    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator=None,
 ) -> Tensor:
     """He et al. (2015): tensor ~ U(-b, b), b = gain * sqrt(3 / fan).
 
@@ -190,7 +209,11 @@ def kaiming_uniform_(
 
 
 def kaiming_normal_(
-    tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None
+    tensor: Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator=None,
 ) -> Tensor:
     """He et al. (2015): tensor ~ N(0, std^2), std = gain / sqrt(fan), gain = calculate_gain(nonlinearity, a).
 
@@ -215,13 +238,17 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     matrix, with the signs of R's diagonal folded in so that Q is uniformly distributed.
     """
     if tensor.ndim < 2:
-        raise ShapeError(f"orthogonal_: needs a tensor with at least 2 dimensions (got shape {tensor.shape})")
+        raise ShapeError(
+            f"orthogonal_: needs a tensor with at least 2 dimensions (got shape {tensor.shape})"
+        )
     rows = tensor.shape[0]
     cols = tensor.numel() // rows if rows else 0
     if tensor.numel() == 0:
         return tensor
     xp = tensor.xp
-    flat = normal(0.0, 1.0, (rows, cols), generator=generator, dtype="float64", device=tensor.device)._data
+    flat = normal(
+        0.0, 1.0, (rows, cols), generator=generator, dtype="float64", device=tensor.device
+    )._data
     if rows < cols:
         flat = flat.T
     q, r = xp.linalg.qr(flat)

@@ -51,7 +51,9 @@ class Linear(Module):
         (32, 10)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None
+    ) -> None:
         super().__init__()
         _check_features("Linear", in_features=in_features, out_features=out_features)
         self.in_features = in_features
@@ -117,7 +119,9 @@ class TiedLinear(Module):
         self.weight = weight
         if bias:
             bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
-            self.bias = Parameter(empty(self.out_features, device=weight.device, dtype=weight.dtype))
+            self.bias = Parameter(
+                empty(self.out_features, device=weight.device, dtype=weight.dtype)
+            )
             init.uniform_(self.bias, -bound, bound)
         else:
             self.register_parameter("bias", None)
@@ -158,12 +162,22 @@ class Maxout(Module):
         (4, 5)
     """
 
-    def __init__(self, in_features: int, out_features: int, pieces: int, bias: bool = True, device=None, dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        pieces: int,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         _check_features("Maxout", in_features=in_features, out_features=out_features)
         positive_int(pieces, "pieces", "Maxout")
         self.in_features, self.out_features, self.pieces = in_features, out_features, pieces
-        self.weight = Parameter(empty(out_features, pieces, in_features, device=device, dtype=dtype))
+        self.weight = Parameter(
+            empty(out_features, pieces, in_features, device=device, dtype=dtype)
+        )
         if bias:
             self.bias = Parameter(empty(out_features, pieces, device=device, dtype=dtype))
         else:
@@ -211,7 +225,9 @@ class Flatten(Module):
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
         if not isinstance(start_dim, int) or not isinstance(end_dim, int):
-            raise TypeError(f"Flatten: start_dim and end_dim must be ints (got {start_dim!r}, {end_dim!r})")
+            raise TypeError(
+                f"Flatten: start_dim and end_dim must be ints (got {start_dim!r}, {end_dim!r})"
+            )
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
@@ -242,7 +258,10 @@ class Unflatten(Module):
         if not isinstance(dim, int):
             raise TypeError(f"Unflatten: dim must be an int (got {dim!r})")
         sizes = tuple(unflattened_size)
-        if not all(isinstance(s, int) and (s >= 0 or s == -1) for s in sizes) or sizes.count(-1) > 1:
+        if (
+            not all(isinstance(s, int) and (s >= 0 or s == -1) for s in sizes)
+            or sizes.count(-1) > 1
+        ):
             raise ValueError(
                 f"Unflatten: unflattened_size must be non-negative ints with at most one -1 (got {unflattened_size!r})"
             )
@@ -251,11 +270,15 @@ class Unflatten(Module):
     def forward(self, x: Tensor) -> Tensor:
         ndim = x.ndim
         if not -ndim <= self.dim < ndim:
-            raise ShapeError(f"Unflatten: dim={self.dim} is out of range for an input of shape {x.shape}")
+            raise ShapeError(
+                f"Unflatten: dim={self.dim} is out of range for an input of shape {x.shape}"
+            )
         d = self.dim % ndim
         sizes = self.unflattened_size
         known = math.prod(s for s in sizes if s != -1)
-        if (-1 not in sizes and known != x.shape[d]) or (-1 in sizes and (known == 0 or x.shape[d] % known)):
+        if (-1 not in sizes and known != x.shape[d]) or (
+            -1 in sizes and (known == 0 or x.shape[d] % known)
+        ):
             raise ShapeError(
                 f"Unflatten: sizes {sizes} do not multiply to the size {x.shape[d]} of dim {self.dim} "
                 f"(input shape {x.shape})"

@@ -45,7 +45,7 @@ class RemovableHandle:
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
 
-    def __enter__(self) -> "RemovableHandle":
+    def __enter__(self) -> RemovableHandle:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -192,11 +192,17 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise AttributeError(_init_first(self, name))
         if not isinstance(name, str):
-            raise TypeError(f"{type(self).__name__}.{method}: name must be a str (got {type(name).__name__})")
+            raise TypeError(
+                f"{type(self).__name__}.{method}: name must be a str (got {type(name).__name__})"
+            )
         if name == "" or "." in name:
-            raise KeyError(f"{type(self).__name__}.{method}: name must be non-empty and contain no '.' (got {name!r})")
+            raise KeyError(
+                f"{type(self).__name__}.{method}: name must be non-empty and contain no '.' (got {name!r})"
+            )
         if name in self.__dict__:
-            raise KeyError(f"{type(self).__name__}.{method}: attribute '{name}' already exists and is not a {kind}")
+            raise KeyError(
+                f"{type(self).__name__}.{method}: attribute '{name}' already exists and is not a {kind}"
+            )
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (a Parameter, or None for an absent one such as ``bias=False``)."""
@@ -263,7 +269,9 @@ class Module:
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if name not in module._parameters:
-            raise AttributeError(f"get_parameter: '{module_path or type(self).__name__}' has no parameter '{name}'")
+            raise AttributeError(
+                f"get_parameter: '{module_path or type(self).__name__}' has no parameter '{name}'"
+            )
         return module._parameters[name]
 
     def get_buffer(self, target: str) -> Tensor:
@@ -271,11 +279,15 @@ class Module:
         module_path, _, name = target.rpartition(".")
         module = self.get_submodule(module_path)
         if name not in module._buffers:
-            raise AttributeError(f"get_buffer: '{module_path or type(self).__name__}' has no buffer '{name}'")
+            raise AttributeError(
+                f"get_buffer: '{module_path or type(self).__name__}' has no buffer '{name}'"
+            )
         return module._buffers[name]
 
     # -- walking the tree -----------------------------------------------------------------------
-    def named_modules(self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True):
+    def named_modules(
+        self, memo: set | None = None, prefix: str = "", remove_duplicate: bool = True
+    ):
         """Yield (dotted name, module) for self and every descendant, each module once."""
         if memo is None:
             memo = set()
@@ -287,7 +299,9 @@ class Module:
         for name, module in self._modules.items():
             if module is None:
                 continue
-            yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
+            yield from module.named_modules(
+                memo, prefix + ("." if prefix else "") + name, remove_duplicate
+            )
 
     def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
@@ -305,7 +319,11 @@ class Module:
             yield module
 
     def _named_members(self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool):
-        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         seen = set()
         for module_prefix, module in modules:
             for name, value in module.__dict__[registry].items():
@@ -317,7 +335,9 @@ class Module:
                     seen.add(id(value))
                 yield module_prefix + ("." if module_prefix else "") + name, value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ):
         """Yield (dotted name, Parameter); a parameter shared by two modules comes once."""
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
@@ -402,9 +422,9 @@ class Module:
         for arg in args:
             if isinstance(arg, Tensor):
                 device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, str) and (arg == "cpu" or arg.startswith("cuda")):
-                device = arg
-            elif hasattr(arg, "type") and hasattr(arg, "index"):
+            elif (isinstance(arg, str) and (arg == "cpu" or arg.startswith("cuda"))) or (
+                hasattr(arg, "type") and hasattr(arg, "index")
+            ):
                 device = arg
             else:
                 dtype = arg
@@ -415,13 +435,15 @@ class Module:
                     f"{type(self).__name__}.to: only floating-point dtypes are allowed (got {dtype}); "
                     "integer parameters cannot be trained."
                 )
-            self._apply_to_arrays(lambda a: a if a.dtype == dtype else a.astype(dtype), floating_only=True)
+            self._apply_to_arrays(
+                lambda a: a if a.dtype == dtype else a.astype(dtype), floating_only=True
+            )
         if device is not None:
             device = parse_device(device)
             self._apply_to_arrays(lambda a: to_device(a, device), floating_only=False)
         return self
 
-    def float(self) -> Module:  # noqa: A003 - PyTorch's name
+    def float(self) -> Module:
         return self.to(dtype="float32")
 
     def double(self) -> Module:
@@ -437,7 +459,9 @@ class Module:
         return self.to(device="cpu")
 
     # -- saving and loading --------------------------------------------------------------------
-    def state_dict(self, destination: OrderedDict | None = None, prefix: str = "", keep_vars: bool = False):
+    def state_dict(
+        self, destination: OrderedDict | None = None, prefix: str = "", keep_vars: bool = False
+    ):
         """Every parameter and persistent buffer by dotted name (an OrderedDict of Tensors).
 
         Tensors are detached (they share memory with the model) unless ``keep_vars``.
@@ -445,7 +469,9 @@ class Module:
         """
         if destination is None:
             destination = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip("."), remove_duplicate=False):
+        for module_prefix, module in self.named_modules(
+            prefix=prefix.rstrip("."), remove_duplicate=False
+        ):
             head = module_prefix + "." if module_prefix else ""
             for name, param in module._parameters.items():
                 if param is not None:
@@ -486,7 +512,9 @@ class Module:
                     f"(got {type(value).__name__}: {exc})"
                 ) from None
             if tuple(array.shape) != tuple(target.shape):
-                mismatched.append(f"{key}: checkpoint {tuple(array.shape)} vs model {tuple(target.shape)}")
+                mismatched.append(
+                    f"{key}: checkpoint {tuple(array.shape)} vs model {tuple(target.shape)}"
+                )
             sources[key] = array
         if mismatched or (strict and (missing or unexpected)):
             raise RuntimeError(_load_report(type(self).__name__, missing, unexpected, mismatched))
@@ -518,7 +546,9 @@ class Module:
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
-def _load_report(name: str, missing: list[str], unexpected: list[str], mismatched: list[str]) -> str:
+def _load_report(
+    name: str, missing: list[str], unexpected: list[str], mismatched: list[str]
+) -> str:
     """The load_state_dict error: every missing, unexpected and mis-shaped key, and what to do."""
     lines = [f"{name}.load_state_dict: the state dict does not fit the model; nothing was loaded."]
     if missing:

@@ -43,7 +43,9 @@ class _NormBase(Module):
         positive_int(num_features, "num_features", name)
         positive_float(eps, "eps", name)
         if momentum is not None:
-            probability(momentum, "momentum", name, closed=True, fix="pass None for a cumulative average")
+            probability(
+                momentum, "momentum", name, closed=True, fix="pass None for a cumulative average"
+            )
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
@@ -212,9 +214,13 @@ class LayerNorm(Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        shape = (
+            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        )
         if not shape or any(not isinstance(n, int) or n < 1 for n in shape):
-            raise ValueError(f"LayerNorm: normalized_shape must be positive ints (got {normalized_shape!r}).")
+            raise ValueError(
+                f"LayerNorm: normalized_shape must be positive ints (got {normalized_shape!r})."
+            )
         positive_float(eps, "eps", "LayerNorm")
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         if elementwise_affine:
@@ -239,7 +245,9 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
 
 
 class _InstanceNorm(_NormBase):

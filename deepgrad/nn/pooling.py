@@ -11,8 +11,15 @@ from deepgrad.ops.conv import ntuple
 class _MaxPoolNd(Module):
     _dims = 2
 
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False) -> None:
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        dilation=1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
         super().__init__()
         name, dims = type(self).__name__, self._dims
         self.kernel_size = ntuple(name, "kernel_size", kernel_size, dims)
@@ -21,14 +28,18 @@ class _MaxPoolNd(Module):
         self.dilation = ntuple(name, "dilation", dilation, dims)
         for p, k in zip(self.padding, self.kernel_size):
             if p > k // 2:
-                raise ValueError(f"{name}: padding should be at most half of the kernel size (got {padding}, "
-                                 f"kernel_size={kernel_size})")
+                raise ValueError(
+                    f"{name}: padding should be at most half of the kernel size (got {padding}, "
+                    f"kernel_size={kernel_size})"
+                )
         self.return_indices = bool(return_indices)
         self.ceil_mode = bool(ceil_mode)
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
 
 
 class MaxPool2d(_MaxPoolNd):
@@ -52,8 +63,15 @@ class MaxPool2d(_MaxPoolNd):
     """
 
     def forward(self, input: Tensor):
-        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
+        return F.max_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -68,15 +86,29 @@ class MaxPool1d(_MaxPoolNd):
     _dims = 1
 
     def forward(self, input: Tensor):
-        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
+        return F.max_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
 
 
 class _AvgPoolNd(Module):
     _dims = 2
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False, count_include_pad: bool = True,
-                 divisor_override: int | None = None) -> None:
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
         super().__init__()
         name, dims = type(self).__name__, self._dims
         self.kernel_size = ntuple(name, "kernel_size", kernel_size, dims)
@@ -84,12 +116,18 @@ class _AvgPoolNd(Module):
         self.padding = ntuple(name, "padding", padding, dims, minimum=0)
         for p, k in zip(self.padding, self.kernel_size):
             if p > k // 2:
-                raise ValueError(f"{name}: padding should be at most half of the kernel size (got {padding}, "
-                                 f"kernel_size={kernel_size})")
+                raise ValueError(
+                    f"{name}: padding should be at most half of the kernel size (got {padding}, "
+                    f"kernel_size={kernel_size})"
+                )
         if divisor_override is not None and (
-            isinstance(divisor_override, bool) or not isinstance(divisor_override, int) or divisor_override == 0
+            isinstance(divisor_override, bool)
+            or not isinstance(divisor_override, int)
+            or divisor_override == 0
         ):
-            raise ValueError(f"{name}: divisor_override must be a non-zero int or None (got {divisor_override!r})")
+            raise ValueError(
+                f"{name}: divisor_override must be a non-zero int or None (got {divisor_override!r})"
+            )
         self.ceil_mode = bool(ceil_mode)
         self.count_include_pad = bool(count_include_pad)
         self.divisor_override = divisor_override
@@ -119,8 +157,15 @@ class AvgPool2d(_AvgPoolNd):
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
+        return F.avg_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
 
 
 class AvgPool1d(_AvgPoolNd):
@@ -134,18 +179,36 @@ class AvgPool1d(_AvgPoolNd):
 
     _dims = 1
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-                 count_include_pad: bool = True) -> None:
+    def __init__(
+        self,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad)
 
     def forward(self, input: Tensor) -> Tensor:
-        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+        return F.avg_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
 
 
 def _check_output_size(name: str, output_size, dims: int):
-    sizes = (output_size,) * dims if output_size is None or isinstance(output_size, int) else tuple(output_size)
-    if len(sizes) != dims or any(s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 1)
-                                 for s in sizes):
+    sizes = (
+        (output_size,) * dims
+        if output_size is None or isinstance(output_size, int)
+        else tuple(output_size)
+    )
+    if len(sizes) != dims or any(
+        s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 1) for s in sizes
+    ):
         raise ValueError(
             f"{name}: output_size must be a positive int, None, or a tuple of {dims} (got {output_size!r})"
         )

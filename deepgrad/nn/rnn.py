@@ -37,9 +37,19 @@ def _reset_uniform(module: Module, hidden_size: int) -> None:
 class RNNBase(Module):
     """Shared parameters and the layer loop of RNN, LSTM and GRU (see those classes)."""
 
-    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
-                 dtype=None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         positive_int(input_size, "input_size", name)
@@ -49,7 +59,11 @@ class RNNBase(Module):
         probability(dropout, "dropout", name, closed=True, fix=fix)
         self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
+        self.bias, self.batch_first, self.bidirectional = (
+            bool(bias),
+            bool(batch_first),
+            bool(bidirectional),
+        )
         self.dropout = float(dropout)
         gate_size = _GATES[mode] * hidden_size
         directions = 2 if bidirectional else 1
@@ -57,7 +71,10 @@ class RNNBase(Module):
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * directions
             for suffix in ("", "_reverse")[:directions]:
-                shapes = [("weight_ih", (gate_size, layer_input)), ("weight_hh", (gate_size, hidden_size))]
+                shapes = [
+                    ("weight_ih", (gate_size, layer_input)),
+                    ("weight_hh", (gate_size, hidden_size)),
+                ]
                 if bias:
                     shapes += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
                 for kind, shape in shapes:
@@ -79,7 +96,11 @@ class RNNBase(Module):
 
     def _layer_params(self, layer: int, suffix: str) -> tuple:
         """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction (biases None without bias)."""
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if self.bias else ("weight_ih", "weight_hh")
+        names = (
+            ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            if self.bias
+            else ("weight_ih", "weight_hh")
+        )
         params = tuple(getattr(self, f"{kind}_l{layer}{suffix}") for kind in names)
         return params if self.bias else params + (None, None)
 
@@ -112,7 +133,9 @@ class RNNBase(Module):
         if state is None:
             return zeros(*expected, dtype=x.dtype, device=x.device)
         if not isinstance(state, Tensor):
-            raise TypeError(f"{type(self).__name__}: {what} must be a Tensor (got {type(state).__name__})")
+            raise TypeError(
+                f"{type(self).__name__}: {what} must be a Tensor (got {type(state).__name__})"
+            )
         if unbatched:
             if state.ndim != 2:
                 raise ShapeError(
@@ -139,7 +162,9 @@ class RNNBase(Module):
             outputs = []
             for direction, suffix in enumerate(("", "_reverse")[:directions]):
                 index = layer * directions + direction
-                out, last = layer_fn(x, [s[index] for s in states], self._layer_params(layer, suffix), direction == 1)
+                out, last = layer_fn(
+                    x, [s[index] for s in states], self._layer_params(layer, suffix), direction == 1
+                )
                 outputs.append(out)
                 for kept, value in zip(finals, last):
                     kept.append(value)
@@ -188,8 +213,11 @@ class RNNBase(Module):
         # packed row (t, k) is step t of the k-th longest sequence; find it in its group's output
         order = packed.sorted_indices
         sorted_batch = list(range(len(lengths))) if order is None else order.tolist()
-        rows = [slot[b][0] + t * slot[b][2] + slot[b][1]
-                for t, size in enumerate(packed.batch_sizes.tolist()) for b in sorted_batch[:size]]
+        rows = [
+            slot[b][0] + t * slot[b][2] + slot[b][1]
+            for t, size in enumerate(packed.batch_sizes.tolist())
+            for b in sorted_batch[:size]
+        ]
         flat = cat(pieces, dim=0)
         data = flat[flat.xp.asarray(rows)]
         restore = tensor(np.argsort(batch_order), device=x.device)
@@ -265,17 +293,39 @@ class RNN(RNNBase):
         ((5, 3, 20), (2, 3, 20))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
         one_of(nonlinearity, ("tanh", "relu"), "nonlinearity", "RNN")
-        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
-                         bias, batch_first, dropout, bidirectional, device=device, dtype=dtype)
+        super().__init__(
+            "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None) -> tuple:
         def layer(x, state, params, reverse):
-            out, h = F.rnn_layer(x, state[0], *params, nonlinearity=self.nonlinearity, reverse=reverse)
+            out, h = F.rnn_layer(
+                x, state[0], *params, nonlinearity=self.nonlinearity, reverse=reverse
+            )
             return out, (h,)
 
         output, (h_n,) = self._forward(input, [hx], ["hx"], layer)
@@ -318,11 +368,30 @@ class LSTM(RNNBase):
         ((3, 5, 40), (2, 3, 20))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
-                 dtype=None) -> None:
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device=device, dtype=dtype)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, input: Tensor | PackedSequence, hx: tuple | None = None) -> tuple:
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
@@ -360,11 +429,30 @@ class GRU(RNNBase):
         ((5, 3, 20), (2, 3, 20))
     """
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, device=None,
-                 dtype=None) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device=device, dtype=dtype)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, input: Tensor | PackedSequence, hx: Tensor | None = None) -> tuple:
         def layer(x, state, params, reverse):
@@ -379,7 +467,9 @@ class GRU(RNNBase):
 class _CellBase(Module):
     _gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         positive_int(input_size, "input_size", name)
@@ -410,7 +500,9 @@ class _CellBase(Module):
                 f"(got shape {input.shape})"
             )
         if input.dtype != self.weight_ih.dtype:
-            raise DTypeError(f"{name}: input is {input.dtype} but the parameters are {self.weight_ih.dtype}")
+            raise DTypeError(
+                f"{name}: input is {input.dtype} but the parameters are {self.weight_ih.dtype}"
+            )
         unbatched = input.ndim == 1
         x = input.unsqueeze(0) if unbatched else input
         return x, unbatched
@@ -453,8 +545,15 @@ class RNNCell(_CellBase):
         (3, 8)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
-                 device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        device=None,
+        dtype=None,
+    ) -> None:
         one_of(nonlinearity, ("tanh", "relu"), "nonlinearity", "RNNCell")
         super().__init__(input_size, hidden_size, bias, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
@@ -462,7 +561,9 @@ class RNNCell(_CellBase):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         x, unbatched = self._check(input)
         h = self._state(hx, x, unbatched, "hx")
-        out = F.rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
+        out = F.rnn_cell(
+            x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity
+        )
         return out.squeeze(0) if unbatched else out
 
 

@@ -58,7 +58,11 @@ class Embedding(Module):
         positive_int(embedding_dim, "embedding_dim", "Embedding")
         if padding_idx is not None:
             padding_idx = F._padding_index(padding_idx, num_embeddings)
-        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.num_embeddings, self.embedding_dim, self.padding_idx = (
+            num_embeddings,
+            embedding_dim,
+            padding_idx,
+        )
         self.weight = Parameter(empty(num_embeddings, embedding_dim, device=device, dtype=dtype))
         self.reset_parameters(generator)
 
@@ -74,7 +78,9 @@ class Embedding(Module):
         return F.embedding(input, self.weight, self.padding_idx)
 
     @classmethod
-    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None) -> Embedding:
+    def from_pretrained(
+        cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None
+    ) -> Embedding:
         """An Embedding whose table is a copy of ``embeddings`` (num_embeddings, embedding_dim).
 
         Args:

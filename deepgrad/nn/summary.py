@@ -71,15 +71,31 @@ class ModelSummary:
             label = "  " * row.depth + f"{row.name} ({row.type})"
             if row.calls > 1:
                 label += f" x{row.calls}"
-            body.append((label, _shape_text(row.output_shape), f"{row.params:,}", f"{row.non_trainable_params:,}"))
+            body.append(
+                (
+                    label,
+                    _shape_text(row.output_shape),
+                    f"{row.params:,}",
+                    f"{row.non_trainable_params:,}",
+                )
+            )
         widths = [max(len(r[i]) for r in [header, *body]) for i in range(4)]
         line = "  ".join("-" * w for w in widths)
         rule = "=" * len(line)
 
         def fmt(cells):
-            return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+            return "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            )
 
-        lines = [f"Model: {self.model_name}", rule, fmt(header), line, *(fmt(r) for r in body), rule]
+        lines = [
+            f"Model: {self.model_name}",
+            rule,
+            fmt(header),
+            line,
+            *(fmt(r) for r in body),
+            rule,
+        ]
         lines += [
             f"Total params: {self.total_params:,}",
             f"Trainable params: {self.trainable_params:,}",

@@ -10,7 +10,7 @@ it builds the causal mask (PyTorch asks for the mask as well).
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.nn import functional as F
@@ -21,8 +21,8 @@ from deepgrad.nn.dropout import Dropout
 from deepgrad.nn.linear import Linear
 from deepgrad.nn.module import Module
 from deepgrad.nn.normalization import LayerNorm
-from deepgrad.ops.creation import full
 from deepgrad.ops.composite import triu
+from deepgrad.ops.creation import full
 
 __all__ = [
     "TransformerEncoderLayer",

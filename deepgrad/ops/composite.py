@@ -20,7 +20,9 @@ def mean(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     if dtype is not None:
         x = x.to(dtype)
     if x._data.dtype.kind not in "fV":
-        raise TypeError(f"mean: needs a floating-point tensor (got {x.dtype}); use x.float().mean()")
+        raise TypeError(
+            f"mean: needs a floating-point tensor (got {x.dtype}); use x.float().mean()"
+        )
     dims = rd.normalize_dims("mean", dim, x._data.ndim)
     count = math.prod(x._data.shape[d] for d in dims)
     return rd.Sum.apply(x, dims=dims, keepdim=keepdim) * (1.0 / count if count else float("nan"))
@@ -32,7 +34,9 @@ def var(x: Tensor, dim=None, correction: int = 1, keepdim: bool = False) -> Tens
     count = math.prod(x._data.shape[d] for d in dims)
     centered = x - mean(x, dims, keepdim=True)
     denom = max(count - correction, 0)
-    return rd.Sum.apply(centered * centered, dims=dims, keepdim=keepdim) * (1.0 / denom if denom else float("nan"))
+    return rd.Sum.apply(centered * centered, dims=dims, keepdim=keepdim) * (
+        1.0 / denom if denom else float("nan")
+    )
 
 
 def std(x: Tensor, dim=None, correction: int = 1, keepdim: bool = False) -> Tensor:
@@ -69,7 +73,9 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Insert a dimension of size 1 at ``dim``."""
     ndim = x._data.ndim
     if not -ndim - 1 <= dim <= ndim:
-        raise ShapeError(f"unsqueeze: dim {dim} out of range for shape {x.shape} (allowed {-ndim - 1}..{ndim})")
+        raise ShapeError(
+            f"unsqueeze: dim {dim} out of range for shape {x.shape} (allowed {-ndim - 1}..{ndim})"
+        )
     dim %= ndim + 1
     shape = x._data.shape
     return sh.reshape(x, shape[:dim] + (1,) + shape[dim:])
@@ -93,7 +99,9 @@ def stack(tensors, dim: int = 0) -> Tensor:
     shape = tensors[0].shape
     for i, t in enumerate(tensors):
         if t.shape != shape:
-            raise ShapeError(f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {shape}; all must match")
+            raise ShapeError(
+                f"stack: tensor {i} has shape {t.shape} but tensor 0 has shape {shape}; all must match"
+            )
     return sh.cat([unsqueeze(t, dim) for t in tensors], dim=dim)
 
 
@@ -133,7 +141,9 @@ def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) -> Ten
     if dtype is not None:
         x = x.to(dtype)
     if x._data.dtype.kind not in "fV":
-        raise TypeError(f"norm: needs a floating-point tensor (got {x.dtype}); use x.float().norm()")
+        raise TypeError(
+            f"norm: needs a floating-point tensor (got {x.dtype}); use x.float().norm()"
+        )
     if p == "fro":
         p = 2
     if isinstance(p, str) or not isinstance(p, (int, float)):
@@ -177,8 +187,14 @@ def unflatten(x: Tensor, dim: int, sizes) -> Tensor:
     sizes = tuple(int(s) for s in sizes)
     n = x._data.shape[d]
     known = math.prod(s for s in sizes if s != -1)
-    if sizes.count(-1) > 1 or (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
-        raise ShapeError(f"unflatten: sizes {sizes} do not multiply to dim {dim}'s size {n} (shape {x.shape})")
+    if (
+        sizes.count(-1) > 1
+        or (-1 in sizes and (known == 0 or n % known))
+        or (-1 not in sizes and known != n)
+    ):
+        raise ShapeError(
+            f"unflatten: sizes {sizes} do not multiply to dim {dim}'s size {n} (shape {x.shape})"
+        )
     if -1 in sizes:
         sizes = tuple(n // known if s == -1 else s for s in sizes)
     shape = x._data.shape
@@ -196,7 +212,9 @@ def movedim(x: Tensor, source, destination) -> Tensor:
     src = (source,) if isinstance(source, int) else tuple(source)
     dst = (destination,) if isinstance(destination, int) else tuple(destination)
     if len(src) != len(dst):
-        raise ValueError(f"movedim: source {source} and destination {destination} need the same length")
+        raise ValueError(
+            f"movedim: source {source} and destination {destination} need the same length"
+        )
     src = tuple(_dim("movedim", s, ndim) for s in src)
     dst = tuple(_dim("movedim", s, ndim) for s in dst)
     if len(set(src)) != len(src) or len(set(dst)) != len(dst):
@@ -298,7 +316,7 @@ def cumprod(x: Tensor, dim: int, dtype=None) -> Tensor:
     """
     if dtype is not None:
         x = x.to(dtype)
-    elif x._data.dtype.kind in "bu" or x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8:
+    elif x._data.dtype.kind in "bu" or (x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8):
         x = x.to("int64")  # like PyTorch
     if x._data.ndim == 0:
         rd.normalize_dims("cumprod", dim, 0)
@@ -317,7 +335,9 @@ def flip(x: Tensor, dims) -> Tensor:
     dims = rd.normalize_dims("flip", dims, x._data.ndim)
     if not dims:
         return x
-    return sh.getitem(x, tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(max(dims) + 1)))
+    return sh.getitem(
+        x, tuple(slice(None, None, -1) if i in dims else slice(None) for i in range(max(dims) + 1))
+    )
 
 
 def roll(x: Tensor, shifts, dims=None) -> Tensor:
@@ -342,7 +362,7 @@ def roll(x: Tensor, shifts, dims=None) -> Tensor:
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:  # noqa: A002 - PyTorch's names
+def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
     """Pad the last len(pad)/2 dimensions: ``pad = (left, right)`` for the last one, then the one
     before it, and so on (PyTorch's order). Negative amounts crop.
 
@@ -367,16 +387,24 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:  # no
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: unknown mode {mode!r}; allowed: {', '.join(_PAD_MODES)}")
     if mode != "constant" and value not in (None, 0):
-        raise ValueError(f"pad: value is only used with mode='constant' (got mode={mode!r}, value={value})")
+        raise ValueError(
+            f"pad: value is only used with mode='constant' (got mode={mode!r}, value={value})"
+        )
     amounts = {ndim - 1 - i: (pad[2 * i], pad[2 * i + 1]) for i in range(len(pad) // 2)}
     x = input
     crop = tuple(
-        slice(max(-amounts[d][0], 0), x._data.shape[d] - max(-amounts[d][1], 0)) if d in amounts else slice(None)
+        slice(max(-amounts[d][0], 0), x._data.shape[d] - max(-amounts[d][1], 0))
+        if d in amounts
+        else slice(None)
         for d in range(ndim)
     )
     if any(min(a) < 0 for a in amounts.values()):
         x = sh.getitem(x, crop)
-    amounts = {d: (max(left, 0), max(right, 0)) for d, (left, right) in amounts.items() if left > 0 or right > 0}
+    amounts = {
+        d: (max(left, 0), max(right, 0))
+        for d, (left, right) in amounts.items()
+        if left > 0 or right > 0
+    }
     if not amounts:
         return x
     if mode == "constant":
@@ -410,7 +438,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:  # no
 def _pad_constant(x: Tensor, amounts: dict, value) -> Tensor:
     shape = tuple(n + sum(amounts.get(d, (0, 0))) for d, n in enumerate(x._data.shape))
     inside = tuple(
-        slice(amounts[d][0], amounts[d][0] + n) if d in amounts else slice(None) for d, n in enumerate(x._data.shape)
+        slice(amounts[d][0], amounts[d][0] + n) if d in amounts else slice(None)
+        for d, n in enumerate(x._data.shape)
     )
     y = sh.IndexPutAdd.apply(x, shape=shape, index=inside)
     if value == 0:

@@ -67,10 +67,14 @@ def im2col(xp, xpad, kernel, out_hw, stride, dilation):
         shape=(c, kh, kw, ho, wo, n),
         strides=(s_c, s_h * dilation[0], s_w * dilation[1], s_h * stride[0], s_w * stride[1], s_n),
     )
-    return windows.reshape(c * kh * kw, ho * wo * n)  # the one copy (a view when kh = kw = 1, stride 1)
+    return windows.reshape(
+        c * kh * kw, ho * wo * n
+    )  # the one copy (a view when kh = kw = 1, stride 1)
 
 
-def conv_out_size(size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int) -> int:
+def conv_out_size(
+    size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int
+) -> int:
     return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
 
 
@@ -132,11 +136,17 @@ def conv2d_input_grad_array(xp, dy_chwn, w, b, in_hw, stride, padding, dilation,
     c = c_group * groups
     (top, bottom), (left, right) = padding
     h, w_in = in_hw
-    w_t = w.reshape(groups, o // groups, c_group * kh * kw).transpose(0, 2, 1).reshape(c * kh * kw, o // groups)
+    w_t = (
+        w.reshape(groups, o // groups, c_group * kh * kw)
+        .transpose(0, 2, 1)
+        .reshape(c * kh * kw, o // groups)
+    )
     if groups == 1:
         cols = matmul_wide(xp, w_t, dy_chwn.reshape(o, -1))
     else:
-        cols = xp.matmul(w_t.reshape(groups, -1, o // groups), dy_chwn.reshape(groups, o // groups, -1))
+        cols = xp.matmul(
+            w_t.reshape(groups, -1, o // groups), dy_chwn.reshape(groups, o // groups, -1)
+        )
     cols = cols.reshape(c, kh, kw, ho, wo, n)
     dxpad = xp.zeros((c, h + top + bottom, w_in + left + right, n), dtype=dy_chwn.dtype)
     sh, sw = stride
@@ -144,7 +154,9 @@ def conv2d_input_grad_array(xp, dy_chwn, w, b, in_hw, stride, padding, dilation,
         r0 = i * dilation[0]
         for j in range(kw):
             c0 = j * dilation[1]
-            dxpad[:, r0 : r0 + sh * (ho - 1) + 1 : sh, c0 : c0 + sw * (wo - 1) + 1 : sw] += cols[:, i, j]
+            dxpad[:, r0 : r0 + sh * (ho - 1) + 1 : sh, c0 : c0 + sw * (wo - 1) + 1 : sw] += cols[
+                :, i, j
+            ]
     dx = dxpad[:, top : top + h, left : left + w_in]
     if b is not None:
         dx += b[:, None, None, None]
@@ -176,7 +188,17 @@ class Conv2d(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1, x_chwn=None):
+    def forward(
+        ctx,
+        x,
+        w,
+        b=None,
+        stride=(1, 1),
+        padding=((0, 0), (0, 0)),
+        dilation=(1, 1),
+        groups=1,
+        x_chwn=None,
+    ):
         ctx.save_inputs(0, 1)
         ctx.geometry = (stride, padding, dilation, groups)
         # The padded (C, H, W, N) copy of x is as large as x; keeping it saves redoing it for dw.
@@ -192,13 +214,26 @@ class Conv2d(Function):
         dx = dw = db = None
         if need[0]:
             dx = ConvTranspose2d.apply(
-                dy, w, stride=stride, padding=padding, dilation=dilation, groups=groups,
-                in_hw=x.shape[2:], y_chwn=dy_chwn,
+                dy,
+                w,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=groups,
+                in_hw=x.shape[2:],
+                y_chwn=dy_chwn,
             )
         if need[1]:
             dw = Conv2dWeightGrad.apply(
-                x, dy, kernel=w.shape[2:], stride=stride, padding=padding, dilation=dilation, groups=groups,
-                x_chwn=ctx.x_chwn, dy_chwn=dy_chwn,
+                x,
+                dy,
+                kernel=w.shape[2:],
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=groups,
+                x_chwn=ctx.x_chwn,
+                dy_chwn=dy_chwn,
             )
         if len(need) > 2 and need[2]:
             db = bias_grad(dy)
@@ -213,12 +248,24 @@ class ConvTranspose2d(Function):
     """
 
     @staticmethod
-    def forward(ctx, y, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1,
-                in_hw=(1, 1), y_chwn=None):
+    def forward(
+        ctx,
+        y,
+        w,
+        b=None,
+        stride=(1, 1),
+        padding=((0, 0), (0, 0)),
+        dilation=(1, 1),
+        groups=1,
+        in_hw=(1, 1),
+        y_chwn=None,
+    ):
         ctx.save_inputs(0, 1)
         ctx.geometry = (stride, padding, dilation, groups)
         ctx.y_chwn = y_chwn = to_chwn(ctx.xp, y) if y_chwn is None else y_chwn
-        return conv2d_input_grad_array(ctx.xp, y_chwn, w, b, tuple(in_hw), stride, padding, dilation, groups)
+        return conv2d_input_grad_array(
+            ctx.xp, y_chwn, w, b, tuple(in_hw), stride, padding, dilation, groups
+        )
 
     @staticmethod
     def backward(ctx, dx):
@@ -228,12 +275,27 @@ class ConvTranspose2d(Function):
         dx_chwn = to_chwn(ctx.xp, dx._data, padding)
         dy = dw = db = None
         if need[0]:
-            dy = Conv2d.apply(dx, w, stride=stride, padding=padding, dilation=dilation, groups=groups, x_chwn=dx_chwn)
+            dy = Conv2d.apply(
+                dx,
+                w,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=groups,
+                x_chwn=dx_chwn,
+            )
             dy = crop_to(dy, y.shape)
         if need[1]:
             dw = Conv2dWeightGrad.apply(
-                dx, y, kernel=w.shape[2:], stride=stride, padding=padding, dilation=dilation, groups=groups,
-                x_chwn=dx_chwn, dy_chwn=ctx.y_chwn,
+                dx,
+                y,
+                kernel=w.shape[2:],
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=groups,
+                x_chwn=dx_chwn,
+                dy_chwn=ctx.y_chwn,
             )
         if len(need) > 2 and need[2]:
             db = bias_grad(dx)
@@ -247,8 +309,18 @@ class Conv2dWeightGrad(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, g, kernel=(1, 1), stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1,
-                x_chwn=None, dy_chwn=None):
+    def forward(
+        ctx,
+        x,
+        g,
+        kernel=(1, 1),
+        stride=(1, 1),
+        padding=((0, 0), (0, 0)),
+        dilation=(1, 1),
+        groups=1,
+        x_chwn=None,
+        dy_chwn=None,
+    ):
         ctx.save_inputs(0, 1)
         ctx.geometry = (stride, padding, dilation, groups)
         xp = ctx.xp
@@ -264,10 +336,18 @@ class Conv2dWeightGrad(Function):
         dx = dg = None
         if need_x:
             dx = ConvTranspose2d.apply(
-                g, ddw, stride=stride, padding=padding, dilation=dilation, groups=groups, in_hw=x.shape[2:]
+                g,
+                ddw,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=groups,
+                in_hw=x.shape[2:],
             )
         if need_g:
-            dg = Conv2d.apply(x, ddw, stride=stride, padding=padding, dilation=dilation, groups=groups)
+            dg = Conv2d.apply(
+                x, ddw, stride=stride, padding=padding, dilation=dilation, groups=groups
+            )
             dg = crop_to(dg, g.shape)
         return dx, dg
 
@@ -314,9 +394,13 @@ def _conv_padding(name: str, padding, kernel: tuple, stride: tuple, dilation: tu
             pads = []
             for k, d in zip(kernel, dilation):
                 total = d * (k - 1)
-                pads.append((total // 2, total - total // 2))  # the odd extra goes after, as in PyTorch
+                pads.append(
+                    (total // 2, total - total // 2)
+                )  # the odd extra goes after, as in PyTorch
             return tuple(pads)
-        raise ValueError(f"{name}: padding must be an int, a tuple, 'valid' or 'same' (got {padding!r})")
+        raise ValueError(
+            f"{name}: padding must be an int, a tuple, 'valid' or 'same' (got {padding!r})"
+        )
     return tuple((p, p) for p in ntuple(name, "padding", padding, len(kernel), minimum=0))
 
 
@@ -355,8 +439,15 @@ def _check_groups(name: str, groups: int, in_channels: int, out_channels: int):
         )
 
 
-def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:
+def conv2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
     """2-D cross-correlation (PyTorch's conv2d): y = b + sum over the window of w * x.
 
     Args:
@@ -410,8 +501,15 @@ def _check_bias(name: str, bias, channels: int):
         raise ShapeError(f"{name}: bias must have shape ({channels},) (got {bias.shape})")
 
 
-def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,
-           groups: int = 1) -> Tensor:
+def conv1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    dilation=1,
+    groups: int = 1,
+) -> Tensor:
     """1-D cross-correlation (PyTorch's conv1d), computed as conv2d on a height-1 image.
 
     Args:
@@ -432,12 +530,22 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     _check_tensors("conv1d", input, weight, bias, 1)
     stride = ntuple("conv1d", "stride", stride, 1)
     dilation = ntuple("conv1d", "dilation", dilation, 1)
-    padding = padding if isinstance(padding, str) else ntuple("conv1d", "padding", padding, 1, minimum=0)
+    padding = (
+        padding if isinstance(padding, str) else ntuple("conv1d", "padding", padding, 1, minimum=0)
+    )
     pad2 = padding if isinstance(padding, str) else (0,) + padding
     x4 = input.reshape(input.shape[:-1] + (1, input.shape[-1]))
     w4 = weight.reshape(weight.shape[:2] + (1, weight.shape[2]))
     try:
-        y = conv2d(x4, w4, bias, stride=(1,) + stride, padding=pad2, dilation=(1,) + dilation, groups=groups)
+        y = conv2d(
+            x4,
+            w4,
+            bias,
+            stride=(1,) + stride,
+            padding=pad2,
+            dilation=(1,) + dilation,
+            groups=groups,
+        )
     except (ValueError, TypeError) as exc:
         raise type(exc)(str(exc).replace("conv2d", "conv1d")) from None
     return y.reshape(y.shape[:-2] + (y.shape[-1],))
@@ -452,8 +560,16 @@ def _check_output_padding(name: str, output_padding: tuple, stride: tuple, dilat
             )
 
 
-def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose2d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
     """2-D transposed convolution (PyTorch's conv_transpose2d): the gradient of conv2d w.r.t. its input.
 
     Every input pixel adds w times itself into a window of the output ("fractionally strided"
@@ -496,7 +612,9 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     _check_bias("conv_transpose2d", bias, c_group * groups)
     out_hw = tuple(
         (size - 1) * s - 2 * p + d * (k - 1) + op + 1
-        for size, s, p, d, k, op in zip(input.shape[2:], stride, pad, dilation, (kh, kw), output_padding)
+        for size, s, p, d, k, op in zip(
+            input.shape[2:], stride, pad, dilation, (kh, kw), output_padding
+        )
     )
     if min(out_hw) < 1:
         raise ShapeError(
@@ -505,13 +623,26 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
         )
     inputs = (input, weight) if bias is None else (input, weight, bias)
     y = ConvTranspose2d.apply(
-        *inputs, stride=stride, padding=tuple((p, p) for p in pad), dilation=dilation, groups=groups, in_hw=out_hw
+        *inputs,
+        stride=stride,
+        padding=tuple((p, p) for p in pad),
+        dilation=dilation,
+        groups=groups,
+        in_hw=out_hw,
     )
     return y.reshape(y.shape[1:]) if unbatched else y
 
 
-def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
-                     output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+def conv_transpose1d(
+    input: Tensor,
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups: int = 1,
+    dilation=1,
+) -> Tensor:
     """1-D transposed convolution (PyTorch's conv_transpose1d), as conv_transpose2d on a height-1 image.
 
     Shape:
@@ -524,7 +655,9 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     x4 = input.reshape(input.shape[:-1] + (1, input.shape[-1]))
     w4 = weight.reshape(weight.shape[:2] + (1, weight.shape[2]))
     y = conv_transpose2d(
-        x4, w4, bias,
+        x4,
+        w4,
+        bias,
         stride=(1,) + ntuple(name, "stride", stride, 1),
         padding=(0,) + ntuple(name, "padding", padding, 1, minimum=0),
         output_padding=(0,) + ntuple(name, "output_padding", output_padding, 1, minimum=0),
@@ -534,4 +667,12 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     return y.reshape(y.shape[:-2] + (y.shape[-1],))
 
 
-__all__ = ["Conv2d", "Conv2dWeightGrad", "ConvTranspose2d", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
+__all__ = [
+    "Conv2d",
+    "Conv2dWeightGrad",
+    "ConvTranspose2d",
+    "conv1d",
+    "conv2d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+]

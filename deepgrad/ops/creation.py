@@ -17,7 +17,6 @@ from deepgrad.backend import (
     get_array_module,
     is_floating,
     parse_device,
-    to_device,
     to_dtype,
 )
 from deepgrad.backend.random import default_generator
@@ -82,28 +81,42 @@ def _module(device):
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of the given shape (``zeros(2, 3)`` or ``zeros((2, 3))``)."""
-    return _finish(_module(device).zeros(_shape(size, "zeros"), dtype=to_dtype(dtype) or float32), requires_grad)
+    return _finish(
+        _module(device).zeros(_shape(size, "zeros"), dtype=to_dtype(dtype) or float32),
+        requires_grad,
+    )
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of the given shape."""
-    return _finish(_module(device).ones(_shape(size, "ones"), dtype=to_dtype(dtype) or float32), requires_grad)
+    return _finish(
+        _module(device).ones(_shape(size, "ones"), dtype=to_dtype(dtype) or float32), requires_grad
+    )
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """An uninitialized tensor of the given shape."""
-    return _finish(_module(device).empty(_shape(size, "empty"), dtype=to_dtype(dtype) or float32), requires_grad)
+    return _finish(
+        _module(device).empty(_shape(size, "empty"), dtype=to_dtype(dtype) or float32),
+        requires_grad,
+    )
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it when not given)."""
     if dtype is None:
-        dtype = float32 if isinstance(fill_value, float) else (np.dtype(bool) if isinstance(fill_value, bool) else int64)
+        dtype = (
+            float32
+            if isinstance(fill_value, float)
+            else (np.dtype(bool) if isinstance(fill_value, bool) else int64)
+        )
     size = _shape(size if isinstance(size, (tuple, list)) else (size,), "full")
     return _finish(_module(device).full(size, fill_value, dtype=to_dtype(dtype)), requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int, m: int | None = None, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """The n x m identity matrix."""
     return _finish(_module(device).eye(n, m, dtype=to_dtype(dtype) or float32), requires_grad)
 
@@ -119,9 +132,13 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad: bool
     return _finish(_module(device).arange(start, end, step, dtype=to_dtype(dtype)), requires_grad)
 
 
-def linspace(start, end, steps: int, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def linspace(
+    start, end, steps: int, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
-    return _finish(_module(device).linspace(start, end, steps, dtype=to_dtype(dtype) or float32), requires_grad)
+    return _finish(
+        _module(device).linspace(start, end, steps, dtype=to_dtype(dtype) or float32), requires_grad
+    )
 
 
 def _like(t: Tensor, dtype, device):
@@ -143,7 +160,9 @@ def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) 
     return empty(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def full_like(
+    t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     dtype, device = _like(t, dtype, device)
     return full(t.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -180,7 +199,9 @@ def new_empty(t: Tensor, *size, dtype=None, device=None, requires_grad: bool = F
     return empty(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def new_full(t: Tensor, size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def new_full(
+    t: Tensor, size, fill_value, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """``t.new_full(size, fill_value)``: ``fill_value`` everywhere, ``t``'s dtype and device unless given."""
     dtype, device = _new(t, dtype, device)
     return full(size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
@@ -202,14 +223,19 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad: bool = F
     """Uniform samples in [0, 1)."""
     xp = _module(device)
     dtype = _float_dtype(dtype)
-    return _finish(_rng(generator, xp).random(_shape(size, "rand")).astype(dtype, copy=False), requires_grad)
+    return _finish(
+        _rng(generator, xp).random(_shape(size, "rand")).astype(dtype, copy=False), requires_grad
+    )
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples N(0, 1)."""
     xp = _module(device)
     dtype = _float_dtype(dtype)
-    return _finish(_rng(generator, xp).standard_normal(_shape(size, "randn")).astype(dtype, copy=False), requires_grad)
+    return _finish(
+        _rng(generator, xp).standard_normal(_shape(size, "randn")).astype(dtype, copy=False),
+        requires_grad,
+    )
 
 
 def randint(low, high=None, size=(), generator=None, dtype=None, device=None) -> Tensor:
@@ -218,11 +244,17 @@ def randint(low, high=None, size=(), generator=None, dtype=None, device=None) ->
         low, high = 0, low
     xp = _module(device)
     rng = _rng(generator, xp)
-    draw = rng.integers(low, high, size=tuple(size)) if xp is np else rng.randint(low, high, size=tuple(size))
+    draw = (
+        rng.integers(low, high, size=tuple(size))
+        if xp is np
+        else rng.randint(low, high, size=tuple(size))
+    )
     return Tensor._make(xp.asarray(draw, dtype=to_dtype(dtype) or int64), None)
 
 
-def normal(mean=0.0, std=1.0, size=(), generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def normal(
+    mean=0.0, std=1.0, size=(), generator=None, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """Samples from N(mean, std^2)."""
     non_negative_float(std, "std", "normal")
     xp = _module(device)
@@ -230,7 +262,9 @@ def normal(mean=0.0, std=1.0, size=(), generator=None, dtype=None, device=None, 
     return _finish(xp.asarray(draw, dtype=_float_dtype(dtype)), requires_grad)
 
 
-def uniform(low=0.0, high=1.0, size=(), generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def uniform(
+    low=0.0, high=1.0, size=(), generator=None, dtype=None, device=None, requires_grad: bool = False
+) -> Tensor:
     """Samples uniform in [low, high)."""
     if high < low:
         raise ValueError(f"uniform: high must be >= low (got low={low}, high={high})")
@@ -256,8 +290,9 @@ def randperm(n: int, generator=None, dtype=None, device=None) -> Tensor:
     return Tensor._make(xp.asarray(perm, dtype=to_dtype(dtype) or int64), None)
 
 
-def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,  # noqa: A002
-                generator=None) -> Tensor:
+def multinomial(
+    input: Tensor, num_samples: int, replacement: bool = False, *, generator=None
+) -> Tensor:
     """Draw ``num_samples`` category indices per row, with probabilities proportional to ``input``.
 
     With replacement each draw inverts the row's cumulative distribution at a uniform u:
@@ -286,20 +321,28 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *,  
             f"multinomial: input must be 1-D or 2-D with at least one category (got shape {input.shape})."
         )
     if not is_floating(weights.dtype):
-        raise TypeError(f"multinomial: input must be a floating-point tensor (got {weights.dtype}); use .float().")
+        raise TypeError(
+            f"multinomial: input must be a floating-point tensor (got {weights.dtype}); use .float()."
+        )
     num_samples = int(non_negative_int(num_samples, "num_samples", "multinomial"))
     xp = input.xp
     rows = weights.reshape(-1, weights.shape[-1]).astype(np.float64)
     if not bool(xp.isfinite(rows).all()) or bool((rows < 0).any()):
-        raise ValueError("multinomial: the weights must be finite and >= 0 (got inf, nan or a negative value).")
+        raise ValueError(
+            "multinomial: the weights must be finite and >= 0 (got inf, nan or a negative value)."
+        )
     if bool((rows.sum(axis=1) <= 0).any()):
-        raise ValueError("multinomial: every row needs a positive sum of weights (got a row of zeros).")
+        raise ValueError(
+            "multinomial: every row needs a positive sum of weights (got a row of zeros)."
+        )
     if not replacement and num_samples > int((rows > 0).sum(axis=1).min()):
         raise ValueError(
             f"multinomial: cannot draw {num_samples} samples without replacement from a row with "
             f"{int((rows > 0).sum(axis=1).min())} non-zero weights; pass replacement=True or fewer samples."
         )
-    uniform01 = _rng(generator, xp).random((rows.shape[0], num_samples if replacement else rows.shape[1]))
+    uniform01 = _rng(generator, xp).random(
+        (rows.shape[0], num_samples if replacement else rows.shape[1])
+    )
     if replacement:
         cdf = xp.cumsum(rows, axis=1)
         cdf /= cdf[:, -1:]

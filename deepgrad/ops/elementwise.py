@@ -13,9 +13,10 @@ import math
 import numpy as np
 
 from deepgrad.autograd.function import Function
-from deepgrad.autograd.tensor import Tensor
 from deepgrad.autograd.grad_mode import GradMode
-from deepgrad.backend import DeviceError, ShapeError, cuda_kernels, erf as _erf
+from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import DeviceError, ShapeError, cuda_kernels
+from deepgrad.backend import erf as _erf
 from deepgrad.ops.creation import scalar_like, tensor
 
 _ndarray = np.ndarray
@@ -502,14 +503,14 @@ _COMPARE = {
 
 
 # -- functionals -----------------------------------------------------------------------------
-def add(input, other, alpha=1) -> Tensor:  # noqa: A002 - PyTorch's argument names
+def add(input, other, alpha=1) -> Tensor:
     """input + alpha * other."""
     if alpha != 1:
         other = mul(other, alpha)
     return Add.apply(*binary("add", input, other))
 
 
-def sub(input, other, alpha=1) -> Tensor:  # noqa: A002
+def sub(input, other, alpha=1) -> Tensor:
     """input - alpha * other."""
     if alpha != 1:
         other = mul(other, alpha)
@@ -528,7 +529,7 @@ def div(a, b) -> Tensor:
     return Div.apply(a, b)
 
 
-def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name
+def pow(a, b) -> Tensor:
     return Pow.apply(*binary("pow", a, b))
 
 
@@ -576,47 +577,47 @@ def compare(op: str, a, b) -> Tensor:
     return Compare.apply(*binary(op, a, b), op=op)
 
 
-def eq(input, other) -> Tensor:  # noqa: A002 - PyTorch's argument names
+def eq(input, other) -> Tensor:
     """input == other, elementwise (bool)."""
     return Compare.apply(*binary("eq", input, other), op="eq")
 
 
-def ne(input, other) -> Tensor:  # noqa: A002
+def ne(input, other) -> Tensor:
     """input != other, elementwise (bool)."""
     return Compare.apply(*binary("ne", input, other), op="ne")
 
 
-def lt(input, other) -> Tensor:  # noqa: A002
+def lt(input, other) -> Tensor:
     """input < other, elementwise (bool)."""
     return Compare.apply(*binary("lt", input, other), op="lt")
 
 
-def le(input, other) -> Tensor:  # noqa: A002
+def le(input, other) -> Tensor:
     """input <= other, elementwise (bool)."""
     return Compare.apply(*binary("le", input, other), op="le")
 
 
-def gt(input, other) -> Tensor:  # noqa: A002
+def gt(input, other) -> Tensor:
     """input > other, elementwise (bool)."""
     return Compare.apply(*binary("gt", input, other), op="gt")
 
 
-def ge(input, other) -> Tensor:  # noqa: A002
+def ge(input, other) -> Tensor:
     """input >= other, elementwise (bool)."""
     return Compare.apply(*binary("ge", input, other), op="ge")
 
 
-def logical_and(input, other) -> Tensor:  # noqa: A002
+def logical_and(input, other) -> Tensor:
     """input and other, elementwise (bool; nonzero counts as true)."""
     return Compare.apply(*(t.bool() for t in binary("logical_and", input, other)), op="and")
 
 
-def logical_or(input, other) -> Tensor:  # noqa: A002
+def logical_or(input, other) -> Tensor:
     """input or other, elementwise (bool; nonzero counts as true)."""
     return Compare.apply(*(t.bool() for t in binary("logical_or", input, other)), op="or")
 
 
-def logical_xor(input, other) -> Tensor:  # noqa: A002
+def logical_xor(input, other) -> Tensor:
     """input xor other, elementwise (bool; nonzero counts as true)."""
     return Compare.apply(*(t.bool() for t in binary("logical_xor", input, other)), op="xor")
 
@@ -665,7 +666,7 @@ def relu(x: Tensor) -> Tensor:
     return Relu.apply(x)
 
 
-def abs(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+def abs(x: Tensor) -> Tensor:
     return Abs.apply(x)
 
 
@@ -677,7 +678,7 @@ def sign(x: Tensor) -> Tensor:
     return Sign.apply(x)
 
 
-def clamp(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's argument names
+def clamp(x: Tensor, min=None, max=None) -> Tensor:
     """Limit values to [min, max]; either bound may be None."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")

@@ -24,8 +24,8 @@ from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, amp_state, to_dtype
-from deepgrad.ops.autocast import FLOAT32, autocast_inputs
 from deepgrad.ops import reduce as rd
+from deepgrad.ops.autocast import FLOAT32, autocast_inputs
 
 
 class LogSoftmax(Function):
@@ -169,7 +169,11 @@ class BatchNorm(Function):
         dx *= ctx.invstd * affine[0]._data.reshape(ctx.mean.shape) if affine else ctx.invstd
         if not affine:
             return Tensor._make(dx, None)
-        return Tensor._make(dx, None), Tensor._make(dw.reshape(-1), None), Tensor._make(db.reshape(-1), None)
+        return (
+            Tensor._make(dx, None),
+            Tensor._make(dw.reshape(-1), None),
+            Tensor._make(db.reshape(-1), None),
+        )
 
 
 def _batch_norm_backward_recorded(ctx, x: Tensor, affine: list, dy: Tensor):
@@ -192,13 +196,17 @@ def _softmax_dim(name: str, input: Tensor, dim, dtype) -> tuple:
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: input must be a Tensor (got {type(input).__name__})")
     if dim is None:
-        raise TypeError(f"{name}: dim is required (got None); pass the dimension to normalize over, e.g. dim=1.")
+        raise TypeError(
+            f"{name}: dim is required (got None); pass the dimension to normalize over, e.g. dim=1."
+        )
     if dtype is not None:
         input = input.to(to_dtype(dtype))
     elif amp_state.active():
         (input,) = autocast_inputs(FLOAT32, input)
     if input._data.dtype.kind not in "fV":
-        raise DTypeError(f"{name}: needs a floating-point tensor (got {input.dtype}); use x.float().")
+        raise DTypeError(
+            f"{name}: needs a floating-point tensor (got {input.dtype}); use x.float()."
+        )
     (d,) = rd.normalize_dims(name, dim, max(input._data.ndim, 1))
     return input, d
 

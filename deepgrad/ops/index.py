@@ -27,7 +27,9 @@ def _index_array(name: str, index, x: Tensor):
             f"move the index with index.to('{x.device}') first."
         )
     if array.dtype.kind not in "iu":
-        raise DTypeError(f"{name}: index must be an integer tensor (got {array.dtype}); use index.long().")
+        raise DTypeError(
+            f"{name}: index must be an integer tensor (got {array.dtype}); use index.long()."
+        )
     return array
 
 
@@ -38,7 +40,7 @@ def _along(x: Tensor, index, dim: int) -> tuple:
     return tuple(index if i == dim else grids[i] for i in range(index.ndim))
 
 
-def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """out[i][j][k] = input[i][j][index[i][j][k]] for dim=2 (and likewise for other dims).
 
     ``index`` has the same number of dimensions as ``input`` and no larger sizes outside ``dim``.
@@ -52,7 +54,9 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002 - Py
     """
     idx = _index_array("gather", index, input)
     (d,) = rd.normalize_dims("gather", dim, input._data.ndim)
-    if idx.ndim != input._data.ndim or any(i != d and m > n for i, (m, n) in enumerate(zip(idx.shape, input.shape))):
+    if idx.ndim != input._data.ndim or any(
+        i != d and m > n for i, (m, n) in enumerate(zip(idx.shape, input.shape))
+    ):
         raise ShapeError(
             f"gather: index of shape {tuple(idx.shape)} does not fit input of shape {input.shape} along dim {dim}; "
             "index needs the same number of dimensions and no larger sizes outside dim."
@@ -60,7 +64,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002 - Py
     return sh.Index.apply(input, index=_along(input, idx, d))
 
 
-def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
+def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:
     """Pick elements of ``input`` along ``dim`` at ``indices``; both broadcast outside ``dim``.
 
     With ``dim=None`` both are flattened first. Used with ``argmax(..., keepdim=True)``.
@@ -84,7 +88,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     return sh.Index.apply(input, index=_along(input, idx, d))
 
 
-def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:  # noqa: A002
+def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """out = input with out[i][j][index[i][j][k]] += src[i][j][k] for dim=2 (repeats accumulate).
 
     Gradients: d input = dy, d src = gather(dy, dim, index).
@@ -94,7 +98,10 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor: 
     if (
         idx.ndim != input._data.ndim
         or idx.ndim != src._data.ndim
-        or any((i != d and m > n) or m > s for i, (m, n, s) in enumerate(zip(idx.shape, input.shape, src.shape)))
+        or any(
+            (i != d and m > n) or m > s
+            for i, (m, n, s) in enumerate(zip(idx.shape, input.shape, src.shape))
+        )
     ):
         raise ShapeError(
             f"scatter_add: index of shape {tuple(idx.shape)} does not fit input {input.shape} and src {src.shape} "
@@ -109,7 +116,7 @@ def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor: 
     return ew.add(input, added)
 
 
-def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A002
+def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     """The slices of ``input`` at positions ``index`` (1-D) along ``dim``; repeats accumulate in backward.
 
     Example:
@@ -127,7 +134,7 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A00
     return sh.Index.apply(input, index=(slice(None),) * d + (idx.reshape(-1),))
 
 
-def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:  # noqa: A002
+def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:
     """``input`` with ``value`` where ``mask`` is true (mask broadcasts to input's shape).
 
     Example:
@@ -137,7 +144,9 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:  # noqa: A002
     """
     m = mask._data if isinstance(mask, Tensor) else input.xp.asarray(mask)
     if m.dtype.kind != "b":
-        raise DTypeError(f"masked_fill: mask must be a bool tensor (got {m.dtype}); use mask.bool() or x > 0.")
+        raise DTypeError(
+            f"masked_fill: mask must be a bool tensor (got {m.dtype}); use mask.bool() or x > 0."
+        )
     if m.shape != input.shape:
         try:
             if np.broadcast_shapes(m.shape, input.shape) != input.shape:
@@ -148,7 +157,9 @@ def masked_fill(input: Tensor, mask: Tensor, value) -> Tensor:  # noqa: A002
             ) from None
     if isinstance(value, Tensor):
         if value._data.ndim != 0:
-            raise ShapeError(f"masked_fill: value must be a number or a 0-d tensor (got shape {value.shape})")
+            raise ShapeError(
+                f"masked_fill: value must be a number or a 0-d tensor (got shape {value.shape})"
+            )
         if value.dtype != input.dtype:
             value = value.to(input.dtype)
     out = ew.where(Tensor._make(m, None), value, input)
@@ -171,7 +182,9 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         raise ValueError(f"one_hot: class indices must be >= 0 (got min {int(idx.min())})")
     if num_classes == -1:
         if idx.size == 0:
-            raise ValueError("one_hot: cannot infer num_classes from an empty tensor; pass num_classes")
+            raise ValueError(
+                "one_hot: cannot infer num_classes from an empty tensor; pass num_classes"
+            )
         num_classes = int(idx.max()) + 1
     elif idx.size and int(idx.max()) >= num_classes:
         raise ValueError(
@@ -182,11 +195,14 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     return ew.compare("eq", Tensor._make(idx[..., None], None), classes).long()
 
 
-def _check_along(name: str, idx, input: Tensor, src_shape: tuple, d: int, dim: int) -> None:  # noqa: A002
+def _check_along(name: str, idx, input: Tensor, src_shape: tuple, d: int, dim: int) -> None:
     if (
         idx.ndim != input._data.ndim
         or idx.ndim != len(src_shape)
-        or any((i != d and m > n) or m > s for i, (m, n, s) in enumerate(zip(idx.shape, input.shape, src_shape)))
+        or any(
+            (i != d and m > n) or m > s
+            for i, (m, n, s) in enumerate(zip(idx.shape, input.shape, src_shape))
+        )
     ):
         raise ShapeError(
             f"{name}: index of shape {tuple(idx.shape)} does not fit input {input.shape} and src {src_shape} "
@@ -195,7 +211,7 @@ def _check_along(name: str, idx, input: Tensor, src_shape: tuple, d: int, dim: i
         )
 
 
-def scatter(input: Tensor, dim: int, index: Tensor, src) -> Tensor:  # noqa: A002
+def scatter(input: Tensor, dim: int, index: Tensor, src) -> Tensor:
     """out = input with out[i][j][index[i][j][k]] = src[i][j][k] for dim=2 (``src`` a tensor or a number).
 
     Where several elements go to one place the last one (in row-major order) wins, and only it
@@ -219,7 +235,9 @@ def scatter(input: Tensor, dim: int, index: Tensor, src) -> Tensor:  # noqa: A00
         src = src.to(input.dtype)
     xp = input.xp
     along = _along(input, idx, d)
-    targets = xp.ravel_multi_index(tuple(xp.broadcast_to(a, idx.shape) for a in along), input.shape).reshape(-1)
+    targets = xp.ravel_multi_index(
+        tuple(xp.broadcast_to(a, idx.shape) for a in along), input.shape
+    ).reshape(-1)
     # The last write to each target wins: mark it, so that earlier writes add nothing.
     order = xp.argsort(targets, kind="stable")
     ordered = targets[order]
@@ -230,12 +248,14 @@ def scatter(input: Tensor, dim: int, index: Tensor, src) -> Tensor:  # noqa: A00
     hit = xp.zeros(input._data.size, dtype=bool)
     hit[targets] = True
     placed = sh.IndexPutAdd.apply(
-        ew.where(Tensor._make(winner.reshape(idx.shape), None), src, 0.0), shape=input.shape, index=along
+        ew.where(Tensor._make(winner.reshape(idx.shape), None), src, 0.0),
+        shape=input.shape,
+        index=along,
     )
     return ew.where(Tensor._make(hit.reshape(input.shape), None), placed, input)
 
 
-def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:  # noqa: A002
+def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     """out = input with out[..., index[k], ...] += alpha * source[..., k, ...] along ``dim`` (repeats add up).
 
     Gradients: d input = dy, d source = alpha * index_select(dy, dim, index).
@@ -247,8 +267,12 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     """
     idx = _index_array("index_add", index, input)
     (d,) = rd.normalize_dims("index_add", dim, max(input._data.ndim, 1))
-    expected = input.shape[:d] + (idx.size,) + input.shape[d + 1 :] if input._data.ndim else (idx.size,)
-    if idx.ndim > 1 or source.shape != expected and not (input._data.ndim == 0 and source.shape == ()):
+    expected = (
+        input.shape[:d] + (idx.size,) + input.shape[d + 1 :] if input._data.ndim else (idx.size,)
+    )
+    if idx.ndim > 1 or (
+        source.shape != expected and not (input._data.ndim == 0 and source.shape == ())
+    ):
         raise ShapeError(
             f"index_add: source of shape {source.shape} and index of shape {tuple(idx.shape)} do not fit input "
             f"{input.shape} along dim {dim}; source needs input's shape with len(index) at dim."
@@ -260,11 +284,13 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     if input._data.ndim == 0:
         added = sh.IndexPutAdd.apply(sh.reshape(source, -1), shape=(1,), index=(idx.reshape(-1),))
         return ew.add(input, sh.reshape(added, ()))
-    added = sh.IndexPutAdd.apply(source, shape=input.shape, index=(slice(None),) * d + (idx.reshape(-1),))
+    added = sh.IndexPutAdd.apply(
+        source, shape=input.shape, index=(slice(None),) * d + (idx.reshape(-1),)
+    )
     return ew.add(input, added)
 
 
-def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # noqa: A002
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
     """out = input with the elements where ``mask`` is true replaced, in row-major order, by the
     first elements of ``source`` (mask broadcasts to input's shape).
 
@@ -278,7 +304,9 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # no
     """
     m = mask._data if isinstance(mask, Tensor) else input.xp.asarray(mask)
     if m.dtype.kind != "b":
-        raise DTypeError(f"masked_scatter: mask must be a bool tensor (got {m.dtype}); use mask.bool().")
+        raise DTypeError(
+            f"masked_scatter: mask must be a bool tensor (got {m.dtype}); use mask.bool()."
+        )
     try:
         m = input.xp.broadcast_to(m, input.shape)
     except ValueError:
@@ -298,7 +326,7 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # no
     return ew.where(Tensor._make(m, None), placed, input)
 
 
-def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:  # noqa: A002
+def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:
     """``Tensor.unfold``: every window of ``size`` elements along ``dimension``, ``step`` apart.
 
     out[..., w, ..., j] = input[..., w * step + j, ...]: dimension becomes the number of windows,
@@ -327,7 +355,7 @@ def unfold(input: Tensor, dimension: int, size: int, step: int) -> Tensor:  # no
     return out if input._data.ndim else sh.reshape(out, (size,))
 
 
-def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """out[..., k] = input[..., k, k + offset] over dims ``dim1``, ``dim2`` (removed; the diagonal is last).
 
     offset > 0 is above the main diagonal, < 0 below. The gradient goes back to the diagonal.
@@ -340,11 +368,13 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     return _diagonal(input, offset, dim1, dim2)
 
 
-def _diagonal(input: Tensor, offset: int, dim1: int, dim2: int) -> Tensor:  # noqa: A002
+def _diagonal(input: Tensor, offset: int, dim1: int, dim2: int) -> Tensor:
     ndim = input._data.ndim
     d1, d2 = (rd.normalize_dims("diagonal", d, ndim)[0] for d in (dim1, dim2))
     if d1 == d2:
-        raise ShapeError(f"diagonal: dim1 and dim2 must differ (got {dim1} and {dim2} for shape {input.shape}).")
+        raise ShapeError(
+            f"diagonal: dim1 and dim2 must differ (got {dim1} and {dim2} for shape {input.shape})."
+        )
     rest = [i for i in range(ndim) if i not in (d1, d2)]
     x = sh.permute(input, tuple(rest + [d1, d2]))
     rows, cols = x.shape[-2], x.shape[-1]
@@ -354,7 +384,7 @@ def _diagonal(input: Tensor, offset: int, dim1: int, dim2: int) -> Tensor:  # no
     return sh.Index.apply(x, index=(Ellipsis, k - min(offset, 0), k + max(offset, 0)))
 
 
-def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:
     """A 1-D input becomes a square matrix with it on diagonal ``diagonal``; a 2-D input gives that diagonal.
 
     Example:
@@ -366,7 +396,9 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     if input._data.ndim == 2:
         return _diagonal(input, diagonal, 0, 1)
     if input._data.ndim != 1:
-        raise ShapeError(f"diag: input must be 1-D or 2-D (got shape {input.shape}); use diagonal or diag_embed.")
+        raise ShapeError(
+            f"diag: input must be 1-D or 2-D (got shape {input.shape}); use diagonal or diag_embed."
+        )
     n = input.shape[0] + abs(diagonal)
     k = input.xp.arange(input.shape[0])
     index = (k - min(diagonal, 0), k + max(diagonal, 0))

@@ -49,10 +49,8 @@ def inplace_op(name: str, op: Callable[..., Tensor], ufunc: str | None = None) -
             other = args[0]
             array = self._data
             if type(other) is Tensor:
-                if (
-                    other._requires_grad
-                    and GradMode.enabled
-                    or type(other._data) is not type(array)
+                if (other._requires_grad and GradMode.enabled) or type(other._data) is not type(
+                    array
                 ):
                     other = None
                 else:
@@ -167,7 +165,7 @@ def fill_(x: Tensor, value: Any) -> Tensor:
     """Set every element to ``value`` (a number or a one-element tensor), in place."""
     _check_inplace_leaf(x, "fill_")
     if GradMode.enabled and (
-        x.grad_fn is not None or isinstance(value, Tensor) and value.requires_grad
+        x.grad_fn is not None or (isinstance(value, Tensor) and value.requires_grad)
     ):
         return _replace_in_graph(x, value)
     x._data[...] = value._data if isinstance(value, Tensor) else value
@@ -179,7 +177,7 @@ def copy_(x: Tensor, src: Any) -> Tensor:
     """Copy ``src`` (broadcast, converted to x's dtype and device) into ``x``, in place."""
     _check_inplace_leaf(x, "copy_")
     if GradMode.enabled and (
-        x.grad_fn is not None or isinstance(src, Tensor) and src.requires_grad
+        x.grad_fn is not None or (isinstance(src, Tensor) and src.requires_grad)
     ):
         return _replace_in_graph(x, src)
     source = src._data if isinstance(src, Tensor) else src

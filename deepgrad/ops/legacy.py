@@ -33,7 +33,9 @@ class _LegacyTensor(metaclass=_LegacyType):
         if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
             return zeros(*args, dtype=cls.dtype)
         if len(args) != 1:
-            raise TypeError(f"{cls.__name__}: pass sizes (ints) or one data argument (got {args!r})")
+            raise TypeError(
+                f"{cls.__name__}: pass sizes (ints) or one data argument (got {args!r})"
+            )
         return tensor(args[0], dtype=cls.dtype)
 
 

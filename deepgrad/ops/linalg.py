@@ -48,12 +48,16 @@ def _rows(x):
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading dims broadcast."""
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
-        raise TypeError(f"matmul: both operands must be Tensors (got {type(a).__name__} and {type(b).__name__})")
+        raise TypeError(
+            f"matmul: both operands must be Tensors (got {type(a).__name__} and {type(b).__name__})"
+        )
     if amp_state.active():
         a, b = autocast_inputs(LOWER, a, b)
     ad, bd = a._data, b._data
     if ad.ndim == 0 or bd.ndim == 0:
-        raise ShapeError(f"matmul: both operands need at least 1 dimension (got shapes {a.shape} and {b.shape})")
+        raise ShapeError(
+            f"matmul: both operands need at least 1 dimension (got shapes {a.shape} and {b.shape})"
+        )
     inner_a = ad.shape[-1]
     inner_b = bd.shape[-2] if bd.ndim > 1 else bd.shape[0]
     if inner_a != inner_b:
@@ -62,7 +66,9 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
             "transpose one operand or check the layer sizes."
         )
     if type(ad) is not type(bd):
-        raise DeviceError(f"matmul: operands are on {a.device} and {b.device}; move one with .to(device) first.")
+        raise DeviceError(
+            f"matmul: operands are on {a.device} and {b.device}; move one with .to(device) first."
+        )
     if ad.dtype is not bd.dtype and ad.dtype != bd.dtype:
         a, b = promote(a, b)
     if ad.ndim == 1 and bd.ndim == 1:
@@ -138,7 +144,9 @@ def _parse_einsum(equation: str, shapes: list) -> tuple[tuple, str]:
     for term in terms + [out]:
         rest = term.replace("...", "")
         if any(c not in _LETTERS for c in rest):
-            raise ValueError(f"einsum: subscripts must be letters a-z, A-Z or '...' (got {equation!r})")
+            raise ValueError(
+                f"einsum: subscripts must be letters a-z, A-Z or '...' (got {equation!r})"
+            )
     free = [c for c in _LETTERS if c not in eq]
     ell_ndim = 0
     for term, shape in zip(terms, shapes):
@@ -156,18 +164,24 @@ def _parse_einsum(equation: str, shapes: list) -> tuple[tuple, str]:
         if "..." in term:
             n = len(shape) - len(term.replace("...", ""))
             if n < 0:
-                raise ShapeError(f"einsum: operand {term!r} has more letters than the tensor's {len(shape)} dims")
+                raise ShapeError(
+                    f"einsum: operand {term!r} has more letters than the tensor's {len(shape)} dims"
+                )
             term = term.replace("...", ellipsis[ell_ndim - n :])
         explicit.append(term)
     if arrow:
         out = out.replace("...", ellipsis)
     else:
         letters = "".join(explicit)
-        out = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
+        out = ellipsis + "".join(
+            sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis)
+        )
     inputs = set("".join(explicit))
     for c in out:
         if c not in inputs:
-            raise ValueError(f"einsum: output letter {c!r} does not appear in any operand of {equation!r}")
+            raise ValueError(
+                f"einsum: output letter {c!r} does not appear in any operand of {equation!r}"
+            )
     if len(set(out)) != len(out):
         raise ValueError(f"einsum: output {out!r} repeats a letter (in {equation!r})")
     return tuple(explicit), out
@@ -209,11 +223,13 @@ def einsum(equation: str, *operands) -> Tensor:
 def bmm(a: Tensor, b: Tensor) -> Tensor:
     """Batched matrix product of (B, n, m) and (B, m, p) tensors."""
     if a.ndim != 3 or b.ndim != 3:
-        raise ShapeError(f"bmm: both operands must be 3-D (got shapes {a.shape} and {b.shape}); use matmul.")
+        raise ShapeError(
+            f"bmm: both operands must be 3-D (got shapes {a.shape} and {b.shape}); use matmul."
+        )
     return matmul(a, b)
 
 
-def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:
     """out = beta * input + alpha * (batch1 @ batch2), for (B, n, m) and (B, m, p) batches.
 
     ``input`` broadcasts to (B, n, p). With beta=0 ``input`` is ignored (its NaNs do not leak in).
@@ -275,8 +291,15 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         x, weight, bias = autocast_inputs(LOWER, x, weight, bias)
     same = x.dtype == weight.dtype and type(x._data) is type(weight._data)
     if bias is not None:
-        same = same and bias.dtype == x.dtype and bias.shape == (weight.shape[0],) and type(bias._data) is type(x._data)
-    if not same:  # mixed dtypes, devices or an unusual bias shape: the composite explains or promotes
+        same = (
+            same
+            and bias.dtype == x.dtype
+            and bias.shape == (weight.shape[0],)
+            and type(bias._data) is type(x._data)
+        )
+    if (
+        not same
+    ):  # mixed dtypes, devices or an unusual bias shape: the composite explains or promotes
         y = matmul(x, weight.mT)
         return y if bias is None else y + bias
     return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)

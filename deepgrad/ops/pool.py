@@ -30,7 +30,14 @@ def _windows(xpad, kernel, stride, dilation, out_hw):
     views = []
     for i in range(kh):
         for j in range(kw):
-            views.append(xpad[:, :, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw])
+            views.append(
+                xpad[
+                    :,
+                    :,
+                    i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                    j * dw : j * dw + sw * (wo - 1) + 1 : sw,
+                ]
+            )
     return views
 
 
@@ -52,7 +59,11 @@ def _scatter_target(xp, g, geometry, in_hw):
     kernel, stride, ((top, bottom), (left, right)), dilation, out_hw = geometry
     n, c = g.shape[:2]
     shape = (n, c, in_hw[0] + top + bottom, in_hw[1] + left + right)
-    tiles = kernel == stride and dilation == (1, 1) and shape[2:] == (out_hw[0] * stride[0], out_hw[1] * stride[1])
+    tiles = (
+        kernel == stride
+        and dilation == (1, 1)
+        and shape[2:] == (out_hw[0] * stride[0], out_hw[1] * stride[1])
+    )
     return xp.empty(shape, dtype=g.dtype) if tiles else xp.zeros(shape, dtype=g.dtype)
 
 
@@ -88,7 +99,9 @@ def window_max(xp, x, geometry):
     index = xp.zeros(y.shape, dtype="int8" if small else "int32")
     better = xp.empty(y.shape, dtype="bool")
     for k in range(1, len(views)):
-        xp.greater(views[k], y, out=better)  # strictly greater: ties keep the first position, as PyTorch does
+        xp.greater(
+            views[k], y, out=better
+        )  # strictly greater: ties keep the first position, as PyTorch does
         xp.maximum(y, views[k], out=y)
         # index < k everywhere so far, so max(index, k * better) sets k exactly where better; done on
         # the bool's bytes it is 4x faster in NumPy than a masked copyto/putmask.
@@ -107,7 +120,15 @@ class MaxPool2d(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, kernel=(1, 1), stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), out_hw=(1, 1)):
+    def forward(
+        ctx,
+        x,
+        kernel=(1, 1),
+        stride=(1, 1),
+        padding=((0, 0), (0, 0)),
+        dilation=(1, 1),
+        out_hw=(1, 1),
+    ):
         geometry = (kernel, stride, padding, dilation, out_hw)
         y, ctx.index = window_max(ctx.xp, x, geometry)
         ctx.geometry = geometry
@@ -156,7 +177,9 @@ class WindowGather2d(Function):
         kernel, stride, padding, dilation, out_hw = geometry
         ctx.index, ctx.geometry, ctx.in_hw = index, geometry, x.shape[2:]
         y = xp.zeros(index.shape, dtype=x.dtype)
-        for k, view in enumerate(_windows(_pad(xp, x, padding, 0), kernel, stride, dilation, out_hw)):
+        for k, view in enumerate(
+            _windows(_pad(xp, x, padding, 0), kernel, stride, dilation, out_hw)
+        ):
             y += _keep(xp, view, index == k)
         return y
 
@@ -212,7 +235,9 @@ class WindowSpread2d(Function):
 
 
 # -- argument handling ---------------------------------------------------------------------------
-def pool_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool) -> int:
+def pool_out_size(
+    size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool
+) -> int:
     """Output length of a pool; with ceil_mode the last window may hang over the end, but must
     start inside the input or its left padding (PyTorch's rule)."""
     span = size + 2 * pad - dilation * (kernel - 1) - 1
@@ -222,7 +247,9 @@ def pool_out_size(size: int, kernel: int, stride: int, pad: int, dilation: int, 
     return out
 
 
-def _pool_geometry(name: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, dims: int = 2):
+def _pool_geometry(
+    name: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode: bool, dims: int = 2
+):
     """Validate pool arguments; returns (kernel, stride, padding pairs, dilation, out_hw) for the 2-D primitives."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: input must be a Tensor (got {type(x).__name__})")
@@ -232,9 +259,15 @@ def _pool_geometry(name: str, x: Tensor, kernel_size, stride, padding, dilation,
             f"without the batch (got shape {x.shape})"
         )
     if x.dtype.kind != "f":
-        raise DTypeError(f"{name}: input must be a floating-point tensor (got {x.dtype}); convert it with .float().")
+        raise DTypeError(
+            f"{name}: input must be a floating-point tensor (got {x.dtype}); convert it with .float()."
+        )
     kernel = ntuple(name, "kernel_size", kernel_size, dims)
-    stride = kernel if stride is None or stride == [] or stride == () else ntuple(name, "stride", stride, dims)
+    stride = (
+        kernel
+        if stride is None or stride == [] or stride == ()
+        else ntuple(name, "stride", stride, dims)
+    )
     pad = ntuple(name, "padding", padding, dims, minimum=0)
     dilation = ntuple(name, "dilation", dilation, dims)
     for p, k in zip(pad, kernel):
@@ -244,7 +277,10 @@ def _pool_geometry(name: str, x: Tensor, kernel_size, stride, padding, dilation,
                 f"kernel_size={kernel_size}); a window made only of padding has no value."
             )
     sizes = x.shape[-dims:]
-    out = tuple(pool_out_size(n, k, s, p, d, ceil_mode) for n, k, s, p, d in zip(sizes, kernel, stride, pad, dilation))
+    out = tuple(
+        pool_out_size(n, k, s, p, d, ceil_mode)
+        for n, k, s, p, d in zip(sizes, kernel, stride, pad, dilation)
+    )
     if min(out) < 1:
         raise ShapeError(
             f"{name}: the output would be empty (input shape {x.shape}, kernel_size={kernel}, stride={stride}, "
@@ -287,7 +323,9 @@ def _max_pool(name, dims, input, kernel_size, stride, padding, dilation, ceil_mo
     geometry = _pool_geometry(name, input, kernel_size, stride, padding, dilation, ceil_mode, dims)
     x, shape = _as_4d(input, dims)
     kernel, stride, pads, dilation, out_hw = geometry
-    y = MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=pads, dilation=dilation, out_hw=out_hw)
+    y = MaxPool2d.apply(
+        x, kernel=kernel, stride=stride, padding=pads, dilation=dilation, out_hw=out_hw
+    )
     out = _from_4d(y, shape, dims)
     if not return_indices:
         return out
@@ -297,8 +335,15 @@ def _max_pool(name, dims, input, kernel_size, stride, padding, dilation, ceil_mo
     return out, _from_4d(flat, shape, dims)
 
 
-def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False):
+def max_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
     """2-D max pooling: y = max of x over each kernel_size window (padding counts as -inf).
 
     The gradient of each output goes to the input position that held the max (the first one,
@@ -321,11 +366,20 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
         >>> max_pool2d(dg.randn(2, 3, 8, 8), 2).shape
         (2, 3, 4, 4)
     """
-    return _max_pool("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return _max_pool(
+        "max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
-               return_indices: bool = False):
+def max_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+):
     """1-D max pooling over (N, C, L) or (C, L): as ``max_pool2d`` along one dim.
 
     Example:
@@ -333,15 +387,23 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1, c
         >>> max_pool1d(dg.randn(2, 3, 9), 3, stride=2).shape
         (2, 3, 4)
     """
-    return _max_pool("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+    return _max_pool(
+        "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
 
 
-def _avg_pool(name, dims, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+def _avg_pool(
+    name, dims, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
     geometry = _pool_geometry(name, input, kernel_size, stride, padding, 1, ceil_mode, dims)
     if divisor_override is not None and (
-        isinstance(divisor_override, bool) or not isinstance(divisor_override, int) or divisor_override == 0
+        isinstance(divisor_override, bool)
+        or not isinstance(divisor_override, int)
+        or divisor_override == 0
     ):
-        raise ValueError(f"{name}: divisor_override must be a non-zero int or None (got {divisor_override!r})")
+        raise ValueError(
+            f"{name}: divisor_override must be a non-zero int or None (got {divisor_override!r})"
+        )
     x, shape = _as_4d(input, dims)
     kernel, stride, pads, _, out_hw = geometry
     summed = WindowSum2d.apply(x, geometry=geometry)
@@ -354,11 +416,16 @@ def _avg_pool(name, dims, input, kernel_size, stride, padding, ceil_mode, count_
     if len(set(counts[0])) == 1 and len(set(counts[1])) == 1:
         return _from_4d(summed * (1.0 / (counts[0][0] * counts[1][0])), shape, dims)
     xp = x.xp
-    inverse = 1.0 / (xp.asarray(counts[0], dtype=x.dtype)[:, None] * xp.asarray(counts[1], dtype=x.dtype)[None, :])
+    inverse = 1.0 / (
+        xp.asarray(counts[0], dtype=x.dtype)[:, None]
+        * xp.asarray(counts[1], dtype=x.dtype)[None, :]
+    )
     return _from_4d(summed * Tensor._make(inverse, None), shape, dims)
 
 
-def _window_counts(size: int, kernel: int, stride: int, pad: int, out: int, count_include_pad: bool) -> list:
+def _window_counts(
+    size: int, kernel: int, stride: int, pad: int, out: int, count_include_pad: bool
+) -> list:
     """Per output position: the window length that divides the sum (PyTorch's avg_pool rule: with
     count_include_pad the window is clipped to the padded input, else to the input itself)."""
     counts = []
@@ -372,8 +439,15 @@ def _window_counts(size: int, kernel: int, stride: int, pad: int, out: int, coun
     return counts
 
 
-def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+def avg_pool2d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
     """2-D average pooling: y = sum of x over each window / divisor.
 
     Args:
@@ -392,12 +466,27 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         >>> avg_pool2d(dg.ones(1, 1, 4, 4), 2).sum().item()
         4.0
     """
-    return _avg_pool("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override)
+    return _avg_pool(
+        "avg_pool2d",
+        2,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
 
 
-def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-               count_include_pad: bool = True) -> Tensor:
+def avg_pool1d(
+    input: Tensor,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Tensor:
     """1-D average pooling over (N, C, L) or (C, L): as ``avg_pool2d`` along one dim.
 
     Example:
@@ -405,7 +494,9 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
         >>> avg_pool1d(dg.ones(1, 1, 6), 2).shape
         (1, 1, 3)
     """
-    return _avg_pool("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None)
+    return _avg_pool(
+        "avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None
+    )
 
 
 # -- adaptive pooling ----------------------------------------------------------------------------
@@ -422,16 +513,22 @@ def _adaptive_sizes(name: str, x: Tensor, output_size, dims: int) -> tuple:
             f"{name}: input must have {dims + 2} dimensions or {dims + 1} without the batch (got {x.shape})"
         )
     if x.dtype.kind != "f":
-        raise DTypeError(f"{name}: input must be a floating-point tensor (got {x.dtype}); convert it with .float().")
+        raise DTypeError(
+            f"{name}: input must be a floating-point tensor (got {x.dtype}); convert it with .float()."
+        )
     sizes = x.shape[-dims:]
     if output_size is None or isinstance(output_size, int):
         output_size = (output_size,) * dims
     output_size = tuple(output_size)
     if len(output_size) != dims:
-        raise ValueError(f"{name}: output_size must be an int or a tuple of {dims} (got {output_size!r})")
+        raise ValueError(
+            f"{name}: output_size must be an int or a tuple of {dims} (got {output_size!r})"
+        )
     out = tuple(n if o is None else o for n, o in zip(sizes, output_size))
     if any(isinstance(o, bool) or not isinstance(o, int) or o < 1 for o in out):
-        raise ValueError(f"{name}: output_size must hold positive ints or None (got {output_size!r})")
+        raise ValueError(
+            f"{name}: output_size must hold positive ints or None (got {output_size!r})"
+        )
     if min(sizes) < 1:
         raise ShapeError(f"{name}: input has an empty spatial dimension (shape {x.shape})")
     return out

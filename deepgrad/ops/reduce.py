@@ -93,11 +93,11 @@ def _extremum_backward(ctx, dy: Tensor) -> Tensor:
     return hits * (_expand_back(dy, ctx) / count)
 
 
-def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A001
+def sum(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """Sum over ``dim`` (all dimensions when None)."""
     if dtype is not None:
         x = x.to(dtype)
-    elif x._data.dtype.kind in "bu" or x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8:
+    elif x._data.dtype.kind in "bu" or (x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8):
         x = x.to("int64")  # PyTorch sums bools and small ints as int64
     return Sum.apply(x, dims=normalize_dims("sum", dim, x._data.ndim), keepdim=keepdim)
 
@@ -192,7 +192,7 @@ def prod(x: Tensor, dim=None, keepdim: bool = False, dtype=None) -> Tensor:
     """
     if dtype is not None:
         x = x.to(dtype)
-    elif x._data.dtype.kind in "bu" or x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8:
+    elif x._data.dtype.kind in "bu" or (x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8):
         x = x.to("int64")  # like PyTorch
     return Prod.apply(x, dims=normalize_dims("prod", dim, x._data.ndim), keepdim=keepdim)
 
@@ -207,7 +207,7 @@ def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
     """
     if dtype is not None:
         x = x.to(dtype)
-    elif x._data.dtype.kind in "bu" or x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8:
+    elif x._data.dtype.kind in "bu" or (x._data.dtype.kind == "i" and x._data.dtype.itemsize < 8):
         x = x.to("int64")
     if x._data.ndim == 0:
         normalize_dims("cumsum", dim, 0)
@@ -216,11 +216,11 @@ def cumsum(x: Tensor, dim: int, dtype=None) -> Tensor:
     return Cumsum.apply(x, dim=d)
 
 
-def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """True where every element over ``dim`` is nonzero (bool result, no gradient)."""
     return All.apply(x, dims=normalize_dims("all", dim, x._data.ndim), keepdim=keepdim)
 
 
-def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001 - PyTorch's name
+def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """True where some element over ``dim`` is nonzero (bool result, no gradient)."""
     return Any.apply(x, dims=normalize_dims("any", dim, x._data.ndim), keepdim=keepdim)

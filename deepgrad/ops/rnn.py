@@ -43,16 +43,29 @@ def _affine(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
     return y if b is None else y + b
 
 
-def rnn_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-             b_hh: Tensor | None = None, nonlinearity: str = "tanh") -> Tensor:
+def rnn_cell(
+    input: Tensor,
+    hx: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+) -> Tensor:
     """h' = act(x W_ih^T + b_ih + h W_hh^T + b_hh), act = tanh or relu.   Shapes: x (B, I), h (B, H)."""
     one_of(nonlinearity, ("tanh", "relu"), "nonlinearity", "rnn_cell")
     pre = _affine(input, w_ih, b_ih) + _affine(hx, w_hh, b_hh)
     return ew.tanh(pre) if nonlinearity == "tanh" else ew.relu(pre)
 
 
-def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-              b_hh: Tensor | None = None) -> tuple:
+def lstm_cell(
+    input: Tensor,
+    hx: tuple,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+) -> tuple:
     """One LSTM step (Hochreiter & Schmidhuber, 1997; gate order i, f, g, o as in PyTorch):
 
         i, f, g, o = sigmoid, sigmoid, tanh, sigmoid of the quarters of x W_ih^T + b_ih + h W_hh^T + b_hh
@@ -72,8 +85,14 @@ def lstm_cell(input: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor
     return o * ew.tanh(c_next), c_next
 
 
-def gru_cell(input: Tensor, hx: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-             b_hh: Tensor | None = None) -> Tensor:
+def gru_cell(
+    input: Tensor,
+    hx: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+) -> Tensor:
     """One GRU step (Cho et al., 2014; gate order r, z, n as in PyTorch):
 
         r = sigmoid(x W_ir^T + b_ir + h W_hr^T + b_hr),   z = sigmoid(... the z rows ...)
@@ -265,7 +284,9 @@ class LSTMRecurrence(Function):
             xp.matmul(d, w_hh, out=dh)
         need_x, need_w, need_h, need_c = ctx.needs_input_grad
         dw = _previous_states_matmul(xp, dgates, y, h0, ctx.reverse) if need_w else None
-        return _tensors(dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None)
+        return _tensors(
+            dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None
+        )
 
 
 def _lstm_forward_compiled(ctx, step, xg, w_hh, h0, c0, reverse):
@@ -446,7 +467,12 @@ def _lstm_backward_graph(xg, w_hh, h0, c0, dy, reverse):
         dh = _accumulate(dh, dy[t])
         dc = dc + dh * o * (1.0 - tanh_c * tanh_c)
         dz[t] = cat(
-            [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tanh_c * o * (1.0 - o)],
+            [
+                dc * g * i * (1.0 - i),
+                dc * c_prev * f * (1.0 - f),
+                dc * i * (1.0 - g * g),
+                dh * tanh_c * o * (1.0 - o),
+            ],
             dim=1,
         )
         dc = dc * f
@@ -498,7 +524,9 @@ def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
 
 def _check_layer(name: str, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, gates: int) -> None:
     if x.ndim != 3 or x.shape[0] == 0:
-        raise ShapeError(f"{name}: input must be (T, B, input_size) with T >= 1 (got shape {x.shape})")
+        raise ShapeError(
+            f"{name}: input must be (T, B, input_size) with T >= 1 (got shape {x.shape})"
+        )
     hidden = w_hh.shape[1]
     if w_ih.shape != (gates * hidden, x.shape[2]) or w_hh.shape != (gates * hidden, hidden):
         raise ShapeError(
@@ -506,7 +534,9 @@ def _check_layer(name: str, x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, g
             f"(got w_ih {w_ih.shape}, w_hh {w_hh.shape} for input {x.shape})"
         )
     if h0.shape != (x.shape[1], hidden):
-        raise ShapeError(f"{name}: the initial state must be (B, hidden) = {(x.shape[1], hidden)} (got {h0.shape})")
+        raise ShapeError(
+            f"{name}: the initial state must be (B, hidden) = {(x.shape[1], hidden)} (got {h0.shape})"
+        )
 
 
 def _summed_bias(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
@@ -515,8 +545,16 @@ def _summed_bias(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
     return b_ih if b_hh is None else b_ih + b_hh
 
 
-def rnn_layer(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-              b_hh: Tensor | None = None, nonlinearity: str = "tanh", reverse: bool = False) -> tuple:
+def rnn_layer(
+    x: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    nonlinearity: str = "tanh",
+    reverse: bool = False,
+) -> tuple:
     """One Elman RNN layer over a sequence: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
 
     Args:
@@ -533,8 +571,15 @@ def rnn_layer(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | 
     return y, y[0] if reverse else y[x.shape[0] - 1]
 
 
-def lstm_layer(x: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-               b_hh: Tensor | None = None, reverse: bool = False) -> tuple:
+def lstm_layer(
+    x: Tensor,
+    hx: tuple,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    reverse: bool = False,
+) -> tuple:
     """One LSTM layer over a sequence (the equations of ``lstm_cell``), fused.
 
     Args:
@@ -554,8 +599,15 @@ def lstm_layer(x: Tensor, hx: tuple, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | 
     return y[:length], (y[0] if reverse else y[length - 1], y[length])
 
 
-def gru_layer(x: Tensor, h0: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor | None = None,
-              b_hh: Tensor | None = None, reverse: bool = False) -> tuple:
+def gru_layer(
+    x: Tensor,
+    h0: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None = None,
+    b_hh: Tensor | None = None,
+    reverse: bool = False,
+) -> tuple:
     """One GRU layer over a sequence (the equations of ``gru_cell``), fused.
 
     Args:

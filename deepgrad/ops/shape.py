@@ -125,9 +125,15 @@ def _normalize_index(index, shape) -> tuple:
             item = item._data
         elif isinstance(item, list):
             item = np.asarray(item)
-        if hasattr(item, "dtype") and not isinstance(item, np.integer) and getattr(item, "ndim", 0) >= 0:
+        if (
+            hasattr(item, "dtype")
+            and not isinstance(item, np.integer)
+            and getattr(item, "ndim", 0) >= 0
+        ):
             if item.dtype.kind not in "iub":
-                raise IndexError(f"index: tensors used as indices must be integer or bool (got {item.dtype})")
+                raise IndexError(
+                    f"index: tensors used as indices must be integer or bool (got {item.dtype})"
+                )
         out.append(item)
     return tuple(out)
 
@@ -150,7 +156,11 @@ def reshape(x: Tensor, *shape) -> Tensor:
         return x
     size = x._data.size
     known = math.prod(s for s in shape if s != -1)
-    if shape.count(-1) > 1 or (-1 in shape and (known == 0 or size % known)) or (-1 not in shape and known != size):
+    if (
+        shape.count(-1) > 1
+        or (-1 in shape and (known == 0 or size % known))
+        or (-1 not in shape and known != size)
+    ):
         raise ShapeError(
             f"reshape: cannot reshape a tensor of shape {x.shape} ({size} elements) into {shape}; "
             "the number of elements must stay the same (at most one -1)."
@@ -212,7 +222,9 @@ def permute(x: Tensor, *dims) -> Tensor:
         dims = tuple(dims[0])
     ndim = x._data.ndim
     if sorted(d % ndim for d in dims) != list(range(ndim)) if ndim else dims:
-        raise ShapeError(f"permute: dims {dims} are not a permutation of the {ndim} dimensions of shape {x.shape}")
+        raise ShapeError(
+            f"permute: dims {dims} are not a permutation of the {ndim} dimensions of shape {x.shape}"
+        )
     dims = tuple(d % ndim for d in dims)
     if dims == tuple(range(ndim)):
         return x
@@ -228,7 +240,9 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
     try:
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     except IndexError:
-        raise ShapeError(f"transpose: dims ({dim0}, {dim1}) out of range for shape {x.shape}") from None
+        raise ShapeError(
+            f"transpose: dims ({dim0}, {dim1}) out of range for shape {x.shape}"
+        ) from None
     return permute(x, tuple(dims))
 
 
@@ -244,7 +258,9 @@ def expand(x: Tensor, *shape) -> Tensor:
         return x
     for i, n in enumerate(x._data.shape):
         if n != 1 and n != shape[i + lead]:
-            raise ShapeError(f"expand: shape {x.shape} cannot be expanded to {shape} (dimension {i}: {n})")
+            raise ShapeError(
+                f"expand: shape {x.shape} cannot be expanded to {shape} (dimension {i}: {n})"
+            )
     return Expand.apply(x, shape=shape)
 
 
@@ -263,7 +279,9 @@ def cat(tensors, dim: int = 0) -> Tensor:
     for i, t in enumerate(tensors):
         if not isinstance(t, Tensor):
             raise TypeError(f"cat: element {i} is a {type(t).__name__}, not a Tensor")
-        if t._data.ndim != ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != dim):
+        if t._data.ndim != ndim or any(
+            a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != dim
+        ):
             raise ShapeError(
                 f"cat: tensor {i} has shape {t.shape} but tensor 0 has shape {first.shape}; "
                 f"all sizes except dim {dim} must match."

@@ -47,9 +47,7 @@ def _sorted(name: str, x: Tensor, dim: int, descending: bool, k: int | None = No
     return MinMax(take_along_dim(x, indices, d), indices)
 
 
-def sort(
-    input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False  # noqa: A002
-) -> MinMax:
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False) -> MinMax:
     """(values, indices): ``input`` sorted along ``dim``, and where each value came from.
 
     values = take_along_dim(input, indices, dim); the gradient goes back through the indices.
@@ -73,7 +71,7 @@ def sort(
 
 
 def argsort(
-    input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False  # noqa: A002
+    input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False
 ) -> Tensor:
     """The int64 indices that sort ``input`` along ``dim`` (``sort(...).indices``; always stable).
 
@@ -85,9 +83,7 @@ def argsort(
     return _sorted("argsort", input, dim, descending).indices
 
 
-def topk(
-    input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True  # noqa: A002
-) -> MinMax:
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> MinMax:
     """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``.
 
     values = take_along_dim(input, indices, dim); the gradient goes to the selected positions.
@@ -110,7 +106,11 @@ def topk(
         (tensor([5., 4.]), tensor([1, 3]))
     """
     k = non_negative_int(k, "k", "topk")
-    size = input._data.shape[rd.normalize_dims("topk", dim, input._data.ndim)[0]] if input._data.ndim else 1
+    size = (
+        input._data.shape[rd.normalize_dims("topk", dim, input._data.ndim)[0]]
+        if input._data.ndim
+        else 1
+    )
     if k > size:
         raise ValueError(
             f"topk: k must be at most the size of dim {dim} (got k={k}, shape {input.shape}); "

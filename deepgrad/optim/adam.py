@@ -62,7 +62,14 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         maximize: bool = False,
     ):
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+        )
         super().__init__(params, defaults)
 
     def _check_options(self, options: dict) -> None:
@@ -74,7 +81,11 @@ class Adam(Optimizer):
         boolean(options["maximize"], "maximize", name)
 
     def _init_state(self, param, group: dict) -> dict:
-        state = {"step": 0, "exp_avg": self._zeros_state(param), "exp_avg_sq": self._zeros_state(param)}
+        state = {
+            "step": 0,
+            "exp_avg": self._zeros_state(param),
+            "exp_avg_sq": self._zeros_state(param),
+        }
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = self._zeros_state(param)
         return state
@@ -91,13 +102,26 @@ class Adam(Optimizer):
         else:
             g = self._regularized_grad(param, grad, weight_decay, group["maximize"])
         exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        if group["amsgrad"] and "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
+        if (
+            group["amsgrad"] and "max_exp_avg_sq" not in state
+        ):  # amsgrad switched on after the first step
             state["max_exp_avg_sq"] = self._zeros_state(param)
         max_sq = state["max_exp_avg_sq"]._data if group["amsgrad"] else None
         # On a GPU the whole update below is one kernel, generated from cuda_kernels.adam_lines;
         # tests/cuda/test_cuda_kernels.py checks that it computes what the NumPy body below does.
-        if adam_update_(xp, param, g, exp_avg, exp_avg_sq, max_sq, beta1=beta1, beta2=beta2, lr=lr, step=step,
-                        eps=group["eps"]):
+        if adam_update_(
+            xp,
+            param,
+            g,
+            exp_avg,
+            exp_avg_sq,
+            max_sq,
+            beta1=beta1,
+            beta2=beta2,
+            lr=lr,
+            step=step,
+            eps=group["eps"],
+        ):
             return
         scratch = self._scratch(param, 0)
         lerp_(xp, exp_avg, g, 1.0 - beta1, scratch)

@@ -74,7 +74,9 @@ class LRFinderResult:
         log_lrs = np.log10(np.asarray(self.lrs, dtype=np.float64))
         losses = np.asarray(self.losses, dtype=np.float64)
         centre = np.arange(first, last)
-        slope = (losses[centre + k] - losses[centre - k]) / (log_lrs[centre + k] - log_lrs[centre - k])
+        slope = (losses[centre + k] - losses[centre - k]) / (
+            log_lrs[centre + k] - log_lrs[centre - k]
+        )
         return float(self.lrs[first + int(np.argmin(slope))])
 
     def plot(self, ax=None, show_raw: bool = True):
@@ -96,7 +98,11 @@ class LRFinderResult:
         if self.suggestion is not None:
             index = self.lrs.index(self.suggestion)
             ax.plot(
-                [self.suggestion], [self.losses[index]], "o", color="C3", label=f"suggestion: {self.suggestion:.2e}"
+                [self.suggestion],
+                [self.losses[index]],
+                "o",
+                color="C3",
+                label=f"suggestion: {self.suggestion:.2e}",
             )
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
@@ -175,7 +181,9 @@ def find_lr(
                 break
     finally:
         restore()
-    return LRFinderResult(lrs=lrs, losses=losses, raw_losses=raw_losses, diverged=diverged, best_loss=best)
+    return LRFinderResult(
+        lrs=lrs, losses=losses, raw_losses=raw_losses, diverged=diverged, best_loss=best
+    )
 
 
 def _cycle(loader: Iterable) -> Iterator:
@@ -186,7 +194,9 @@ def _cycle(loader: Iterable) -> Iterator:
             empty = False
             yield batch
         if empty:
-            raise ValueError("find_lr: the loader yielded no batches; it must yield (inputs, targets) tuples.")
+            raise ValueError(
+                "find_lr: the loader yielded no batches; it must yield (inputs, targets) tuples."
+            )
 
 
 def _train_on(batch, model: Callable, loss_fn: Callable, optimizer: Optimizer) -> float:
@@ -201,9 +211,13 @@ def _train_on(batch, model: Callable, loss_fn: Callable, optimizer: Optimizer) -
 
 def _check_arguments(optimizer, start_lr, end_lr, num_steps, smooth, diverge_threshold) -> None:
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"find_lr: optimizer must be a deepgrad Optimizer (got {type(optimizer).__name__}).")
+        raise TypeError(
+            f"find_lr: optimizer must be a deepgrad Optimizer (got {type(optimizer).__name__})."
+        )
     if not 0 < start_lr < end_lr:
-        raise ValueError(f"find_lr: need 0 < start_lr < end_lr (got start_lr={start_lr}, end_lr={end_lr}).")
+        raise ValueError(
+            f"find_lr: need 0 < start_lr < end_lr (got start_lr={start_lr}, end_lr={end_lr})."
+        )
     int_at_least(num_steps, 2, "num_steps", "find_lr")
     probability(smooth, "smooth", "find_lr")
     in_interval(diverge_threshold, "diverge_threshold", "find_lr", low=1, include_low=False)

@@ -22,7 +22,15 @@ from typing import Any
 
 from deepgrad.autograd.grad_mode import enable_grad, no_grad
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DTypeError, ShapeError, device_of, get_array_module, is_floating, is_writeable, to_device
+from deepgrad.backend import (
+    DTypeError,
+    ShapeError,
+    device_of,
+    get_array_module,
+    is_floating,
+    is_writeable,
+    to_device,
+)
 from deepgrad.backend.validation import boolean, non_negative_float, probability
 
 
@@ -86,7 +94,9 @@ class Optimizer(abc.ABC):
             )
         groups = list(params)
         if not groups:
-            raise ValueError(f"{name}: got an empty parameter list; pass model.parameters() or a list of Tensors.")
+            raise ValueError(
+                f"{name}: got an empty parameter list; pass model.parameters() or a list of Tensors."
+            )
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
@@ -113,9 +123,13 @@ class Optimizer(abc.ABC):
         """
         name = type(self).__name__
         if not isinstance(param_group, dict):
-            raise TypeError(f"{name}.add_param_group: expected a dict (got {type(param_group).__name__}).")
+            raise TypeError(
+                f"{name}.add_param_group: expected a dict (got {type(param_group).__name__})."
+            )
         if "params" not in param_group:
-            raise ValueError(f"{name}.add_param_group: the group has no 'params' key (got keys {sorted(param_group)}).")
+            raise ValueError(
+                f"{name}.add_param_group: the group has no 'params' key (got keys {sorted(param_group)})."
+            )
         unknown = sorted(key for key in param_group if key != "params" and key not in self.defaults)
         if unknown:
             raise ValueError(
@@ -132,11 +146,15 @@ class Optimizer(abc.ABC):
         else:
             params = list(params)
         if not params:
-            raise ValueError(f"{name}: a parameter group has no parameters; remove it or add tensors to it.")
+            raise ValueError(
+                f"{name}: a parameter group has no parameters; remove it or add tensors to it."
+            )
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         for index, param in enumerate(params):
             if not isinstance(param, Tensor):
-                raise TypeError(f"{name}: params must be Tensors (got {type(param).__name__} at position {index}).")
+                raise TypeError(
+                    f"{name}: params must be Tensors (got {type(param).__name__} at position {index})."
+                )
             if param.grad_fn is not None:
                 raise ValueError(
                     f"{name}: can't optimize a non-leaf tensor (position {index} was computed from others); "
@@ -272,7 +290,11 @@ class Optimizer(abc.ABC):
                 indices.append(index_of[id(param)])
             packed["params"] = indices
             groups.append(packed)
-        state = {index_of[id(param)]: dict(values) for param, values in self.state.items() if id(param) in index_of}
+        state = {
+            index_of[id(param)]: dict(values)
+            for param, values in self.state.items()
+            if id(param) in index_of
+        }
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -283,7 +305,11 @@ class Optimizer(abc.ABC):
         so the loaded optimizer shares no memory with ``state_dict``.
         """
         name = type(self).__name__
-        if not isinstance(state_dict, dict) or "state" not in state_dict or "param_groups" not in state_dict:
+        if (
+            not isinstance(state_dict, dict)
+            or "state" not in state_dict
+            or "param_groups" not in state_dict
+        ):
             raise ValueError(
                 f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' "
                 f"(got {type(state_dict).__name__}{' with keys ' + str(sorted(state_dict)) if isinstance(state_dict, dict) else ''})."
@@ -314,7 +340,9 @@ class Optimizer(abc.ABC):
                     f"indices {sorted(param_of)}."
                 )
             param = param_of[key]
-            new_state[param] = {k: _state_value_for(param, k, v, name, key) for k, v in values.items()}
+            new_state[param] = {
+                k: _state_value_for(param, k, v, name, key) for k, v in values.items()
+            }
         new_groups = []
         for saved, own in zip(saved_groups, self.param_groups):
             group = {key: copy.deepcopy(value) for key, value in saved.items() if key != "params"}
@@ -336,7 +364,11 @@ class Optimizer(abc.ABC):
 
 def _state_value_for(param: Tensor, key: str, value, optimizer_name: str, index: int):
     """A fresh copy of one saved state value, on ``param``'s device (floating values in its dtype)."""
-    if isinstance(value, Tensor) or hasattr(value, "__array_interface__") or hasattr(value, "__cuda_array_interface__"):
+    if (
+        isinstance(value, Tensor)
+        or hasattr(value, "__array_interface__")
+        or hasattr(value, "__cuda_array_interface__")
+    ):
         array = value._data if isinstance(value, Tensor) else value
         if array.shape and tuple(array.shape) != tuple(param.shape):
             raise ValueError(

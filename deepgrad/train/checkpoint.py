@@ -67,7 +67,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"this deepgrad reads version {VERSION}."
         )
     state = load(path)
-    missing = [key for key in REQUIRED if key not in state] if isinstance(state, dict) else list(REQUIRED)
+    missing = (
+        [key for key in REQUIRED if key not in state] if isinstance(state, dict) else list(REQUIRED)
+    )
     if missing:
         raise SerializationError(
             f"load_checkpoint: {name!r} lacks {', '.join(missing)}; the file is damaged."
@@ -144,7 +146,9 @@ def manifest_path(last_path: str | os.PathLike) -> Path:
     return last.with_name(last.stem + MANIFEST_SUFFIX)
 
 
-def write_manifest(last_path: str | os.PathLike, written: str | os.PathLike, state_meta: dict) -> None:
+def write_manifest(
+    last_path: str | os.PathLike, written: str | os.PathLike, state_meta: dict
+) -> None:
     """Point the manifest at ``written`` (atomically), then delete the family's other step files:
     they are older, or from a timeline a resume abandoned."""
     manifest = manifest_path(last_path)

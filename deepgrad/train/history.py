@@ -62,12 +62,16 @@ class History:
     def steps(self) -> list[dict[str, Any]]:
         """The per-step records as a list of dicts (built on access)."""
         columns = self._steps
-        return [dict(zip(self.STEP_KEYS, row)) for row in zip(*(columns[k] for k in self.STEP_KEYS))]
+        return [
+            dict(zip(self.STEP_KEYS, row)) for row in zip(*(columns[k] for k in self.STEP_KEYS))
+        ]
 
     def step_column(self, key: str) -> np.ndarray:
         """One per-step column (``step``, ``epoch``, ``loss`` or ``lr``) as a float64 array."""
         if key not in self._steps:
-            raise ValueError(f"History.step_column: unknown key {key!r}; allowed: {', '.join(self.STEP_KEYS)}.")
+            raise ValueError(
+                f"History.step_column: unknown key {key!r}; allowed: {', '.join(self.STEP_KEYS)}."
+            )
         return np.array(self._steps[key], dtype=np.float64)  # a copy: later steps never change it
 
     @property
@@ -82,7 +86,9 @@ class History:
     def __getitem__(self, key: str) -> list:
         """The values of one epoch key (``history["val_loss"]``), NaN where an epoch lacks it."""
         if key not in self.keys:
-            raise KeyError(f"History: no epoch key {key!r}; available: {', '.join(self.keys) or '(no epochs yet)'}")
+            raise KeyError(
+                f"History: no epoch key {key!r}; available: {', '.join(self.keys) or '(no epochs yet)'}"
+            )
         return [record.get(key, math.nan) for record in self.epochs]
 
     def __len__(self) -> int:
@@ -93,7 +99,11 @@ class History:
         if mode not in MODES:
             raise ValueError(f"History.best: mode must be one of {MODES} (got {mode!r})")
         sign = 1.0 if mode == "min" else -1.0
-        candidates = [(sign * v, i) for i, v in enumerate(self[monitor]) if _is_scalar(v) and not math.isnan(v)]
+        candidates = [
+            (sign * v, i)
+            for i, v in enumerate(self[monitor])
+            if _is_scalar(v) and not math.isnan(v)
+        ]
         if not candidates:
             raise ValueError(f"History.best: {monitor!r} has no finite value in any epoch")
         return self.epochs[min(candidates)[1]]  # ties: the earliest epoch
@@ -134,7 +144,9 @@ class History:
 
     def __repr__(self) -> str:
         last = self.epochs[-1] if self.epochs else {}
-        summary = ", ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "epoch" and _is_scalar(v))
+        summary = ", ".join(
+            f"{k}={v:.4g}" for k, v in last.items() if k != "epoch" and _is_scalar(v)
+        )
         return f"History({len(self.epochs)} epochs, {len(self._steps['step'])} steps; last: {summary or '-'})"
 
 

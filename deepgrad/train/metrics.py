@@ -70,12 +70,20 @@ def _class_predictions(name: str, output, target, threshold: float):
                 f"(got output {tuple(output.shape)}, target {tuple(target.shape)})."
             )
         xp = get_array_module(output)
-        return xp.argmax(output, axis=1).ravel(), target.ravel().astype(np.int64, copy=False), output.shape[1]
+        return (
+            xp.argmax(output, axis=1).ravel(),
+            target.ravel().astype(np.int64, copy=False),
+            output.shape[1],
+        )
     if output.shape == target.shape:
         if output.dtype.kind == "f":
             pred = (output >= threshold).ravel().astype(np.int64)
             return pred, target.ravel().astype(np.int64), 2
-        return output.ravel().astype(np.int64, copy=False), target.ravel().astype(np.int64, copy=False), None
+        return (
+            output.ravel().astype(np.int64, copy=False),
+            target.ravel().astype(np.int64, copy=False),
+            None,
+        )
     raise ShapeError(
         f"{name}: output and target shapes do not fit (got output {tuple(output.shape)}, target "
         f"{tuple(target.shape)}); pass class scores (N, C) with targets (N,), or one score per sample "
@@ -96,7 +104,9 @@ class Metric(ABC):
     def __init__(self, name: str | None = None):
         if name is not None:
             if not isinstance(name, str) or not name:
-                raise ValueError(f"{type(self).__name__}: name must be a non-empty string (got {name!r})")
+                raise ValueError(
+                    f"{type(self).__name__}: name must be a non-empty string (got {name!r})"
+                )
             self.name = name
         self.reset()
 
@@ -127,7 +137,9 @@ class Metric(ABC):
             setattr(self, key, value._data if isinstance(value, Tensor) else value)
 
     def _empty_error(self) -> RuntimeError:
-        return RuntimeError(f"{type(self).__name__}.compute: no samples seen yet; call update(output, target) first.")
+        return RuntimeError(
+            f"{type(self).__name__}.compute: no samples seen yet; call update(output, target) first."
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
@@ -192,7 +204,9 @@ class TopKAccuracy(Metric):
                 f"target {tuple(target.shape)})."
             )
         if output.shape[1] < self.k:
-            raise ShapeError(f"TopKAccuracy: k={self.k} is larger than the number of classes {output.shape[1]}.")
+            raise ShapeError(
+                f"TopKAccuracy: k={self.k} is larger than the number of classes {output.shape[1]}."
+            )
         xp = get_array_module(output)
         # The target is in the top k iff fewer than k classes score strictly higher than it.
         target_score = xp.take_along_axis(output, target.reshape(-1, 1).astype(np.int64), axis=1)
@@ -220,7 +234,9 @@ class ConfusionMatrix(Metric):
 
     name = "confusion_matrix"
 
-    def __init__(self, num_classes: int | None = None, threshold: float = 0.5, name: str | None = None):
+    def __init__(
+        self, num_classes: int | None = None, threshold: float = 0.5, name: str | None = None
+    ):
         if num_classes is not None:
             fix = "pass None to take it from the first output's class dimension"
             int_at_least(num_classes, 2, "num_classes", type(self).__name__, fix=fix)
@@ -247,7 +263,12 @@ class ConfusionMatrix(Metric):
                 f"{type(self).__name__}: the output has {seen} classes but num_classes={self.num_classes}."
             )
         n = self.num_classes
-        if true.size and (int(true.min()) < 0 or int(true.max()) >= n or int(pred.min()) < 0 or int(pred.max()) >= n):
+        if true.size and (
+            int(true.min()) < 0
+            or int(true.max()) >= n
+            or int(pred.min()) < 0
+            or int(pred.max()) >= n
+        ):
             raise ValueError(
                 f"{type(self).__name__}: class indices must be in [0, {n - 1}] (got targets in "
                 f"[{int(true.min())}, {int(true.max())}], predictions in [{int(pred.min())}, {int(pred.max())}])."
@@ -269,7 +290,11 @@ class _PrecisionRecallF1(ConfusionMatrix):
     """Shared code: per-class scores from the confusion matrix, averaged as asked."""
 
     def __init__(
-        self, average: str = "macro", num_classes: int | None = None, threshold: float = 0.5, name: str | None = None
+        self,
+        average: str = "macro",
+        num_classes: int | None = None,
+        threshold: float = 0.5,
+        name: str | None = None,
     ):
         one_of(average, AVERAGES, "average", type(self).__name__)
         self.average = average
@@ -285,7 +310,11 @@ class _PrecisionRecallF1(ConfusionMatrix):
         fp = matrix.sum(axis=0) - tp
         fn = matrix.sum(axis=1) - tp
         if self.average == "micro":
-            return float(self._per_class(tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True))[0])
+            return float(
+                self._per_class(
+                    tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True)
+                )[0]
+            )
         if self.average == "binary":
             if matrix.shape[0] != 2:
                 raise ValueError(
@@ -469,7 +498,9 @@ def get_metric(metric: str | Metric) -> Metric:
         return metric
     if isinstance(metric, str):
         if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}; allowed names: {', '.join(METRICS)} (or pass a Metric).")
+            raise ValueError(
+                f"unknown metric {metric!r}; allowed names: {', '.join(METRICS)} (or pass a Metric)."
+            )
         return METRICS[metric]()
     if isinstance(metric, type) and issubclass(metric, Metric):
         return metric()

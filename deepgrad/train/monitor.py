@@ -144,11 +144,19 @@ class Monitor(Callback):
         >>> # monitor.column("dead_frac", layer="2")  -> one value per recorded step
     """
 
-    def __init__(self, every: int = 10, max_units: int = 64, bins: int = 30, layers: list[str] | None = None):
-        for option, value, low in (("every", every, 1), ("max_units", max_units, 2), ("bins", bins, 1)):
+    def __init__(
+        self, every: int = 10, max_units: int = 64, bins: int = 30, layers: list[str] | None = None
+    ):
+        for option, value, low in (
+            ("every", every, 1),
+            ("max_units", max_units, 2),
+            ("bins", bins, 1),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"Monitor: {option} must be an integer >= {low} (got {value!r})")
-        if layers is not None and (isinstance(layers, str) or not all(isinstance(n, str) for n in layers)):
+        if layers is not None and (
+            isinstance(layers, str) or not all(isinstance(n, str) for n in layers)
+        ):
             raise ValueError(f"Monitor: layers must be a list of module names (got {layers!r})")
         self.every = every
         self.max_units = max_units
@@ -243,7 +251,10 @@ class Monitor(Callback):
         if (
             buffers is None
             or [b.shape for b in buffers] != [p.shape for p in params]
-            or any(type(b) is not type(p._data) or b.dtype != p._data.dtype for b, p in zip(buffers, params))
+            or any(
+                type(b) is not type(p._data) or b.dtype != p._data.dtype
+                for b, p in zip(buffers, params)
+            )
         ):
             buffers = [p._data.copy() for p in params]
             self._buffers[name] = buffers
@@ -255,7 +266,9 @@ class Monitor(Callback):
     def _hook(self, name: str):
         def hook(module, inputs, output):
             if isinstance(output, Tensor):
-                self._pending[name] = self._activation_stats(layer_kind(module), _host(output._data))
+                self._pending[name] = self._activation_stats(
+                    layer_kind(module), _host(output._data)
+                )
 
         return hook
 
@@ -301,7 +314,9 @@ class Monitor(Callback):
             self.records.append(record)
             if "histogram" in stats:
                 counts, edges = stats["histogram"]
-                self.histograms.append({"step": step, "epoch": epoch, "layer": name, "counts": counts, "edges": edges})
+                self.histograms.append(
+                    {"step": step, "epoch": epoch, "layer": name, "counts": counts, "edges": edges}
+                )
         self._before = {}
         self._pending = {}
 
@@ -322,7 +337,11 @@ class Monitor(Callback):
                 buffer -= p._data  # the buffer now holds -(w_after - w_before)
             delta_sq = sum(_sum_squares(b) for b in before)
             ratio = math.sqrt(delta_sq) / math.sqrt(before_sq) if before_sq > 0 else math.nan
-        return {"grad_norm": math.sqrt(grad_sq), "weight_norm": math.sqrt(weight_sq), "update_ratio": ratio}
+        return {
+            "grad_norm": math.sqrt(grad_sq),
+            "weight_norm": math.sqrt(weight_sq),
+            "update_ratio": ratio,
+        }
 
     def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
         for handle in self._handles:
@@ -340,8 +359,12 @@ class Monitor(Callback):
                 f"Monitor.column: key must be a numeric statistic, one of {KEYS[4:] + KEYS[:2]} (got {key!r})"
             )
         if layer is not None and layer not in self.layers:
-            raise ValueError(f"Monitor.column: no watched layer {layer!r}; watched: {', '.join(self.layers)}")
-        return np.array([r[key] for r in self.records if layer is None or r["layer"] == layer], dtype=np.float64)
+            raise ValueError(
+                f"Monitor.column: no watched layer {layer!r}; watched: {', '.join(self.layers)}"
+            )
+        return np.array(
+            [r[key] for r in self.records if layer is None or r["layer"] == layer], dtype=np.float64
+        )
 
     def table(self, layer: str | None = None) -> dict[str, list]:
         """The records as columns: ``{"step": [...], "layer": [...], "act_std": [...], ...}``."""

@@ -32,7 +32,9 @@ def _figure(rows: int, cols: int, width: float, height: float):
     try:
         import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise ImportError("deepgrad.train.plots needs matplotlib: pip install 'deepgrad[plot]'.") from exc
+        raise ImportError(
+            "deepgrad.train.plots needs matplotlib: pip install 'deepgrad[plot]'."
+        ) from exc
     if "matplotlib.pyplot" in sys.modules:
         import matplotlib.pyplot as plt
 
@@ -50,7 +52,9 @@ def _finish(fig, axes: list, used: int, path, title: str | None):
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
-    fig.set_layout_engine("constrained")  # unlike tight_layout, it keeps a figure title above the panels
+    fig.set_layout_engine(
+        "constrained"
+    )  # unlike tight_layout, it keeps a figure title above the panels
     if path is not None:
         fig.savefig(os.fspath(path), dpi=100)
     return fig
@@ -70,12 +74,16 @@ def _scalar_keys(history) -> list[str]:
     keys = [
         k
         for k in history.keys
-        if k not in _SKIP and not k.startswith("val_") and any(_is_number(r.get(k)) for r in history.epochs)
+        if k not in _SKIP
+        and not k.startswith("val_")
+        and any(_is_number(r.get(k)) for r in history.epochs)
     ]
     val_only = [
         k[4:]
         for k in history.keys
-        if k.startswith("val_") and k[4:] not in keys and any(_is_number(r.get(k)) for r in history.epochs)
+        if k.startswith("val_")
+        and k[4:] not in keys
+        and any(_is_number(r.get(k)) for r in history.epochs)
     ]
     keys += val_only
     return sorted(keys, key=lambda k: (k != "loss", keys.index(k)))
@@ -102,13 +110,17 @@ def _step_positions(history) -> np.ndarray:
 
 
 def _log_if_wide(ax, *arrays) -> None:
-    values = np.concatenate([a[np.isfinite(a)] for a in arrays if a.size]) if arrays else np.array([])
+    values = (
+        np.concatenate([a[np.isfinite(a)] for a in arrays if a.size]) if arrays else np.array([])
+    )
     values = values[values > 0] if values.size else values
     if values.size and values.max() / values.min() > 100:
         ax.set_yscale("log")
 
 
-def plot_history(history, keys: list[str] | None = None, steps: bool = True, path=None, title: str | None = None):
+def plot_history(
+    history, keys: list[str] | None = None, steps: bool = True, path=None, title: str | None = None
+):
     """Learning curves: one panel per quantity, training solid, validation dashed, per epoch.
 
     Args:
@@ -127,7 +139,9 @@ def plot_history(history, keys: list[str] | None = None, steps: bool = True, pat
     keys = _scalar_keys(history) if keys is None else list(keys)
     unknown = [k for k in keys if k not in history.keys and "val_" + k not in history.keys]
     if unknown:
-        raise ValueError(f"plot_history: unknown keys {unknown}; available: {', '.join(_scalar_keys(history))}")
+        raise ValueError(
+            f"plot_history: unknown keys {unknown}; available: {', '.join(_scalar_keys(history))}"
+        )
     lrs = history.step_column("lr")
     show_lr = lrs.size > 1 and np.ptp(lrs) > 0
     panels = len(keys) + int(show_lr)
@@ -153,7 +167,14 @@ def plot_history(history, keys: list[str] | None = None, steps: bool = True, pat
             ax.plot(val_x, val_y, "s--", color="C1", markersize=3, label="validation")
         if key == "loss" and val_y.size and np.isfinite(val_y).any():
             best = int(np.nanargmin(val_y))
-            ax.plot(val_x[best], val_y[best], "*", color="C3", markersize=12, label=f"best (epoch {int(val_x[best])})")
+            ax.plot(
+                val_x[best],
+                val_y[best],
+                "*",
+                color="C3",
+                markersize=12,
+                label=f"best (epoch {int(val_x[best])})",
+            )
         if key == "loss":
             _log_if_wide(ax, train_y, val_y)
         ax.set_xlabel("epoch")
@@ -185,14 +206,22 @@ def plot_lr_finder(result, path=None, title: str | None = None):
     raw = raw[np.isfinite(raw)]
     if smoothed.size:
         # the blow-up at the end would squash the interesting part: show up to a little above the start
-        low, start = float(min(smoothed.min(), raw.min() if raw.size else np.inf)), float(smoothed[0])
+        low, start = (
+            float(min(smoothed.min(), raw.min() if raw.size else np.inf)),
+            float(smoothed[0]),
+        )
         margin = max(start - low, 1e-3 * max(abs(start), 1.0))
         ax.set_ylim(low - 0.1 * margin, start + 0.6 * margin)
     return _finish(fig, axes, 1, path, title)
 
 
-def plot_activation_histograms(monitor, steps: list[int] | None = None, path=None, title: str | None = None,
-                               layers: list[str] | None = None):
+def plot_activation_histograms(
+    monitor,
+    steps: list[int] | None = None,
+    path=None,
+    title: str | None = None,
+    layers: list[str] | None = None,
+):
     """Histograms of each watched layer's outputs, as recorded by a ``Monitor``.
 
     Args:
@@ -205,17 +234,23 @@ def plot_activation_histograms(monitor, steps: list[int] | None = None, path=Non
     ends of (0, 1) or (-1, 1) are saturated sigmoid/tanh units.
     """
     if not monitor.histograms:
-        raise ValueError("plot_activation_histograms: the monitor has no histograms; train with it first.")
+        raise ValueError(
+            "plot_activation_histograms: the monitor has no histograms; train with it first."
+        )
     recorded = sorted({h["step"] for h in monitor.histograms})
     steps = [recorded[0], recorded[-1]] if steps is None else list(steps)
     missing = [s for s in steps if s not in recorded]
     if missing:
-        raise ValueError(f"plot_activation_histograms: steps {missing} were not recorded; recorded: {recorded}")
+        raise ValueError(
+            f"plot_activation_histograms: steps {missing} were not recorded; recorded: {recorded}"
+        )
     steps = sorted(set(steps))
     from deepgrad.train.monitor import kind_label
 
     kinds = {r["layer"]: kind_label(r["kind"]) for r in monitor.records}
-    recorded_layers = [name for name in monitor.layers if any(h["layer"] == name for h in monitor.histograms)]
+    recorded_layers = [
+        name for name in monitor.layers if any(h["layer"] == name for h in monitor.histograms)
+    ]
     if layers is None:
         layers = recorded_layers
     else:
@@ -232,11 +267,21 @@ def plot_activation_histograms(monitor, steps: list[int] | None = None, path=Non
             h = by_key.get((layer, step))
             if h is None:
                 continue
-            counts, edges = np.asarray(h["counts"], dtype=np.float64), np.asarray(h["edges"], dtype=np.float64)
+            counts, edges = (
+                np.asarray(h["counts"], dtype=np.float64),
+                np.asarray(h["edges"], dtype=np.float64),
+            )
             # scaled to a peak of 1: a narrow histogram (at initialization) and a wide one (after
             # training) stay both visible when overlaid, whatever their bins
             height = counts / max(counts.max(), 1.0)
-            ax.stairs(height, edges, fill=i == 0, alpha=0.35 if i == 0 else 1.0, color=f"C{i}", label=f"step {step}")
+            ax.stairs(
+                height,
+                edges,
+                fill=i == 0,
+                alpha=0.35 if i == 0 else 1.0,
+                color=f"C{i}",
+                label=f"step {step}",
+            )
         ax.set_title(f"layer '{layer}' ({kinds.get(layer, '?')})", fontsize=9)
         ax.set_xlabel("activation")
         ax.set_ylabel("frequency (peak = 1)")
@@ -247,7 +292,9 @@ def plot_activation_histograms(monitor, steps: list[int] | None = None, path=Non
 MONITOR_KEYS = ("act_std", "dead_frac", "saturated_frac", "corr", "grad_norm", "update_ratio")
 
 
-def plot_monitor(monitor, keys: tuple[str, ...] = MONITOR_KEYS, path=None, title: str | None = None):
+def plot_monitor(
+    monitor, keys: tuple[str, ...] = MONITOR_KEYS, path=None, title: str | None = None
+):
     """Each monitored statistic against the step, one line per layer that has it."""
     from deepgrad.train.monitor import KEYS
 
@@ -256,9 +303,13 @@ def plot_monitor(monitor, keys: tuple[str, ...] = MONITOR_KEYS, path=None, title
         raise ValueError(f"plot_monitor: unknown statistics {bad}; allowed: {', '.join(KEYS[4:])}")
     if not monitor.records:
         raise ValueError("plot_monitor: the monitor has no records; train with it first.")
-    keys = [k for k in keys if np.isfinite(monitor.column(k)).any()]  # e.g. no saturation without sigmoid/tanh
+    keys = [
+        k for k in keys if np.isfinite(monitor.column(k)).any()
+    ]  # e.g. no saturation without sigmoid/tanh
     if not keys:
-        raise ValueError("plot_monitor: none of the requested statistics has a value in the records.")
+        raise ValueError(
+            "plot_monitor: none of the requested statistics has a value in the records."
+        )
     rows, cols = _grid(len(keys))
     fig, axes = _figure(rows, cols, 4.6 * cols, 3.2 * rows)
     for ax, key in zip(axes, keys):
@@ -279,7 +330,10 @@ def plot_monitor(monitor, keys: tuple[str, ...] = MONITOR_KEYS, path=None, title
 
 
 def compare_runs(
-    runs: dict[str, Any], keys: tuple[str, ...] = ("loss", "val_loss"), path=None, title: str | None = None
+    runs: dict[str, Any],
+    keys: tuple[str, ...] = ("loss", "val_loss"),
+    path=None,
+    title: str | None = None,
 ):
     """Several runs overlaid: one panel per epoch key, one colour per run.
 

@@ -233,7 +233,6 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
     def stop_requested(self) -> bool:
         return self._stop_requested
 
-
     # -- the loop -----------------------------------------------------------------------------
     def fit(self, train_loader, val_loader=None, epochs: int = 1, resume_from=None) -> History:
         """Train for ``epochs`` epochs in total (a resumed run continues up to the same total).
@@ -283,7 +282,6 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
             raise
         self._end_fit(status, failing=False)
         return self.history
-
 
     def _start_fit(self, train_loader, epochs: int, resume_from) -> None:
         """Restore the checkpoint (or start afresh), reset the run's flags and call on_fit_start."""
@@ -377,7 +375,6 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
         self._write_pending()
         self._boundary = True
 
-
     def _train_batches(self, train_loader, epoch: int, position) -> dict[str, float]:
         """One pass over the training batches (the rest of the epoch when resuming at
         ``position``); returns the epoch means of the updater's logs (``loss`` first), each
@@ -391,7 +388,9 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
         sums: dict[str, float] = state["sums"]
         counts: dict[str, int] = state["counts"]
         isfinite = math.isfinite
-        for index, batch in enumerate(self._epoch_batches(train_loader, position), state["batches"]):
+        for index, batch in enumerate(
+            self._epoch_batches(train_loader, position), state["batches"]
+        ):
             logs: dict[str, Any] = (
                 {"epoch": epoch, "batch": index, "step": self.global_step + 1} if want_logs else {}
             )
@@ -451,8 +450,6 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
             means["skipped_steps"] = state["skipped"]
         return means
 
-
-
     # -- checkpoints --------------------------------------------------------------------------
 
 
@@ -468,7 +465,9 @@ def _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater) -
             f"Trainer: optimizer must be a deepgrad.optim optimizer (got {type(optimizer).__name__})"
         )
     if grad_clip is not None:
-        validation.positive_float(grad_clip, "grad_clip", "Trainer", fix="it is a max norm, or None")
+        validation.positive_float(
+            grad_clip, "grad_clip", "Trainer", fix="it is a max norm, or None"
+        )
     if scheduler is not None and isinstance(scheduler, ReduceLROnPlateau):
         raise ValueError(
             f"Trainer: {type(scheduler).__name__} steps on a metric, not once per optimizer step; "
@@ -491,4 +490,3 @@ def _build_metrics(metrics: Iterable[str | Metric] | None) -> list[Metric]:
             "give one a name, e.g. F1(average='micro', name='f1_micro')."
         )
     return built
-

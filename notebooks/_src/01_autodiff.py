@@ -155,7 +155,9 @@ eps = 1e-6
 nudged_up, nudged_down = t1_np.copy(), t1_np.copy()
 nudged_up[1, 2] += eps
 nudged_down[1, 2] -= eps
-numerical = (np.sum((nudged_up + t2_np) * t3_np) - np.sum((nudged_down + t2_np) * t3_np)) / (2 * eps)
+numerical = (np.sum((nudged_up + t2_np) * t3_np) - np.sum((nudged_down + t2_np) * t3_np)) / (
+    2 * eps
+)
 print(f"finite difference: {numerical:.8f}   autograd: {t1.grad.numpy()[1, 2]:.8f}")
 
 from deepgrad.autograd import gradcheck

@@ -164,7 +164,9 @@ test_loader = DataLoader(dg.data.TensorDataset(x_test, y_test), batch_size=500)
 epochs = 2 if SMALL else 10
 history = trainer.fit(train_loader, test_loader, epochs=epochs)
 for record in history.epochs:
-    print(f"epoch {record['epoch']:2d}: training loss {record['loss']:.3f}, test accuracy {record['val_accuracy']:.3f}")
+    print(
+        f"epoch {record['epoch']:2d}: training loss {record['loss']:.3f}, test accuracy {record['val_accuracy']:.3f}"
+    )
 
 # %% [markdown]
 # `plots.plot_history` draws the learning curves (training: solid, test data used for
@@ -177,7 +179,13 @@ figure = plots.plot_history(history)
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(range(1, len(seed_accuracy) + 1), seed_accuracy, "o-", markersize=3, label="slide: MSE, SGD lr=1, batch 1000")
+ax.plot(
+    range(1, len(seed_accuracy) + 1),
+    seed_accuracy,
+    "o-",
+    markersize=3,
+    label="slide: MSE, SGD lr=1, batch 1000",
+)
 ax.plot(
     [r["epoch"] for r in history.epochs],
     [r["val_accuracy"] for r in history.epochs],

@@ -65,9 +65,13 @@ def init_(layer: nn.Linear, scheme: str) -> None:
     elif scheme == "normal":
         nn.init.normal_(layer.weight, mean=0.0, std=math.sqrt(1 / n_in))
     elif scheme == "xavier":
-        nn.init.normal_(layer.weight, mean=0.0, std=math.sqrt(2 / (n_in + n_out)))  # = nn.init.xavier_normal_
+        nn.init.normal_(
+            layer.weight, mean=0.0, std=math.sqrt(2 / (n_in + n_out))
+        )  # = nn.init.xavier_normal_
     elif scheme == "kaiming":
-        nn.init.normal_(layer.weight, mean=0.0, std=math.sqrt(2 / n_in))  # = nn.init.kaiming_normal_
+        nn.init.normal_(
+            layer.weight, mean=0.0, std=math.sqrt(2 / n_in)
+        )  # = nn.init.kaiming_normal_
     nn.init.zeros_(layer.bias)
 
 
@@ -101,11 +105,20 @@ for scheme in SCHEMES:
     network = make_network(scheme)
     monitor = Monitor(every=25)
     optimizer = dg.optim.SGD(network.parameters(), lr=0.02, momentum=0.9)
-    trainer = Trainer(network, F.cross_entropy, optimizer, metrics=["accuracy"], callbacks=[monitor], progress=False)
+    trainer = Trainer(
+        network,
+        F.cross_entropy,
+        optimizer,
+        metrics=["accuracy"],
+        callbacks=[monitor],
+        progress=False,
+    )
     histories[scheme] = trainer.fit(train_loader, test_loader, epochs=epochs)
     monitors[scheme], networks[scheme] = monitor, network
     last = histories[scheme].epochs[-1]
-    print(f"{scheme:8s} training loss {last['loss']:.3f}   test accuracy {last['val_accuracy']:.3f}")
+    print(
+        f"{scheme:8s} training loss {last['loss']:.3f}   test accuracy {last['val_accuracy']:.3f}"
+    )
 
 # %% [markdown]
 # ## 3. Activations at initialization, layer by layer
@@ -114,7 +127,9 @@ for scheme in SCHEMES:
 # the first step, before any update:
 
 # %%
-relu_layers = [name for name, module in networks["kaiming"].named_children() if isinstance(module, nn.ReLU)]
+relu_layers = [
+    name for name, module in networks["kaiming"].named_children() if isinstance(module, nn.ReLU)
+]
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for scheme in SCHEMES:
     first = {r["layer"]: r["act_std"] for r in monitors[scheme].records if r["step"] == 1}
@@ -138,9 +153,13 @@ plt.show()
 # per row:
 
 # %%
-linear_layers = [name for name, module in networks["kaiming"].named_children() if isinstance(module, nn.Linear)]
+linear_layers = [
+    name for name, module in networks["kaiming"].named_children() if isinstance(module, nn.Linear)
+]
 shown = [1, 3, 6, 9, 12]  # hidden layers to draw (1-based)
-fig, axes = plt.subplots(len(SCHEMES), len(shown), figsize=(2.6 * len(shown), 1.7 * len(SCHEMES)), sharex="row")
+fig, axes = plt.subplots(
+    len(SCHEMES), len(shown), figsize=(2.6 * len(shown), 1.7 * len(SCHEMES)), sharex="row"
+)
 for row, scheme in enumerate(SCHEMES):
     first = {h["layer"]: h for h in monitors[scheme].histograms if h["step"] == 1}
     for col, layer in enumerate(shown):
@@ -203,9 +222,14 @@ for row, scheme in enumerate(["normal", "kaiming"]):
     steps = sorted({h["step"] for h in monitors[scheme].histograms})
     for col, layer in enumerate([1, 6, 12]):
         ax = axes[row, col]
-        for step, style in [(steps[0], {"fill": True, "alpha": 0.4}), (steps[-1], {"linewidth": 1.5})]:
+        for step, style in [
+            (steps[0], {"fill": True, "alpha": 0.4}),
+            (steps[-1], {"linewidth": 1.5}),
+        ]:
             (h,) = [
-                h for h in monitors[scheme].histograms if h["layer"] == linear_layers[layer - 1] and h["step"] == step
+                h
+                for h in monitors[scheme].histograms
+                if h["layer"] == linear_layers[layer - 1] and h["step"] == step
             ]
             density = h["counts"] / (h["counts"].sum() * np.diff(h["edges"]))
             ax.stairs(density, h["edges"], label=f"step {step}", **style)

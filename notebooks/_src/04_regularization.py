@@ -72,15 +72,26 @@ RUNS = {
     "none": {"dropout": 0.0, "weight_decay": 0.0, "callbacks": []},
     "L2 (weight decay)": {"dropout": 0.0, "weight_decay": 1e-2, "callbacks": []},
     "dropout": {"dropout": 0.5, "weight_decay": 0.0, "callbacks": []},
-    "early stopping": {"dropout": 0.0, "weight_decay": 0.0, "callbacks": [EarlyStopping("val_loss", patience=5)]},
+    "early stopping": {
+        "dropout": 0.0,
+        "weight_decay": 0.0,
+        "callbacks": [EarlyStopping("val_loss", patience=5)],
+    },
 }
 histories, results, models = {}, {}, {}
 for name, run in RUNS.items():
     dg.manual_seed(0)
     model = MLP([784, 512, 512, 10], dropout=run["dropout"])
-    optimizer = dg.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, weight_decay=run["weight_decay"])
+    optimizer = dg.optim.SGD(
+        model.parameters(), lr=0.02, momentum=0.9, weight_decay=run["weight_decay"]
+    )
     trainer = Trainer(
-        model, F.cross_entropy, optimizer, metrics=["accuracy"], callbacks=run["callbacks"], progress=False
+        model,
+        F.cross_entropy,
+        optimizer,
+        metrics=["accuracy"],
+        callbacks=run["callbacks"],
+        progress=False,
     )
     histories[name] = trainer.fit(train_loader, val_loader, epochs=epochs)
     results[name] = trainer.evaluate(test_loader)
@@ -102,7 +113,9 @@ for ax, (color, (name, history)) in zip(axes, enumerate(histories.items())):
     ax.plot(epoch, [r["loss"] for r in history.epochs], "-", color=f"C{color}", label="training")
     ax.plot(epoch, val, "--", color=f"C{color}", label="validation")
     best = int(np.argmin(val))
-    ax.plot(epoch[best], val[best], "k*", markersize=10, label=f"best validation (epoch {epoch[best]})")
+    ax.plot(
+        epoch[best], val[best], "k*", markersize=10, label=f"best validation (epoch {epoch[best]})"
+    )
     ax.set_yscale("log")
     ax.set_title(name)
     ax.set_xlabel("epoch")
@@ -133,7 +146,9 @@ figure = plots.compare_runs(histories, keys=("val_loss", "val_accuracy"))
 # predicted probabilities are); on accuracy, dropout helps most here.
 
 # %%
-print(f"{'':18s} {'epochs':>6s} {'best val loss':>13s} {'test loss':>9s} {'test accuracy':>13s} {'|W|':>6s}")
+print(
+    f"{'':18s} {'epochs':>6s} {'best val loss':>13s} {'test loss':>9s} {'test accuracy':>13s} {'|W|':>6s}"
+)
 for name, history in histories.items():
     best = min(r["val_loss"] for r in history.epochs)
     norm = np.sqrt(sum(float((p.detach() ** 2).sum()) for p in models[name].parameters()))

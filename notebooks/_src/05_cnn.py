@@ -74,7 +74,9 @@ print("by hand:", float((patch * sobel).sum()), " conv2d:", float(edges[0, 0, 10
 
 fig, axes = plt.subplots(1, 3, figsize=(9, 3))
 for ax, image, title in zip(
-    axes, [x_test[0, 0], edges[0, 0].numpy(), edges[0, 1].numpy()], ["digit", "vertical edges", "horizontal edges"]
+    axes,
+    [x_test[0, 0], edges[0, 0].numpy(), edges[0, 1].numpy()],
+    ["digit", "vertical edges", "horizontal edges"],
 ):
     ax.imshow(image, cmap="gray_r" if title == "digit" else "RdBu")
     ax.set_title(title)
@@ -104,11 +106,17 @@ networks = {"LeNet-5": lenet, "MLP 784-100-10": MLP([784, 100, 10])}
 for name, network in networks.items():
     dg.manual_seed(1)  # same batches for both
     trainer = Trainer(
-        network, F.cross_entropy, dg.optim.Adam(network.parameters(), lr=1e-3), metrics=["accuracy"], progress=False
+        network,
+        F.cross_entropy,
+        dg.optim.Adam(network.parameters(), lr=1e-3),
+        metrics=["accuracy"],
+        progress=False,
     )
     histories[name] = trainer.fit(train_loader, test_loader, epochs=epochs)
     count = sum(p.numel() for p in network.parameters())
-    print(f"{name:15s} {count:6d} parameters, test accuracy {histories[name].epochs[-1]['val_accuracy']:.3f}")
+    print(
+        f"{name:15s} {count:6d} parameters, test accuracy {histories[name].epochs[-1]['val_accuracy']:.3f}"
+    )
 
 # %%
 figure = plots.compare_runs(histories, keys=("loss", "val_accuracy"))

@@ -126,14 +126,24 @@ test_loader = DataLoader(TensorDataset(x_test, y_test), batch_size=500)
 histories = {}
 for cell, model in models.items():
     dg.manual_seed(1)
-    trainer = Trainer(model, F.mse_loss, dg.optim.Adam(model.parameters(), lr=1e-2), grad_clip=1.0, progress=False)
+    trainer = Trainer(
+        model, F.mse_loss, dg.optim.Adam(model.parameters(), lr=1e-2), grad_clip=1.0, progress=False
+    )
     histories[cell] = trainer.fit(train_loader, test_loader, epochs=epochs)
-    print(f"{cell:4s} test MSE after each epoch:", " ".join(f"{r['val_loss']:.3f}" for r in histories[cell].epochs))
+    print(
+        f"{cell:4s} test MSE after each epoch:",
+        " ".join(f"{r['val_loss']:.3f}" for r in histories[cell].epochs),
+    )
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.6))
 for cell, history in histories.items():
-    ax.plot([r["epoch"] for r in history.epochs], [r["val_loss"] for r in history.epochs], "o-", label=cell)
+    ax.plot(
+        [r["epoch"] for r in history.epochs],
+        [r["val_loss"] for r in history.epochs],
+        "o-",
+        label=cell,
+    )
 ax.axhline(baseline, color="k", linestyle=":", label="baseline (always 1)")
 ax.set_yscale("log")
 ax.set_xlabel("epoch")
@@ -174,7 +184,13 @@ plt.show()
 fig, ax = plt.subplots(figsize=(7, 3.8))
 for color, cell in enumerate(models):
     ax.plot(range(1, T + 1), before[cell], "--", color=f"C{color}", label=f"{cell} before training")
-    ax.plot(range(1, T + 1), gradient_through_time(models[cell]), "-", color=f"C{color}", label=f"{cell} trained")
+    ax.plot(
+        range(1, T + 1),
+        gradient_through_time(models[cell]),
+        "-",
+        color=f"C{color}",
+        label=f"{cell} trained",
+    )
 ax.set_yscale("log")
 ax.set_xlabel("time step t")
 ax.set_ylabel("||dL/dx_t|| / ||dL/dx_T||")

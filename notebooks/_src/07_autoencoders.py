@@ -89,7 +89,10 @@ examples = x_test[[int(np.flatnonzero(y_test == d)[0]) for d in range(10)]]
 dg.manual_seed(0)
 autoencoder = Autoencoder(784, code_size=64, tied=True)
 print(autoencoder)
-print("decoder weight is the encoder weight:", autoencoder.decoder.weight is autoencoder.encoder.weight)
+print(
+    "decoder weight is the encoder weight:",
+    autoencoder.decoder.weight is autoencoder.encoder.weight,
+)
 print("parameters:", sum(p.numel() for p in autoencoder.parameters()))
 history = train(autoencoder)
 print(
@@ -142,7 +145,12 @@ for name, make in [
 rng = np.random.default_rng(0)
 masked = examples * (rng.random(examples.shape) >= 0.5)
 show_rows(
-    [examples, masked, reconstruct(models["plain"], masked), reconstruct(models["denoising"], masked)],
+    [
+        examples,
+        masked,
+        reconstruct(models["plain"], masked),
+        reconstruct(models["denoising"], masked),
+    ],
     ["clean", "50% erased", "plain AE", "denoising AE"],
 )
 

@@ -76,10 +76,14 @@ vae = VAE(784, hidden=256, latent_dim=2)
 print(vae)
 trainer = Trainer(vae, vae.loss, dg.optim.Adam(vae.parameters(), lr=2e-3), progress=False)
 history = trainer.fit(
-    DataLoader(TensorDataset(x_train, x_train), batch_size=128, shuffle=True), epochs=3 if SMALL else 25
+    DataLoader(TensorDataset(x_train, x_train), batch_size=128, shuffle=True),
+    epochs=3 if SMALL else 25,
 )
 vae.eval()
-print("-ELBO per image:", " ".join(f"{r['loss']:.1f}" for r in history.epochs[:: max(1, len(history.epochs) // 8)]))
+print(
+    "-ELBO per image:",
+    " ".join(f"{r['loss']:.1f}" for r in history.epochs[:: max(1, len(history.epochs) // 8)]),
+)
 
 # %% [markdown]
 # **The code space.** Every test digit encoded to its mean code $\mu(x)$, coloured by its label.
@@ -140,8 +144,12 @@ show_grid(vae.sample(32).numpy(), 2, 16)
 dg.manual_seed(0)
 gan = DCGAN(latent_dim=64, channels=16)
 optimizer = dg.optim.Adam(gan.parameter_groups(lr=4e-4, d_lr=1e-4), betas=(0.5, 0.999))
-loader = DataLoader(TensorDataset(x_train.reshape(-1, 1, 28, 28)), batch_size=64, shuffle=True, drop_last=True)
-fixed_noise = gan.noise(16, generator=dg.Generator().manual_seed(1))  # the same 16 codes at every snapshot
+loader = DataLoader(
+    TensorDataset(x_train.reshape(-1, 1, 28, 28)), batch_size=64, shuffle=True, drop_last=True
+)
+fixed_noise = gan.noise(
+    16, generator=dg.Generator().manual_seed(1)
+)  # the same 16 codes at every snapshot
 
 gan_epochs = 2 if SMALL else 20
 snapshots, log = {}, []
@@ -154,7 +162,9 @@ for epoch in range(1, gan_epochs + 1):
             snapshots[epoch] = gan.generator(fixed_noise).numpy()
         gan.generator.train()
     if epoch % 5 == 0 or epoch == gan_epochs:
-        print(f"epoch {epoch:2d}: D(real) = {log[-1]['d_real']:.2f}, D(fake) = {log[-1]['d_fake']:.2f}")
+        print(
+            f"epoch {epoch:2d}: D(real) = {log[-1]['d_real']:.2f}, D(fake) = {log[-1]['d_fake']:.2f}"
+        )
 
 # %% [markdown]
 # **The game.** $D$'s average probability that a real image is real, and that a generated one is.

@@ -25,7 +25,8 @@ import os
 import sys
 import warnings
 
-SMALL = os.environ.get("DEEPGRAD_NOTEBOOK_SMALL") == "1"  # set by CI: fewer steps, epochs and images
+# set by CI: fewer steps, epochs and images
+SMALL = os.environ.get("DEEPGRAD_NOTEBOOK_SMALL") == "1"
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -73,7 +74,9 @@ for name, make in OPTIMIZERS.items():
         optimizer.step()
         path.append(point.detach().numpy().copy())
     paths[name] = np.array(path)
-    print(f"{name:24s} after {steps} steps: ({path[-1][0]:+.3f}, {path[-1][1]:+.3f}), f = {rosenbrock(path[-1]):.4f}")
+    print(
+        f"{name:24s} after {steps} steps: ({path[-1][0]:+.3f}, {path[-1][1]:+.3f}), f = {rosenbrock(path[-1]):.4f}"
+    )
 
 # %%
 x, y = np.meshgrid(np.linspace(-2, 2, 300), np.linspace(-1, 3, 300))
@@ -116,7 +119,13 @@ epochs = 2 if SMALL else 8
 def train(make_optimizer, epochs=epochs):
     dg.manual_seed(0)
     model = MLP([784, 256, 128, 10])
-    trainer = Trainer(model, F.cross_entropy, make_optimizer(model.parameters()), metrics=["accuracy"], progress=False)
+    trainer = Trainer(
+        model,
+        F.cross_entropy,
+        make_optimizer(model.parameters()),
+        metrics=["accuracy"],
+        progress=False,
+    )
     return trainer.fit(train_loader, test_loader, epochs=epochs)
 
 
@@ -144,9 +153,19 @@ dg.manual_seed(0)
 model = MLP([784, 256, 128, 10])
 optimizer = SGD(model.parameters(), lr=0.01, momentum=0.9)
 result = find_lr(
-    model, F.cross_entropy, optimizer, train_loader, start_lr=1e-6, end_lr=10.0, num_steps=40 if SMALL else 100
+    model,
+    F.cross_entropy,
+    optimizer,
+    train_loader,
+    start_lr=1e-6,
+    end_lr=10.0,
+    num_steps=40 if SMALL else 100,
 )
-print(f"suggested learning rate: {result.suggestion:.3g}" if result.suggestion else "no suggestion (too few steps)")
+print(
+    f"suggested learning rate: {result.suggestion:.3g}"
+    if result.suggestion
+    else "no suggestion (too few steps)"
+)
 figure = plots.plot_lr_finder(result)
 
 # %% [markdown]
@@ -157,7 +176,9 @@ figure = plots.plot_lr_finder(result)
 suggested = result.suggestion or 0.05
 rates = {"too small": suggested / 100, "suggested": suggested, "too large": suggested * 30}
 lr_histories = {
-    f"{name} (lr={rate:.2g})": train(lambda params, rate=rate: SGD(params, lr=rate, momentum=0.9), epochs=epochs)
+    f"{name} (lr={rate:.2g})": train(
+        lambda params, rate=rate: SGD(params, lr=rate, momentum=0.9), epochs=epochs
+    )
     for name, rate in rates.items()
 }
 for name, history in lr_histories.items():

@@ -44,9 +44,13 @@ def test_float16_ops_and_gradients_match_float64(name):
     out16, grads16 = _grads(fn, arrays, np.float16)
     out64, grads64 = _grads(fn, arrays, np.float64)
     assert out16.dtype == dg.float16 and all(g.dtype == dg.float16 for g in grads16)
-    np.testing.assert_allclose(out16.detach().numpy().astype(np.float64), out64.detach().numpy(), rtol=1e-2, atol=1e-2)
+    np.testing.assert_allclose(
+        out16.detach().numpy().astype(np.float64), out64.detach().numpy(), rtol=1e-2, atol=1e-2
+    )
     for g16, g64 in zip(grads16, grads64):
-        np.testing.assert_allclose(g16.numpy().astype(np.float64), g64.numpy(), rtol=2e-2, atol=2e-2)
+        np.testing.assert_allclose(
+            g16.numpy().astype(np.float64), g64.numpy(), rtol=2e-2, atol=2e-2
+        )
 
 
 def test_python_scalars_keep_float16():
@@ -67,7 +71,9 @@ def test_bfloat16_ops_and_gradients():
     assert y.dtype == bf16 and x.grad.dtype == bf16
     expected = 2 * np.array([0.5, -1.0, 2.0]) * np.exp(np.array([0.5, -1.0, 2.0]) ** 2)
     np.testing.assert_allclose(x.grad.numpy().astype(np.float64), expected, rtol=2e-2)
-    assert dg.zeros(2, dtype="bfloat16").dtype == bf16 and dg.randn(2, dtype="bfloat16").dtype == bf16
+    assert (
+        dg.zeros(2, dtype="bfloat16").dtype == bf16 and dg.randn(2, dtype="bfloat16").dtype == bf16
+    )
 
 
 def test_bfloat16_without_ml_dtypes_says_how_to_install(monkeypatch):
@@ -103,10 +109,14 @@ def test_autocast_runs_matmul_in_half_and_gradients_arrive_in_float32():
     assert (y.relu() * 2).dtype == dg.float16  # other ops keep their inputs' dtype
     y.float().sum().backward()
     assert w.grad.dtype == dg.float32 and b.grad.dtype == dg.float32
-    np.testing.assert_allclose(w.grad.numpy(), np.tile(x.numpy().sum(0), (5, 1)), rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(
+        w.grad.numpy(), np.tile(x.numpy().sum(0), (5, 1)), rtol=2e-3, atol=2e-3
+    )
     np.testing.assert_allclose(b.grad.numpy(), np.full(5, 4.0))
     reference = x.numpy() @ w.detach().numpy().T + b.detach().numpy()
-    np.testing.assert_allclose(y.detach().numpy().astype(np.float32), reference, rtol=5e-3, atol=5e-3)
+    np.testing.assert_allclose(
+        y.detach().numpy().astype(np.float32), reference, rtol=5e-3, atol=5e-3
+    )
 
 
 def test_autocast_covers_layers_conv_and_keeps_losses_in_float32():

@@ -60,20 +60,35 @@ def test_step_is_skipped_on_inf_or_nan_and_the_scale_backs_off(bad, device):
     scaler.step(opt)  # a first, clean step creates Adam's state
     scaler.update()
     before = w.detach().numpy().copy()
-    state = {k: (v.numpy().copy() if isinstance(v, dg.Tensor) else v) for k, v in opt.state[w].items()}
+    state = {
+        k: (v.numpy().copy() if isinstance(v, dg.Tensor) else v) for k, v in opt.state[w].items()
+    }
     _set_grad(w, [1.0, bad, 1.0])
     assert scaler.step(opt) is None
     scaler.update()
     np.testing.assert_array_equal(w.detach().numpy(), before)
     for key, value in opt.state[w].items():
-        np.testing.assert_array_equal(value.numpy() if isinstance(value, dg.Tensor) else value, state[key])
+        np.testing.assert_array_equal(
+            value.numpy() if isinstance(value, dg.Tensor) else value, state[key]
+        )
     assert scaler.get_scale() == 2.0**15
 
 
 def test_growth_after_growth_interval_clean_steps_and_reset_by_an_overflow(device):
-    w, opt, scaler = _setup(init_scale=4.0, growth_factor=3.0, backoff_factor=0.25, growth_interval=3, device=device)
+    w, opt, scaler = _setup(
+        init_scale=4.0, growth_factor=3.0, backoff_factor=0.25, growth_interval=3, device=device
+    )
     scales = []
-    for grads in ([1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1], [1, math.inf, 1], [1, 1, 1], [1, 1, 1], [1, 1, 1]):
+    for grads in (
+        [1, 1, 1],
+        [1, 1, 1],
+        [1, 1, 1],
+        [1, 1, 1],
+        [1, math.inf, 1],
+        [1, 1, 1],
+        [1, 1, 1],
+        [1, 1, 1],
+    ):
         _set_grad(w, [float(g) for g in grads])
         scaler.step(opt)
         scaler.update()
@@ -88,7 +103,9 @@ def test_unscale_before_clipping_then_step():
     norm = nn.utils.clip_grad_norm_([w], max_norm=1.0)
     assert norm.item() == pytest.approx(5.0)
     scaler.step(opt)  # does not unscale again
-    np.testing.assert_allclose(w.detach().numpy(), [1.0 - 0.1 * 0.6, -2.0 - 0.1 * 0.8, 0.5], rtol=1e-5)
+    np.testing.assert_allclose(
+        w.detach().numpy(), [1.0 - 0.1 * 0.6, -2.0 - 0.1 * 0.8, 0.5], rtol=1e-5
+    )
     scaler.update()
 
 
@@ -124,25 +141,41 @@ def test_constructor_validation():
     for kwargs, message in [
         ({"init_scale": 0.0}, r"^GradScaler: init_scale must be > 0 \(got 0\.0\)" + usual),
         ({"init_scale": math.inf}, r"^GradScaler: init_scale must be finite \(got inf\)" + usual),
-        ({"growth_factor": 1.0}, r"^GradScaler: growth_factor must be > 1 \(got 1\.0\); it grows the scale\.$"),
-        ({"backoff_factor": 1.5}, r"backoff_factor must be in \(0, 1\) \(got 1\.5\); it shrinks the scale\.$"),
-        ({"growth_interval": 0}, r"^GradScaler: growth_interval must be a positive int \(got 0\)\.$"),
+        (
+            {"growth_factor": 1.0},
+            r"^GradScaler: growth_factor must be > 1 \(got 1\.0\); it grows the scale\.$",
+        ),
+        (
+            {"backoff_factor": 1.5},
+            r"backoff_factor must be in \(0, 1\) \(got 1\.5\); it shrinks the scale\.$",
+        ),
+        (
+            {"growth_interval": 0},
+            r"^GradScaler: growth_interval must be a positive int \(got 0\)\.$",
+        ),
         ({"device": "gpu"}, r"^GradScaler: device must be 'cpu' or 'cuda' \(got 'gpu'\)\.$"),
     ]:
         with pytest.raises(ValueError, match=message):
             GradScaler(**kwargs)
     for kwargs, message in [
         ({"enabled": "yes"}, r"^GradScaler: enabled must be True or False \(got 'yes'\)\.$"),
-        ({"init_scale": "1024"}, r"^GradScaler: init_scale must be a number \(got str '1024'\)" + usual),
+        (
+            {"init_scale": "1024"},
+            r"^GradScaler: init_scale must be a number \(got str '1024'\)" + usual,
+        ),
         ({"growth_interval": 2.0}, r"growth_interval must be a positive int \(got float 2\.0\)\.$"),
     ]:
         with pytest.raises(TypeError, match=message):
             GradScaler(**kwargs)
     scaler = GradScaler(device="cpu", init_scale=np.float32(8.0))
     assert scaler.get_scale() == 8.0 and type(scaler.get_scale()) is float
-    with pytest.raises(ValueError, match=r"^GradScaler\.update: new_scale must be finite \(got inf\)" + usual):
+    with pytest.raises(
+        ValueError, match=r"^GradScaler\.update: new_scale must be finite \(got inf\)" + usual
+    ):
         scaler.update(new_scale=math.inf)
-    with pytest.raises(ValueError, match=r"^GradScaler\.update: new_scale must be > 0 \(got -1\.0\)" + usual):
+    with pytest.raises(
+        ValueError, match=r"^GradScaler\.update: new_scale must be > 0 \(got -1\.0\)" + usual
+    ):
         scaler.update(new_scale=-1.0)
 
 
@@ -181,7 +214,12 @@ def test_state_dict_round_trip_and_disabled_scaler():
 def test_scale_trajectory_and_updates_match_torch():
     torch = pytest.importorskip("torch")
     pattern = [0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0]  # 1: an inf gradient this iteration
-    settings = {"init_scale": 32.0, "growth_factor": 2.0, "backoff_factor": 0.5, "growth_interval": 3}
+    settings = {
+        "init_scale": 32.0,
+        "growth_factor": 2.0,
+        "backoff_factor": 0.5,
+        "growth_interval": 3,
+    }
     w = dg.tensor([1.0, -1.0], requires_grad=True)
     ours, opt = GradScaler(device="cpu", **settings), dg.optim.SGD([w], lr=0.1)
     tw = torch.tensor([1.0, -1.0], requires_grad=True)

@@ -224,9 +224,8 @@ def test_higher_order_gradients_under_anomaly_mode():
 
 def test_source_line_falls_outside_deepgrad_for_layers():
     layer = dg.nn.Linear(2, 1)
-    with torch_like_nan_weights(layer), detect_anomaly():
-        with pytest.raises(AnomalyError) as info:
-            layer(dg.ones(1, 2))  # marker: layer call
+    with torch_like_nan_weights(layer), detect_anomaly(), pytest.raises(AnomalyError) as info:
+        layer(dg.ones(1, 2))  # marker: layer call
     assert f"{THIS_FILE}:{_line_of('marker: layer call')}" in str(info.value)
 
 

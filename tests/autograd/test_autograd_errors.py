@@ -13,20 +13,25 @@ from deepgrad import Device, DeviceError, DTypeError, Tensor
 def test_backward_of_a_non_scalar_needs_a_gradient():
     x = dg.randn(2, 3, requires_grad=True)
     with pytest.raises(
-        RuntimeError, match=r"backward: .*only for one-element outputs \(got shape \(2, 3\)\); pass gradient="
+        RuntimeError,
+        match=r"backward: .*only for one-element outputs \(got shape \(2, 3\)\); pass gradient=",
     ):
         (x * 2.0).backward()
 
 
 def test_backward_gradient_of_the_wrong_shape():
     x = dg.randn(2, 3, requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"gradient for tensor 0 has shape \(3,\) but the tensor has shape \(2, 3\)"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"gradient for tensor 0 has shape \(3,\) but the tensor has shape \(2, 3\)",
+    ):
         (x * 2.0).backward(dg.ones(3))
 
 
 def test_backward_on_a_tensor_that_does_not_require_grad():
     with pytest.raises(
-        RuntimeError, match=r"backward: tensor 0 \(shape \(\)\) does not require grad.*requires_grad=True"
+        RuntimeError,
+        match=r"backward: tensor 0 \(shape \(\)\) does not require grad.*requires_grad=True",
     ):
         dg.tensor(2.0).backward()
     x = dg.tensor([1.0], requires_grad=True)
@@ -84,7 +89,9 @@ def test_mixing_devices_in_an_op_names_both(fake_cuda):
     on_gpu = fake_cuda([1.0, 2.0])
     on_cpu = dg.tensor([3.0, 4.0])
     assert str(on_gpu.device) == "cuda:0"
-    with pytest.raises(DeviceError, match=r"add: .*different devices \(cuda:0 and cpu\).*\.to\(device\)"):
+    with pytest.raises(
+        DeviceError, match=r"add: .*different devices \(cuda:0 and cpu\).*\.to\(device\)"
+    ):
         on_gpu + on_cpu
     with pytest.raises(DeviceError, match=r"mul: .*\(cpu and cuda:0\)"):
         on_cpu * on_gpu
@@ -92,5 +99,8 @@ def test_mixing_devices_in_an_op_names_both(fake_cuda):
 
 def test_backward_gradient_on_another_device_names_both(fake_cuda):
     x = dg.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(DeviceError, match=r"backward: the gradient for tensor 0 is on cuda:0 but the tensor is on cpu"):
+    with pytest.raises(
+        DeviceError,
+        match=r"backward: the gradient for tensor 0 is on cuda:0 but the tensor is on cpu",
+    ):
         (x * 2.0).backward(fake_cuda([1.0, 1.0]))

@@ -265,7 +265,9 @@ def test_in_place_change_of_a_saved_input_raises_instead_of_a_wrong_gradient():
     c = dg.tensor([3.0, 4.0], dtype="float64")
     loss = (x * c).sum()  # Mul saves c for dx = dy * c
     c += 1.0
-    with pytest.raises(BackwardError, match=r"Mul: an input saved for backward was modified in place.*x \+= 1"):
+    with pytest.raises(
+        BackwardError, match=r"Mul: an input saved for backward was modified in place.*x \+= 1"
+    ):
         loss.backward()
 
 
@@ -284,7 +286,9 @@ def test_in_place_change_of_a_saved_output_raises():
     loss = y.sum()
     with dg.no_grad():
         y.mul_(2.0)
-    with pytest.raises(BackwardError, match="Exp: its output, saved for backward, was modified in place"):
+    with pytest.raises(
+        BackwardError, match="Exp: its output, saved for backward, was modified in place"
+    ):
         loss.backward()
 
 
@@ -381,7 +385,9 @@ def test_requires_grad_can_be_set_on_leaves_only():
     y = x * 2.0
     assert y.requires_grad and not y.is_leaf
     y.requires_grad = True  # already true: allowed
-    with pytest.raises(RuntimeError, match=r"requires_grad: cannot turn gradients off .*non-leaf.*detach\(\)"):
+    with pytest.raises(
+        RuntimeError, match=r"requires_grad: cannot turn gradients off .*non-leaf.*detach\(\)"
+    ):
         y.requires_grad = False
     x.requires_grad = False
     assert not (x * 2.0).requires_grad

@@ -162,7 +162,9 @@ def test_vjp_with_several_primals_and_outputs():
 def test_vjp_has_aux_and_errors():
     out, vjp_fn, aux = func.vjp(lambda x: (x * 2.0, x.sum()), f64([1.0, 2.0]), has_aux=True)
     assert aux.item() == 3.0 and out.tolist() == [2.0, 4.0]
-    with pytest.raises(RuntimeError, match=r"vjp_fn: cotangent 0 has shape \(3,\) but output 0 has shape \(2,\)"):
+    with pytest.raises(
+        RuntimeError, match=r"vjp_fn: cotangent 0 has shape \(3,\) but output 0 has shape \(2,\)"
+    ):
         vjp_fn(f64([1.0, 2.0, 3.0]))
     with pytest.raises(TypeError, match="vjp: pass at least one primal"):
         func.vjp(lambda: None)
@@ -202,8 +204,12 @@ def test_hessian_of_rosenbrock_matches_the_analytic_one():
 
 def test_hessian_agrees_with_scipy():
     optimize = pytest.importorskip("scipy.optimize")
-    np.testing.assert_allclose(func.hessian(rosenbrock)(f64(POINT)).numpy(), optimize.rosen_hess(POINT), rtol=1e-12)
-    np.testing.assert_allclose(func.grad(rosenbrock)(f64(POINT)).numpy(), optimize.rosen_der(POINT), rtol=1e-12)
+    np.testing.assert_allclose(
+        func.hessian(rosenbrock)(f64(POINT)).numpy(), optimize.rosen_hess(POINT), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        func.grad(rosenbrock)(f64(POINT)).numpy(), optimize.rosen_der(POINT), rtol=1e-12
+    )
 
 
 def test_hessian_of_a_matrix_argument():
@@ -246,7 +252,8 @@ def test_float32_stays_float32():
 def test_transform_errors():
     x = f64([1.0, 2.0])
     with pytest.raises(
-        RuntimeError, match=r"^grad: the function must return a one-element tensor \(got shape \(2,\)\)"
+        RuntimeError,
+        match=r"^grad: the function must return a one-element tensor \(got shape \(2,\)\)",
     ):
         func.grad(lambda t: t * 2.0)(x)
     with pytest.raises(TypeError, match="^grad: argument 0 is a float, not a Tensor"):

@@ -45,18 +45,15 @@ def test_nesting_restores_each_level():
 
 
 def test_exceptions_restore_the_mode():
-    with pytest.raises(ValueError):
-        with no_grad():
-            raise ValueError("boom")
+    with pytest.raises(ValueError), no_grad():
+        raise ValueError("boom")
     assert is_grad_enabled()
     with no_grad():
-        with pytest.raises(KeyError):
-            with enable_grad():
-                raise KeyError("boom")
+        with pytest.raises(KeyError), enable_grad():
+            raise KeyError("boom")
         assert not is_grad_enabled()
-    with pytest.raises(ZeroDivisionError):
-        with set_grad_enabled(False):
-            _ = 1 / 0
+    with pytest.raises(ZeroDivisionError), set_grad_enabled(False):
+        _ = 1 / 0
 
 
 def test_decorators_with_and_without_parentheses():

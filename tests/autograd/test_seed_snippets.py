@@ -153,4 +153,6 @@ def test_variable_and_autograd_snippet_learns():
 
     assert wl1.requires_grad and wl1.is_leaf and wl1.dtype == torch.float32
     assert losses[-1] < 1e-4 * losses[0]
-    assert all(later <= earlier * 1.5 for earlier, later in itertools.pairwise(losses))  # no blow-up
+    assert all(
+        later <= earlier * 1.5 for earlier, later in itertools.pairwise(losses)
+    )  # no blow-up

@@ -53,7 +53,9 @@ def test_float32_numpy():
 
 @needs_numba
 def test_tanh_approximation_matches_numpy_to_float32_precision():
-    x = np.concatenate([np.linspace(-12, 12, 100_001), [0.0, -0.0, 1e-30, 8.99, 9.0, 9.01, 50, -50]])
+    x = np.concatenate(
+        [np.linspace(-12, 12, 100_001), [0.0, -0.0, 1e-30, 8.99, 9.0, 9.01, 50, -50]]
+    )
     x = x.astype(np.float32)
     out = np.empty_like(x)
     from deepgrad.backend import _numba_kernels
@@ -112,7 +114,9 @@ def test_lstm_kernel_handles_strided_inputs():
             w_ih = dg.from_numpy(np.full((24, 5), 0.1, np.float32)).requires_grad_()
             out, (hn, cn) = lstm_layer(x, (ts[1], c0.mT), w_ih, ts[0], reverse=True)
             (out[:, :, ::2].sum() + (cn * cn).sum()).backward()
-            results.append([out.detach().numpy(), c0.grad.numpy(), w_ih.grad.numpy(), ts[0].grad.numpy()])
+            results.append(
+                [out.detach().numpy(), c0.grad.numpy(), w_ih.grad.numpy(), ts[0].grad.numpy()]
+            )
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6)
 
@@ -134,7 +138,9 @@ def test_nn_lstm_trains_the_same_with_and_without_numba(numba_mode):
         dg.manual_seed(0)
         with K.use_numba(enabled):
             lstm = dg.nn.LSTM(3, 5, num_layers=2, bidirectional=True)
-            x = dg.from_numpy(np.random.default_rng(1).standard_normal((6, 2, 3)).astype(np.float32))
+            x = dg.from_numpy(
+                np.random.default_rng(1).standard_normal((6, 2, 3)).astype(np.float32)
+            )
             out, (h, c) = lstm(x)
             (out.sum() + h.sum() + (c * c).sum()).backward()
             return [p.grad.numpy() for p in lstm.parameters()]

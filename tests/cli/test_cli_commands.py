@@ -23,7 +23,9 @@ def moons_run(tmp_path_factory):
     from deepgrad.cli import main
 
     out = tmp_path_factory.mktemp("moons")
-    assert main(["train", "moons", "--epochs", "3", "--quiet", "--no-plots", "--out", str(out)]) == 0
+    assert (
+        main(["train", "moons", "--epochs", "3", "--quiet", "--no-plots", "--out", str(out)]) == 0
+    )
     return out
 
 
@@ -47,7 +49,9 @@ def test_doctor_recomputes_the_saved_report(moons_run, capsys):
     code, stdout, _ = run(capsys, "doctor", moons_run)
     assert code == 0
     assert stdout.strip() == (moons_run / "doctor.txt").read_text().strip()
-    assert "gradients, hidden units" in stdout or "problem" in stdout  # the monitor records were read back
+    assert (
+        "gradients, hidden units" in stdout or "problem" in stdout
+    )  # the monitor records were read back
 
 
 def test_doctor_works_from_the_checkpoint_alone(moons_run, tmp_path, capsys):
@@ -89,13 +93,26 @@ def _table(path):
 
 def test_compare_initializations_shows_zero_init_does_not_learn(tmp_path, capsys):
     code, stdout, stderr = run(
-        capsys, "compare", "moons", "--vary", "init=zeros,kaiming", "--epochs", 4, "--quiet", "--out", tmp_path
+        capsys,
+        "compare",
+        "moons",
+        "--vary",
+        "init=zeros,kaiming",
+        "--epochs",
+        4,
+        "--quiet",
+        "--out",
+        tmp_path,
     )
     assert code == 0, stderr
     rows = {r["variant"]: r for r in _table(tmp_path / "comparison.csv")}
     assert set(rows) == {"zeros", "kaiming"}
     # zero weights never break the symmetry: the network stays a constant (chance on balanced moons)
-    assert float(rows["zeros"]["best val_accuracy"]) < 0.75 < float(rows["kaiming"]["best val_accuracy"])
+    assert (
+        float(rows["zeros"]["best val_accuracy"])
+        < 0.75
+        < float(rows["kaiming"]["best val_accuracy"])
+    )
     for name in ("zeros", "kaiming"):
         assert name in stdout
         assert (tmp_path / name / "config.json").is_file()
@@ -129,7 +146,10 @@ def test_compare_regularizations_and_a_grid(tmp_path, capsys):
     }
     assert configs["l2"]["weight_decay"] > 0 and configs["none"]["weight_decay"] == 0
     assert configs["dropout"]["dropout"] > 0 and configs["none"]["dropout"] == 0
-    assert configs["early-stopping"]["early_stopping"] is not None and configs["none"]["early_stopping"] is None
+    assert (
+        configs["early-stopping"]["early_stopping"] is not None
+        and configs["none"]["early_stopping"] is None
+    )
     code, _, stderr = run(
         capsys,
         "compare",
@@ -192,7 +212,10 @@ def test_compare_over_activations_and_recipe_options(tmp_path, capsys):
 
 def test_the_console_script_module_runs(tmp_path):
     root = str(Path(deepgrad.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "deepgrad.cli", "--help"],
         capture_output=True,

@@ -21,12 +21,24 @@ def test_no_command_and_help(capsys):
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["train", "mnist-lstm"], ["invalid choice: 'mnist-lstm'", "mnist-mlp", "char-rnn", "moons"]),
-        (["train", "moons", "--optimizer", "lbfgs"], ["invalid choice: 'lbfgs'", "sgd", "momentum", "adam"]),
-        (["train", "moons", "--init", "he"], ["invalid choice: 'he'", "zeros", "normal", "xavier", "kaiming"]),
+        (
+            ["train", "mnist-lstm"],
+            ["invalid choice: 'mnist-lstm'", "mnist-mlp", "char-rnn", "moons"],
+        ),
+        (
+            ["train", "moons", "--optimizer", "lbfgs"],
+            ["invalid choice: 'lbfgs'", "sgd", "momentum", "adam"],
+        ),
+        (
+            ["train", "moons", "--init", "he"],
+            ["invalid choice: 'he'", "zeros", "normal", "xavier", "kaiming"],
+        ),
         (["train", "moons", "--activation", "swish"], ["invalid choice: 'swish'", "relu", "tanh"]),
         (["train", "moons", "--epochs", "0"], ["--epochs", "must be a positive int (got 0)"]),
-        (["train", "moons", "--epochs", "two"], ["--epochs", "must be a positive int (got str 'two')"]),
+        (
+            ["train", "moons", "--epochs", "two"],
+            ["--epochs", "must be a positive int (got str 'two')"],
+        ),
         (["train", "moons", "--dropout", "1.5"], ["--dropout", "must be in [0, 1) (got 1.5)"]),
         (["train", "moons", "--lr", "-1"], ["--lr", "must be > 0 (got -1.0)"]),
         (["train", "moons", "--lr", "inf"], ["--lr", "must be > 0 (got inf)"]),
@@ -57,7 +69,10 @@ def test_argparse_errors_list_the_allowed_values(argv, expected, capsys):
         (["train", "vae", "--augment"], ["recipe 'vae' has no augment setting", "mnist-mlp"]),
         (["train", "moons", "--set", "depth=3"], ["no option 'depth'", "n, noise, hidden"]),
         (["train", "moons", "--set", "hidden=8xa"], ["option hidden", "256x64"]),
-        (["train", "mnist-cnn", "--set", "arch=resnet"], ["unknown value 'resnet'", "lenet5, convnet"]),
+        (
+            ["train", "mnist-cnn", "--set", "arch=resnet"],
+            ["unknown value 'resnet'", "lenet5, convnet"],
+        ),
         (["train", "moons", "--set", "n=5", "--set", "n=6"], ["--set n is given twice"]),
         (["train", "char-rnn", "--limit", "1"], ["limit must be at least 2"]),
         (["compare", "moons", "--vary", "init"], ["KEY=VALUE1,VALUE2", "init=zeros,xavier"]),
@@ -66,7 +81,10 @@ def test_argparse_errors_list_the_allowed_values(argv, expected, capsys):
             ["compare", "moons", "--vary", "colour=red,blue"],
             ["unknown key 'colour'", "init", "activation", "optimizer", "regularization", "hidden"],
         ),
-        (["compare", "moons", "--vary", "init=zeros,he"], ["variant 'he'", "init must be one of", "kaiming"]),
+        (
+            ["compare", "moons", "--vary", "init=zeros,he"],
+            ["variant 'he'", "init must be one of", "kaiming"],
+        ),
         (
             ["compare", "moons", "--vary", "regularization=none,bagging"],
             ["unknown value 'bagging'", "none, l2, dropout, early-stopping"],
@@ -74,14 +92,24 @@ def test_argparse_errors_list_the_allowed_values(argv, expected, capsys):
         (["compare", "moons", "--vary", "lr=0.1,fast"], ["'fast' is not a valid lr"]),
         (["compare", "moons", "--vary", "init=zeros,zeros"], ["listed twice"]),
         (["compare", "moons", "--vary", "init=zeros", "--vary", "init=xavier"], ["varied once"]),
-        (["compare", "vae", "--vary", "regularization=none,dropout"], ["recipe 'vae' has no dropout setting"]),
+        (
+            ["compare", "vae", "--vary", "regularization=none,dropout"],
+            ["recipe 'vae' has no dropout setting"],
+        ),
         (["lr-find", "gan"], ["no single loss"]),
-        (["lr-find", "moons", "--start-lr", "1", "--end-lr", "0.1"], ["--start-lr must be below --end-lr"]),
+        (
+            ["lr-find", "moons", "--start-lr", "1", "--end-lr", "0.1"],
+            ["--start-lr must be below --end-lr"],
+        ),
     ],
 )
-def test_settings_a_recipe_cannot_take_exit_2_with_the_allowed_values(argv, expected, capsys, tmp_path):
+def test_settings_a_recipe_cannot_take_exit_2_with_the_allowed_values(
+    argv, expected, capsys, tmp_path
+):
     code, out, err = (
-        run(capsys, *argv, "--out", tmp_path) if argv[0] in ("train", "compare", "lr-find") else run(capsys, *argv)
+        run(capsys, *argv, "--out", tmp_path)
+        if argv[0] in ("train", "compare", "lr-find")
+        else run(capsys, *argv)
     )
     assert code == 2, (out, err)
     assert err.startswith(f"deepgrad {argv[0]}: error: ")

@@ -24,7 +24,9 @@ TINY = ["--set", "n=200", "--set", "hidden=8", "--quiet", "--no-plots"]
 def finished(tmp_path_factory):
     """A finished 2-epoch moons run (copied, never changed, by the tests)."""
     out = tmp_path_factory.mktemp("finished") / "run"
-    train_recipe("moons", out=out, progress=False, log=None, epochs=2, options={"n": 200, "hidden": (8,)})
+    train_recipe(
+        "moons", out=out, progress=False, log=None, epochs=2, options={"n": 200, "hidden": (8,)}
+    )
     return out
 
 
@@ -60,12 +62,19 @@ def test_a_truncated_history_json(damaged, capsys):
         ('{"recipe": "moons", "epo', "is damaged: not valid JSON"),
         ("[1, 2]", "holds a list, not a run's settings"),
         ('{"recipe": "moons"}', "is not a valid run config (RunConfig.__init__() missing"),
-        ('{"recipe": "moons", "colour": 1}', "is not a valid run config (RunConfig: unknown keys ['colour']"),
+        (
+            '{"recipe": "moons", "colour": 1}',
+            "is not a valid run config (RunConfig: unknown keys ['colour']",
+        ),
     ],
 )
 def test_an_invalid_config_json(content, problem, damaged, capsys):
     (damaged / "config.json").write_text(content)
-    for argv in (["evaluate", damaged / "best.safetensors"], ["doctor", damaged], ["train", "--resume", damaged]):
+    for argv in (
+        ["evaluate", damaged / "best.safetensors"],
+        ["doctor", damaged],
+        ["train", "--resume", damaged],
+    ):
         code, _, err = run(capsys, *argv)
         assert code == 1, (argv, err)
         assert f"{damaged / 'config.json'}: {problem}" in _one_line(err, argv[0]), err
@@ -87,7 +96,9 @@ def test_a_truncated_checkpoint_given_to_evaluate(name, damaged, capsys):
     _cut(damaged / name, 200)
     code, _, err = run(capsys, "evaluate", damaged / name)
     assert code == 1
-    assert f"{damaged / name}: is damaged or not a deepgrad checkpoint" in _one_line(err, "evaluate")
+    assert f"{damaged / name}: is damaged or not a deepgrad checkpoint" in _one_line(
+        err, "evaluate"
+    )
     assert "evaluate best.safetensors or last.safetensors of a run" in err
 
 
@@ -104,7 +115,9 @@ def test_resume_from_a_truncated_last_checkpoint(damaged, capsys):
     _cut(damaged / "last.safetensors", 200)
     code, _, err = run(capsys, "train", "--resume", damaged)
     assert code == 1
-    assert f"{damaged / 'last.safetensors'}: is damaged or not a Trainer checkpoint" in _one_line(err, "train")
+    assert f"{damaged / 'last.safetensors'}: is damaged or not a Trainer checkpoint" in _one_line(
+        err, "train"
+    )
     assert "delete it to train the run again from its start" in err
 
 
@@ -119,10 +132,16 @@ def test_an_out_that_is_a_file(tmp_path, capsys):
     (tmp_path / "a-file").write_text("")
     code, _, err = run(capsys, "train", "moons", *TINY, "--out", tmp_path / "a-file")
     assert code == 1
-    assert f"{tmp_path / 'a-file'}: is a file, not a folder; give --out a new or empty folder" in _one_line(err, "train")
+    assert (
+        f"{tmp_path / 'a-file'}: is a file, not a folder; give --out a new or empty folder"
+        in _one_line(err, "train")
+    )
     code, _, err = run(capsys, "train", "moons", *TINY, "--out", tmp_path / "a-file" / "run")
     assert code == 1
-    assert f"{tmp_path / 'a-file' / 'run'}: a part of the path is a file, not a folder" in _one_line(err, "train")
+    assert (
+        f"{tmp_path / 'a-file' / 'run'}: a part of the path is a file, not a folder"
+        in _one_line(err, "train")
+    )
 
 
 def test_an_out_in_a_read_only_folder(tmp_path, capsys, monkeypatch):
@@ -138,8 +157,9 @@ def test_an_out_in_a_read_only_folder(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(pathlib.Path, "mkdir", mkdir)
     code, _, err = run(capsys, "train", "moons", *TINY, "--out", read_only / "run")
     assert code == 1
-    assert f"{read_only / 'run'}: permission denied: choose a file or folder you may use (--out)" in _one_line(
-        err, "train"
+    assert (
+        f"{read_only / 'run'}: permission denied: choose a file or folder you may use (--out)"
+        in _one_line(err, "train")
     )
 
 
@@ -161,7 +181,9 @@ def test_a_full_disk_before_training(tmp_path, capsys, monkeypatch):
     _full_disk(monkeypatch, allowed=0)
     code, _, err = run(capsys, "train", "moons", *TINY, "--out", tmp_path)
     assert code == 1
-    assert f"{tmp_path / 'config.json'}: the disk is full: free some space" in _one_line(err, "train")
+    assert f"{tmp_path / 'config.json'}: the disk is full: free some space" in _one_line(
+        err, "train"
+    )
     assert list(tmp_path.iterdir()) == []  # no half-written file or temporary left
 
 
@@ -174,7 +196,9 @@ def test_a_full_disk_during_training(tmp_path, capsys, monkeypatch):
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
 
 
-def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, monkeypatch, tmp_path):
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
+    capsys, monkeypatch, tmp_path
+):
     def broken(run_dir):
         raise RuntimeError("boom")
 
@@ -184,8 +208,16 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(capsys, m
     assert "RuntimeError: boom (unexpected: run again with --debug" in _one_line(err, "doctor")
     for argv in (["--debug", "doctor", tmp_path], ["doctor", tmp_path, "--debug"]):
         code, _, err = run(capsys, *argv)
-        assert code == 1 and "Traceback (most recent call last)" in err and 'raise RuntimeError("boom")' in err
-        assert err.rstrip("\n").splitlines()[-1].startswith("deepgrad doctor: error: RuntimeError: boom")
+        assert (
+            code == 1
+            and "Traceback (most recent call last)" in err
+            and 'raise RuntimeError("boom")' in err
+        )
+        assert (
+            err.rstrip("\n")
+            .splitlines()[-1]
+            .startswith("deepgrad doctor: error: RuntimeError: boom")
+        )
 
 
 def test_debug_is_a_global_flag_in_the_help(capsys):
@@ -201,6 +233,10 @@ def test_the_command_prints_no_traceback(damaged):
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith(f"deepgrad evaluate: error: {damaged / 'best.safetensors'}: is damaged")
-    done = subprocess.run([*command, "--debug"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert done.stderr.startswith(
+        f"deepgrad evaluate: error: {damaged / 'best.safetensors'}: is damaged"
+    )
+    done = subprocess.run(
+        [*command, "--debug"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
     assert done.returncode == 1 and "Traceback (most recent call last)" in done.stderr

@@ -19,7 +19,9 @@ TINY = ["--set", "n=200", "--set", "hidden=8", "--quiet", "--no-plots"]
 
 
 def _train(capsys, out, epochs, *extra):
-    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", epochs, *TINY, *extra, "--out", out)
+    code, stdout, stderr = run(
+        capsys, "train", "moons", "--epochs", epochs, *TINY, *extra, "--out", out
+    )
     assert code == 0, stderr
     return stdout
 
@@ -46,7 +48,18 @@ def test_resume_with_a_larger_epochs_ends_as_an_uninterrupted_run(tmp_path, caps
     _train(capsys, out, 2)
     # the settings given again, unchanged (the run's values), are accepted
     code, stdout, stderr = run(
-        capsys, "train", "--resume", out, "--epochs", 3, "--set", "hidden=8", "--lr", 0.01, "--quiet", "--no-plots"
+        capsys,
+        "train",
+        "--resume",
+        out,
+        "--epochs",
+        3,
+        "--set",
+        "hidden=8",
+        "--lr",
+        0.01,
+        "--quiet",
+        "--no-plots",
     )
     assert code == 0, stderr
     assert f"resuming {out}" in stdout and "resuming after step 10" in stdout

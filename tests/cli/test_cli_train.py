@@ -61,7 +61,9 @@ def test_train_writes_the_whole_run_folder(tmp_path, capsys):
         assert any((out / "tensorboard").iterdir())
 
 
-def test_quiet_hides_the_progress_and_default_folder_is_runs_recipe_time(tmp_path, capsys, monkeypatch):
+def test_quiet_hides_the_progress_and_default_folder_is_runs_recipe_time(
+    tmp_path, capsys, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 1, "--quiet", "--no-plots")
     assert code == 0 and "epoch 1/1" not in stderr
@@ -100,8 +102,16 @@ def test_same_seed_same_run_and_settings_reach_the_config(tmp_path, capsys):
     assert run(capsys, *args, "--out", tmp_path / "a")[0] == 0
     assert run(capsys, *args, "--out", tmp_path / "b")[0] == 0
     config = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert config["optimizer"] == "momentum" and config["lr"] == 0.01  # the optimizer's own default rate
-    assert (config["init"], config["activation"], config["dropout"], config["batch_size"], config["seed"]) == (
+    assert (
+        config["optimizer"] == "momentum" and config["lr"] == 0.01
+    )  # the optimizer's own default rate
+    assert (
+        config["init"],
+        config["activation"],
+        config["dropout"],
+        config["batch_size"],
+        config["seed"],
+    ) == (
         "xavier",
         "tanh",
         0.1,
@@ -111,16 +121,24 @@ def test_same_seed_same_run_and_settings_reach_the_config(tmp_path, capsys):
     assert config["options"]["hidden"] == [8, 8]
     assert _rows(tmp_path / "a" / "metrics.csv") != [] and [
         {k: v for k, v in r.items() if k != "time"} for r in _rows(tmp_path / "a" / "metrics.csv")
-    ] == [{k: v for k, v in r.items() if k != "time"} for r in _rows(tmp_path / "b" / "metrics.csv")]
+    ] == [
+        {k: v for k, v in r.items() if k != "time"} for r in _rows(tmp_path / "b" / "metrics.csv")
+    ]
 
 
 TINY = {
     "mnist-cnn": (["--set", "arch=convnet", "--augment"], []),
     "autoencoder": (["--set", "kind=sparse", "--set", "code=16"], ["reconstructions.png"]),
-    "stacked-autoencoder": (["--set", "sizes=32x8", "--set", "pretrain_epochs=1"], ["reconstructions.png"]),
+    "stacked-autoencoder": (
+        ["--set", "sizes=32x8", "--set", "pretrain_epochs=1"],
+        ["reconstructions.png"],
+    ),
     "vae": (["--set", "hidden=32", "--set", "latent=4"], ["samples.png", "reconstructions.png"]),
     "gan": (["--set", "latent=8"], ["samples.png"]),
-    "char-rnn": (["--set", "hidden=16", "--set", "seq_len=16", "--set", "sample_length=30", "--limit", 8], []),
+    "char-rnn": (
+        ["--set", "hidden=16", "--set", "seq_len=16", "--set", "sample_length=30", "--limit", 8],
+        [],
+    ),
 }
 
 
@@ -159,7 +177,9 @@ def test_stacked_autoencoder_reports_its_pretraining(tmp_path, capsys):
         tmp_path,
     )
     assert code == 0
-    assert "pre-training layer 1 (784 -> 16)" in stdout and "pre-training layer 2 (16 -> 4)" in stdout
+    assert (
+        "pre-training layer 1 (784 -> 16)" in stdout and "pre-training layer 2 (16 -> 4)" in stdout
+    )
 
 
 def test_char_rnn_writes_generated_text(tmp_path, capsys):
@@ -237,18 +257,24 @@ def _resumed_as_uninterrupted(capsys, out, straight, resumed_after: int) -> None
 def straight(tmp_path_factory):
     """An uninterrupted 3-epoch moons run (22 steps per epoch)."""
     out = tmp_path_factory.mktemp("straight") / "run"
-    assert main(["train", "moons", "--epochs", "3", "--no-plots", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(["train", "moons", "--epochs", "3", "--no-plots", "--quiet", "--out", str(out)]) == 0
+    )
     return out
 
 
-def test_ctrl_c_saves_the_state_keeps_the_last_checkpoint_and_exits_130(tmp_path, capsys, monkeypatch, straight):
+def test_ctrl_c_saves_the_state_keeps_the_last_checkpoint_and_exits_130(
+    tmp_path, capsys, monkeypatch, straight
+):
     # Ctrl-C during step 30 (in the 2nd epoch): the step ends, then the run stops
     _step_calling(monkeypatch, 30, lambda: os.kill(os.getpid(), signal.SIGINT))
     out = tmp_path / "run"
     code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 3, "--no-plots", "--out", out)
     assert code == 130, stderr
     saved = out / "last.step00000030.safetensors"
-    assert f"interrupted in epoch 2 after step 30: state saved to {saved}; records in {out}/" in stdout
+    assert (
+        f"interrupted in epoch 2 after step 30: state saved to {saved}; records in {out}/" in stdout
+    )
     assert f"continue with: deepgrad train --resume {out}" in stdout
     state = load_checkpoint(saved)
     assert int(state["global_step"]) == 30 and int(state["epoch"]) == 2
@@ -265,14 +291,18 @@ def test_ctrl_c_saves_the_state_keeps_the_last_checkpoint_and_exits_130(tmp_path
     assert not list(out.glob("last.step*")) and not list(out.glob(".*.tmp"))
 
 
-def test_an_interruption_inside_a_step_resumes_from_the_last_checkpoint(tmp_path, capsys, monkeypatch, straight):
+def test_an_interruption_inside_a_step_resumes_from_the_last_checkpoint(
+    tmp_path, capsys, monkeypatch, straight
+):
     # a KeyboardInterrupt raised inside step 30 (a second Ctrl-C): nothing of that moment is saved
     def interrupt():
         raise KeyboardInterrupt
 
     _step_calling(monkeypatch, 30, interrupt)
     out = tmp_path / "run"
-    code, stdout, stderr = run(capsys, "train", "moons", "--epochs", 3, "--no-plots", "--quiet", "--out", out)
+    code, stdout, stderr = run(
+        capsys, "train", "moons", "--epochs", 3, "--no-plots", "--quiet", "--out", out
+    )
     assert code == 130 and stderr == "", stderr
     assert "interrupted in epoch 2 after step 29: the state after step 29 was not saved" in stdout
     assert f"continue with: deepgrad train --resume {out}" in stdout
@@ -283,7 +313,9 @@ def test_an_interruption_inside_a_step_resumes_from_the_last_checkpoint(tmp_path
     _resumed_as_uninterrupted(capsys, out, straight, 22)
 
 
-def test_checkpoint_every_writes_step_checkpoints_a_kill_resumes_from(tmp_path, capsys, monkeypatch, straight):
+def test_checkpoint_every_writes_step_checkpoints_a_kill_resumes_from(
+    tmp_path, capsys, monkeypatch, straight
+):
     # the process dies (as by SIGKILL) in step 40: nothing runs after it, the step-33 file remains
     class Killed(BaseException):
         pass
@@ -293,8 +325,21 @@ def test_checkpoint_every_writes_step_checkpoints_a_kill_resumes_from(tmp_path, 
 
     _step_calling(monkeypatch, 40, kill)
     out = tmp_path / "run"
-    argv = ["train", "moons", "--epochs", 3, "--no-plots", "--quiet", "--checkpoint-every", 11, "--out", out]
-    monkeypatch.setattr(ModelCheckpoint, "on_fit_end", lambda self, trainer, logs: None)  # no last save
+    argv = [
+        "train",
+        "moons",
+        "--epochs",
+        3,
+        "--no-plots",
+        "--quiet",
+        "--checkpoint-every",
+        11,
+        "--out",
+        out,
+    ]
+    monkeypatch.setattr(
+        ModelCheckpoint, "on_fit_end", lambda self, trainer, logs: None
+    )  # no last save
     with pytest.raises(Killed):
         run(capsys, *argv)
     assert sorted(p.name for p in out.glob("last*")) == [
@@ -309,7 +354,9 @@ def test_checkpoint_every_writes_step_checkpoints_a_kill_resumes_from(tmp_path, 
 def test_train_recipe_runs_a_recipe_from_python(tmp_path):
     from deepgrad.experiments import train_recipe
 
-    result = train_recipe("moons", out=tmp_path, progress=False, log=None, epochs=2, options={"hidden": (8,)})
+    result = train_recipe(
+        "moons", out=tmp_path, progress=False, log=None, epochs=2, options={"hidden": (8,)}
+    )
     assert result.run_dir == tmp_path and len(result.history.epochs) == 2
     assert result.config.options["hidden"] == (8,)
     assert json.loads((tmp_path / "results.json").read_text())["test"] == result.test
@@ -331,21 +378,59 @@ def test_a_run_that_fails_still_writes_its_records(tmp_path, capsys, monkeypatch
         raise RuntimeError("a logger broke")
 
     _step_calling(monkeypatch, 8, fail)  # in the 2nd epoch (5 steps per epoch)
-    argv = ["train", "moons", "--epochs", 3, "--set", "n=200", "--quiet", "--no-plots", "--out", tmp_path]
+    argv = [
+        "train",
+        "moons",
+        "--epochs",
+        3,
+        "--set",
+        "n=200",
+        "--quiet",
+        "--no-plots",
+        "--out",
+        tmp_path,
+    ]
     code, _, err = run(capsys, *argv)
     assert code == 1 and err.count("\n") == 1 and "RuntimeError: a logger broke" in err
     for name in ("history.json", "monitor.csv", "doctor.txt", "results.json", "last.safetensors"):
         assert (tmp_path / name).is_file(), name
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["status"] == "failed" and results["epochs_run"] == 1 and results["best_epoch"] == 1
+    assert (
+        results["status"] == "failed" and results["epochs_run"] == 1 and results["best_epoch"] == 1
+    )
     assert "RuntimeError in epoch 2: a logger broke" in results["stop_reason"]
-    assert len(load_history(tmp_path).epochs) == 1 and "Doctor:" in (tmp_path / "doctor.txt").read_text()
+    assert (
+        len(load_history(tmp_path).epochs) == 1
+        and "Doctor:" in (tmp_path / "doctor.txt").read_text()
+    )
 
 
 def test_a_diverging_run_leaves_its_records(tmp_path, capsys):
     # the issue's `--optimizer sgd --lr 10` at a tiny size: lr 1000 makes the weights NaN within 2 epochs
-    argv = ["train", "mnist-mlp", "--optimizer", "sgd", "--lr", 1000, "--limit", 100, "--batch-size", 8]
-    code, _, err = run(capsys, *argv, "--epochs", 2, "--set", "hidden=64x64", "--quiet", "--no-plots", "--out", tmp_path)
+    argv = [
+        "train",
+        "mnist-mlp",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        1000,
+        "--limit",
+        100,
+        "--batch-size",
+        8,
+    ]
+    code, _, err = run(
+        capsys,
+        *argv,
+        "--epochs",
+        2,
+        "--set",
+        "hidden=64x64",
+        "--quiet",
+        "--no-plots",
+        "--out",
+        tmp_path,
+    )
     # the Trainer's nan_policy='raise' stops it at the first NaN loss: one line, exit 1, records
     error = [line for line in err.splitlines() if line.startswith("deepgrad train: error: ")]
     assert code == 1 and len(error) == 1 and "Traceback" not in err, err
@@ -354,4 +439,7 @@ def test_a_diverging_run_leaves_its_records(tmp_path, capsys):
         assert (tmp_path / name).is_file(), name
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["status"] == "failed" and "NonFiniteLossError" in results["stop_reason"]
-    assert "diverg" in (tmp_path / "doctor.txt").read_text() or "non-finite" in (tmp_path / "doctor.txt").read_text()
+    assert (
+        "diverg" in (tmp_path / "doctor.txt").read_text()
+        or "non-finite" in (tmp_path / "doctor.txt").read_text()
+    )

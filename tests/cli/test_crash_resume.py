@@ -98,7 +98,9 @@ def _epoch_seconds(argv: list[str]) -> float:
 def test_interrupted_and_resumed_runs_end_with_the_weights_of_an_uninterrupted_one(tmp_path):
     reference, out = tmp_path / "reference", tmp_path / "run"
     started = time.perf_counter()
-    epoch_seconds = _epoch_seconds(["train", "moons", "--epochs", str(EPOCHS), *SETTINGS, "--out", str(reference)])
+    epoch_seconds = _epoch_seconds(
+        ["train", "moons", "--epochs", str(EPOCHS), *SETTINGS, "--out", str(reference)]
+    )
 
     rng = random.Random(12)
     every = ["--checkpoint-every", str(CHECKPOINT_EVERY)]
@@ -110,9 +112,15 @@ def test_interrupted_and_resumed_runs_end_with_the_weights_of_an_uninterrupted_o
         delay = rng.uniform(0.0, 1.2) * epoch_seconds  # during the write or in the next epoch
         time.sleep(delay)
         process.send_signal(kind)
-        status, said, err = _finish(process, f"after {kind.name} {delay:.3f} s after an epoch ({landed})")
-        if "trained in" in said:  # it finished first: the run is complete, nothing more to interrupt
-            pytest.fail(f"the run completed after {len(landed)} interruptions: {landed}; use more EPOCHS")
+        status, said, err = _finish(
+            process, f"after {kind.name} {delay:.3f} s after an epoch ({landed})"
+        )
+        if (
+            "trained in" in said
+        ):  # it finished first: the run is complete, nothing more to interrupt
+            pytest.fail(
+                f"the run completed after {len(landed)} interruptions: {landed}; use more EPOCHS"
+            )
         expected = -signal.SIGKILL if kind == signal.SIGKILL else 130
         assert status == expected, (kind.name, status, landed, said, err[-2000:])
         newest = latest_checkpoint(out)
@@ -125,7 +133,9 @@ def test_interrupted_and_resumed_runs_end_with_the_weights_of_an_uninterrupted_o
 
     status, _, err = _finish(_start(argv), "resuming the last time")
     assert status == 0, err[-2000:]
-    final, expected = (dict(_arrays(load_checkpoint(d / "last.safetensors"))) for d in (out, reference))
+    final, expected = (
+        dict(_arrays(load_checkpoint(d / "last.safetensors"))) for d in (out, reference)
+    )
     assert final.keys() == expected.keys() and any(k.startswith("model.") for k in final)
     for where in (final, expected):  # a path into its own run folder: compare the file names
         best = where.pop("callbacks.ModelCheckpoint.best_path")

@@ -47,7 +47,9 @@ class FakeCudaArray(np.ndarray):
     def flags(self):
         """CuPy's flags: contiguity and ownership, and no ``writeable`` (CuPy arrays are always writable)."""
         own = super().flags
-        return types.SimpleNamespace(c_contiguous=own.c_contiguous, f_contiguous=own.f_contiguous, owndata=own.owndata)
+        return types.SimpleNamespace(
+            c_contiguous=own.c_contiguous, f_contiguous=own.f_contiguous, owndata=own.owndata
+        )
 
     def get(self) -> np.ndarray:
         """Device-to-host copy (a plain NumPy array)."""
@@ -72,7 +74,9 @@ class FakeCudaArray(np.ndarray):
         return _wrap(result)
 
     def __array_function__(self, func, types_, args, kwargs):
-        return _wrap(func(*_unwrap_tree(args, func.__name__), **_unwrap_tree(kwargs, func.__name__)))
+        return _wrap(
+            func(*_unwrap_tree(args, func.__name__), **_unwrap_tree(kwargs, func.__name__))
+        )
 
 
 def _device_operand(x, name: str):
@@ -94,7 +98,9 @@ def _unwrap_tree(value, name: str):
     if isinstance(value, FakeCudaArray):
         return value.view(np.ndarray)
     if isinstance(value, np.ndarray):
-        raise TypeError(f"fake cupy: {name} got a host NumPy array mixed into CUDA work (real CuPy raises here)")
+        raise TypeError(
+            f"fake cupy: {name} got a host NumPy array mixed into CUDA work (real CuPy raises here)"
+        )
     return value
 
 
@@ -166,7 +172,9 @@ class FakeRandomState:
         return self.random_sample(size=size, dtype=dtype)
 
     def standard_normal(self, size=None, dtype=float):
-        return _wrap(self._rng.standard_normal(size=() if size is None else size, dtype=_float_dtype(dtype)))
+        return _wrap(
+            self._rng.standard_normal(size=() if size is None else size, dtype=_float_dtype(dtype))
+        )
 
     def randn(self, *size, dtype=float):
         return self.standard_normal(size=size, dtype=dtype)
@@ -252,10 +260,15 @@ def make_modules(count: int = 1):
     cupy = types.ModuleType("cupy")
     cupy.ndarray = FakeCudaArray
     getter = _namespace_of(np, "cupy")
-    host_ok = {name: _function(getattr(np, name), f"cupy.{name}", host_ok=True) for name in ("asarray", "array")}
+    host_ok = {
+        name: _function(getattr(np, name), f"cupy.{name}", host_ok=True)
+        for name in ("asarray", "array")
+    }
     cupy.__getattr__ = lambda name: host_ok[name] if name in host_ok else getter(name)
     cupy.random = types.SimpleNamespace(RandomState=FakeRandomState)
-    cupy.cuda = types.SimpleNamespace(runtime=_Runtime, Device=FakeDevice, get_current_stream=lambda: _Stream())
+    cupy.cuda = types.SimpleNamespace(
+        runtime=_Runtime, Device=FakeDevice, get_current_stream=lambda: _Stream()
+    )
     cupy.linalg = _LazyNamespace(_namespace_of(np.linalg, "cupy.linalg"))
     cupy.lib = types.SimpleNamespace(
         stride_tricks=_LazyNamespace(_namespace_of(np.lib.stride_tricks, "cupy.lib.stride_tricks"))
@@ -279,7 +292,9 @@ _ATOMIC = {np.dtype(t) for t in ("int32", "float16", "float32", "float64", "uint
 def _scatter_add(a, slices, value) -> None:
     """cupyx.scatter_add: like CuPy, host index arrays and values are accepted (copied to the device)."""
     if a.dtype not in _ATOMIC:
-        raise TypeError("scatter_add only supports int32, float16, float32, float64, uint32, uint64, as data type")
+        raise TypeError(
+            "scatter_add only supports int32, float16, float32, float64, uint32, uint64, as data type"
+        )
     np.add.at(a.view(np.ndarray), _host_view(slices), _host_view(value))
 
 
@@ -297,7 +312,11 @@ def install(monkeypatch, count: int = 1):
     monkeypatch.setattr(device_module, "_cupy", cupy)
     monkeypatch.setattr(device_module, "_cupy_error", None)
     monkeypatch.setattr(device_module, "_cupy_checked", True)
-    for name, module in (("cupyx", cupyx), ("cupyx.scipy", scipy_mod), ("cupyx.scipy.special", special)):
+    for name, module in (
+        ("cupyx", cupyx),
+        ("cupyx.scipy", scipy_mod),
+        ("cupyx.scipy.special", special),
+    ):
         monkeypatch.setitem(sys.modules, name, module)
     return cupy
 

@@ -76,7 +76,9 @@ def test_questions_answer_no_without_cupy(no_cupy):
     ],
 )
 def test_actions_without_cupy_say_why_and_how_to_install(no_cupy, action):
-    with pytest.raises(DeviceError, match=r"CuPy is not installed.*pip install deepgrad\[cuda12\].*\[cuda13\]"):
+    with pytest.raises(
+        DeviceError, match=r"CuPy is not installed.*pip install deepgrad\[cuda12\].*\[cuda13\]"
+    ):
         action()
 
 
@@ -92,7 +94,9 @@ def test_seeding_without_a_gpu_keeps_the_seed(no_cupy):
 def test_cupy_without_a_gpu_says_so(monkeypatch):
     _reload_loader(monkeypatch, _fake_runtime(count=0))
     assert not dg.cuda.is_available()
-    with pytest.raises(DeviceError, match="CuPy is installed but no CUDA GPU was found.*device='cpu'"):
+    with pytest.raises(
+        DeviceError, match="CuPy is installed but no CUDA GPU was found.*device='cpu'"
+    ):
         dg.ones(1, device="cuda")
 
 
@@ -127,7 +131,9 @@ def test_device_queries(fake_cuda):
 
 
 def test_device_arguments_are_checked(fake_cuda):
-    with pytest.raises(DeviceError, match=r"cuda:3 does not exist \(got 1 CUDA device\(s\)\); use cuda:0..cuda:0"):
+    with pytest.raises(
+        DeviceError, match=r"cuda:3 does not exist \(got 1 CUDA device\(s\)\); use cuda:0..cuda:0"
+    ):
         dg.cuda.set_device(3)
     with pytest.raises(DeviceError, match="expected a CUDA device"):
         dg.cuda.synchronize("cpu")
@@ -136,7 +142,9 @@ def test_device_arguments_are_checked(fake_cuda):
 
 
 def test_tensors_are_made_on_the_current_device(fake_two_gpus):
-    with pytest.raises(DeviceError, match=r"current CUDA device \(cuda:0\).*deepgrad.cuda.device\(1\)"):
+    with pytest.raises(
+        DeviceError, match=r"current CUDA device \(cuda:0\).*deepgrad.cuda.device\(1\)"
+    ):
         dg.zeros(2, device="cuda:1")
     with dg.cuda.device(1) as dev:
         assert dev == dg.device("cuda:1")

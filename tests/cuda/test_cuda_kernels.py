@@ -33,14 +33,25 @@ def test_kernels_are_chosen_by_module_and_dtype(monkeypatch):
     xp, built = _recording_module()
     f16, f32, f64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
     assert cuda_kernels.kernel(np, "sigmoid", f32) is None  # NumPy: never a kernel
-    assert cuda_kernels.kernel(types.SimpleNamespace(), "sigmoid", f32) is None  # no ElementwiseKernel
+    assert (
+        cuda_kernels.kernel(types.SimpleNamespace(), "sigmoid", f32) is None
+    )  # no ElementwiseKernel
     for dtype in (f16, f32, f64):
         assert cuda_kernels.kernel(xp, "sigmoid", dtype) is not None
         assert cuda_kernels.kernel(xp, "relu_backward", dtype) is not None
-    assert cuda_kernels.kernel(xp, "adam", f32) is not None and cuda_kernels.kernel(xp, "adam", f64) is None
+    assert (
+        cuda_kernels.kernel(xp, "adam", f32) is not None
+        and cuda_kernels.kernel(xp, "adam", f64) is None
+    )
     assert cuda_kernels.kernel(xp, "sigmoid", np.dtype("int32")) is None
-    assert [name for name, _ in built] == ["deepgrad_sigmoid", "deepgrad_relu_backward", "deepgrad_adam"]
-    assert all("dg_float" in preamble for _, preamble in built)  # compiled once each, with the helpers
+    assert [name for name, _ in built] == [
+        "deepgrad_sigmoid",
+        "deepgrad_relu_backward",
+        "deepgrad_adam",
+    ]
+    assert all(
+        "dg_float" in preamble for _, preamble in built
+    )  # compiled once each, with the helpers
 
 
 def test_numpy_bodies():
@@ -53,7 +64,9 @@ def test_numpy_bodies():
     scalar = cuda_kernels.relu_backward(np, np.asarray(2.0), np.asarray(1.0))
     assert isinstance(scalar, np.ndarray) and scalar.shape == ()
     p = np.ones(3, np.float32)
-    assert not cuda_kernels.adam_update_(np, p, p, p, p, None, beta1=0.9, beta2=0.999, lr=0.1, step=1, eps=1e-8)
+    assert not cuda_kernels.adam_update_(
+        np, p, p, p, p, None, beta1=0.9, beta2=0.999, lr=0.1, step=1, eps=1e-8
+    )
 
 
 class _NumpyElementwiseKernel:
@@ -78,7 +91,7 @@ class _NumpyElementwiseKernel:
             match = re.fullmatch(r"(?:float )?(\w+) = (.+)", statement, flags=re.S)
             assert match, f"not a statement this evaluator knows: {statement!r}"
             target, expression = match.groups()
-            space[target] = eval(expression.replace("(T)", ""), space)  # noqa: S307 - our own kernel source
+            space[target] = eval(expression.replace("(T)", ""), space)
         for name, array in zip(names, args):
             if name in self.outputs:
                 array[...] = space[name]
@@ -99,7 +112,9 @@ def test_generated_adam_kernel_body_is_the_cpu_optimizer_update(monkeypatch, ams
         p.grad = dg.tensor(g)
         opt.step()
         options = dict(beta1=0.8, beta2=0.99, lr=0.01, step=step, eps=1e-6)
-        assert cuda_kernels.adam_update_(xp, kernel_p, g, m, v, vmax if amsgrad else None, **options)
+        assert cuda_kernels.adam_update_(
+            xp, kernel_p, g, m, v, vmax if amsgrad else None, **options
+        )
     state = opt.state[p]
     np.testing.assert_allclose(kernel_p, p.detach().numpy(), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(m, state["exp_avg"].numpy(), rtol=1e-6, atol=1e-8)
@@ -136,7 +151,9 @@ def test_sigmoid_kernel_matches_numpy(real_cuda, dtype):
     assert got.dtype == np.dtype(dtype)
     want = cuda_kernels.sigmoid(np, x)
     tol = {"float16": 2e-3, "float32": 2e-7, "float64": 1e-15}[dtype]
-    np.testing.assert_allclose(cupy.asnumpy(got).astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol)
+    np.testing.assert_allclose(
+        cupy.asnumpy(got).astype(np.float64), want.astype(np.float64), rtol=tol, atol=tol
+    )
     assert cupy.asnumpy(got)[-3:].tolist() == [0.0, 1.0, 0.5]
 
 
@@ -157,7 +174,9 @@ def test_relu_backward_kernel_matches_numpy(real_cuda, dtype):
 def test_adam_kernel_matches_the_cpu_optimizer(real_cuda, amsgrad):
     rng = np.random.default_rng(0)
     start = rng.standard_normal((50, 20)).astype(np.float32)
-    grads = [rng.standard_normal((50, 20)).astype(np.float32) * s for s in (1.0, 0.1, 3.0, 0.01, 1.0)]
+    grads = [
+        rng.standard_normal((50, 20)).astype(np.float32) * s for s in (1.0, 0.1, 3.0, 0.01, 1.0)
+    ]
     results = {}
     for device in ("cpu", "cuda"):
         p = dg.tensor(start, device=device, requires_grad=True)

@@ -13,7 +13,9 @@ import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import nn
 
-BACKENDS = ["fake"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if dg.cuda.is_available() else [])
+BACKENDS = ["fake"] + (
+    [pytest.param("cuda", marks=pytest.mark.cuda)] if dg.cuda.is_available() else []
+)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -44,11 +46,19 @@ LAYERS = {
     "lstm_cell": (lambda: nn.LSTMCell(5, 7), (3, 5)),
     "sequential": (
         lambda: nn.Sequential(
-            nn.Linear(6, 8), nn.Tanh(), nn.Sigmoid(), nn.GELU(), nn.Linear(8, 3), nn.LogSoftmax(dim=1)
+            nn.Linear(6, 8),
+            nn.Tanh(),
+            nn.Sigmoid(),
+            nn.GELU(),
+            nn.Linear(8, 3),
+            nn.LogSoftmax(dim=1),
         ),
         (4, 6),
     ),
-    "prelu_elu_softplus": (lambda: nn.Sequential(nn.PReLU(), nn.ELU(), nn.Softplus(), nn.Mish()), (4, 6)),
+    "prelu_elu_softplus": (
+        lambda: nn.Sequential(nn.PReLU(), nn.ELU(), nn.Softplus(), nn.Mish()),
+        (4, 6),
+    ),
 }
 
 
@@ -70,7 +80,9 @@ def test_layer_on_cuda_matches_cpu(backend, name):
         inp = dg.tensor(x, device=device, requires_grad=True)
         out = _first(layer(inp))
         assert out.device.type == device
-        seed = dg.tensor(np.random.default_rng(1).standard_normal(out.shape).astype(np.float32), device=device)
+        seed = dg.tensor(
+            np.random.default_rng(1).standard_normal(out.shape).astype(np.float32), device=device
+        )
         (out * seed).sum().backward()
         grads = [inp.grad] + [p.grad for p in layer.parameters()]
         assert all(g.device.type == device for g in grads)
@@ -82,7 +94,12 @@ def test_layer_on_cuda_matches_cpu(backend, name):
 
 def _mlp():
     return nn.Sequential(
-        nn.Linear(20, 32), nn.ReLU(), nn.Dropout(0.0), nn.Linear(32, 32), nn.Sigmoid(), nn.Linear(32, 4)
+        nn.Linear(20, 32),
+        nn.ReLU(),
+        nn.Dropout(0.0),
+        nn.Linear(32, 32),
+        nn.Sigmoid(),
+        nn.Linear(32, 4),
     )
 
 

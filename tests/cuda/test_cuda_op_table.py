@@ -46,21 +46,33 @@ def _run(spec, case, dtype: str, device: str):
     with np.errstate(all="ignore"):
         outs = _outputs(spec.op(*inputs, **case.kwargs))
     for out in outs:
-        assert out.device.type == device.split(":")[0], f"{spec.name}: an output is on {out.device}, not {device}"
+        assert out.device.type == device.split(":")[0], (
+            f"{spec.name}: an output is on {out.device}, not {device}"
+        )
     grads = []
-    pairs = [(o, i) for i, o in enumerate(outs) if o.requires_grad and o.dtype.kind in "fV" and o._data.size]
+    pairs = [
+        (o, i)
+        for i, o in enumerate(outs)
+        if o.requires_grad and o.dtype.kind in "fV" and o._data.size
+    ]
     leaves = [t for t in inputs if t.requires_grad]
     if pairs and leaves:
         rng = np.random.default_rng(1)
-        seeds = [dg.tensor(rng.standard_normal(o.shape).astype(o.dtype), device=device) for o, _ in pairs]
+        seeds = [
+            dg.tensor(rng.standard_normal(o.shape).astype(o.dtype), device=device) for o, _ in pairs
+        ]
         grads = grad([o for o, _ in pairs], leaves, seeds, allow_unused=True)
         for g in grads:
-            assert g is None or g.device.type == device.split(":")[0], f"{spec.name}: a gradient left {device}"
+            assert g is None or g.device.type == device.split(":")[0], (
+                f"{spec.name}: a gradient left {device}"
+            )
     return [_host(o) for o in outs], [None if g is None else _host(g) for g in grads]
 
 
 # Real-GPU cases are generated only where CuPy and a GPU are present (no wall of skips elsewhere).
-BACKENDS = ["fake"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if dg.cuda.is_available() else [])
+BACKENDS = ["fake"] + (
+    [pytest.param("cuda", marks=pytest.mark.cuda)] if dg.cuda.is_available() else []
+)
 PARAMS = [
     pytest.param(s, dtype, id=f"{s.name}-{dtype}")
     for s in SPECS
@@ -85,15 +97,28 @@ def test_op_on_cuda_matches_cpu(spec, dtype, backend):
     for case in spec.cases:
         cpu_out, cpu_grads = _run(spec, case, dtype, "cpu")
         gpu_out, gpu_grads = _run(spec, case, dtype, "cuda")
-        rtol, atol = (max(spec.rtol32, 1e-5), max(spec.atol32, 1e-5)) if dtype == "float32" else (1e-9, 1e-11)
+        rtol, atol = (
+            (max(spec.rtol32, 1e-5), max(spec.atol32, 1e-5))
+            if dtype == "float32"
+            else (1e-9, 1e-11)
+        )
         for k, (got, want) in enumerate(zip(gpu_out, cpu_out)):
-            assert got.dtype == want.dtype and got.shape == want.shape, f"{spec.name} {case!r}: output {k}"
-            np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=f"{spec.name} {case!r}")
+            assert got.dtype == want.dtype and got.shape == want.shape, (
+                f"{spec.name} {case!r}: output {k}"
+            )
+            np.testing.assert_allclose(
+                got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=f"{spec.name} {case!r}"
+            )
         assert len(gpu_grads) == len(cpu_grads)
         for k, (got, want) in enumerate(zip(gpu_grads, cpu_grads)):
             assert (got is None) == (want is None), f"{spec.name} {case!r}: gradient {k}"
             if got is not None:
                 # Gradients sum over more terms than outputs; float32 sums on a GPU run in another order.
                 np.testing.assert_allclose(
-                    got, want, rtol=rtol * 10, atol=atol * 10, equal_nan=True, err_msg=f"{spec.name} {case!r} grad {k}"
+                    got,
+                    want,
+                    rtol=rtol * 10,
+                    atol=atol * 10,
+                    equal_nan=True,
+                    err_msg=f"{spec.name} {case!r} grad {k}",
                 )

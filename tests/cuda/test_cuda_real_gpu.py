@@ -76,7 +76,9 @@ def test_autocast_on_cuda(real_cuda):
     with autocast("cpu", dtype=dg.float16):
         assert model[0](x).dtype == dg.float32  # CPU autocast leaves CUDA tensors alone
     loss.backward()
-    assert all(p.grad.dtype == dg.float32 and p.grad.device.type == "cuda" for p in model.parameters())
+    assert all(
+        p.grad.dtype == dg.float32 and p.grad.device.type == "cuda" for p in model.parameters()
+    )
 
 
 def test_grad_scaler_on_cuda_skips_overflow_and_trains(real_cuda):

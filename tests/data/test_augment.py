@@ -79,7 +79,9 @@ def test_tensors_in_tensors_out():
         lambda: RandomHorizontalFlip(0.0),
         lambda: RandomCrop(12, padding=0),
         lambda: RandomApply(RandomRotation(40), p=0.0),
-        lambda: Compose([RandomRotation(0), RandomTranslation(pixels=0), ElasticDistortion(0.0, 2)]),
+        lambda: Compose(
+            [RandomRotation(0), RandomTranslation(pixels=0), ElasticDistortion(0.0, 2)]
+        ),
     ],
 )
 def test_zero_strength_is_the_identity(make):
@@ -167,7 +169,9 @@ def test_elastic_distortion_moves_pixels_by_its_field():
     for i in range(2):
         rr, cc = r + field[i, 0], c + field[i, 1]
         expected = np.exp(-((rr - 12 - i) ** 2 + (cc - 18 + i) ** 2) / (2 * 9.0))
-        np.testing.assert_allclose(y[i, 0], expected, atol=0.03)  # bilinear flattens the peak a little
+        np.testing.assert_allclose(
+            y[i, 0], expected, atol=0.03
+        )  # bilinear flattens the peak a little
 
 
 def test_compose_resamples_once_in_the_right_order():
@@ -219,7 +223,9 @@ def test_flip_and_random_apply_choose_images():
     z = RandomApply(GaussianNoise(1.0), p=0.5)(x, generator=gen())
     unchanged = sum(np.array_equal(z[i], x[i]) for i in range(40))
     assert 5 < unchanged < 35
-    assert not any(np.array_equal(a, b) for a, b in zip(RandomApply(GaussianNoise(1.0), p=1.0)(x), x))
+    assert not any(
+        np.array_equal(a, b) for a, b in zip(RandomApply(GaussianNoise(1.0), p=1.0)(x), x)
+    )
 
 
 def test_gaussian_noise_statistics_and_clip():
@@ -238,7 +244,9 @@ def test_uint8_results_are_rounded_and_clipped():
 
 def test_dataloader_prefetching_gives_the_same_augmented_batches():
     x = images(n=30, c=1, h=16, w=16)
-    ds = TensorDataset(x, np.arange(30), transform=Compose([RandomRotation(20), ElasticDistortion(5, 3)]))
+    ds = TensorDataset(
+        x, np.arange(30), transform=Compose([RandomRotation(20), ElasticDistortion(5, 3)])
+    )
 
     def epoch(workers):
         loader = DataLoader(ds, batch_size=8, shuffle=True, generator=gen(9), num_workers=workers)
@@ -260,9 +268,15 @@ def test_dataloader_prefetching_gives_the_same_augmented_batches():
         (lambda: RandomScale((0, 1)), "must be > 0"),
         (lambda: ElasticDistortion(sigma=0), "sigma must be"),
         (lambda: GaussianNoise(-1), "std must be"),
-        (lambda: RandomHorizontalFlip(1.5), r"RandomHorizontalFlip: p must be in \[0, 1\] \(got 1.5\)"),
+        (
+            lambda: RandomHorizontalFlip(1.5),
+            r"RandomHorizontalFlip: p must be in \[0, 1\] \(got 1.5\)",
+        ),
         (lambda: ElasticDistortion(alpha=True), r"alpha must be a number \(got bool True\)"),
-        (lambda: RandomCrop(8, padding=-1), r"RandomCrop: padding must be a non-negative int \(got -1\)"),
+        (
+            lambda: RandomCrop(8, padding=-1),
+            r"RandomCrop: padding must be a non-negative int \(got -1\)",
+        ),
         (lambda: RandomRotation(5, order=2), "order must be"),
         (lambda: RandomCrop(0), "size must be positive"),
         (lambda: RandomApply(RandomCrop(4)), "cannot apply to only some"),

@@ -122,7 +122,9 @@ def test_prefetching_yields_the_same_batches_as_without(num_workers):
     def epoch(workers):
         g = deepgrad.Generator().manual_seed(7)
         prefetch = {"prefetch_factor": 2} if workers else {}
-        loader = DataLoader(ds, batch_size=4, shuffle=True, generator=g, num_workers=workers, **prefetch)
+        loader = DataLoader(
+            ds, batch_size=4, shuffle=True, generator=g, num_workers=workers, **prefetch
+        )
         return [(x.numpy().copy(), y.numpy().copy()) for x, y in loader]
 
     plain, threaded = epoch(0), epoch(num_workers)
@@ -186,7 +188,9 @@ def test_single_array_samples_give_a_single_tensor_and_dicts_a_dict():
 
 
 def test_collate_fn_receives_the_samples():
-    loader = DataLoader(make_dataset(6), batch_size=3, collate_fn=lambda samples: [int(s[1]) for s in samples])
+    loader = DataLoader(
+        make_dataset(6), batch_size=3, collate_fn=lambda samples: [int(s[1]) for s in samples]
+    )
     assert list(loader) == [[0, 1, 2], [3, 4, 5]]
 
 
@@ -209,9 +213,14 @@ def test_subset_and_concat_fast_paths_match_sample_by_sample():
     np.testing.assert_array_equal(x, np.stack([cat[int(i)][0] for i in idx]))
     sub = Subset(cat, [12, 3])
     assert sub.get_batch(np.array([1, 0]))[1].tolist() == [3, 102]
-    mixed = ConcatDataset([PlainDataset(3), TensorDataset(np.ones((2, 2), np.float32), np.array([7, 8]))])
+    mixed = ConcatDataset(
+        [PlainDataset(3), TensorDataset(np.ones((2, 2), np.float32), np.array([7, 8]))]
+    )
     assert mixed.get_batch(np.array([4, 0]))[1].tolist() == [8, 0]
-    assert [y.tolist() for _, y in DataLoader(a + b, batch_size=7)] == [list(range(7)), [7, 8, 9, 100, 101, 102, 103]]
+    assert [y.tolist() for _, y in DataLoader(a + b, batch_size=7)] == [
+        list(range(7)),
+        [7, 8, 9, 100, 101, 102, 103],
+    ]
 
 
 def test_random_split_counts_and_fractions():
@@ -240,9 +249,13 @@ def test_samplers():
     assert len(drawn) == 50 and set(drawn) <= {0, 1, 2}
     assert sorted(SubsetRandomSampler([9, 4, 6], generator=g)) == [4, 6, 9]
     assert list(BatchSampler(range(5), 2, drop_last=True)) == [[0, 1], [2, 3]]
-    loader = DataLoader(make_dataset(10), batch_sampler=BatchSampler(SequentialSampler(range(10)), 4))
+    loader = DataLoader(
+        make_dataset(10), batch_sampler=BatchSampler(SequentialSampler(range(10)), 4)
+    )
     assert labels_of(loader) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
-    loader = DataLoader(make_dataset(10), batch_size=3, sampler=SubsetRandomSampler([1, 5, 7, 8], generator=g))
+    loader = DataLoader(
+        make_dataset(10), batch_size=3, sampler=SubsetRandomSampler([1, 5, 7, 8], generator=g)
+    )
     assert sorted(i for b in labels_of(loader) for i in b) == [1, 5, 7, 8]
 
 
@@ -257,27 +270,84 @@ def test_tensor_dataset_accepts_tensors_and_lists():
 @pytest.mark.parametrize(
     "make, error, message",
     [
-        (lambda: TensorDataset(np.zeros((3, 2)), np.zeros(4)), ShapeError, "same number of samples"),
+        (
+            lambda: TensorDataset(np.zeros((3, 2)), np.zeros(4)),
+            ShapeError,
+            "same number of samples",
+        ),
         (lambda: TensorDataset(), ValueError, "at least one array"),
-        (lambda: DataLoader(make_dataset(), batch_size=0), ValueError, "batch_size must be a positive int"),
+        (
+            lambda: DataLoader(make_dataset(), batch_size=0),
+            ValueError,
+            "batch_size must be a positive int",
+        ),
         (lambda: DataLoader(make_dataset(), num_workers=-1), ValueError, "num_workers"),
-        (lambda: DataLoader(make_dataset(), num_workers=1, prefetch_factor=0), ValueError, "prefetch_factor"),
-        (lambda: DataLoader(make_dataset(), prefetch_factor=2), ValueError, "needs num_workers > 0"),
-        (lambda: DataLoader(make_dataset(), persistent_workers=True), ValueError, "needs num_workers > 0"),
-        (lambda: DataLoader(make_dataset(), multiprocessing_context="fork"), ValueError, "num_workers > 0"),
-        (lambda: DataLoader(make_dataset(), num_workers=1, multiprocessing_context="nope"), ValueError, "one of"),
+        (
+            lambda: DataLoader(make_dataset(), num_workers=1, prefetch_factor=0),
+            ValueError,
+            "prefetch_factor",
+        ),
+        (
+            lambda: DataLoader(make_dataset(), prefetch_factor=2),
+            ValueError,
+            "needs num_workers > 0",
+        ),
+        (
+            lambda: DataLoader(make_dataset(), persistent_workers=True),
+            ValueError,
+            "needs num_workers > 0",
+        ),
+        (
+            lambda: DataLoader(make_dataset(), multiprocessing_context="fork"),
+            ValueError,
+            "num_workers > 0",
+        ),
+        (
+            lambda: DataLoader(make_dataset(), num_workers=1, multiprocessing_context="nope"),
+            ValueError,
+            "one of",
+        ),
         (lambda: DataLoader(make_dataset(), timeout=-1), ValueError, "timeout"),
-        (lambda: DataLoader(make_dataset(), batch_size=None, drop_last=True), ValueError, "batch_size=None"),
-        (lambda: DataLoader(make_dataset(), pin_memory="yes"), TypeError, "pin_memory must be True or False"),
-        (lambda: DataLoader(make_dataset(), shuffle=True, sampler=SequentialSampler(range(3))), ValueError, "not both"),
-        (lambda: DataLoader(make_dataset(), batch_size=4, batch_sampler=BatchSampler(range(3), 2)), ValueError,
-         "batch_sampler"),
-        (lambda: DataLoader([1, 2], generator=np.random.default_rng()), TypeError, "deepgrad.Generator"),
+        (
+            lambda: DataLoader(make_dataset(), batch_size=None, drop_last=True),
+            ValueError,
+            "batch_size=None",
+        ),
+        (
+            lambda: DataLoader(make_dataset(), pin_memory="yes"),
+            TypeError,
+            "pin_memory must be True or False",
+        ),
+        (
+            lambda: DataLoader(make_dataset(), shuffle=True, sampler=SequentialSampler(range(3))),
+            ValueError,
+            "not both",
+        ),
+        (
+            lambda: DataLoader(
+                make_dataset(), batch_size=4, batch_sampler=BatchSampler(range(3), 2)
+            ),
+            ValueError,
+            "batch_sampler",
+        ),
+        (
+            lambda: DataLoader([1, 2], generator=np.random.default_rng()),
+            TypeError,
+            "deepgrad.Generator",
+        ),
         (lambda: DataLoader(5), TypeError, "__len__ and __getitem__"),
         (lambda: Subset(make_dataset(5), [0, 5]), IndexError, r"\[0, 5\)"),
         (lambda: make_dataset(5)[5], IndexError, "out of range"),
-        (lambda: RandomSampler(range(3), num_samples=0), ValueError, "num_samples must be a positive int"),
-        (lambda: RandomSampler(range(3), generator=np.random.default_rng()), TypeError, "deepgrad.Generator"),
+        (
+            lambda: RandomSampler(range(3), num_samples=0),
+            ValueError,
+            "num_samples must be a positive int",
+        ),
+        (
+            lambda: RandomSampler(range(3), generator=np.random.default_rng()),
+            TypeError,
+            "deepgrad.Generator",
+        ),
     ],
 )
 def test_bad_arguments_raise_clear_errors(make, error, message):

@@ -46,7 +46,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def server():
     Handler.files = {"blob.bin": PAYLOAD}
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -96,7 +98,11 @@ def test_interrupted_transfer_leaves_no_partial_file(server, tmp_path):
     assert "cut/blob.bin" in str(info.value)
     assert leftovers(tmp_path) == []
     # the next mirror is tried after an interruption
-    download([f"{server}/cut/blob.bin", f"{server}/ok/blob.bin"], dest, md5=hashlib.md5(PAYLOAD).hexdigest())
+    download(
+        [f"{server}/cut/blob.bin", f"{server}/ok/blob.bin"],
+        dest,
+        md5=hashlib.md5(PAYLOAD).hexdigest(),
+    )
     assert dest.read_bytes() == PAYLOAD
 
 
@@ -142,7 +148,7 @@ def test_mnist_download_failure_with_root_says_where_to_put_files(server, tmp_pa
     made, md5 = mnist_files(tmp_path / "source")
     Handler.files = made
     monkeypatch.setattr(MNIST, "mirrors", [f"{server}/ok/"])
-    monkeypatch.setattr(MNIST, "md5", {k: "0" * 32 for k in md5})  # every file fails its checksum
+    monkeypatch.setattr(MNIST, "md5", dict.fromkeys(md5, "0" * 32))  # every file fails its checksum
     root = tmp_path / "root"
     with pytest.raises(DownloadError, match=rf"md5 checksum mismatch[\s\S]*Put .* in {root}"):
         MNIST(root=root, download=True)

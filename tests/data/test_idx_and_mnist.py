@@ -79,14 +79,18 @@ def test_wrong_magic_number(tmp_path):
 def test_unknown_type_code(tmp_path):
     path = tmp_path / "badcode.idx"
     path.write_bytes(idx_bytes(0x07, (2,), b"\x00\x00"))
-    with pytest.raises(DataFormatError, match=r"badcode\.idx.*unknown IDX type code 0x07 at offset 2"):
+    with pytest.raises(
+        DataFormatError, match=r"badcode\.idx.*unknown IDX type code 0x07 at offset 2"
+    ):
         read_idx(path)
 
 
 def test_truncated_data(tmp_path):
     path = tmp_path / "short.idx"
     path.write_bytes(idx_bytes(0x08, (10, 28, 28), bytes(7000)))
-    with pytest.raises(DataFormatError, match=r"short\.idx.*truncated.*needs 7840 bytes.*has 7000.*offset 7016"):
+    with pytest.raises(
+        DataFormatError, match=r"short\.idx.*truncated.*needs 7840 bytes.*has 7000.*offset 7016"
+    ):
         read_idx(path)
 
 
@@ -152,7 +156,9 @@ def test_mnist_files_in_a_named_subfolder_and_the_cache(tmp_path, monkeypatch):
 def test_mnist_images_and_labels_of_different_counts(tmp_path):
     write_mnist(tmp_path)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(11, np.uint8))
-    with pytest.raises(DataFormatError, match=r"train-images-idx3-ubyte\.gz has 12 images but .*has 11 labels"):
+    with pytest.raises(
+        DataFormatError, match=r"train-images-idx3-ubyte\.gz has 12 images but .*has 11 labels"
+    ):
         MNIST(root=tmp_path)
 
 

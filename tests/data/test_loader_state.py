@@ -23,7 +23,9 @@ LOADERS = {
     "shuffle": lambda: {"shuffle": True},
     "own generator": lambda: {"shuffle": True, "generator": dg.Generator().manual_seed(3)},
     "sequential": lambda: {"shuffle": False},
-    "replacement, several permutations": lambda: {"sampler": RandomSampler(range(100), num_samples=300)},
+    "replacement, several permutations": lambda: {
+        "sampler": RandomSampler(range(100), num_samples=300)
+    },
     "weighted": lambda: {"sampler": WeightedRandomSampler(np.linspace(0, 1, 100), 250)},
     "subset": lambda: {"sampler": SubsetRandomSampler(list(range(0, 100, 3)))},
     "workers": lambda: {"shuffle": True, "num_workers": 2},

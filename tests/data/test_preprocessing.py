@@ -33,7 +33,10 @@ def test_standardize_per_feature_and_inverse():
 
 def test_standardize_per_channel_images_and_single_samples():
     rng = np.random.default_rng(0)
-    images = rng.normal(size=(20, 3, 4, 4)) * np.array([1.0, 5.0, 0.1])[:, None, None] + np.array([0, 3, -2])[:, None, None]
+    images = (
+        rng.normal(size=(20, 3, 4, 4)) * np.array([1.0, 5.0, 0.1])[:, None, None]
+        + np.array([0, 3, -2])[:, None, None]
+    )
     s = Standardize(dim=(0, 2, 3)).fit(images)
     assert s.mean.shape == (3, 1, 1)
     y = s(images)
@@ -73,7 +76,12 @@ def test_minmax_scale():
 
 @pytest.mark.parametrize("n, d", [(500, 6), (30, 50)])  # covariance route and SVD route
 def test_pca_whitening_gives_identity_covariance(n, d):
-    x = correlated(n, d) if n > d else np.random.default_rng(0).normal(size=(n, d)) @ np.random.default_rng(1).normal(size=(d, d))
+    x = (
+        correlated(n, d)
+        if n > d
+        else np.random.default_rng(0).normal(size=(n, d))
+        @ np.random.default_rng(1).normal(size=(d, d))
+    )
     k = min(n - 1, d)  # centering leaves rank n - 1
     w = PCAWhitening(n_components=k, eps=0.0).fit(x)
     y = w(x)
@@ -115,7 +123,9 @@ def test_zca_with_fewer_samples_than_features_matches_the_full_matrix():
     np.testing.assert_allclose(z.inverse_transform(z(test)), test, atol=1e-8)
 
 
-@pytest.mark.parametrize("make", [lambda: PCAWhitening(eps=1e-3), lambda: ZCAWhitening(eps=1e-3), lambda: PCA()])
+@pytest.mark.parametrize(
+    "make", [lambda: PCAWhitening(eps=1e-3), lambda: ZCAWhitening(eps=1e-3), lambda: PCA()]
+)
 def test_inverse_transforms_round_trip(make):
     x = correlated(300, 6).astype(np.float32)
     t = make().fit(x)
@@ -138,7 +148,12 @@ def test_pca_reduces_dimensions_and_orders_by_variance():
 
 def test_state_dict_round_trip_and_errors():
     x = correlated(200, 4)
-    for make in (Standardize, lambda: MinMaxScale((0, 2)), lambda: PCA(3), lambda: ZCAWhitening(0.01)):
+    for make in (
+        Standardize,
+        lambda: MinMaxScale((0, 2)),
+        lambda: PCA(3),
+        lambda: ZCAWhitening(0.01),
+    ):
         fitted = make().fit(x)
         state = fitted.state_dict()
         assert all(isinstance(v, deepgrad.Tensor) for v in state.values())
@@ -161,7 +176,9 @@ def test_shape_mismatch_and_bad_arguments():
         z(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="dim must contain 0"):
         Standardize(dim=1)
-    with pytest.raises(ValueError, match=r"PCA: n_components must be a positive int \(got 0\); pass None"):
+    with pytest.raises(
+        ValueError, match=r"PCA: n_components must be a positive int \(got 0\); pass None"
+    ):
         PCA(0)
     with pytest.raises(ValueError, match=r"eps must be >= 0 \(got -1.0\)"):
         ZCAWhitening(eps=-1.0)
@@ -173,7 +190,9 @@ def test_shape_mismatch_and_bad_arguments():
 
 def test_memory_guard_raises_before_allocating():
     x = np.zeros((50, 40))
-    with pytest.raises(MemoryError, match=r"50 samples x 40 features.*40 x 40 covariance.*PCA\(n_components"):
+    with pytest.raises(
+        MemoryError, match=r"50 samples x 40 features.*40 x 40 covariance.*PCA\(n_components"
+    ):
         ZCAWhitening(max_memory=10_000).fit(x)
     with pytest.raises(MemoryError, match=r"SVD of the centered 10 x 40 data"):
         PCAWhitening(max_memory=1_000).fit(x[:10])
@@ -206,7 +225,11 @@ def test_epsilon_is_a_deprecated_alias_of_eps_that_warns_once(cls, monkeypatch):
         new = cls(eps=0.5).fit(x)
     assert float(old.eps) == float(again.eps) == 0.5
     np.testing.assert_array_equal(old.transform(x), new.transform(x))
-    assert float(new.epsilon) == 0.5 and "eps" in new.state_dict() and "epsilon" not in new.state_dict()
+    assert (
+        float(new.epsilon) == 0.5
+        and "eps" in new.state_dict()
+        and "epsilon" not in new.state_dict()
+    )
     with pytest.raises(TypeError, match="pass only eps"):
         cls(eps=0.1, epsilon=0.2)
 

@@ -70,12 +70,28 @@ def test_csv_category_target_gz_and_no_header(tmp_path):
 @pytest.mark.parametrize(
     "body, column, message",
     [
-        ("a,b,y\n1,2,0\n3,x,1\n", "y", r"bad\.csv: line 3, column 'b' \(number 1\): 'x' is not a number"),
+        (
+            "a,b,y\n1,2,0\n3,x,1\n",
+            "y",
+            r"bad\.csv: line 3, column 'b' \(number 1\): 'x' is not a number",
+        ),
         ("a,b,y\n1,2,0\n3,,1\n", "y", r"bad\.csv: line 3, column 'b' .*an empty cell"),
         ("a,b,y\n1,2,0\n1,2,0\n3,1\n", "y", r"bad\.csv: line 4 has 2 cells but the header has 3"),
-        ("a,b,y\n1,2,0\n", "label", r"bad\.csv: no target column 'label' in the header; the columns are 'a', 'b', 'y'"),
-        ("a,b,y\n1,2,0.5\n", "y", r"bad\.csv: target column 'y' holds non-integer values .*line 2.*target_dtype='float32'"),
-        ("a,b,y\n1,2,0\n3,4,oops\n", "y", r"line 3, column 'y' \(number 2\): 'oops' is not a number"),
+        (
+            "a,b,y\n1,2,0\n",
+            "label",
+            r"bad\.csv: no target column 'label' in the header; the columns are 'a', 'b', 'y'",
+        ),
+        (
+            "a,b,y\n1,2,0.5\n",
+            "y",
+            r"bad\.csv: target column 'y' holds non-integer values .*line 2.*target_dtype='float32'",
+        ),
+        (
+            "a,b,y\n1,2,0\n3,4,oops\n",
+            "y",
+            r"line 3, column 'y' \(number 2\): 'oops' is not a number",
+        ),
     ],
 )
 def test_csv_bad_files_name_file_line_and_column(tmp_path, body, column, message):
@@ -132,7 +148,9 @@ def test_digit_recognizer_bad_files(tmp_path):
     cells[5] = "300"
     lines[3] = ",".join(cells)
     (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataFormatError, match=r"bad\.csv: line 4, column 'pixel4': pixel value 300"):
+    with pytest.raises(
+        DataFormatError, match=r"bad\.csv: line 4, column 'pixel4': pixel value 300"
+    ):
         read_digit_recognizer_csv(tmp_path / "bad.csv")
 
 
@@ -216,7 +234,9 @@ REGRESSIONS = [make_sine, make_polynomial]
 @pytest.mark.parametrize("make", CLASSIFIERS)
 def test_classification_problems_shapes_balance_and_seeds(make):
     x, y = make(400, generator=deepgrad.Generator().manual_seed(0))
-    assert x.shape == (400, 2) and x.dtype == np.float32 and y.shape == (400,) and y.dtype == np.int64
+    assert (
+        x.shape == (400, 2) and x.dtype == np.float32 and y.shape == (400,) and y.dtype == np.int64
+    )
     counts = np.bincount(y)
     assert counts.min() > 0.3 * 400 / len(counts)
     again = make(400, generator=deepgrad.Generator().manual_seed(0))
@@ -267,7 +287,11 @@ def test_regression_problems(make):
     x, y = make(100, noise=0.0)
     assert x.shape == y.shape == (100, 1) and x.dtype == y.dtype == np.float32
     noisy = make(2000, noise=0.2)
-    clean = np.sin(noisy[0]) if make is make_sine else np.polynomial.polynomial.polyval(noisy[0], [0.5, -1, 0, 2])
+    clean = (
+        np.sin(noisy[0])
+        if make is make_sine
+        else np.polynomial.polynomial.polyval(noisy[0], [0.5, -1, 0, 2])
+    )
     assert abs((noisy[1] - clean).std() - 0.2) < 0.02
 
 

@@ -45,8 +45,13 @@ def run_mpi(
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     command = [require_mpi(), *launcher_args, "-n", str(n), sys.executable, str(SCRIPTS / script)]
     process = subprocess.Popen(
-        [*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        cwd=ROOT, start_new_session=True,
+        [*command, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
     )
     try:
         stdout, stderr = process.communicate(timeout=timeout)

@@ -25,8 +25,15 @@ def test_every_collective_gives_its_result_on_every_rank(collectives):
     assert zero["results"]["PRODUCT"] == [2.0, 8.0, 18.0]
     assert zero["results"]["MAX"] == [2.0, -2.0, 6.0] and zero["results"]["MIN"] == [1.0, -4.0, 3.0]
     assert zero["results"]["broadcast"] == [2.0, -4.0, 6.0]  # rank 1's (= rank + 1) * base
-    assert zero["results"]["reduce_scatter"] == [3.0, 3.0] and one["results"]["reduce_scatter"] == [6.0, 6.0]
-    assert zero["results"]["recv"] == [2.0, -4.0, 6.0] and one["results"]["recv"] == [1.0, -2.0, 3.0]
+    assert zero["results"]["reduce_scatter"] == [3.0, 3.0] and one["results"]["reduce_scatter"] == [
+        6.0,
+        6.0,
+    ]
+    assert zero["results"]["recv"] == [2.0, -4.0, 6.0] and one["results"]["recv"] == [
+        1.0,
+        -2.0,
+        3.0,
+    ]
 
 
 def test_distributed_sampler_shards_cover_the_data_once_per_epoch(collectives):

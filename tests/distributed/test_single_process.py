@@ -116,7 +116,9 @@ def test_init_refuses_what_it_cannot_do(monkeypatch):
 def test_sampler_pads_and_drops_like_pytorch():
     shards = [list(DistributedSampler(range(10), 3, r, shuffle=False)) for r in range(3)]
     assert shards == [[0, 3, 6, 9], [1, 4, 7, 0], [2, 5, 8, 1]]
-    dropped = [list(DistributedSampler(range(10), 3, r, shuffle=False, drop_last=True)) for r in range(3)]
+    dropped = [
+        list(DistributedSampler(range(10), 3, r, shuffle=False, drop_last=True)) for r in range(3)
+    ]
     assert dropped == [[0, 3, 6], [1, 4, 7], [2, 5, 8]]
     for epoch in range(3):
         parts = []
@@ -126,7 +128,9 @@ def test_sampler_pads_and_drops_like_pytorch():
             parts.append(list(s))
         together = [i for p in parts for i in p]
         assert set(together) == set(range(13)) and len(together) == 16  # 3 padded repeats
-    with pytest.raises(ValueError, match=r"invalid rank 3, rank should be in the interval \[0, 2\]"):
+    with pytest.raises(
+        ValueError, match=r"invalid rank 3, rank should be in the interval \[0, 2\]"
+    ):
         DistributedSampler(range(4), num_replicas=3, rank=3)
 
 

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-import deepgrad as dg  # noqa: E402
+import deepgrad as dg
 from deepgrad.data.datasets import (
     CSVDataset,
     DataFormatError,
@@ -34,10 +34,10 @@ from deepgrad.data.datasets import (
     read_csv_header,
     read_idx,
     write_idx,
-)  # noqa: E402
-from deepgrad.data.datasets.tabular import read_digit_recognizer_csv  # noqa: E402
-from deepgrad.io import SerializationError, load_metadata  # noqa: E402
-from deepgrad.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+)
+from deepgrad.data.datasets.tabular import read_digit_recognizer_csv
+from deepgrad.io import SerializationError, load_metadata
+from deepgrad.train.checkpoint import load_checkpoint, save_checkpoint
 
 FUZZ = settings(
     max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]

@@ -26,15 +26,16 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
 
-import deepgrad as dg  # noqa: E402
-from deepgrad.autograd import gradcheck  # noqa: E402
-from deepgrad.backend import DeviceError, DTypeError, ShapeError  # noqa: E402
-from op_db import Case, all_specs  # noqa: E402
+from op_db import Case, all_specs
+
+import deepgrad as dg
+from deepgrad.autograd import gradcheck
+from deepgrad.backend import DeviceError, DTypeError, ShapeError
 
 SPECS = all_specs()
 # A fixed seed (not derandomize, whose examples change whenever this file is edited) and no database.

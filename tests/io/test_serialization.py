@@ -14,8 +14,7 @@ import safetensors.numpy
 
 import deepgrad as dg
 import deepgrad.nn as nn
-from deepgrad.io import SerializationError, load_metadata
-from deepgrad.io import serialization
+from deepgrad.io import SerializationError, load_metadata, serialization
 
 
 def _same(a, b) -> bool:
@@ -86,7 +85,15 @@ def test_nested_structure_with_json_values(path):
         "model": OrderedDict([("0.weight", dg.ones(2, 2)), ("0.bias", dg.zeros(2))]),
         "optimizer": {
             "state": {0: {"step": 3, "exp_avg": dg.randn(2, 2, dtype="float64")}, 1: {"step": 3}},
-            "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "params": [0, 1], "amsgrad": False, "name": None}],
+            "param_groups": [
+                {
+                    "lr": 1e-3,
+                    "betas": (0.9, 0.999),
+                    "params": [0, 1],
+                    "amsgrad": False,
+                    "name": None,
+                }
+            ],
         },
         "history": [0.5, float("nan"), float("inf"), -float("inf")],
         "array": np.arange(4, dtype=np.int32),
@@ -99,17 +106,27 @@ def test_nested_structure_with_json_values(path):
     opt = loaded["optimizer"]
     assert list(opt["state"]) == [0, 1]  # int keys stay ints
     assert _same(opt["state"][0]["exp_avg"]._data, state["optimizer"]["state"][0]["exp_avg"]._data)
-    assert opt["param_groups"][0]["betas"] == (0.9, 0.999) and isinstance(opt["param_groups"][0]["betas"], tuple)
+    assert opt["param_groups"][0]["betas"] == (0.9, 0.999) and isinstance(
+        opt["param_groups"][0]["betas"], tuple
+    )
     assert opt["param_groups"][0]["amsgrad"] is False and opt["param_groups"][0]["name"] is None
     history = loaded["history"]
-    assert history[0] == 0.5 and math.isnan(history[1]) and history[2] == math.inf and history[3] == -math.inf
+    assert (
+        history[0] == 0.5
+        and math.isnan(history[1])
+        and history[2] == math.inf
+        and history[3] == -math.inf
+    )
     assert isinstance(loaded["array"], np.ndarray) and _same(loaded["array"], state["array"])
     assert loaded["numpy_scalar"] == 2.5
     # The structure record is standard JSON (no NaN tokens), readable by any tool.
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
-    json.loads(header["__metadata__"]["deepgrad.structure"], parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    json.loads(
+        header["__metadata__"]["deepgrad.structure"],
+        parse_constant=lambda c: pytest.fail(f"non-JSON {c}"),
+    )
 
 
 def test_colliding_dotted_keys_are_kept_apart(path):
@@ -129,7 +146,10 @@ def test_metadata(path):
 
 
 def test_foreign_safetensors_file_loads_flat(path):
-    arrays = {"layer.weight": np.ones((2, 2), dtype=np.float32), "layer.bias": np.zeros(2, dtype=np.float32)}
+    arrays = {
+        "layer.weight": np.ones((2, 2), dtype=np.float32),
+        "layer.bias": np.zeros(2, dtype=np.float32),
+    }
     safetensors.numpy.save_file(arrays, str(path))
     loaded = dg.load(path)
     assert set(loaded) == set(arrays) and all(isinstance(v, dg.Tensor) for v in loaded.values())
@@ -137,7 +157,10 @@ def test_foreign_safetensors_file_loads_flat(path):
 
 
 def test_unsaveable_objects_are_refused(path):
-    with pytest.raises(SerializationError, match="cannot save a Linear at the top level; save model.state_dict\\(\\)"):
+    with pytest.raises(
+        SerializationError,
+        match="cannot save a Linear at the top level; save model.state_dict\\(\\)",
+    ):
         dg.save(nn.Linear(2, 2), path)
     with pytest.raises(SerializationError, match="cannot save a set at key opt.x"):
         dg.save({"opt": {"x": {1, 2}}}, path)
@@ -208,4 +231,6 @@ def test_torch_can_read_a_model_file(path):
     theirs = torch.nn.Sequential(torch.nn.Linear(3, 2))
     theirs.load_state_dict(safetensors_torch.load_file(str(path)))
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
-    assert np.allclose(theirs(torch.from_numpy(x)).detach().numpy(), model(dg.tensor(x))._data, atol=1e-6)
+    assert np.allclose(
+        theirs(torch.from_numpy(x)).detach().numpy(), model(dg.tensor(x))._data, atol=1e-6
+    )

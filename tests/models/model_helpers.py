@@ -10,7 +10,13 @@ from deepgrad.data import load_embedded_mnist
 
 
 def directional_gradcheck(
-    loss_of, tensors, directions: int = 3, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-8, seed: int = 0
+    loss_of,
+    tensors,
+    directions: int = 3,
+    eps: float = 1e-6,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    seed: int = 0,
 ) -> None:
     """Check backward's gradient of the scalar ``loss_of()`` w.r.t. ``tensors`` along random directions.
 
@@ -24,7 +30,10 @@ def directional_gradcheck(
         t.grad = None
     loss = loss_of()
     loss.backward()
-    grads = [np.zeros(t.shape) if t.grad is None else np.array(t.grad._data, dtype=np.float64) for t in tensors]
+    grads = [
+        np.zeros(t.shape) if t.grad is None else np.array(t.grad._data, dtype=np.float64)
+        for t in tensors
+    ]
     assert any(np.abs(g).sum() > 0 for g in grads), "the loss has no gradient at all"
     rng = np.random.default_rng(seed)
     for _ in range(directions):

@@ -57,11 +57,15 @@ def test_mask_corruption_zeroes_about_the_given_fraction_and_only_in_training():
     assert set(np.unique(corrupted)) <= {0.0, 1.0}
     assert (corrupted == 0).mean() == pytest.approx(0.3, abs=0.01)
     dae.eval()
-    np.testing.assert_array_equal(dae(x).detach().numpy(), Autoencoder.forward(dae, x).detach().numpy())
+    np.testing.assert_array_equal(
+        dae(x).detach().numpy(), Autoencoder.forward(dae, x).detach().numpy()
+    )
 
 
 def test_gaussian_corruption_adds_noise_of_the_given_std():
-    dae = DenoisingAutoencoder(1000, 4, corruption="gaussian", noise=0.2, generator=dg.Generator().manual_seed(0))
+    dae = DenoisingAutoencoder(
+        1000, 4, corruption="gaussian", noise=0.2, generator=dg.Generator().manual_seed(0)
+    )
     x = dg.zeros(20, 1000)
     assert dae.corrupt(x).numpy().std() == pytest.approx(0.2, rel=0.02)
 
@@ -83,7 +87,9 @@ def test_sparsity_penalty_is_the_kl_divergence_of_mean_activations():
     rho_hat = sae.encode(x).detach().numpy().mean(axis=0)
     kl = (0.1 * np.log(0.1 / rho_hat) + 0.9 * np.log(0.9 / (1 - rho_hat))).sum()
     assert float(sae.sparsity_penalty()) == pytest.approx(kl, rel=1e-5)
-    assert float(sae.loss(x_hat, x)) == pytest.approx(float(sae.reconstruction_loss(x_hat, x)) + 3.0 * kl, rel=1e-5)
+    assert float(sae.loss(x_hat, x)) == pytest.approx(
+        float(sae.reconstruction_loss(x_hat, x)) + 3.0 * kl, rel=1e-5
+    )
     # no penalty when every unit's mean activation is the target
     assert float(sae.sparsity_penalty(dg.full((8, 4), 0.1))) == pytest.approx(0.0, abs=1e-6)
 
@@ -197,7 +203,12 @@ def test_bad_arguments_are_refused(make, error, message):
 
 
 def _loader(x, batch_size=50):
-    return DataLoader(TensorDataset(x, x), batch_size=batch_size, shuffle=True, generator=dg.Generator().manual_seed(0))
+    return DataLoader(
+        TensorDataset(x, x),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=dg.Generator().manual_seed(0),
+    )
 
 
 @pytest.mark.parametrize(
@@ -246,7 +257,10 @@ def test_greedy_pretraining_trains_each_layer_alone_on_the_codes_below():
         losses = history["loss"]
         assert losses[-1] < losses[0]
     # layer 1 learned (in its own turn); layer 2 learned to reconstruct layer 1's final codes
-    assert any(not np.array_equal(a, p.detach().numpy()) for a, p in zip(first, stack.layers[0].parameters()))
+    assert any(
+        not np.array_equal(a, p.detach().numpy())
+        for a, p in zip(first, stack.layers[0].parameters())
+    )
     codes = stack.encode(dg.tensor(x), depth=1)
     assert not np.allclose(codes.detach().numpy(), codes_before)
     layer2 = stack.layers[1]

@@ -15,7 +15,9 @@ from deepgrad.optim import Adam
 from deepgrad.train import Trainer
 
 
-@pytest.mark.parametrize("make", [LeNet5, lambda: ConvNet(channels=(4, 8), hidden=16, batch_norm=True)])
+@pytest.mark.parametrize(
+    "make", [LeNet5, lambda: ConvNet(channels=(4, 8), hidden=16, batch_norm=True)]
+)
 def test_digits_in_as_images_or_flat_give_class_scores(make):
     net = make()
     assert net(dg.randn(3, 1, 28, 28)).shape == (3, 10)
@@ -64,7 +66,9 @@ def test_a_dropout_that_is_not_a_number_is_a_type_error():
         ConvNet(dropout="0.5")
 
 
-@pytest.mark.parametrize("make", [lambda: LeNet5(activation="tanh"), lambda: ConvNet(channels=(2, 3), hidden=5)])
+@pytest.mark.parametrize(
+    "make", [lambda: LeNet5(activation="tanh"), lambda: ConvNet(channels=(2, 3), hidden=5)]
+)
 def test_gradients_match_finite_differences_in_float64(make):
     dg.manual_seed(0)
     net = make().double().eval()
@@ -78,6 +82,8 @@ def test_convnets_learn_digits_in_three_epochs(make):
     x, y, xt, yt = mnist_arrays(1000, 500, flat=False)
     dg.manual_seed(0)
     net = make()
-    trainer = Trainer(net, F.cross_entropy, Adam(net.parameters(), lr=1e-3), metrics=["accuracy"], progress=False)
+    trainer = Trainer(
+        net, F.cross_entropy, Adam(net.parameters(), lr=1e-3), metrics=["accuracy"], progress=False
+    )
     trainer.fit(DataLoader(TensorDataset(x, y), batch_size=50, shuffle=True), epochs=3)
     assert trainer.evaluate(DataLoader(TensorDataset(xt, yt), batch_size=500))["accuracy"] >= 0.8

@@ -44,11 +44,21 @@ def _wide_net():
         ("kaiming", "relu", lambda fan_in, fan_out: math.sqrt(2 / fan_in)),
         ("kaiming", "tanh", lambda fan_in, fan_out: (5 / 3) / math.sqrt(fan_in)),
         # U(-b, b) has std b / sqrt(3), b = sqrt(6 / (fan_in + fan_out)) (no activation gain)
-        ("xavier", "sigmoid", lambda fan_in, fan_out: math.sqrt(6 / (fan_in + fan_out)) / math.sqrt(3)),
-        ("xavier", "tanh", lambda fan_in, fan_out: math.sqrt(2 / (fan_in + fan_out))),  # no gain: the lectures' Xavier
+        (
+            "xavier",
+            "sigmoid",
+            lambda fan_in, fan_out: math.sqrt(6 / (fan_in + fan_out)) / math.sqrt(3),
+        ),
+        (
+            "xavier",
+            "tanh",
+            lambda fan_in, fan_out: math.sqrt(2 / (fan_in + fan_out)),
+        ),  # no gain: the lectures' Xavier
     ],
 )
-def test_schemes_draw_weights_with_the_textbook_spread_and_zero_biases(scheme, activation, expected_std):
+def test_schemes_draw_weights_with_the_textbook_spread_and_zero_biases(
+    scheme, activation, expected_std
+):
     dg.manual_seed(0)
     net = initialize(_wide_net(), scheme, activation)
     for layer in (net[0], net[2]):

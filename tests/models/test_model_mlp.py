@@ -34,7 +34,9 @@ def test_layers_follow_the_options():
 def test_seed_network_has_the_lecture_sizes():
     net = mnist_mlp()
     linears = [m for m in net.layers if isinstance(m, nn.Linear)]
-    assert [(m.in_features, m.out_features) for m in linears] == list(itertools.pairwise(MNIST_SIZES))
+    assert [(m.in_features, m.out_features) for m in linears] == list(
+        itertools.pairwise(MNIST_SIZES)
+    )
     expected = sum(a * b + b for a, b in itertools.pairwise(MNIST_SIZES))
     assert sum(p.numel() for p in net.parameters()) == expected
     assert all(isinstance(m, nn.ReLU) for m in net.layers if not isinstance(m, nn.Linear))
@@ -80,7 +82,11 @@ def test_short_training_on_mnist_digits_reaches_85_percent():
     x, y, xt, yt = mnist_arrays(1000, 500)
     dg.manual_seed(0)
     net = MLP([784, 128, 10])
-    trainer = Trainer(net, F.cross_entropy, Adam(net.parameters(), lr=1e-3), metrics=["accuracy"], progress=False)
-    loader = DataLoader(TensorDataset(x, y), batch_size=50, shuffle=True, generator=dg.Generator().manual_seed(0))
+    trainer = Trainer(
+        net, F.cross_entropy, Adam(net.parameters(), lr=1e-3), metrics=["accuracy"], progress=False
+    )
+    loader = DataLoader(
+        TensorDataset(x, y), batch_size=50, shuffle=True, generator=dg.Generator().manual_seed(0)
+    )
     trainer.fit(loader, epochs=5)
     assert trainer.evaluate(DataLoader(TensorDataset(xt, yt), batch_size=500))["accuracy"] >= 0.85

@@ -17,7 +17,9 @@ from deepgrad.train import Trainer
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
 def test_classifier_shapes(cell, pooling):
-    net = SequenceClassifier(3, 8, num_classes=4, cell=cell, pooling=pooling, num_layers=2, dropout=0.1)
+    net = SequenceClassifier(
+        3, 8, num_classes=4, cell=cell, pooling=pooling, num_layers=2, dropout=0.1
+    )
     assert net(dg.randn(2, 7, 3)).shape == (2, 4)
 
 
@@ -50,10 +52,14 @@ def test_classifier_gradients_match_finite_differences_in_float64(cell):
 def test_lstm_classifier_remembers_the_first_element_of_a_sequence():
     rng = np.random.default_rng(1)
     x = rng.choice([-1.0, 1.0], size=(512, 10, 1)).astype(np.float32)
-    y = (x[:, 0, 0] > 0).astype(np.int64)  # only the first step decides: the net must carry it to the end
+    y = (x[:, 0, 0] > 0).astype(
+        np.int64
+    )  # only the first step decides: the net must carry it to the end
     dg.manual_seed(0)
     net = SequenceClassifier(1, 16, num_classes=2, cell="lstm")
-    trainer = Trainer(net, F.cross_entropy, Adam(net.parameters(), lr=1e-2), metrics=["accuracy"], progress=False)
+    trainer = Trainer(
+        net, F.cross_entropy, Adam(net.parameters(), lr=1e-2), metrics=["accuracy"], progress=False
+    )
     trainer.fit(DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True), epochs=8)
     assert trainer.history.epochs[-1]["accuracy"] >= 0.95
 
@@ -159,5 +165,8 @@ def test_char_lm_loss_falls_below_the_unigram_entropy():
     dg.manual_seed(0)
     lm = CharLM(data.vocab, embedding_dim=16, hidden_size=64)
     trainer = Trainer(lm, lm.loss, Adam(lm.parameters(), lr=1e-2), progress=False, grad_clip=5.0)
-    trainer.fit(DataLoader(data, batch_size=16, shuffle=True, generator=dg.Generator().manual_seed(0)), epochs=3)
+    trainer.fit(
+        DataLoader(data, batch_size=16, shuffle=True, generator=dg.Generator().manual_seed(0)),
+        epochs=3,
+    )
     assert trainer.history.epochs[-1]["loss"] < unigram_entropy - 0.3

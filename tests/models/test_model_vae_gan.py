@@ -88,18 +88,28 @@ def test_vae_learns_a_bound_well_below_the_uniform_one():
     trainer = Trainer(vae, vae.loss, Adam(vae.parameters(), lr=1e-3), progress=False)
     trainer.fit(DataLoader(TensorDataset(x, x), batch_size=50, shuffle=True), epochs=5)
     # all-0.5 pixels (zero logits) cost 784 ln 2 nats per image; a VAE that learned digits needs far less
-    assert trainer.evaluate(DataLoader(TensorDataset(xt, xt), batch_size=300))["loss"] < 0.6 * 784 * math.log(2)
+    assert trainer.evaluate(DataLoader(TensorDataset(xt, xt), batch_size=300))[
+        "loss"
+    ] < 0.6 * 784 * math.log(2)
 
 
 # -- GAN ------------------------------------------------------------------------------------------
 def _small_gan(**kwargs):
-    return GAN(latent_dim=4, image_shape=(1, 3, 3), hidden=(8, 8), rng=dg.Generator().manual_seed(0), **kwargs)
+    return GAN(
+        latent_dim=4,
+        image_shape=(1, 3, 3),
+        hidden=(8, 8),
+        rng=dg.Generator().manual_seed(0),
+        **kwargs,
+    )
 
 
 def test_gan_shapes():
     gan = _small_gan()
     assert any(isinstance(m, nn.BatchNorm1d) for m in gan.generator.modules())
-    assert not any(isinstance(m, nn.BatchNorm1d) for m in _small_gan(batch_norm=False).generator.modules())
+    assert not any(
+        isinstance(m, nn.BatchNorm1d) for m in _small_gan(batch_norm=False).generator.modules()
+    )
     assert gan(dg.randn(5, 4)).shape == (5, 1, 3, 3)
     assert gan.discriminator(dg.rand(5, 1, 3, 3)).shape == (5,)
     samples = gan.sample(6).numpy()
@@ -112,7 +122,9 @@ def test_losses_are_the_non_saturating_ones():
     expected_d = _softplus(-real.numpy()).mean() + _softplus(fake.numpy()).mean()
     assert float(gan.discriminator_loss(real, fake)) == pytest.approx(expected_d, rel=1e-6)
     # -log sigmoid(D(G(z))), not log(1 - sigmoid(D(G(z))))
-    assert float(gan.generator_loss(fake)) == pytest.approx(_softplus(-fake.numpy()).mean(), rel=1e-6)
+    assert float(gan.generator_loss(fake)) == pytest.approx(
+        _softplus(-fake.numpy()).mean(), rel=1e-6
+    )
     # one-sided label smoothing: real samples are scored against 0.9
     smooth = _small_gan(real_label=0.9)
     r = real.numpy()
@@ -129,13 +141,22 @@ def test_each_update_moves_only_its_own_network():
     # with the generator's rate at 0, a round may change D only; with D's rate at 0, G only
     opt.param_groups[0]["lr"] = 0.0
     gan.train_step(real, opt)
-    assert all(np.array_equal(a, p.detach().numpy()) for a, p in zip(g0, gan.generator.parameters()))
-    assert any(not np.array_equal(a, p.detach().numpy()) for a, p in zip(d0, gan.discriminator.parameters()))
+    assert all(
+        np.array_equal(a, p.detach().numpy()) for a, p in zip(g0, gan.generator.parameters())
+    )
+    assert any(
+        not np.array_equal(a, p.detach().numpy())
+        for a, p in zip(d0, gan.discriminator.parameters())
+    )
     d1 = [p.detach().numpy().copy() for p in gan.discriminator.parameters()]
     opt.param_groups[0]["lr"], opt.param_groups[1]["lr"] = 1e-2, 0.0
     gan.train_step(real, opt)
-    assert all(np.array_equal(a, p.detach().numpy()) for a, p in zip(d1, gan.discriminator.parameters()))
-    assert any(not np.array_equal(a, p.detach().numpy()) for a, p in zip(g0, gan.generator.parameters()))
+    assert all(
+        np.array_equal(a, p.detach().numpy()) for a, p in zip(d1, gan.discriminator.parameters())
+    )
+    assert any(
+        not np.array_equal(a, p.detach().numpy()) for a, p in zip(g0, gan.generator.parameters())
+    )
     assert all(p.requires_grad for p in gan.parameters())
 
 
@@ -161,7 +182,9 @@ def test_gan_gradients_match_finite_differences_in_float64():
     gan = _small_gan(dropout=0.0).double()
     z = dg.randn(5, 4, dtype=dg.float64)
     real = dg.rand(5, 1, 3, 3, dtype=dg.float64)
-    directional_gradcheck(lambda: gan.generator_loss(gan.discriminator(gan(z))), list(gan.generator.parameters()))
+    directional_gradcheck(
+        lambda: gan.generator_loss(gan.discriminator(gan(z))), list(gan.generator.parameters())
+    )
     directional_gradcheck(
         lambda: gan.discriminator_loss(gan.discriminator(real), gan.discriminator(gan(z).detach())),
         list(gan.discriminator.parameters()),
@@ -173,7 +196,9 @@ def test_discriminator_is_not_trivially_winning_after_a_short_training():
     dg.manual_seed(0)
     gan = GAN(latent_dim=32, hidden=(128, 256), rng=dg.Generator().manual_seed(0))
     opt = Adam(gan.parameter_groups(2e-4), betas=(0.5, 0.999))
-    loader = DataLoader(TensorDataset(x), batch_size=50, shuffle=True, generator=dg.Generator().manual_seed(0))
+    loader = DataLoader(
+        TensorDataset(x), batch_size=50, shuffle=True, generator=dg.Generator().manual_seed(0)
+    )
     stats = []
     for _ in range(3):  # 60 rounds
         stats += [gan.train_step(batch, opt) for (batch,) in loader]
@@ -182,7 +207,9 @@ def test_discriminator_is_not_trivially_winning_after_a_short_training():
     assert np.mean([s["d_fake"] for s in last]) > 0.02
     assert np.mean([s["d_loss"] for s in last]) > 0.1
     assert np.mean([s["g_loss"] for s in last]) < 6.0
-    assert np.mean([s["d_real"] for s in last]) > np.mean([s["d_fake"] for s in last])  # D did learn
+    assert np.mean([s["d_real"] for s in last]) > np.mean(
+        [s["d_fake"] for s in last]
+    )  # D did learn
 
 
 def test_dcgan_generates_28x28_images_and_trains_one_round():
@@ -198,7 +225,9 @@ def test_gan_trainer_logs_both_players_and_validates_on_real_data():
     x, _, xt, _ = mnist_arrays(120, 60, flat=False)
     gan = GAN(latent_dim=8, hidden=(16, 16))
     trainer = GANTrainer(gan, Adam(gan.parameter_groups(2e-4), betas=(0.5, 0.999)), progress=False)
-    history = trainer.fit(DataLoader(TensorDataset(x, x), batch_size=40), DataLoader(TensorDataset(xt, xt), 60), 2)
+    history = trainer.fit(
+        DataLoader(TensorDataset(x, x), batch_size=40), DataLoader(TensorDataset(xt, xt), 60), 2
+    )
     record = history.epochs[-1]
     assert {"loss", "d_loss", "d_real", "d_fake", "val_d_real", "val_d_fake"} <= set(record)
     assert 0 < record["val_d_real"] < 1 and trainer.global_step == 6
@@ -216,7 +245,9 @@ class _StepLogs(Callback):
 
 def _gan_run(tmp_path, seed, epochs, resume=False, d_steps=2):
     dg.manual_seed(seed)
-    gan = GAN(latent_dim=4, image_shape=(1, 3, 3), hidden=(8, 8))  # noise from the default generator
+    gan = GAN(
+        latent_dim=4, image_shape=(1, 3, 3), hidden=(8, 8)
+    )  # noise from the default generator
     recorder = _StepLogs()
     trainer = GANTrainer(
         gan,
@@ -239,7 +270,9 @@ def test_gan_trainer_steps_through_its_updater_and_resumes_exactly(tmp_path):
     assert {"loss", "d_loss", "d_real", "d_fake"} <= set(logs[0])
     record = history.epochs[-1]
     assert list(record) == ["epoch", "loss", "d_loss", "d_real", "d_fake", "lr", "time"]
-    assert record["d_loss"] == pytest.approx(sum(log["d_loss"] * log["size"] for log in logs[-3:]) / 30)
+    assert record["d_loss"] == pytest.approx(
+        sum(log["d_loss"] * log["size"] for log in logs[-3:]) / 30
+    )
     np.testing.assert_array_equal(history.step_column("loss"), [log["loss"] for log in logs])
     expected = {k: v.numpy().copy() for k, v in trainer.model.state_dict().items()}
 
@@ -253,7 +286,9 @@ def test_gan_trainer_steps_through_its_updater_and_resumes_exactly(tmp_path):
 
 def test_gan_trainer_refuses_callbacks_that_act_between_backward_and_step():
     gan = _small_gan()
-    with pytest.raises(ValueError, match="on_backward_end hook of GradientClipping would never run"):
+    with pytest.raises(
+        ValueError, match="on_backward_end hook of GradientClipping would never run"
+    ):
         GANTrainer(gan, Adam(gan.parameters()), callbacks=[GradientClipping(1.0)])
     message = r"^GANUpdater: d_steps must be a positive int \(got 0\)\.$"
     with pytest.raises(ValueError, match=message):

@@ -138,7 +138,7 @@ def test_sdpa_matches_torch_values_and_gradients(mask):
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
     wrap = lambda lib: {
         n: (lib.tensor(m) if isinstance(m, np.ndarray) else m) for n, m in kwargs_np.items()
-    }  # noqa: E731
+    }
     y = F.scaled_dot_product_attention(*ours, **wrap(dg))
     ty = torch.nn.functional.scaled_dot_product_attention(*theirs, **wrap(torch))
     np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), atol=1e-12)
@@ -273,7 +273,7 @@ def test_mha_matches_torch_outputs_weights_and_gradients(config, masks):
         kwargs["average_attn_weights"] = False
     wrap = lambda lib: {
         n: (lib.tensor(m) if isinstance(m, np.ndarray) else m) for n, m in kwargs.items()
-    }  # noqa: E731
+    }
     ours = [_t(a, True) for a in (q, k, v)]
     theirs = [torch.tensor(a, requires_grad=True) for a in (q, k, v)]
     out, weights = mha(*ours, **wrap(dg))

@@ -20,7 +20,9 @@ def test_sequential_applies_in_order():
 
 
 def test_sequential_from_ordered_dict_and_indexing():
-    model = nn.Sequential(OrderedDict([("enc", nn.Linear(3, 4)), ("act", nn.Identity()), ("dec", nn.Linear(4, 3))]))
+    model = nn.Sequential(
+        OrderedDict([("enc", nn.Linear(3, 4)), ("act", nn.Identity()), ("dec", nn.Linear(4, 3))])
+    )
     assert list(model.state_dict()) == ["enc.weight", "enc.bias", "dec.weight", "dec.bias"]
     assert model[0] is model.enc and model[-1] is model.dec and model[-3] is model.enc
     assert len(model) == 3 and list(model) == [model.enc, model.act, model.dec]
@@ -67,7 +69,13 @@ def test_module_list_registers_and_behaves_like_a_list():
     assert len(layers) == 3 and len(list(layers.parameters())) == 6
     layers.append(nn.Identity())
     layers.insert(0, nn.Linear(2, 2))
-    assert [type(m).__name__ for m in layers] == ["Linear", "Linear", "Linear", "Linear", "Identity"]
+    assert [type(m).__name__ for m in layers] == [
+        "Linear",
+        "Linear",
+        "Linear",
+        "Linear",
+        "Identity",
+    ]
     assert list(layers._modules) == ["0", "1", "2", "3", "4"]
     del layers[1]
     assert list(layers._modules) == ["0", "1", "2", "3"]
@@ -93,7 +101,12 @@ def test_module_list_inside_module_is_walked():
             return x
 
     model = Deep()
-    assert list(model.state_dict()) == ["layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias"]
+    assert list(model.state_dict()) == [
+        "layers.0.weight",
+        "layers.0.bias",
+        "layers.1.weight",
+        "layers.1.bias",
+    ]
     model(dg.randn(3, 2)).sum().backward()
     assert all(p.grad is not None for p in model.parameters())
 
@@ -133,6 +146,8 @@ def test_parameter_list():
 def test_sequential_state_dict_keys_match_torch():
     torch = pytest.importorskip("torch")
     ours = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.Identity(), nn.Linear(3, 1)))
-    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sequential(torch.nn.Identity(), torch.nn.Linear(3, 1)))
+    theirs = torch.nn.Sequential(
+        torch.nn.Linear(2, 3), torch.nn.Sequential(torch.nn.Identity(), torch.nn.Linear(3, 1))
+    )
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert repr(ours) == repr(theirs)

@@ -39,7 +39,11 @@ def _rand(*shape):
 CONV2D_CASES = [
     # (x shape, w shape, kwargs)
     ((2, 3, 7, 6), (4, 3, 3, 3), {}),
-    ((2, 4, 9, 8), (6, 2, 3, 2), {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2}),
+    (
+        (2, 4, 9, 8),
+        (6, 2, 3, 2),
+        {"stride": (2, 1), "padding": (1, 2), "dilation": (1, 2), "groups": 2},
+    ),
     ((1, 4, 5, 5), (4, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 4}),
     ((3, 2, 8, 8), (6, 1, 5, 5), {"padding": "same", "dilation": 2, "groups": 2}),
     ((2, 6, 6, 7), (3, 2, 1, 1), {"groups": 3}),
@@ -65,10 +69,14 @@ def test_conv2d_matches_loop_reference_forward_and_backward(x_shape, w_shape, kw
     np.testing.assert_allclose(bt.grad.numpy(), numeric_db, rtol=1e-10, atol=1e-10)
     # <dy, conv(x + eps v)> - <dy, conv(x - eps v)> = 2 eps <dx, v>: checks dx and dw in one direction each.
     v = _rand(*x_shape)
-    lhs = ((ref_conv2d(x + eps * v, w, b, **kwargs) - ref_conv2d(x - eps * v, w, b, **kwargs)) * dy).sum() / (2 * eps)
+    lhs = (
+        (ref_conv2d(x + eps * v, w, b, **kwargs) - ref_conv2d(x - eps * v, w, b, **kwargs)) * dy
+    ).sum() / (2 * eps)
     assert math.isclose(lhs, (xt.grad.numpy() * v).sum(), rel_tol=1e-6, abs_tol=1e-6)
     u = _rand(*w_shape)
-    lhs = ((ref_conv2d(x, w + eps * u, b, **kwargs) - ref_conv2d(x, w - eps * u, b, **kwargs)) * dy).sum() / (2 * eps)
+    lhs = (
+        (ref_conv2d(x, w + eps * u, b, **kwargs) - ref_conv2d(x, w - eps * u, b, **kwargs)) * dy
+    ).sum() / (2 * eps)
     assert math.isclose(lhs, (wt.grad.numpy() * u).sum(), rel_tol=1e-6, abs_tol=1e-6)
 
 
@@ -80,7 +88,9 @@ def test_conv2d_large_batch_thin_weight_path_matches_reference():
     np.testing.assert_allclose(y.detach().numpy(), ref_conv2d(x, w), rtol=1e-10, atol=1e-10)
     dy = _rand(*y.shape)
     y.backward(_t(dy))
-    np.testing.assert_allclose(wt.grad.numpy(), ref_conv2d_weight_grad(x, dy, kernel=(3, 3)), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        wt.grad.numpy(), ref_conv2d_weight_grad(x, dy, kernel=(3, 3)), rtol=1e-9, atol=1e-9
+    )
     np.testing.assert_allclose(xt.grad.numpy(), ref_conv_transpose2d(dy, w), rtol=1e-9, atol=1e-9)
 
 
@@ -88,7 +98,9 @@ def test_conv2d_float32_keeps_dtype_and_unbatched_input_works():
     x, w = dg.randn(3, 8, 8), dg.randn(5, 3, 3, 3)
     y = F.conv2d(x, w, padding=1)
     assert y.shape == (5, 8, 8) and y.dtype == dg.float32
-    expected = ref_conv2d(x.numpy()[None].astype(np.float64), w.numpy().astype(np.float64), padding=1)[0]
+    expected = ref_conv2d(
+        x.numpy()[None].astype(np.float64), w.numpy().astype(np.float64), padding=1
+    )[0]
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-4, atol=1e-4)
 
 
@@ -124,14 +136,20 @@ def test_conv1d_matches_loop_reference(x_shape, w_shape, kwargs):
     y = F.conv1d(_t(x), _t(w), _t(b), **kwargs)
     batched = x if len(x_shape) == 3 else x[None]
     ref = ref_conv1d(batched, w, b, **kwargs)
-    np.testing.assert_allclose(y.numpy(), ref if len(x_shape) == 3 else ref[0], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        y.numpy(), ref if len(x_shape) == 3 else ref[0], rtol=1e-10, atol=1e-10
+    )
 
 
 CONV_T_CASES = [
     ((2, 3, 4, 4), (3, 2, 3, 3), {}),
     ((2, 4, 3, 5), (4, 3, 3, 2), {"stride": 2, "padding": 1, "output_padding": 1, "groups": 2}),
     ((1, 2, 4, 3), (2, 2, 2, 3), {"stride": (3, 2), "padding": (1, 0), "output_padding": (2, 1)}),
-    ((2, 2, 3, 3), (2, 4, 3, 3), {"stride": 1, "dilation": 2, "output_padding": 1}),  # op < dilation
+    (
+        (2, 2, 3, 3),
+        (2, 4, 3, 3),
+        {"stride": 1, "dilation": 2, "output_padding": 1},
+    ),  # op < dilation
     ((1, 6, 3, 3), (6, 1, 4, 4), {"stride": 2, "padding": 1, "groups": 6}),
 ]
 
@@ -160,14 +178,21 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d():
 def test_conv_transpose1d_matches_conv_transpose2d():
     x, w = _rand(2, 3, 7), _rand(3, 2, 3)
     y = F.conv_transpose1d(_t(x), _t(w), stride=2, padding=1, output_padding=1)
-    ref = ref_conv_transpose2d(x[:, :, None], w[:, :, None], stride=(1, 2), padding=(0, 1), output_padding=(0, 1))
+    ref = ref_conv_transpose2d(
+        x[:, :, None], w[:, :, None], stride=(1, 2), padding=(0, 1), output_padding=(0, 1)
+    )
     np.testing.assert_allclose(y.numpy(), ref[:, :, 0], rtol=1e-10, atol=1e-10)
 
 
 # -- gradient checks (float64, tiny) ---------------------------------------------------------------
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"stride": 2, "padding": 1}, {"dilation": (2, 1), "padding": (2, 0), "groups": 2}, {"padding": "same"}],
+    [
+        {},
+        {"stride": 2, "padding": 1},
+        {"dilation": (2, 1), "padding": (2, 0), "groups": 2},
+        {"padding": "same"},
+    ],
 )
 def test_conv2d_gradcheck_and_gradgradcheck(kwargs):
     x = _t(_rand(1, 2, 4, 4), True)
@@ -207,7 +232,9 @@ def test_gradient_penalty_through_conv2d():
 # -- errors ---------------------------------------------------------------------------------------
 def test_conv2d_errors_name_the_problem():
     x = dg.randn(1, 3, 5, 5)
-    with pytest.raises(ShapeError, match=r"conv2d: input has 3 channels but weight \(4, 2, 3, 3\) expects 2"):
+    with pytest.raises(
+        ShapeError, match=r"conv2d: input has 3 channels but weight \(4, 2, 3, 3\) expects 2"
+    ):
         F.conv2d(x, dg.randn(4, 2, 3, 3))
     with pytest.raises(ShapeError, match="smaller than the dilated kernel"):
         F.conv2d(x, dg.randn(4, 3, 3, 3), dilation=3)
@@ -221,13 +248,19 @@ def test_conv2d_errors_name_the_problem():
         F.conv2d(x, dg.randn(4, 3, 3, 3), dg.randn(3))
     with pytest.raises(ValueError, match=r"^conv2d: stride must be a positive int \(got 0\)\.$"):
         F.conv2d(x, dg.randn(4, 3, 3, 3), stride=0)
-    with pytest.raises(ValueError, match=r"^conv2d: padding\[1\] must be a non-negative int \(got -1\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"^conv2d: padding\[1\] must be a non-negative int \(got -1\)\.$"
+    ):
         F.conv2d(x, dg.randn(4, 3, 3, 3), padding=(1, -1))
-    with pytest.raises(ValueError, match=r"^conv1d: dilation\[0\] must be a positive int \(got 0\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"^conv1d: dilation\[0\] must be a positive int \(got 0\)\.$"
+    ):
         F.conv1d(dg.randn(1, 3, 8), dg.randn(4, 3, 3), dilation=(0,))
     with pytest.raises(ValueError, match=r"^conv1d: groups must be a positive int \(got 0\)\.$"):
         F.conv1d(dg.randn(1, 3, 8), dg.randn(4, 3, 3), groups=0)
-    with pytest.raises(TypeError, match=r"^conv2d: groups must be a positive int \(got float 1\.0\)\.$"):
+    with pytest.raises(
+        TypeError, match=r"^conv2d: groups must be a positive int \(got float 1\.0\)\.$"
+    ):
         F.conv2d(x, dg.randn(4, 3, 3, 3), groups=1.0)
     with pytest.raises(ShapeError, match="4 dimensions"):
         F.conv2d(dg.randn(5, 5), dg.randn(4, 3, 3, 3))
@@ -244,7 +277,10 @@ def test_conv_layers_shapes_and_default_init_bounds():
     bound = 1 / math.sqrt(6 * 25)
     assert layer.weight.shape == (16, 6, 5, 5) and layer.bias.shape == (16,)
     for p in (layer.weight, layer.bias):
-        assert np.abs(p.detach().numpy()).max() <= bound and np.abs(p.detach().numpy()).max() > 0.8 * bound
+        assert (
+            np.abs(p.detach().numpy()).max() <= bound
+            and np.abs(p.detach().numpy()).max() > 0.8 * bound
+        )
     assert layer(dg.randn(2, 6, 12, 12)).shape == (2, 16, 8, 8)
     t = nn.ConvTranspose2d(16, 4, 3, stride=2, groups=2)
     assert t.weight.shape == (16, 2, 3, 3)
@@ -294,11 +330,15 @@ def _parity(torch, ours, theirs, x_shape):
     yt.backward(torch.tensor(g))
     np.testing.assert_allclose(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-4)
     for name, p in theirs.named_parameters():
-        np.testing.assert_allclose(getattr(ours, name).grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=2e-4)
+        np.testing.assert_allclose(
+            getattr(ours, name).grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=2e-4
+        )
 
 
 @pytest.mark.parity
-@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note about its own even-kernel copy
+@pytest.mark.filterwarnings(
+    "ignore:Using padding='same'"
+)  # torch's note about its own even-kernel copy
 @pytest.mark.parametrize(
     "make, x_shape",
     [
@@ -308,9 +348,15 @@ def _parity(torch, ours, theirs, x_shape):
         (lambda m: m.Conv2d(2, 4, 3, padding=2, padding_mode="circular", bias=False), (2, 2, 6, 5)),
         (lambda m: m.Conv1d(3, 5, 4, stride=2, padding=1), (3, 3, 17)),
         (lambda m: m.ConvTranspose2d(4, 6, 4, stride=2, padding=1, groups=2), (2, 4, 5, 6)),
-        (lambda m: m.ConvTranspose2d(3, 2, 3, stride=3, output_padding=2, dilation=1), (2, 3, 4, 4)),
+        (
+            lambda m: m.ConvTranspose2d(3, 2, 3, stride=3, output_padding=2, dilation=1),
+            (2, 3, 4, 4),
+        ),
         (lambda m: m.ConvTranspose1d(3, 2, 3, stride=2, output_padding=1), (2, 3, 8)),
-        (lambda m: m.Conv2d(1, 6, 5), (32, 1, 28, 28)),  # LeNet's first layer, batch-innermost transposes
+        (
+            lambda m: m.Conv2d(1, 6, 5),
+            (32, 1, 28, 28),
+        ),  # LeNet's first layer, batch-innermost transposes
     ],
 )
 def test_conv_layers_match_torch(make, x_shape):
@@ -327,9 +373,12 @@ def test_conv2d_double_backward_matches_torch():
     x, w = _rand(2, 2, 5, 5), _rand(3, 2, 3, 3)
     xd, wd = _t(x, True), _t(w, True)
     xt, wt = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    (gd,) = dg.autograd.grad(F.conv2d(xd, wd, stride=2, padding=1).tanh().sum(), xd, create_graph=True)
-    (gt,) = torch.autograd.grad(torch.nn.functional.conv2d(xt, wt, stride=2, padding=1).tanh().sum(), xt,
-                                create_graph=True)
+    (gd,) = dg.autograd.grad(
+        F.conv2d(xd, wd, stride=2, padding=1).tanh().sum(), xd, create_graph=True
+    )
+    (gt,) = torch.autograd.grad(
+        torch.nn.functional.conv2d(xt, wt, stride=2, padding=1).tanh().sum(), xt, create_graph=True
+    )
     (gd * gd).sum().backward()
     (gt * gt).sum().backward()
     np.testing.assert_allclose(wd.grad.numpy(), wt.grad.numpy(), rtol=1e-8, atol=1e-10)

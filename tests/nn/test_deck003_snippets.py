@@ -42,7 +42,7 @@ def test_sequential_mlp_trains_one_step():
 
 class MLP(torch.nn.Module):
     def __init__(self):
-        super(MLP, self).__init__()
+        super().__init__()
         self.fc1 = torch.nn.Linear(2, 16)
         self.fc2 = torch.nn.Linear(16, 64)
         self.fc3 = torch.nn.Linear(64, 1024)

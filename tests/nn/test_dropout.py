@@ -86,7 +86,9 @@ def test_dropout2d_drops_whole_channels():
     assert 0.35 < dropped < 0.65
     unbatched = F.dropout2d(dg.ones(8, 3, 3), 0.5).numpy().reshape(8, 9)
     assert np.all((unbatched == 0).all(axis=1) | (unbatched == 2).all(axis=1))
-    with pytest.raises(ShapeError, match=r"dropout2d: expected a 4-D input .* \(got shape \(4, 5\)\)"):
+    with pytest.raises(
+        ShapeError, match=r"dropout2d: expected a 4-D input .* \(got shape \(4, 5\)\)"
+    ):
         F.dropout2d(dg.ones(4, 5), 0.5)
     assert nn.Dropout2d(0.5).eval()(x) is x
 

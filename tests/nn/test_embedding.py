@@ -21,7 +21,9 @@ def test_embedding_looks_up_rows():
 
 
 def test_embedding_gradient_accumulates_repeated_indices():
-    weight = dg.tensor(np.random.default_rng(0).normal(size=(5, 2)), dtype="float64", requires_grad=True)
+    weight = dg.tensor(
+        np.random.default_rng(0).normal(size=(5, 2)), dtype="float64", requires_grad=True
+    )
     idx = dg.tensor([[0, 2, 2], [4, 2, 0]])
     upstream = np.random.default_rng(1).normal(size=(2, 3, 2))
     (F.embedding(idx, weight) * dg.tensor(upstream)).sum().backward()
@@ -69,7 +71,9 @@ def test_from_pretrained():
 
 def test_embedding_errors():
     weight = dg.ones(4, 2)
-    with pytest.raises(ValueError, match=r"embedding: indices must lie in \[0, 4\) .*\(got min 0, max 4\)"):
+    with pytest.raises(
+        ValueError, match=r"embedding: indices must lie in \[0, 4\) .*\(got min 0, max 4\)"
+    ):
         F.embedding(dg.tensor([0, 4]), weight)
     with pytest.raises(DTypeError, match="embedding: indices must be an integer tensor"):
         F.embedding(dg.tensor([0.0]), weight)

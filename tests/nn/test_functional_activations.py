@@ -48,8 +48,22 @@ ACTIVATIONS = [
     ("relu", F.relu, lambda x: np.maximum(x, 0), {}, (0.0,), "relu"),
     ("relu6", F.relu6, lambda x: np.clip(x, 0, 6), {}, (0.0, 6.0), "relu6"),
     ("softplus", F.softplus, _np_softplus, {}, (), "softplus"),
-    ("softplus_beta", F.softplus, _np_softplus, {"beta": 2.0, "threshold": 3.0}, (1.5,), "softplus"),
-    ("centered_softplus", F.centered_softplus, lambda x: np.logaddexp(0, x) - math.log(2), {}, (), None),
+    (
+        "softplus_beta",
+        F.softplus,
+        _np_softplus,
+        {"beta": 2.0, "threshold": 3.0},
+        (1.5,),
+        "softplus",
+    ),
+    (
+        "centered_softplus",
+        F.centered_softplus,
+        lambda x: np.logaddexp(0, x) - math.log(2),
+        {},
+        (),
+        None,
+    ),
     ("logsigmoid", F.logsigmoid, lambda x: -np.logaddexp(0, -x), {}, (), "logsigmoid"),
     ("leaky_relu", F.leaky_relu, lambda x: _np_leaky(x, 0.01), {}, (0.0,), "leaky_relu"),
     (
@@ -74,7 +88,14 @@ ACTIVATIONS = [
         "celu",
     ),
     ("gelu", F.gelu, lambda x: 0.5 * x * (1 + scipy.special.erf(x / math.sqrt(2))), {}, (), "gelu"),
-    ("gelu_tanh", F.gelu, lambda x, approximate: _np_gelu_tanh(x), {"approximate": "tanh"}, (), "gelu"),
+    (
+        "gelu_tanh",
+        F.gelu,
+        lambda x, approximate: _np_gelu_tanh(x),
+        {"approximate": "tanh"},
+        (),
+        "gelu",
+    ),
     ("silu", F.silu, lambda x: x * _np_sigmoid(x), {}, (), "silu"),
     ("mish", F.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), {}, (), "mish"),
     ("hardtanh", F.hardtanh, lambda x: np.clip(x, -1, 1), {}, (-1.0, 1.0), "hardtanh"),
@@ -154,12 +175,16 @@ def test_centered_softplus_is_zero_at_zero_and_shifted_softplus():
     x = dg.tensor([-3.0, 0.0, 2.5])
     assert F.centered_softplus(dg.tensor([0.0])).item() == pytest.approx(0.0, abs=1e-7)
     np.testing.assert_allclose(
-        F.centered_softplus(x, beta=2.0).numpy(), (F.softplus(x, beta=2.0) - math.log(2) / 2).numpy(), rtol=1e-6
+        F.centered_softplus(x, beta=2.0).numpy(),
+        (F.softplus(x, beta=2.0) - math.log(2) / 2).numpy(),
+        rtol=1e-6,
     )
 
 
 def test_vleaky_relu_default_slope_is_one_third():
-    np.testing.assert_allclose(F.vleaky_relu(dg.tensor([-3.0, 3.0])).numpy(), [-1.0, 3.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        F.vleaky_relu(dg.tensor([-3.0, 3.0])).numpy(), [-1.0, 3.0], rtol=1e-6
+    )
     assert nn.VLReLU().negative_slope == pytest.approx(1 / 3)
     assert isinstance(nn.VLReLU(), nn.LeakyReLU)
 
@@ -184,7 +209,9 @@ def test_rrelu_gradient_is_the_drawn_slope():
     x = dg.tensor([-1.0, -2.0, 3.0], requires_grad=True)
     y = F.rrelu(x, 0.1, 0.5, training=True, generator=dg.Generator().manual_seed(0))
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy()[:2], (y.detach().numpy() / x.detach().numpy())[:2], rtol=1e-6)
+    np.testing.assert_allclose(
+        x.grad.numpy()[:2], (y.detach().numpy() / x.detach().numpy())[:2], rtol=1e-6
+    )
     assert x.grad.numpy()[2] == 1.0
 
 
@@ -194,7 +221,9 @@ def test_rrelu_module_switches_between_train_and_eval():
     assert len(np.unique(layer(x).numpy())) > 100
     layer.eval()
     np.testing.assert_allclose(layer(x).numpy(), -0.3, rtol=1e-6)
-    with pytest.raises(ValueError, match=r"RReLU: lower must be <= upper \(got lower=0.5, upper=0.1\)"):
+    with pytest.raises(
+        ValueError, match=r"RReLU: lower must be <= upper \(got lower=0.5, upper=0.1\)"
+    ):
         nn.RReLU(0.5, 0.1)
 
 
@@ -202,14 +231,18 @@ def test_prelu_per_channel_and_gradients():
     x = dg.tensor(_smooth_inputs((2, 3, 4), (0.0,)), dtype="float64", requires_grad=True)
     w = dg.tensor([0.1, 0.2, 0.3], dtype="float64", requires_grad=True)
     expected = np.where(
-        x.detach().numpy() > 0, x.detach().numpy(), x.detach().numpy() * np.array([0.1, 0.2, 0.3])[:, None]
+        x.detach().numpy() > 0,
+        x.detach().numpy(),
+        x.detach().numpy() * np.array([0.1, 0.2, 0.3])[:, None],
     )
     np.testing.assert_allclose(F.prelu(x, w).detach().numpy(), expected, rtol=1e-12)
     assert gradcheck(F.prelu, (x, w))
     layer = nn.PReLU(3, init=0.5)
     assert layer.weight.shape == (3,) and np.all(layer.weight.detach().numpy() == 0.5)
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
-    with pytest.raises(ShapeError, match="prelu: the parameter has 3 entries but the input has 4 channels"):
+    with pytest.raises(
+        ShapeError, match="prelu: the parameter has 3 entries but the input has 4 channels"
+    ):
         F.prelu(dg.ones(2, 4), dg.ones(3))
 
 
@@ -219,10 +252,13 @@ def test_maxout_groups_consecutive_features():
     np.testing.assert_array_equal(F.maxout(x, 3).numpy(), [[5.0, 0.5]])
     xs = np.random.default_rng(0).permutation(24).astype(float).reshape(2, 6, 2)
     t = dg.tensor(xs, dtype="float64", requires_grad=True)
-    np.testing.assert_array_equal(F.maxout(t, 3, dim=1).detach().numpy(), xs.reshape(2, 2, 3, 2).max(axis=2))
+    np.testing.assert_array_equal(
+        F.maxout(t, 3, dim=1).detach().numpy(), xs.reshape(2, 2, 3, 2).max(axis=2)
+    )
     assert gradcheck(lambda a: F.maxout(a, 3, dim=1), (t,))
     with pytest.raises(
-        ShapeError, match=r"maxout: the size of dim -1 \(6, input shape \(1, 6\)\) is not a multiple of pieces=4"
+        ShapeError,
+        match=r"maxout: the size of dim -1 \(6, input shape \(1, 6\)\) is not a multiple of pieces=4",
     ):
         F.maxout(x, 4)
 
@@ -245,7 +281,10 @@ def test_apl_matches_formula_and_gradients():
     x4 = rng.uniform(-2, 2, (2, 3, 2, 2))  # units on dim 1: a and b broadcast over N, H, W
     per_unit = (a[:, None, :, None, None], b[:, None, :, None, None])
     np.testing.assert_allclose(
-        F.apl(dg.tensor(x4), dg.tensor(a), dg.tensor(b)).numpy(), _np_apl(x4, *per_unit), rtol=1e-5, atol=1e-6
+        F.apl(dg.tensor(x4), dg.tensor(a), dg.tensor(b)).numpy(),
+        _np_apl(x4, *per_unit),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -260,23 +299,37 @@ def test_apl_module_starts_as_relu_and_learns():
         layer(dg.randn(5, 4))
     with pytest.raises(ValueError, match=r"^APL: hinges must be a positive int \(got 0\)\.$"):
         nn.APL(3, hinges=0)
-    with pytest.raises(TypeError, match=r"^APL: num_features must be a positive int \(got bool True\)\.$"):
+    with pytest.raises(
+        TypeError, match=r"^APL: num_features must be a positive int \(got bool True\)\.$"
+    ):
         nn.APL(True)
 
 
 # -- softmax / log_softmax -----------------------------------------------------------------------
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_fused_softmax_and_log_softmax_equal_their_composites(dim):
-    x = dg.tensor(np.random.default_rng(1).normal(size=(4, 5)) * 3, dtype="float64", requires_grad=True)
+    x = dg.tensor(
+        np.random.default_rng(1).normal(size=(4, 5)) * 3, dtype="float64", requires_grad=True
+    )
     upstream = dg.tensor(np.random.default_rng(2).normal(size=(4, 5)), dtype="float64")
     for fused, composite in [
-        (lambda t: LogSoftmax.apply(t, dim=dim % 2), lambda t: t - dg.logsumexp(t, dim, keepdim=True)),
-        (lambda t: Softmax.apply(t, dim=dim % 2), lambda t: (t - dg.logsumexp(t, dim, keepdim=True)).exp()),
+        (
+            lambda t: LogSoftmax.apply(t, dim=dim % 2),
+            lambda t: t - dg.logsumexp(t, dim, keepdim=True),
+        ),
+        (
+            lambda t: Softmax.apply(t, dim=dim % 2),
+            lambda t: (t - dg.logsumexp(t, dim, keepdim=True)).exp(),
+        ),
     ]:
         (g_fused,) = dg.autograd.grad((fused(x) * upstream).sum(), x, create_graph=True)
         (g_comp,) = dg.autograd.grad((composite(x) * upstream).sum(), x, create_graph=True)
-        np.testing.assert_allclose(fused(x).detach().numpy(), composite(x).detach().numpy(), rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(g_fused.detach().numpy(), g_comp.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            fused(x).detach().numpy(), composite(x).detach().numpy(), rtol=1e-12, atol=1e-14
+        )
+        np.testing.assert_allclose(
+            g_fused.detach().numpy(), g_comp.detach().numpy(), rtol=1e-10, atol=1e-12
+        )
         (gg_fused,) = dg.autograd.grad((g_fused * g_fused).sum(), x)
         (gg_comp,) = dg.autograd.grad((g_comp * g_comp).sum(), x)
         np.testing.assert_allclose(gg_fused.numpy(), gg_comp.numpy(), rtol=1e-9, atol=1e-12)
@@ -286,7 +339,9 @@ def test_softmax_is_stable_for_large_logits_and_sums_to_one():
     x = dg.tensor([[1000.0, -1000.0, 999.0], [-1000.0, -1000.0, -1000.0]])
     p = F.softmax(x, dim=1)
     np.testing.assert_allclose(p.numpy().sum(axis=1), 1.0, rtol=1e-6)
-    np.testing.assert_allclose(p.numpy()[0], [1 / (1 + math.exp(-1)), 0.0, 1 / (1 + math.e)], rtol=1e-6)
+    np.testing.assert_allclose(
+        p.numpy()[0], [1 / (1 + math.exp(-1)), 0.0, 1 / (1 + math.e)], rtol=1e-6
+    )
     log_p = F.log_softmax(x, dim=1)
     assert np.isfinite(log_p.numpy()).all()
     np.testing.assert_allclose(log_p.numpy()[0, 1], -2000.0 - math.log1p(math.exp(-1)), rtol=1e-6)
@@ -306,7 +361,9 @@ def test_softmax_arguments():
 
 # -- argument errors and in-place ----------------------------------------------------------------
 def test_bad_arguments_raise_clear_errors():
-    with pytest.raises(ValueError, match=r"gelu: approximate must be 'none' or 'tanh' \(got 'fast'\)"):
+    with pytest.raises(
+        ValueError, match=r"gelu: approximate must be 'none' or 'tanh' \(got 'fast'\)"
+    ):
         F.gelu(dg.ones(2), approximate="fast")
     with pytest.raises(ValueError, match=r"GELU: approximate must be 'none' or 'tanh'"):
         nn.GELU("fast")
@@ -323,16 +380,22 @@ def test_bad_arguments_raise_clear_errors():
         match=r"^PReLU: num_parameters must be a positive int \(got 0\); use 1 \(one shared slope\) or the number",
     ):
         nn.PReLU(0)
-    with pytest.raises(TypeError, match=r"PReLU: num_parameters must be a positive int \(got float 2\.0\)"):
+    with pytest.raises(
+        TypeError, match=r"PReLU: num_parameters must be a positive int \(got float 2\.0\)"
+    ):
         nn.PReLU(2.0)
-    with pytest.raises(TypeError, match=r"^LeakyReLU: negative_slope must be a number \(got str '0\.1'\)\.$"):
+    with pytest.raises(
+        TypeError, match=r"^LeakyReLU: negative_slope must be a number \(got str '0\.1'\)\.$"
+    ):
         nn.LeakyReLU("0.1")
     with pytest.raises(ValueError, match=r"^LeakyReLU: negative_slope must be .* \(got nan\)\.$"):
         nn.LeakyReLU(float("nan"))
     assert nn.LeakyReLU(-2).negative_slope == -2  # any real slope, kept as given
     with pytest.raises(ValueError, match=r"^maxout: pieces must be a positive int \(got 0\)\.$"):
         F.maxout(dg.ones(2, 4), 0)
-    with pytest.raises(TypeError, match=r"^maxout: pieces must be a positive int \(got float 2\.0\)\.$"):
+    with pytest.raises(
+        TypeError, match=r"^maxout: pieces must be a positive int \(got float 2\.0\)\.$"
+    ):
         F.maxout(dg.ones(2, 4), 2.0)
 
 
@@ -376,7 +439,9 @@ MODULES = [
 ]
 
 
-@pytest.mark.parametrize("layer,functional", [pytest.param(m, f, id=type(m).__name__) for m, f in MODULES])
+@pytest.mark.parametrize(
+    "layer,functional", [pytest.param(m, f, id=type(m).__name__) for m, f in MODULES]
+)
 def test_layers_call_their_functional(layer, functional):
     x = dg.tensor(np.random.default_rng(0).uniform(-3, 3, (4, 3)))
     np.testing.assert_allclose(layer(x).detach().numpy(), functional(x).detach().numpy(), rtol=1e-6)
@@ -386,7 +451,9 @@ def test_layers_call_their_functional(layer, functional):
 
 # -- PyTorch parity --------------------------------------------------------------------------------
 @pytest.mark.parity
-@pytest.mark.parametrize("name,fn,ref,kwargs,kinks,torch_name", [p for p in _params() if p.values[5] is not None])
+@pytest.mark.parametrize(
+    "name,fn,ref,kwargs,kinks,torch_name", [p for p in _params() if p.values[5] is not None]
+)
 def test_parity_with_torch(name, fn, ref, kwargs, kinks, torch_name):
     torch = pytest.importorskip("torch")
     x = np.concatenate([_smooth_inputs(30, kinks), SPECIAL]).astype(np.float32)
@@ -437,12 +504,16 @@ def test_prelu_parity_with_torch():
 def test_linear_matches_formula_and_checks_shapes():
     rng = np.random.default_rng(4)
     x, w, b = rng.normal(size=(2, 5, 3)), rng.normal(size=(4, 3)), rng.normal(size=4)
-    got = F.linear(dg.tensor(x, dtype="float64"), dg.tensor(w, dtype="float64"), dg.tensor(b, dtype="float64"))
+    got = F.linear(
+        dg.tensor(x, dtype="float64"), dg.tensor(w, dtype="float64"), dg.tensor(b, dtype="float64")
+    )
     np.testing.assert_allclose(got.numpy(), x @ w.T + b, rtol=1e-12)
     args = [dg.tensor(a, dtype="float64", requires_grad=True) for a in (x[0, :2], w, b)]
     assert gradcheck(F.linear, args)
     assert F.linear(dg.ones(2, 3), dg.ones(4, 3)).shape == (2, 4)
-    with pytest.raises(ShapeError, match=r"linear: input of shape \(2, 5\) does not fit weight of shape \(4, 3\)"):
+    with pytest.raises(
+        ShapeError, match=r"linear: input of shape \(2, 5\) does not fit weight of shape \(4, 3\)"
+    ):
         F.linear(dg.ones(2, 5), dg.ones(4, 3))
 
 

@@ -12,8 +12,8 @@ import scipy.special
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad.autograd.gradcheck import gradcheck, gradgradcheck
-from deepgrad.nn.functional.attention import _attend, _causal_allowed
 from deepgrad.backend.ops_compat import erf_float32
+from deepgrad.nn.functional.attention import _attend, _causal_allowed
 from deepgrad.ops.fused_layers import Gelu, LayerNorm, ScaledDotProductAttention
 
 

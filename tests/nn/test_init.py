@@ -46,7 +46,12 @@ def test_calculate_gain_matches_torch():
 
 @pytest.mark.parametrize(
     "shape, fans",
-    [((3, 5), (5, 3)), ((8, 4, 3, 3), (36, 72)), ((6, 2, 5), (10, 30)), ((2, 3, 4, 5, 6), (360, 240))],
+    [
+        ((3, 5), (5, 3)),
+        ((8, 4, 3, 3), (36, 72)),
+        ((6, 2, 5), (10, 30)),
+        ((2, 3, 4, 5, 6), (360, 240)),
+    ],
 )
 def test_fan_in_and_fan_out(shape, fans):
     # fan_in = shape[1] * receptive field, fan_out = shape[0] * receptive field
@@ -92,8 +97,14 @@ def test_in_place_on_parameters_records_no_graph():
         (lambda t: init.xavier_normal_(t), lambda fi, fo: math.sqrt(2 / (fi + fo))),
         (lambda t: init.xavier_normal_(t, gain=2.0), lambda fi, fo: 2 * math.sqrt(2 / (fi + fo))),
         (lambda t: init.kaiming_normal_(t, nonlinearity="relu"), lambda fi, fo: math.sqrt(2 / fi)),
-        (lambda t: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"), lambda fi, fo: math.sqrt(2 / fo)),
-        (lambda t: init.kaiming_normal_(t, a=0.1), lambda fi, fo: math.sqrt(2 / (1 + 0.01)) / math.sqrt(fi)),
+        (
+            lambda t: init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu"),
+            lambda fi, fo: math.sqrt(2 / fo),
+        ),
+        (
+            lambda t: init.kaiming_normal_(t, a=0.1),
+            lambda fi, fo: math.sqrt(2 / (1 + 0.01)) / math.sqrt(fi),
+        ),
         (lambda t: init.lecun_normal_(t), lambda fi, fo: 1 / math.sqrt(fi)),
         (lambda t: init.normal_(t, 0.0, 0.3), lambda fi, fo: 0.3),
     ],
@@ -128,7 +139,9 @@ def test_uniform_initializers_have_the_formula_bound(fn, bound_of):
     values = t._data
     assert values.max() <= bound and values.min() >= -bound
     assert values.max() > 0.999 * bound and values.min() < -0.999 * bound
-    assert _relative(float(values.std()), bound / math.sqrt(3)) < 0.01  # U(-b, b) has std b / sqrt(3)
+    assert (
+        _relative(float(values.std()), bound / math.sqrt(3)) < 0.01
+    )  # U(-b, b) has std b / sqrt(3)
 
 
 def test_uniform_with_offset_and_conv_shape():

@@ -4,7 +4,6 @@ PyTorch parity of outputs, gradients and running statistics (marked ``parity``).
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

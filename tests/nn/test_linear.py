@@ -28,7 +28,9 @@ def test_linear_matches_numpy_formula():
     assert np.allclose(layer(x)._data, expected, atol=1e-6)
     assert layer(dg.randn(2, 7, 5)).shape == (2, 7, 3)  # any leading dims
     no_bias = nn.Linear(5, 3, bias=False)
-    assert no_bias.bias is None and np.allclose(no_bias(x)._data, x._data @ no_bias.weight._data.T, atol=1e-6)
+    assert no_bias.bias is None and np.allclose(
+        no_bias(x)._data, x._data @ no_bias.weight._data.T, atol=1e-6
+    )
 
 
 def functional_call(module: nn.Module, tensors: dict, *args):
@@ -50,7 +52,10 @@ def test_linear_gradcheck_float64():
     dg.manual_seed(0)
     layer = _f64(nn.Linear(4, 3))
     x = _x(2, 4)
-    assert gradcheck(lambda x, w, b: functional_call(layer, {"weight": w, "bias": b}, x), (x, layer.weight, layer.bias))
+    assert gradcheck(
+        lambda x, w, b: functional_call(layer, {"weight": w, "bias": b}, x),
+        (x, layer.weight, layer.bias),
+    )
 
 
 def test_linear_default_init_is_pytorch_uniform_bound():
@@ -69,7 +74,9 @@ def test_linear_init_is_seeded():
     a = nn.Linear(3, 2)
     dg.manual_seed(7)
     b = nn.Linear(3, 2)
-    assert np.array_equal(a.weight._data, b.weight._data) and np.array_equal(a.bias._data, b.bias._data)
+    assert np.array_equal(a.weight._data, b.weight._data) and np.array_equal(
+        a.bias._data, b.bias._data
+    )
 
 
 def test_linear_arguments_and_errors():
@@ -78,7 +85,9 @@ def test_linear_arguments_and_errors():
     assert repr(layer) == "Linear(in_features=3, out_features=2, bias=True)"
     with pytest.raises(ValueError, match="in_features must be a non-negative int \\(got -1\\)"):
         nn.Linear(-1, 2)
-    with pytest.raises(TypeError, match=r"Linear: out_features must be a non-negative int \(got float 2.5\)"):
+    with pytest.raises(
+        TypeError, match=r"Linear: out_features must be a non-negative int \(got float 2.5\)"
+    ):
         nn.Linear(2, 2.5)
     message = "linear: input of shape \\(4, 5\\) does not fit weight of shape \\(2, 3\\)"
     with pytest.raises(dg.ShapeError, match=message):
@@ -112,7 +121,10 @@ def test_linear_init_distribution_matches_torch():
     dg.manual_seed(0)
     theirs = torch.nn.Linear(250, 4000)
     ours = nn.Linear(250, 4000)
-    pairs = ((ours.weight._data, theirs.weight.detach().numpy()), (ours.bias._data, theirs.bias.detach().numpy()))
+    pairs = (
+        (ours.weight._data, theirs.weight.detach().numpy()),
+        (ours.bias._data, theirs.bias.detach().numpy()),
+    )
     for mine, ref in pairs:
         # Same U(-1/sqrt(250), 1/sqrt(250)): the extremes and the spread agree (std error ~0.7% at n=4000).
         assert abs(np.abs(mine).max() - np.abs(ref).max()) < 0.01 * np.abs(ref).max()
@@ -161,7 +173,9 @@ def test_tied_autoencoder_gradcheck_float64():
 
     def autoencoder(x, w, b1, b2):
         # One tensor w stands for the tied weight in both layers.
-        return functional_call(model, {"0.weight": w, "0.bias": b1, "2.weight": w, "2.bias": b2}, x.tanh())
+        return functional_call(
+            model, {"0.weight": w, "0.bias": b1, "2.weight": w, "2.bias": b2}, x.tanh()
+        )
 
     assert gradcheck(autoencoder, (x, enc.weight, enc.bias, dec.bias))
 
@@ -190,13 +204,19 @@ def test_maxout_gradcheck_float64():
     dg.manual_seed(5)
     layer = nn.Maxout(3, 2, pieces=3).double()
     x = _x(4, 3)
-    assert gradcheck(lambda x, w, b: functional_call(layer, {"weight": w, "bias": b}, x), (x, layer.weight, layer.bias))
+    assert gradcheck(
+        lambda x, w, b: functional_call(layer, {"weight": w, "bias": b}, x),
+        (x, layer.weight, layer.bias),
+    )
 
 
 def test_maxout_validates():
     with pytest.raises(ValueError, match=r"Maxout: pieces must be a positive int \(got 0\)"):
         nn.Maxout(3, 2, pieces=0)
-    assert repr(nn.Maxout(3, 2, 4, bias=False)) == "Maxout(in_features=3, out_features=2, pieces=4, bias=False)"
+    assert (
+        repr(nn.Maxout(3, 2, 4, bias=False))
+        == "Maxout(in_features=3, out_features=2, pieces=4, bias=False)"
+    )
 
 
 # -- shape layers -------------------------------------------------------------------------------
@@ -228,6 +248,8 @@ def test_flatten_unflatten_shapes_match_torch():
     torch = pytest.importorskip("torch")
     shape = (2, 3, 4, 5)
     for args in [(), (0, 1), (-2,), (1, 2)]:
-        assert nn.Flatten(*args)(dg.zeros(*shape)).shape == tuple(torch.nn.Flatten(*args)(torch.zeros(shape)).shape)
+        assert nn.Flatten(*args)(dg.zeros(*shape)).shape == tuple(
+            torch.nn.Flatten(*args)(torch.zeros(shape)).shape
+        )
     ours = nn.Unflatten(1, (2, 30))(dg.zeros(2, 60)).shape
     assert ours == tuple(torch.nn.Unflatten(1, (2, 30))(torch.zeros(2, 60)).shape)

@@ -70,14 +70,24 @@ def _np_cross_entropy_probs(x, p, weight=None, reduction="mean", label_smoothing
 REGRESSION = [
     ("mse_loss", F.mse_loss, lambda d: d * d, {}),
     ("l1_loss", F.l1_loss, np.abs, {}),
-    ("huber_loss", F.huber_loss, lambda d: np.where(np.abs(d) < 1, 0.5 * d * d, np.abs(d) - 0.5), {}),
+    (
+        "huber_loss",
+        F.huber_loss,
+        lambda d: np.where(np.abs(d) < 1, 0.5 * d * d, np.abs(d) - 0.5),
+        {},
+    ),
     (
         "huber_loss_delta",
         F.huber_loss,
         lambda d: np.where(np.abs(d) < 0.5, 0.5 * d * d, 0.5 * (np.abs(d) - 0.25)),
         {"delta": 0.5},
     ),
-    ("smooth_l1_loss", F.smooth_l1_loss, lambda d: np.where(np.abs(d) < 1, 0.5 * d * d, np.abs(d) - 0.5), {}),
+    (
+        "smooth_l1_loss",
+        F.smooth_l1_loss,
+        lambda d: np.where(np.abs(d) < 1, 0.5 * d * d, np.abs(d) - 0.5),
+        {},
+    ),
     (
         "smooth_l1_loss_beta",
         F.smooth_l1_loss,
@@ -92,7 +102,13 @@ def _regression_pair(shape=(3, 4), seed=0):
     rng = np.random.default_rng(seed)
     x, y = rng.uniform(-2, 2, shape), rng.uniform(-2, 2, shape)
     d = x - y
-    for kink in (0.0, 0.5, -0.5, 1.0, -1.0):  # keep |d| off the switch points for finite differences
+    for kink in (
+        0.0,
+        0.5,
+        -0.5,
+        1.0,
+        -1.0,
+    ):  # keep |d| off the switch points for finite differences
         close = np.abs(d - kink) < 0.05
         x[close] += 0.12
         d = x - y
@@ -106,7 +122,10 @@ def test_regression_losses_match_formula(name, fn, formula, kwargs, reduction):
     x[0, 0] = 1000.0
     got = fn(_t(x), _t(y), reduction=reduction, **kwargs)
     np.testing.assert_allclose(got.numpy(), _reduce(formula(x - y), reduction), rtol=1e-12)
-    assert fn(_t(x, dtype="float32"), _t(y, dtype="float32"), reduction=reduction, **kwargs).dtype == np.float32
+    assert (
+        fn(_t(x, dtype="float32"), _t(y, dtype="float32"), reduction=reduction, **kwargs).dtype
+        == np.float32
+    )
 
 
 @pytest.mark.parametrize("name,fn,formula,kwargs", [pytest.param(*r, id=r[0]) for r in REGRESSION])
@@ -159,13 +178,17 @@ def test_bce_with_logits_matches_formula_and_is_exact_at_1000():
     xt = _t(x, True)
     loss = F.binary_cross_entropy_with_logits(xt, _t(y), reduction="none")
     np.testing.assert_allclose(loss.detach().numpy(), _np_bce_logits(x, y), rtol=1e-12)
-    np.testing.assert_allclose(loss.detach().numpy()[:, :2], [[0.0, 1000.0], [0.0, 1000.0]], atol=1e-12)
+    np.testing.assert_allclose(
+        loss.detach().numpy()[:, :2], [[0.0, 1000.0], [0.0, 1000.0]], atol=1e-12
+    )
     loss.sum().backward()
     np.testing.assert_allclose(xt.grad.numpy(), scipy.special.expit(x) - y, atol=1e-12)
     w, pw = RNG.uniform(0.5, 2, (2, 4)), np.array([1.0, 2.0, 3.0, 0.5])
     for reduction in ("mean", "sum", "none"):
         got = F.binary_cross_entropy_with_logits(_t(x), _t(y), _t(w), reduction, pos_weight=_t(pw))
-        np.testing.assert_allclose(got.numpy(), _reduce(_np_bce_logits(x, y, w, pw), reduction), rtol=1e-12)
+        np.testing.assert_allclose(
+            got.numpy(), _reduce(_np_bce_logits(x, y, w, pw), reduction), rtol=1e-12
+        )
 
 
 def test_bce_with_logits_gradcheck():
@@ -197,7 +220,9 @@ def _ce_args(options, classes):
     return options
 
 
-@pytest.mark.parametrize("options", CE_CASES, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "plain")
+@pytest.mark.parametrize(
+    "options", CE_CASES, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "plain"
+)
 @pytest.mark.parametrize("shape", [(5, 4), (2, 4, 3), (2, 4, 2, 3), (4,)], ids=str)
 def test_cross_entropy_matches_pytorch_semantics(options, shape):
     rng = np.random.default_rng(1)
@@ -261,7 +286,9 @@ def test_fused_cross_entropy_equals_composite_to_second_order():
     np.testing.assert_allclose(fused(x).detach().numpy(), composite(x).detach().numpy(), rtol=1e-12)
     (g_fused,) = dg.autograd.grad(fused(x), x, create_graph=True)
     (g_comp,) = dg.autograd.grad(composite(x), x, create_graph=True)
-    np.testing.assert_allclose(g_fused.detach().numpy(), g_comp.detach().numpy(), rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(
+        g_fused.detach().numpy(), g_comp.detach().numpy(), rtol=1e-10, atol=1e-14
+    )
     v = _t(RNG.normal(size=(6, 5)))
     (h_fused,) = dg.autograd.grad((g_fused * v).sum(), x)
     (h_comp,) = dg.autograd.grad((g_comp * v).sum(), x)
@@ -272,9 +299,13 @@ def test_cross_entropy_is_exact_for_logits_of_1000():
     x = _t([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 1000.0], [1000.0, 1000.0, -1000.0]], True)
     t = dg.tensor([1, 2, 0])
     loss = F.cross_entropy(x, t, reduction="none")
-    np.testing.assert_allclose(loss.detach().numpy(), [2000.0, math.log(2), math.log(2)], rtol=1e-12)
+    np.testing.assert_allclose(
+        loss.detach().numpy(), [2000.0, math.log(2), math.log(2)], rtol=1e-12
+    )
     loss.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [[1, -1, 0], [0, 0.5, -0.5], [-0.5, 0.5, 0]], atol=1e-12)
+    np.testing.assert_allclose(
+        x.grad.numpy(), [[1, -1, 0], [0, 0.5, -0.5], [-0.5, 0.5, 0]], atol=1e-12
+    )
     smoothed = F.cross_entropy(x, t, label_smoothing=0.1)
     assert np.isfinite(smoothed.item())
     x32 = dg.tensor([[1000.0, -1000.0]], requires_grad=True)
@@ -287,7 +318,9 @@ def test_cross_entropy_all_ignored_is_nan_like_pytorch():
     with np.errstate(invalid="ignore"):
         loss = F.cross_entropy(_t(np.ones((2, 3))), dg.tensor([-100, -100]))
     assert math.isnan(loss.item())
-    assert F.cross_entropy(_t(np.ones((2, 3))), dg.tensor([-100, -100]), reduction="sum").item() == 0.0
+    assert (
+        F.cross_entropy(_t(np.ones((2, 3))), dg.tensor([-100, -100]), reduction="sum").item() == 0.0
+    )
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -298,7 +331,11 @@ def test_nll_loss_matches_formula(reduction):
     picked = -w[t] * log_p[np.arange(5), t]
     picked[2] = 0.0  # ignore_index=1 hits samples 2 and 3
     picked[3] = 0.0
-    expected = {"mean": picked.sum() / (w[t].sum() - 2 * w[1]), "sum": picked.sum(), "none": picked}[reduction]
+    expected = {
+        "mean": picked.sum() / (w[t].sum() - 2 * w[1]),
+        "sum": picked.sum(),
+        "none": picked,
+    }[reduction]
     got = F.nll_loss(_t(log_p), dg.tensor(t), weight=_t(w), ignore_index=1, reduction=reduction)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
     assert gradcheck(lambda a: F.nll_loss(a, dg.tensor(t), weight=_t(w)), (_t(log_p, True),))
@@ -324,7 +361,9 @@ def test_kl_div_matches_formula_with_zero_targets():
     q_in = _t(np.log(q), True)
     F.kl_div(q_in, _t(y), reduction="batchmean").backward()
     np.testing.assert_allclose(q_in.grad.numpy(), -y / 3, rtol=1e-12)
-    assert gradcheck(lambda a, b: F.kl_div(a, b, log_target=True), (_t(np.log(q), True), _t(log_y, True)))
+    assert gradcheck(
+        lambda a, b: F.kl_div(a, b, log_target=True), (_t(np.log(q), True), _t(log_y, True))
+    )
 
 
 def test_gaussian_nll_loss_matches_formula():
@@ -337,15 +376,21 @@ def test_gaussian_nll_loss_matches_formula():
         got = F.gaussian_nll_loss(_t(x), _t(y), _t(var), reduction=reduction)
         np.testing.assert_allclose(got.numpy(), _reduce(pointwise, reduction), rtol=1e-12)
     full = F.gaussian_nll_loss(_t(x), _t(y), _t(var), full=True)
-    np.testing.assert_allclose(full.numpy(), pointwise.mean() + 0.5 * math.log(2 * math.pi), rtol=1e-12)
+    np.testing.assert_allclose(
+        full.numpy(), pointwise.mean() + 0.5 * math.log(2 * math.pi), rtol=1e-12
+    )
     shared = RNG.uniform(0.5, 1.5, (3,))
     for var_shape in [(3,), (3, 1)]:
         got = F.gaussian_nll_loss(_t(x), _t(y), _t(shared.reshape(var_shape)), reduction="sum")
         expected = (0.5 * (np.log(shared[:, None]) + (x - y) ** 2 / shared[:, None])).sum()
         np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
     scalar = F.gaussian_nll_loss(_t(x), _t(y), 2.0)
-    np.testing.assert_allclose(scalar.numpy(), (0.5 * (np.log(2.0) + (x - y) ** 2 / 2.0)).mean(), rtol=1e-12)
-    assert gradcheck(F.gaussian_nll_loss, (_t(x, True), _t(y, True), _t(RNG.uniform(0.5, 2, (3, 4)), True)))
+    np.testing.assert_allclose(
+        scalar.numpy(), (0.5 * (np.log(2.0) + (x - y) ** 2 / 2.0)).mean(), rtol=1e-12
+    )
+    assert gradcheck(
+        F.gaussian_nll_loss, (_t(x, True), _t(y, True), _t(RNG.uniform(0.5, 2, (3, 4)), True))
+    )
 
 
 # -- argument errors --------------------------------------------------------------------------------
@@ -363,10 +408,13 @@ def test_bad_reduction_names_the_function_and_value():
         (F.kl_div, (x, x)),
         (F.gaussian_nll_loss, (x, x, x)),
     ]:
-        with pytest.raises(ValueError, match=rf"{fn.__name__}: reduction must be one of .* \(got 'avg'\)"):
+        with pytest.raises(
+            ValueError, match=rf"{fn.__name__}: reduction must be one of .* \(got 'avg'\)"
+        ):
             fn(*args, reduction="avg")
     with pytest.raises(
-        ValueError, match=r"CrossEntropyLoss: reduction must be one of 'mean', 'sum', 'none' \(got 'avg'\)"
+        ValueError,
+        match=r"CrossEntropyLoss: reduction must be one of 'mean', 'sum', 'none' \(got 'avg'\)",
     ):
         nn.CrossEntropyLoss(reduction="avg")
     with pytest.raises(ValueError, match="MSELoss: reduction"):
@@ -376,41 +424,55 @@ def test_bad_reduction_names_the_function_and_value():
 
 def test_shape_mismatch_names_both_shapes():
     with pytest.raises(
-        ShapeError, match=r"mse_loss: input and target shapes differ \(got input \(2, 3\), target \(3, 2\)\)"
+        ShapeError,
+        match=r"mse_loss: input and target shapes differ \(got input \(2, 3\), target \(3, 2\)\)",
     ):
         F.mse_loss(dg.ones(2, 3), dg.ones(3, 2))
-    with pytest.raises(ShapeError, match=r"binary_cross_entropy_with_logits: input and target shapes differ"):
+    with pytest.raises(
+        ShapeError, match=r"binary_cross_entropy_with_logits: input and target shapes differ"
+    ):
         F.binary_cross_entropy_with_logits(dg.ones(4, 1), dg.ones(4))
     with pytest.raises(
-        ShapeError, match=r"cross_entropy: target of shape \(3,\) does not match input of shape \(2, 5\)"
+        ShapeError,
+        match=r"cross_entropy: target of shape \(3,\) does not match input of shape \(2, 5\)",
     ):
         F.cross_entropy(dg.ones(2, 5), dg.tensor([0, 1, 2]))
-    with pytest.raises(ShapeError, match=r"cross_entropy: probability targets must have the input's shape"):
+    with pytest.raises(
+        ShapeError, match=r"cross_entropy: probability targets must have the input's shape"
+    ):
         F.cross_entropy(dg.ones(2, 5), dg.ones(2, 4))
     with pytest.raises(ShapeError, match=r"cross_entropy: weight must have shape \(5,\)"):
         F.cross_entropy(dg.ones(2, 5), dg.tensor([0, 1]), weight=dg.ones(4))
     with pytest.raises(
-        ShapeError, match=r"gaussian_nll_loss: var of shape \(2,\) does not fit input of shape \(3, 4\)"
+        ShapeError,
+        match=r"gaussian_nll_loss: var of shape \(2,\) does not fit input of shape \(3, 4\)",
     ):
         F.gaussian_nll_loss(dg.ones(3, 4), dg.ones(3, 4), dg.ones(2))
 
 
 def test_bad_values_raise_clear_errors():
-    with pytest.raises(ValueError, match=r"cross_entropy: target class indices must lie in \[0, 5\) .*max 7"):
+    with pytest.raises(
+        ValueError, match=r"cross_entropy: target class indices must lie in \[0, 5\) .*max 7"
+    ):
         F.cross_entropy(dg.ones(2, 5), dg.tensor([0, 7]))
     with pytest.raises(DTypeError, match="nll_loss: class-index targets must be integers"):
         F.nll_loss(dg.ones(2, 5), dg.tensor([0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\] \(got 1.5\)"):
+    with pytest.raises(
+        ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\] \(got 1.5\)"
+    ):
         F.cross_entropy(dg.ones(2, 5), dg.tensor([0, 1]), label_smoothing=1.5)
     with pytest.raises(ValueError, match="CrossEntropyLoss: label_smoothing must be in"):
         nn.CrossEntropyLoss(label_smoothing=-0.1)
     with pytest.raises(
-        ValueError, match=r"binary_cross_entropy: input must hold probabilities in \[0, 1\] \(got min -0.5"
+        ValueError,
+        match=r"binary_cross_entropy: input must hold probabilities in \[0, 1\] \(got min -0.5",
     ):
         F.binary_cross_entropy(dg.tensor([-0.5, 0.5]), dg.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="gaussian_nll_loss: var must be >= 0"):
         F.gaussian_nll_loss(dg.ones(2), dg.ones(2), dg.tensor([1.0, -1.0]))
-    with pytest.raises(ValueError, match="cross_entropy: ignore_index .* applies only to class-index targets"):
+    with pytest.raises(
+        ValueError, match="cross_entropy: ignore_index .* applies only to class-index targets"
+    ):
         F.cross_entropy(dg.ones(2, 3), dg.ones(2, 3) / 3, ignore_index=0)
     with pytest.raises(TypeError, match="mse_loss: target must be a deepgrad Tensor"):
         F.mse_loss(dg.ones(2), [1.0, 2.0])
@@ -421,10 +483,13 @@ def test_bad_values_raise_clear_errors():
     with pytest.raises(TypeError, match=r"^huber_loss: delta must be a number \(got str '1'\)\.$"):
         F.huber_loss(dg.ones(2), dg.ones(2), delta="1")
     with pytest.raises(
-        ValueError, match=r"^smooth_l1_loss: beta must be >= 0 \(got -0\.5\); beta = 0 is the L1 loss\.$"
+        ValueError,
+        match=r"^smooth_l1_loss: beta must be >= 0 \(got -0\.5\); beta = 0 is the L1 loss\.$",
     ):
         F.smooth_l1_loss(dg.ones(2), dg.ones(2), beta=-0.5)
-    with pytest.raises(ValueError, match=r"^kl_div: reduction must be one of 'mean', 'sum', 'none', 'batchmean'"):
+    with pytest.raises(
+        ValueError, match=r"^kl_div: reduction must be one of 'mean', 'sum', 'none', 'batchmean'"
+    ):
         F.kl_div(dg.ones(2), dg.ones(2), reduction="avg")
 
 
@@ -440,7 +505,10 @@ def test_loss_layers_call_their_functional():
         (nn.HuberLoss(delta=0.5)(x, y), F.huber_loss(x, y, delta=0.5)),
         (nn.SmoothL1Loss(beta=0.5)(x, y), F.smooth_l1_loss(x, y, beta=0.5)),
         (nn.BCELoss(weight=w)(p, q), F.binary_cross_entropy(p, q, w)),
-        (nn.BCEWithLogitsLoss(pos_weight=w)(x, q), F.binary_cross_entropy_with_logits(x, q, pos_weight=w)),
+        (
+            nn.BCEWithLogitsLoss(pos_weight=w)(x, q),
+            F.binary_cross_entropy_with_logits(x, q, pos_weight=w),
+        ),
         (
             nn.CrossEntropyLoss(w, ignore_index=1, label_smoothing=0.1)(x, t),
             F.cross_entropy(x, t, w, ignore_index=1, label_smoothing=0.1),
@@ -468,7 +536,9 @@ def _torch_pair(torch, array, requires_grad=True):
     array = np.asarray(array)
     if array.dtype.kind == "f":
         array = array.astype(np.float32)
-        return dg.tensor(array, requires_grad=requires_grad), torch.tensor(array, requires_grad=requires_grad)
+        return dg.tensor(array, requires_grad=requires_grad), torch.tensor(
+            array, requires_grad=requires_grad
+        )
     return dg.tensor(array), torch.tensor(array)
 
 
@@ -483,7 +553,9 @@ def _check_parity(torch, our_fn, torch_fn, arrays, grad_inputs=(0,)):
     (ours * dg.tensor(upstream)).sum().backward()
     (theirs * torch.tensor(upstream)).sum().backward()
     for i in grad_inputs:
-        np.testing.assert_allclose(pairs[i][0].grad.numpy(), pairs[i][1].grad.numpy(), rtol=2e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            pairs[i][0].grad.numpy(), pairs[i][1].grad.numpy(), rtol=2e-5, atol=1e-5
+        )
 
 
 PARITY_CE = [
@@ -527,7 +599,9 @@ def test_cross_entropy_parity(options, target_kind, shape):
     weight = np.linspace(0.5, 2.0, 4).astype(np.float32) if options.pop("weight", False) else None
     _check_parity(
         torch,
-        lambda a, b: F.cross_entropy(a, b, None if weight is None else dg.tensor(weight), **options),
+        lambda a, b: F.cross_entropy(
+            a, b, None if weight is None else dg.tensor(weight), **options
+        ),
         lambda a, b: torch.nn.functional.cross_entropy(
             a, b, None if weight is None else torch.tensor(weight), **options
         ),
@@ -545,7 +619,9 @@ def test_nll_loss_parity(reduction):
     _check_parity(
         torch,
         lambda a, b: F.nll_loss(a, b, dg.tensor(w), ignore_index=2, reduction=reduction),
-        lambda a, b: torch.nn.functional.nll_loss(a, b, torch.tensor(w), ignore_index=2, reduction=reduction),
+        lambda a, b: torch.nn.functional.nll_loss(
+            a, b, torch.tensor(w), ignore_index=2, reduction=reduction
+        ),
         [log_p, t],
     )
 
@@ -598,14 +674,18 @@ def test_bce_family_parity_with_weights():
         _check_parity(
             torch,
             lambda a, b, r=reduction: F.binary_cross_entropy(a, b, dg.tensor(w), r),
-            lambda a, b, r=reduction: torch.nn.functional.binary_cross_entropy(a, b, torch.tensor(w), reduction=r),
+            lambda a, b, r=reduction: torch.nn.functional.binary_cross_entropy(
+                a, b, torch.tensor(w), reduction=r
+            ),
             [p, y],
             grad_inputs=(),
         )
         x = rng.normal(size=(3, 4)) * 3
         _check_parity(
             torch,
-            lambda a, b, r=reduction: F.binary_cross_entropy_with_logits(a, b, dg.tensor(w), r, dg.tensor(pw)),
+            lambda a, b, r=reduction: F.binary_cross_entropy_with_logits(
+                a, b, dg.tensor(w), r, dg.tensor(pw)
+            ),
             lambda a, b, r=reduction: torch.nn.functional.binary_cross_entropy_with_logits(
                 a, b, torch.tensor(w), reduction=r, pos_weight=torch.tensor(pw)
             ),
@@ -649,10 +729,16 @@ def test_class_targets_on_another_device_raise(monkeypatch):
 
     real = tensor_module.device_of
     monkeypatch.setattr(
-        tensor_module, "device_of", lambda a: Device("cuda", 0) if type(a) is _FakeCudaArray else real(a)
+        tensor_module,
+        "device_of",
+        lambda a: Device("cuda", 0) if type(a) is _FakeCudaArray else real(a),
     )
     target = dg.Tensor._make(np.array([0, 1]).view(_FakeCudaArray), None)
-    with pytest.raises(DeviceError, match=r"cross_entropy: target is on cuda:0 but the other tensor is on cpu"):
+    with pytest.raises(
+        DeviceError, match=r"cross_entropy: target is on cuda:0 but the other tensor is on cpu"
+    ):
         F.cross_entropy(dg.ones(2, 3), target)
-    with pytest.raises(DeviceError, match=r"embedding: input is on cuda:0 but the other tensor is on cpu"):
+    with pytest.raises(
+        DeviceError, match=r"embedding: input is on cuda:0 but the other tensor is on cpu"
+    ):
         F.embedding(target, dg.ones(3, 2))

@@ -59,7 +59,12 @@ def test_attributes_register_parameters_buffers_and_modules():
     net = Net()
     assert list(net._modules) == ["block", "head"]
     # pre-order, a module's own members before its children's (PyTorch's order)
-    assert [n for n, _ in net.named_parameters()] == ["block.scale", "block.fc.weight", "block.fc.bias", "head.weight"]
+    assert [n for n, _ in net.named_parameters()] == [
+        "block.scale",
+        "block.fc.weight",
+        "block.fc.bias",
+        "head.weight",
+    ]
     assert [n for n, _ in net.named_buffers()] == ["block.running", "block.scratch", "block.count"]
     assert net.label == "not registered" and "label" not in net._parameters
     assert net.head.bias is None
@@ -217,8 +222,12 @@ def test_to_dtype_keeps_parameter_identity_and_casts_floats_only():
 def test_forward_hooks_fire_replace_and_remove():
     layer = nn.Linear(3, 2)
     calls = []
-    pre = layer.register_forward_pre_hook(lambda m, inputs: calls.append(("pre", m, inputs[0].shape)))
-    post = layer.register_forward_hook(lambda m, inputs, out: calls.append(("post", inputs[0].shape, out.shape)))
+    pre = layer.register_forward_pre_hook(
+        lambda m, inputs: calls.append(("pre", m, inputs[0].shape))
+    )
+    post = layer.register_forward_hook(
+        lambda m, inputs, out: calls.append(("post", inputs[0].shape, out.shape))
+    )
     x = dg.randn(4, 3)
     layer(x)
     assert calls == [("pre", layer, (4, 3)), ("post", (4, 3), (4, 2))]

@@ -42,7 +42,9 @@ def test_fused_batch_norm_equals_composite_to_second_order(shape, affine):
     inputs = [t for t in (x, w, b) if t is not None]
     fused = F.batch_norm(x, None, None, w, b, training=True)
     composite = _composite_batch_norm(x, w, b)
-    np.testing.assert_allclose(fused.detach().numpy(), composite.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        fused.detach().numpy(), composite.detach().numpy(), rtol=1e-10, atol=1e-12
+    )
     g_fused = dg.autograd.grad((fused * v).sum(), inputs, create_graph=True)
     g_comp = dg.autograd.grad((composite * v).sum(), inputs, create_graph=True)
     for a, c in zip(g_fused, g_comp):
@@ -66,9 +68,17 @@ def test_batch_norm_training_normalizes_each_channel():
 
 
 def test_batch_norm_gradcheck_training_and_eval():
-    x, w, b = _t(RNG.normal(size=(4, 3)), True), _t(RNG.uniform(0.5, 1.5, 3), True), _t(RNG.normal(size=3), True)
-    assert gradcheck(lambda *a: F.batch_norm(a[0], None, None, a[1], a[2], training=True), (x, w, b))
-    assert gradgradcheck(lambda *a: F.batch_norm(a[0], None, None, a[1], a[2], training=True), (x, w, b))
+    x, w, b = (
+        _t(RNG.normal(size=(4, 3)), True),
+        _t(RNG.uniform(0.5, 1.5, 3), True),
+        _t(RNG.normal(size=3), True),
+    )
+    assert gradcheck(
+        lambda *a: F.batch_norm(a[0], None, None, a[1], a[2], training=True), (x, w, b)
+    )
+    assert gradgradcheck(
+        lambda *a: F.batch_norm(a[0], None, None, a[1], a[2], training=True), (x, w, b)
+    )
     rm, rv = _t(RNG.normal(size=3)), _t(RNG.uniform(0.5, 2, 3))
     assert gradcheck(lambda *a: F.batch_norm(a[0], rm, rv, a[1], a[2], training=False), (x, w, b))
 
@@ -90,14 +100,22 @@ def test_eval_uses_running_statistics():
     w, b = np.array([1.0, 2.0, 0.5]), np.array([0.0, 1.0, -1.0])
     y = F.batch_norm(_t(x), _t(rm), _t(rv), _t(w), _t(b), training=False, eps=1e-3)
     np.testing.assert_allclose(y.numpy(), (x - rm) / np.sqrt(rv + 1e-3) * w + b, rtol=1e-12)
-    with pytest.raises(ValueError, match="batch_norm: evaluation mode needs running_mean and running_var"):
+    with pytest.raises(
+        ValueError, match="batch_norm: evaluation mode needs running_mean and running_var"
+    ):
         F.batch_norm(_t(x), None, None, training=False)
 
 
 def test_batchnorm_module_train_eval_and_buffers():
     layer = nn.BatchNorm1d(3, momentum=0.5).double()
     assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
-    assert list(layer.state_dict()) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
+    assert list(layer.state_dict()) == [
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+    ]
     assert layer.running_mean.dtype == np.float64 and layer.num_batches_tracked.dtype == np.int64
     batches = [RNG.normal(size=(6, 3)) * 2 + 1 for _ in range(3)]
     expected_mean, expected_var = np.zeros(3), np.ones(3)
@@ -112,7 +130,9 @@ def test_batchnorm_module_train_eval_and_buffers():
     layer.eval()
     x = RNG.normal(size=(2, 3))
     np.testing.assert_allclose(
-        layer(_t(x)).detach().numpy(), (x - expected_mean) / np.sqrt(expected_var + 1e-5), rtol=1e-10
+        layer(_t(x)).detach().numpy(),
+        (x - expected_mean) / np.sqrt(expected_var + 1e-5),
+        rtol=1e-10,
     )
     assert layer.num_batches_tracked.item() == 3
     layer.reset_running_stats()
@@ -140,17 +160,23 @@ def test_without_running_stats_eval_uses_batch_statistics():
 
 
 def test_batchnorm_errors():
-    with pytest.raises(ShapeError, match=r"BatchNorm2d: expected input of shape \(N, C, H, W\) .* \(got \(4, 3\)\)"):
+    with pytest.raises(
+        ShapeError, match=r"BatchNorm2d: expected input of shape \(N, C, H, W\) .* \(got \(4, 3\)\)"
+    ):
         nn.BatchNorm2d(3)(dg.ones(4, 3))
     with pytest.raises(ShapeError, match="BatchNorm1d: .*C = num_features = 3"):
         nn.BatchNorm1d(3)(dg.ones(4, 5))
-    with pytest.raises(ValueError, match="batch_norm: expected more than 1 value per channel when training"):
+    with pytest.raises(
+        ValueError, match="batch_norm: expected more than 1 value per channel when training"
+    ):
         nn.BatchNorm1d(3)(dg.ones(1, 3))
     with pytest.raises(ValueError, match="BatchNorm1d: momentum must be in"):
         nn.BatchNorm1d(3, momentum=1.5)
     with pytest.raises(ValueError, match="BatchNorm2d: num_features must be a positive int"):
         nn.BatchNorm2d(0)
-    with pytest.raises(ShapeError, match=r"batch_norm: weight has shape \(2,\) but the input has 3 channels"):
+    with pytest.raises(
+        ShapeError, match=r"batch_norm: weight has shape \(2,\) but the input has 3 channels"
+    ):
         F.batch_norm(dg.ones(4, 3), None, None, dg.ones(2), training=True)
 
 
@@ -162,7 +188,9 @@ def test_layer_norm_matches_formula_and_gradcheck(normalized_shape):
     dims = tuple(range(3 - k, 3))
     x = RNG.normal(size=shape) * 3 + 1
     w, b = RNG.uniform(0.5, 1.5, shape[3 - k :]), RNG.normal(size=shape[3 - k :])
-    expected = (x - x.mean(axis=dims, keepdims=True)) / np.sqrt(x.var(axis=dims, keepdims=True) + 1e-5) * w + b
+    expected = (x - x.mean(axis=dims, keepdims=True)) / np.sqrt(
+        x.var(axis=dims, keepdims=True) + 1e-5
+    ) * w + b
     got = F.layer_norm(_t(x), normalized_shape, _t(w), _t(b))
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
     small = (_t(RNG.normal(size=(2,) + shape[3 - k :]), True), _t(w, True), _t(b, True))
@@ -173,10 +201,14 @@ def test_layernorm_module():
     layer = nn.LayerNorm((2, 3))
     assert layer.weight.shape == (2, 3) and layer.bias.shape == (2, 3)
     x = dg.randn(4, 2, 3)
-    np.testing.assert_allclose(layer(x).detach().numpy(), F.layer_norm(x, (2, 3)).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        layer(x).detach().numpy(), F.layer_norm(x, (2, 3)).numpy(), rtol=1e-6
+    )
     assert nn.LayerNorm(3, elementwise_affine=False).weight is None
     assert nn.LayerNorm(3, bias=False).bias is None
-    with pytest.raises(ShapeError, match=r"layer_norm: normalized_shape \(2, 3\) must be the trailing dimensions"):
+    with pytest.raises(
+        ShapeError, match=r"layer_norm: normalized_shape \(2, 3\) must be the trailing dimensions"
+    ):
         layer(dg.randn(4, 3, 2))
     with pytest.raises(ValueError, match="LayerNorm: eps must be > 0"):
         nn.LayerNorm(3, eps=0)
@@ -230,7 +262,10 @@ def test_batchnorm_parity_with_torch(ours_cls, shape, kwargs):
     theirs.eval()
     x = rng.normal(size=shape).astype(np.float32)
     np.testing.assert_allclose(
-        ours(dg.tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-4, atol=1e-5
+        ours(dg.tensor(x)).detach().numpy(),
+        theirs(torch.tensor(x)).detach().numpy(),
+        rtol=1e-4,
+        atol=1e-5,
     )
 
 
@@ -250,5 +285,9 @@ def test_layernorm_parity_with_torch():
     (y * dg.tensor(upstream)).sum().backward()
     (ty * torch.tensor(upstream)).sum().backward()
     np.testing.assert_allclose(ox.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(ours.bias.grad.numpy(), theirs.bias.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        ours.bias.grad.numpy(), theirs.bias.grad.numpy(), rtol=1e-4, atol=1e-5
+    )

@@ -118,13 +118,16 @@ def test_avg_pool_gradgradcheck_and_1d():
 def test_adaptive_pools_match_loop_reference(output_size):
     x = _distinct(2, 3, 9, 8)
     np.testing.assert_allclose(
-        F.adaptive_avg_pool2d(_t(x), output_size).numpy(), ref_adaptive_pool2d(x, output_size, np.mean), rtol=1e-12
+        F.adaptive_avg_pool2d(_t(x), output_size).numpy(),
+        ref_adaptive_pool2d(x, output_size, np.mean),
+        rtol=1e-12,
     )
     y, idx = F.adaptive_max_pool2d(_t(x), output_size, return_indices=True)
     np.testing.assert_array_equal(y.numpy(), ref_adaptive_pool2d(x, output_size, np.max))
     flat = x.reshape(2, 3, -1)
-    np.testing.assert_array_equal(np.take_along_axis(flat, idx.numpy().reshape(2, 3, -1), axis=2),
-                                  y.numpy().reshape(2, 3, -1))
+    np.testing.assert_array_equal(
+        np.take_along_axis(flat, idx.numpy().reshape(2, 3, -1), axis=2), y.numpy().reshape(2, 3, -1)
+    )
 
 
 def test_adaptive_pools_gradcheck_and_1d():
@@ -133,7 +136,9 @@ def test_adaptive_pools_gradcheck_and_1d():
     assert gradcheck(lambda a: F.adaptive_max_pool2d(a, (2, 3)), (x,))
     x1 = RNG.standard_normal((2, 3, 10))
     y = F.adaptive_avg_pool1d(_t(x1), 4)
-    np.testing.assert_allclose(y.numpy(), ref_adaptive_pool2d(x1[:, :, None], (1, 4), np.mean)[:, :, 0], rtol=1e-12)
+    np.testing.assert_allclose(
+        y.numpy(), ref_adaptive_pool2d(x1[:, :, None], (1, 4), np.mean)[:, :, 0], rtol=1e-12
+    )
 
 
 def test_pooling_errors():
@@ -150,9 +155,13 @@ def test_pooling_errors():
         F.avg_pool2d(x, 2, divisor_override=0)
     with pytest.raises(ValueError, match="output_size"):
         F.adaptive_avg_pool2d(x, (0, 2))
-    with pytest.raises(ValueError, match=r"^MaxPool2d: kernel_size must be a positive int \(got 0\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"^MaxPool2d: kernel_size must be a positive int \(got 0\)\.$"
+    ):
         nn.MaxPool2d(0)
-    with pytest.raises(ValueError, match=r"^max_pool2d: stride\[0\] must be a positive int \(got 0\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"^max_pool2d: stride\[0\] must be a positive int \(got 0\)\.$"
+    ):
         F.max_pool2d(x, 2, stride=(0, 1))
     with pytest.raises(ValueError, match="output_size"):
         nn.AdaptiveAvgPool2d((2, 2, 2))
@@ -180,7 +189,10 @@ def test_pooling_layers():
         (lambda m: m.MaxPool2d(3, stride=2, padding=1, ceil_mode=True), (2, 3, 10, 9)),
         (lambda m: m.MaxPool2d((2, 3), stride=1, dilation=2), (2, 2, 7, 8)),
         (lambda m: m.MaxPool1d(4, stride=3, padding=2), (2, 3, 13)),
-        (lambda m: m.AvgPool2d(3, stride=2, padding=1, count_include_pad=False, ceil_mode=True), (2, 3, 10, 9)),
+        (
+            lambda m: m.AvgPool2d(3, stride=2, padding=1, count_include_pad=False, ceil_mode=True),
+            (2, 3, 10, 9),
+        ),
         (lambda m: m.AvgPool2d(2, divisor_override=3), (2, 3, 6, 6)),
         (lambda m: m.AvgPool1d(3, stride=2, padding=1), (2, 3, 10)),
         (lambda m: m.AdaptiveAvgPool2d((3, 5)), (2, 3, 7, 11)),
@@ -205,8 +217,12 @@ def test_pooling_layers_match_torch(make, x_shape):
 def test_max_pool2d_return_indices_match_torch():
     torch = pytest.importorskip("torch")
     x = RNG.standard_normal((2, 3, 9, 10)).astype(np.float32)
-    _, idx = F.max_pool2d(dg.tensor(x), 3, stride=2, padding=1, dilation=(1, 2), ceil_mode=True, return_indices=True)
-    _, ref = torch.nn.functional.max_pool2d(torch.tensor(x), 3, 2, 1, (1, 2), ceil_mode=True, return_indices=True)
+    _, idx = F.max_pool2d(
+        dg.tensor(x), 3, stride=2, padding=1, dilation=(1, 2), ceil_mode=True, return_indices=True
+    )
+    _, ref = torch.nn.functional.max_pool2d(
+        torch.tensor(x), 3, 2, 1, (1, 2), ceil_mode=True, return_indices=True
+    )
     np.testing.assert_array_equal(idx.numpy(), ref.numpy())
 
 

@@ -100,7 +100,9 @@ def test_fused_lstm_second_derivative_matches_composite():
 # -- modules ---------------------------------------------------------------------------------------
 def _module_reference(module, x, states):
     """A multi-layer, bidirectional module rebuilt from the cells (independent of the fused path)."""
-    kind = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}[module.mode]
+    kind = {"LSTM": "lstm", "GRU": "gru", "RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu"}[
+        module.mode
+    ]
     if module.batch_first:
         x = x.transpose(0, 1)
     directions = 2 if module.bidirectional else 1
@@ -111,7 +113,9 @@ def _module_reference(module, x, states):
             k = layer * directions + d
             names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
             params = [getattr(module, f"{n}_l{layer}{suffix}", None) for n in names]
-            result = _composite(kind, x, states[0][k], states[1][k] if len(states) > 1 else None, params, d == 1)
+            result = _composite(
+                kind, x, states[0][k], states[1][k] if len(states) > 1 else None, params, d == 1
+            )
             outs.append(result[0])
             for kept, value in zip(finals, result[1:]):
                 kept.append(value)
@@ -144,7 +148,9 @@ def test_module_equals_cell_reference(make):
         output, h_n = module(x, states[0])
         finals = [h_n]
     ref_out, ref_finals = _module_reference(module, x, states)
-    np.testing.assert_allclose(output.detach().numpy(), ref_out.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        output.detach().numpy(), ref_out.detach().numpy(), rtol=1e-12, atol=1e-12
+    )
     for a, b in zip(finals, ref_finals):
         np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
     wanted = [x] + states + list(module.parameters())
@@ -180,7 +186,9 @@ def test_parameter_names_shapes_and_init():
     gru = nn.GRU(5, 8, bias=False)
     assert [n for n, _ in gru.named_parameters()] == ["weight_ih_l0", "weight_hh_l0"]
     assert nn.RNN(5, 8).weight_ih_l0.shape == (8, 5)
-    assert "bidirectional=True" in repr(lstm) and "nonlinearity='relu'" in repr(nn.RNN(2, 2, nonlinearity="relu"))
+    assert "bidirectional=True" in repr(lstm) and "nonlinearity='relu'" in repr(
+        nn.RNN(2, 2, nonlinearity="relu")
+    )
 
 
 def test_default_states_are_zeros_and_unbatched_input():
@@ -193,7 +201,9 @@ def test_default_states_are_zeros_and_unbatched_input():
     assert h.shape == c.shape == (2, 2, 4)
     single, (hs, _cs) = lstm(x[:, 0])
     assert single.shape == (6, 4) and hs.shape == (2, 4)
-    np.testing.assert_allclose(single.detach().numpy(), out.detach().numpy()[:, 0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        single.detach().numpy(), out.detach().numpy()[:, 0], rtol=1e-6, atol=1e-7
+    )
     gru = nn.GRU(3, 4, batch_first=True)
     out, h = gru(dg.randn(2, 7, 3))
     assert out.shape == (2, 7, 4) and h.shape == (1, 2, 4)
@@ -229,22 +239,36 @@ def test_recurrent_errors():
         lstm(dg.randn(5, 2, 3, dtype="float64"))
     with pytest.raises(TypeError, match=r"hx must be a tuple \(h0, c0\)"):
         lstm(dg.randn(5, 2, 3), dg.zeros(2, 2, 4))
-    with pytest.raises(ValueError, match=r"^RNN: nonlinearity must be 'tanh' or 'relu' \(got 'sigmoid'\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"^RNN: nonlinearity must be 'tanh' or 'relu' \(got 'sigmoid'\)\.$"
+    ):
         nn.RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match=r"^RNNCell: nonlinearity must be 'tanh' or 'relu' \(got 'gelu'\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"^RNNCell: nonlinearity must be 'tanh' or 'relu' \(got 'gelu'\)\.$"
+    ):
         nn.RNNCell(3, 4, nonlinearity="gelu")
-    with pytest.raises(ValueError, match=r"^GRU: dropout must be in \[0, 1\] \(got 1\.5\); it is the dropout"):
+    with pytest.raises(
+        ValueError, match=r"^GRU: dropout must be in \[0, 1\] \(got 1\.5\); it is the dropout"
+    ):
         nn.GRU(3, 4, dropout=1.5)
     with pytest.raises(ValueError, match=r"^LSTM: hidden_size must be a positive int \(got 0\)\.$"):
         nn.LSTM(3, 0)
-    with pytest.raises(TypeError, match=r"^GRU: num_layers must be a positive int \(got float 2\.0\)\.$"):
+    with pytest.raises(
+        TypeError, match=r"^GRU: num_layers must be a positive int \(got float 2\.0\)\.$"
+    ):
         nn.GRU(3, 4, num_layers=2.0)
-    with pytest.raises(TypeError, match=r"^LSTMCell: input_size must be a positive int \(got str '3'\)\.$"):
+    with pytest.raises(
+        TypeError, match=r"^LSTMCell: input_size must be a positive int \(got str '3'\)\.$"
+    ):
         nn.LSTMCell("3", 4)
     x1, h1, w_ih, w_hh = dg.randn(2, 3), dg.zeros(2, 4), dg.randn(4, 3), dg.randn(4, 4)
-    with pytest.raises(ValueError, match=r"^rnn_cell: nonlinearity must be 'tanh' or 'relu' \(got 'sigmoid'\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"^rnn_cell: nonlinearity must be 'tanh' or 'relu' \(got 'sigmoid'\)\.$"
+    ):
         R.rnn_cell(x1, h1, w_ih, w_hh, nonlinearity="sigmoid")  # was silently relu
-    with pytest.raises(ValueError, match=r"^rnn_layer: nonlinearity must be 'tanh' or 'relu' \(got 'elu'\)\.$"):
+    with pytest.raises(
+        ValueError, match=r"^rnn_layer: nonlinearity must be 'tanh' or 'relu' \(got 'elu'\)\.$"
+    ):
         R.rnn_layer(dg.randn(5, 2, 3), h1, w_ih, w_hh, nonlinearity="elu")
     with pytest.raises(ShapeError, match="LSTMCell: input"):
         nn.LSTMCell(3, 4)(dg.randn(2, 5))
@@ -292,8 +316,12 @@ def test_recurrent_modules_match_torch(cls, kwargs):
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     _copy(ours, theirs)
     L = kwargs.get("num_layers", 1) * (2 if kwargs.get("bidirectional") else 1)
-    x = RNG.standard_normal((B, T, I) if kwargs.get("batch_first") else (T, B, I)).astype(np.float32)
-    states = [RNG.standard_normal((L, B, H)).astype(np.float32) for _ in range(2 if cls == "LSTM" else 1)]
+    x = RNG.standard_normal((B, T, I) if kwargs.get("batch_first") else (T, B, I)).astype(
+        np.float32
+    )
+    states = [
+        RNG.standard_normal((L, B, H)).astype(np.float32) for _ in range(2 if cls == "LSTM" else 1)
+    ]
     xd = dg.tensor(x, requires_grad=True)
     xt = torch.tensor(x, requires_grad=True)
     sd = [dg.tensor(s, requires_grad=True) for s in states]
@@ -315,13 +343,22 @@ def test_recurrent_modules_match_torch(cls, kwargs):
     for a, b in zip(sd, st):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5)
     for name, p in theirs.named_parameters():
-        np.testing.assert_allclose(getattr(ours, name).grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-4,
-                                   err_msg=name)
+        np.testing.assert_allclose(
+            getattr(ours, name).grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-4, err_msg=name
+        )
 
 
 @pytest.mark.parity
-@pytest.mark.parametrize("cls, kwargs", [("RNNCell", {"nonlinearity": "tanh"}), ("RNNCell", {"nonlinearity": "relu"}),
-                                         ("LSTMCell", {}), ("GRUCell", {}), ("GRUCell", {"bias": False})])
+@pytest.mark.parametrize(
+    "cls, kwargs",
+    [
+        ("RNNCell", {"nonlinearity": "tanh"}),
+        ("RNNCell", {"nonlinearity": "relu"}),
+        ("LSTMCell", {}),
+        ("GRUCell", {}),
+        ("GRUCell", {"bias": False}),
+    ],
+)
 def test_cells_match_torch(cls, kwargs):
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
@@ -343,4 +380,6 @@ def test_cells_match_torch(cls, kwargs):
     np.testing.assert_allclose(xd.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(hd.grad.numpy(), ht.grad.numpy(), rtol=1e-4, atol=1e-5)
     for name, p in theirs.named_parameters():
-        np.testing.assert_allclose(getattr(ours, name).grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            getattr(ours, name).grad.numpy(), p.grad.numpy(), rtol=1e-4, atol=1e-5
+        )

@@ -20,7 +20,9 @@ class TwoInputs(nn.Module):
 
 
 def _model():
-    return nn.Sequential(nn.Linear(10, 20), nn.Sequential(nn.Linear(20, 8), nn.Maxout(8, 4, pieces=2)), nn.Flatten())
+    return nn.Sequential(
+        nn.Linear(10, 20), nn.Sequential(nn.Linear(20, 8), nn.Maxout(8, 4, pieces=2)), nn.Flatten()
+    )
 
 
 def test_rows_shapes_and_counts():
@@ -47,7 +49,10 @@ def test_memory_totals():
     assert info.param_bytes == 4 * info.total_params
     # leaf outputs only (the nested Sequential's output is its last layer's): 16 x (20 + 8 + 4 + 4) floats
     assert info.activation_bytes == 4 * 16 * (20 + 8 + 4 + 4)
-    assert info.total_bytes == info.input_bytes + info.activation_bytes + info.param_bytes + info.buffer_bytes
+    assert (
+        info.total_bytes
+        == info.input_bytes + info.activation_bytes + info.param_bytes + info.buffer_bytes
+    )
 
 
 def test_frozen_layers_count_as_non_trainable():
@@ -85,7 +90,9 @@ def test_model_state_is_left_alone():
     nn.summary(model, (3, 2), print_table=False)
     assert model.seen_training == [False]  # summary runs in eval mode
     assert model.training and not model.fc.training
-    assert not model._forward_hooks and not model.fc._forward_hooks and not model.fc._forward_pre_hooks
+    assert (
+        not model._forward_hooks and not model.fc._forward_hooks and not model.fc._forward_pre_hooks
+    )
     assert dg.get_rng_state() == state
     assert all(p.grad is None for p in model.parameters())
 
@@ -104,7 +111,9 @@ def test_multiple_inputs_and_shared_module():
 
 def test_single_layer_and_integer_input():
     info = nn.summary(nn.Linear(3, 2), (5, 3), print_table=False)
-    assert len(info.rows) == 1 and info.rows[0].output_shape == (5, 2) and info.activation_bytes == 40
+    assert (
+        len(info.rows) == 1 and info.rows[0].output_shape == (5, 2) and info.activation_bytes == 40
+    )
     info = nn.summary(nn.Identity(), (4,), dtype="int64", print_table=False)
     assert info.input_bytes == 32
 
@@ -131,4 +140,6 @@ def test_parameter_counts_match_torch():
     info = nn.summary(ours, (16, 10), print_table=False)
     assert info.total_params == sum(p.numel() for p in theirs.parameters())
     assert info.output_shape == tuple(theirs(torch.zeros(16, 10)).shape)
-    assert np.isclose(info.param_bytes, sum(p.numel() * p.element_size() for p in theirs.parameters()))
+    assert np.isclose(
+        info.param_bytes, sum(p.numel() * p.element_size() for p in theirs.parameters())
+    )

@@ -46,13 +46,19 @@ def test_clip_grad_norm_leaves_small_gradients_alone():
     assert params[0].grad is before and np.allclose(before._data, [0.3, 0.4])
 
 
-@pytest.mark.parametrize("norm_type, expected", [(1.0, 10.0), (float("inf"), 4.0), (3.0, (27 + 64 + 27) ** (1 / 3))])
+@pytest.mark.parametrize(
+    "norm_type, expected", [(1.0, 10.0), (float("inf"), 4.0), (3.0, (27 + 64 + 27) ** (1 / 3))]
+)
 def test_clip_grad_norm_other_norms(norm_type, expected):
     params = _params_with_grads([[3.0, -4.0], [-3.0]])
     total = clip_grad_norm_(params, max_norm=1.0, norm_type=norm_type)
     assert float(total) == pytest.approx(expected)
     values = np.concatenate([p.grad._data.ravel() for p in params])
-    after = np.abs(values).max() if norm_type == math.inf else (np.abs(values) ** norm_type).sum() ** (1 / norm_type)
+    after = (
+        np.abs(values).max()
+        if norm_type == math.inf
+        else (np.abs(values) ** norm_type).sum() ** (1 / norm_type)
+    )
     assert after == pytest.approx(1.0, rel=1e-5)
 
 
@@ -80,7 +86,9 @@ def test_clip_grad_norm_on_a_model():
     model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 1))
     (model(dg.randn(16, 4) * 100) ** 2).sum().backward()
     clip_grad_norm_(model.parameters(), max_norm=0.5)
-    joint = math.sqrt(sum(float((p.grad._data.astype(np.float64) ** 2).sum()) for p in model.parameters()))
+    joint = math.sqrt(
+        sum(float((p.grad._data.astype(np.float64) ** 2).sum()) for p in model.parameters())
+    )
     assert joint == pytest.approx(0.5, rel=1e-4)
 
 

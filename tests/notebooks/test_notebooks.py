@@ -51,7 +51,9 @@ def test_notebook_is_built_from_its_source_without_outputs(name):
     build = _load_build()
     path = NOTEBOOKS / f"{name}.ipynb"
     expected = build.render(build.build(NOTEBOOKS / "_src" / f"{name}.py"))
-    assert path.read_text() == expected, f"{path.name} is out of date: run python notebooks/_build.py"
+    assert path.read_text() == expected, (
+        f"{path.name} is out of date: run python notebooks/_build.py"
+    )
     notebook = nbformat.reads(path.read_text(), as_version=4)
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert all(not cell.outputs and cell.execution_count is None for cell in code)
@@ -66,7 +68,9 @@ def _kernel_manager():
     env = {
         "DEEPGRAD_NOTEBOOK_SMALL": "1",
         "MPLBACKEND": "Agg",
-        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+        ),
     }
     # One BLAS thread per kernel unless the caller chose: on a busy CI machine several BLAS
     # threads per process oversubscribe the cores and can make the small runs 10x slower.
@@ -97,7 +101,11 @@ def test_notebook_runs_top_to_bottom(name):
 
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     # one more cell, in memory only: the small-size switch reached the kernel
-    notebook.cells.append(nbformat.v4.new_code_cell("assert SMALL, 'DEEPGRAD_NOTEBOOK_SMALL did not reach the kernel'"))
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            "assert SMALL, 'DEEPGRAD_NOTEBOOK_SMALL did not reach the kernel'"
+        )
+    )
     client = NotebookClient(
         notebook,
         km=_kernel_manager(),

@@ -22,9 +22,9 @@ from __future__ import annotations
 import importlib
 import math
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -101,7 +101,9 @@ class OpSpec:
 
     def __post_init__(self):
         if self.kind not in ("float", "int", "bool"):
-            raise ValueError(f"OpSpec {self.name}: kind must be 'float', 'int' or 'bool' (got {self.kind!r})")
+            raise ValueError(
+                f"OpSpec {self.name}: kind must be 'float', 'int' or 'bool' (got {self.kind!r})"
+            )
         if not self.differentiable:
             self.twice_differentiable = False
 
@@ -185,7 +187,9 @@ def _np_pad(a, pad, mode="constant", value=None):
     widths = [(max(lo, 0), max(hi, 0)) for lo, hi in widths]
     if mode == "constant":
         return np.pad(a, widths, mode="constant", constant_values=0 if value is None else value)
-    return np.pad(a, widths, mode={"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode])
+    return np.pad(
+        a, widths, mode={"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    )
 
 
 def _np_split(a, sections, dim=0):
@@ -309,11 +313,25 @@ INF = math.inf
 OPS: list[OpSpec] = [
     # -- arithmetic (Python scalars, reflected forms, broadcasting) ----------------------------
     OpSpec("add", lambda a, b: a + b, np.add, BINARY, covers=("Add",)),
-    OpSpec("add_alpha", lambda a, b: dg.add(a, b, alpha=2.5), lambda a, b: a + 2.5 * b, BINARY, covers=("Add", "Mul")),
+    OpSpec(
+        "add_alpha",
+        lambda a, b: dg.add(a, b, alpha=2.5),
+        lambda a, b: a + 2.5 * b,
+        BINARY,
+        covers=("Add", "Mul"),
+    ),
     OpSpec("sub", lambda a, b: a - b, np.subtract, BINARY, covers=("Sub",)),
-    OpSpec("sub_alpha", lambda a, b: dg.sub(a, b, alpha=-2), lambda a, b: a + 2 * b, BINARY[:3], covers=("Sub", "Mul")),
+    OpSpec(
+        "sub_alpha",
+        lambda a, b: dg.sub(a, b, alpha=-2),
+        lambda a, b: a + 2 * b,
+        BINARY[:3],
+        covers=("Sub", "Mul"),
+    ),
     OpSpec("mul", lambda a, b: a * b, np.multiply, BINARY, covers=("Mul",)),
-    OpSpec("div", lambda a, b: a / b, np.divide, BINARY, domain=((-2, 2), (0.5, 2)), covers=("Div",)),
+    OpSpec(
+        "div", lambda a, b: a / b, np.divide, BINARY, domain=((-2, 2), (0.5, 2)), covers=("Div",)
+    ),
     OpSpec("neg", lambda a: -a, np.negative, UNARY, covers=("Neg",)),
     unary("scalar_radd", lambda a: 1.5 + a, lambda a: 1.5 + a, ("Add",)),
     unary("scalar_rsub", lambda a: 1.5 - a, lambda a: 1.5 - a, ("Sub",)),
@@ -331,7 +349,14 @@ OPS: list[OpSpec] = [
         domain=(0.3, 2),
         differentiable=False,
     ),
-    unary("scalar_rmod", lambda a: 3.0 % a, lambda a: 3.0 % a, ("Remainder",), domain=(0.3, 2), differentiable=False),
+    unary(
+        "scalar_rmod",
+        lambda a: 3.0 % a,
+        lambda a: 3.0 % a,
+        ("Remainder",),
+        domain=(0.3, 2),
+        differentiable=False,
+    ),
     OpSpec("pow", lambda a, b: a**b, np.power, BINARY, domain=((0.3, 2), (-2, 2)), covers=("Pow",)),
     OpSpec(
         "floor_divide",
@@ -379,9 +404,27 @@ OPS: list[OpSpec] = [
     unary("reciprocal", dg.reciprocal, np.reciprocal, ("Div",), domain=(0.3, 2)),
     unary("square", dg.square, np.square, ("Mul",)),
     unary("erf", dg.erf, _erf, ("Erf",)),
-    unary("clamp", lambda a: dg.clamp(a, -0.5, 0.7), lambda a: np.clip(a, -0.5, 0.7), ("Clamp",), kinks=(-0.5, 0.7)),
-    unary("clamp_min", lambda a: a.clamp(min=0.1), lambda a: np.maximum(a, 0.1), ("Clamp",), kinks=(0.1,)),
-    unary("clip_max", lambda a: a.clip(max=0.1), lambda a: np.minimum(a, 0.1), ("Clamp",), kinks=(0.1,)),
+    unary(
+        "clamp",
+        lambda a: dg.clamp(a, -0.5, 0.7),
+        lambda a: np.clip(a, -0.5, 0.7),
+        ("Clamp",),
+        kinks=(-0.5, 0.7),
+    ),
+    unary(
+        "clamp_min",
+        lambda a: a.clamp(min=0.1),
+        lambda a: np.maximum(a, 0.1),
+        ("Clamp",),
+        kinks=(0.1,),
+    ),
+    unary(
+        "clip_max",
+        lambda a: a.clip(max=0.1),
+        lambda a: np.minimum(a, 0.1),
+        ("Clamp",),
+        kinks=(0.1,),
+    ),
     OpSpec(
         "clamp_tensor_bounds",
         lambda a, lo, hi: dg.clamp(a, lo, hi),
@@ -411,7 +454,13 @@ OPS: list[OpSpec] = [
         gradcheck_kwargs={"eps": 1e-3, "atol": 1e-3, "rtol": 1e-3},
     ),
     unary("clone", lambda a: a.clone(), np.copy, ("Clone",)),
-    unary("to_device", lambda a: a.to("cuda").to("cpu") * 2, lambda a: a * 2, ("_ToDevice", "Mul"), devices=("cuda",)),
+    unary(
+        "to_device",
+        lambda a: a.to("cuda").to("cpu") * 2,
+        lambda a: a * 2,
+        ("_ToDevice", "Mul"),
+        devices=("cuda",),
+    ),
     # -- comparisons and logical ops (bool results, no gradient) -------------------------------
     OpSpec(
         "eq",
@@ -434,9 +483,18 @@ OPS: list[OpSpec] = [
         differentiable=False,
     ),
     OpSpec("lt", lambda a, b: a < b, np.less, BINARY, covers=("Compare",), differentiable=False),
-    OpSpec("le", lambda a, b: a <= b, np.less_equal, BINARY, covers=("Compare",), differentiable=False),
+    OpSpec(
+        "le", lambda a, b: a <= b, np.less_equal, BINARY, covers=("Compare",), differentiable=False
+    ),
     OpSpec("gt", lambda a, b: a > b, np.greater, BINARY, covers=("Compare",), differentiable=False),
-    OpSpec("ge", lambda a, b: a >= b, np.greater_equal, BINARY, covers=("Compare",), differentiable=False),
+    OpSpec(
+        "ge",
+        lambda a, b: a >= b,
+        np.greater_equal,
+        BINARY,
+        covers=("Compare",),
+        differentiable=False,
+    ),
     OpSpec(
         "ge_functional",
         dg.ge,
@@ -457,7 +515,14 @@ OPS: list[OpSpec] = [
         covers=("Compare",),
         differentiable=False,
     ),
-    OpSpec("gt_scalar", lambda a: a > 0.5, lambda a: a > 0.5, UNARY, covers=("Compare",), differentiable=False),
+    OpSpec(
+        "gt_scalar",
+        lambda a: a > 0.5,
+        lambda a: a > 0.5,
+        UNARY,
+        covers=("Compare",),
+        differentiable=False,
+    ),
     OpSpec(
         "logical_and",
         lambda a, b: a & b,
@@ -468,7 +533,13 @@ OPS: list[OpSpec] = [
         differentiable=False,
     ),
     OpSpec(
-        "logical_or", lambda a, b: a | b, np.logical_or, BINARY, kind="bool", covers=("Compare",), differentiable=False
+        "logical_or",
+        lambda a, b: a | b,
+        np.logical_or,
+        BINARY,
+        kind="bool",
+        covers=("Compare",),
+        differentiable=False,
     ),
     OpSpec(
         "logical_xor",
@@ -480,11 +551,19 @@ OPS: list[OpSpec] = [
         differentiable=False,
     ),
     OpSpec(
-        "logical_not", lambda a: ~a, np.logical_not, UNARY, kind="bool", covers=("LogicalNot",), differentiable=False
+        "logical_not",
+        lambda a: ~a,
+        np.logical_not,
+        UNARY,
+        kind="bool",
+        covers=("LogicalNot",),
+        differentiable=False,
     ),
     unary("isnan", dg.isnan, np.isnan, ("IsNan",), differentiable=False, prepare=_nan_inf),
     unary("isinf", dg.isinf, np.isinf, ("IsInf",), differentiable=False, prepare=_nan_inf),
-    unary("isfinite", dg.isfinite, np.isfinite, ("IsFinite",), differentiable=False, prepare=_nan_inf),
+    unary(
+        "isfinite", dg.isfinite, np.isfinite, ("IsFinite",), differentiable=False, prepare=_nan_inf
+    ),
     # -- reductions ------------------------------------------------------------------------------
     OpSpec("sum", dg.sum, np_reduce(np.sum), REDUCE + [case((0, 3), dim=0)], covers=("Sum",)),
     OpSpec("mean", dg.mean, np_reduce(np.mean), REDUCE, covers=("Sum", "Mul")),
@@ -493,7 +572,12 @@ OPS: list[OpSpec] = [
         "prod_with_zeros",
         dg.prod,
         np_reduce(np.prod),
-        [case((3, 4), dim=1), case((3, 4), dim=1, keepdim=True), case((3, 4)), case((2, 3), dim=-1)],
+        [
+            case((3, 4), dim=1),
+            case((3, 4), dim=1, keepdim=True),
+            case((3, 4)),
+            case((2, 3), dim=-1),
+        ],
         covers=("Prod", "Compare", "Where", "Sum", "Mul", "Div"),
         prepare=_with_zeros,
         # The exact-with-zeros gradient is piecewise: its own derivative is not continuous at 0.
@@ -506,15 +590,26 @@ OPS: list[OpSpec] = [
     OpSpec(
         "max_dim",
         lambda a, dim, keepdim=False: tuple(dg.max(a, dim, keepdim)),
-        lambda a, dim, keepdim=False: (np.max(a, dim, keepdims=keepdim), np.argmax(a, dim, keepdims=keepdim)),
-        [case((3, 4), dim=1), case((3, 4), dim=0, keepdim=True), case((2, 3, 4), dim=-2), case((5,), dim=0)],
+        lambda a, dim, keepdim=False: (
+            np.max(a, dim, keepdims=keepdim),
+            np.argmax(a, dim, keepdims=keepdim),
+        ),
+        [
+            case((3, 4), dim=1),
+            case((3, 4), dim=0, keepdim=True),
+            case((2, 3, 4), dim=-2),
+            case((5,), dim=0),
+        ],
         covers=("Index",),
         distinct=True,
     ),
     OpSpec(
         "min_dim",
         lambda a, dim, keepdim=False: tuple(a.min(dim, keepdim=keepdim)),
-        lambda a, dim, keepdim=False: (np.min(a, dim, keepdims=keepdim), np.argmin(a, dim, keepdims=keepdim)),
+        lambda a, dim, keepdim=False: (
+            np.min(a, dim, keepdims=keepdim),
+            np.argmin(a, dim, keepdims=keepdim),
+        ),
         [case((3, 4), dim=1), case((2, 3, 4), dim=0, keepdim=True)],
         covers=("Index",),
         distinct=True,
@@ -551,7 +646,9 @@ OPS: list[OpSpec] = [
     OpSpec(
         "std",
         lambda a, **kw: a.std(**kw),
-        lambda a, dim=None, correction=1, keepdim=False: np.sqrt(_np_var(a, dim, correction, keepdim)),
+        lambda a, dim=None, correction=1, keepdim=False: np.sqrt(
+            _np_var(a, dim, correction, keepdim)
+        ),
         [case((3, 4)), case((3, 4), dim=1, keepdim=True), case((5,), correction=0)],
         covers=("Sum", "Sub", "Mul", "Sqrt"),
     ),
@@ -566,14 +663,25 @@ OPS: list[OpSpec] = [
         "norm_2",
         lambda a, **kw: a.norm(**kw),
         _np_norm,
-        [case((3, 4)), case((3, 4), dim=1), case((2, 3, 4), dim=(1, 2), keepdim=True), case((5,), p="fro"), case(())],
+        [
+            case((3, 4)),
+            case((3, 4), dim=1),
+            case((2, 3, 4), dim=(1, 2), keepdim=True),
+            case((5,), p="fro"),
+            case(()),
+        ],
         covers=("Mul", "Sum", "Compare", "Where", "Sqrt"),
     ),
     OpSpec(
         "norm_p",
         dg.norm,
         _np_norm,
-        [case((3, 4), p=1), case((3, 4), p=1, dim=0), case((3, 4), p=3, dim=1), case((2, 3), p=0.5)],
+        [
+            case((3, 4), p=1),
+            case((3, 4), p=1, dim=0),
+            case((3, 4), p=3, dim=1),
+            case((2, 3), p=0.5),
+        ],
         covers=("Abs", "Sum", "Pow"),
         kinks=(0.0,),
     ),
@@ -581,7 +689,11 @@ OPS: list[OpSpec] = [
         "norm_inf",
         dg.norm,
         _np_norm,
-        [case((3, 4), p=INF), case((3, 4), p=INF, dim=1), case((3, 4), p=-INF, dim=0, keepdim=True)],
+        [
+            case((3, 4), p=INF),
+            case((3, 4), p=INF, dim=1),
+            case((3, 4), p=-INF, dim=0, keepdim=True),
+        ],
         covers=("Abs", "Amax", "Amin"),
         distinct=True,
         kinks=(0.0,),
@@ -599,10 +711,24 @@ OPS: list[OpSpec] = [
         "cumsum",
         dg.cumsum,
         lambda a, dim: np.cumsum(a, axis=dim).reshape(a.shape),
-        [case((3, 4), dim=1), case((3, 4), dim=0), case((2, 3, 4), dim=-2), case((5,), dim=0), case((), dim=0)],
+        [
+            case((3, 4), dim=1),
+            case((3, 4), dim=0),
+            case((2, 3, 4), dim=-2),
+            case((5,), dim=0),
+            case((), dim=0),
+        ],
         covers=("Cumsum", "Index", "Reshape"),
     ),
-    OpSpec("all", dg.all, np_reduce(np.all), REDUCE[:5], kind="bool", covers=("All",), differentiable=False),
+    OpSpec(
+        "all",
+        dg.all,
+        np_reduce(np.all),
+        REDUCE[:5],
+        kind="bool",
+        covers=("All",),
+        differentiable=False,
+    ),
     OpSpec(
         "any",
         lambda a, **kw: a.any(**kw),
@@ -625,12 +751,23 @@ OPS: list[OpSpec] = [
         ],
         covers=("Reshape",),
     ),
-    OpSpec("view", lambda a: a.view(4, 3), lambda a: a.reshape(4, 3), [case((3, 4))], covers=("Reshape",)),
+    OpSpec(
+        "view",
+        lambda a: a.view(4, 3),
+        lambda a: a.reshape(4, 3),
+        [case((3, 4))],
+        covers=("Reshape",),
+    ),
     OpSpec(
         "flatten",
         dg.flatten,
         _np_flatten,
-        [case((2, 3, 4)), case((2, 3, 4), start_dim=1), case((2, 3, 4, 1), start_dim=1, end_dim=2), case(())],
+        [
+            case((2, 3, 4)),
+            case((2, 3, 4), start_dim=1),
+            case((2, 3, 4, 1), start_dim=1, end_dim=2),
+            case(()),
+        ],
         covers=("Reshape",),
     ),
     OpSpec(
@@ -651,12 +788,20 @@ OPS: list[OpSpec] = [
         "permute",
         lambda a, dims: a.permute(*dims),
         lambda a, dims: np.transpose(a, dims),
-        [case((2, 3, 4), dims=(2, 0, 1)), case((2, 3), dims=(1, 0)), case((2, 1, 3), dims=(1, 2, 0))],
+        [
+            case((2, 3, 4), dims=(2, 0, 1)),
+            case((2, 3), dims=(1, 0)),
+            case((2, 1, 3), dims=(1, 2, 0)),
+        ],
         covers=("Permute",),
     ),
     OpSpec("T", lambda a: a.T, lambda a: a.T, [case((3, 4)), case((2, 3, 4))], covers=("Permute",)),
     OpSpec(
-        "mT", lambda a: a.mT, lambda a: np.swapaxes(a, -1, -2), [case((3, 4)), case((2, 3, 4))], covers=("Permute",)
+        "mT",
+        lambda a: a.mT,
+        lambda a: np.swapaxes(a, -1, -2),
+        [case((3, 4)), case((2, 3, 4))],
+        covers=("Permute",),
     ),
     OpSpec("t", lambda a: a.t(), lambda a: a.T, [case((3, 4)), case((5,))], covers=("Permute",)),
     OpSpec(
@@ -701,7 +846,12 @@ OPS: list[OpSpec] = [
         "repeat",
         lambda a, sizes: a.repeat(*sizes),
         lambda a, sizes: np.tile(a, sizes),
-        [case((2, 3), sizes=(2, 1)), case((2, 3), sizes=(2, 1, 3)), case((), sizes=(3,)), case((2,), sizes=(0,))],
+        [
+            case((2, 3), sizes=(2, 1)),
+            case((2, 3), sizes=(2, 1, 3)),
+            case((), sizes=(3,)),
+            case((2,), sizes=(0,)),
+        ],
         covers=("Reshape", "Expand"),
     ),
     OpSpec(
@@ -770,7 +920,11 @@ OPS: list[OpSpec] = [
         "pad_replicate",
         lambda a, **kw: dg.pad(a, mode="replicate", **kw),
         lambda a, **kw: _np_pad(a, mode="replicate", **kw),
-        [case((3, 4), pad=(2, 5)), case((2, 3, 4), pad=(1, 0, 3, 1)), case((1, 1), pad=(2, 2, 2, 2))],
+        [
+            case((3, 4), pad=(2, 5)),
+            case((2, 3, 4), pad=(1, 0, 3, 1)),
+            case((1, 1), pad=(2, 2, 2, 2)),
+        ],
         covers=("Index",),
     ),
     OpSpec(
@@ -803,7 +957,10 @@ OPS: list[OpSpec] = [
         "movedim",
         dg.movedim,
         lambda a, source, destination: np.moveaxis(a, source, destination),
-        [case((2, 3, 4), source=0, destination=-1), case((2, 3, 4, 5), source=(0, 1), destination=(3, 0))],
+        [
+            case((2, 3, 4), source=0, destination=-1),
+            case((2, 3, 4, 5), source=(0, 1), destination=(3, 0)),
+        ],
         covers=("Permute",),
     ),
     OpSpec(
@@ -868,7 +1025,9 @@ OPS: list[OpSpec] = [
         "take_along_dim",
         lambda a, index, dim=None: dg.take_along_dim(a, dg.tensor(index, device=a.device), dim),
         lambda a, index, dim=None: np.take_along_axis(
-            a.reshape(-1) if dim is None else a, index.reshape(-1) if dim is None else index, 0 if dim is None else dim
+            a.reshape(-1) if dim is None else a,
+            index.reshape(-1) if dim is None else index,
+            0 if dim is None else dim,
         ),
         [
             case((3, 4), index=along_index((3, 4), 1, 2), dim=1),
@@ -892,7 +1051,10 @@ OPS: list[OpSpec] = [
         "index_select",
         lambda a, dim, index: dg.index_select(a, dim, dg.tensor(index, device=a.device)),
         lambda a, dim, index: np.take(a, index, axis=dim),
-        [case((4, 3), dim=0, index=np.array([3, 0, 3])), case((2, 3, 4), dim=-1, index=np.array([1, 1, 1, 0, 2]))],
+        [
+            case((4, 3), dim=0, index=np.array([3, 0, 3])),
+            case((2, 3, 4), dim=-1, index=np.array([1, 1, 1, 0, 2])),
+        ],
         covers=("Index", "IndexPutAdd"),
     ),
     OpSpec(
@@ -917,7 +1079,9 @@ OPS: list[OpSpec] = [
     OpSpec(
         "one_hot",
         lambda a, **kw: dg.one_hot(a, **kw),
-        lambda a, num_classes=-1: np.eye(num_classes if num_classes > 0 else a.max() + 1, dtype=np.int64)[a],
+        lambda a, num_classes=-1: np.eye(
+            num_classes if num_classes > 0 else a.max() + 1, dtype=np.int64
+        )[a],
         [case((5,), num_classes=6), case((2, 3)), case((), num_classes=4)],
         kind="int",
         domain=(0, 4),

@@ -43,8 +43,12 @@ def ref_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
         c0 = (o // per_group) * c_group
         for p in range(ho):
             for q in range(wo):
-                patch = xpad[:, c0 : c0 + c_group, p * sh : p * sh + dh * (kh - 1) + 1 : dh,
-                             q * sw : q * sw + dw * (kw - 1) + 1 : dw]
+                patch = xpad[
+                    :,
+                    c0 : c0 + c_group,
+                    p * sh : p * sh + dh * (kh - 1) + 1 : dh,
+                    q * sw : q * sw + dw * (kw - 1) + 1 : dw,
+                ]
                 y[:, o, p, q] = (patch * w[o]).sum(axis=(1, 2, 3))
     if b is not None:
         y += b[None, :, None, None]
@@ -52,7 +56,11 @@ def ref_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def ref_conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    pad2 = padding if isinstance(padding, str) else (0, padding if isinstance(padding, int) else padding[0])
+    pad2 = (
+        padding
+        if isinstance(padding, str)
+        else (0, padding if isinstance(padding, int) else padding[0])
+    )
     s = stride if isinstance(stride, int) else stride[0]
     d = dilation if isinstance(dilation, int) else dilation[0]
     y = ref_conv2d(x[:, :, None, :], w[:, :, None, :], b, (1, s), pad2, (1, d), groups)
@@ -61,20 +69,35 @@ def ref_conv1d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 def ref_conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Every input pixel adds x[n, c, p, q] * w[c] into the output window at (p s, q s), then crop the padding."""
-    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
+    (sh, sw), (ph, pw), (oh, ow), (dh, dw) = (
+        _pair(stride),
+        _pair(padding),
+        _pair(output_padding),
+        _pair(dilation),
+    )
     n, in_channels, h, width = x.shape
     _, out_group, kh, kw = w.shape
     h_out = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oh + 1
     w_out = (width - 1) * sw - 2 * pw + dw * (kw - 1) + ow + 1
-    full = np.zeros((n, out_group * groups, (h - 1) * sh + dh * (kh - 1) + 1 + oh,
-                     (width - 1) * sw + dw * (kw - 1) + 1 + ow))
+    full = np.zeros(
+        (
+            n,
+            out_group * groups,
+            (h - 1) * sh + dh * (kh - 1) + 1 + oh,
+            (width - 1) * sw + dw * (kw - 1) + 1 + ow,
+        )
+    )
     in_group = in_channels // groups
     for c in range(in_channels):
         o0 = (c // in_group) * out_group
         for p in range(h):
             for q in range(width):
-                full[:, o0 : o0 + out_group, p * sh : p * sh + dh * (kh - 1) + 1 : dh,
-                     q * sw : q * sw + dw * (kw - 1) + 1 : dw] += x[:, c, p, q][:, None, None, None] * w[c]
+                full[
+                    :,
+                    o0 : o0 + out_group,
+                    p * sh : p * sh + dh * (kh - 1) + 1 : dh,
+                    q * sw : q * sw + dw * (kw - 1) + 1 : dw,
+                ] += x[:, c, p, q][:, None, None, None] * w[c]
     y = full[:, :, ph : ph + h_out, pw : pw + w_out]
     if b is not None:
         y = y + b[None, :, None, None]
@@ -93,8 +116,12 @@ def ref_conv2d_weight_grad(x, g, kernel=(1, 1), stride=1, padding=0, dilation=1,
         c0 = (o // per_group) * c_group
         for i in range(kh):
             for j in range(kw):
-                window = xpad[:, c0 : c0 + c_group, i * dh : i * dh + sh * (ho - 1) + 1 : sh,
-                              j * dw : j * dw + sw * (wo - 1) + 1 : sw]
+                window = xpad[
+                    :,
+                    c0 : c0 + c_group,
+                    i * dh : i * dh + sh * (ho - 1) + 1 : sh,
+                    j * dw : j * dw + sw * (wo - 1) + 1 : sw,
+                ]
                 dw_[o, :, i, j] = (window * g[:, o][:, None]).sum(axis=(0, 2, 3))
     return dw_
 
@@ -128,28 +155,43 @@ def _pool_windows(x, kernel_size, stride, padding, dilation, ceil_mode, fill):
             yield p, q, window, rows, cols, (ho, wo)
 
 
-def ref_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+def ref_max_pool2d(
+    x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     """Max over each window (padding = -inf) and the flat H * W index of the first max."""
     y = idx = None
-    for p, q, window, rows, cols, out in _pool_windows(x, kernel_size, stride, padding, dilation, ceil_mode, -np.inf):
+    for p, q, window, rows, cols, out in _pool_windows(
+        x, kernel_size, stride, padding, dilation, ceil_mode, -np.inf
+    ):
         if y is None:
             y = np.zeros(x.shape[:2] + out)
             idx = np.zeros(x.shape[:2] + out, dtype=np.int64)
         flat = window.reshape(window.shape[:2] + (-1,))
         best = flat.argmax(axis=2)  # the first max, as PyTorch
         y[:, :, p, q] = flat.max(axis=2)
-        idx[:, :, p, q] = np.array(rows)[best // len(cols)] * x.shape[3] + np.array(cols)[best % len(cols)]
+        idx[:, :, p, q] = (
+            np.array(rows)[best // len(cols)] * x.shape[3] + np.array(cols)[best % len(cols)]
+        )
     return (y, idx) if return_indices else y
 
 
-def ref_avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                   divisor_override=None):
+def ref_avg_pool2d(
+    x,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
     """Sum over each window / divisor; with count_include_pad the divisor counts the window positions
     inside the padded input (H + 2p), else only those inside the input."""
     (ph, pw) = _pair(padding)
     h, w = x.shape[2:]
     y = None
-    for p, q, window, rows, cols, out in _pool_windows(x, kernel_size, stride, padding, 1, ceil_mode, 0.0):
+    for p, q, window, rows, cols, out in _pool_windows(
+        x, kernel_size, stride, padding, 1, ceil_mode, 0.0
+    ):
         if y is None:
             y = np.zeros(x.shape[:2] + out)
         if divisor_override is not None:
@@ -188,8 +230,12 @@ def ref_window_sum(x, geometry):
     y = np.zeros(x.shape[:2] + tuple(out_hw))
     for p in range(out_hw[0]):
         for q in range(out_hw[1]):
-            rows = slice(p * stride[0], p * stride[0] + dilation[0] * (kernel[0] - 1) + 1, dilation[0])
-            cols = slice(q * stride[1], q * stride[1] + dilation[1] * (kernel[1] - 1) + 1, dilation[1])
+            rows = slice(
+                p * stride[0], p * stride[0] + dilation[0] * (kernel[0] - 1) + 1, dilation[0]
+            )
+            cols = slice(
+                q * stride[1], q * stride[1] + dilation[1] * (kernel[1] - 1) + 1, dilation[1]
+            )
             y[:, :, p, q] = xpad[:, :, rows, cols].sum(axis=(2, 3))
     return y
 
@@ -200,8 +246,12 @@ def ref_window_spread(g, geometry, in_hw):
     full = np.zeros(g.shape[:2] + (in_hw[0] + sum(pads[0]), in_hw[1] + sum(pads[1])))
     for p in range(out_hw[0]):
         for q in range(out_hw[1]):
-            rows = slice(p * stride[0], p * stride[0] + dilation[0] * (kernel[0] - 1) + 1, dilation[0])
-            cols = slice(q * stride[1], q * stride[1] + dilation[1] * (kernel[1] - 1) + 1, dilation[1])
+            rows = slice(
+                p * stride[0], p * stride[0] + dilation[0] * (kernel[0] - 1) + 1, dilation[0]
+            )
+            cols = slice(
+                q * stride[1], q * stride[1] + dilation[1] * (kernel[1] - 1) + 1, dilation[1]
+            )
             full[:, :, rows, cols] += g[:, :, p, q][:, :, None, None]
     return full[:, :, pads[0][0] : pads[0][0] + in_hw[0], pads[1][0] : pads[1][0] + in_hw[1]]
 
@@ -277,8 +327,15 @@ WEIGHT_GRAD = [
 
 def _conv2d_weight_grad(x, g, kernel=(1, 1), stride=1, padding=0, dilation=1, groups=1):
     pad = _pair(padding)
-    return C.Conv2dWeightGrad.apply(x, g, kernel=kernel, stride=_pair(stride), padding=((pad[0],) * 2, (pad[1],) * 2),
-                                    dilation=_pair(dilation), groups=groups)
+    return C.Conv2dWeightGrad.apply(
+        x,
+        g,
+        kernel=kernel,
+        stride=_pair(stride),
+        padding=((pad[0],) * 2, (pad[1],) * 2),
+        dilation=_pair(dilation),
+        groups=groups,
+    )
 
 
 MAXPOOL = [
@@ -311,7 +368,9 @@ def _scatter_case(x_shape, kernel, stride, padding, dilation):
     """A scatter of g to random window positions (as max-pooling's backward does)."""
     geometry = _geometry(x_shape, kernel, stride, padding, dilation)
     out_shape = x_shape[:2] + tuple(geometry[4])
-    index = np.random.default_rng(7).integers(0, kernel[0] * kernel[1], size=out_shape).astype(np.int8)
+    index = (
+        np.random.default_rng(7).integers(0, kernel[0] * kernel[1], size=out_shape).astype(np.int8)
+    )
     return case(out_shape, index=index, geometry=geometry, in_hw=x_shape[2:])
 
 
@@ -351,31 +410,96 @@ GRU_CASES = [
 ]
 
 OPS = [
-    OpSpec("conv2d", C.conv2d, ref_conv2d, CONV2D, covers=("Conv2d", "ConvTranspose2d", "Conv2dWeightGrad")),
+    OpSpec(
+        "conv2d",
+        C.conv2d,
+        ref_conv2d,
+        CONV2D,
+        covers=("Conv2d", "ConvTranspose2d", "Conv2dWeightGrad"),
+    ),
     OpSpec("conv2d_bias", C.conv2d, ref_conv2d, CONV2D_BIAS, covers=("Conv2d",)),
     OpSpec("conv1d", C.conv1d, ref_conv1d, CONV1D, covers=("Conv2d",)),
-    OpSpec("conv_transpose2d", C.conv_transpose2d, ref_conv_transpose2d, CONV_T,
-           covers=("ConvTranspose2d", "Conv2d", "Conv2dWeightGrad")),
-    OpSpec("conv2d_weight_grad", _conv2d_weight_grad, ref_conv2d_weight_grad, WEIGHT_GRAD,
-           covers=("Conv2dWeightGrad", "Conv2d", "ConvTranspose2d")),
-    OpSpec("max_pool2d", P.max_pool2d, ref_max_pool2d, MAXPOOL, distinct=True,
-           covers=("MaxPool2d", "WindowScatter2d")),
-    OpSpec("window_scatter2d", lambda g, index, **kw: P.WindowScatter2d.apply(g, index=g.xp.asarray(index), **kw),
-           ref_window_scatter,
-           [_scatter_case(*args) for args in SPREAD_GEOMETRIES], covers=("WindowScatter2d", "WindowGather2d")),
-    OpSpec("avg_pool2d", P.avg_pool2d, ref_avg_pool2d, AVGPOOL, covers=("WindowSum2d", "WindowSpread2d")),
-    OpSpec("window_spread2d", lambda g, **kw: P.WindowSpread2d.apply(g, **kw),
-           lambda g, geometry, in_hw: ref_window_spread(g, geometry, in_hw),
-           [_spread_case(*args) for args in SPREAD_GEOMETRIES], covers=("WindowSpread2d", "WindowSum2d")),
-    OpSpec("adaptive_avg_pool2d", P.adaptive_avg_pool2d,
-           lambda a, output_size: ref_adaptive_pool2d(a, output_size, np.mean), ADAPTIVE, covers=()),
-    OpSpec("adaptive_max_pool2d", P.adaptive_max_pool2d,
-           lambda a, output_size: ref_adaptive_pool2d(a, output_size, np.max), ADAPTIVE, distinct=True, covers=()),
-    OpSpec("rnn_recurrence", lambda *t, **kw: R.RNNRecurrence.apply(*t, **kw), ref_rnn_recurrence, RNN_CASES,
-           domain=(-1.0, 1.0), covers=("RNNRecurrence",),
-           kinks=(0.0,)),
-    OpSpec("lstm_recurrence", lambda *t, **kw: R.LSTMRecurrence.apply(*t, **kw), ref_lstm_recurrence, LSTM_CASES,
-           domain=(-1.0, 1.0), covers=("LSTMRecurrence",)),
-    OpSpec("gru_recurrence", lambda *t, **kw: R.GRURecurrence.apply(*t, **kw), ref_gru_recurrence, GRU_CASES,
-           domain=(-1.0, 1.0), covers=("GRURecurrence",)),
+    OpSpec(
+        "conv_transpose2d",
+        C.conv_transpose2d,
+        ref_conv_transpose2d,
+        CONV_T,
+        covers=("ConvTranspose2d", "Conv2d", "Conv2dWeightGrad"),
+    ),
+    OpSpec(
+        "conv2d_weight_grad",
+        _conv2d_weight_grad,
+        ref_conv2d_weight_grad,
+        WEIGHT_GRAD,
+        covers=("Conv2dWeightGrad", "Conv2d", "ConvTranspose2d"),
+    ),
+    OpSpec(
+        "max_pool2d",
+        P.max_pool2d,
+        ref_max_pool2d,
+        MAXPOOL,
+        distinct=True,
+        covers=("MaxPool2d", "WindowScatter2d"),
+    ),
+    OpSpec(
+        "window_scatter2d",
+        lambda g, index, **kw: P.WindowScatter2d.apply(g, index=g.xp.asarray(index), **kw),
+        ref_window_scatter,
+        [_scatter_case(*args) for args in SPREAD_GEOMETRIES],
+        covers=("WindowScatter2d", "WindowGather2d"),
+    ),
+    OpSpec(
+        "avg_pool2d",
+        P.avg_pool2d,
+        ref_avg_pool2d,
+        AVGPOOL,
+        covers=("WindowSum2d", "WindowSpread2d"),
+    ),
+    OpSpec(
+        "window_spread2d",
+        lambda g, **kw: P.WindowSpread2d.apply(g, **kw),
+        lambda g, geometry, in_hw: ref_window_spread(g, geometry, in_hw),
+        [_spread_case(*args) for args in SPREAD_GEOMETRIES],
+        covers=("WindowSpread2d", "WindowSum2d"),
+    ),
+    OpSpec(
+        "adaptive_avg_pool2d",
+        P.adaptive_avg_pool2d,
+        lambda a, output_size: ref_adaptive_pool2d(a, output_size, np.mean),
+        ADAPTIVE,
+        covers=(),
+    ),
+    OpSpec(
+        "adaptive_max_pool2d",
+        P.adaptive_max_pool2d,
+        lambda a, output_size: ref_adaptive_pool2d(a, output_size, np.max),
+        ADAPTIVE,
+        distinct=True,
+        covers=(),
+    ),
+    OpSpec(
+        "rnn_recurrence",
+        lambda *t, **kw: R.RNNRecurrence.apply(*t, **kw),
+        ref_rnn_recurrence,
+        RNN_CASES,
+        domain=(-1.0, 1.0),
+        covers=("RNNRecurrence",),
+        kinks=(0.0,),
+    ),
+    OpSpec(
+        "lstm_recurrence",
+        lambda *t, **kw: R.LSTMRecurrence.apply(*t, **kw),
+        ref_lstm_recurrence,
+        LSTM_CASES,
+        domain=(-1.0, 1.0),
+        covers=("LSTMRecurrence",),
+    ),
+    OpSpec(
+        "gru_recurrence",
+        lambda *t, **kw: R.GRURecurrence.apply(*t, **kw),
+        ref_gru_recurrence,
+        GRU_CASES,
+        domain=(-1.0, 1.0),
+        covers=("GRURecurrence",),
+    ),
 ]

@@ -62,7 +62,9 @@ def _np_pixel_unshuffle(x, downscale_factor):
 
 
 def _np_sdpa(q, k, v, mask=None, is_causal=False):
-    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(max(q.shape[-1], 1))  # E = 0: scores 0, as PyTorch
+    scores = (
+        q @ np.swapaxes(k, -1, -2) / np.sqrt(max(q.shape[-1], 1))
+    )  # E = 0: scores 0, as PyTorch
     allowed = np.ones(scores.shape[-2:], dtype=bool) if mask is None else mask
     if is_causal:
         allowed = allowed & np.tril(np.ones(scores.shape[-2:], dtype=bool))

@@ -74,7 +74,12 @@ def _index(array):
     return lambda t: dg.tensor(array, device=t.device)
 
 
-SORTS = [case((3, 5)), case((3, 5), dim=0, descending=True), case((2, 3, 4), dim=1), case((6,), descending=True)]
+SORTS = [
+    case((3, 5)),
+    case((3, 5), dim=0, descending=True),
+    case((2, 3, 4), dim=1),
+    case((6,), descending=True),
+]
 
 OPS = [
     OpSpec(
@@ -97,7 +102,12 @@ OPS = [
         "topk",
         lambda a, k, **kw: tuple(a.topk(k, **kw)),
         _np_topk,
-        [case((3, 5), k=2), case((4, 3), k=3, dim=0, largest=False), case((5,), k=0), case((2, 3, 4), k=1, dim=1)],
+        [
+            case((3, 5), k=2),
+            case((4, 3), k=3, dim=0, largest=False),
+            case((5,), k=0),
+            case((2, 3, 4), k=1, dim=1),
+        ],
         distinct=True,
         covers=("Index",),
     ),
@@ -105,7 +115,12 @@ OPS = [
         "diagonal",
         lambda a, **kw: a.diagonal(**kw),
         lambda a, offset=0, dim1=0, dim2=1: np.diagonal(a, offset, dim1, dim2),
-        [case((3, 4)), case((3, 4), offset=2), case((4, 3), offset=-1), case((2, 3, 4), dim1=2, dim2=0, offset=1)],
+        [
+            case((3, 4)),
+            case((3, 4), offset=2),
+            case((4, 3), offset=-1),
+            case((2, 3, 4), dim1=2, dim2=0, offset=1),
+        ],
         covers=("Index", "Permute"),
     ),
     OpSpec(
@@ -150,7 +165,9 @@ OPS = [
         lambda a, src, dim, index: a.scatter(dim, dg.tensor(index, device=a.device), src),
         _np_scatter,
         [
-            case((3, 4), (3, 2), dim=1, index=np.array([[3, 0], [1, 2], [0, 0]])),  # a repeat in row 2
+            case(
+                (3, 4), (3, 2), dim=1, index=np.array([[3, 0], [1, 2], [0, 0]])
+            ),  # a repeat in row 2
             case((3, 4), (2, 4), dim=0, index=np.array([[2, 0, 1, 2], [0, 1, 2, 1]])),
         ],
         covers=("IndexPutAdd", "Where", "Index"),
@@ -164,7 +181,9 @@ OPS = [
     ),
     OpSpec(
         "index_add",
-        lambda a, src, dim, index, **kw: a.index_add(dim, dg.tensor(index, device=a.device), src, **kw),
+        lambda a, src, dim, index, **kw: a.index_add(
+            dim, dg.tensor(index, device=a.device), src, **kw
+        ),
         _np_index_add,
         [
             case((4, 3), (3, 3), dim=0, index=np.array([3, 0, 3])),
@@ -178,7 +197,9 @@ OPS = [
         _np_masked_scatter,
         [
             case((3, 4), (3, 4), mask=np.arange(12).reshape(3, 4) % 3 == 0),
-            case((3, 4), (11,), mask=np.array([True, False, True, True])),  # broadcast mask, longer source
+            case(
+                (3, 4), (11,), mask=np.array([True, False, True, True])
+            ),  # broadcast mask, longer source
         ],
         covers=("IndexPutAdd", "Where", "Index"),
     ),

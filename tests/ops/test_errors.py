@@ -32,19 +32,24 @@ def test_broadcasting_error_names_op_and_shapes():
 
 
 def test_cat_errors_name_the_offending_tensor():
-    with pytest.raises(ShapeError, match=r"cat: tensor 1 has shape \(3, 4\) but tensor 0 has shape \(2, 3\)"):
+    with pytest.raises(
+        ShapeError, match=r"cat: tensor 1 has shape \(3, 4\) but tensor 0 has shape \(2, 3\)"
+    ):
         dg.cat([dg.ones(2, 3), dg.ones(3, 4)], dim=0)
     with pytest.raises(ShapeError, match=r"cat: zero-dimensional"):
         dg.cat([dg.tensor(1.0), dg.tensor(2.0)])
     with pytest.raises(ValueError, match=r"cat: expected a non-empty list"):
         dg.cat([])
-    with pytest.raises(ShapeError, match=r"stack: tensor 1 has shape \(3,\) but tensor 0 has shape \(2,\)"):
+    with pytest.raises(
+        ShapeError, match=r"stack: tensor 1 has shape \(3,\) but tensor 0 has shape \(2,\)"
+    ):
         dg.stack([dg.ones(2), dg.ones(3)])
 
 
 def test_reshape_error_names_sizes():
     with pytest.raises(
-        ShapeError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into \(4, -1\)"
+        ShapeError,
+        match=r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into \(4, -1\)",
     ):
         dg.ones(2, 3).reshape(4, -1)
     with pytest.raises(ShapeError, match=r"reshape: .*\(5,\)"):
@@ -54,7 +59,9 @@ def test_reshape_error_names_sizes():
 
 
 def test_dim_out_of_range():
-    with pytest.raises(ShapeError, match=r"sum: dim 2 is out of range for a tensor with 2 dimensions"):
+    with pytest.raises(
+        ShapeError, match=r"sum: dim 2 is out of range for a tensor with 2 dimensions"
+    ):
         dg.ones(2, 3).sum(dim=2)
     with pytest.raises(ShapeError, match=r"cumsum: dim -3"):
         dg.ones(2, 3).cumsum(-3)
@@ -63,26 +70,37 @@ def test_dim_out_of_range():
 
 
 def test_split_pad_gather_einsum_errors():
-    with pytest.raises(ShapeError, match=r"split: sizes \[1, 1\] add up to 2 but dim 0 of shape \(3, 2\) has size 3"):
+    with pytest.raises(
+        ShapeError,
+        match=r"split: sizes \[1, 1\] add up to 2 but dim 0 of shape \(3, 2\) has size 3",
+    ):
         dg.ones(3, 2).split([1, 1])
     with pytest.raises(
-        ValueError, match=r"pad: unknown mode 'mirror'; allowed: constant, reflect, replicate, circular"
+        ValueError,
+        match=r"pad: unknown mode 'mirror'; allowed: constant, reflect, replicate, circular",
     ):
         dg.pad(dg.ones(3), (1, 1), mode="mirror")
-    with pytest.raises(ValueError, match=r"pad: reflect padding \(3, 0\) must be smaller than the size 3"):
+    with pytest.raises(
+        ValueError, match=r"pad: reflect padding \(3, 0\) must be smaller than the size 3"
+    ):
         dg.pad(dg.ones(2, 3), (3, 0), mode="reflect")
     with pytest.raises(ValueError, match=r"pad: pad needs an even length"):
         dg.pad(dg.ones(2, 3), (1, 1, 1))
-    with pytest.raises(ShapeError, match=r"gather: index of shape \(3, 2\) does not fit input of shape \(2, 4\)"):
+    with pytest.raises(
+        ShapeError, match=r"gather: index of shape \(3, 2\) does not fit input of shape \(2, 4\)"
+    ):
         dg.gather(dg.ones(2, 4), 1, dg.zeros(3, 2, dtype="int64"))
     with pytest.raises(DTypeError, match=r"gather: index must be an integer tensor"):
         dg.gather(dg.ones(2, 4), 1, dg.zeros(2, 2))
     with pytest.raises(ShapeError, match=r"einsum: letter 'j' has sizes 3 and 4 in 'ij,jk->ik'"):
         dg.einsum("ij,jk->ik", dg.ones(2, 3), dg.ones(4, 5))
-    with pytest.raises(ValueError, match=r"einsum: equation 'ij,jk->ik' has 2 operand\(s\) but 1 tensor"):
+    with pytest.raises(
+        ValueError, match=r"einsum: equation 'ij,jk->ik' has 2 operand\(s\) but 1 tensor"
+    ):
         dg.einsum("ij,jk->ik", dg.ones(2, 3))
     with pytest.raises(
-        ShapeError, match=r"einsum: operand 'ijk' names 3 dimension\(s\) but the tensor has shape \(2, 3\)"
+        ShapeError,
+        match=r"einsum: operand 'ijk' names 3 dimension\(s\) but the tensor has shape \(2, 3\)",
     ):
         dg.einsum("ijk->i", dg.ones(2, 3))
     with pytest.raises(ValueError, match=r"einsum: output letter 'z'"):
@@ -113,14 +131,26 @@ def test_split_pad_gather_einsum_errors():
             ValueError,
             r"full: dimension 1 of size \(2, -3\) must be a non-negative int \(got -3\)\.",
         ),
-        (lambda: dg.normal(0.0, -1.0, (2,)), ValueError, r"normal: std must be >= 0 \(got -1\.0\)\."),
+        (
+            lambda: dg.normal(0.0, -1.0, (2,)),
+            ValueError,
+            r"normal: std must be >= 0 \(got -1\.0\)\.",
+        ),
         (
             lambda: dg.ones(2, 3).repeat(2, -1),
             ValueError,
             r"repeat: repeat count 1 of \(2, -1\) must be a non-negative int \(got -1\)\.",
         ),
-        (lambda: dg.ones(4).split(0), ValueError, r"split: split_size must be a positive int \(got 0\)\."),
-        (lambda: dg.ones(4).chunk(0), ValueError, r"chunk: chunks must be a positive int \(got 0\)\."),
+        (
+            lambda: dg.ones(4).split(0),
+            ValueError,
+            r"split: split_size must be a positive int \(got 0\)\.",
+        ),
+        (
+            lambda: dg.ones(4).chunk(0),
+            ValueError,
+            r"chunk: chunks must be a positive int \(got 0\)\.",
+        ),
         (
             lambda: dg.ones(4).chunk(2.0),
             TypeError,
@@ -142,14 +172,19 @@ def test_index_and_mask_errors():
     with pytest.raises(DTypeError, match=r"masked_fill: mask must be a bool tensor"):
         dg.ones(3).masked_fill(dg.ones(3), 0.0)
     with pytest.raises(
-        ShapeError, match=r"masked_fill: mask of shape \(2, 3\) does not broadcast to input of shape \(3,\)"
+        ShapeError,
+        match=r"masked_fill: mask of shape \(2, 3\) does not broadcast to input of shape \(3,\)",
     ):
         dg.ones(3).masked_fill(dg.ones(2, 3, dtype="bool"), 0.0)
-    with pytest.raises(ValueError, match=r"one_hot: class index 3 is out of range for num_classes=3"):
+    with pytest.raises(
+        ValueError, match=r"one_hot: class index 3 is out of range for num_classes=3"
+    ):
         dg.one_hot(dg.tensor([0, 3]), 3)
     with pytest.raises(ShapeError, match=r"index_select: index must be 1-D"):
         dg.index_select(dg.ones(3, 2), 0, dg.zeros(2, 2, dtype="int64"))
-    with pytest.raises(ValueError, match=r"norm: p must be a number, inf, -inf or 'fro' \(got 'nuc'\)"):
+    with pytest.raises(
+        ValueError, match=r"norm: p must be a number, inf, -inf or 'fro' \(got 'nuc'\)"
+    ):
         dg.ones(2, 2).norm(p="nuc")
     with pytest.raises(ValueError, match=r"clamp: at least one of min and max"):
         dg.ones(2).clamp()
@@ -162,7 +197,9 @@ def test_inplace_errors():
     with pytest.raises(RuntimeError, match=r"fill_: a leaf tensor that requires grad"):
         w.fill_(0.0)
     counts = dg.zeros(3, dtype="int64")
-    with pytest.raises(DTypeError, match=r"add_: result type float32 cannot be written into a int64 tensor"):
+    with pytest.raises(
+        DTypeError, match=r"add_: result type float32 cannot be written into a int64 tensor"
+    ):
         counts.add_(0.5)
     small = dg.zeros(3)
     with pytest.raises(ShapeError, match=r"__iadd__: result of shape \(2, 3\) cannot be written"):
@@ -238,7 +275,9 @@ def test_integer_promotion_rules():
     assert (i / 2).dtype == dg.float32  # true division of ints gives floats
     np.testing.assert_allclose((i / 2).numpy(), [0.5, 1.0, 1.5])
     assert (i // 2).dtype == dg.int64
-    assert (i + dg.ones(3)).dtype == dg.float32  # int64 tensor + float32 tensor -> float32 (NumPy: float64)
+    assert (
+        i + dg.ones(3)
+    ).dtype == dg.float32  # int64 tensor + float32 tensor -> float32 (NumPy: float64)
     assert (dg.ones(3) * i).dtype == dg.float32
     assert (dg.ones(3) + dg.ones(3, dtype="float64")).dtype == dg.float64
     assert (i + dg.tensor([1, 2, 3], dtype="int32")).dtype == dg.int64

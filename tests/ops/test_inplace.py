@@ -72,7 +72,9 @@ def test_inplace_on_leaf_requiring_grad_is_allowed_under_no_grad():
         w.mul_(2)
         w.zero_()
         w.add_(dg.tensor([1.0, 2.0, 3.0]), alpha=0.1)
-    np.testing.assert_allclose(w.numpy() if not w.requires_grad else w.detach().numpy(), [0.1, 0.2, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(
+        w.numpy() if not w.requires_grad else w.detach().numpy(), [0.1, 0.2, 0.3], rtol=1e-6
+    )
     assert w.requires_grad and w.grad_fn is None
     with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):
         w.mul_(2)
@@ -139,7 +141,9 @@ def test_setitem():
     expected[[2, 2], [0, 3]] = 7.0
     np.testing.assert_array_equal(x.numpy(), expected)
     w = dg.zeros(2, requires_grad=True)
-    with pytest.raises(RuntimeError, match="__setitem__: cannot assign into a tensor that requires grad"):
+    with pytest.raises(
+        RuntimeError, match="__setitem__: cannot assign into a tensor that requires grad"
+    ):
         w[0] = 1.0
     with dg.no_grad():
         w[0] = 1.0
@@ -174,6 +178,7 @@ def test_aliases():
 def test_inplace_op_makes_an_in_place_form_of_any_op():
     from deepgrad.ops.elementwise import relu
     from deepgrad.ops.inplace import inplace_op
+
     relu_ = inplace_op("relu_", relu)
     x = dg.tensor([-1.0, 2.0])
     array = x._data

@@ -80,9 +80,7 @@ def test_clamp_tensor_bounds_matches_torch_with_nan(bounds):
 
     def run(lib, make):
         x, low, high = (make(a) for a in arrays)
-        y = lib.clamp(
-            x, low if bounds != "max" else None, high if bounds != "min" else None
-        )
+        y = lib.clamp(x, low if bounds != "max" else None, high if bounds != "min" else None)
         y.sum().backward()
         return y, x, low, high
 
@@ -115,7 +113,10 @@ def test_clamp_tensor_min_with_number_max():
 def test_logsumexp_over_empty_dims_matches_torch(shape, dim, keepdim):
     xd = dg.zeros(*shape, requires_grad=True)
     xt = torch.zeros(shape, requires_grad=True)
-    yd, yt = dg.logsumexp(xd, dim=dim, keepdim=keepdim), torch.logsumexp(xt, dim=dim, keepdim=keepdim)
+    yd, yt = (
+        dg.logsumexp(xd, dim=dim, keepdim=keepdim),
+        torch.logsumexp(xt, dim=dim, keepdim=keepdim),
+    )
     _same(yd.detach().numpy(), yt.detach().numpy())
     yd.sum().backward()
     yt.sum().backward()
@@ -149,7 +150,9 @@ def test_infinity_norm_over_non_empty_dims_of_an_empty_tensor():
 
 
 # -- linear with a zero feature size ----------------------------------------------------------------
-@pytest.mark.parametrize("x_shape,w_shape", [((2, 3, 0), (5, 0)), ((2, 3, 4), (0, 4)), ((0, 3, 4), (5, 4))])
+@pytest.mark.parametrize(
+    "x_shape,w_shape", [((2, 3, 0), (5, 0)), ((2, 3, 4), (0, 4)), ((0, 3, 4), (5, 4))]
+)
 @pytest.mark.parametrize("bias", [False, True])
 def test_linear_backward_with_zero_sizes_matches_torch(x_shape, w_shape, bias):
     rng = np.random.default_rng(0)

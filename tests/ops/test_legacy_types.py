@@ -8,7 +8,12 @@ import deepgrad as dg
 
 @pytest.mark.parametrize(
     "cls, dtype",
-    [(dg.FloatTensor, "float32"), (dg.DoubleTensor, "float64"), (dg.LongTensor, "int64"), (dg.BoolTensor, "bool")],
+    [
+        (dg.FloatTensor, "float32"),
+        (dg.DoubleTensor, "float64"),
+        (dg.LongTensor, "int64"),
+        (dg.BoolTensor, "bool"),
+    ],
 )
 def test_legacy_types_make_convert_and_check(cls, dtype):
     sized = cls(2, 3)

@@ -45,5 +45,8 @@ def test_linear_mixed_dtypes_fall_back_to_promotion():
 
 
 def test_linear_shape_error_names_both_shapes():
-    with pytest.raises(dg.ShapeError, match=r"linear: input of shape \(2, 3\) does not fit weight of shape \(4, 5\)"):
+    with pytest.raises(
+        dg.ShapeError,
+        match=r"linear: input of shape \(2, 3\) does not fit weight of shape \(4, 5\)",
+    ):
         linear(dg.randn(2, 3), dg.randn(4, 5))

@@ -18,9 +18,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import deepgrad as dg  # noqa: E402
-from deepgrad.autograd import Function, Tensor, grad, gradcheck, gradgradcheck  # noqa: E402
-from op_db import all_specs  # noqa: E402
+from op_db import all_specs
+
+import deepgrad as dg
+from deepgrad.autograd import Function, Tensor, grad, gradcheck, gradgradcheck
 
 SPECS = all_specs()
 FULL_JACOBIAN_MAX = 64  # total input elements up to which gradcheck builds the whole Jacobian
@@ -42,7 +43,12 @@ def _numel(case) -> int:
 
 
 def _gradgrad_selected(spec, c) -> bool:
-    if not spec.twice_differentiable or spec.kind != "float" or _numel(c) > GRADGRAD_MAX or _numel(c) == 0:
+    if (
+        not spec.twice_differentiable
+        or spec.kind != "float"
+        or _numel(c) > GRADGRAD_MAX
+        or _numel(c) == 0
+    ):
         return False
     small = [x for x in spec.cases if 0 < _numel(x) <= GRADGRAD_MAX]
     return any(c is x for x in small[:GRADGRAD_CASES])
@@ -50,7 +56,9 @@ def _gradgrad_selected(spec, c) -> bool:
 
 def _devices():
     # CUDA cases are generated only where CuPy and a GPU are present (no wall of skips elsewhere).
-    return ["cpu"] + ([pytest.param("cuda", marks=pytest.mark.cuda)] if dg.backend.cuda_available() else [])
+    return ["cpu"] + (
+        [pytest.param("cuda", marks=pytest.mark.cuda)] if dg.backend.cuda_available() else []
+    )
 
 
 def _outputs(result) -> list:
@@ -94,16 +102,22 @@ def test_forward_matches_reference(spec, case, dtype, device):
     with np.errstate(all="ignore"):
         expected = _outputs(spec.ref(*[_host(t) for t in tensors], **case.kwargs))
         got = _outputs(spec.op(*tensors, **case.kwargs))
-    assert len(got) == len(expected), f"{spec.name}: {len(got)} outputs, reference has {len(expected)}"
+    assert len(got) == len(expected), (
+        f"{spec.name}: {len(got)} outputs, reference has {len(expected)}"
+    )
     for k, (out, ref) in enumerate(zip(got, expected)):
         ref = np.asarray(ref)
         assert isinstance(out, Tensor), f"{spec.name}: output {k} is a {type(out).__name__}"
         assert out.device.type == device
-        assert out.shape == ref.shape, f"{spec.name}: output {k} shape {out.shape}, reference {ref.shape}"
+        assert out.shape == ref.shape, (
+            f"{spec.name}: output {k} shape {out.shape}, reference {ref.shape}"
+        )
         if ref.dtype.kind == "f" and spec.kind == "float":
             assert out.dtype == np.dtype(dtype), f"{spec.name}: {dtype} input gave {out.dtype}"
         else:
-            assert out.dtype == ref.dtype, f"{spec.name}: output {k} dtype {out.dtype}, reference {ref.dtype}"
+            assert out.dtype == ref.dtype, (
+                f"{spec.name}: output {k} dtype {out.dtype}, reference {ref.dtype}"
+            )
         if ref.dtype.kind in "fc":
             rtol, atol = (spec.rtol32, spec.atol32) if dtype == "float32" else (1e-10, 1e-12)
             np.testing.assert_allclose(_host(out), ref, rtol=rtol, atol=atol, equal_nan=True)
@@ -112,7 +126,9 @@ def test_forward_matches_reference(spec, case, dtype, device):
 
 
 # -- 2. gradients ----------------------------------------------------------------------------
-def directional_check(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-7) -> None:
+def directional_check(
+    fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: float = 1e-7
+) -> None:
     """<u, J v> from backward against (u . f(x + eps v) - u . f(x - eps v)) / (2 eps)."""
     rng = np.random.default_rng(7)
     wanted = [t for t in inputs if t.requires_grad]
@@ -122,7 +138,9 @@ def directional_check(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: f
     pairs = [(o, u) for o, u in zip(outs, us) if o.requires_grad and u is not None]
     analytical = 0.0
     if pairs:
-        grads = grad([o for o, _ in pairs], wanted, [dg.tensor(u) for _, u in pairs], allow_unused=True)
+        grads = grad(
+            [o for o, _ in pairs], wanted, [dg.tensor(u) for _, u in pairs], allow_unused=True
+        )
         analytical = sum(float((_host(g) * v).sum()) for g, v in zip(grads, vs) if g is not None)
 
     def projected(sign: float) -> float:
@@ -135,7 +153,11 @@ def directional_check(fn, inputs, eps: float = 1e-6, rtol: float = 1e-4, atol: f
                 moved.append(t)
         with dg.no_grad():
             results = _outputs(fn(*moved))
-        return sum(float((_host(o).astype(np.float64) * u).sum()) for o, u in zip(results, us) if u is not None)
+        return sum(
+            float((_host(o).astype(np.float64) * u).sum())
+            for o, u in zip(results, us)
+            if u is not None
+        )
 
     numerical = (projected(1.0) - projected(-1.0)) / (2 * eps)
     assert abs(analytical - numerical) <= atol + rtol * abs(numerical), (
@@ -147,7 +169,9 @@ def _call(spec, case):
     return lambda *ts: spec.op(*ts, **case.kwargs)
 
 
-@pytest.mark.parametrize("spec,case", _params(SPECS, lambda s, c: s.differentiable and s.kind == "float"))
+@pytest.mark.parametrize(
+    "spec,case", _params(SPECS, lambda s, c: s.differentiable and s.kind == "float")
+)
 def test_gradcheck(spec, case):
     if "cpu" not in spec.devices:
         pytest.skip(f"{spec.name} needs {spec.devices}")
@@ -171,7 +195,11 @@ def test_gradgradcheck(spec, case):
 # The registry is keyed by module-qualified name; the table names deepgrad's primitives by class
 # name, which test_deepgrad_primitive_names_are_unique keeps unambiguous.
 def _deepgrad_primitives() -> dict[str, type]:
-    return {cls.__name__: cls for cls in Function.registry.values() if cls.__module__.startswith("deepgrad.")}
+    return {
+        cls.__name__: cls
+        for cls in Function.registry.values()
+        if cls.__module__.startswith("deepgrad.")
+    }
 
 
 class _Recorder:
@@ -212,7 +240,9 @@ def test_covers_are_exercised(spec):
                 if second and spec.twice_differentiable:
                     grad([g.sum() for g in second], wanted, allow_unused=True)
     missing = sorted(set(spec.covers) - seen)
-    assert not missing, f"{spec.name}: claims to cover {missing}, which never ran (ran: {sorted(seen)})"
+    assert not missing, (
+        f"{spec.name}: claims to cover {missing}, which never ran (ran: {sorted(seen)})"
+    )
 
 
 def _import_primitive_modules() -> None:
@@ -224,7 +254,9 @@ def _import_primitive_modules() -> None:
 
 def test_every_registered_primitive_has_an_entry():
     _import_primitive_modules()
-    registered = {name for name, cls in _deepgrad_primitives().items() if cls.forward is not Function.forward}
+    registered = {
+        name for name, cls in _deepgrad_primitives().items() if cls.forward is not Function.forward
+    }
     covered = set().union(*(spec.covers for spec in SPECS))
     missing = sorted(registered - covered)
     assert not missing, (
@@ -235,9 +267,13 @@ def test_every_registered_primitive_has_an_entry():
 
 def test_deepgrad_primitive_names_are_unique():
     _import_primitive_modules()
-    names = [cls.__name__ for cls in Function.registry.values() if cls.__module__.startswith("deepgrad.")]
+    names = [
+        cls.__name__ for cls in Function.registry.values() if cls.__module__.startswith("deepgrad.")
+    ]
     duplicated = sorted({n for n in names if names.count(n) > 1})
-    assert not duplicated, f"two deepgrad primitives share a class name (the op table cannot tell them apart): {duplicated}"
+    assert not duplicated, (
+        f"two deepgrad primitives share a class name (the op table cannot tell them apart): {duplicated}"
+    )
 
 
 def test_entry_names_are_unique_and_cases_nonempty():

@@ -93,12 +93,19 @@ def test_norm_gradient_at_zero_is_zero():
 def test_pad(mode, pad):
     # PyTorch's non-constant modes pad (N, C, W) by 2 numbers and (N, C, H, W) by 4.
     x = RNG.standard_normal((2, 3, 5) if len(pad) == 2 else (2, 3, 4, 5))
-    assert_parity(lambda lib, t: (dg.pad if lib is dg else torch.nn.functional.pad)(t, pad, mode=mode), x)
+    assert_parity(
+        lambda lib, t: (dg.pad if lib is dg else torch.nn.functional.pad)(t, pad, mode=mode), x
+    )
 
 
 def test_pad_constant_value_and_negative():
     x = RNG.standard_normal((3, 4))
-    assert_parity(lambda lib, t: (dg.pad if lib is dg else torch.nn.functional.pad)(t, (2, -1, -1, 1), value=1.5), x)
+    assert_parity(
+        lambda lib, t: (dg.pad if lib is dg else torch.nn.functional.pad)(
+            t, (2, -1, -1, 1), value=1.5
+        ),
+        x,
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,7 +213,9 @@ def test_gather_scatter_add_index_select_with_repeats():
         return t.index_select(0, (dg.tensor if lib is dg else torch.tensor)(np.array([2, 0, 2, 2])))
 
     def take(lib, t):
-        return lib.take_along_dim(t, (dg.tensor if lib is dg else torch.tensor)(np.array([[1], [0], [3]])), dim=1)
+        return lib.take_along_dim(
+            t, (dg.tensor if lib is dg else torch.tensor)(np.array([[1], [0], [3]])), dim=1
+        )
 
     assert_parity(gather, x)
     assert_parity(scatter_add, x, src)
@@ -220,12 +229,18 @@ def test_one_hot():
     want = torch.nn.functional.one_hot(torch.tensor(labels), 5).numpy()
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(
-        dg.one_hot(dg.tensor(labels)).numpy(), torch.nn.functional.one_hot(torch.tensor(labels)).numpy()
+        dg.one_hot(dg.tensor(labels)).numpy(),
+        torch.nn.functional.one_hot(torch.tensor(labels)).numpy(),
     )
 
 
 def test_matmul_batched_broadcast_gradients():
-    for sa, sb in [((2, 1, 3, 4), (5, 4, 2)), ((4,), (2, 4, 3)), ((2, 3, 4), (4,)), ((3, 4), (2, 4, 5))]:
+    for sa, sb in [
+        ((2, 1, 3, 4), (5, 4, 2)),
+        ((4,), (2, 4, 3)),
+        ((2, 3, 4), (4,)),
+        ((3, 4), (2, 4, 5)),
+    ]:
         assert_parity(lambda lib, a, b: a @ b, RNG.standard_normal(sa), RNG.standard_normal(sb))
 
 
@@ -269,7 +284,12 @@ def _long(lib, array):
         lambda lib, t: t.masked_scatter(t > 0, t.flip(0) * 2),
         lambda lib, t: t.t().contiguous().view(-1),
         lambda lib, t: t.view(2, 6).view_as(t),
-        lambda lib, t: t.new_zeros(2, 3) + t.new_ones((2, 3)) + t.new_full((2, 3), 2.5) + t.new_tensor([1.0, 2.0, 3.0]) * t[:2, :3],
+        lambda lib, t: (
+            t.new_zeros(2, 3)
+            + t.new_ones((2, 3))
+            + t.new_full((2, 3), 2.5)
+            + t.new_tensor([1.0, 2.0, 3.0]) * t[:2, :3]
+        ),
     ],
 )
 def test_surface_ops(fn):
@@ -293,7 +313,11 @@ def test_cumprod_gradient_with_zeros():
 
 
 def test_baddbmm():
-    c, a, b = RNG.standard_normal((2, 3, 4)), RNG.standard_normal((2, 3, 5)), RNG.standard_normal((2, 5, 4))
+    c, a, b = (
+        RNG.standard_normal((2, 3, 4)),
+        RNG.standard_normal((2, 3, 5)),
+        RNG.standard_normal((2, 5, 4)),
+    )
     assert_parity(lambda lib, c, a, b: lib.baddbmm(c, a, b, beta=0.5, alpha=-2.0), c, a, b)
     assert_parity(lambda lib, c, a, b: c.baddbmm(a, b), c, a, b)
 
@@ -349,6 +373,19 @@ def test_format_of_0d_tensors_and_refusal_otherwise():
 
 
 def test_dtype_names_match_torch():
-    for name in ("float", "double", "half", "long", "int", "short", "bool", "float16", "uint8", "int8"):
-        assert str(getattr(dg, name)) == str(getattr(torch, name)).replace("torch.", "").replace("bool", "bool")
+    for name in (
+        "float",
+        "double",
+        "half",
+        "long",
+        "int",
+        "short",
+        "bool",
+        "float16",
+        "uint8",
+        "int8",
+    ):
+        assert str(getattr(dg, name)) == str(getattr(torch, name)).replace("torch.", "").replace(
+            "bool", "bool"
+        )
     assert dg.tensor([1]).int().dtype == dg.int32

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-import deepgrad as dg  # noqa: E402
-from deepgrad import ShapeError  # noqa: E402
+import deepgrad as dg
+from deepgrad import ShapeError
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
 shapes = st.lists(st.integers(0, 4), min_size=0, max_size=4).map(tuple)
@@ -51,7 +51,9 @@ def test_broadcast_shape_and_gradient_shapes(pair):
     assert a.grad.shape == sa and b.grad.shape == sb
     expected_b = np.broadcast_to(_arange(sa), y.shape)
     lead = len(y.shape) - len(sb)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(sb) if n == 1 and y.shape[lead + i] != 1)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(sb) if n == 1 and y.shape[lead + i] != 1
+    )
     np.testing.assert_allclose(b.grad.numpy(), expected_b.sum(axis=axes, keepdims=True).reshape(sb))
 
 
@@ -73,7 +75,11 @@ def shape_and_dims(draw, nonempty=False):
     ndim = len(shape)
     if ndim == 0:
         return shape, None
-    dims = draw(st.one_of(st.none(), st.integers(-ndim, ndim - 1), st.sets(st.integers(0, ndim - 1)).map(tuple)))
+    dims = draw(
+        st.one_of(
+            st.none(), st.integers(-ndim, ndim - 1), st.sets(st.integers(0, ndim - 1)).map(tuple)
+        )
+    )
     return shape, dims
 
 
@@ -98,7 +104,9 @@ def test_sum_and_mean_shapes(sd, keepdim):
     s = x.sum(dim=dims, keepdim=keepdim)
     assert s.shape == _expected_shape(shape, dims, keepdim)
     np_dims = dims if dims is None or isinstance(dims, int) else tuple(dims)
-    np.testing.assert_allclose(s.detach().numpy(), _arange(shape).sum(axis=np_dims, keepdims=keepdim))
+    np.testing.assert_allclose(
+        s.detach().numpy(), _arange(shape).sum(axis=np_dims, keepdims=keepdim)
+    )
     s.sum().backward()
     assert x.grad.shape == shape
     np.testing.assert_array_equal(x.grad.numpy(), np.ones(shape))
@@ -204,7 +212,9 @@ def test_split_cat_and_unbind_stack_round_trips(shape, data):
     np.testing.assert_array_equal(dg.cat(pieces, dim).detach().numpy(), x.detach().numpy())
     chunks = data.draw(st.integers(1, 5))
     assert len(x.chunk(chunks, dim)) <= chunks
-    np.testing.assert_array_equal(dg.cat(x.chunk(chunks, dim), dim).detach().numpy(), x.detach().numpy())
+    np.testing.assert_array_equal(
+        dg.cat(x.chunk(chunks, dim), dim).detach().numpy(), x.detach().numpy()
+    )
     parts = x.unbind(dim)
     restacked = dg.stack(parts, dim)
     np.testing.assert_array_equal(restacked.detach().numpy(), x.detach().numpy())
@@ -216,7 +226,9 @@ def test_split_cat_and_unbind_stack_round_trips(shape, data):
 @given(nonempty_shapes.filter(lambda s: 1 <= len(s) <= 3), st.data())
 def test_repeat_tile_expand_match_numpy(shape, data):
     x = dg.tensor(_arange(shape))
-    reps = tuple(data.draw(st.lists(st.integers(0, 3), min_size=len(shape), max_size=len(shape) + 1)))
+    reps = tuple(
+        data.draw(st.lists(st.integers(0, 3), min_size=len(shape), max_size=len(shape) + 1))
+    )
     np.testing.assert_array_equal(x.repeat(*reps).numpy(), np.tile(x.numpy(), reps))
     np.testing.assert_array_equal(x.tile(reps[1:]).numpy(), np.tile(x.numpy(), reps[1:]))
     target = tuple(data.draw(st.integers(1, 3)) if n == 1 else n for n in shape)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def sgd(p, g, s, t, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False):
+def sgd(
+    p, g, s, t, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False
+):
     d = (-g if maximize else g) + weight_decay * p
     if momentum:
         s["v"] = d.copy() if t == 1 else momentum * s["v"] + (1 - dampening) * d
@@ -20,7 +22,16 @@ def sgd(p, g, s, t, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=
 
 
 def adagrad(
-    p, g, s, t, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False
+    p,
+    g,
+    s,
+    t,
+    lr=1e-2,
+    lr_decay=0.0,
+    weight_decay=0.0,
+    initial_accumulator_value=0.0,
+    eps=1e-10,
+    maximize=False,
 ):
     d = (-g if maximize else g) + weight_decay * p
     s["G"] = s.get("G", np.full_like(p, initial_accumulator_value)) + d**2
@@ -28,7 +39,19 @@ def adagrad(
     return p - rate * d / (np.sqrt(s["G"]) + eps)
 
 
-def rmsprop(p, g, s, t, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False):
+def rmsprop(
+    p,
+    g,
+    s,
+    t,
+    lr=1e-2,
+    alpha=0.99,
+    eps=1e-8,
+    weight_decay=0.0,
+    momentum=0.0,
+    centered=False,
+    maximize=False,
+):
     d = (-g if maximize else g) + weight_decay * p
     s["E2"] = alpha * s.get("E2", 0.0) + (1 - alpha) * d**2
     if centered:
@@ -43,7 +66,17 @@ def rmsprop(p, g, s, t, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentu
 
 
 def adam(
-    p, g, s, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False, decoupled=False
+    p,
+    g,
+    s,
+    t,
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    amsgrad=False,
+    maximize=False,
+    decoupled=False,
 ):
     b1, b2 = betas
     d = -g if maximize else g
@@ -62,7 +95,18 @@ def adam(
     return p - lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
-def adamw(p, g, s, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, maximize=False):
+def adamw(
+    p,
+    g,
+    s,
+    t,
+    lr=1e-3,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=1e-2,
+    amsgrad=False,
+    maximize=False,
+):
     return adam(p, g, s, t, lr, betas, eps, weight_decay, amsgrad, maximize, decoupled=True)
 
 

@@ -29,8 +29,13 @@ def mse(output, target):
 def _regression(seed=0, n=256, batch_size=64):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 8)).astype(np.float32)
-    y = x @ rng.standard_normal((8, 1)).astype(np.float32) + 0.1 * rng.standard_normal((n, 1)).astype(np.float32)
-    batches = [(dg.tensor(x[i : i + batch_size]), dg.tensor(y[i : i + batch_size])) for i in range(0, n, batch_size)]
+    y = x @ rng.standard_normal((8, 1)).astype(np.float32) + 0.1 * rng.standard_normal(
+        (n, 1)
+    ).astype(np.float32)
+    batches = [
+        (dg.tensor(x[i : i + batch_size]), dg.tensor(y[i : i + batch_size]))
+        for i in range(0, n, batch_size)
+    ]
     return dg.tensor(x), dg.tensor(y), batches
 
 
@@ -87,7 +92,10 @@ def test_restores_model_and_optimizer_exactly_and_training_continues_identically
     assert len(result.lrs) > 10
     _assert_same(before, _arrays(model, opt))
     assert model.hidden.weight is weight and model.hidden.weight._data is weight_array
-    assert opt.param_groups[0]["params"][0] is weight and opt.state[weight]["momentum_buffer"] is not None
+    assert (
+        opt.param_groups[0]["params"][0] is weight
+        and opt.state[weight]["momentum_buffer"] is not None
+    )
     _train(model, opt, batches, 4)
     _train(twin, twin_opt, batches, 4)
     for (name, a), b in zip(model.state_dict().items(), twin.state_dict().values()):
@@ -121,7 +129,10 @@ def test_rates_grow_exponentially_and_the_test_stops_on_divergence():
     expected = [1e-6 * 1e8 ** (i / 79) for i in range(len(result.lrs))]
     np.testing.assert_allclose(result.lrs, expected, rtol=1e-12)
     assert result.losses[-1] > 4.0 * result.best_loss
-    assert all(loss <= 4.0 * best for loss, best in zip(result.losses[:-1], np.minimum.accumulate(result.losses)))
+    assert all(
+        loss <= 4.0 * best
+        for loss, best in zip(result.losses[:-1], np.minimum.accumulate(result.losses))
+    )
     # the smoothed loss is the bias-corrected average of the raw ones
     average, smoothed = 0.0, []
     for i, raw in enumerate(result.raw_losses):
@@ -141,7 +152,9 @@ def test_stops_when_the_loss_becomes_nan():
         return loss * float("nan") if len(calls) > 12 else loss
 
     result = find_lr(model, loss_that_breaks, opt, batches, num_steps=50)
-    assert result.diverged and len(result.lrs) == 12 and all(math.isfinite(v) for v in result.losses)
+    assert (
+        result.diverged and len(result.lrs) == 12 and all(math.isfinite(v) for v in result.losses)
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -160,14 +173,18 @@ def test_suggestion_trains_and_a_hundred_times_more_diverges(seed, cls, options)
     start = mse(_model_and_optimizer(lr=0.0)[0](x), y).item()  # the same initial weights
     assert final_loss(suggestion) < 0.3 * start
     too_big = final_loss(100 * suggestion)
-    assert not too_big < start, f"lr={100 * suggestion:.3g} should diverge (loss {too_big} vs {start} at the start)"
+    assert not too_big < start, (
+        f"lr={100 * suggestion:.3g} should diverge (loss {too_big} vs {start} at the start)"
+    )
 
 
 def test_callable_model_without_state_dict_and_a_cycled_loader():
     rng = np.random.default_rng(3)
     w = dg.tensor(rng.standard_normal((4, 1)).astype(np.float32), requires_grad=True)
     b = dg.zeros(1, requires_grad=True)
-    batches = [(dg.tensor(rng.standard_normal((8, 4)).astype(np.float32)), dg.ones(8, 1)) for _ in range(3)]
+    batches = [
+        (dg.tensor(rng.standard_normal((8, 4)).astype(np.float32)), dg.ones(8, 1)) for _ in range(3)
+    ]
     served = []
 
     class Loader:
@@ -177,8 +194,12 @@ def test_callable_model_without_state_dict_and_a_cycled_loader():
 
     opt = SGD([w, b], lr=0.1)
     w_before, b_before = w.detach().numpy().copy(), b.detach().numpy().copy()
-    result = find_lr(lambda inputs: inputs @ w + b, mse, opt, Loader(), start_lr=1e-5, end_lr=1e-2, num_steps=10)
-    assert len(result.lrs) == 10 and not result.diverged and len(served) == 4  # 3 + 3 + 3 + 1 batches
+    result = find_lr(
+        lambda inputs: inputs @ w + b, mse, opt, Loader(), start_lr=1e-5, end_lr=1e-2, num_steps=10
+    )
+    assert (
+        len(result.lrs) == 10 and not result.diverged and len(served) == 4
+    )  # 3 + 3 + 3 + 1 batches
     np.testing.assert_array_equal(w.detach().numpy(), w_before)
     np.testing.assert_array_equal(b.detach().numpy(), b_before)
     assert w.grad is None and opt.param_groups[0]["lr"] == 0.1 and opt.state == {}
@@ -187,13 +208,22 @@ def test_callable_model_without_state_dict_and_a_cycled_loader():
 def test_suggest_finds_the_steepest_descent_of_a_known_curve():
     lrs = list(np.logspace(-6, 0, 61))
     losses = [2.0 - math.tanh(2 * (math.log10(lr) + 3)) for lr in lrs]  # steepest at lr = 1e-3
-    result = LRFinderResult(lrs=lrs, losses=losses, raw_losses=losses, diverged=False, best_loss=min(losses))
+    result = LRFinderResult(
+        lrs=lrs, losses=losses, raw_losses=losses, diverged=False, best_loss=min(losses)
+    )
     assert result.suggestion == pytest.approx(1e-3, rel=1e-9)
-    assert result.suggest(skip_start=40) == pytest.approx(lrs[40 + 0], rel=1e-9)  # past the drop: the first point left
+    assert result.suggest(skip_start=40) == pytest.approx(
+        lrs[40 + 0], rel=1e-9
+    )  # past the drop: the first point left
     # 4 points: the end point is skipped and the slopes need a neighbour on each side -> 2 left
-    short = LRFinderResult(lrs=lrs[:4], losses=losses[:4], raw_losses=losses[:4], diverged=True, best_loss=1.0)
+    short = LRFinderResult(
+        lrs=lrs[:4], losses=losses[:4], raw_losses=losses[:4], diverged=True, best_loss=1.0
+    )
     assert short.suggestion is None
-    with pytest.raises(ValueError, match=r"LRFinderResult.suggest: skip_start must be a non-negative int \(got -1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"LRFinderResult.suggest: skip_start must be a non-negative int \(got -1\)",
+    ):
         result.suggest(skip_start=-1)
     with pytest.raises(ValueError, match=r"skip_end must be a non-negative int \(got -2\)"):
         result.suggest(skip_end=-2)
@@ -206,7 +236,9 @@ def test_plot_marks_the_suggestion():
 
     lrs = list(np.logspace(-6, 0, 61))
     losses = [2.0 - math.tanh(2 * (math.log10(lr) + 3)) for lr in lrs]
-    result = LRFinderResult(lrs=lrs, losses=losses, raw_losses=losses, diverged=False, best_loss=min(losses))
+    result = LRFinderResult(
+        lrs=lrs, losses=losses, raw_losses=losses, diverged=False, best_loss=min(losses)
+    )
     ax = result.plot()
     labels = [line.get_label() for line in ax.get_lines()]
     assert ax.get_xscale() == "log" and "smoothed loss" in labels and "batch loss" in labels

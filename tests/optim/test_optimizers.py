@@ -77,7 +77,9 @@ def test_steps_match_the_update_formula(name, options):
         for param, g in zip(params, grads):
             param.grad = dg.tensor(g)
         opt.step()
-        expected = [REFERENCES[name](p, g, s, t, **options) for p, g, s in zip(expected, grads, states)]
+        expected = [
+            REFERENCES[name](p, g, s, t, **options) for p, g, s in zip(expected, grads, states)
+        ]
         for param, want in zip(params, expected):
             np.testing.assert_allclose(param.detach().numpy(), want, rtol=1e-12, atol=1e-14)
 
@@ -114,7 +116,11 @@ def test_ten_steps_match_torch(name, options):
         opt.step()
     for key in init:
         np.testing.assert_allclose(
-            ours[key].detach().numpy(), theirs[key].detach().numpy(), rtol=1e-5, atol=1e-6, err_msg=key
+            ours[key].detach().numpy(),
+            theirs[key].detach().numpy(),
+            rtol=1e-5,
+            atol=1e-6,
+            err_msg=key,
         )
 
 
@@ -169,7 +175,9 @@ def test_converges_on_an_ill_conditioned_quadratic(name, options, steps):
     assert needed is not None, f"{name}{options} did not reach |x| < 1e-4 within {steps} steps"
 
 
-@pytest.mark.parametrize("name,options,steps", ROSENBROCK, ids=[f"{n}-{o}" for n, o, _ in ROSENBROCK])
+@pytest.mark.parametrize(
+    "name,options,steps", ROSENBROCK, ids=[f"{n}-{o}" for n, o, _ in ROSENBROCK]
+)
 def test_converges_on_rosenbrock(name, options, steps):
     # f(a, b) = (1 - a)² + 100·(b - a²)², minimum at (1, 1), from (-1.5, 2) around the curved valley.
     def gradient(x):
@@ -207,7 +215,9 @@ def test_updates_in_place_without_temporaries(name, options):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 100_000, f"a step allocated {peak} bytes; the parameter is 1 MB, updates must reuse buffers"
+    assert peak < 100_000, (
+        f"a step allocated {peak} bytes; the parameter is 1 MB, updates must reuse buffers"
+    )
     assert param._data is array and param.dtype == dg.float32
     assert param._version == version + 1
     assert all(opt.state[param][k]._data is v for k, v in state_arrays.items())
@@ -247,7 +257,11 @@ def test_state_dict_round_trip_continues_bit_exactly(name, options):
 
 
 def test_state_dict_refers_to_params_by_index_and_survives_save_load(tmp_path):
-    w, b, extra = dg.ones(2, 2, requires_grad=True), dg.ones(2, requires_grad=True), dg.ones(3, requires_grad=True)
+    w, b, extra = (
+        dg.ones(2, 2, requires_grad=True),
+        dg.ones(2, requires_grad=True),
+        dg.ones(3, requires_grad=True),
+    )
     opt = Adam([{"params": [w, b]}, {"params": [extra], "lr": 0.1}], lr=0.01)
     for p in (w, b, extra):
         p.grad = dg.ones(*p.shape)
@@ -261,7 +275,9 @@ def test_state_dict_refers_to_params_by_index_and_survives_save_load(tmp_path):
         pytest.skip("deepgrad.save is not available yet")
     dg.save(sd, tmp_path / "opt.safetensors")
     loaded = dg.load(tmp_path / "opt.safetensors")
-    w2, b2, extra2 = (dg.tensor(p.detach().numpy().copy(), requires_grad=True) for p in (w, b, extra))
+    w2, b2, extra2 = (
+        dg.tensor(p.detach().numpy().copy(), requires_grad=True) for p in (w, b, extra)
+    )
     opt2 = Adam([{"params": [w2, b2]}, {"params": [extra2]}], lr=0.5)
     opt2.load_state_dict(loaded)
     assert opt2.param_groups[1]["lr"] == 0.1
@@ -279,7 +295,9 @@ def test_load_state_dict_casts_state_to_the_parameter_dtype_and_copies():
     p.grad = dg.ones(3)
     opt.step()
     sd = copy.deepcopy(opt.state_dict())
-    sd["state"][0]["exp_avg"] = dg.tensor(sd["state"][0]["exp_avg"].detach().numpy(), dtype=dg.float64)
+    sd["state"][0]["exp_avg"] = dg.tensor(
+        sd["state"][0]["exp_avg"].detach().numpy(), dtype=dg.float64
+    )
     q = dg.ones(3, requires_grad=True)
     opt2 = Adam([q], lr=0.1)
     opt2.load_state_dict(sd)
@@ -296,12 +314,15 @@ def test_load_state_dict_errors():
     opt.step()
     sd = opt.state_dict()
     with pytest.raises(
-        ValueError, match=r"SGD.load_state_dict: group sizes differ \(state dict \[2\], optimizer \[1\]\)"
+        ValueError,
+        match=r"SGD.load_state_dict: group sizes differ \(state dict \[2\], optimizer \[1\]\)",
     ):
         SGD([a], lr=0.1).load_state_dict(sd)
     with pytest.raises(ValueError, match="2 parameter group.* this optimizer has 1"):
         SGD([a, b], lr=0.1).load_state_dict({"state": {}, "param_groups": sd["param_groups"] * 2})
-    with pytest.raises(ValueError, match=r"state 'momentum_buffer' of parameter 0 has shape \(2,\).*shape \(3,\)"):
+    with pytest.raises(
+        ValueError, match=r"state 'momentum_buffer' of parameter 0 has shape \(2,\).*shape \(3,\)"
+    ):
         SGD([b, a], lr=0.1).load_state_dict(sd)
     with pytest.raises(ValueError, match="expected a dict with 'state' and 'param_groups'"):
         SGD([a, b], lr=0.1).load_state_dict({"lr": 0.1})
@@ -315,7 +336,9 @@ def test_per_group_options_and_defaults():
         slow.grad, fast.grad = dg.ones(2), dg.ones(2)
         opt.step()
     np.testing.assert_allclose(slow.detach().numpy(), [-0.02, -0.02], rtol=1e-6)
-    np.testing.assert_allclose(fast.detach().numpy(), [-0.1 - 0.15, -0.1 - 0.15], rtol=1e-6)  # buffer 1, then 1.5
+    np.testing.assert_allclose(
+        fast.detach().numpy(), [-0.1 - 0.15, -0.1 - 0.15], rtol=1e-6
+    )  # buffer 1, then 1.5
 
 
 def test_add_param_group_and_its_checks():
@@ -325,7 +348,9 @@ def test_add_param_group_and_its_checks():
     assert opt.param_groups[1]["betas"] == (0.5, 0.9) and opt.param_groups[1]["lr"] == 0.1
     with pytest.raises(ValueError, match="a parameter appears twice"):
         opt.add_param_group({"params": [a]})
-    with pytest.raises(ValueError, match=r"Adam: unknown option\(s\) \['momentum'\].*allowed: \['amsgrad'"):
+    with pytest.raises(
+        ValueError, match=r"Adam: unknown option\(s\) \['momentum'\].*allowed: \['amsgrad'"
+    ):
         opt.add_param_group({"params": [dg.zeros(1, requires_grad=True)], "momentum": 0.9})
     with pytest.raises(ValueError, match=r"Adam: betas\[1\] must be in \[0, 1\) \(got 1.0\)"):
         opt.add_param_group({"params": [dg.zeros(1, requires_grad=True)], "betas": (0.9, 1.0)})
@@ -338,26 +363,62 @@ def test_add_param_group_and_its_checks():
 @pytest.mark.parametrize(
     "build,error,message",
     [
-        (lambda p: Adam([p], betas=(1.2, 0.999)), ValueError, r"Adam: betas\[0\] must be in \[0, 1\) \(got 1.2\)"),
+        (
+            lambda p: Adam([p], betas=(1.2, 0.999)),
+            ValueError,
+            r"Adam: betas\[0\] must be in \[0, 1\) \(got 1.2\)",
+        ),
         (lambda p: Adam([p], lr=-1e-3), ValueError, r"Adam: lr must be >= 0 \(got -0.001\)"),
         (lambda p: Adam([p], betas=0.9), ValueError, r"Adam: betas must be a pair"),
         (lambda p: AdamW([p], weight_decay=-0.1), ValueError, r"AdamW: weight_decay must be >= 0"),
-        (lambda p: SGD([p], lr=0.1, nesterov=True), ValueError, r"SGD: nesterov=True needs momentum > 0"),
-        (lambda p: SGD([p], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError, "dampening = 0"),
+        (
+            lambda p: SGD([p], lr=0.1, nesterov=True),
+            ValueError,
+            r"SGD: nesterov=True needs momentum > 0",
+        ),
+        (
+            lambda p: SGD([p], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True),
+            ValueError,
+            "dampening = 0",
+        ),
         (lambda p: SGD([p], lr="0.1"), TypeError, r"SGD: lr must be a number \(got str '0.1'\)"),
         (lambda p: SGD([p], lr=0.1, nesterov=1), TypeError, r"SGD: nesterov must be True or False"),
         (lambda p: Adagrad([p], eps=-1.0), ValueError, r"Adagrad: eps must be >= 0"),
-        (lambda p: Adagrad([p], initial_accumulator_value=-0.1), ValueError, "initial_accumulator_value must be >= 0"),
+        (
+            lambda p: Adagrad([p], initial_accumulator_value=-0.1),
+            ValueError,
+            "initial_accumulator_value must be >= 0",
+        ),
         (lambda p: RMSprop([p], alpha=-0.5), ValueError, r"RMSprop: alpha must be >= 0"),
         (lambda p: RMSprop([p], momentum=-0.5), ValueError, r"RMSprop: momentum must be >= 0"),
-        (lambda p: Adamax([p], betas=(0.9, -0.1)), ValueError, r"Adamax: betas\[1\] must be in \[0, 1\)"),
-        (lambda p: NAdam([p], momentum_decay=-1.0), ValueError, r"NAdam: momentum_decay must be >= 0"),
-        (lambda p: SGD(p, lr=0.1), TypeError, r"SGD: params must be an iterable .*got a single Tensor"),
+        (
+            lambda p: Adamax([p], betas=(0.9, -0.1)),
+            ValueError,
+            r"Adamax: betas\[1\] must be in \[0, 1\)",
+        ),
+        (
+            lambda p: NAdam([p], momentum_decay=-1.0),
+            ValueError,
+            r"NAdam: momentum_decay must be >= 0",
+        ),
+        (
+            lambda p: SGD(p, lr=0.1),
+            TypeError,
+            r"SGD: params must be an iterable .*got a single Tensor",
+        ),
         (lambda p: SGD([], lr=0.1), ValueError, r"SGD: got an empty parameter list"),
-        (lambda p: SGD({p}, lr=0.1), TypeError, r"SGD: params must be an ordered sequence \(got a set"),
+        (
+            lambda p: SGD({p}, lr=0.1),
+            TypeError,
+            r"SGD: params must be an ordered sequence \(got a set",
+        ),
         (lambda p: SGD([{"params": {p}}], lr=0.1), TypeError, r"ordered sequence \(got a set"),
         (lambda p: SGD([p * 2], lr=0.1), ValueError, r"SGD: can't optimize a non-leaf tensor"),
-        (lambda p: SGD([p, 3.0], lr=0.1), TypeError, r"SGD: params must be Tensors \(got float at position 1\)"),
+        (
+            lambda p: SGD([p, 3.0], lr=0.1),
+            TypeError,
+            r"SGD: params must be Tensors \(got float at position 1\)",
+        ),
         (lambda p: SGD([dg.tensor([1, 2])], lr=0.1), TypeError, r"only floating-point tensors"),
         (lambda p: SGD({"params": [p]}, lr=0.1), TypeError, r"got a dict"),
     ],
@@ -375,10 +436,21 @@ def test_default_options_are_the_documented_ones():
     )
     assert AdamW([p]).defaults["weight_decay"] == 1e-2 and isinstance(AdamW([p]), Adam)
     assert Adagrad([p]).defaults == dict(
-        lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False
+        lr=1e-2,
+        lr_decay=0.0,
+        weight_decay=0.0,
+        initial_accumulator_value=0.0,
+        eps=1e-10,
+        maximize=False,
     )
     assert RMSprop([p]).defaults == dict(
-        lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False
+        lr=1e-2,
+        alpha=0.99,
+        eps=1e-8,
+        weight_decay=0.0,
+        momentum=0.0,
+        centered=False,
+        maximize=False,
     )
     assert Adamax([p]).defaults["lr"] == 2e-3
     assert NAdam([p]).defaults["momentum_decay"] == 4e-3 and NAdam([p]).defaults["lr"] == 2e-3
@@ -390,10 +462,14 @@ def test_step_rejects_a_gradient_of_the_wrong_shape_or_dtype():
     a, b = dg.zeros(2, requires_grad=True), dg.zeros(3, requires_grad=True)
     opt = SGD([a, b], lr=0.1)
     b.grad = dg.ones(1)
-    with pytest.raises(dg.ShapeError, match=r"SGD.step: parameter 1 has shape \(3,\) but its grad has shape \(1,\)"):
+    with pytest.raises(
+        dg.ShapeError, match=r"SGD.step: parameter 1 has shape \(3,\) but its grad has shape \(1,\)"
+    ):
         opt.step()
     b.grad = dg.ones(3, dtype=dg.float64)
-    with pytest.raises(dg.DTypeError, match="SGD.step: parameter 1 is float32 but its grad is float64"):
+    with pytest.raises(
+        dg.DTypeError, match="SGD.step: parameter 1 is float32 but its grad is float64"
+    ):
         opt.step()
 
 

@@ -58,7 +58,9 @@ def run_epochs(callback, trainer, values, key="val_loss", stop_on_request=True):
         ran = epoch
         if stop_on_request and trainer.stop_reason is not None:
             break
-    callback.on_fit_end(trainer, {"status": "stopped", "stop_reason": trainer.stop_reason, "epochs_run": ran})
+    callback.on_fit_end(
+        trainer, {"status": "stopped", "stop_reason": trainer.stop_reason, "epochs_run": ran}
+    )
     return ran
 
 
@@ -89,7 +91,9 @@ def test_early_stopping_restores_best_when_last_epoch_is_reached():
 
 def test_early_stopping_restore_can_be_turned_off():
     trainer = FakeTrainer()
-    run_epochs(EarlyStopping(patience=10, restore_best_weights=False), trainer, [0.9, 0.3, 0.5, 0.6])
+    run_epochs(
+        EarlyStopping(patience=10, restore_best_weights=False), trainer, [0.9, 0.3, 0.5, 0.6]
+    )
     assert weights_value(trainer) == 4.0
 
 
@@ -139,7 +143,9 @@ def test_unknown_monitor_lists_available_keys():
     trainer = FakeTrainer()
     stopper = EarlyStopping(monitor="val_acc")
     stopper.on_fit_start(trainer, {})
-    with pytest.raises(ValueError, match=r"monitor 'val_acc' is not in the logs.*available: loss, val_loss"):
+    with pytest.raises(
+        ValueError, match=r"monitor 'val_acc' is not in the logs.*available: loss, val_loss"
+    ):
         stopper.on_epoch_end(trainer, {"epoch": 1, "loss": 0.5, "val_loss": 0.4})
     with pytest.raises(ValueError, match="need a val_loader"):
         EarlyStopping().on_epoch_end(trainer, {"epoch": 1, "loss": 0.5})
@@ -158,14 +164,21 @@ def test_model_checkpoint_best_only_and_last(tmp_path):
 def test_model_checkpoint_every_epoch_with_template(tmp_path):
     trainer = FakeTrainer()
     cb = ModelCheckpoint(
-        tmp_path / "ck-{epoch:02d}-{val_loss:.1f}.safetensors", save_best_only=False, weights_only=True
+        tmp_path / "ck-{epoch:02d}-{val_loss:.1f}.safetensors",
+        save_best_only=False,
+        weights_only=True,
     )
     run_epochs(cb, trainer, [1.0, 2.0])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck-01-1.0.safetensors", "ck-02-2.0.safetensors"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ck-01-1.0.safetensors",
+        "ck-02-2.0.safetensors",
+    ]
     weights = dg.load(tmp_path / "ck-02-2.0.safetensors")
     np.testing.assert_array_equal(weights["weight"].numpy(), np.full((1, 2), 2.0, np.float32))
     bad = ModelCheckpoint(tmp_path / "{nope}.safetensors", save_best_only=False)
-    with pytest.raises(ValueError, match="cannot fill the path template.*available keys: epoch, loss, val_loss"):
+    with pytest.raises(
+        ValueError, match="cannot fill the path template.*available keys: epoch, loss, val_loss"
+    ):
         run_epochs(bad, trainer, [1.0])
 
 
@@ -227,9 +240,16 @@ def test_progress_bar_plain_lines():
     out = io.StringIO()
     bar = ProgressBar(file=out)
     bar.on_epoch_start(trainer, {"epoch": 1})
-    bar.on_batch_end(trainer, {"loss": 1.0, "size": 4, "step": 1, "epoch": 1, "batch": 0, "lr": 0.1})
-    bar.on_epoch_end(trainer, {"epoch": 1, "loss": 0.25, "accuracy": 0.875, "val_loss": 0.5, "lr": 0.1, "time": 1.25})
-    bar.on_fit_end(trainer, {"status": "stopped", "stop_reason": "early stopping: reasons", "epochs_run": 1})
+    bar.on_batch_end(
+        trainer, {"loss": 1.0, "size": 4, "step": 1, "epoch": 1, "batch": 0, "lr": 0.1}
+    )
+    bar.on_epoch_end(
+        trainer,
+        {"epoch": 1, "loss": 0.25, "accuracy": 0.875, "val_loss": 0.5, "lr": 0.1, "time": 1.25},
+    )
+    bar.on_fit_end(
+        trainer, {"status": "stopped", "stop_reason": "early stopping: reasons", "epochs_run": 1}
+    )
     lines = out.getvalue().splitlines()
     assert lines == [
         "epoch 1/10  loss 0.2500  accuracy 0.8750  val_loss 0.5000  lr 0.1  (1.2s)",
@@ -243,7 +263,10 @@ def test_progress_bar_tqdm_on_terminal():
     bar = ProgressBar(file=out, dynamic=True, refresh_seconds=0)
     bar.on_epoch_start(trainer, {"epoch": 1})
     for step in range(4):
-        bar.on_batch_end(trainer, {"loss": 0.5, "size": 2, "step": step + 1, "epoch": 1, "batch": step, "lr": 0.1})
+        bar.on_batch_end(
+            trainer,
+            {"loss": 0.5, "size": 2, "step": step + 1, "epoch": 1, "batch": step, "lr": 0.1},
+        )
     bar.on_epoch_end(trainer, {"epoch": 1, "loss": 0.5, "time": 0.1, "lr": 0.1})
     text = out.getvalue()
     assert "epoch 1/10" in text and "4/4" in text and "loss 0.5000" in text
@@ -254,15 +277,24 @@ def test_csv_logger(tmp_path):
     path = tmp_path / "log.csv"
     logger = CSVLogger(path)
     logger.on_fit_start(trainer, {"resumed": False})
-    logger.on_epoch_end(trainer, {"epoch": 1, "loss": 0.5, "confusion_matrix": dg.zeros(2, 2), "lr": 0.1})
-    logger.on_epoch_end(trainer, {"epoch": 2, "loss": 0.25, "confusion_matrix": dg.zeros(2, 2), "lr": 0.1})
+    logger.on_epoch_end(
+        trainer, {"epoch": 1, "loss": 0.5, "confusion_matrix": dg.zeros(2, 2), "lr": 0.1}
+    )
+    logger.on_epoch_end(
+        trainer, {"epoch": 2, "loss": 0.25, "confusion_matrix": dg.zeros(2, 2), "lr": 0.1}
+    )
     logger.on_fit_end(trainer, {})
     logger.on_fit_start(trainer, {"resumed": True, "start_epoch": 2})  # a resumed run appends
     logger.on_epoch_end(trainer, {"epoch": 3, "loss": 0.125, "lr": math.nan})
     logger.on_fit_end(trainer, {})
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    assert rows == [["epoch", "loss", "lr"], ["1", "0.5", "0.1"], ["2", "0.25", "0.1"], ["3", "0.125", "nan"]]
+    assert rows == [
+        ["epoch", "loss", "lr"],
+        ["1", "0.5", "0.1"],
+        ["2", "0.25", "0.1"],
+        ["3", "0.125", "nan"],
+    ]
     logger.on_fit_start(trainer, {"resumed": True, "start_epoch": 1})  # from an older checkpoint
     logger.on_epoch_end(trainer, {"epoch": 2, "loss": 0.5, "lr": math.inf})
     logger.on_fit_end(trainer, {})
@@ -276,9 +308,15 @@ def test_json_logger(tmp_path):
     path = tmp_path / "log.jsonl"
     logger = JSONLogger(path, steps=True)
     logger.on_fit_start(trainer, {"epochs": 1, "start_epoch": 0, "resumed": False})
-    logger.on_batch_end(trainer, {"step": 1, "epoch": 1, "batch": 0, "loss": 0.7, "lr": 0.1, "size": 4})
-    logger.on_epoch_end(trainer, {"epoch": 1, "loss": math.nan, "confusion_matrix": dg.tensor([[1, 0], [0, 1]])})
-    logger.on_fit_end(trainer, {"status": "completed", "stop_reason": "completed 1 epochs", "epochs_run": 1})
+    logger.on_batch_end(
+        trainer, {"step": 1, "epoch": 1, "batch": 0, "loss": 0.7, "lr": 0.1, "size": 4}
+    )
+    logger.on_epoch_end(
+        trainer, {"epoch": 1, "loss": math.nan, "confusion_matrix": dg.tensor([[1, 0], [0, 1]])}
+    )
+    logger.on_fit_end(
+        trainer, {"status": "completed", "stop_reason": "completed 1 epochs", "epochs_run": 1}
+    )
     with open(path) as f:
         records = [json.loads(line) for line in f]
     assert [r["event"] for r in records] == ["fit_start", "step", "epoch", "fit_end"]

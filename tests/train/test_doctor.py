@@ -23,7 +23,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow in
 def diagnose(model, opt, data, epochs=10, val=None, loss_fn=F.cross_entropy, every=5):
     monitor = Monitor(every=every)
     trainer = Trainer(model, loss_fn, opt, callbacks=[monitor], progress=False, nan_policy="stop")
-    history = trainer.fit(loader(*data), None if val is None else loader(*val, batch_size=512), epochs=epochs)
+    history = trainer.fit(
+        loader(*data), None if val is None else loader(*val, batch_size=512), epochs=epochs
+    )
     found = Doctor(history, monitor).diagnose()
     return {d.code: d for d in found}, found
 
@@ -64,7 +66,9 @@ def test_huge_learning_rate_diverges(data):
 
 def test_huge_learning_rate_gives_nan_loss():
     model = nn.Sequential(nn.Linear(4, 1))
-    codes, found = diagnose(model, SGD(model.parameters(), lr=1.2), regression(), epochs=12, loss_fn=F.mse_loss)
+    codes, found = diagnose(
+        model, SGD(model.parameters(), lr=1.2), regression(), epochs=12, loss_fn=F.mse_loss
+    )
     d = codes["nan_loss"]
     assert found[0] is d and d.severity == "error"
     assert not math.isfinite(d.evidence["value"]) and math.isfinite(d.evidence["last_finite_loss"])
@@ -75,8 +79,12 @@ def test_huge_learning_rate_gives_nan_loss():
 
 def test_too_large_rate_on_regression_grows_the_loss_and_the_updates():
     model = nn.Sequential(nn.Linear(4, 1))
-    codes, _ = diagnose(model, SGD(model.parameters(), lr=1.2), regression(), epochs=5, loss_fn=F.mse_loss, every=2)
-    assert codes["diverging"].evidence["last_loss"] > 1e6 * codes["diverging"].evidence["first_loss"]
+    codes, _ = diagnose(
+        model, SGD(model.parameters(), lr=1.2), regression(), epochs=5, loss_fn=F.mse_loss, every=2
+    )
+    assert (
+        codes["diverging"].evidence["last_loss"] > 1e6 * codes["diverging"].evidence["first_loss"]
+    )
     assert (
         codes["exploding_gradients"].evidence["max_grad_norm"]
         > 1e3 * codes["exploding_gradients"].evidence["first_grad_norm"]
@@ -150,14 +158,25 @@ def test_tiny_training_set_overfits():
     dg.manual_seed(0)
     model = mlp(nn.ReLU, width=128)
     codes, found = diagnose(
-        model, Adam(model.parameters(), lr=0.01), moons(16, 0.35, 5), epochs=150, val=moons(512, 0.35, 6), every=10
+        model,
+        Adam(model.parameters(), lr=0.01),
+        moons(16, 0.35, 5),
+        epochs=150,
+        val=moons(512, 0.35, 6),
+        every=10,
     )
     assert [d.code for d in found] == ["overfitting"]
     e = codes["overfitting"].evidence
-    assert e["last_val_loss"] > 1.1 * e["best_val_loss"] and e["last_train_loss"] < e["train_loss_at_best"]
+    assert (
+        e["last_val_loss"] > 1.1 * e["best_val_loss"]
+        and e["last_train_loss"] < e["train_loss_at_best"]
+    )
     assert e["last_gap"] > e["gap_at_best"]
     assert f"epoch {e['best_epoch']}, its best" in codes["overfitting"].message
-    assert "early stopping" in codes["overfitting"].message.lower() and "dropout" in codes["overfitting"].message
+    assert (
+        "early stopping" in codes["overfitting"].message.lower()
+        and "dropout" in codes["overfitting"].message
+    )
 
 
 def test_scripted_history_rules():
@@ -165,8 +184,12 @@ def test_scripted_history_rules():
     for step, loss in enumerate([2.3, 5.0, 40.0, float("nan")], start=1):
         h.add_step(step, 1, loss, 10.0)
     (d,) = Doctor(h).diagnose()
-    assert d.code == "nan_loss" and d.evidence["step"] == 4 and d.evidence["last_finite_loss"] == 40.0
-    assert str(d).startswith("[error] nan_loss: The loss became NaN at step 4; the loss rose from 2.3 to 40")
+    assert (
+        d.code == "nan_loss" and d.evidence["step"] == 4 and d.evidence["last_finite_loss"] == 40.0
+    )
+    assert str(d).startswith(
+        "[error] nan_loss: The loss became NaN at step 4; the loss rose from 2.3 to 40"
+    )
     short = History()
     for step in range(1, 6):
         short.add_step(step, 1, 1.0, 0.1)
@@ -189,7 +212,9 @@ def test_trainer_prints_the_report(data, capsys):
     model = mlp(nn.ReLU)
     with dg.no_grad():
         model[0].bias.fill_(-5.0)
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), doctor=True, progress=False)
+    trainer = Trainer(
+        model, F.cross_entropy, SGD(model.parameters(), lr=0.1), doctor=True, progress=False
+    )
     assert isinstance(trainer.monitor, Monitor)  # doctor=True brings a monitor
     trainer.fit(loader(*data), epochs=3)
     err = capsys.readouterr().err
@@ -226,7 +251,13 @@ def test_nan_in_the_data_is_blamed_on_the_data_with_counts():
     trainer = _trainer(model, SGD(model.parameters(), lr=0.01), monitor)
     history = _fit_through_nan(trainer, loader(x, y, 16, shuffle=False), 1)
     assert monitor.nonfinite_inputs[0] == {
-        "step": 1, "epoch": 1, "nan": 1, "inf": 0, "values": 64, "bad_samples": 1, "samples": 16
+        "step": 1,
+        "epoch": 1,
+        "nan": 1,
+        "inf": 0,
+        "values": 64,
+        "bad_samples": 1,
+        "samples": 16,
     }
     (d,) = [d for d in Doctor(history, monitor).diagnose() if d.code == "nan_loss"]
     assert d.evidence["cause"] == "inputs" and d.evidence["step"] == 1

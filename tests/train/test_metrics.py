@@ -173,8 +173,12 @@ def test_mse_mae(multiclass):
     out = rng.normal(size=(30, 2)).astype(np.float32)
     tgt = rng.normal(size=(30, 2)).astype(np.float32)
     diffs = [float(o) - float(t) for o, t in zip(out.ravel(), tgt.ravel())]
-    assert _feed(M.MeanSquaredError(), out, tgt) == pytest.approx(sum(d * d for d in diffs) / 60, rel=1e-6)
-    assert _feed(M.MeanAbsoluteError(), out, tgt) == pytest.approx(sum(abs(d) for d in diffs) / 60, rel=1e-6)
+    assert _feed(M.MeanSquaredError(), out, tgt) == pytest.approx(
+        sum(d * d for d in diffs) / 60, rel=1e-6
+    )
+    assert _feed(M.MeanAbsoluteError(), out, tgt) == pytest.approx(
+        sum(abs(d) for d in diffs) / 60, rel=1e-6
+    )
 
 
 def test_regression_shapes():
@@ -188,7 +192,9 @@ def test_regression_shapes():
 
 def test_r2_score():
     rng = np.random.default_rng(2)
-    y = (1000.0 + rng.normal(size=(40, 3))).astype(np.float32)  # large mean: checks the stable variance merge
+    y = (1000.0 + rng.normal(size=(40, 3))).astype(
+        np.float32
+    )  # large mean: checks the stable variance merge
     f = (y + 0.3 * rng.normal(size=(40, 3))).astype(np.float32)
     yd, fd = y.astype(np.float64), f.astype(np.float64)
     per_column = []

@@ -17,7 +17,9 @@ from deepgrad.train.monitor import KEYS, Monitor, mean_abs_correlation
 
 
 def fit(model, opt, x, y, callbacks=(), epochs=2, **kwargs):
-    trainer = Trainer(model, F.cross_entropy, opt, callbacks=list(callbacks), progress=False, **kwargs)
+    trainer = Trainer(
+        model, F.cross_entropy, opt, callbacks=list(callbacks), progress=False, **kwargs
+    )
     return trainer.fit(loader(x, y), epochs=epochs)
 
 
@@ -27,7 +29,12 @@ def test_monitor_does_not_change_results():
     def run(with_monitor):
         dg.manual_seed(3)
         model = nn.Sequential(
-            nn.Linear(2, 16), nn.Tanh(), nn.Dropout(0.3), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2)
+            nn.Linear(2, 16),
+            nn.Tanh(),
+            nn.Dropout(0.3),
+            nn.Linear(16, 16),
+            nn.ReLU(),
+            nn.Linear(16, 2),
         )
         extra = [Monitor(every=1)] if with_monitor else []
         history = fit(model, Adam(model.parameters(), lr=0.01), x, y, callbacks=extra, epochs=3)
@@ -48,11 +55,19 @@ def test_records_every_n_steps_and_layers():
     fit(model, SGD(model.parameters(), lr=0.1), x, y, callbacks=[monitor])  # 8 steps
     assert monitor.layers == ["0", "1", "2", "3", "4"]
     assert sorted(set(monitor.column("step"))) == [1.0, 4.0, 7.0]
-    assert [r["kind"] for r in monitor.records[:5]] == ["Linear", "relu", "Linear", "relu", "Linear"]
+    assert [r["kind"] for r in monitor.records[:5]] == [
+        "Linear",
+        "relu",
+        "Linear",
+        "relu",
+        "Linear",
+    ]
     assert set(monitor.records[0]) == set(KEYS)
     table = monitor.table(layer="1")
     assert table["step"] == [1, 4, 7] and len(table["dead_frac"]) == 3
-    assert math.isnan(monitor.records[1]["grad_norm"]) and math.isnan(monitor.records[0]["dead_frac"])
+    assert math.isnan(monitor.records[1]["grad_norm"]) and math.isnan(
+        monitor.records[0]["dead_frac"]
+    )
     assert monitor.histograms[0]["counts"].sum() > 0 and len(monitor.histograms[0]["edges"]) == 31
     with pytest.raises(ValueError, match="numeric statistic"):
         monitor.column("layer")
@@ -63,7 +78,9 @@ def test_records_every_n_steps_and_layers():
 
 def test_statistics_match_hand_computations():
     dg.manual_seed(0)
-    model = nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 4), nn.Sigmoid(), nn.Linear(4, 5), nn.Tanh())
+    model = nn.Sequential(
+        nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 4), nn.Sigmoid(), nn.Linear(4, 5), nn.Tanh()
+    )
     with dg.no_grad():
         model[0].bias[:2] = -100.0  # units 0 and 1 of the ReLU layer are dead
         model[2].weight.mul_(30.0)  # the sigmoid layer saturates
@@ -75,12 +92,16 @@ def test_statistics_match_hand_computations():
         h1 = F.relu(model[0](x)).numpy()
         h2 = F.sigmoid(model[2](dg.tensor(h1))).numpy()
         h3 = F.tanh(model[4](dg.tensor(h2))).numpy()
-    trainer = Trainer(model, F.mse_loss, SGD(model.parameters(), lr=0.5), callbacks=[monitor], progress=False)
+    trainer = Trainer(
+        model, F.mse_loss, SGD(model.parameters(), lr=0.5), callbacks=[monitor], progress=False
+    )
     trainer.fit([(x, target)], epochs=1)
     rec = {r["layer"]: r for r in monitor.records}
     assert rec["1"]["act_mean"] == pytest.approx(h1.mean(), rel=1e-5)
     assert rec["1"]["act_std"] == pytest.approx(h1.std(), rel=1e-5)
-    assert rec["1"]["dead_frac"] == pytest.approx(np.mean([not (h1[:, j] > 0).any() for j in range(6)]))
+    assert rec["1"]["dead_frac"] == pytest.approx(
+        np.mean([not (h1[:, j] > 0).any() for j in range(6)])
+    )
     assert rec["1"]["dead_frac"] >= 2 / 6
     assert rec["3"]["saturated_frac"] == pytest.approx(np.mean((h2 < 0.03) | (h2 > 0.97)))
     assert rec["5"]["saturated_frac"] == pytest.approx(np.mean(np.abs(h3) > 0.97))
@@ -106,7 +127,9 @@ def test_mean_abs_correlation():
     assert mean_abs_correlation(copies) == pytest.approx(1.0)
     independent = rng.normal(size=(5000, 4))
     assert mean_abs_correlation(independent) < 0.05
-    assert math.isnan(mean_abs_correlation(np.hstack([a, np.zeros((200, 3))])))  # one non-constant unit
+    assert math.isnan(
+        mean_abs_correlation(np.hstack([a, np.zeros((200, 3))]))
+    )  # one non-constant unit
     # subsampling of units keeps the value for identical columns
     assert mean_abs_correlation(np.repeat(a, 100, axis=1), max_units=8) == pytest.approx(1.0)
 
@@ -126,7 +149,12 @@ def test_monitor_arguments():
         Monitor(layers="0")
     model = mlp()
     with pytest.raises(ValueError, match=r"no module named \['9'\].*available: 0, 1, 2, 3, 4"):
-        fit(model, SGD(model.parameters(), lr=0.1), *moons(32, 0.1, 0), callbacks=[Monitor(layers=["9"])])
+        fit(
+            model,
+            SGD(model.parameters(), lr=0.1),
+            *moons(32, 0.1, 0),
+            callbacks=[Monitor(layers=["9"])],
+        )
     monitor = Monitor(layers=["1"])
     fit(model, SGD(model.parameters(), lr=0.1), *moons(32, 0.1, 0), callbacks=[monitor])
     assert monitor.layers == ["1"]
@@ -134,14 +162,19 @@ def test_monitor_arguments():
 
 def test_trainer_monitor_flag_and_csv(tmp_path):
     model = mlp()
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), monitor=True, progress=False)
+    trainer = Trainer(
+        model, F.cross_entropy, SGD(model.parameters(), lr=0.1), monitor=True, progress=False
+    )
     assert isinstance(trainer.monitor, Monitor) and trainer.monitor in trainer.callbacks
     trainer.fit(loader(*moons(64, 0.1, 0)), epochs=1)
     trainer.monitor.to_csv(tmp_path / "m.csv")
     lines = (tmp_path / "m.csv").read_text().splitlines()
     assert lines[0] == ",".join(KEYS) and len(lines) == 1 + len(trainer.monitor.records)
     mine = Monitor(every=2)
-    assert Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), monitor=mine).monitor is mine
+    assert (
+        Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), monitor=mine).monitor
+        is mine
+    )
 
 
 def test_inputs_are_checked_every_training_step_but_not_in_evaluation():
@@ -151,8 +184,14 @@ def test_inputs_are_checked_every_training_step_but_not_in_evaluation():
     dg.manual_seed(0)
     model = mlp(nn.ReLU)
     monitor = Monitor(every=100)
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.0), callbacks=[monitor],
-                      progress=False, nan_policy="skip_step")
+    trainer = Trainer(
+        model,
+        F.cross_entropy,
+        SGD(model.parameters(), lr=0.0),
+        callbacks=[monitor],
+        progress=False,
+        nan_policy="skip_step",
+    )
     clean = x.copy()
     clean[5:7] = 0.0
     trainer.fit(loader(x, y, batch_size=16, shuffle=False), loader(clean, y, 16), epochs=2)

@@ -101,7 +101,12 @@ def test_an_updater_that_does_not_check_still_gets_raise_and_a_warning_for_skip(
     dg.manual_seed(0)
     model = mlp(width=8, depth=1)
     make = lambda policy: Trainer(
-        model, F.cross_entropy, SGD(model.parameters(), lr=0.1), progress=False, updater=LateCheck(), nan_policy=policy
+        model,
+        F.cross_entropy,
+        SGD(model.parameters(), lr=0.1),
+        progress=False,
+        updater=LateCheck(),
+        nan_policy=policy,
     )
     with pytest.raises(NonFiniteLossError, match="step 2"):
         make("raise").fit(data_with_nan(1), epochs=1)
@@ -141,7 +146,14 @@ def test_a_diverging_run_leaves_its_records(tmp_path, policy):
         Monitor(every=1),
         collect,
     ]
-    t = Trainer(model, F.mse_loss, SGD(model.parameters(), lr=10.0), callbacks=callbacks, progress=False, nan_policy=policy)
+    t = Trainer(
+        model,
+        F.mse_loss,
+        SGD(model.parameters(), lr=10.0),
+        callbacks=callbacks,
+        progress=False,
+        nan_policy=policy,
+    )
     if policy == "raise":
         with pytest.raises(NonFiniteLossError):
             t.fit(loader(x, y, batch_size=8), epochs=20)
@@ -153,7 +165,9 @@ def test_a_diverging_run_leaves_its_records(tmp_path, policy):
     steps = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
     assert steps[-1]["event"] == "fit_end"
     if policy == "stop":
-        assert t.history.epochs and (tmp_path / "metrics.csv").read_text().count("\n") == 1 + len(t.history.epochs)
+        assert t.history.epochs and (tmp_path / "metrics.csv").read_text().count("\n") == 1 + len(
+            t.history.epochs
+        )
     assert list((tmp_path / "tb").iterdir())  # event files written, the histograms did not crash
 
 

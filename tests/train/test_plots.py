@@ -32,7 +32,9 @@ def run():
         progress=False,
         callbacks=[monitor, LRSchedulerCallback(StepLR(opt, step_size=2, gamma=0.5))],
     )
-    history = trainer.fit(loader(*moons(128, 0.2, 0)), loader(*moons(64, 0.2, 1), batch_size=64), epochs=4)
+    history = trainer.fit(
+        loader(*moons(128, 0.2, 0)), loader(*moons(64, 0.2, 1), batch_size=64), epochs=4
+    )
     return history, monitor
 
 
@@ -52,7 +54,9 @@ def test_plot_history(run, tmp_path):
     np.testing.assert_allclose(loss["training (per step)"].get_ydata(), history.step_column("loss"))
     best = int(np.argmin(history["val_loss"])) + 1
     assert f"best (epoch {best})" in loss
-    np.testing.assert_allclose(lines_by_label(axes[1])["validation"].get_ydata(), history["val_accuracy"])
+    np.testing.assert_allclose(
+        lines_by_label(axes[1])["validation"].get_ydata(), history["val_accuracy"]
+    )
     # the step positions run through each epoch: 4 steps in epoch 1 at 0.25 .. 1.0
     np.testing.assert_allclose(loss["training (per step)"].get_xdata()[:4], [0.25, 0.5, 0.75, 1.0])
     with pytest.raises(ValueError, match="unknown keys"):
@@ -77,7 +81,13 @@ def test_activation_histograms_and_monitor_plot(run, tmp_path):
         plots.plot_activation_histograms(monitor, steps=[2])
     fig = plots.plot_monitor(monitor, path=tmp_path / "m.png")
     titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
-    assert titles == ["act_std", "saturated_frac", "corr", "grad_norm", "update_ratio"]  # no dead_frac: no ReLU
+    assert titles == [
+        "act_std",
+        "saturated_frac",
+        "corr",
+        "grad_norm",
+        "update_ratio",
+    ]  # no dead_frac: no ReLU
     act_std = lines_by_label(fig.axes[0])
     np.testing.assert_allclose(act_std["1"].get_ydata(), monitor.column("act_std", "1"))
     with pytest.raises(ValueError, match="unknown statistics"):

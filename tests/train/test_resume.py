@@ -50,7 +50,9 @@ def build(tmp_path, seed, loader_generator=None, extra=()):
     dg.manual_seed(seed)
     model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Dropout(0.2), nn.Linear(32, 2))
     opt = Adam(model.parameters(), lr=0.01)
-    plateau = ReduceLROnPlateau(opt, patience=1, factor=0.5, threshold=0.3)  # reduces often: its state matters
+    plateau = ReduceLROnPlateau(
+        opt, patience=1, factor=0.5, threshold=0.3
+    )  # reduces often: its state matters
     callbacks = [
         LRSchedulerCallback(plateau, monitor="val_loss"),
         EarlyStopping(patience=50),
@@ -86,24 +88,35 @@ def test_resume_is_bit_exact(tmp_path, own_generator):
     expected = weights(model)  # EarlyStopping restored its best epoch: compare the last state too
     last = load_checkpoint(reference_dir / "last.safetensors")
 
-    trainer, model, train, val = build(run_dir, seed=0, loader_generator=gen(), extra=[InterruptAt(epoch=3)])
+    trainer, model, train, val = build(
+        run_dir, seed=0, loader_generator=gen(), extra=[InterruptAt(epoch=3)]
+    )
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(train, val, epochs=EPOCHS)
     assert load_checkpoint(run_dir / "last.safetensors")["epoch"] == 2
 
     # a fresh process: other initial weights and random state, the same construction
-    trainer, model, train, val = build(run_dir, seed=123, loader_generator=gen() if own_generator else None)
+    trainer, model, train, val = build(
+        run_dir, seed=123, loader_generator=gen() if own_generator else None
+    )
     if own_generator:
         train.generator.manual_seed(99)
     resumed = trainer.fit(train, val, epochs=EPOCHS, resume_from=run_dir / "last.safetensors")
 
     assert_same_weights(weights(model), expected)
     stopper = trainer.callbacks[1]
-    assert (stopper.best, stopper.best_epoch) == (reference_stopper.best, reference_stopper.best_epoch)
+    assert (stopper.best, stopper.best_epoch) == (
+        reference_stopper.best,
+        reference_stopper.best_epoch,
+    )
     resumed_last = load_checkpoint(run_dir / "last.safetensors")
     for key in last["model"]:
-        np.testing.assert_array_equal(resumed_last["model"][key].numpy(), last["model"][key].numpy())
-    assert resumed.epochs == [{**r, "time": resumed.epochs[i]["time"]} for i, r in enumerate(reference.epochs)]
+        np.testing.assert_array_equal(
+            resumed_last["model"][key].numpy(), last["model"][key].numpy()
+        )
+    assert resumed.epochs == [
+        {**r, "time": resumed.epochs[i]["time"]} for i, r in enumerate(reference.epochs)
+    ]
     np.testing.assert_array_equal(resumed.step_column("loss"), reference.step_column("loss"))
     np.testing.assert_array_equal(resumed.step_column("lr"), reference.step_column("lr"))
     assert trainer.global_step == len(reference.steps)
@@ -149,7 +162,9 @@ def test_checkpoint_survives_a_crash_during_write(tmp_path, monkeypatch):
     monkeypatch.undo()
 
     assert path.read_bytes() == good_bytes
-    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.safetensors", "best.safetensors", "last.safetensors", "last.latest.json"])
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        ["ckpt.safetensors", "best.safetensors", "last.safetensors", "last.latest.json"]
+    )
     state = load_checkpoint(path)
     assert state["epoch"] == 1
     for key, value in saved_weights.items():
@@ -253,7 +268,9 @@ def test_mid_epoch_interruption_resumes_bit_exactly(tmp_path, uninterrupted, how
     if step % STEPS_PER_EPOCH:
         assert manifest["latest"] == f"last.step{step:08d}.safetensors"
         if step > STEPS_PER_EPOCH:  # the last complete epoch's checkpoint is still there
-            assert load_checkpoint(tmp_path / "last.safetensors")["epoch"] == step // STEPS_PER_EPOCH
+            assert (
+                load_checkpoint(tmp_path / "last.safetensors")["epoch"] == step // STEPS_PER_EPOCH
+            )
 
     trainer, model, train, val = build(tmp_path, seed=123)  # a fresh process
     trainer.fit(train, val, epochs=EPOCHS, resume_from=tmp_path)
@@ -262,7 +279,9 @@ def test_mid_epoch_interruption_resumes_bit_exactly(tmp_path, uninterrupted, how
 
 
 def test_every_n_steps_survives_a_crash_inside_a_step(tmp_path, uninterrupted):
-    checkpoints = ModelCheckpoint(tmp_path / "steps" / "unused.safetensors", save_best_only=True, every_n_steps=5)
+    checkpoints = ModelCheckpoint(
+        tmp_path / "steps" / "unused.safetensors", save_best_only=True, every_n_steps=5
+    )
     trainer, model, train, val = build(tmp_path, seed=0, extra=[checkpoints, CrashInBackward(23)])
     with pytest.raises(OSError, match="simulated"):
         trainer.fit(train, val, epochs=EPOCHS)
@@ -310,7 +329,9 @@ def test_logs_are_cut_back_to_the_checkpoint(tmp_path, uninterrupted):
     def loggers():
         return [CSVLogger(tmp_path / "metrics.csv"), JSONLogger(tmp_path / "run.jsonl", steps=True)]
 
-    trainer, _model, train, val = build(tmp_path, seed=0, extra=[*loggers(), StopAt(30, "exception")])
+    trainer, _model, train, val = build(
+        tmp_path, seed=0, extra=[*loggers(), StopAt(30, "exception")]
+    )
     with pytest.raises(RuntimeError):
         trainer.fit(train, val, epochs=EPOCHS)
     # the checkpoint of step 24 is the newest that survives (as after a SIGKILL)

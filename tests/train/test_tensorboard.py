@@ -68,7 +68,9 @@ def test_event_files_hold_scalars_and_histograms(tmp_path):
     assert [v for _, v in scalars["val/accuracy"]] == pytest.approx(history["val_accuracy"])
     assert [v for _, v in scalars["lr"]] == pytest.approx([0.1, 0.1])
     assert [s for s, _ in scalars["step/loss"]] == [2, 4, 6, 8]
-    assert [v for _, v in scalars["step/loss"]] == pytest.approx(list(history.step_column("loss")[1::2]))
+    assert [v for _, v in scalars["step/loss"]] == pytest.approx(
+        list(history.step_column("loss")[1::2])
+    )
     for name in ("weights/0.weight", "weights/4.bias", "activations/1", "activations/4"):
         assert [s for s, _ in histograms[name]] == [1, 2], name
     assert histograms["weights/0.weight"][0][1].num == 16  # 8 x 2 weights

@@ -23,7 +23,13 @@ def test_fits_two_moons_to_98_percent():
     x, y = make_moons(512, noise=0.1, generator=dg.Generator().manual_seed(0))
     xv, yv = make_moons(256, noise=0.1, generator=dg.Generator().manual_seed(1))
     model = mlp(width=32)
-    trainer = Trainer(model, F.cross_entropy, Adam(model.parameters(), lr=0.01), metrics=["accuracy"], progress=False)
+    trainer = Trainer(
+        model,
+        F.cross_entropy,
+        Adam(model.parameters(), lr=0.01),
+        metrics=["accuracy"],
+        progress=False,
+    )
     started = time.perf_counter()
     history = trainer.fit(loader(x, y), loader(xv, yv, batch_size=256, shuffle=False), epochs=15)
     elapsed = time.perf_counter() - started
@@ -105,7 +111,9 @@ def test_step_order(moons_data):
         def on_batch_end(self, trainer, logs):
             calls.append("on_batch_end")
 
-    trainer = Trainer(model, loss_fn, opt, scheduler=sched, callbacks=[Clip(1.0), Batch()], progress=False)
+    trainer = Trainer(
+        model, loss_fn, opt, scheduler=sched, callbacks=[Clip(1.0), Batch()], progress=False
+    )
     trainer.fit(loader(x[:4], y[:4], batch_size=4), epochs=1)
     assert calls == [
         "on_batch_start",
@@ -159,7 +167,12 @@ def test_hook_order_and_logs(moons_data):
     rec = Recorder()
     model = mlp()
     trainer = Trainer(
-        model, F.cross_entropy, SGD(model.parameters(), lr=0.1), metrics=["accuracy"], callbacks=[rec], progress=False
+        model,
+        F.cross_entropy,
+        SGD(model.parameters(), lr=0.1),
+        metrics=["accuracy"],
+        callbacks=[rec],
+        progress=False,
     )
     trainer.fit(loader(x[:8], y[:8], batch_size=4), loader(xv[:8], yv[:8], batch_size=8), epochs=2)
     names = [name for name, _ in rec.calls]
@@ -175,21 +188,46 @@ def test_hook_order_and_logs(moons_data):
     ]
     assert names == ["on_fit_start"] + epoch * 2 + ["on_fit_end"]
     logs = dict(rec.calls)
-    assert logs["on_fit_start"] == {"epochs": 2, "start_epoch": 0, "start_step": 0, "resumed": False}
+    assert logs["on_fit_start"] == {
+        "epochs": 2,
+        "start_epoch": 0,
+        "start_step": 0,
+        "resumed": False,
+    }
     batch_end = [l for n, l in rec.calls if n == "on_batch_end"]
     assert [l["step"] for l in batch_end] == [1, 2, 3, 4]
     assert [l["epoch"] for l in batch_end] == [1, 1, 2, 2]
     assert set(batch_end[0]) == {"epoch", "batch", "step", "loss", "size", "lr"}
     epoch_end = [l for n, l in rec.calls if n == "on_epoch_end"]
-    assert list(epoch_end[0]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "time"]
-    assert logs["on_fit_end"] == {"status": "completed", "stop_reason": "completed 2 epochs", "epochs_run": 2}
+    assert list(epoch_end[0]) == [
+        "epoch",
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "lr",
+        "time",
+    ]
+    assert logs["on_fit_end"] == {
+        "status": "completed",
+        "stop_reason": "completed 2 epochs",
+        "epochs_run": 2,
+    }
 
 
 def test_history_records(moons_data, tmp_path):
     (x, y), (xv, yv) = moons_data
     model = mlp()
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), metrics=["accuracy"], progress=False)
-    history = trainer.fit(loader(x[:64], y[:64], batch_size=16), loader(xv, yv, batch_size=64), epochs=3)
+    trainer = Trainer(
+        model,
+        F.cross_entropy,
+        SGD(model.parameters(), lr=0.1),
+        metrics=["accuracy"],
+        progress=False,
+    )
+    history = trainer.fit(
+        loader(x[:64], y[:64], batch_size=16), loader(xv, yv, batch_size=64), epochs=3
+    )
     assert isinstance(history, History) and history is trainer.history
     assert len(history.epochs) == 3 and len(history.steps) == 12
     assert history.steps[5] == {"step": 6, "epoch": 2, "loss": history.steps[5]["loss"], "lr": 0.1}
@@ -213,7 +251,13 @@ def test_history_records(moons_data, tmp_path):
 def test_evaluate_and_predict(moons_data):
     (x, y), _ = moons_data
     model = mlp()
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), metrics=["accuracy"], progress=False)
+    trainer = Trainer(
+        model,
+        F.cross_entropy,
+        SGD(model.parameters(), lr=0.1),
+        metrics=["accuracy"],
+        progress=False,
+    )
     model.train()
     out = trainer.predict(loader(x[:10], y[:10], batch_size=4, shuffle=False))
     assert out.shape == (10, 2) and model.training  # mode restored
@@ -222,8 +266,12 @@ def test_evaluate_and_predict(moons_data):
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-6)
     assert trainer.predict([dg.tensor(x[:3]), (dg.tensor(x[3:5]),)]).shape == (5, 2)
     results = trainer.evaluate(loader(x[:10], y[:10], batch_size=3, shuffle=False))
-    assert results["loss"] == pytest.approx(float(F.cross_entropy(expected, dg.tensor(y[:10]))), rel=1e-5)
-    assert results["accuracy"] == pytest.approx(float(np.mean(expected.numpy().argmax(1) == y[:10])))
+    assert results["loss"] == pytest.approx(
+        float(F.cross_entropy(expected, dg.tensor(y[:10]))), rel=1e-5
+    )
+    assert results["accuracy"] == pytest.approx(
+        float(np.mean(expected.numpy().argmax(1) == y[:10]))
+    )
 
 
 def test_request_stop_from_a_callback(moons_data):
@@ -237,7 +285,10 @@ def test_request_stop_from_a_callback(moons_data):
     model = mlp()
     out = io.StringIO()
     trainer = Trainer(
-        model, F.cross_entropy, SGD(model.parameters(), lr=0.1), callbacks=[StopAtStep(), ProgressBar(file=out)]
+        model,
+        F.cross_entropy,
+        SGD(model.parameters(), lr=0.1),
+        callbacks=[StopAtStep(), ProgressBar(file=out)],
     )
     history = trainer.fit(loader(x[:64], y[:64], batch_size=16), epochs=5)
     assert len(history.steps) == 3 and len(history.epochs) == 1
@@ -284,13 +335,17 @@ def test_early_stopping_in_a_real_run(moons_data):
     (x, y), (xv, yv) = moons_data
     model = mlp()
     stopper = EarlyStopping(monitor="val_loss", patience=2)
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=2.0), callbacks=[stopper], progress=False)
+    trainer = Trainer(
+        model, F.cross_entropy, SGD(model.parameters(), lr=2.0), callbacks=[stopper], progress=False
+    )
     history = trainer.fit(loader(x, y), loader(xv, yv, batch_size=256), epochs=60)
     val = history["val_loss"]
     best = int(np.argmin(val))
     assert len(val) == best + 1 + 2  # stopped two epochs after the best
     assert history.stop_reason.startswith("early stopping: val_loss did not improve for 2 epochs")
-    assert trainer.evaluate(loader(xv, yv, batch_size=256))["loss"] == pytest.approx(val[best], rel=1e-6)
+    assert trainer.evaluate(loader(xv, yv, batch_size=256))["loss"] == pytest.approx(
+        val[best], rel=1e-6
+    )
 
 
 def test_bad_arguments():
@@ -314,15 +369,17 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="no batches"):
         trainer.fit([])
     with pytest.raises(ValueError, match="scalar"):
-        Trainer(model, lambda o, t: F.cross_entropy(o, t, reduction="none"), opt, progress=False).fit(
-            [(dg.zeros(4, 2), dg.zeros(4, dtype=dg.int64))]
-        )
+        Trainer(
+            model, lambda o, t: F.cross_entropy(o, t, reduction="none"), opt, progress=False
+        ).fit([(dg.zeros(4, 2), dg.zeros(4, dtype=dg.int64))])
 
 
 def test_default_progress_bar_is_added_once():
     model = mlp()
     opt = SGD(model.parameters(), lr=0.1)
-    assert sum(isinstance(c, ProgressBar) for c in Trainer(model, F.cross_entropy, opt).callbacks) == 1
+    assert (
+        sum(isinstance(c, ProgressBar) for c in Trainer(model, F.cross_entropy, opt).callbacks) == 1
+    )
     bar = ProgressBar()
     assert Trainer(model, F.cross_entropy, opt, callbacks=[bar]).callbacks == [bar]
     assert Trainer(model, F.cross_entropy, opt, progress=False).callbacks == []
@@ -331,7 +388,11 @@ def test_default_progress_bar_is_added_once():
 def test_device_argument_moves_model_and_batches(moons_data):
     (x, y), _ = moons_data
     model = mlp()
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), device="cpu", progress=False)
+    trainer = Trainer(
+        model, F.cross_entropy, SGD(model.parameters(), lr=0.1), device="cpu", progress=False
+    )
     assert str(trainer.device) == "cpu"
     trainer.fit(loader(x[:32], y[:32], batch_size=16), epochs=1)
-    assert trainer.predict(loader(x[:8], y[:8], batch_size=8, shuffle=False)).device == trainer.device
+    assert (
+        trainer.predict(loader(x[:8], y[:8], batch_size=8, shuffle=False)).device == trainer.device
+    )

@@ -98,7 +98,9 @@ def test_default_updater_is_the_standard_step(moons_data):
         )
         return weights(model)
 
-    assert isinstance(Trainer(mlp(), F.cross_entropy, SGD(mlp().parameters(), lr=0.1)).updater, StandardUpdater)
+    assert isinstance(
+        Trainer(mlp(), F.cross_entropy, SGD(mlp().parameters(), lr=0.1)).updater, StandardUpdater
+    )
     assert_same_weights(run(), run(updater=StandardUpdater()))
 
 
@@ -126,7 +128,9 @@ def test_updater_state_is_checkpointed_and_resumed(tmp_path, moons_data):
         dg.manual_seed(seed)
         model = mlp()
         updater = CountingUpdater()
-        trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), updater=updater, progress=False)
+        trainer = Trainer(
+            model, F.cross_entropy, SGD(model.parameters(), lr=0.1), updater=updater, progress=False
+        )
         return trainer, model, updater, loader(x[:128], y[:128], batch_size=32)
 
     trainer, model, updater, train = build(0)
@@ -160,7 +164,9 @@ def test_bad_updaters_are_refused():
         Updater()
 
     def fit(logs, metrics=()):
-        Trainer(model, F.cross_entropy, opt, metrics=metrics, updater=Returns(logs), progress=False).fit(batches)
+        Trainer(
+            model, F.cross_entropy, opt, metrics=metrics, updater=Returns(logs), progress=False
+        ).fit(batches)
 
     with pytest.raises(TypeError, match=r"a 'loss' \(got \['size'\]\)"):
         fit({"size": 4})
@@ -182,7 +188,9 @@ def test_size_defaults_to_one_per_step():
         def update(self, trainer, batch):
             return {"loss": next(steps), "extra": 10.0}
 
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.1), updater=Fixed(), progress=False)
+    trainer = Trainer(
+        model, F.cross_entropy, SGD(model.parameters(), lr=0.1), updater=Fixed(), progress=False
+    )
     history = trainer.fit([None, None])  # the updater decides what a batch is
     assert history.epochs[0]["loss"] == 2.0 and history.epochs[0]["extra"] == 10.0
     assert trainer.global_step == 2
@@ -200,7 +208,9 @@ def _clipped_run(moons_data, **kwargs):
 
 def test_grad_clip_argument_and_callback_are_one_path_with_identical_weights(moons_data):
     trainer, by_argument = _clipped_run(moons_data, grad_clip=0.05)
-    assert isinstance(trainer.callbacks[0], GradientClipping) and trainer.callbacks[0].max_norm == 0.05
+    assert (
+        isinstance(trainer.callbacks[0], GradientClipping) and trainer.callbacks[0].max_norm == 0.05
+    )
     assert trainer.callbacks[0].last_norm > 0.05  # it did clip
     _, by_callback = _clipped_run(moons_data, callbacks=[GradientClipping(0.05)])
     assert_same_weights(by_argument, by_callback)
@@ -220,7 +230,9 @@ def test_any_callback_can_change_gradients_between_backward_and_step(moons_data)
     model = mlp()
     before = weights(model)
     zero = ZeroGradients()
-    trainer = Trainer(model, F.cross_entropy, SGD(model.parameters(), lr=0.5), callbacks=[zero], progress=False)
+    trainer = Trainer(
+        model, F.cross_entropy, SGD(model.parameters(), lr=0.5), callbacks=[zero], progress=False
+    )
     trainer.fit(loader(x[:64], y[:64]), epochs=2)
     assert_same_weights(weights(model), before)  # every step saw zero gradients
     assert zero.last == {"epoch": 2, "step": trainer.global_step}

@@ -20,7 +20,9 @@ def moons(n: int, noise: float, seed: int):
     return x.astype(np.float32), label.astype(np.int64)
 
 
-def mlp(activation=nn.ReLU, width: int = 32, depth: int = 2, inputs: int = 2, outputs: int = 2) -> nn.Sequential:
+def mlp(
+    activation=nn.ReLU, width: int = 32, depth: int = 2, inputs: int = 2, outputs: int = 2
+) -> nn.Sequential:
     layers, fan_in = [], inputs
     for _ in range(depth):
         layers += [nn.Linear(fan_in, width), activation()]

@@ -178,7 +178,7 @@ def test_pytorch_submodule_paths():
 
     assert (D, dc, gwi) == (DataLoader, default_collate, get_worker_info)
     assert (Ds, It, rs) == (Dataset, IterableDataset, random_split)
-    assert (B, W) == (BatchSampler, WeightedRandomSampler)
+    assert (BatchSampler, WeightedRandomSampler) == (B, W)
     assert (
         deepgrad.utils.data.DataLoader is DataLoader
     )  # `import deepgrad as torch; torch.utils.data...`

@@ -29,4 +29,11 @@ from deepgrad.data.datasets.tabular import (
     read_csv_header,
     read_digit_recognizer_csv,
 )
-from deepgrad.data.datasets.text import CORPORA, CharVocabulary, TextDataset, load_corpus, load_text, split_text
+from deepgrad.data.datasets.text import (
+    CORPORA,
+    CharVocabulary,
+    TextDataset,
+    load_corpus,
+    load_text,
+    split_text,
+)

@@ -15,8 +15,8 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from deepgrad.data.datasets.errors import DownloadError
 
@@ -61,7 +61,9 @@ def _fetch_one(url: str, dest: Path, md5: str | None, sha256: str | None, timeou
             raise OSError(f"transfer interrupted: received {received} of {expected} bytes")
         for name, want in (("md5", md5), ("sha256", sha256)):
             if want and digests[name].hexdigest() != want.lower():
-                raise OSError(f"{name} checksum mismatch: expected {want.lower()}, got {digests[name].hexdigest()}")
+                raise OSError(
+                    f"{name} checksum mismatch: expected {want.lower()}, got {digests[name].hexdigest()}"
+                )
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -32,7 +32,9 @@ IDX_DTYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-_CODES = {dt.newbyteorder("=").str[1:]: code for code, dt in IDX_DTYPES.items()}  # 'u1', 'i2', 'f4', ...
+_CODES = {
+    dt.newbyteorder("=").str[1:]: code for code, dt in IDX_DTYPES.items()
+}  # 'u1', 'i2', 'f4', ...
 _GZIP_MAGIC = b"\x1f\x8b"
 MAX_NDIM = 32  # the smallest array-dimension limit of the NumPy versions deepgrad runs on
 
@@ -80,7 +82,9 @@ def _parse_header(path: Path, head: bytes, stream) -> tuple[np.dtype, tuple[int,
     code, ndim = head[2], head[3]
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X} ({d.newbyteorder('=').name})" for c, d in IDX_DTYPES.items())
-        raise DataFormatError(f"read_idx: {path}: unknown IDX type code 0x{code:02X} at offset 2; known codes: {known}")
+        raise DataFormatError(
+            f"read_idx: {path}: unknown IDX type code 0x{code:02X} at offset 2; known codes: {known}"
+        )
     if ndim > MAX_NDIM:
         raise DataFormatError(
             f"read_idx: {path}: {ndim} dimensions at offset 3, more than the {MAX_NDIM} an array may have; "

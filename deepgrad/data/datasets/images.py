@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -51,9 +51,13 @@ class ImageArrayDataset(Dataset):
         labels = np.asarray(labels)
         name = type(self).__name__
         if images.dtype != np.uint8:
-            raise TypeError(f"{name}: images must be uint8 0..255 (got {images.dtype}); use TensorDataset for float data")
+            raise TypeError(
+                f"{name}: images must be uint8 0..255 (got {images.dtype}); use TensorDataset for float data"
+            )
         if images.ndim not in (3, 4):
-            raise ShapeError(f"{name}: images must be (N, H, W) or (N, C, H, W) (got shape {images.shape})")
+            raise ShapeError(
+                f"{name}: images must be (N, H, W) or (N, C, H, W) (got shape {images.shape})"
+            )
         if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
             raise ShapeError(
                 f"{name}: there must be one label per image (got {images.shape[0]} images and labels of shape "
@@ -68,7 +72,11 @@ class ImageArrayDataset(Dataset):
         self.target_transform = target_transform
         self.raw = bool(raw)
         self.flatten = bool(flatten)
-        self.classes = list(classes) if classes is not None else [str(c) for c in range(int(labels.max(initial=-1)) + 1)]
+        self.classes = (
+            list(classes)
+            if classes is not None
+            else [str(c) for c in range(int(labels.max(initial=-1)) + 1)]
+        )
 
     def __len__(self) -> int:
         return int(self.data.shape[0])
@@ -99,7 +107,9 @@ class ImageArrayDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple:
         if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"{type(self).__name__}: an index must be an int (got {type(index).__name__})")
+            raise TypeError(
+                f"{type(self).__name__}: an index must be an int (got {type(index).__name__})"
+            )
         n = len(self)
         if not -n <= index < n:
             raise IndexError(f"{type(self).__name__}: index {index} is out of range for {n} images")

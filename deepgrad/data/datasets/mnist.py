@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -120,7 +120,9 @@ class MNIST(ImageArrayDataset):
         problem = None
         if None in found and download:
             try:
-                found = [self._fetch(stem) if path is None else path for stem, path in zip(stems, found)]
+                found = [
+                    self._fetch(stem) if path is None else path for stem, path in zip(stems, found)
+                ]
             except DownloadError as error:
                 if root is not None or not self.has_embedded:
                     raise DownloadError(f"{error}\n{self._where_message(stems)}") from None
@@ -134,7 +136,9 @@ class MNIST(ImageArrayDataset):
         else:
             images, labels = read_idx(found[0]), read_idx(found[1])
             self._check(found, images, labels)
-        super().__init__(images, labels, transform, target_transform, raw, flatten, classes=self.class_names)
+        super().__init__(
+            images, labels, transform, target_transform, raw, flatten, classes=self.class_names
+        )
 
     def _find(self, stem: str) -> Path | None:
         for folder in (self.folder, self.folder / self.name):
@@ -145,7 +149,9 @@ class MNIST(ImageArrayDataset):
 
     def _fetch(self, stem: str) -> Path:
         name = stem + ".gz"
-        return download_file([m + name for m in self.mirrors], self.folder / name, md5=self.md5.get(name))
+        return download_file(
+            [m + name for m in self.mirrors], self.folder / name, md5=self.md5.get(name)
+        )
 
     def _check(self, paths: list, images: np.ndarray, labels: np.ndarray) -> None:
         if images.ndim != 3 or images.dtype != np.uint8:
@@ -181,7 +187,11 @@ class MNIST(ImageArrayDataset):
             f"{type(self).__name__}: the {split} files {', '.join(missing)} (.gz or uncompressed) are not in "
             f"{self.folder}{hint}. {self._where_message(stems)} "
             f"Or pass download=True to fetch them from {self.mirrors[0]}"
-            + (", or root=None to use the 5 000-digit subset shipped with deepgrad." if self.has_embedded else ".")
+            + (
+                ", or root=None to use the 5 000-digit subset shipped with deepgrad."
+                if self.has_embedded
+                else "."
+            )
         )
 
     def _notice(self, reason: str) -> None:
@@ -215,7 +225,18 @@ class FashionMNIST(MNIST):
         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
     }
-    class_names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    class_names = [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ]
     has_embedded = False
 
 

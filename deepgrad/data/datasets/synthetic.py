@@ -23,12 +23,17 @@ in random order, so the first rows do not all share one class.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from deepgrad.backend.random import Generator, default_generator
-from deepgrad.backend.validation import int_at_least, non_negative_float, positive_float, positive_int
+from deepgrad.backend.validation import (
+    int_at_least,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
 from deepgrad.data.dataset import TensorDataset
 
 
@@ -42,8 +47,16 @@ def _finish(x, y, rng, as_dataset: bool, shuffle: bool = True):
     if shuffle:
         order = rng.permutation(len(x))
         x, y = x[order], y[order]
-    x = np.ascontiguousarray(x, dtype=np.float32) if x.dtype.kind == "f" else np.ascontiguousarray(x)
-    y = np.ascontiguousarray(y, dtype=np.float32) if y.dtype.kind == "f" else np.ascontiguousarray(y, dtype=np.int64)
+    x = (
+        np.ascontiguousarray(x, dtype=np.float32)
+        if x.dtype.kind == "f"
+        else np.ascontiguousarray(x)
+    )
+    y = (
+        np.ascontiguousarray(y, dtype=np.float32)
+        if y.dtype.kind == "f"
+        else np.ascontiguousarray(y, dtype=np.int64)
+    )
     return TensorDataset(x, y) if as_dataset else (x, y)
 
 
@@ -51,32 +64,54 @@ def _split(n: int, parts: int) -> list[int]:
     return [n // parts + (1 if k < n % parts else 0) for k in range(parts)]
 
 
-def make_xor(n: int = 200, noise: float = 0.0, generator: Generator | None = None, as_dataset: bool = False):
+def make_xor(
+    n: int = 200, noise: float = 0.0, generator: Generator | None = None, as_dataset: bool = False
+):
     """XOR: points uniform in [-1, 1]^2, label 1 in the 2nd and 4th quadrants (x0 * x1 < 0).
 
     ``noise`` is the std of Gaussian noise added to the points after labelling.
     """
-    n, noise, rng = positive_int(n, "n", "make_xor"), non_negative_float(noise, "noise", "make_xor"), _rng(generator)
+    n, noise, rng = (
+        positive_int(n, "n", "make_xor"),
+        non_negative_float(noise, "noise", "make_xor"),
+        _rng(generator),
+    )
     x = rng.uniform(-1, 1, size=(n, 2))
     y = (x[:, 0] * x[:, 1] < 0).astype(np.int64)
     return _finish(x + noise * rng.standard_normal((n, 2)), y, rng, as_dataset, shuffle=False)
 
 
-def make_moons(n: int = 200, noise: float = 0.1, generator: Generator | None = None, as_dataset: bool = False):
+def make_moons(
+    n: int = 200, noise: float = 0.1, generator: Generator | None = None, as_dataset: bool = False
+):
     """Two interleaving half circles: (cos t, sin t) is class 0, (1 - cos t, 1/2 - sin t) class 1."""
-    n, noise, rng = int_at_least(n, 2, "n", "make_moons"), non_negative_float(noise, "noise", "make_moons"), _rng(generator)
+    n, noise, rng = (
+        int_at_least(n, 2, "n", "make_moons"),
+        non_negative_float(noise, "noise", "make_moons"),
+        _rng(generator),
+    )
     n0, n1 = _split(n, 2)
     t0, t1 = rng.uniform(0, np.pi, n0), rng.uniform(0, np.pi, n1)
-    x = np.concatenate([np.stack([np.cos(t0), np.sin(t0)], 1), np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)])
+    x = np.concatenate(
+        [np.stack([np.cos(t0), np.sin(t0)], 1), np.stack([1 - np.cos(t1), 0.5 - np.sin(t1)], 1)]
+    )
     y = np.repeat([0, 1], [n0, n1])
     return _finish(x + noise * rng.standard_normal(x.shape), y, rng, as_dataset)
 
 
 def make_circles(
-    n: int = 200, noise: float = 0.05, factor: float = 0.5, generator: Generator | None = None, as_dataset: bool = False
+    n: int = 200,
+    noise: float = 0.05,
+    factor: float = 0.5,
+    generator: Generator | None = None,
+    as_dataset: bool = False,
 ):
     """Two concentric rings: radius 1 is class 0, radius ``factor`` (< 1) class 1."""
-    n, noise, rng = int_at_least(n, 2, "n", "make_circles"), non_negative_float(noise, "noise", "make_circles"), _rng(generator)
+    n, noise, rng = (
+        int_at_least(n, 2, "n", "make_circles"),
+        non_negative_float(noise, "noise", "make_circles"),
+        _rng(generator),
+    )
     if not 0 < factor < 1:
         raise ValueError(f"make_circles: factor must lie in (0, 1) (got {factor!r})")
     n0, n1 = _split(n, 2)
@@ -129,7 +164,9 @@ def make_blobs(
     else:
         middle = np.asarray(centers, dtype=np.float64)
         if middle.ndim != 2:
-            raise ValueError(f"make_blobs: centers must be a count or a (k, dim) array (got shape {middle.shape})")
+            raise ValueError(
+                f"make_blobs: centers must be a count or a (k, dim) array (got shape {middle.shape})"
+            )
         k = middle.shape[0]
     n = int_at_least(n, k, "n", "make_blobs")
     y = np.repeat(np.arange(k), _split(n, k))
@@ -138,11 +175,18 @@ def make_blobs(
 
 
 def make_checkerboard(
-    n: int = 500, tiles: int = 4, noise: float = 0.0, generator: Generator | None = None, as_dataset: bool = False
+    n: int = 500,
+    tiles: int = 4,
+    noise: float = 0.0,
+    generator: Generator | None = None,
+    as_dataset: bool = False,
 ):
     """Points uniform in [-1, 1]^2 on a ``tiles`` x ``tiles`` checkerboard; the label is the square's colour."""
     n, rng = positive_int(n, "n", "make_checkerboard"), _rng(generator)
-    tiles, noise = int_at_least(tiles, 2, "tiles", "make_checkerboard"), non_negative_float(noise, "noise", "make_checkerboard")
+    tiles, noise = (
+        int_at_least(tiles, 2, "tiles", "make_checkerboard"),
+        non_negative_float(noise, "noise", "make_checkerboard"),
+    )
     x = rng.uniform(-1, 1, size=(n, 2))
     cell = np.minimum(np.floor((x + 1) / 2 * tiles), tiles - 1).astype(np.int64)
     y = (cell[:, 0] + cell[:, 1]) % 2
@@ -157,9 +201,15 @@ def make_sine(
     as_dataset: bool = False,
 ):
     """Regression: x uniform in ``x_range``, y = sin(x) + noise. Both (n, 1) float32."""
-    n, noise, rng = positive_int(n, "n", "make_sine"), non_negative_float(noise, "noise", "make_sine"), _rng(generator)
+    n, noise, rng = (
+        positive_int(n, "n", "make_sine"),
+        non_negative_float(noise, "noise", "make_sine"),
+        _rng(generator),
+    )
     x = rng.uniform(*x_range, size=(n, 1))
-    return _finish(x, np.sin(x) + noise * rng.standard_normal((n, 1)), rng, as_dataset, shuffle=False)
+    return _finish(
+        x, np.sin(x) + noise * rng.standard_normal((n, 1)), rng, as_dataset, shuffle=False
+    )
 
 
 def make_polynomial(
@@ -171,7 +221,11 @@ def make_polynomial(
     as_dataset: bool = False,
 ):
     """Regression: y = c0 + c1 x + c2 x^2 + ... + noise, x uniform in ``x_range``. Both (n, 1) float32."""
-    n, noise, rng = positive_int(n, "n", "make_polynomial"), non_negative_float(noise, "noise", "make_polynomial"), _rng(generator)
+    n, noise, rng = (
+        positive_int(n, "n", "make_polynomial"),
+        non_negative_float(noise, "noise", "make_polynomial"),
+        _rng(generator),
+    )
     coefficients = np.asarray(coefficients, dtype=np.float64).reshape(-1)
     if coefficients.size == 0:
         raise ValueError("make_polynomial: coefficients must not be empty")
@@ -180,7 +234,9 @@ def make_polynomial(
     return _finish(x, y + noise * rng.standard_normal((n, 1)), rng, as_dataset, shuffle=False)
 
 
-def make_adding_problem(n: int = 1000, seq_len: int = 50, generator: Generator | None = None, as_dataset: bool = False):
+def make_adding_problem(
+    n: int = 1000, seq_len: int = 50, generator: Generator | None = None, as_dataset: bool = False
+):
     """The adding problem (Hochreiter & Schmidhuber 1997), a test of long-range memory.
 
     Each step holds two numbers: a value uniform in [0, 1] and a marker. Exactly two
@@ -256,12 +312,18 @@ def make_sine_series(
     Returns:
         x float32 (n, window, 1), y float32 (n, horizon).
     """
-    n, rng, noise = positive_int(n, "n", "make_sine_series"), _rng(generator), non_negative_float(noise, "noise", "make_sine_series")
+    n, rng, noise = (
+        positive_int(n, "n", "make_sine_series"),
+        _rng(generator),
+        non_negative_float(noise, "noise", "make_sine_series"),
+    )
     window = positive_int(window, "window", "make_sine_series")
     horizon = positive_int(horizon, "horizon", "make_sine_series")
     positive_float(period, "period", "make_sine_series")
     t = np.arange(n + window + horizon - 1)
-    series = np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)) + noise * rng.standard_normal(t.shape)
+    series = np.sin(
+        2 * np.pi * t / period + rng.uniform(0, 2 * np.pi)
+    ) + noise * rng.standard_normal(t.shape)
     frames = np.lib.stride_tricks.sliding_window_view(series, window + horizon)[:n]
     return _finish(frames[:, :window, None], frames[:, window:], rng, as_dataset, shuffle=False)
 

@@ -14,8 +14,8 @@ import gzip
 import io
 import os
 import zlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -61,11 +61,15 @@ def read_csv_header(path: str | os.PathLike, delimiter: str = ",") -> list[str]:
     with _parsing(path), _open_text(path) as f:
         first = next(csv.reader(f, delimiter=delimiter), None)
     if not first:
-        raise DataFormatError(f"{path}: the file is empty; a CSV file with a header line is expected")
+        raise DataFormatError(
+            f"{path}: the file is empty; a CSV file with a header line is expected"
+        )
     return [name.strip() for name in first]
 
 
-def _locate_bad_cell(path: Path, columns: list[int], names: list[str], delimiter: str, skip: int) -> str | None:
+def _locate_bad_cell(
+    path: Path, columns: list[int], names: list[str], delimiter: str, skip: int
+) -> str | None:
     """Scan the file to describe the first cell that is not a number, or the first ragged row."""
     width = None
     with _parsing(path), _open_text(path) as f:
@@ -90,13 +94,21 @@ def _locate_bad_cell(path: Path, columns: list[int], names: list[str], delimiter
     return None
 
 
-def _load_columns(path: Path, columns: list[int], names: list[str], delimiter: str, skip: int) -> np.ndarray:
+def _load_columns(
+    path: Path, columns: list[int], names: list[str], delimiter: str, skip: int
+) -> np.ndarray:
     """The given columns as a float64 (rows, len(columns)) array, or a DataFormatError saying where it broke."""
     try:
         with _parsing(path):
             return np.loadtxt(
-                path, delimiter=delimiter, skiprows=skip, usecols=columns, dtype=np.float64, ndmin=2,
-                quotechar='"', encoding="utf-8",
+                path,
+                delimiter=delimiter,
+                skiprows=skip,
+                usecols=columns,
+                dtype=np.float64,
+                ndmin=2,
+                quotechar='"',
+                encoding="utf-8",
             )
     except DataFormatError:
         raise
@@ -108,11 +120,15 @@ def _load_columns(path: Path, columns: list[int], names: list[str], delimiter: s
 def _resolve(path: Path, spec, names: list[str], what: str) -> int:
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         if not -len(names) <= spec < len(names):
-            raise DataFormatError(f"{path}: {what} column number {spec} is out of range: the file has {len(names)} columns")
+            raise DataFormatError(
+                f"{path}: {what} column number {spec} is out of range: the file has {len(names)} columns"
+            )
         return int(spec) % len(names)
     if spec not in names:
         shown = ", ".join(repr(n) for n in names[:20]) + (" ..." if len(names) > 20 else "")
-        raise DataFormatError(f"{path}: no {what} column {spec!r} in the header; the columns are {shown}")
+        raise DataFormatError(
+            f"{path}: no {what} column {spec!r} in the header; the columns are {shown}"
+        )
     return names.index(spec)
 
 
@@ -170,7 +186,9 @@ class CSVDataset(TensorDataset):
         else:
             features = [_resolve(path, c, names, "feature") for c in feature_columns]
         if not features:
-            raise DataFormatError(f"{path}: no feature columns left (the file has {len(names)} columns)")
+            raise DataFormatError(
+                f"{path}: no feature columns left (the file has {len(names)} columns)"
+            )
         x = _load_columns(path, features, names, delimiter, skip).astype(np.float32)
         self.path = path
         self.feature_names = [names[i] for i in features]
@@ -181,7 +199,9 @@ class CSVDataset(TensorDataset):
             return
         y = self._load_target(path, target, names, delimiter, skip, target_dtype)
         if len(y) != len(x):
-            raise DataFormatError(f"{path}: {len(x)} rows of features but {len(y)} targets; check for stray quotes")
+            raise DataFormatError(
+                f"{path}: {len(x)} rows of features but {len(y)} targets; check for stray quotes"
+            )
         super().__init__(x, y, transform=transform, target_transform=target_transform)
 
     def _load_target(self, path, target, names, delimiter, skip, target_dtype) -> np.ndarray:
@@ -189,8 +209,14 @@ class CSVDataset(TensorDataset):
             try:
                 with _parsing(path):
                     texts = np.loadtxt(
-                        path, delimiter=delimiter, skiprows=skip, usecols=[target], dtype=str, ndmin=1,
-                        quotechar='"', encoding="utf-8",
+                        path,
+                        delimiter=delimiter,
+                        skiprows=skip,
+                        usecols=[target],
+                        dtype=str,
+                        ndmin=1,
+                        quotechar='"',
+                        encoding="utf-8",
                     )
             except DataFormatError:
                 raise
@@ -232,7 +258,9 @@ def read_digit_recognizer_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.n
         )
     table = _load_columns(path, list(range(len(names))), names, ",", 1)
     pixels = table[:, pixel_columns]
-    if pixels.size and (pixels.min() < 0 or pixels.max() > 255 or not np.all(pixels == np.round(pixels))):
+    if pixels.size and (
+        pixels.min() < 0 or pixels.max() > 255 or not np.all(pixels == np.round(pixels))
+    ):
         bad = np.nonzero((pixels < 0) | (pixels > 255) | (pixels != np.round(pixels)))
         row, col = int(bad[0][0]), pixel_columns[int(bad[1][0])]
         raise DataFormatError(
@@ -243,9 +271,13 @@ def read_digit_recognizer_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.n
     if "label" not in names:
         return images, None
     labels = table[:, names.index("label")]
-    if labels.size and (labels.min() < 0 or labels.max() > 9 or not np.all(labels == np.round(labels))):
+    if labels.size and (
+        labels.min() < 0 or labels.max() > 9 or not np.all(labels == np.round(labels))
+    ):
         row = int(np.nonzero((labels < 0) | (labels > 9) | (labels != np.round(labels)))[0][0])
-        raise DataFormatError(f"{path}: line {row + 2}, column 'label': {labels[row]} is not a digit 0..9")
+        raise DataFormatError(
+            f"{path}: line {row + 2}, column 'label': {labels[row]} is not a digit 0..9"
+        )
     return images, labels.astype(np.int64)
 
 
@@ -272,7 +304,15 @@ class DigitRecognizerCSV(ImageArrayDataset):
                 f"{path}: no 'label' column; this looks like the unlabelled test.csv: "
                 "use read_digit_recognizer_csv(path) to get its images"
             )
-        super().__init__(images, labels, transform, target_transform, raw, flatten, classes=[str(d) for d in range(10)])
+        super().__init__(
+            images,
+            labels,
+            transform,
+            target_transform,
+            raw,
+            flatten,
+            classes=[str(d) for d in range(10)],
+        )
 
 
 IRIS_FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -293,7 +333,11 @@ class Iris(CSVDataset):
 
     def __init__(self, transform: Callable | None = None, target_transform: Callable | None = None):
         super().__init__(
-            embedded_path("iris.csv"), "species", IRIS_FEATURES, target_dtype="category", transform=transform,
+            embedded_path("iris.csv"),
+            "species",
+            IRIS_FEATURES,
+            target_dtype="category",
+            transform=transform,
             target_transform=target_transform,
         )
 

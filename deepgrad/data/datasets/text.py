@@ -17,8 +17,8 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -107,7 +107,9 @@ class CharVocabulary:
         """The text of a sequence of ids (a list, an array or a 1-D Tensor)."""
         ids = np.asarray(ids).reshape(-1)
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
-            raise IndexError(f"CharVocabulary.decode: ids must lie in [0, {len(self)}) (got {ids.min()}..{ids.max()})")
+            raise IndexError(
+                f"CharVocabulary.decode: ids must lie in [0, {len(self)}) (got {ids.min()}..{ids.max()})"
+            )
         return "".join(self.chars[i] for i in ids.tolist())
 
     def state_dict(self) -> dict:
@@ -115,7 +117,7 @@ class CharVocabulary:
         return {"chars": "".join(self.chars)}
 
     @classmethod
-    def from_state_dict(cls, state: dict) -> "CharVocabulary":
+    def from_state_dict(cls, state: dict) -> CharVocabulary:
         return cls(state["chars"])
 
     def __repr__(self) -> str:
@@ -141,9 +143,17 @@ class TextDataset(Dataset):
         (2, 'abc', 'bca')
     """
 
-    def __init__(self, text: str, seq_len: int, vocab: CharVocabulary | None = None, stride: int | None = None):
+    def __init__(
+        self,
+        text: str,
+        seq_len: int,
+        vocab: CharVocabulary | None = None,
+        stride: int | None = None,
+    ):
         if not isinstance(text, str):
-            raise TypeError(f"TextDataset: text must be a str (got {type(text).__name__}); read files with load_text(path)")
+            raise TypeError(
+                f"TextDataset: text must be a str (got {type(text).__name__}); read files with load_text(path)"
+            )
         positive_int(seq_len, "seq_len", "TextDataset")
         stride = seq_len if stride is None else positive_int(stride, "stride", "TextDataset")
         if len(text) < seq_len + 1:
@@ -159,9 +169,13 @@ class TextDataset(Dataset):
 
     @classmethod
     def from_file(
-        cls, path: str | os.PathLike, seq_len: int, vocab: CharVocabulary | None = None, stride: int | None = None,
+        cls,
+        path: str | os.PathLike,
+        seq_len: int,
+        vocab: CharVocabulary | None = None,
+        stride: int | None = None,
         encoding: str = "utf-8",
-    ) -> "TextDataset":
+    ) -> TextDataset:
         """A TextDataset of a text file."""
         return cls(load_text(path, encoding), seq_len, vocab, stride)
 
@@ -175,7 +189,9 @@ class TextDataset(Dataset):
         window = self._windows[(int(index) % n) * self.stride]
         return window[:-1].copy(), window[1:].copy()
 
-    def get_batch(self, indices, generator: Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def get_batch(
+        self, indices, generator: Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Inputs and next-character targets, int64 (B, T) each."""
         windows = self._windows[np.asarray(indices) * self.stride]
         return windows[:, :-1].copy(), windows[:, 1:].copy()

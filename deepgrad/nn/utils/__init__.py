@@ -28,7 +28,9 @@ def _as_list(parameters: Parameters, name: str) -> list[Tensor]:
     params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
     for i, p in enumerate(params):
         if not isinstance(p, Tensor):
-            raise TypeError(f"{name}: item {i} is not a Tensor (got {type(p).__name__}); pass model.parameters().")
+            raise TypeError(
+                f"{name}: item {i} is not a Tensor (got {type(p).__name__}); pass model.parameters()."
+            )
     return params
 
 
@@ -43,7 +45,10 @@ def _grad_norm(arrays: list, xp, norm_type: float):
 
 
 def clip_grad_norm_(
-    parameters: Parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+    parameters: Parameters,
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
 ) -> Tensor:
     """Rescale gradients in place so that their joint norm is at most ``max_norm``.
 
@@ -102,7 +107,9 @@ def l1_penalty(parameters: Parameters) -> Tensor:
     """
     params = _as_list(parameters, "l1_penalty")
     if not params:
-        raise ValueError("l1_penalty: got no parameters; pass model.parameters() or a list of weights.")
+        raise ValueError(
+            "l1_penalty: got no parameters; pass model.parameters() or a list of weights."
+        )
     total = params[0].abs().sum()
     for p in params[1:]:
         total = total + p.abs().sum()
@@ -117,7 +124,9 @@ def l2_penalty(parameters: Parameters) -> Tensor:
     """
     params = _as_list(parameters, "l2_penalty")
     if not params:
-        raise ValueError("l2_penalty: got no parameters; pass model.parameters() or a list of weights.")
+        raise ValueError(
+            "l2_penalty: got no parameters; pass model.parameters() or a list of weights."
+        )
     total = (params[0] * params[0]).sum()
     for p in params[1:]:
         total = total + (p * p).sum()
@@ -135,7 +144,9 @@ def parameters_to_vector(parameters: Parameters) -> Tensor:
 def vector_to_parameters(vec: Tensor, parameters: Parameters) -> None:
     """Copy consecutive slices of the 1-D ``vec`` into the parameters, in place (no graph)."""
     if not isinstance(vec, Tensor) or vec.ndim != 1:
-        raise TypeError(f"vector_to_parameters: vec must be a 1-D Tensor (got {getattr(vec, 'shape', type(vec))})")
+        raise TypeError(
+            f"vector_to_parameters: vec must be a 1-D Tensor (got {getattr(vec, 'shape', type(vec))})"
+        )
     params = _as_list(parameters, "vector_to_parameters")
     needed = sum(p.numel() for p in params)
     if vec.numel() != needed:
@@ -148,7 +159,9 @@ def vector_to_parameters(vec: Tensor, parameters: Parameters) -> None:
     for p in params:
         n = p.numel()
         if type(data) is not type(p._data):
-            raise TypeError(f"vector_to_parameters: vec is on {vec.device} but a parameter is on {p.device}")
+            raise TypeError(
+                f"vector_to_parameters: vec is on {vec.device} but a parameter is on {p.device}"
+            )
         p._data[...] = data[offset : offset + n].reshape(p.shape)
         p._version += 1
         offset += n

@@ -184,7 +184,7 @@ def pad_sequence(
 
 
 def pack_padded_sequence(
-    input: Tensor,  # noqa: A002 - PyTorch's name
+    input: Tensor,
     lengths: Tensor | Sequence[int],
     batch_first: bool = False,
     enforce_sorted: bool = True,

@@ -92,13 +92,19 @@ class Callback:
 
 
 HOOKS = (
-    *(f"on_{phase}_{edge}" for phase in ("fit", "epoch", "batch", "eval") for edge in ("start", "end")),
+    *(
+        f"on_{phase}_{edge}"
+        for phase in ("fit", "epoch", "batch", "eval")
+        for edge in ("start", "end")
+    ),
     "on_backward_end",
 )
 
 
 def check_mode(owner: str, mode: str) -> str:
-    return validation.one_of(mode, MODES, "mode", owner, fix="'min' for losses, 'max' for accuracies")
+    return validation.one_of(
+        mode, MODES, "mode", owner, fix="'min' for losses, 'max' for accuracies"
+    )
 
 
 def monitored_value(owner: str, monitor: str, logs: dict[str, Any]) -> float:
@@ -106,7 +112,9 @@ def monitored_value(owner: str, monitor: str, logs: dict[str, Any]) -> float:
     if monitor not in logs:
         available = ", ".join(k for k in logs if k not in ("epoch", "time")) or "(none)"
         hint = " (val_* keys need a val_loader in fit)" if monitor.startswith("val_") else ""
-        raise ValueError(f"{owner}: monitor {monitor!r} is not in the logs{hint}; available: {available}.")
+        raise ValueError(
+            f"{owner}: monitor {monitor!r} is not in the logs{hint}; available: {available}."
+        )
     return float(logs[monitor])
 
 

@@ -47,7 +47,11 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, trainer, logs: dict[str, Any]) -> None:
         if self._columns is None:
-            self._columns = [k for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            self._columns = [
+                k
+                for k, v in logs.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)
+            ]
             self._writer.writerow(self._columns)
         self._writer.writerow([logs.get(k, "") for k in self._columns])
         self._file.flush()

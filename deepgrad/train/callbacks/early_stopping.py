@@ -54,7 +54,9 @@ class EarlyStopping(Callback):
             )
         self.mode = check_mode("EarlyStopping", mode)
         validation.non_negative_int(patience, "patience", "EarlyStopping")
-        validation.non_negative_float(min_delta, "min_delta", "EarlyStopping", fix="mode sets the direction")
+        validation.non_negative_float(
+            min_delta, "min_delta", "EarlyStopping", fix="mode sets the direction"
+        )
         self.monitor = monitor
         self.patience = patience
         self.min_delta = float(min_delta)
@@ -79,7 +81,9 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             self.wait = 0
             if self.restore_best_weights:
-                self.best_weights = {k: v._data.copy() for k, v in trainer.model.state_dict().items()}
+                self.best_weights = {
+                    k: v._data.copy() for k, v in trainer.model.state_dict().items()
+                }
             return
         self.wait += 1
         if self.wait >= self.patience and self.stopped_epoch is None:
@@ -97,7 +101,10 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is not None:
             trainer.model.load_state_dict(self.best_weights)
             logger.info(
-                "EarlyStopping: restored the weights of epoch %s (%s = %.6g)", self.best_epoch, self.monitor, self.best
+                "EarlyStopping: restored the weights of epoch %s (%s = %.6g)",
+                self.best_epoch,
+                self.monitor,
+                self.best,
             )
 
     def state_dict(self) -> dict[str, Any]:

@@ -55,7 +55,15 @@ class JSONLogger(Callback):
 
     def on_batch_end(self, trainer, logs: dict[str, Any]) -> None:
         if self.steps:
-            self._write("step", {"step": logs["step"], "epoch": logs["epoch"], "loss": logs["loss"], "lr": logs["lr"]})
+            self._write(
+                "step",
+                {
+                    "step": logs["step"],
+                    "epoch": logs["epoch"],
+                    "loss": logs["loss"],
+                    "lr": logs["lr"],
+                },
+            )
 
     def on_epoch_end(self, trainer, logs: dict[str, Any]) -> None:
         self._write("epoch", logs)

@@ -36,7 +36,9 @@ class LRSchedulerCallback(Callback):
                 f"(got {type(scheduler).__name__})"
             )
         if interval not in INTERVALS:
-            raise ValueError(f"LRSchedulerCallback: interval must be one of {INTERVALS} (got {interval!r})")
+            raise ValueError(
+                f"LRSchedulerCallback: interval must be one of {INTERVALS} (got {interval!r})"
+            )
         plateau = isinstance(scheduler, ReduceLROnPlateau)
         if plateau and monitor is None:
             raise ValueError(
@@ -44,7 +46,9 @@ class LRSchedulerCallback(Callback):
                 "(or another epoch-log key)."
             )
         if plateau and interval != "epoch":
-            raise ValueError("LRSchedulerCallback: ReduceLROnPlateau reads an epoch metric; use interval='epoch'.")
+            raise ValueError(
+                "LRSchedulerCallback: ReduceLROnPlateau reads an epoch metric; use interval='epoch'."
+            )
         if monitor is not None and not plateau:
             raise ValueError(
                 f"LRSchedulerCallback: monitor is only for ReduceLROnPlateau; {type(scheduler).__name__} "

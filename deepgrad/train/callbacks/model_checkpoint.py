@@ -75,7 +75,9 @@ class ModelCheckpoint(Callback):
         self.save_best_only = bool(save_best_only)
         self.weights_only = bool(weights_only)
         if every_n_steps is not None and (
-            not isinstance(every_n_steps, int) or isinstance(every_n_steps, bool) or every_n_steps < 1
+            not isinstance(every_n_steps, int)
+            or isinstance(every_n_steps, bool)
+            or every_n_steps < 1
         ):
             raise ValueError(
                 f"ModelCheckpoint: every_n_steps must be a positive int or None (got {every_n_steps!r})"
@@ -143,7 +145,9 @@ class ModelCheckpoint(Callback):
         if self.weights_only:
             save(trainer.model.state_dict(), path)
         else:
-            trainer.save_checkpoint(path)  # during on_epoch_end: written once every callback has run
+            trainer.save_checkpoint(
+                path
+            )  # during on_epoch_end: written once every callback has run
 
     def on_epoch_end(self, trainer, logs: dict[str, Any]) -> None:
         value = monitored_value("ModelCheckpoint", self.monitor, logs)

@@ -17,7 +17,11 @@ def format_logs(logs: dict[str, Any], skip: tuple[str, ...] = ("epoch", "time"))
     for key, value in logs.items():
         if key in skip or isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        parts.append(f"{key} {value:.4g}" if key == "lr" or abs(value) < 1e-3 and value != 0 else f"{key} {value:.4f}")
+        parts.append(
+            f"{key} {value:.4g}"
+            if key == "lr" or (abs(value) < 1e-3 and value != 0)
+            else f"{key} {value:.4f}"
+        )
     return "  ".join(parts)
 
 
@@ -92,7 +96,9 @@ class ProgressBar(Callback):
     def on_epoch_end(self, trainer, logs: dict[str, Any]) -> None:
         line = f"epoch {logs['epoch']}/{trainer.epochs}  {format_logs(logs)}  ({logs.get('time', math.nan):.1f}s)"
         if self._bar is not None:
-            self._bar.set_postfix_str(format_logs({k: v for k, v in logs.items() if k != "lr"}), refresh=True)
+            self._bar.set_postfix_str(
+                format_logs({k: v for k, v in logs.items() if k != "lr"}), refresh=True
+            )
             self._bar.close()
             self._bar = None
         else:

@@ -46,7 +46,9 @@ class TensorBoardLogger(Callback):
             )
         for option, value in (("step_every", step_every), ("histogram_every", histogram_every)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"TensorBoardLogger: {option} must be an integer >= 0 (got {value!r})")
+                raise ValueError(
+                    f"TensorBoardLogger: {option} must be an integer >= 0 (got {value!r})"
+                )
         self.logdir = os.fspath(logdir)
         self.step_every = step_every
         self.histogram_every = histogram_every

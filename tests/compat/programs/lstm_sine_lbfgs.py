@@ -87,7 +87,7 @@ for i in range(args.steps):
     loss = optimizer.step(closure)
     with torch.no_grad():
         pred = seq(test_input, future=args.future)
-        test_loss = criterion(pred[:, :-args.future], test_target)
+        test_loss = criterion(pred[:, : -args.future], test_target)
     losses += [loss.item(), test_loss.item()]
     print(f"step {i}: train loss {loss.item():.6f}, test loss {test_loss.item():.6f}")
 
@@ -101,5 +101,5 @@ with torch.no_grad():
     y1 = seq(test_input, future=args.future)
     y2 = seq2(test_input, future=args.future)
 assert torch.equal(y1, y2), "the reloaded model predicts differently"
-losses.append(y1[:, -args.future:].pow(2).mean().item())
+losses.append(y1[:, -args.future :].pow(2).mean().item())
 print(json.dumps({"losses": losses, "deterministic": True}))

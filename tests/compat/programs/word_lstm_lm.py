@@ -118,7 +118,9 @@ def init_weights(model, initrange=0.1):
     """Uniform init drawn from NumPy (the same start in every library); zero decoder bias."""
     with torch.no_grad():
         for name, p in model.named_parameters():
-            bound = initrange if name.startswith(("encoder", "decoder")) else 1 / math.sqrt(model.nhid)
+            bound = (
+                initrange if name.startswith(("encoder", "decoder")) else 1 / math.sqrt(model.nhid)
+            )
             if name == "decoder.bias":
                 p.zero_()
             else:
@@ -177,8 +179,10 @@ def train_epoch(model, train_data, criterion, optimizer, writer, epoch, losses):
         writer.add_scalar("train/loss", loss.item(), epoch * n_batches + batch)
         if batch % 10 == 0:
             lr = optimizer.param_groups[0]["lr"]
-            print(f"| epoch {epoch:3d} | {batch:3d}/{n_batches:3d} batches | lr {lr:5.2f} | "
-                  f"loss {loss:5.2f} | ppl {math.exp(loss.item()):8.2f}")
+            print(
+                f"| epoch {epoch:3d} | {batch:3d}/{n_batches:3d} batches | lr {lr:5.2f} | "
+                f"loss {loss:5.2f} | ppl {math.exp(loss.item()):8.2f}"
+            )
 
 
 def main():
@@ -206,8 +210,10 @@ def main():
             val_loss = evaluate(model, val_data, criterion, eval_batch_size)
             losses.append(val_loss)
             writer.add_scalar("valid/ppl", math.exp(val_loss), epoch)
-            print(f"| end of epoch {epoch:3d} | valid loss {val_loss:5.2f} | "
-                  f"valid ppl {math.exp(val_loss):8.2f}")
+            print(
+                f"| end of epoch {epoch:3d} | valid loss {val_loss:5.2f} | "
+                f"valid ppl {math.exp(val_loss):8.2f}"
+            )
             if best_val_loss is None or val_loss < best_val_loss:
                 torch.save(model.state_dict(), path)
                 best_val_loss = val_loss

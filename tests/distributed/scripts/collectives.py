@@ -28,7 +28,7 @@ results = {}
 for op, expected in [
     (dist.ReduceOp.SUM, base * (ranks + 1).sum()),
     (dist.ReduceOp.AVG, base * (ranks + 1).mean()),
-    (dist.ReduceOp.PRODUCT, base ** world * np.prod(ranks + 1)),
+    (dist.ReduceOp.PRODUCT, base**world * np.prod(ranks + 1)),
     (dist.ReduceOp.MAX, np.max(base[None] * (ranks[:, None] + 1), axis=0)),
     (dist.ReduceOp.MIN, np.min(base[None] * (ranks[:, None] + 1), axis=0)),
 ]:

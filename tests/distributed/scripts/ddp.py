@@ -30,7 +30,9 @@ Y = data.standard_normal((STEPS + 1, world * B, 3)).astype(np.float32)
 
 def mlp(seed: int) -> nn.Module:
     dg.manual_seed(seed)
-    return nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 3))
+    return nn.Sequential(
+        nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 3)
+    )
 
 
 def digest(module: nn.Module) -> str:
@@ -41,7 +43,10 @@ def digest(module: nn.Module) -> str:
 
 
 def max_diff(a: nn.Module, b: nn.Module) -> float:
-    return max(float(np.abs(p.detach().numpy() - q.detach().numpy()).max()) for p, q in zip(a.parameters(), b.parameters()))
+    return max(
+        float(np.abs(p.detach().numpy() - q.detach().numpy()).max())
+        for p, q in zip(a.parameters(), b.parameters())
+    )
 
 
 mine = slice(rank * B, (rank + 1) * B)

@@ -35,20 +35,32 @@ for step in range(2):  # two steps: running statistics advance twice
     y_full = plain(x_full)
     (y_full * dg.tensor(W)).sum().backward()
 
-    np.testing.assert_allclose(y.detach().numpy(), y_full.detach().numpy()[mine], rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(x.grad.detach().numpy(), x_full.grad.detach().numpy()[mine], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        y.detach().numpy(), y_full.detach().numpy()[mine], rtol=1e-10, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        x.grad.detach().numpy(), x_full.grad.detach().numpy()[mine], rtol=1e-9, atol=1e-12
+    )
 for name in ("weight", "bias"):
     g = getattr(sync, name).grad.clone()
     dist.all_reduce(g)  # each rank holds its own loss's share
-    np.testing.assert_allclose(g.detach().numpy(), getattr(plain, name).grad.detach().numpy(), rtol=1e-9)
+    np.testing.assert_allclose(
+        g.detach().numpy(), getattr(plain, name).grad.detach().numpy(), rtol=1e-9
+    )
 for name in ("running_mean", "running_var"):
-    np.testing.assert_allclose(getattr(sync, name).detach().numpy(), getattr(plain, name).detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(
+        getattr(sync, name).detach().numpy(), getattr(plain, name).detach().numpy(), rtol=1e-10
+    )
 assert int(sync.num_batches_tracked.item()) == 2
 sync.eval()
 plain.eval()
-np.testing.assert_allclose(sync(dg.tensor(X[mine])).detach().numpy(), plain(dg.tensor(X[mine])).detach().numpy())
+np.testing.assert_allclose(
+    sync(dg.tensor(X[mine])).detach().numpy(), plain(dg.tensor(X[mine])).detach().numpy()
+)
 
-converted = nn.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4)))
+converted = nn.SyncBatchNorm.convert_sync_batchnorm(
+    nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4))
+)
 assert type(converted[1]).__name__ == "SyncBatchNorm"
 emit(rank=rank, ok=True, max_y=float(np.abs(y.detach().numpy()).max()))
 dist.destroy_process_group()
