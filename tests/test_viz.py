@@ -232,7 +232,7 @@ def test_matplotlib_drawing_lays_out_the_data_flow_downwards(seed_graph):
     ]:
         assert where[source][1] > where[target][1], (source, target)
     assert where["t1"][1] == where["t2"][1]  # both feed Add: one level
-    assert len({position for position in where.values()}) == 6  # no two nodes on top of each other
+    assert len(set(where.values())) == 6  # no two nodes on top of each other
     ax.figure.savefig(io.BytesIO(), format="png")  # the arrows are clipped to the boxes when drawn
 
 

@@ -4,8 +4,9 @@
     python tools/code_health.py --check      # fail (exit 1) when a ratchet is broken
     python tools/code_health.py --update     # write the current counts as the new baseline
 
-Measured: the longest functions (in lines, docstrings not counted), the files over 500 lines, the share of public functions that are
-fully typed, ruff findings and mypy errors. The ratchets (baseline in ``tools/health_baseline.json``):
+Measured: the longest functions (in lines, docstrings not counted), the files over 500 lines,
+the share of public functions that are fully typed, ruff findings and mypy errors. The ratchets
+(baseline in ``tools/health_baseline.json``):
 
 - untyped public functions, per module, may only fall; a module absent from the baseline (a new
   module) must have none;
@@ -38,7 +39,30 @@ MAX_FUNCTION_LINES = 60
 MAX_FILE_LINES = 600
 
 # name -> why it stays long. Keys are "path" for files, "path::qualname" for functions.
-LONG_ALLOWED: dict[str, str] = {}
+_PRIMITIVES = (
+    "primitives of one kind, each forward and backward on one screen; over 600 lines only since "
+    "the tree was formatted to 100 columns (2026-12): the next split by kind"
+)
+LONG_ALLOWED: dict[str, str] = {
+    "deepgrad/autograd/tensor.py": (
+        "the whole Tensor API as visible one-line typed methods on one class (issue 10): a class "
+        "spread over mixins would hide methods from readers and go-to-definition again"
+    ),
+    "deepgrad/ops/elementwise.py": _PRIMITIVES,
+    "deepgrad/ops/conv.py": _PRIMITIVES,
+    "deepgrad/ops/pool.py": _PRIMITIVES,
+    "deepgrad/ops/rnn.py": _PRIMITIVES,
+    "deepgrad/data/augment.py": "one transform per class, with its docstring; next split by kind",
+    "deepgrad/data/preprocessing.py": "one fitted transform per class; next split by kind",
+    "deepgrad/nn/rnn.py": "RNN/LSTM/GRU layers and cells sharing one forward; next split by kind",
+    "deepgrad/autograd/engine.py::_Pass.propagate": (
+        "the engine's hot loop, kept in one frame: every call it saves is paid per node "
+        "(docs/performance.md, note 7)"
+    ),
+    "deepgrad/nn/conv.py::_ConvNd.__init__": "argument checks of all conv layers in one place",
+    "deepgrad/train/plots.py::plot_activation_histograms": "straight-line plotting code",
+    "deepgrad/viz.py::draw_graph_matplotlib": "straight-line plotting code",
+}
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Shared synthetic data and weights for the MLP cases (784-1000-500-100-10)."""
 
+import itertools
+
 import numpy as np
 
 SIZES = (784, 1000, 500, 100, 10)
@@ -16,7 +18,7 @@ def weights(seed: int = 1):
     """(W, b) per layer, W of shape (in, out), PyTorch-like uniform init."""
     rng = np.random.default_rng(seed)
     params = []
-    for n_in, n_out in zip(SIZES[:-1], SIZES[1:]):
+    for n_in, n_out in itertools.pairwise(SIZES):
         bound = 1 / np.sqrt(n_in)
         params.append(
             (

@@ -9,6 +9,8 @@
   in deepgrad and (when installed) in PyTorch.
 """
 
+import itertools
+
 from harness import Case
 
 from cases._mlp_data import SIZES, data
@@ -68,7 +70,7 @@ def mlp_step(config):
 
     dg.manual_seed(0)
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(SIZES)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(SIZES) - 2:
             layers.append(nn.ReLU())

@@ -1,6 +1,8 @@
 """MNIST MLP training step through nn (issue 3): nn.Sequential(Linear, ReLU, ...) 784-1000-500-100-10,
 CrossEntropyLoss, SGD. Batch 128 (``--config '{"batch": 1000}'`` for the large batch)."""
 
+import itertools
+
 from harness import Case
 
 from cases._mlp_data import SIZES, data, numpy_step, weights
@@ -10,7 +12,7 @@ LR = 0.01
 
 def _layers(nn):
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(SIZES)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(SIZES) - 2:
             layers.append(nn.ReLU())

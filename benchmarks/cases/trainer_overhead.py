@@ -3,6 +3,8 @@ F.cross_entropy, SGD with momentum) by a hand-written loop, by the Trainer, by t
 accuracy metric, and by the Trainer with a Monitor (default ``every``, and every step). Times are
 per training step; ratios against the hand-written loop."""
 
+import itertools
+
 from harness import Case
 
 from cases._mlp_data import SIZES, data
@@ -18,7 +20,7 @@ def _setup(config):
 
     dg.manual_seed(0)
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(SIZES)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(SIZES) - 2:
             layers.append(nn.ReLU())

@@ -74,7 +74,10 @@ def parse_device(spec) -> Device:
     )
 
 
-_INSTALL = "install the CUDA extra that matches your driver: `pip install deepgrad[cuda12]` or `pip install deepgrad[cuda13]`"
+_INSTALL = (
+    "install the CUDA extra that matches your driver: `pip install deepgrad[cuda12]` or "
+    "`pip install deepgrad[cuda13]`"
+)
 
 
 def _load_cupy() -> None:
@@ -100,7 +103,10 @@ def _load_cupy() -> None:
         )
         return
     if count == 0:
-        _cupy_error = "CuPy is installed but no CUDA GPU was found; run on a machine with an NVIDIA GPU, or use device='cpu'"
+        _cupy_error = (
+            "CuPy is installed but no CUDA GPU was found; run on a machine with an NVIDIA GPU, "
+            "or use device='cpu'"
+        )
         return
     _cupy = cupy
 
@@ -111,11 +117,12 @@ def get_cupy(required: bool = False, device: Device | None = None):
         _load_cupy()
     if _cupy is None and required:
         raise DeviceError(f"device {device or 'cuda'}: CUDA is not available here: {_cupy_error}.")
-    if _cupy is not None and device is not None and device.type == "cuda":
-        if device.index >= _cupy.cuda.runtime.getDeviceCount():
-            raise DeviceError(
-                f"device {device}: only {device_count()} CUDA device(s) exist; use cuda:0..cuda:{device_count() - 1}."
-            )
+    cuda = _cupy is not None and device is not None and device.type == "cuda"
+    if cuda and device.index >= _cupy.cuda.runtime.getDeviceCount():
+        raise DeviceError(
+            f"device {device}: only {device_count()} CUDA device(s) exist; "
+            f"use cuda:0..cuda:{device_count() - 1}."
+        )
     return _cupy
 
 

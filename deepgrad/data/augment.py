@@ -483,7 +483,7 @@ class RandomCrop(Transform):
         self.fill = float(fill)
 
     def _apply(self, batch, rng):
-        n, c, h, w = batch.shape
+        n, _c, h, w = batch.shape
         p = self.padding
         out_h, out_w = self.size
         if out_h > h + 2 * p or out_w > w + 2 * p:

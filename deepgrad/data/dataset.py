@@ -399,7 +399,7 @@ def random_split(
             raise ValueError(
                 f"random_split: fractions must lie in [0, 1] and add up to 1 (got {fractions}, sum {sum(fractions)})"
             )
-        counts = [int(math.floor(n * f)) for f in fractions]
+        counts = [math.floor(n * f) for f in fractions]
         for i in range(n - sum(counts)):
             counts[i % len(counts)] += 1
     order = (generator or default_generator).np.permutation(n)

@@ -17,6 +17,7 @@ transforms differ between workers and repeat from run to run.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import pickle
@@ -258,10 +259,8 @@ class _WorkerPool:
             q.join_thread()
 
     def __del__(self):
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
 
 class _MultiWorkerIterator:

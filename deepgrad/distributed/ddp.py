@@ -252,7 +252,7 @@ class DistributedDataParallel(Module):
         )
 
     def _sync_module_states(self) -> None:
-        states = [p for p in self.module.parameters()] + list(self.module.buffers())
+        states = list(self.module.parameters()) + list(self.module.buffers())
         if self.process_group.size > 1:
             _broadcast_all(states, self.process_group)
 

@@ -197,7 +197,7 @@ def compared_metric(recipe: Recipe) -> str:
 def comparison_row(name: str, result: RunResult, recipe: Recipe, metric: str) -> dict[str, Any]:
     """One variant's row: final and best ``metric`` (its epoch), epochs, time, test headline."""
     history = result.history
-    values = [v for v in history[metric]] if metric in history.keys else []
+    values = list(history[metric]) if metric in history.keys else []
     finite = [v for v in values if isinstance(v, float) and math.isfinite(v)]
     best = (
         (max if recipe.mode == "max" and metric == recipe.monitor else min)(finite)

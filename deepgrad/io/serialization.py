@@ -26,13 +26,14 @@ and whatever the bytes, ``load`` and ``load_metadata`` raise only ``Serializatio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any
 
 import numpy as np
 import safetensors.numpy
@@ -48,7 +49,7 @@ _METADATA_KEY = "deepgrad.metadata"
 _CHUNK = 1 << 24
 MAX_DEPTH = 64  # levels of nested dicts/lists/tuples that save writes and load reads back
 
-FileLike = Union[str, os.PathLike, IO[bytes]]
+FileLike = str | os.PathLike | IO[bytes]
 
 
 # -- encoding -----------------------------------------------------------------------------------
@@ -237,10 +238,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_folder(folder)
 

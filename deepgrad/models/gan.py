@@ -94,7 +94,8 @@ class MLPDiscriminator(nn.Module):
 class DCGenerator(nn.Module):
     """DCGAN-style generator (Radford et al., 2016) for 28x28 images, upsampling with ConvTranspose2d:
 
-    z -> Linear -> (2c, 7, 7) -> BN, ReLU -> ConvT 4x4 /2 -> (c, 14, 14) -> BN, ReLU -> ConvT 4x4 /2 -> (C, 28, 28) -> sigmoid
+    z -> Linear -> (2c, 7, 7) -> BN, ReLU -> ConvT 4x4 /2 -> (c, 14, 14) -> BN, ReLU
+      -> ConvT 4x4 /2 -> (C, 28, 28) -> sigmoid
 
     Args:
         latent_dim: size of z. Default: 64.
@@ -128,7 +129,8 @@ class DCGenerator(nn.Module):
 class DCDiscriminator(nn.Module):
     """DCGAN-style discriminator for 28x28 images, downsampling with strided convolutions:
 
-    (C, 28, 28) -> Conv 4x4 /2 -> (c, 14, 14) -> LeakyReLU -> Conv 4x4 /2 -> (2c, 7, 7) -> BN, LeakyReLU -> Linear -> logit
+    (C, 28, 28) -> Conv 4x4 /2 -> (c, 14, 14) -> LeakyReLU -> Conv 4x4 /2 -> (2c, 7, 7)
+      -> BN, LeakyReLU -> Linear -> logit
 
     Args:
         channels: c. Default: 32.

@@ -186,7 +186,7 @@ class Module:
     def __dir__(self):
         names = list(super().__dir__())
         names += list(self._parameters) + list(self._buffers) + list(self._modules)
-        return sorted(set(n for n in names if not n[:1].isdigit()))
+        return sorted({n for n in names if not n[:1].isdigit()})
 
     def _check_name(self, method: str, kind: str, name) -> None:
         if "_parameters" not in self.__dict__:

@@ -109,10 +109,10 @@ class Cat(Function):
 
 def is_basic_index(index: tuple) -> bool:
     """True when ``index`` holds only ints, slices, None and Ellipsis (no repeated positions)."""
-    for item in index:
-        if not (item is None or item is Ellipsis or isinstance(item, (int, slice, np.integer))):
-            return False
-    return True
+    return all(
+        item is None or item is Ellipsis or isinstance(item, (int, slice, np.integer))
+        for item in index
+    )
 
 
 def _normalize_index(index, shape) -> tuple:
@@ -129,11 +129,10 @@ def _normalize_index(index, shape) -> tuple:
             hasattr(item, "dtype")
             and not isinstance(item, np.integer)
             and getattr(item, "ndim", 0) >= 0
-        ):
-            if item.dtype.kind not in "iub":
-                raise IndexError(
-                    f"index: tensors used as indices must be integer or bool (got {item.dtype})"
-                )
+        ) and item.dtype.kind not in "iub":
+            raise IndexError(
+                f"index: tensors used as indices must be integer or bool (got {item.dtype})"
+            )
         out.append(item)
     return tuple(out)
 

@@ -312,7 +312,8 @@ class Optimizer(abc.ABC):
         ):
             raise ValueError(
                 f"{name}.load_state_dict: expected a dict with 'state' and 'param_groups' "
-                f"(got {type(state_dict).__name__}{' with keys ' + str(sorted(state_dict)) if isinstance(state_dict, dict) else ''})."
+                f"(got {type(state_dict).__name__}"
+                f"{' with keys ' + str(sorted(state_dict)) if isinstance(state_dict, dict) else ''})."
             )
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):

@@ -225,7 +225,7 @@ def test_scale_trajectory_and_updates_match_torch():
     tw = torch.tensor([1.0, -1.0], requires_grad=True)
     theirs, topt = torch.amp.GradScaler("cpu", **settings), torch.optim.SGD([tw], lr=0.1)
     for overflow in pattern:
-        for param, scaler, make in ((w, ours, dg.tensor), (tw, theirs, torch.tensor)):
+        for param, scaler, _make in ((w, ours, dg.tensor), (tw, theirs, torch.tensor)):
             loss = scaler.scale((param * param).sum())
             loss.backward()
             if overflow:

@@ -66,7 +66,7 @@ def test_tensors_snippet_with_hand_written_gradients_learns():
 
     losses = []
     learning_rate = 1e-6
-    for epoch in range(500):
+    for _epoch in range(500):
         # Computational graph
         h = x.mm(wl1)
         h_relu = h.clamp(min=0)
@@ -132,7 +132,7 @@ def test_variable_and_autograd_snippet_learns():
 
     losses = []
     learning_rate = 1e-6
-    for epoch in range(500):
+    for _epoch in range(500):
         # Computational graph
         h = x.mm(wl1)
         h_relu = h.clamp(min=0)

@@ -103,7 +103,7 @@ def test_lstm_kernels_equal_the_numpy_path(shape, reverse):
 def test_lstm_kernel_handles_strided_inputs():
     """A non-contiguous c0 and output gradient (as slices of larger arrays) take the kernel too."""
     rng = np.random.default_rng(3)
-    xg, w_hh, h0, _ = _lstm_arrays(rng, 4, 3, 6)
+    _xg, w_hh, h0, _ = _lstm_arrays(rng, 4, 3, 6)
     c0_big = rng.uniform(-1, 1, (6, 3)).astype(np.float32)
     results = []
     for enabled in (True, False):
@@ -112,7 +112,7 @@ def test_lstm_kernel_handles_strided_inputs():
             ts = [dg.from_numpy(a.copy()).requires_grad_() for a in (w_hh, h0)]
             c0 = dg.from_numpy(c0_big.copy()).requires_grad_()
             w_ih = dg.from_numpy(np.full((24, 5), 0.1, np.float32)).requires_grad_()
-            out, (hn, cn) = lstm_layer(x, (ts[1], c0.mT), w_ih, ts[0], reverse=True)
+            out, (_hn, cn) = lstm_layer(x, (ts[1], c0.mT), w_ih, ts[0], reverse=True)
             (out[:, :, ::2].sum() + (cn * cn).sum()).backward()
             results.append(
                 [out.detach().numpy(), c0.grad.numpy(), w_ih.grad.numpy(), ts[0].grad.numpy()]

@@ -127,7 +127,7 @@ def test_generated_adam_kernel_body_is_the_cpu_optimizer_update(monkeypatch, ams
 def test_adam_kernel_source_is_built_from_the_table():
     for name, amsgrad in (("adam", False), ("adam_amsgrad", True)):
         in_params, _, body, _ = cuda_kernels._SOURCES[name]
-        for target, expression in cuda_kernels.adam_lines(amsgrad):
+        for target, _expression in cuda_kernels.adam_lines(amsgrad):
             assert f"{target}_f = " in body
         scalars = [f"float32 {n}" for n in cuda_kernels._ADAM_SCALAR_NAMES]
         assert in_params.split(", ") == ["T g", *scalars]

@@ -91,7 +91,7 @@ def test_drop_last():
     batches = labels_of(loader)
     assert len(batches) == len(loader) == 4
     assert all(len(b) == 5 for b in batches)
-    assert len(set(i for b in batches for i in b)) == 20
+    assert len({i for b in batches for i in b}) == 20
 
 
 def test_shuffle_is_repeatable_under_manual_seed_and_changes_between_epochs():

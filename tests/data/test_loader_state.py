@@ -78,7 +78,7 @@ def test_lazy_chunks_after_the_saved_ones_come_from_the_live_generator():
     dg.manual_seed(1)
     sampler = make()
     reference = []
-    for k, chunk in enumerate(sampler.index_chunks()):
+    for _k, chunk in enumerate(sampler.index_chunks()):
         reference.append(chunk)
         dg.randn(3)  # other draws (dropout) between the chunks
     reference = np.concatenate(reference)

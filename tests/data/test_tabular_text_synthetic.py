@@ -128,7 +128,7 @@ def test_digit_recognizer_train_and_test_csv(tmp_path):
     pixels, labels = write_digits_csv(tmp_path / "train.csv")
     ds = DigitRecognizerCSV(tmp_path / "train.csv")
     assert len(ds) == 6 and ds.targets.tolist() == labels.tolist()
-    image, label = ds[2]
+    image, _label = ds[2]
     assert image.shape == (1, 28, 28) and image.dtype == np.float32
     np.testing.assert_allclose(image.reshape(-1), pixels[2] / 255.0, rtol=1e-6)
     write_digits_csv(tmp_path / "test.csv", labelled=False)

@@ -71,7 +71,7 @@ def test_attributes_register_parameters_buffers_and_modules():
     assert [n for n, _ in net.named_children()] == ["block", "head"]
     assert [n for n, _ in net.named_modules()] == ["", "block", "block.fc", "head"]
     assert list(net.block.parameters(recurse=False)) == [net.block.scale]
-    assert list(net.modules())[0] is net
+    assert next(iter(net.modules())) is net
 
 
 def test_reassignment_moves_between_registries_and_delattr():
@@ -89,7 +89,7 @@ def test_reassignment_moves_between_registries_and_delattr():
     del net.block.fc
     assert not hasattr(net.block, "fc")
     with pytest.raises(AttributeError, match="'Block' object has no attribute 'fc'"):
-        net.block.fc
+        net.block.fc  # noqa: B018 - the attribute access is what raises
 
 
 def test_assignment_before_init_is_a_clear_error():

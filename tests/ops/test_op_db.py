@@ -87,7 +87,8 @@ def _inputs(spec, case, dtype, device="cpu", requires_grad=False) -> list:
 def _forward_params():
     params = []
     for dtype in ("float32", "float64"):
-        for p in _params(SPECS, lambda spec, c: spec.kind == "float" or dtype == "float64"):
+        keep = lambda spec, c, dtype=dtype: spec.kind == "float" or dtype == "float64"
+        for p in _params(SPECS, keep):
             spec, c = p.values
             params.append(pytest.param(spec, c, dtype, id=f"{p.id}-{dtype}"))
     return params

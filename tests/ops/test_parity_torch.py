@@ -299,7 +299,10 @@ def test_surface_ops(fn):
 def test_sort_with_ties_and_nan_matches_torch_stable():
     x = np.array([[2.0, np.nan, 1.0, 2.0, -np.inf, 1.0, np.nan, np.inf]])
     for descending in (False, True):
-        assert_parity(lambda lib, t: tuple(t.sort(descending=descending, stable=True)), x)
+        assert_parity(
+            lambda lib, t, descending=descending: tuple(t.sort(descending=descending, stable=True)),
+            x,
+        )
     ints = np.array([3, 1, 3, 0, 1])
     for descending in (False, True):
         got = dg.tensor(ints).argsort(descending=descending, stable=True).numpy()

@@ -55,7 +55,7 @@ def _arrays(model, optimizer):
         for i, s in optimizer.state_dict()["state"].items()
         for k, v in s.items()
     }
-    groups = [{k: v for k, v in g.items()} for g in optimizer.state_dict()["param_groups"]]
+    groups = [dict(g.items()) for g in optimizer.state_dict()["param_groups"]]
     grads = [None if p.grad is None else p.grad.numpy().copy() for p in model.parameters()]
     return params, state, groups, grads
 

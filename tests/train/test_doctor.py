@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -227,10 +228,8 @@ def test_trainer_prints_the_report(data, capsys):
 def _fit_through_nan(trainer, train_loader, epochs):
     """fit, keeping the run's history when the loss turns non-finite (with the Trainer's
     nan_policy, when it has one, set to 'stop': the run ends at that step)."""
-    try:
+    with contextlib.suppress(FloatingPointError):
         trainer.fit(train_loader, epochs=epochs)
-    except FloatingPointError:
-        pass
     return trainer.history
 
 

@@ -169,7 +169,8 @@ def write_idx(path: str | os.PathLike, array) -> None:
     key = array.dtype.newbyteorder("=").str[1:]
     if key not in _CODES:
         raise TypeError(
-            f"write_idx: dtype {array.dtype} has no IDX type code; use one of uint8, int8, int16, int32, float32, float64"
+            f"write_idx: dtype {array.dtype} has no IDX type code; "
+            "use one of uint8, int8, int16, int32, float32, float64"
         )
     if array.ndim > 255:
         raise ValueError(f"write_idx: at most 255 dimensions (got {array.ndim})")

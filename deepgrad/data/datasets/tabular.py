@@ -83,7 +83,8 @@ def _locate_bad_cell(
             if width is None:
                 width = len(row)
             if len(row) != width:
-                return f"line {reader.line_num} has {len(row)} cells but {'the header has' if skip else 'line 1 has'} {width}"
+                first = "the header has" if skip else "line 1 has"
+                return f"line {reader.line_num} has {len(row)} cells but {first} {width}"
             for col in columns:
                 cell = row[col].strip()
                 try:

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import zlib
 from collections.abc import Iterable, Sequence
@@ -197,7 +198,10 @@ class TextDataset(Dataset):
         return windows[:, :-1].copy(), windows[:, 1:].copy()
 
     def __repr__(self) -> str:
-        return f"TextDataset({len(self.ids)} characters, {len(self.vocab)} distinct, {len(self)} windows of {self.seq_len})"
+        return (
+            f"TextDataset({len(self.ids)} characters, {len(self.vocab)} distinct, "
+            f"{len(self)} windows of {self.seq_len})"
+        )
 
 
 def split_text(text: str, fractions: Sequence[float] = (0.9, 0.1)) -> list[str]:
@@ -210,7 +214,7 @@ def split_text(text: str, fractions: Sequence[float] = (0.9, 0.1)) -> list[str]:
     if any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"split_text: fractions must be >= 0 and add up to 1 (got {fractions})")
     bounds = np.round(np.cumsum([0.0, *fractions]) * len(text)).astype(int)
-    return [text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 __all__ = ["CharVocabulary", "TextDataset", "load_text", "load_corpus", "split_text", "CORPORA"]

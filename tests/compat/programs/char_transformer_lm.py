@@ -84,7 +84,7 @@ class CharTransformer(nn.Module):
         self.head = nn.Linear(d_model, vocab_size)
 
     def forward(self, idx, targets=None):
-        b, t = idx.size()
+        _b, t = idx.size()
         pos = torch.arange(0, t, dtype=torch.long, device=idx.device)
         x = self.tok_emb(idx) + self.pos_emb(pos)
         mask = nn.Transformer.generate_square_subsequent_mask(t, device=idx.device)

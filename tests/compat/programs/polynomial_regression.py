@@ -32,7 +32,7 @@ loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), bat
 optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 loss_fn = nn.MSELoss()
 losses = []
-for step in range(args.steps):
+for _step in range(args.steps):
     for xb, yb in loader:
         optimizer.zero_grad()
         loss = loss_fn(model(features(xb)), yb)
