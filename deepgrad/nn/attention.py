@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import validation
 from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.linear import Linear
@@ -156,13 +157,10 @@ class MultiheadAttention(Module):
 def _check_sizes(embed_dim, num_heads, dropout, kdim, vdim) -> None:
     for arg, value in (("embed_dim", embed_dim), ("num_heads", num_heads), ("kdim", kdim),
                        ("vdim", vdim)):  # fmt: skip
-        if value is not None and (
-            not isinstance(value, int) or isinstance(value, bool) or value < 1
-        ):
-            raise ValueError(f"MultiheadAttention: {arg} must be a positive int (got {value!r}).")
+        if value is not None:
+            validation.positive_int(value, arg, "MultiheadAttention")
     if embed_dim % num_heads:
         raise ValueError(
             f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}."
         )
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"MultiheadAttention: dropout must be in [0, 1) (got {dropout!r}).")
+    validation.probability(dropout, "dropout", "MultiheadAttention")

@@ -385,8 +385,7 @@ class GroupNorm(Module):
     ) -> None:
         super().__init__()
         for arg, value in (("num_groups", num_groups), ("num_channels", num_channels)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"GroupNorm: {arg} must be a positive int (got {value!r}).")
+            positive_int(value, arg, "GroupNorm")
         if num_channels % num_groups:
             raise ValueError(
                 f"GroupNorm: num_channels {num_channels} must be divisible by num_groups "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import validation
 from deepgrad.nn import functional as F
 from deepgrad.nn.module import Module
 
@@ -27,10 +28,7 @@ class PixelShuffle(Module):
 
     def __init__(self, upscale_factor: int) -> None:
         super().__init__()
-        if not isinstance(upscale_factor, int) or upscale_factor < 1:
-            raise ValueError(
-                f"PixelShuffle: upscale_factor must be a positive int (got {upscale_factor!r})."
-            )
+        validation.positive_int(upscale_factor, "upscale_factor", "PixelShuffle")
         self.upscale_factor = upscale_factor
 
     def forward(self, input: Tensor) -> Tensor:
@@ -57,11 +55,7 @@ class PixelUnshuffle(Module):
 
     def __init__(self, downscale_factor: int) -> None:
         super().__init__()
-        if not isinstance(downscale_factor, int) or downscale_factor < 1:
-            raise ValueError(
-                f"PixelUnshuffle: downscale_factor must be a positive int (got "
-                f"{downscale_factor!r})."
-            )
+        validation.positive_int(downscale_factor, "downscale_factor", "PixelUnshuffle")
         self.downscale_factor = downscale_factor
 
     def forward(self, input: Tensor) -> Tensor:

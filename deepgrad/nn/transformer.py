@@ -13,6 +13,7 @@ import copy
 from collections.abc import Callable
 
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import validation
 from deepgrad.nn import functional as F
 from deepgrad.nn import init
 from deepgrad.nn.attention import MultiheadAttention
@@ -46,8 +47,7 @@ def _activation(name: str, activation) -> Callable:
 
 
 def _clones(layer: Module, num_layers: int, name: str) -> ModuleList:
-    if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
-        raise ValueError(f"{name}: num_layers must be a positive int (got {num_layers!r}).")
+    validation.positive_int(num_layers, "num_layers", name)
     return ModuleList([copy.deepcopy(layer) for _ in range(num_layers)])
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from deepgrad.autograd.grad_mode import enable_grad, no_grad
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DeviceError, DTypeError, get_array_module, to_device
+from deepgrad.backend import DeviceError, DTypeError, get_array_module, to_device, validation
 from deepgrad.optim.optimizer import Optimizer, check_nonnegative
 
 LINE_SEARCH_FNS = (None, "strong_wolfe")
@@ -124,8 +124,7 @@ class LBFGS(Optimizer):
             )
         for option in ("max_iter", "max_eval", "history_size"):
             value = options[option]
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"LBFGS: {option} must be an integer >= 1 (got {value!r}).")
+            validation.positive_int(value, option, "LBFGS")
         for option in ("tolerance_grad", "tolerance_change"):
             check_nonnegative("LBFGS", option, options[option])
         if options["line_search_fn"] not in LINE_SEARCH_FNS:

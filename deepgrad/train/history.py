@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from deepgrad.backend.validation import one_of
+
 MODES = ("min", "max")
 
 
@@ -96,8 +98,7 @@ class History:
 
     def best(self, monitor: str = "val_loss", mode: str = "min") -> dict[str, Any]:
         """The epoch record with the best value of ``monitor`` (NaN values never win)."""
-        if mode not in MODES:
-            raise ValueError(f"History.best: mode must be one of {MODES} (got {mode!r})")
+        one_of(mode, MODES, "mode", "History.best")
         sign = 1.0 if mode == "min" else -1.0
         candidates = [
             (sign * v, i)

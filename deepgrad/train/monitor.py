@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from deepgrad.autograd import Tensor
-from deepgrad.backend import get_array_module
+from deepgrad.backend import get_array_module, validation
 from deepgrad.nn import ReLU, ReLU6, Sigmoid, Tanh
 from deepgrad.train.callbacks.base import Callback
 
@@ -152,8 +152,7 @@ class Monitor(Callback):
             ("max_units", max_units, 2),
             ("bins", bins, 1),
         ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"Monitor: {option} must be an integer >= {low} (got {value!r})")
+            validation.int_at_least(value, low, option, "Monitor")
         if layers is not None and (
             isinstance(layers, str) or not all(isinstance(n, str) for n in layers)
         ):

@@ -629,9 +629,9 @@ def test_lbfgs_defaults():
     [
         (dict(lr=0.0), r"LBFGS: lr must be > 0 \(got 0.0\)"),
         (dict(lr=-1.0), r"LBFGS: lr must be > 0 \(got -1.0\)"),
-        (dict(history_size=0), r"LBFGS: history_size must be an integer >= 1 \(got 0\)"),
-        (dict(max_iter=0), r"LBFGS: max_iter must be an integer >= 1 \(got 0\)"),
-        (dict(max_eval=2.5), r"LBFGS: max_eval must be an integer >= 1 \(got 2.5\)"),
+        (dict(history_size=0), r"LBFGS: history_size must be a positive int \(got 0\)"),
+        (dict(max_iter=0), r"LBFGS: max_iter must be a positive int \(got 0\)"),
+        (dict(max_eval=2.5), r"LBFGS: max_eval must be a positive int \(got float 2.5\)"),
         (dict(tolerance_grad=-1.0), r"LBFGS: tolerance_grad must be >= 0"),
         (
             dict(line_search_fn="wolfe"),
@@ -640,7 +640,8 @@ def test_lbfgs_defaults():
     ],
 )
 def test_lbfgs_rejects_bad_options(options, message):
-    with pytest.raises(ValueError, match=message):
+    # A wrong type is a TypeError, a wrong value a ValueError (deepgrad.backend.validation).
+    with pytest.raises((ValueError, TypeError), match=message):
         LBFGS([dg.zeros(2, requires_grad=True)], **options)
 
 

@@ -143,8 +143,12 @@ def test_conv_maps_count_channels_as_units():
 
 
 def test_monitor_arguments():
-    with pytest.raises(ValueError, match="every must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"^Monitor: every must be a positive int \(got 0\)\.$"):
         Monitor(every=0)
+    with pytest.raises(ValueError, match=r"^Monitor: max_units must be an int >= 2 \(got 1\)\.$"):
+        Monitor(max_units=1)
+    with pytest.raises(TypeError, match=r"every must be a positive int \(got float 1\.5\)"):
+        Monitor(every=1.5)
     with pytest.raises(ValueError, match="layers must be a list"):
         Monitor(layers="0")
     model = mlp()

@@ -236,7 +236,9 @@ def test_history_records(moons_data, tmp_path):
     best = history.best("val_loss", "min")
     assert best["val_loss"] == min(history["val_loss"])
     assert history.best("val_accuracy", "max")["val_accuracy"] == max(history["val_accuracy"])
-    with pytest.raises(ValueError, match=r"\('min', 'max'\)"):
+    with pytest.raises(
+        ValueError, match=r"History.best: mode must be 'min' or 'max' \(got 'lowest'\)"
+    ):
         history.best("val_loss", "lowest")
     with pytest.raises(KeyError, match="available: epoch, loss, accuracy, val_loss"):
         history["val_acc"]

@@ -12,7 +12,7 @@ import math
 import numpy as np  # coordinate bookkeeping on Python ints and floats only
 
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import ShapeError
+from deepgrad.backend import ShapeError, validation
 from deepgrad.nn.functional._utils import _check_tensor
 from deepgrad.ops.composite import pad
 from deepgrad.ops.index import index_select
@@ -187,8 +187,7 @@ def _linear_axis(x: Tensor, dim: int, n_in: int, n_out: int, scale, align_corner
 
 
 def _check_factor(name: str, arg: str, factor: int) -> None:
-    if not isinstance(factor, int) or isinstance(factor, bool) or factor < 1:
-        raise ValueError(f"{name}: {arg} must be a positive int (got {factor!r}).")
+    validation.positive_int(factor, arg, name)
 
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
