@@ -139,6 +139,32 @@ from deepgrad.ops.elementwise import (
     tanh,
     where,
 )
+from deepgrad.ops.extra import (
+    cosh,
+    dot,
+    exp2,
+    fliplr,
+    flipud,
+    get_default_dtype,
+    hstack,
+    hypot,
+    inner,
+    is_floating_point,
+    is_tensor,
+    lerp,
+    log10,
+    logaddexp,
+    nanmean,
+    nansum,
+    numel,
+    outer,
+    sinh,
+    swapaxes,
+    t,
+    tan,
+    trace,
+    vstack,
+)
 from deepgrad.ops.fused import log_softmax, softmax
 from deepgrad.ops.index import (
     diag,

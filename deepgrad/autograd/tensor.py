@@ -631,6 +631,57 @@ class Tensor:
     def tanh(self) -> Tensor:
         return _ew.Tanh.apply(self)
 
+    def tan(self) -> Tensor:
+        return _ex.tan(self)
+
+    def sinh(self) -> Tensor:
+        return _ex.sinh(self)
+
+    def cosh(self) -> Tensor:
+        return _ex.cosh(self)
+
+    def log10(self) -> Tensor:
+        return _ex.log10(self)
+
+    def exp2(self) -> Tensor:
+        return _ex.exp2(self)
+
+    def logaddexp(self, other: Tensor | float) -> Tensor:
+        return _ex.logaddexp(self, other)
+
+    def hypot(self, other: Tensor | float) -> Tensor:
+        return _ex.hypot(self, other)
+
+    def lerp(self, end: Tensor, weight: Tensor | float) -> Tensor:
+        return _ex.lerp(self, end, weight)
+
+    def dot(self, tensor: Tensor) -> Tensor:
+        return _ex.dot(self, tensor)
+
+    def outer(self, vec2: Tensor) -> Tensor:
+        return _ex.outer(self, vec2)
+
+    def inner(self, other: Tensor) -> Tensor:
+        return _ex.inner(self, other)
+
+    def trace(self) -> Tensor:
+        return _ex.trace(self)
+
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        return _ex.swapaxes(self, axis0, axis1)
+
+    def fliplr(self) -> Tensor:
+        return _ex.fliplr(self)
+
+    def flipud(self) -> Tensor:
+        return _ex.flipud(self)
+
+    def nansum(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
+        return _ex.nansum(self, dim, keepdim)
+
+    def nanmean(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
+        return _ex.nanmean(self, dim, keepdim)
+
     def sigmoid(self) -> Tensor:
         return _ew.Sigmoid.apply(self)
 
@@ -1067,6 +1118,7 @@ from deepgrad.ops import composite as _cp
 from deepgrad.ops import conversion as _cv
 from deepgrad.ops import creation as _cr
 from deepgrad.ops import elementwise as _ew
+from deepgrad.ops import extra as _ex
 from deepgrad.ops import fused as _fused
 from deepgrad.ops import index as _ix
 from deepgrad.ops import inplace as _ip

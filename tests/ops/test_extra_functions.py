@@ -1,0 +1,173 @@
+"""deepgrad.ops.extra (issue 11): values against PyTorch and float64 gradients by finite differences."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import deepgrad as dg
+from deepgrad.autograd import gradcheck
+from deepgrad.backend import ShapeError
+
+RNG = np.random.default_rng(11)
+
+
+def _t(*shape: int, low: float = -2.0, high: float = 2.0) -> np.ndarray:
+    return RNG.uniform(low, high, size=shape)
+
+
+def _dg(a: np.ndarray, grad: bool = False) -> dg.Tensor:
+    return dg.tensor(a, dtype=dg.float64, requires_grad=grad)
+
+
+# name, deepgrad function, torch name, input arrays (float64)
+UNARY = [
+    ("tan", _t(3, 4, low=-1.2, high=1.2)),
+    ("sinh", _t(3, 4)),
+    ("cosh", _t(3, 4)),
+    ("log10", _t(3, 4, low=0.1, high=5.0)),
+    ("exp2", _t(3, 4)),
+    ("fliplr", _t(3, 4)),
+    ("flipud", _t(3, 4)),
+    ("trace", _t(3, 4)),
+    ("t", _t(3, 4)),
+]
+BINARY = [
+    ("logaddexp", _t(3, 4), _t(4)),
+    ("hypot", _t(3, 4), _t(3, 1)),
+    ("dot", _t(5), _t(5)),
+    ("outer", _t(3), _t(4)),
+    ("inner", _t(2, 3, 4), _t(5, 4)),
+    ("swapaxes", _t(2, 3, 4), None),
+]
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(("name", "a"), UNARY, ids=[u[0] for u in UNARY])
+def test_unary_matches_torch(name: str, a: np.ndarray) -> None:
+    torch = pytest.importorskip("torch")
+    got = getattr(dg, name)(_dg(a)).numpy()
+    np.testing.assert_allclose(got, getattr(torch, name)(torch.tensor(a)).numpy(), rtol=1e-10)
+    method = getattr(_dg(a), name, None)
+    if method is not None:
+        np.testing.assert_allclose(method().numpy(), got)
+
+
+@pytest.mark.parametrize(("name", "a"), UNARY, ids=[u[0] for u in UNARY])
+def test_unary_gradcheck(name: str, a: np.ndarray) -> None:
+    assert gradcheck(getattr(dg, name), (_dg(a, grad=True),))
+
+
+def _binary_args(
+    name: str, a: np.ndarray, b: np.ndarray | None, make: Callable[[np.ndarray], Any]
+) -> tuple:
+    return (make(a), 1, 2) if b is None else (make(a), make(b))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(("name", "a", "b"), BINARY, ids=[b[0] for b in BINARY])
+def test_binary_matches_torch(name: str, a: np.ndarray, b: np.ndarray | None) -> None:
+    torch = pytest.importorskip("torch")
+    got = getattr(dg, name)(*_binary_args(name, a, b, _dg)).numpy()
+    want = getattr(torch, name)(*_binary_args(name, a, b, torch.tensor)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(getattr(_dg(a), name)(*_binary_args(name, a, b, _dg)[1:]), got)
+
+
+@pytest.mark.parametrize(("name", "a", "b"), BINARY, ids=[b[0] for b in BINARY])
+def test_binary_gradcheck(name: str, a: np.ndarray, b: np.ndarray | None) -> None:
+    if b is None:
+        assert gradcheck(lambda x: getattr(dg, name)(x, 1, 2), (_dg(a, grad=True),))
+    else:
+        assert gradcheck(getattr(dg, name), (_dg(a, grad=True), _dg(b, grad=True)))
+
+
+@pytest.mark.parity
+def test_lerp_matches_torch_and_gradcheck() -> None:
+    torch = pytest.importorskip("torch")
+    a, b, w = _t(3, 4), _t(3, 4), _t(4, low=0.0, high=1.0)
+    want = torch.lerp(torch.tensor(a), torch.tensor(b), torch.tensor(w)).numpy()
+    np.testing.assert_allclose(dg.lerp(_dg(a), _dg(b), _dg(w)).numpy(), want, rtol=1e-12)
+    want = torch.lerp(torch.tensor(a), torch.tensor(b), 0.3).numpy()
+    np.testing.assert_allclose(_dg(a).lerp(_dg(b), 0.3).numpy(), want, rtol=1e-12)
+    assert gradcheck(dg.lerp, (_dg(a, True), _dg(b, True), _dg(w, True)))
+
+
+@pytest.mark.parity
+def test_logaddexp_is_stable_for_large_inputs() -> None:
+    torch = pytest.importorskip("torch")
+    a, b = np.array([1000.0, -1000.0, 0.0]), np.array([999.0, -1001.0, 800.0])
+    want = torch.logaddexp(torch.tensor(a), torch.tensor(b)).numpy()
+    np.testing.assert_allclose(dg.logaddexp(_dg(a), _dg(b)).numpy(), want, rtol=1e-12)
+
+
+@pytest.mark.parity
+def test_stacks_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    for arrays in ([_t(3), _t(2)], [_t(2, 3), _t(2, 1)], [np.array(1.0), _t(2)]):
+        want = torch.hstack([torch.tensor(a) for a in arrays]).numpy()
+        np.testing.assert_array_equal(dg.hstack([_dg(a) for a in arrays]).numpy(), want)
+    for arrays in ([_t(3), _t(3)], [_t(2, 3), _t(3)]):
+        want = torch.vstack([torch.tensor(a) for a in arrays]).numpy()
+        np.testing.assert_array_equal(dg.vstack([_dg(a) for a in arrays]).numpy(), want)
+    assert gradcheck(lambda x, y: dg.vstack([x, y]), (_dg(_t(2, 3), True), _dg(_t(3), True)))
+    assert gradcheck(lambda x, y: dg.hstack([x, y]), (_dg(_t(2, 3), True), _dg(_t(2, 2), True)))
+
+
+@pytest.mark.parity
+def test_nan_reductions_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    a = _t(3, 4)
+    a[0, 1] = a[2, 3] = np.nan
+    for dim, keepdim in ((None, False), (1, False), (0, True), ((0, 1), False)):
+        for name in ("nansum", "nanmean"):
+            want = getattr(torch, name)(torch.tensor(a), dim=dim, keepdim=keepdim).numpy()
+            got = getattr(dg, name)(_dg(a), dim=dim, keepdim=keepdim).numpy()
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+            np.testing.assert_allclose(getattr(_dg(a), name)(dim, keepdim).numpy(), got)
+    x = _dg(a, grad=True)
+    dg.nanmean(x).backward()
+    want_grad = np.where(np.isnan(a), 0.0, 1.0 / 10)
+    np.testing.assert_allclose(x.grad.numpy(), want_grad)
+
+
+@pytest.mark.parity
+def test_queries_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    a = _t(2, 3)
+    assert dg.numel(_dg(a)) == torch.numel(torch.tensor(a)) == 6
+    assert dg.is_tensor(_dg(a)) and not dg.is_tensor(a) and not dg.is_tensor(1.0)
+    assert dg.is_tensor(dg.nn.Parameter(_dg(a)))
+    assert dg.is_floating_point(_dg(a))
+    assert not dg.is_floating_point(dg.tensor([1, 2]))
+    assert dg.get_default_dtype() == dg.float32
+    assert str(torch.get_default_dtype()) == f"torch.{dg.get_default_dtype()}"
+    assert dg.tensor([1.0]).dtype == dg.get_default_dtype()
+
+
+def test_shape_errors_name_the_function() -> None:
+    with pytest.raises(ShapeError, match="dot"):
+        dg.dot(dg.ones(2, 2), dg.ones(2))
+    with pytest.raises(ShapeError, match="dot"):
+        dg.dot(dg.ones(2), dg.ones(3))
+    with pytest.raises(ShapeError, match="outer"):
+        dg.outer(dg.ones(2, 1), dg.ones(2))
+    with pytest.raises(ShapeError, match="inner"):
+        dg.inner(dg.ones(2, 3), dg.ones(2))
+    with pytest.raises(ShapeError, match="trace"):
+        dg.trace(dg.ones(2))
+    with pytest.raises(ShapeError, match="fliplr"):
+        dg.fliplr(dg.ones(2))
+    with pytest.raises(ShapeError, match="t:"):
+        dg.t(dg.ones(2, 2, 2))
+    with pytest.raises(TypeError, match="nanmean"):
+        dg.nanmean(dg.tensor([1, 2]))
+
+
+def test_inner_with_a_scalar_multiplies() -> None:
+    a = _t(2, 3)
+    got = dg.inner(_dg(np.array(2.0)), _dg(a)).numpy()
+    np.testing.assert_allclose(got, 2.0 * a)
