@@ -682,6 +682,27 @@ class Tensor:
     def nanmean(self, dim: Dims = None, keepdim: bool = False) -> Tensor:
         return _ex.nanmean(self, dim, keepdim)
 
+    def floor(self) -> Tensor:
+        return _ex.floor(self)
+
+    def ceil(self) -> Tensor:
+        return _ex.ceil(self)
+
+    def trunc(self) -> Tensor:
+        return _ex.trunc(self)
+
+    def frac(self) -> Tensor:
+        return _ex.frac(self)
+
+    def kron(self, other: Tensor) -> Tensor:
+        return _ex.kron(self, other)
+
+    def masked_select(self, mask: Tensor) -> Tensor:
+        return _ex.masked_select(self, mask)
+
+    def count_nonzero(self, dim: Dims = None) -> Tensor:
+        return _ex.count_nonzero(self, dim)
+
     def sigmoid(self) -> Tensor:
         return _ew.Sigmoid.apply(self)
 

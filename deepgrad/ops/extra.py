@@ -269,3 +269,112 @@ def nanmean(input: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
     valid = ew.logical_not(ew.isnan(input))
     count = rd.sum(ew.to_dtype(valid, input.dtype), dim, keepdim=keepdim)
     return nansum(input, dim, keepdim=keepdim) / count
+
+
+# -- rounding (zero gradient, like PyTorch) -----------------------------------------------------
+
+
+def floor(input: Tensor) -> Tensor:
+    """floor(x) = the largest integer <= x; ±inf and NaN pass through.
+
+    The gradient is zero for finite x (as in PyTorch); integer tensors are returned unchanged.
+    """
+    if not input.is_floating_point():
+        return input
+    finite = ew.isfinite(input)
+    floored = ew.floor_divide(ew.where(finite, input.detach(), 0.0), 1.0)
+    return ew.where(finite, floored, input)
+
+
+def ceil(input: Tensor) -> Tensor:
+    """ceil(x) = -floor(-x), the smallest integer >= x (zero gradient for finite x)."""
+    return -floor(-input) if input.is_floating_point() else input
+
+
+def trunc(input: Tensor) -> Tensor:
+    """trunc(x) = floor(x) for x >= 0, ceil(x) for x < 0: rounds toward zero (zero gradient)."""
+    if not input.is_floating_point():
+        return input
+    return ew.where(input < 0, ceil(input), floor(input))
+
+
+def frac(input: Tensor) -> Tensor:
+    """frac(x) = x - trunc(x), the fractional part with the sign of x (gradient 1)."""
+    if not input.is_floating_point():
+        raise TypeError(f"frac: needs a floating-point tensor (got {input.dtype}); use x.float().")
+    return input - trunc(input).detach()
+
+
+# -- more shapes and reductions -----------------------------------------------------------------
+
+
+def dstack(tensors: Sequence[Tensor]) -> Tensor:
+    """Concatenate along dimension 2 after making every input at least 3-D.
+
+    (n,) becomes (1, n, 1) and (m, n) becomes (m, n, 1), as in PyTorch.
+    """
+    parts = []
+    for x in tensors:
+        if x.ndim == 0:
+            x = sh.reshape(x, 1, 1, 1)
+        elif x.ndim == 1:
+            x = sh.reshape(x, 1, -1, 1)
+        elif x.ndim == 2:
+            x = cp.unsqueeze(x, 2)
+        parts.append(x)
+    return sh.cat(parts, 2)
+
+
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """Kronecker product: out[i * m + k, ...] = a[i, ...] * b[k, ...], dimension by dimension.
+
+    Shape:
+        (a_0, ..., a_n), (b_0, ..., b_n) -> (a_0 b_0, ..., a_n b_n); the operand with fewer
+        dimensions is padded with leading 1s.
+    """
+    nd = max(input.ndim, other.ndim)
+    a = sh.reshape(input, (1,) * (nd - input.ndim) + tuple(input.shape))
+    b = sh.reshape(other, (1,) * (nd - other.ndim) + tuple(other.shape))
+    # interleave: a as (a_0, 1, a_1, 1, ...), b as (1, b_0, 1, b_1, ...), multiply, merge pairs
+    a_shape = tuple(s for d in a.shape for s in (d, 1))
+    b_shape = tuple(s for d in b.shape for s in (1, d))
+    out = sh.reshape(a, a_shape) * sh.reshape(b, b_shape)
+    return sh.reshape(out, tuple(p * q for p, q in zip(a.shape, b.shape, strict=True)))
+
+
+def masked_select(input: Tensor, mask: Tensor) -> Tensor:
+    """The elements of ``input`` where the boolean ``mask`` is True, as a 1-D tensor.
+
+    ``input`` and ``mask`` broadcast together; the order is row-major.
+    """
+    if mask.dtype != np.dtype(bool):
+        raise TypeError(
+            f"masked_select: mask must be a bool tensor (got {mask.dtype}); use mask.bool()."
+        )
+    shape = np.broadcast_shapes(tuple(input.shape), tuple(mask.shape))
+    return sh.getitem(sh.expand(input, shape), sh.expand(mask, shape))
+
+
+def count_nonzero(input: Tensor, dim: Dims = None) -> Tensor:
+    """The number of elements != 0 over ``dim`` (all of them when None), as int64 (no gradient)."""
+    return rd.sum(input.detach() != 0, dim)
+
+
+def var_mean(
+    input: Tensor, dim: Dims = None, *, correction: int = 1, keepdim: bool = False
+) -> tuple[Tensor, Tensor]:
+    """(var(x), mean(x)) over ``dim``: var = sum((x - mean)^2) / (n - correction)."""
+    return (
+        cp.var(input, dim, correction=correction, keepdim=keepdim),
+        cp.mean(input, dim, keepdim=keepdim),
+    )
+
+
+def std_mean(
+    input: Tensor, dim: Dims = None, *, correction: int = 1, keepdim: bool = False
+) -> tuple[Tensor, Tensor]:
+    """(std(x), mean(x)) over ``dim``: std = sqrt(sum((x - mean)^2) / (n - correction))."""
+    return (
+        cp.std(input, dim, correction=correction, keepdim=keepdim),
+        cp.mean(input, dim, keepdim=keepdim),
+    )

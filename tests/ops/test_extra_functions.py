@@ -171,3 +171,92 @@ def test_inner_with_a_scalar_multiplies() -> None:
     a = _t(2, 3)
     got = dg.inner(_dg(np.array(2.0)), _dg(a)).numpy()
     np.testing.assert_allclose(got, 2.0 * a)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["floor", "ceil", "trunc"])
+def test_rounding_matches_torch_with_zero_gradient(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    a = np.array([1.5, -1.5, -0.2, 2.0, 0.0, np.inf, -np.inf, np.nan, -3.7, 1e17 + 0.5])
+    want = getattr(torch, name)(torch.tensor(a)).numpy()
+    np.testing.assert_array_equal(getattr(dg, name)(_dg(a)).numpy(), want)
+    np.testing.assert_array_equal(getattr(_dg(a), name)().numpy(), want)
+    ints = dg.tensor([3, -2])
+    np.testing.assert_array_equal(getattr(dg, name)(ints).numpy(), [3, -2])
+    x = _dg(_t(3, 4), grad=True)
+    getattr(dg, name)(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 4)))
+
+
+@pytest.mark.parity
+def test_frac_matches_torch_with_unit_gradient() -> None:
+    torch = pytest.importorskip("torch")
+    a = np.array([1.5, -1.5, -0.2, 2.0, 0.0, -3.7, 123.25])
+    want = torch.frac(torch.tensor(a)).numpy()
+    np.testing.assert_allclose(dg.frac(_dg(a)).numpy(), want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(_dg(a).frac().numpy(), want, rtol=1e-12, atol=1e-15)
+    assert gradcheck(dg.frac, (_dg(_t(3, 4) + 0.1, grad=True),))
+    with pytest.raises(TypeError, match="frac"):
+        dg.frac(dg.tensor([1, 2]))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(
+    ("sa", "sb"), [((2, 3), (2, 2)), ((3,), (2,)), ((2,), (2, 3)), ((2, 1, 2), (3, 2))]
+)
+def test_kron_matches_torch(sa: tuple, sb: tuple) -> None:
+    torch = pytest.importorskip("torch")
+    a, b = _t(*sa), _t(*sb)
+    want = torch.kron(torch.tensor(a), torch.tensor(b)).numpy()
+    np.testing.assert_allclose(dg.kron(_dg(a), _dg(b)).numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(_dg(a).kron(_dg(b)).numpy(), want, rtol=1e-12)
+    assert gradcheck(dg.kron, (_dg(a, True), _dg(b, True)))
+
+
+@pytest.mark.parity
+def test_dstack_matches_torch() -> None:
+    torch = pytest.importorskip("torch")
+    for arrays in ([_t(3), _t(3)], [_t(2, 3), _t(2, 3)], [_t(2, 3, 1), _t(2, 3)]):
+        want = torch.dstack([torch.tensor(a) for a in arrays]).numpy()
+        np.testing.assert_array_equal(dg.dstack([_dg(a) for a in arrays]).numpy(), want)
+    assert gradcheck(lambda x, y: dg.dstack([x, y]), (_dg(_t(2, 3), True), _dg(_t(2, 3), True)))
+
+
+@pytest.mark.parity
+def test_masked_select_matches_torch() -> None:
+    torch = pytest.importorskip("torch")
+    a = _t(3, 4)
+    mask = RNG.uniform(size=(4,)) > 0.4
+    mask[0] = True
+    want = torch.masked_select(torch.tensor(a), torch.tensor(mask)).numpy()
+    np.testing.assert_array_equal(dg.masked_select(_dg(a), dg.tensor(mask)).numpy(), want)
+    np.testing.assert_array_equal(_dg(a).masked_select(dg.tensor(mask)).numpy(), want)
+    assert gradcheck(lambda x: dg.masked_select(x, dg.tensor(mask)), (_dg(a, True),))
+    with pytest.raises(TypeError, match="masked_select"):
+        dg.masked_select(_dg(a), dg.tensor(mask.astype(np.int64)))
+
+
+@pytest.mark.parity
+def test_count_nonzero_matches_torch() -> None:
+    torch = pytest.importorskip("torch")
+    a = np.array([[0.0, 1.0, 0.0], [2.0, -3.0, 0.0]])
+    for dim in (None, 0, 1, (0, 1)):
+        want = torch.count_nonzero(torch.tensor(a), dim=dim).numpy()
+        got = dg.count_nonzero(_dg(a), dim=dim)
+        assert got.dtype == dg.int64
+        np.testing.assert_array_equal(got.numpy(), want)
+        np.testing.assert_array_equal(_dg(a).count_nonzero(dim).numpy(), want)
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["var_mean", "std_mean"])
+def test_var_std_mean_match_torch(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    a = _t(3, 4)
+    for dim, correction, keepdim in ((None, 1, False), (1, 0, True), ((0, 1), 1, False)):
+        kwargs = {"correction": correction, "keepdim": keepdim}
+        want = getattr(torch, name)(torch.tensor(a), dim, **kwargs)
+        got = getattr(dg, name)(_dg(a), dim, **kwargs)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-12)
+    assert gradcheck(lambda x: getattr(dg, name)(x, 1), (_dg(a, True),))
