@@ -703,6 +703,24 @@ class Tensor:
     def count_nonzero(self, dim: Dims = None) -> Tensor:
         return _ex.count_nonzero(self, dim)
 
+    def round(self, *, decimals: int = 0) -> Tensor:
+        return _ex.round(self, decimals=decimals)
+
+    def rot90(self, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+        return _ex.rot90(self, k, dims)
+
+    def take(self, index: Tensor) -> Tensor:
+        return _ex.take(self, index)
+
+    def nonzero(self, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+        return _ex.nonzero(self, as_tuple=as_tuple)
+
+    def argwhere(self) -> Tensor:
+        return _ex.argwhere(self)
+
+    def repeat_interleave(self, repeats: int | Tensor, dim: int | None = None) -> Tensor:
+        return _ex.repeat_interleave(self, repeats, dim)
+
     def sigmoid(self) -> Tensor:
         return _ew.Sigmoid.apply(self)
 

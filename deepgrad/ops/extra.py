@@ -15,6 +15,7 @@ import numpy as np
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
 from deepgrad.ops import composite as cp
+from deepgrad.ops import creation as cr
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops import index as ix
 from deepgrad.ops import linalg as la
@@ -378,3 +379,137 @@ def std_mean(
         cp.std(input, dim, correction=correction, keepdim=keepdim),
         cp.mean(input, dim, keepdim=keepdim),
     )
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    """round(x) to the nearest integer, ties to even (as PyTorch and NumPy); zero gradient.
+
+    With ``decimals`` d: round(x * 10^d) / 10^d. Exact: f = floor(x), r = x - f (exact in
+    floating point), and f + 1 when r > 1/2 or (r == 1/2 and f is odd).
+    """
+    if not input.is_floating_point():
+        return input
+    if decimals:
+        scale = 10.0**decimals
+        return round(input * scale) / scale
+    x = input.detach()
+    low = floor(x)
+    rest = ew.where(ew.isfinite(x), x - ew.where(ew.isfinite(low), low, 0.0), 0.0)
+    odd = ew.remainder(ew.where(ew.isfinite(low), low, 0.0), 2.0) == 1.0
+    up = ew.logical_or(rest > 0.5, ew.logical_and(rest == 0.5, odd))
+    out = low + ew.to_dtype(up, x.dtype)
+    out = ew.where(
+        out == 0, ew.where(ew.isfinite(x), x, 1.0) * 0.0, out
+    )  # -0.5 rounds to -0.0, as in PyTorch
+    return ew.where(ew.isfinite(input), out, input)
+
+
+def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:
+    """Rotate by k * 90 degrees in the plane of ``dims``, from the first axis toward the second.
+
+    k = 1: flip(dims[1]) then swap dims; k = 2: flip both; k = 3: flip(dims[0]) then swap.
+    """
+    if len(dims) != 2 or input.ndim < 2:
+        raise ShapeError(
+            f"rot90: needs 2 dims and a tensor of at least 2 dimensions (got dims {list(dims)}, "
+            f"shape {input.shape}); pass dims=(0, 1) or similar."
+        )
+    d0, d1 = (d % input.ndim for d in dims)
+    if d0 == d1:
+        raise ShapeError(f"rot90: the two dims must differ (got {list(dims)}).")
+    k %= 4
+    if k == 1:
+        return sh.transpose(cp.flip(input, d1), d0, d1)
+    if k == 2:
+        return cp.flip(input, (d0, d1))
+    if k == 3:
+        return sh.transpose(cp.flip(input, d0), d0, d1)
+    return input
+
+
+def take(input: Tensor, index: Tensor) -> Tensor:
+    """out[i...] = x.flatten()[index[i...]]: the shape of ``index``; negative indices count back."""
+    return sh.getitem(sh.reshape(input, -1), ix._index_array("take", index, input))
+
+
+def tensordot(a: Tensor, b: Tensor, dims: int | tuple[Sequence[int], Sequence[int]] = 2) -> Tensor:
+    """out[i..., j...] = sum_k a[i..., k...] b[k..., j...] over the dims paired by ``dims``.
+
+    Args:
+        dims: an int n pairs the last n dims of ``a`` with the first n of ``b``; a pair of
+            lists pairs ``dims[0][i]`` of ``a`` with ``dims[1][i]`` of ``b``.
+    """
+    if isinstance(dims, int):
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da = [d % a.ndim for d in dims[0]]
+        db = [d % b.ndim for d in dims[1]]
+    if [a.shape[i] for i in da] != [b.shape[i] for i in db]:
+        raise ShapeError(
+            f"tensordot: the contracted sizes differ (got {[a.shape[i] for i in da]} and "
+            f"{[b.shape[i] for i in db]}); check dims."
+        )
+    free_a = [d for d in range(a.ndim) if d not in da]
+    free_b = [d for d in range(b.ndim) if d not in db]
+    k = math.prod(a.shape[i] for i in da)
+    left = sh.reshape(sh.permute(a, free_a + da), -1, k)
+    right = sh.reshape(sh.permute(b, db + free_b), k, -1)
+    out_shape = tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b)
+    return sh.reshape(la.matmul(left, right), out_shape)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+    """The indices of the non-zero elements, in row-major order (no gradient).
+
+    Returns:
+        an int64 tensor of shape (count, ndim); or, with ``as_tuple``, one 1-D tensor per dim.
+    """
+    xp = input.xp
+    found = xp.nonzero(input._data if input.ndim else input._data.reshape(1))
+    if as_tuple:
+        return tuple(Tensor._make(i.astype(np.int64), None) for i in found)
+    if input.ndim == 0:  # one row of no coordinates when the scalar is non-zero
+        return Tensor._make(xp.zeros((len(found[0]), 0), dtype=np.int64), None)
+    return Tensor._make(xp.stack(found, axis=1).astype(np.int64), None)
+
+
+def argwhere(input: Tensor) -> Tensor:
+    """The indices of the non-zero elements as a (count, ndim) int64 tensor: nonzero(x)."""
+    out = nonzero(input)
+    assert isinstance(out, Tensor)
+    return out
+
+
+def repeat_interleave(input: Tensor, repeats: int | Tensor, dim: int | None = None) -> Tensor:
+    """Repeat each element (or slice along ``dim``) ``repeats`` times, next to itself.
+
+    out = x[0] x[0] ... x[1] x[1] ...; ``repeats`` is an int or a 1-D tensor with one count per
+    element. With ``dim`` None the input is flattened first.
+    """
+    if dim is None:
+        input, dim = sh.reshape(input, -1), 0
+    (d,) = rd.normalize_dims("repeat_interleave", dim, input.ndim)
+    counts = repeats._data if isinstance(repeats, Tensor) else repeats
+    if isinstance(repeats, Tensor) and repeats.numel() not in (1, input.shape[d]):
+        raise ShapeError(
+            f"repeat_interleave: repeats must have one count per slice along dim {d} "
+            f"(got {repeats.numel()} counts for size {input.shape[d]}); pass an int or fix repeats."
+        )
+    index = input.xp.repeat(input.xp.arange(input.shape[d]), counts)
+    return ix.index_select(input, d, Tensor._make(index, None))
+
+
+def logspace(
+    start: float,
+    end: float,
+    steps: int,
+    base: float = 10.0,
+    *,
+    dtype: np.dtype | str | None = None,
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """base ** linspace(start, end, steps): ``steps`` values spaced evenly on a log scale."""
+    exponents = cr.linspace(start, end, steps, dtype=np.dtype("float64"), device=device)
+    out = ew.to_dtype(ew.pow(base, exponents), np.dtype(dtype or "float32"))
+    return out.requires_grad_(True) if requires_grad else out

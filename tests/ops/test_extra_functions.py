@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -260,3 +261,102 @@ def test_var_std_mean_match_torch(name: str) -> None:
         for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-12)
     assert gradcheck(lambda x: getattr(dg, name)(x, 1), (_dg(a, True),))
+
+
+@pytest.mark.parity
+def test_round_matches_torch_ties_to_even() -> None:
+    torch = pytest.importorskip("torch")
+    a = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -0.2, 0.49999999999999994, np.inf, np.nan, -2.7, 3.3])
+    want = torch.round(torch.tensor(a)).numpy()
+    got = dg.round(_dg(a)).numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    b = _t(20) * 100
+    want = torch.round(torch.tensor(b), decimals=2).numpy()
+    np.testing.assert_allclose(_dg(b).round(decimals=2).numpy(), want, rtol=1e-12)
+    x = _dg(_t(3, 4), grad=True)
+    dg.round(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 4)))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("k", [-1, 0, 1, 2, 3, 5])
+def test_rot90_matches_torch(k: int) -> None:
+    torch = pytest.importorskip("torch")
+    a = _t(2, 3, 4)
+    for dims in ((0, 1), (1, 2), (2, 0)):
+        want = torch.rot90(torch.tensor(a), k, dims).numpy()
+        np.testing.assert_array_equal(dg.rot90(_dg(a), k, dims).numpy(), want)
+        np.testing.assert_array_equal(_dg(a).rot90(k, dims).numpy(), want)
+    assert gradcheck(lambda x: dg.rot90(x, k, (1, 2)), (_dg(a, True),))
+    with pytest.raises(ShapeError, match="rot90"):
+        dg.rot90(_dg(a), k, (1, 1))
+
+
+@pytest.mark.parity
+def test_take_matches_torch() -> None:
+    torch = pytest.importorskip("torch")
+    a, index = _t(3, 4), np.array([[0, -1], [5, 5]])
+    want = torch.take(torch.tensor(a), torch.tensor(index)).numpy()
+    np.testing.assert_array_equal(dg.take(_dg(a), dg.tensor(index)).numpy(), want)
+    np.testing.assert_array_equal(_dg(a).take(dg.tensor(index)).numpy(), want)
+    assert gradcheck(lambda x: dg.take(x, dg.tensor(index)), (_dg(a, True),))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize(
+    ("sa", "sb", "dims"),
+    [((2, 3, 4), (3, 4, 5), 2), ((2, 3, 4), (4, 2), ([2, 0], [0, 1])), ((3,), (3,), 1)],
+)
+def test_tensordot_matches_torch(sa: tuple, sb: tuple, dims: int | tuple) -> None:
+    torch = pytest.importorskip("torch")
+    a, b = _t(*sa), _t(*sb)
+    want = torch.tensordot(torch.tensor(a), torch.tensor(b), dims).numpy()
+    np.testing.assert_allclose(dg.tensordot(_dg(a), _dg(b), dims).numpy(), want, rtol=1e-12)
+    assert gradcheck(lambda x, y: dg.tensordot(x, y, dims), (_dg(a, True), _dg(b, True)))
+    with pytest.raises(ShapeError, match="tensordot"):
+        dg.tensordot(_dg(a), _dg(_t(7)), 1)
+
+
+@pytest.mark.parity
+def test_nonzero_and_argwhere_match_torch() -> None:
+    torch = pytest.importorskip("torch")
+    for a in (np.array([[0, 1, 0], [2, 0, 3]]), np.array([0.0, 1.5]), np.array(3.0), np.array(0)):
+        ta = torch.tensor(a)
+        got = dg.nonzero(dg.tensor(a))
+        assert got.dtype == dg.int64
+        np.testing.assert_array_equal(got.numpy(), torch.nonzero(ta).numpy())
+        assert got.shape == tuple(torch.nonzero(ta).shape)
+        np.testing.assert_array_equal(dg.argwhere(dg.tensor(a)).numpy(), torch.argwhere(ta))
+        np.testing.assert_array_equal(dg.tensor(a).argwhere().numpy(), torch.argwhere(ta))
+        if a.ndim:
+            for g, w in zip(dg.tensor(a).nonzero(as_tuple=True), ta.nonzero(as_tuple=True)):
+                np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
+@pytest.mark.parity
+def test_repeat_interleave_matches_torch() -> None:
+    torch = pytest.importorskip("torch")
+    a = _t(2, 3)
+    for repeats, dim in ((2, None), (3, 1), (np.array([1, 0]), 0), (np.array([2, 1, 3]), -1)):
+        t_rep = torch.tensor(repeats) if isinstance(repeats, np.ndarray) else repeats
+        d_rep = dg.tensor(repeats) if isinstance(repeats, np.ndarray) else repeats
+        want = torch.repeat_interleave(torch.tensor(a), t_rep, dim).numpy()
+        np.testing.assert_array_equal(dg.repeat_interleave(_dg(a), d_rep, dim).numpy(), want)
+        np.testing.assert_array_equal(_dg(a).repeat_interleave(d_rep, dim).numpy(), want)
+        fn = functools.partial(dg.repeat_interleave, repeats=d_rep, dim=dim)
+        assert gradcheck(fn, (_dg(a, True),))
+    with pytest.raises(ShapeError, match="repeat_interleave"):
+        dg.repeat_interleave(_dg(a), dg.tensor([1, 2]), 1)
+
+
+@pytest.mark.parity
+def test_logspace_matches_torch() -> None:
+    torch = pytest.importorskip("torch")
+    for args, kwargs in (((0, 2, 5), {}), ((-1, 3, 4), {"base": 2.0}), ((1, 0, 3), {})):
+        want = torch.logspace(*args, **kwargs)
+        got = dg.logspace(*args, **kwargs)
+        assert got.dtype == dg.float32
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+    got = dg.logspace(0, 1, 3, dtype=dg.float64, requires_grad=True)
+    assert got.dtype == dg.float64 and got.requires_grad
