@@ -116,7 +116,7 @@ def lerp(input: Tensor, end: Tensor, weight: Tensor | Number) -> Tensor:
     Example:
         >>> import deepgrad as dg
         >>> dg.lerp(dg.tensor([0.0]), dg.tensor([10.0]), 0.25)
-        tensor([2.5000])
+        tensor([2.5])
     """
     return input + (end - input) * weight
 
