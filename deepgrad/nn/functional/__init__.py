@@ -31,6 +31,17 @@ Example:
 
 from __future__ import annotations
 
+from deepgrad.nn.functional import activation as _activation
+from deepgrad.nn.functional import affine as _affine
+from deepgrad.nn.functional import attention as _attention
+from deepgrad.nn.functional import conv as _conv
+from deepgrad.nn.functional import loss as _loss
+from deepgrad.nn.functional import noise as _noise
+from deepgrad.nn.functional import normalization as _normalization
+from deepgrad.nn.functional import pooling as _pooling
+from deepgrad.nn.functional import recurrent as _recurrent
+from deepgrad.nn.functional import sparse as _sparse
+from deepgrad.nn.functional import vision as _vision
 from deepgrad.nn.functional.activation import (
     apl,
     celu,
@@ -100,83 +111,17 @@ from deepgrad.nn.functional.sparse import _padding_index as _padding_index
 from deepgrad.nn.functional.sparse import embedding, one_hot
 from deepgrad.nn.functional.vision import interpolate, pad, pixel_shuffle, pixel_unshuffle
 
+# The public names are the submodules' own lists, so a new function is listed once, where it lives.
 __all__ = [
-    # linear (affine.py)
-    "linear",
-    # activations
-    "identity",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "relu6",
-    "softplus",
-    "centered_softplus",
-    "logsigmoid",
-    "leaky_relu",
-    "vleaky_relu",
-    "rrelu",
-    "prelu",
-    "elu",
-    "selu",
-    "celu",
-    "gelu",
-    "silu",
-    "mish",
-    "hardtanh",
-    "softsign",
-    "softmax",
-    "log_softmax",
-    "maxout",
-    "apl",
-    # dropout (noise.py)
-    "dropout",
-    "dropout2d",
-    "alpha_dropout",
-    # normalization
-    "batch_norm",
-    "layer_norm",
-    "instance_norm",
-    "group_norm",
-    # sparse
-    "embedding",
-    "one_hot",
-    # losses
-    "mse_loss",
-    "l1_loss",
-    "huber_loss",
-    "smooth_l1_loss",
-    "binary_cross_entropy",
-    "binary_cross_entropy_with_logits",
-    "cross_entropy",
-    "nll_loss",
-    "kl_div",
-    "gaussian_nll_loss",
-    # convolution
-    "conv1d",
-    "conv2d",
-    "conv_transpose1d",
-    "conv_transpose2d",
-    # pooling
-    "max_pool1d",
-    "max_pool2d",
-    "avg_pool1d",
-    "avg_pool2d",
-    "adaptive_avg_pool1d",
-    "adaptive_avg_pool2d",
-    "adaptive_max_pool2d",
-    # recurrent
-    "rnn_cell",
-    "lstm_cell",
-    "gru_cell",
-    "rnn_layer",
-    "lstm_layer",
-    "gru_layer",
-    # vision
-    "pad",
-    "interpolate",
-    "pixel_shuffle",
-    "pixel_unshuffle",
-    # attention
-    "scaled_dot_product_attention",
-    "multi_head_attention_forward",
+    *_activation.__all__,
+    *_affine.__all__,
+    *_attention.__all__,
+    *_conv.__all__,
+    *_loss.__all__,
+    *_noise.__all__,
+    *_normalization.__all__,
+    *_pooling.__all__,
+    *_recurrent.__all__,
+    *_sparse.__all__,
+    *_vision.__all__,
 ]
