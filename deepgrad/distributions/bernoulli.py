@@ -9,6 +9,7 @@ from deepgrad.distributions.distribution import (
     Distribution,
     TensorLike,
     broadcast_params,
+    check_logits,
     check_parameter,
     eps_for,
 )
@@ -81,15 +82,7 @@ class Bernoulli(Distribution):
                 "pass probabilities, or pass unbounded scores as logits",
             )
         else:
-            logits = self.__dict__["logits"]
-            check_parameter(
-                "Bernoulli",
-                "logits",
-                logits,
-                logits._data == logits._data,
-                "real numbers (not NaN)",
-                "check the computation that produced logits",
-            )
+            check_logits("Bernoulli", self.__dict__["logits"])
 
     @cached_property
     def logits(self) -> Tensor:

@@ -12,6 +12,7 @@ from deepgrad.distributions.distribution import (
     Distribution,
     TensorLike,
     broadcast_params,
+    check_logits,
     check_parameter,
     eps_for,
 )
@@ -99,15 +100,7 @@ class Categorical(Distribution):
 
     def _check_parameters(self) -> None:
         if "logits" in self.__dict__:
-            logits = self.__dict__["logits"]
-            check_parameter(
-                "Categorical",
-                "logits",
-                logits,
-                logits._data == logits._data,
-                "real numbers (not NaN)",
-                "check the computation that produced logits",
-            )
+            check_logits("Categorical", self.__dict__["logits"])
 
     @cached_property
     def logits(self) -> Tensor:

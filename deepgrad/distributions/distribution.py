@@ -261,6 +261,18 @@ def softplus(x: Tensor) -> Tensor:
     return ew.maximum(x, 0.0) + ew.log1p(ew.exp(-ew.abs(x)))
 
 
+def check_logits(dist: str, logits: Tensor) -> None:
+    """Logits may be any real numbers, but not NaN."""
+    check_parameter(
+        dist,
+        "logits",
+        logits,
+        logits._data == logits._data,
+        "real numbers (not NaN)",
+        "check the computation that produced logits",
+    )
+
+
 def eps_for(dtype) -> float:
     """The machine epsilon of ``dtype``: probabilities are clamped to [eps, 1 - eps] before log."""
     return float(np.finfo(dtype).eps)
