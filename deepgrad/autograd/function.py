@@ -206,9 +206,8 @@ class Function:
         ctx.xp = xp = np if type(first) is _ndarray else get_array_module(first)
         out = cls.forward(ctx, *[t._data for t in inputs], **constants)
         if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
-            out = xp.asarray(
-                out
-            )  # NumPy turns 0-d results into scalars; device arrays stay as they are
+            # NumPy turns 0-d results into scalars; device arrays stay as they are.
+            out = xp.asarray(out)
         if AnomalyMode.enabled:  # detect_anomaly(): the one check on the hot path when it is off
             check_forward(cls, ctx, [t._data for t in inputs], out, constants)
         if GradMode.enabled and cls.differentiable:
