@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -102,6 +104,95 @@ def float_body(
     return "\n".join(body)
 
 
+# -- LSTM: one time step's elementwise work, one thread per (batch row, hidden unit) ---------------
+# The same tables drive the kernels' C and the CPU test that evaluates them with NumPy
+# (tests/cuda/test_cuda_kernels.py), like Adam's. A step reads the gate blocks of a (B, 4H) row
+# (block k: columns k H .. (k + 1) H), computes in T, and writes blocks and (B, H) arrays back.
+# Loads and stores are (local, array, block): block None is the element's own index in a (B, H)
+# array. The expressions are C that is also Python (tanh is numpy.tanh there).
+LSTM_FORWARD = {
+    "loads": (
+        ("a_i", "a", 0),
+        ("a_f", "a", 1),
+        ("a_g", "a", 2),
+        ("a_o", "a", 3),
+        ("r_i", "rec", 0),
+        ("r_f", "rec", 1),
+        ("r_g", "rec", 2),
+        ("r_o", "rec", 3),
+        ("cp", "c_prev", None),
+    ),
+    "lines": (
+        ("gi", "0.5 * tanh(0.5 * (a_i + r_i)) + 0.5"),  # sigmoid(x) = 0.5 tanh(x / 2) + 1/2
+        ("gf", "0.5 * tanh(0.5 * (a_f + r_f)) + 0.5"),
+        ("gg", "tanh(a_g + r_g)"),
+        ("go", "0.5 * tanh(0.5 * (a_o + r_o)) + 0.5"),
+        ("c", "gf * cp + gi * gg"),  # c_t = f c_{t-1} + i g
+        ("tc", "tanh(c)"),
+        ("h", "go * tc"),  # h_t = o tanh(c_t)
+    ),
+    "stores": (
+        ("gi", "a", 0),
+        ("gf", "a", 1),
+        ("gg", "a", 2),
+        ("go", "a", 3),
+        ("c", "c_out", None),
+        ("tc", "tanh_c_out", None),
+        ("h", "h_out", None),
+    ),
+    "params": (
+        "raw T rec, raw T c_prev, int32 hidden",
+        "raw T a, raw T c_out, raw T tanh_c_out, raw T h_out",
+    ),
+}
+LSTM_BACKWARD = {
+    "loads": (
+        ("gi", "a", 0),
+        ("gf", "a", 1),
+        ("gg", "a", 2),
+        ("go", "a", 3),
+        ("tc", "tanh_c", None),
+        ("cp", "c_prev", None),
+        ("dy_", "dy", None),
+        ("dh_in", "dh", None),
+        ("dc_in", "dc", None),
+    ),
+    "lines": (
+        ("dh_", "dh_in + dy_"),
+        ("dc_", "dc_in + dh_ * go * (1.0 - tc * tc)"),  # dc_t += dh o (1 - tanh(c_t)^2)
+        ("d_i", "dc_ * gg * gi * (1.0 - gi)"),  # each gate's slope: s (1 - s), or 1 - g^2
+        ("d_f", "dc_ * cp * gf * (1.0 - gf)"),
+        ("d_g", "dc_ * gi * (1.0 - gg * gg)"),
+        ("d_o", "dh_ * tc * go * (1.0 - go)"),
+        ("dc_out", "dc_ * gf"),  # the cell gradient handed to step t - 1
+    ),
+    "stores": (
+        ("d_i", "d", 0),
+        ("d_f", "d", 1),
+        ("d_g", "d", 2),
+        ("d_o", "d", 3),
+        ("dc_out", "dc", None),
+    ),
+    "params": (
+        "raw T a, raw T tanh_c, raw T c_prev, raw T dy, raw T dh, int32 hidden",
+        "raw T dc, raw T d",
+    ),
+}
+
+
+def row_step_body(table: dict) -> str:
+    """The C body of a per-(row, unit) step kernel from its table (loop index ``i`` over B H)."""
+
+    def at(array: str, block: int | None) -> str:
+        return f"{array}[i]" if block is None else f"{array}[row + {block} * hidden]"
+
+    body = ["const ptrdiff_t b = i / hidden, row = b * 4 * hidden + (i - b * hidden);"]
+    body += [f"T {local} = {at(array, block)};" for local, array, block in table["loads"]]
+    body += [f"T {local} = (T)({expression});" for local, expression in table["lines"]]
+    body += [f"{at(array, block)} = {local};" for local, array, block in table["stores"]]
+    return "\n".join(body)
+
+
 # The kernel's inputs: the gradient, then the scalars in adam_scalars' order (the values here are
 # PyTorch's defaults, used for the names only).
 _ADAM_SCALAR_NAMES = tuple(adam_scalars(beta1=0.9, beta2=0.999, lr=1e-3, step=1, eps=1e-8))
@@ -129,12 +220,24 @@ _SOURCES = {
         float_body(("g", "p", "m", "v", "vmax"), ("p", "m", "v", "vmax"), adam_lines(amsgrad=True)),
         "deepgrad_adam_amsgrad",
     ),
+    "lstm_forward_step": (
+        *LSTM_FORWARD["params"],
+        row_step_body(LSTM_FORWARD),
+        "deepgrad_lstm_forward_step",
+    ),
+    "lstm_backward_step": (
+        *LSTM_BACKWARD["params"],
+        row_step_body(LSTM_BACKWARD),
+        "deepgrad_lstm_backward_step",
+    ),
 }
 _DTYPES = {
     "sigmoid": (_FLOAT16, _FLOAT32, _FLOAT64),
     "relu_backward": (_FLOAT16, _FLOAT32, _FLOAT64),
     "adam": (_FLOAT16, _FLOAT32),  # float32 arithmetic would cost float64 parameters precision
     "adam_amsgrad": (_FLOAT16, _FLOAT32),
+    "lstm_forward_step": (_FLOAT32, _FLOAT64),  # computed in T: float16 keeps the array code
+    "lstm_backward_step": (_FLOAT32, _FLOAT64),
 }
 _compiled: dict = {}
 
@@ -210,3 +313,40 @@ def adam_update_(
         args += (max_exp_avg_sq,)
     fused(*args)
     return True
+
+
+def lstm_step(xp: Any, name: str, arrays: tuple) -> Callable[..., None] | None:
+    """One LSTM time step's elementwise work as one CUDA kernel, or None where no kernel applies.
+
+    ``name`` is ``"lstm_forward_step"`` or ``"lstm_backward_step"``; the callable returned takes
+    the arguments of the numba kernels of the same names (``deepgrad/backend/_numba_kernels.py``),
+    so ``deepgrad.ops.rnn`` runs one loop for both: per step one GEMM and one kernel launch
+    instead of ~10 (forward) and ~20 (backward) elementwise launches. The tables
+    ``LSTM_FORWARD`` and ``LSTM_BACKWARD`` hold the formulas.
+    """
+    dtype = arrays[0].dtype
+    fused = kernel(xp, name, dtype) if all(a.dtype == dtype for a in arrays) else None
+    if fused is None:
+        return None
+    if name == "lstm_forward_step":
+
+        def forward_step(a, recurrent, c_prev, c_out, tanh_c_out, h_out):
+            batch, hidden = c_out.shape
+            fused(
+                recurrent,
+                c_prev,
+                np.int32(hidden),
+                a,
+                c_out,
+                tanh_c_out,
+                h_out,
+                size=batch * hidden,
+            )
+
+        return forward_step
+
+    def backward_step(a, tanh_c, c_prev, dy, dh, dc, d):
+        batch, hidden = dc.shape
+        fused(a, tanh_c, c_prev, dy, dh, np.int32(hidden), dc, d, size=batch * hidden)
+
+    return backward_step

@@ -29,7 +29,7 @@ from __future__ import annotations
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import ShapeError
+from deepgrad.backend import ShapeError, cuda_kernels
 from deepgrad.backend.kernels import float32_numpy, kernel
 from deepgrad.backend.validation import one_of
 from deepgrad.ops import elementwise as ew
@@ -114,6 +114,17 @@ def gru_cell(
 def _recording_backward() -> bool:
     """True under create_graph=True: the backward must then be built from primitives (differentiable)."""
     return GradMode.enabled
+
+
+def _step_kernel(xp, name: str, *arrays):
+    """One time step's elementwise work as one compiled call, or None (the array code runs).
+
+    numba's kernel on float32 NumPy arrays (deepgrad.backend.kernels), a CUDA kernel of the same
+    signature on CuPy arrays (deepgrad.backend.cuda_kernels.lstm_step).
+    """
+    if float32_numpy(*arrays):
+        return kernel(name)
+    return cuda_kernels.lstm_step(xp, name, arrays)
 
 
 def _steps(length: int, reverse: bool):
@@ -201,7 +212,7 @@ class LSTMRecurrence(Function):
 
     @staticmethod
     def forward(ctx, xg, w_hh, h0, c0, reverse=False):
-        step = kernel("lstm_forward_step") if float32_numpy(xg, w_hh, h0, c0) else None
+        step = _step_kernel(ctx.xp, "lstm_forward_step", xg, w_hh, h0, c0)
         if step is not None:
             return _lstm_forward_compiled(ctx, step, xg, w_hh, h0, c0, reverse)
         xp = ctx.xp
@@ -250,7 +261,7 @@ class LSTMRecurrence(Function):
         (y,) = (t._data for t in ctx.saved_outputs)
         gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
         dy = dy._data
-        step = kernel("lstm_backward_step") if float32_numpy(gates, dy) else None
+        step = _step_kernel(xp, "lstm_backward_step", gates, dy)
         if step is not None:
             return _lstm_backward_compiled(ctx, step, w_hh, h0, c0, y, dy)
         length, batch, hidden = cells.shape

@@ -134,6 +134,82 @@ def test_adam_kernel_source_is_built_from_the_table():
     assert "vmax" not in cuda_kernels._SOURCES["adam"][2]
 
 
+class _NumpyRowKernel:
+    """A raw-array ElementwiseKernel (the LSTM steps), run with NumPy over all ``i`` at once.
+
+    It knows the statements ``row_step_body`` writes: the index line (C's integer division),
+    ``T name = expression;`` (loads from flat arrays and the table's lines) and
+    ``array[index] = name;`` (stores into the caller's contiguous arrays).
+    """
+
+    def __init__(self, in_params, out_params, operation, name, preamble=""):
+        self.names = [param.split()[-1] for param in f"{in_params}, {out_params}".split(",")]
+        self.operation = operation
+
+    def __call__(self, *args, size):
+        space = {
+            name: arg.reshape(-1) if isinstance(arg, np.ndarray) else int(arg)
+            for name, arg in zip(self.names, args, strict=True)
+        }
+        space.update(i=np.arange(size), tanh=np.tanh)
+        for statement in filter(None, (part.strip() for part in self.operation.split(";"))):
+            if statement.startswith("const ptrdiff_t "):
+                for assignment in statement.removeprefix("const ptrdiff_t ").split(", "):
+                    target, expression = assignment.split(" = ")
+                    space[target] = eval(expression.replace(" / ", " // "), space)
+            elif statement.startswith("T "):
+                target, expression = statement.removeprefix("T ").split(" = ", 1)
+                space[target] = eval(expression.replace("(T)", ""), space)
+            else:
+                match = re.fullmatch(r"(\w+)\[(.+)\] = (\w+)", statement)
+                assert match, f"not a statement this evaluator knows: {statement!r}"
+                array, index, value = match.groups()
+                space[array][eval(index, space)] = space[value]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_step_kernels_run_with_numpy_equal_the_array_code(monkeypatch, bidirectional):
+    """The CUDA source built from LSTM_FORWARD/LSTM_BACKWARD, run with NumPy inside LSTMRecurrence,
+    gives the outputs and gradients of the array code (float64, so to rounding)."""
+    from deepgrad.ops import rnn
+
+    monkeypatch.setattr(cuda_kernels, "_compiled", {})
+    xp = types.SimpleNamespace(ElementwiseKernel=_NumpyRowKernel, __name__="cupy")
+    used = []
+
+    def kernel_steps(_xp, name, *arrays):
+        used.append(name)
+        return cuda_kernels.lstm_step(xp, name, arrays)
+
+    def run():
+        dg.manual_seed(0)
+        lstm = dg.nn.LSTM(4, 6, num_layers=2, bidirectional=bidirectional).double()
+        x = dg.randn(5, 3, 4, dtype=dg.float64, requires_grad=True)
+        out, (h, c) = lstm(x)
+        (out.sum() + (h * c).sum()).backward()
+        return [out, h, c, x.grad, *(p.grad for p in lstm.parameters())]
+
+    want = run()
+    monkeypatch.setattr(rnn, "_step_kernel", kernel_steps)
+    got = run()
+    directions = 2 if bidirectional else 1
+    assert used.count("lstm_forward_step") == used.count("lstm_backward_step") == 2 * directions
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_lstm_kernel_sources_are_built_from_the_tables():
+    for name, table in (
+        ("lstm_forward_step", cuda_kernels.LSTM_FORWARD),
+        ("lstm_backward_step", cuda_kernels.LSTM_BACKWARD),
+    ):
+        in_params, out_params, body, _ = cuda_kernels._SOURCES[name]
+        assert (in_params, out_params) == table["params"]
+        for target, expression in table["lines"]:
+            assert f"T {target} = (T)({expression});" in body
+    assert cuda_kernels.lstm_step(np, "lstm_forward_step", (np.zeros(2),)) is None
+
+
 def test_relu_backward_keeps_create_graph_differentiable():
     x = dg.tensor([-1.0, 0.5, 2.0], dtype=dg.float64, requires_grad=True)
     (g,) = dg.autograd.grad((x.relu() ** 2).sum(), [x], create_graph=True)
@@ -190,6 +266,37 @@ def test_adam_kernel_matches_the_cpu_optimizer(real_cuda, amsgrad):
 
 
 @pytest.mark.cuda
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_kernels_match_the_cpu(real_cuda, monkeypatch, dtype):
+    """nn.LSTM on the GPU runs one kernel per step and direction, and matches the CPU."""
+    from deepgrad.ops import rnn
+
+    used = []
+    original = rnn._step_kernel
+
+    def spy(xp, name, *arrays):
+        step = original(xp, name, *arrays)
+        used.append((name, step is not None))
+        return step
+
+    monkeypatch.setattr(rnn, "_step_kernel", spy)
+    results = {}
+    for device in ("cpu", "cuda"):
+        dg.manual_seed(0)
+        lstm = dg.nn.LSTM(8, 16, bidirectional=True).to(dtype=getattr(dg, dtype), device=device)
+        x = dg.randn(7, 5, 8, dtype=getattr(dg, dtype), device=device, requires_grad=True)
+        out, (h, c) = lstm(x)
+        (out.sum() + (h * c).sum()).backward()
+        results[device] = [
+            t.detach().cpu().numpy() for t in (out, h, c, x.grad, lstm.weight_hh_l0.grad)
+        ]
+    assert ("lstm_forward_step", True) in used[-4:] and ("lstm_backward_step", True) in used[-4:]
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for got, want in zip(results["cuda"], results["cpu"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
 def test_sigmoid_and_relu_layers_use_the_kernels_and_match_cpu(real_cuda):
     x = dg.randn(128, 64)
     for fn in (lambda t: t.sigmoid(), lambda t: F.relu(t)):
