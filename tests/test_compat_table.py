@@ -38,17 +38,17 @@ def test_classification_follows_the_code(monkeypatch):
     import deepgrad
 
     tool = _tool()
-    monkeypatch.setattr(tool, "NAMES", {"torch": ("zeros", "save", "bfloat16", "no_such_name")})
+    monkeypatch.setattr(tool, "NAMES", {"torch": ("zeros", "save", "cfloat", "no_such_name")})
     monkeypatch.setattr(tool, "DIFFERS", {("torch", "save"): "safetensors"})
-    monkeypatch.setattr(tool, "REASONS", {("torch", "bfloat16"): "NumPy has none"})
+    monkeypatch.setattr(tool, "REASONS", {("torch", "cfloat"): "no complex dtypes"})
     table = tool.classify()["torch"]
     assert table == {
         "supported": ["zeros"],
         "differs": [("save", "safetensors")],
-        "missing": [("bfloat16", "NumPy has none"), ("no_such_name", "")],
+        "missing": [("cfloat", "no complex dtypes"), ("no_such_name", "")],
     }
     text = tool.render({"torch": table})
-    assert "| `torch` | 4 | 1 | 1 | 2 | 50% |" in text and "| `bfloat16` | NumPy has none |" in text
+    assert "| `torch` | 4 | 1 | 1 | 2 | 50% |" in text and "| `cfloat` | no complex dtypes |" in text
     monkeypatch.setattr(deepgrad, "no_such_name", 1, raising=False)
     assert tool.classify()["torch"]["supported"] == ["no_such_name", "zeros"]
 

@@ -197,6 +197,10 @@ DIFFERS: dict[tuple[str, str], str] = {
         "torch",
         "backends",
     ): "flags are accepted and kept but change nothing (see `deepgrad.backends`)",
+    ("torch", "bfloat16"): (
+        "NumPy has no bfloat16: it needs the `ml_dtypes` package (in the `test` and `onnx` "
+        "extras), without which `deepgrad.bfloat16` raises AttributeError naming it"
+    ),
     ("torch.nn", "RNN"): "no `proj_size`",
     ("torch.nn", "LSTM"): "no `proj_size`",
     ("torch.nn", "GRU"): "no `proj_size`",
@@ -204,7 +208,6 @@ DIFFERS: dict[tuple[str, str], str] = {
 
 # Why a name is missing, where the reason is known.
 REASONS: dict[tuple[str, str], str] = {
-    ("torch", "bfloat16"): "NumPy has no bfloat16",
     ("torch", "dtype"): "dtypes are NumPy's (`deepgrad.float32 is numpy.dtype('float32')`)",
     ("torch", "complex64"): "no complex dtypes",
     ("torch", "cfloat"): "no complex dtypes",
