@@ -29,7 +29,11 @@ def _onnx() -> Any:
 
 def _check_opset(onnx: Any, opset_version: int) -> int:
     newest = onnx.defs.onnx_opset_version()
-    if isinstance(opset_version, bool) or not isinstance(opset_version, int) or not MIN_OPSET <= opset_version <= newest:
+    if (
+        isinstance(opset_version, bool)
+        or not isinstance(opset_version, int)
+        or not MIN_OPSET <= opset_version <= newest
+    ):
         raise ValueError(
             f"deepgrad.onnx.export: opset_version must be an int in [{MIN_OPSET}, {newest}] "
             f"(got {opset_version!r}); the default 17 suits onnxruntime >= 1.17."
@@ -41,7 +45,11 @@ def _names(given: Sequence[str] | None, count: int, prefix: str, what: str) -> l
     if given is None:
         return [f"{prefix}_{i}" for i in range(count)]
     names = list(given)
-    if len(names) != count or len(set(names)) != count or not all(isinstance(n, str) for n in names):
+    if (
+        len(names) != count
+        or len(set(names)) != count
+        or not all(isinstance(n, str) for n in names)
+    ):
         raise ValueError(
             f"deepgrad.onnx.export: {what} must be {count} distinct strings, one per {prefix} tensor "
             f"(got {given!r})."
@@ -76,7 +84,11 @@ def _dynamic(
                 f"deepgrad.onnx.export: dynamic_axes names {name!r}, which is no input or output "
                 f"(they are {sorted(shapes)}); use the names of input_names / output_names."
             )
-        spelled = dict(axes) if isinstance(axes, Mapping) else {a: f"{name}_dynamic_axes_{a}" for a in axes}
+        spelled = (
+            dict(axes)
+            if isinstance(axes, Mapping)
+            else {a: f"{name}_dynamic_axes_{a}" for a in axes}
+        )
         rank = len(shapes[name])
         for axis in spelled:
             if not isinstance(axis, int) or not -rank <= axis < max(rank, 1):
@@ -88,25 +100,40 @@ def _dynamic(
     return out
 
 
-def _value_info(onnx: Any, g: GraphBuilder, name: str, t: Tensor, dims: dict[int, str] | None) -> Any:
-    shape: list[int | str | None] = list(t.shape)
+def _value_info(
+    onnx: Any,
+    g: GraphBuilder,
+    name: str,
+    t: Tensor,
+    dims: dict[int, str] | None,
+    unknown: bool = False,
+) -> Any:
+    """Name, type and shape of a graph input or output; ``unknown``: only the rank is declared."""
+    shape: list[int | str | None] = [None] * t.ndim if unknown else list(t.shape)
     for axis, label in (dims or {}).items():
         shape[axis] = label
     return onnx.helper.make_tensor_value_info(name, g.tensor_type(t.dtype), shape)
 
 
-def _trace(model: Callable, args: tuple, g: GraphBuilder, input_names: list[str]) -> Any:
+def _alias(arg: Any) -> Any:
+    """The example input with each float Tensor replaced by an alias that requires grad (so that
+    in-place ops on it go through primitives, which the trace records); tuples and lists kept."""
+    if isinstance(arg, Tensor):
+        return arg.detach().requires_grad_(True) if arg.dtype.kind == "f" else arg
+    if isinstance(arg, (tuple, list)):
+        items = [_alias(a) for a in arg]
+        return type(arg)(*items) if hasattr(arg, "_fields") else type(arg)(items)  # namedtuple
+    return arg
+
+
+def _trace(
+    model: Callable, args: tuple, g: GraphBuilder, tensors: list[Tensor], names: list[str]
+) -> Any:
     """Run the model on the example inputs with the conversion hooks in place."""
-    traced: list[Any] = []
-    for arg in args:
-        if isinstance(arg, Tensor):
-            name = input_names[len([a for a in traced if isinstance(a, Tensor)])]
-            g.bind(arg._data, name)
-            # requires_grad makes in-place ops on the input go through primitives (recorded)
-            arg = arg.detach().requires_grad_(True) if arg.dtype.kind == "f" else arg
-        traced.append(arg)
+    for t, name in zip(tensors, names):
+        g.bind(t._data, name)
     with enable_grad(), tracing(g):
-        return model(*traced)
+        return model(*_alias(args))
 
 
 def _named_arrays(model: Callable) -> dict[int, tuple[str, Any]]:
@@ -118,6 +145,17 @@ def _named_arrays(model: Callable) -> dict[int, tuple[str, Any]]:
 
 def _modes(model: Callable) -> list[tuple[Module, bool]]:
     return [(m, m.training) for m in model.modules()] if isinstance(model, Module) else []
+
+
+def _prune(nodes: list, initializers: list, outputs: list[str]) -> tuple[list, list]:
+    """Drop the nodes and initializers no output depends on (argmax indices nobody read ...)."""
+    needed = set(outputs)
+    kept = []
+    for node in reversed(nodes):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(name for name in node.input if name)
+    return kept[::-1], [t for t in initializers if t.name in needed]
 
 
 def _write(data: bytes, f: str | os.PathLike | BinaryIO) -> None:
@@ -159,8 +197,9 @@ def export(
 
     Args:
         model: an ``nn.Module`` (or any callable on Tensors).
-        args: the example input: a Tensor, or a tuple of positional arguments (its Tensors become
-            the graph inputs; other values are passed to the model as they are).
+        args: the example input: a Tensor, or a tuple of positional arguments. Its Tensors, also
+            inside nested tuples and lists (an LSTM's ``(h0, c0)``), become the graph inputs,
+            depth first; other values are passed to the model as they are.
         f: where to write the model: a path (written atomically) or a binary file object; None
             writes nothing. Default: None.
         input_names: names of the graph inputs, one per Tensor in ``args``. Default: input_0, ...
@@ -188,28 +227,36 @@ def export(
     onnx = _onnx()
     opset = _check_opset(onnx, opset_version)
     args = (args,) if isinstance(args, Tensor) else tuple(args)
-    tensors = [a for a in args if isinstance(a, Tensor)]
+    tensors = _flatten(args)
     inputs = _names(input_names, len(tensors), "input", "input_names")
     g = GraphBuilder(opset, _named_arrays(model))
     modes = _modes(model)
     if isinstance(model, Module):
         model.eval()
     try:
-        outputs = _flatten(_trace(model, args, g, inputs))
+        outputs = _flatten(_trace(model, args, g, tensors, inputs))
     finally:
         for module, training in modes:
             module.training = training
     names = _names(output_names, len(outputs), "output", "output_names")
     for t, name in zip(outputs, names):
-        g.nodes.append(onnx.helper.make_node("Identity", [g.value(t)], [name], name=f"output_{name}"))
+        g.nodes.append(
+            onnx.helper.make_node("Identity", [g.value(t)], [name], name=f"output_{name}")
+        )
     shapes = {n: tuple(t.shape) for n, t in zip(inputs + names, tensors + outputs)}
     dims = _dynamic(dynamic_axes, shapes)
+    # an output whose axes were not named may still change size with a dynamic input
+    vague = any(n in dims for n in inputs)
+    nodes, initializers = _prune(g.nodes, g.initializers, names)
     graph = onnx.helper.make_graph(
-        g.nodes,
+        nodes,
         type(model).__name__,
         [_value_info(onnx, g, n, t, dims.get(n)) for n, t in zip(inputs, tensors)],
-        [_value_info(onnx, g, n, t, dims.get(n)) for n, t in zip(names, outputs)],
-        initializer=g.initializers,
+        [
+            _value_info(onnx, g, n, t, dims.get(n), vague and n not in dims)
+            for n, t in zip(names, outputs)
+        ],
+        initializer=initializers,
     )
     opsets = [onnx.helper.make_opsetid("", opset)]
     proto = onnx.helper.make_model(graph, opset_imports=opsets, producer_name="deepgrad")

@@ -31,7 +31,9 @@ class UnsupportedOperatorError(RuntimeError):
 
 def unsupported(what: str, detail: str, fix: str) -> UnsupportedOperatorError:
     """The export's one error: names the operation, says why, and how to get around it."""
-    return UnsupportedOperatorError(f"deepgrad.onnx.export: no ONNX conversion for {what} ({detail}); {fix}.")
+    return UnsupportedOperatorError(
+        f"deepgrad.onnx.export: no ONNX conversion for {what} ({detail}); {fix}."
+    )
 
 
 def _as_numpy(array: Any) -> np.ndarray:
@@ -140,12 +142,16 @@ class GraphBuilder:
         """Emit one node with one output; returns the output's name."""
         return self.node_multi(op, inputs, 1, **attributes)[0]
 
-    def node_multi(self, op: str, inputs: Sequence[str], outputs: int, **attributes: Any) -> list[str]:
+    def node_multi(
+        self, op: str, inputs: Sequence[str], outputs: int, **attributes: Any
+    ) -> list[str]:
         """Emit one node with ``outputs`` outputs; returns their names."""
         names = [self.fresh(f"{op}_{len(self.nodes)}_out{i}") for i in range(outputs)]
         attributes = {k: v for k, v in attributes.items() if v is not None}
         self.nodes.append(
-            self._helper.make_node(op, list(inputs), names, name=f"{op}_{len(self.nodes)}", **attributes)
+            self._helper.make_node(
+                op, list(inputs), names, name=f"{op}_{len(self.nodes)}", **attributes
+            )
         )
         return names
 

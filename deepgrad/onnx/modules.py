@@ -45,13 +45,18 @@ def _layer_weights(g: GraphBuilder, module: RNNBase, op: str, layer: int) -> lis
     names = [g.constant(w, f"{op}_l{layer}_W"), g.constant(r, f"{op}_l{layer}_R")]
     if module.bias:
         b = np.stack(
-            [np.concatenate([_reorder(p[2]._data, op, hidden), _reorder(p[3]._data, op, hidden)]) for p in per_direction]
+            [
+                np.concatenate([_reorder(p[2]._data, op, hidden), _reorder(p[3]._data, op, hidden)])
+                for p in per_direction
+            ]
         )
         names.append(g.constant(b, f"{op}_l{layer}_B"))
     return names
 
 
-def _initial(g: GraphBuilder, state: Tensor | None, layer: int, directions: int, unbatched: bool) -> str:
+def _initial(
+    g: GraphBuilder, state: Tensor | None, layer: int, directions: int, unbatched: bool
+) -> str:
     """The initial state rows of one layer, or "" (ONNX: zeros) when the model passed none."""
     if state is None:
         return ""
@@ -76,7 +81,9 @@ def _rnn_attributes(module: RNNBase, op: str) -> dict[str, Any]:
         "direction": "bidirectional" if module.bidirectional else "forward",
     }
     if op == "RNN":
-        attributes["activations"] = ["Tanh" if module.nonlinearity == "tanh" else "Relu"] * directions
+        attributes["activations"] = [
+            "Tanh" if module.nonlinearity == "tanh" else "Relu"
+        ] * directions
     if op == "GRU":
         attributes["linear_before_reset"] = 1
     return attributes
@@ -87,7 +94,11 @@ def _convert_rnn(g: GraphBuilder, module: RNNBase, args: tuple, kwargs: dict, ou
     x_tensor = args[0] if args else kwargs["input"]
     unbatched = x_tensor.ndim == 2
     x = g.value(x_tensor)
-    x = g.unsqueeze(x, [1]) if unbatched else g.transpose(x, [1, 0, 2] if module.batch_first else [0, 1, 2])
+    x = (
+        g.unsqueeze(x, [1])
+        if unbatched
+        else g.transpose(x, [1, 0, 2] if module.batch_first else [0, 1, 2])
+    )
     directions = 2 if module.bidirectional else 1
     states = _states(args, kwargs, op)
     finals: list[list[str]] = [[] for _ in states]
@@ -102,7 +113,11 @@ def _convert_rnn(g: GraphBuilder, module: RNNBase, args: tuple, kwargs: dict, ou
         x = g.node("Reshape", [g.transpose(y, [0, 2, 1, 3]), g.ints([0, 0, -1])])
         for kept, value in zip(finals, last):
             kept.append(value)
-    out = g.squeeze(x, [1]) if unbatched else g.transpose(x, [1, 0, 2] if module.batch_first else [0, 1, 2])
+    out = (
+        g.squeeze(x, [1])
+        if unbatched
+        else g.transpose(x, [1, 0, 2] if module.batch_first else [0, 1, 2])
+    )
     result, state_tensors = output[0], output[1]
     g.bind(result._data, out)
     state_tensors = list(state_tensors) if op == "LSTM" else [state_tensors]
@@ -130,10 +145,14 @@ def _accepts_batch_norm(module: Any, args: tuple, kwargs: dict) -> bool:
     return not module.training and module.running_mean is not None
 
 
-def _convert_batch_norm(g: GraphBuilder, module: Any, args: tuple, kwargs: dict, output: Tensor) -> None:
+def _convert_batch_norm(
+    g: GraphBuilder, module: Any, args: tuple, kwargs: dict, output: Tensor
+) -> None:
     x = args[0] if args else kwargs["input"]
     dtype, count = output.dtype, module.num_features
-    scale = g.value(module.weight) if module.weight is not None else g.constant(np.ones(count, dtype))
+    scale = (
+        g.value(module.weight) if module.weight is not None else g.constant(np.ones(count, dtype))
+    )
     shift = g.value(module.bias) if module.bias is not None else g.constant(np.zeros(count, dtype))
     mean, var = g.value(module.running_mean, dtype), g.value(module.running_var, dtype)
     y = g.node("BatchNormalization", [g.value(x), scale, shift, mean, var], epsilon=module.eps)

@@ -54,7 +54,12 @@ _COMPARE = {
     "or": "Or",
     "xor": "Xor",
 }
-_REDUCE = {reduce.Sum: "ReduceSum", reduce.Amax: "ReduceMax", reduce.Amin: "ReduceMin", reduce.Prod: "ReduceProd"}
+_REDUCE = {
+    reduce.Sum: "ReduceSum",
+    reduce.Amax: "ReduceMax",
+    reduce.Amin: "ReduceMin",
+    reduce.Prod: "ReduceProd",
+}
 
 
 def _operands(g: GraphBuilder, inputs: tuple[Tensor, ...], dtype: Any) -> list[str]:
@@ -108,7 +113,9 @@ def _isfinite(g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor) -> str:
 
 
 @register_converter(ew.Clamp)
-def _clamp(g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, low: Any = None, high: Any = None) -> str:
+def _clamp(
+    g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, low: Any = None, high: Any = None
+) -> str:
     bounds = ["" if b is None else g.scalar(b, out.dtype) for b in (low, high)]
     return g.node("Clip", [g.value(inputs[0]), *bounds])
 
@@ -156,7 +163,11 @@ def _remainder(g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor) -> str:
 # -- reductions ----------------------------------------------------------------------------------
 def _reduction(op: str):
     def convert(
-        g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, dims: tuple = (), keepdim: bool = False
+        g: GraphBuilder,
+        inputs: tuple[Tensor, ...],
+        out: Tensor,
+        dims: tuple = (),
+        keepdim: bool = False,
     ) -> str:
         x = g.value(inputs[0])
         return g.reduce(op, x, dims, keepdim) if dims else x  # NumPy's axis=() reduces nothing
@@ -186,7 +197,9 @@ def _linear(g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor) -> str:
 
 
 @register_converter(linalg.Einsum)
-def _einsum(g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, terms: tuple = (), output: str = "") -> str:
+def _einsum(
+    g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, terms: tuple = (), output: str = ""
+) -> str:
     equation = ",".join(terms) + "->" + output
     return g.node("Einsum", [g.value(x) for x in inputs], equation=equation)
 
@@ -232,6 +245,24 @@ def _layer_norm(
     std = g.node("Sqrt", [g.node("Add", [var, g.scalar(eps, out.dtype)])])
     y = g.node("Mul", [g.node("Div", [centered, std]), scale])
     return g.node("Add", [y, shift[0]]) if bias else y
+
+
+@register_converter(fused.BatchNorm)
+def _batch_norm(
+    g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, eps: float = 1e-5, **unused: Any
+) -> str:
+    # the batch's own statistics (evaluation without running statistics); nothing is updated
+    x, *affine = inputs
+    axes = [0, *range(2, x.ndim)]
+    source = g.value(x)
+    centered = g.node("Sub", [source, g.reduce("ReduceMean", source, axes, True)])
+    var = g.reduce("ReduceMean", g.node("Mul", [centered, centered]), axes, True)
+    y = g.node("Div", [centered, g.node("Sqrt", [g.node("Add", [var, g.scalar(eps, out.dtype)])])])
+    if not affine:
+        return y
+    view = g.ints([1, -1] + [1] * (x.ndim - 2))
+    w, b = (g.node("Reshape", [g.value(p), view]) for p in affine)
+    return g.node("Add", [g.node("Mul", [y, w]), b])
 
 
 @register_converter(fused_layers.ScaledDotProductAttention)

@@ -27,7 +27,10 @@ def reshape_target(in_shape: Sequence[int], target: Sequence[int]) -> list[int]:
         >>> reshape_target((8, 3, 4, 4), (8, 48))
         [0, -1]
     """
-    out = [0 if i < len(in_shape) and s == in_shape[i] and s > 0 else int(s) for i, s in enumerate(target)]
+    out = [
+        0 if i < len(in_shape) and s == in_shape[i] and s > 0 else int(s)
+        for i, s in enumerate(target)
+    ]
     if -1 not in out:
         free = [i for i, s in enumerate(out) if s != 0]
         if free:
@@ -40,6 +43,10 @@ def _reshape(g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, shape: tu
     x = inputs[0]
     if tuple(out.shape) == tuple(x.shape):
         return g.value(x)
+    if [n for n in x.shape if n != 1] == [n for n in out.shape if n != 1]:
+        # only size-1 dims come or go (unsqueeze, squeeze): the other dims may be dynamic
+        squeezed = g.squeeze(g.value(x), [d for d, n in enumerate(x.shape) if n == 1])
+        return g.unsqueeze(squeezed, [d for d, n in enumerate(out.shape) if n == 1])
     return g.node("Reshape", [g.value(x), g.ints(reshape_target(x.shape, out.shape))])
 
 
@@ -110,7 +117,12 @@ def _basic_index(g: GraphBuilder, x: str, items: list) -> str:
             continue
         if item != slice(None):
             start, stop, step = _slice_bounds(item)
-            starts, ends, axes, steps = starts + [start], ends + [stop], axes + [dim], steps + [step]
+            starts, ends, axes, steps = (
+                starts + [start],
+                ends + [stop],
+                axes + [dim],
+                steps + [step],
+            )
         if isinstance(item, slice):
             out_dim += 1
         else:
@@ -133,12 +145,30 @@ def _index(g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, index: tupl
         raise unsupported("Index", f"advanced indexing {_describe(index)}", fix)
     (dim,) = arrays
     if items[dim].dtype.kind not in "iu":
-        raise unsupported("Index", f"a {items[dim].dtype} mask (the output shape depends on the data)", fix)
+        raise unsupported(
+            "Index", f"a {items[dim].dtype} mask (the output shape depends on the data)", fix
+        )
     return g.node("Gather", [g.value(x), g.value(items[dim], np.int64)], axis=dim)
 
 
+@register_converter(shape.IndexPutAdd)
+def _index_put_add(
+    g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, shape: tuple = (), index: tuple = ()
+) -> str:
+    # zeros(shape) with one block set to v (constant padding): a Pad
+    items = _full_index(index, len(shape))
+    if not all(isinstance(i, slice) and i.step in (None, 1) for i in items):
+        fix = "only zeros(shape) with one block of unit-step slices set (padding) converts"
+        raise unsupported("IndexPutAdd", f"index {_describe(index)}", fix)
+    bounds = [i.indices(n) for i, n in zip(items, shape)]
+    pads = [start for start, _, _ in bounds] + [n - stop for (_, stop, _), n in zip(bounds, shape)]
+    return g.node("Pad", [g.value(inputs[0]), g.ints(pads)])
+
+
 def _describe(index: tuple) -> str:
-    return "(" + ", ".join(f"array{tuple(i.shape)}" if _is_array(i) else repr(i) for i in index) + ")"
+    return (
+        "(" + ", ".join(f"array{tuple(i.shape)}" if _is_array(i) else repr(i) for i in index) + ")"
+    )
 
 
 # -- convolution and pooling ---------------------------------------------------------------------
@@ -222,7 +252,9 @@ def _max_pool2d(
 
 
 @register_converter(pool.WindowSum2d)
-def _window_sum2d(g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, geometry: Any = None) -> str:
+def _window_sum2d(
+    g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, geometry: Any = None
+) -> str:
     # A sum over each window with zero padding is a depthwise convolution with a kernel of ones;
     # unlike AveragePool it is exact for every padding, dilation and ceil_mode.
     kernel, stride, padding, dilation, _out_hw = geometry

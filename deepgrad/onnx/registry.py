@@ -36,7 +36,9 @@ def _always(module: Any, args: tuple, kwargs: dict) -> bool:
     return True
 
 
-def register_converter(target: type, accepts: Accepts | None = None) -> Callable[[Callable], Callable]:
+def register_converter(
+    target: type, accepts: Accepts | None = None
+) -> Callable[[Callable], Callable]:
     """Decorator: register a converter for a primitive (``Function`` subclass) or a module class.
 
     Args:

@@ -27,7 +27,9 @@ from deepgrad.onnx.registry import MODULES, PRIMITIVES
 from deepgrad.ops import minmax
 from deepgrad.ops import reduce as rd
 
-_FIX = "register one with deepgrad.onnx.register_converter, or compute it outside the exported model"
+_FIX = (
+    "register one with deepgrad.onnx.register_converter, or compute it outside the exported model"
+)
 
 
 class _State:
@@ -50,7 +52,12 @@ def _record(cls: type[Function], inputs: tuple, constants: dict, out: Tensor) ->
 def _module_call(original: Any):
     def call(self: Module, *args: Any, **kwargs: Any) -> Any:
         entry = MODULES.get(type(self))
-        if _State.builder is None or _State.paused or entry is None or not entry[0](self, args, kwargs):
+        if (
+            _State.builder is None
+            or _State.paused
+            or entry is None
+            or not entry[0](self, args, kwargs)
+        ):
             return original(self, *args, **kwargs)
         _State.paused += 1
         try:
@@ -83,9 +90,14 @@ def _arg(name: str, original: Any):
             source = g.value(x)
             if dim is None:
                 flat = g.node(op, [g.node("Reshape", [source, g.ints([-1])])], axis=0, keepdims=0)
-                g.bind(out._data, g.node("Reshape", [flat, g.ints(out.shape)]) if out.ndim else flat)
+                g.bind(
+                    out._data, g.node("Reshape", [flat, g.ints(out.shape)]) if out.ndim else flat
+                )
             else:
-                g.bind(out._data, g.node(op, [source], axis=dim % max(x.ndim, 1), keepdims=int(keepdim)))
+                g.bind(
+                    out._data,
+                    g.node(op, [source], axis=dim % max(x.ndim, 1), keepdims=int(keepdim)),
+                )
         return out
 
     return arg
@@ -108,7 +120,9 @@ def _extreme(name: str, original: Any):
 def tracing(g: GraphBuilder) -> Iterator[None]:
     """Convert every primitive call to nodes of ``g`` while the block runs (see the module docstring)."""
     if _State.builder is not None:
-        raise RuntimeError("deepgrad.onnx.export: an export is already running (exports do not nest).")
+        raise RuntimeError(
+            "deepgrad.onnx.export: an export is already running (exports do not nest)."
+        )
     saved_apply = Function.__dict__["apply"]
     saved_call = Module.__call__
     saved_minmax = {name: getattr(minmax, name) for name in ("argmax", "argmin", "max", "min")}

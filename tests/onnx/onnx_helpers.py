@@ -17,13 +17,16 @@ def run_onnx(proto, feeds: dict) -> list[np.ndarray]:
     options = ort.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     return session.run(None, feeds)
 
 
 def _outputs(result) -> list[np.ndarray]:
+    """The arrays of a (nested) tuple of Tensors, depth first, as the export flattens them."""
     if isinstance(result, dg.Tensor):
-        return [result.numpy()]
+        return [result.detach().numpy()]
     return [a for item in result for a in _outputs(item)]
 
 
@@ -37,7 +40,7 @@ def check_export(model, *examples, dynamic: bool = True, atol: float = 1e-5, ops
     model.eval()
     with dg.no_grad():
         expected_first = _outputs(model(*first))
-    names = [f"input_{i}" for i in range(len(first))]
+    names = [f"input_{i}" for i in range(len(_outputs(first)))]
     outputs = [f"output_{i}" for i in range(len(expected_first))]
     axes = {n: [0] for n in names + outputs} if dynamic else None
     proto = export(model, first, dynamic_axes=axes, opset_version=opset)
@@ -45,7 +48,7 @@ def check_export(model, *examples, dynamic: bool = True, atol: float = 1e-5, ops
     for inputs in examples:
         with dg.no_grad():
             expected = _outputs(model(*inputs))
-        got = run_onnx(proto, {n: x.numpy() for n, x in zip(names, inputs)})
+        got = run_onnx(proto, dict(zip(names, _outputs(inputs))))
         assert len(got) == len(expected)
         for e, g in zip(expected, got):
             assert e.shape == g.shape
