@@ -9,7 +9,7 @@ package (``pip install deepgrad[onnx]``); onnxruntime runs the result. See docs/
 
 from __future__ import annotations
 
-from deepgrad.onnx import modules, ops_math, ops_shape  # noqa: F401  (they fill the tables)
+from deepgrad.onnx import modules, ops_math, ops_shape
 from deepgrad.onnx.export import export
 from deepgrad.onnx.graph import GraphBuilder, UnsupportedOperatorError
 from deepgrad.onnx.registry import register_converter

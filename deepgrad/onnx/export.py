@@ -263,7 +263,8 @@ def export(
     proto.ir_version = onnx.helper.find_min_ir_version_for(opsets)
     onnx.checker.check_model(proto)
     if verbose:
-        print(onnx.helper.printable_graph(proto.graph))
+        printer = getattr(onnx, "printer", None)
+        print(printer.to_text(proto.graph) if printer else onnx.helper.printable_graph(proto.graph))
     if f is not None:
         _write(proto.SerializeToString(), f)
     return proto

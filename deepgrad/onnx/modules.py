@@ -159,5 +159,5 @@ def _convert_batch_norm(
     g.bind(output._data, y)
 
 
-for _cls in (BatchNorm1d, BatchNorm2d):
-    register_converter(_cls, accepts=_accepts_batch_norm)(_convert_batch_norm)
+for _norm in (BatchNorm1d, BatchNorm2d):
+    register_converter(_norm, accepts=_accepts_batch_norm)(_convert_batch_norm)

@@ -80,7 +80,7 @@ def _to_device(g: GraphBuilder, inputs: tuple[Tensor, ...], out: Tensor, device:
 
 # -- indexing ------------------------------------------------------------------------------------
 def _is_array(item: Any) -> bool:
-    return hasattr(item, "dtype") and getattr(item, "ndim", 0) > 0 or isinstance(item, np.ndarray)
+    return (hasattr(item, "dtype") and getattr(item, "ndim", 0) > 0) or isinstance(item, np.ndarray)
 
 
 def _full_index(index: tuple, ndim: int) -> list:
@@ -108,7 +108,12 @@ def _slice_bounds(item: Any) -> tuple[int, int, int]:
 
 
 def _basic_index(g: GraphBuilder, x: str, items: list) -> str:
-    starts, ends, axes, steps, squeezed, inserted = [], [], [], [], [], []
+    starts: list[int] = []
+    ends: list[int] = []
+    axes: list[int] = []
+    steps: list[int] = []
+    squeezed: list[int] = []
+    inserted: list[int] = []
     dim = out_dim = 0
     for item in items:
         if item is None:

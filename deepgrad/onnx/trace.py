@@ -8,7 +8,7 @@ Inside ``tracing(g)`` three hooks are in place (and removed on the way out, also
   runs with the primitive hook paused and is then converted as one piece;
 - ``deepgrad.ops.minmax.max/min/argmax/argmin``: their indices come from NumPy's argmax on raw
   arrays, outside any primitive, so they are emitted as ONNX ArgMax/ArgMin instead (and the
-  values of ``max(x, dim)`` as a reduction).
+  values of ``max(x, dim)`` as a reduction); ``sort``/``topk`` order the same way and raise.
 
 Everything else a model does to raw arrays outside a primitive becomes a constant of the graph.
 """
@@ -24,7 +24,7 @@ from deepgrad.autograd.tensor import Tensor
 from deepgrad.nn.module import Module
 from deepgrad.onnx.graph import GraphBuilder, unsupported
 from deepgrad.onnx.registry import MODULES, PRIMITIVES
-from deepgrad.ops import minmax
+from deepgrad.ops import minmax, sorting
 from deepgrad.ops import reduce as rd
 
 _FIX = (
@@ -116,6 +116,11 @@ def _extreme(name: str, original: Any):
     return extreme
 
 
+def _sort_order(*args: Any, **kwargs: Any) -> Any:
+    # the order comes from NumPy's argsort on raw arrays: it would be baked in as a constant
+    raise unsupported("sort/argsort/topk", "the order is computed outside the primitives", _FIX)
+
+
 @contextlib.contextmanager
 def tracing(g: GraphBuilder) -> Iterator[None]:
     """Convert every primitive call to nodes of ``g`` while the block runs (see the module docstring)."""
@@ -126,6 +131,8 @@ def tracing(g: GraphBuilder) -> Iterator[None]:
     saved_apply = Function.__dict__["apply"]
     saved_call = Module.__call__
     saved_minmax = {name: getattr(minmax, name) for name in ("argmax", "argmin", "max", "min")}
+    saved_order = sorting._order
+    sorting._order = _sort_order
     Function.apply = _apply(saved_apply.__func__)  # type: ignore[method-assign]
     Module.__call__ = _module_call(saved_call)  # type: ignore[method-assign]
     for name in ("argmax", "argmin"):
@@ -141,3 +148,4 @@ def tracing(g: GraphBuilder) -> Iterator[None]:
         Module.__call__ = saved_call  # type: ignore[method-assign]
         for name, fn in saved_minmax.items():
             setattr(minmax, name, fn)
+        sorting._order = saved_order

@@ -8,8 +8,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-import deepgrad as dg  # noqa: E402
-from deepgrad.onnx import export  # noqa: E402
+import deepgrad as dg
+from deepgrad.onnx import export
 
 
 def run_onnx(proto, feeds: dict) -> list[np.ndarray]:

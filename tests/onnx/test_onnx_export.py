@@ -148,6 +148,9 @@ def test_unsupported_uses_raise_named_errors():
 
     with pytest.raises(UnsupportedOperatorError, match="for Index .*advanced indexing"):
         export(gather_pairs, dg.randn(2, 2))
+    with pytest.raises(UnsupportedOperatorError, match="for sort/argsort/topk"):
+        export(lambda x: dg.sort(x).values, dg.randn(4))
+    assert dg.sort(dg.tensor([2.0, 1.0])).values.tolist() == [1.0, 2.0]  # restored
 
 
 @pytest.mark.parametrize(
