@@ -243,6 +243,7 @@ _LAZY_SUBPACKAGES = (
     "utils",
     "train",
     "models",
+    "onnx",
     "experiments",
     "viz",
     "cuda",
