@@ -130,8 +130,6 @@ class Context:
                 f"(version 0 -> {out._version}, shape {out.shape}); use an out-of-place operation "
                 "(y = y * 2 instead of y *= 2) before calling backward."
             )
-        from deepgrad.autograd.tensor import Tensor
-
         # Rebuilt on demand rather than stored: a stored output Tensor would point back at
         # this node and make a reference cycle (DESIGN principle 6).
         return (Tensor._make(self._saved_out, self if GradMode.enabled else None),)
