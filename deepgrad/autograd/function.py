@@ -101,7 +101,7 @@ class Context:
     _saved_versions = ()
     _saved_out = None
     _save_out = False
-    _out_ref = None
+    _out_ref: Any = None
     hooks = None
     retained = None
     released = False
@@ -264,7 +264,7 @@ def _record(ctx: Context, inputs: tuple, out: Any, result: Tensor) -> None:
     """Make ``result`` the output of node ``ctx``: what the engine checks, and what is saved."""
     ctx.shape = out.shape
     ctx.dtype = out.dtype
-    result.grad_fn = ctx
+    result.grad_fn = ctx  # type: ignore[assignment]  # declared None-typed on the class
     result._requires_grad = True
     positions = ctx._saved
     if positions is not None:
