@@ -41,6 +41,18 @@ from deepgrad.backend import get_array_module
 _ndarray = np.ndarray
 
 
+class _EveryInput(dict):
+    """``_EVERY_INPUT[n]`` is ``(0, 1, ..., n - 1)``: a node that saves all its inputs keeps
+    the input tuple itself."""
+
+    def __missing__(self, n: int) -> tuple[int, ...]:
+        self[n] = value = tuple(range(n))
+        return value
+
+
+_EVERY_INPUT = _EveryInput()
+
+
 class BackwardError(RuntimeError):
     """Backward cannot run: a freed graph, an input modified in place after it was saved, or a
     primitive's backward that returned the wrong number of gradients or one of the wrong shape."""
@@ -89,7 +101,7 @@ class Context:
     _saved_versions = ()
     _saved_out = None
     _save_out = False
-    _out_ref = None
+    _out_ref: Any = None
     hooks = None
     retained = None
     released = False
@@ -130,8 +142,6 @@ class Context:
                 f"(version 0 -> {out._version}, shape {out.shape}); use an out-of-place operation "
                 "(y = y * 2 instead of y *= 2) before calling backward."
             )
-        from deepgrad.autograd.tensor import Tensor
-
         # Rebuilt on demand rather than stored: a stored output Tensor would point back at
         # this node and make a reference cycle (DESIGN principle 6).
         return (Tensor._make(self._saved_out, self if GradMode.enabled else None),)
@@ -200,39 +210,78 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **constants):
         """Run forward on the inputs' arrays and, when a gradient is wanted, record the node."""
-        first = inputs[0]._data
+        # The hottest function of the framework (once per op, forward and inside backward): one and
+        # two inputs, the common case, are unrolled (docs/performance.md, note 11).
         ctx = Context()
         ctx.fn = cls
-        ctx.xp = xp = np if type(first) is _ndarray else get_array_module(first)
-        out = cls.forward(ctx, *[t._data for t in inputs], **constants)
+        first = inputs[0]
+        data = first._data
+        ctx.xp = xp = np if type(data) is _ndarray else get_array_module(data)
+        n = len(inputs)
+        if n == 1:
+            out = cls.forward(ctx, data, **constants)
+        elif n == 2:
+            second = inputs[1]
+            out = cls.forward(ctx, data, second._data, **constants)
+        else:
+            out = cls.forward(ctx, *[t._data for t in inputs], **constants)
         if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
             # NumPy turns 0-d results into scalars; device arrays stay as they are.
             out = xp.asarray(out)
         if AnomalyMode.enabled:  # detect_anomaly(): the one check on the hot path when it is off
             check_forward(cls, ctx, [t._data for t in inputs], out, constants)
-        if GradMode.enabled and cls.differentiable:
-            needs = tuple([t._requires_grad for t in inputs])
-            if True in needs:
-                ctx.needs_input_grad = needs
-                ctx.parents = tuple(
-                    [t.grad_fn or (t if t._requires_grad else None) for t in inputs]
-                )
-                ctx.shape = out.shape
-                ctx.dtype = out.dtype
-                if ctx._saved is not None:
-                    saved = ctx._saved = tuple([inputs[i] for i in ctx._saved])
-                    ctx._saved_versions = tuple([t._version for t in saved])
-                result = _make(out, ctx)
-                if ctx._save_out:
-                    ctx._saved_out = out
-                    # Weak, so that the node does not keep its output alive (that would be a cycle);
-                    # backward checks that the output's version is still 0.
-                    ctx._out_ref = weakref.ref(result)
+        result = _new(Tensor)
+        result._data = out
+        result.grad_fn = None
+        result._requires_grad = False
+        if not GradMode.enabled or not cls.differentiable:
+            return result
+        if n == 1:
+            if not first._requires_grad:
                 return result
-        return _make(out, None)
+            ctx.needs_input_grad = (True,)
+            ctx.parents = (first.grad_fn or first,)
+        elif n == 2:
+            need_a, need_b = first._requires_grad, second._requires_grad
+            if not (need_a or need_b):
+                return result
+            ctx.needs_input_grad = (need_a, need_b)
+            ctx.parents = (
+                first.grad_fn or (first if need_a else None),
+                second.grad_fn or (second if need_b else None),
+            )
+        else:
+            needs = tuple([t._requires_grad for t in inputs])
+            if True not in needs:
+                return result
+            ctx.needs_input_grad = needs
+            ctx.parents = tuple([t.grad_fn or (t if t._requires_grad else None) for t in inputs])
+        _record(ctx, inputs, out, result)
+        return result
 
 
-# At the bottom: tensor.py imports nothing from this module, and apply needs Tensor._make at full speed.
+def _record(ctx: Context, inputs: tuple, out: Any, result: Tensor) -> None:
+    """Make ``result`` the output of node ``ctx``: what the engine checks, and what is saved."""
+    ctx.shape = out.shape
+    ctx.dtype = out.dtype
+    result.grad_fn = ctx  # type: ignore[assignment]  # declared None-typed on the class
+    result._requires_grad = True
+    positions = ctx._saved
+    if positions is not None:
+        saved = ctx._saved = (
+            inputs
+            if positions == _EVERY_INPUT[len(inputs)]
+            else tuple([inputs[i] for i in positions])
+        )
+        ctx._saved_versions = tuple([t._version for t in saved])
+    if ctx._save_out:
+        ctx._saved_out = out
+        # Weak, so that the node does not keep its output alive (that would be a cycle);
+        # backward checks that the output's version is still 0.
+        ctx._out_ref = weakref.ref(result)
+
+
+# At the bottom: tensor.py imports nothing from this module, and apply makes Tensors at full speed.
 from deepgrad.autograd.tensor import Tensor
 
-_make = Tensor._make
+_new = object.__new__

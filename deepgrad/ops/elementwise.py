@@ -70,6 +70,38 @@ def promote(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     return to_dtype(a, common), to_dtype(b, common)
 
 
+def _grad(xp, array) -> Tensor:
+    """A gradient computed on arrays, as a Tensor outside the graph.
+
+    The common primitives compute their ordinary backward (graph recording off) on the arrays,
+    with the same operations in the same order as their Tensor formula, which they keep for
+    ``create_graph=True``: a backward step then costs one NumPy call per operation instead of a
+    primitive each (docs/performance.md, note 11). NumPy turns 0-d results into scalars.
+    """
+    if type(array) is not _ndarray and xp is np:
+        array = np.asarray(array)
+    t = _new(Tensor)  # Tensor._make, inlined
+    t._data = array
+    t.grad_fn = None
+    t._requires_grad = False
+    return t
+
+
+def _one(xp, dtype):
+    """1 as a read-only 0-d NumPy array of ``dtype`` where one is kept, else the Python float:
+    NumPy combines a Python float with an array ~1.7x slower than a 0-d array of the same dtype
+    (the result is the same)."""
+    return _ONES.get(dtype, 1.0) if xp is np else 1.0
+
+
+_ONES = {np.dtype(name): np.ones((), name) for name in ("float16", "float32", "float64")}
+for _array in _ONES.values():
+    _array.flags.writeable = False
+
+
+_new = object.__new__
+
+
 # -- arithmetic ------------------------------------------------------------------------------
 class Add(Function):
     """y = a + b.   da = dy, db = dy"""
@@ -92,7 +124,9 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        return dy, (-dy if ctx.needs_input_grad[1] else None)
+        if not ctx.needs_input_grad[1]:
+            return dy, None
+        return dy, (-dy if GradMode.enabled else _grad(ctx.xp, -dy._data))
 
 
 class Mul(Function):
@@ -107,7 +141,12 @@ class Mul(Function):
     def backward(ctx, dy):
         a, b = ctx.saved_inputs
         need_a, need_b = ctx.needs_input_grad
-        return (dy * b if need_a else None), (dy * a if need_b else None)
+        if GradMode.enabled:  # recording the backward (create_graph=True): differentiable ops
+            return (dy * b if need_a else None), (dy * a if need_b else None)
+        g, xp = dy._data, ctx.xp
+        return (_grad(xp, g * b._data) if need_a else None), (
+            _grad(xp, g * a._data) if need_b else None
+        )
 
 
 class Div(Function):
@@ -122,7 +161,12 @@ class Div(Function):
     def backward(ctx, dy):
         a, b = ctx.saved_inputs
         need_a, need_b = ctx.needs_input_grad
-        return (dy / b if need_a else None), (-dy * a / (b * b) if need_b else None)
+        if GradMode.enabled:
+            return (dy / b if need_a else None), (-dy * a / (b * b) if need_b else None)
+        g, xp, ad, bd = dy._data, ctx.xp, a._data, b._data
+        return (_grad(xp, g / bd) if need_a else None), (
+            _grad(xp, -g * ad / (bd * bd)) if need_b else None
+        )
 
 
 class Neg(Function):
@@ -134,7 +178,7 @@ class Neg(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        return -dy
+        return -dy if GradMode.enabled else _grad(ctx.xp, -dy._data)
 
 
 class Pow(Function):
@@ -222,7 +266,7 @@ class Exp(Function):
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved_outputs
-        return dy * y
+        return dy * y if GradMode.enabled else _grad(ctx.xp, dy._data * y._data)
 
 
 class Log(Function):
@@ -236,7 +280,7 @@ class Log(Function):
     @staticmethod
     def backward(ctx, dy):
         (x,) = ctx.saved_inputs
-        return dy / x
+        return dy / x if GradMode.enabled else _grad(ctx.xp, dy._data / x._data)
 
 
 class Log1p(Function):
@@ -320,7 +364,10 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved_outputs
-        return dy * (1.0 - y * y)
+        if GradMode.enabled:
+            return dy * (1.0 - y * y)
+        yd, xp = y._data, ctx.xp
+        return _grad(xp, dy._data * (_one(xp, yd.dtype) - yd * yd))
 
 
 class Sigmoid(Function):
@@ -336,7 +383,10 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, dy):
         (y,) = ctx.saved_outputs
-        return dy * (y * (1.0 - y))
+        if GradMode.enabled:
+            return dy * (y * (1.0 - y))
+        yd, xp = y._data, ctx.xp
+        return _grad(xp, dy._data * (yd * (_one(xp, yd.dtype) - yd)))
 
 
 class Relu(Function):
