@@ -1,14 +1,18 @@
-"""Build the lab notebooks (notebooks/*.ipynb) from their sources in notebooks/_src/*.py.
+"""Build the lab notebooks (notebooks/*.ipynb) from their sources in notebooks/_src/*.py, with jupytext.
 
-Each source is a plain Python file in the "percent" format that editors (VS Code, PyCharm,
-Spyder, jupytext) understand: ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell
-whose lines are comments (``# `` is stripped). Lines before the first marker are a header for
-maintainers and do not go into the notebook. Editing, diffing and linting plain .py files is
-easier than editing notebook JSON; the .ipynb files are written without outputs, with fixed
-cell ids, so rebuilding an unchanged source changes nothing.
+Each source is a plain Python file in jupytext's "percent" format, which editors (VS Code,
+PyCharm, Spyder) understand too: ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown
+cell whose lines are ``# `` comments. Lines before the first ``# %%`` are a header for
+maintainers and do not go into the notebook. jupytext parses the cells; this script adds what
+the repository wants on top: no outputs, fixed cell ids (``<two-digit lab number>-<index>``)
+and fixed metadata, so rebuilding an unchanged source changes nothing, and a check that every
+line of a markdown cell is a comment (jupytext would quietly turn a stray code line into prose).
 
     python notebooks/_build.py            # (re)write every notebook
     python notebooks/_build.py --check    # exit 1 if a notebook differs from its source
+
+(``jupytext --to ipynb notebooks/_src/01_autodiff.py`` gives the same cells, with random ids and
+jupytext's metadata; use this script so the committed notebooks stay stable.)
 """
 
 from __future__ import annotations
@@ -18,66 +22,60 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+try:
+    import jupytext
+except ImportError:  # pragma: no cover - exercised by hand
+    sys.exit(
+        "notebooks/_build.py needs jupytext: pip install jupytext (it is in the test and docs extras)."
+    )
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "_src"
+MARKER = "# %%"
 MARKDOWN = "# %% [markdown]"
-CODE = "# %%"
+METADATA = {
+    "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
 
 
-def parse_cells(text: str) -> list[tuple[str, str]]:
-    """[(kind, source)] of a percent-format file; kind is "code" or "markdown"."""
-    cells: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
+def cell_text(text: str) -> str:
+    """The part of a source that holds cells: the maintainers' header before the first ``# %%`` is dropped."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(MARKER)), len(lines))
+    markdown = False
+    for line in lines[start:]:
         stripped = line.rstrip()
-        if stripped == MARKDOWN:
-            cells.append(("markdown", []))
-        elif stripped == CODE or stripped.startswith(CODE + " "):
-            cells.append(("code", []))
-        elif cells:
-            kind, lines = cells[-1]
-            if kind == "markdown":
-                if stripped and not stripped.startswith("#"):
-                    raise ValueError(
-                        f"a markdown cell holds a line that is not a comment: {line!r}"
-                    )
-                stripped = stripped[2:] if stripped.startswith("# ") else stripped[1:]
-            lines.append(stripped)
-    result = []
-    for kind, lines in cells:
-        source = "\n".join(lines).strip("\n")
-        if source:
-            result.append((kind, source))
-    return result
+        if stripped.startswith(MARKER):
+            markdown = stripped == MARKDOWN
+        elif markdown and stripped and not stripped.startswith("#"):
+            raise ValueError(f"a markdown cell holds a line that is not a comment: {line!r}")
+    return "".join(lines[start:])
 
 
 def build(source: Path) -> nbformat.NotebookNode:
     """The notebook of one source file, without outputs and with fixed cell ids."""
-    cells = []
-    for index, (kind, text) in enumerate(parse_cells(source.read_text())):
-        make = new_code_cell if kind == "code" else new_markdown_cell
-        cell = make(text)
+    notebook = jupytext.reads(cell_text(source.read_text()), fmt="py:percent")
+    notebook.cells = [cell for cell in notebook.cells if cell.source.strip()]
+    for index, cell in enumerate(notebook.cells):
         cell["id"] = f"{source.stem[:2]}-{index:02d}"
-        cells.append(cell)
-    notebook = new_notebook(cells=cells)
-    notebook.metadata = {
-        "kernelspec": {
-            "display_name": "Python 3 (ipykernel)",
-            "language": "python",
-            "name": "python3",
-        },
-        "language_info": {"name": "python"},
-    }
+        cell["metadata"] = {}
+        if cell.cell_type == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+    notebook.metadata = nbformat.from_dict(METADATA)
+    notebook.nbformat, notebook.nbformat_minor = 4, 5
     nbformat.validate(notebook)
     return notebook
 
 
 def target(source: Path) -> Path:
+    """The notebook path of a source: notebooks/<stem>.ipynb."""
     return HERE / (source.stem + ".ipynb")
 
 
 def render(notebook: nbformat.NotebookNode) -> str:
+    """The notebook as the text committed to the repository."""
     return nbformat.writes(notebook) + "\n"
 
 

@@ -201,10 +201,12 @@ class Function:
 
     @staticmethod
     def forward(ctx: Context, *arrays, **constants):  # pragma: no cover - abstract
+        """Arrays in (``ctx.xp``'s module), one array (or a tuple) out; subclasses define it."""
         raise NotImplementedError("abstract: Function subclasses define forward")
 
     @staticmethod
     def backward(ctx: Context, dy):  # pragma: no cover - abstract
+        """Tensors in (``dy``), one gradient (or None) per input out; subclasses define it."""
         raise NotImplementedError("abstract: Function subclasses define backward")
 
     @classmethod

@@ -74,6 +74,7 @@ class Generator:
         return new
 
     def initial_seed(self) -> int:
+        """The seed this generator was last seeded with."""
         return self._seed
 
     def rng_for(self, xp):
@@ -100,6 +101,7 @@ class Generator:
         return {"seed": self._seed, "bit_generator": self.np.bit_generator.state}
 
     def set_state(self, state: dict) -> None:
+        """Restore a state returned by ``get_state()``."""
         self._seed = state["seed"]
         self.np = np.random.Generator(np.random.PCG64())
         self.np.bit_generator.state = state["bit_generator"]
@@ -153,16 +155,20 @@ def manual_seed(seed: int) -> Generator:
 
 
 def seed() -> int:
+    """Seed the default generator from the operating system's entropy; returns the seed used."""
     return default_generator.seed()
 
 
 def initial_seed() -> int:
+    """The seed the default generator was last seeded with."""
     return default_generator.initial_seed()
 
 
 def get_rng_state() -> dict:
+    """The default generator's state (a dict), for ``set_rng_state`` to restore later."""
     return default_generator.get_state()
 
 
 def set_rng_state(state: dict) -> None:
+    """Restore the default generator's state from ``get_rng_state()``."""
     default_generator.set_state(state)

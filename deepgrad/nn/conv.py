@@ -197,8 +197,9 @@ class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L): as Conv2d along one dimension.
 
     Args:
-        in_channels, out_channels, kernel_size, stride, padding (int, 'valid' or 'same'), dilation,
-        groups, bias, padding_mode, device, dtype: as in Conv2d, one spatial dimension.
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias: as in
+            Conv2d, one spatial dimension (``padding``: an int, 'valid' or 'same').
+        padding_mode, device, dtype: as in Conv2d.
 
     Shape:
         input (N, C_in, L) or (C_in, L) -> (N, C_out, L_out), L_out = (L + 2 p - d (k - 1) - 1) // s + 1.

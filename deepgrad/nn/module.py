@@ -77,6 +77,10 @@ class Module:
         setattr_(self, "_forward_hooks", OrderedDict())
 
     def forward(self, *args, **kwargs):
+        """The computation of the module; subclasses define it.
+
+        Call the module (``model(x)``), not ``forward``, so that the hooks run.
+        """
         raise NotImplementedError(
             f"{type(self).__name__}: Module subclasses must define forward(self, ...); "
             "it was not found on this class."
@@ -304,10 +308,12 @@ class Module:
             )
 
     def modules(self) -> Iterator[Module]:
+        """This module and every submodule, depth first, each once."""
         for _, module in self.named_modules():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) for each direct submodule, each once."""
         seen = set()
         for name, module in self._modules.items():
             if module is not None and module not in seen:
@@ -315,6 +321,7 @@ class Module:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """Each direct submodule, once."""
         for _, module in self.named_children():
             yield module
 
@@ -347,9 +354,11 @@ class Module:
             yield param
 
     def named_buffers(self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True):
+        """(dotted name, tensor) for each buffer (running statistics...), of submodules too when ``recurse``."""
         yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Each buffer (running statistics...), of submodules too when ``recurse``."""
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
@@ -444,18 +453,23 @@ class Module:
         return self
 
     def float(self) -> Module:
+        """Cast floating parameters and buffers to float32, in place; returns self."""
         return self.to(dtype="float32")
 
     def double(self) -> Module:
+        """Cast floating parameters and buffers to float64, in place; returns self."""
         return self.to(dtype="float64")
 
     def half(self) -> Module:
+        """Cast floating parameters and buffers to float16, in place; returns self."""
         return self.to(dtype="float16")
 
     def cuda(self, device=None) -> Module:
+        """Move parameters and buffers to a CUDA device (default ``"cuda"``), in place; returns self."""
         return self.to(device=device if device is not None else "cuda")
 
     def cpu(self) -> Module:
+        """Move parameters and buffers to the CPU, in place; returns self."""
         return self.to(device="cpu")
 
     # -- saving and loading --------------------------------------------------------------------

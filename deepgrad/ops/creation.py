@@ -146,16 +146,19 @@ def _like(t: Tensor, dtype, device):
 
 
 def zeros_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros with ``t``'s shape (and its dtype and device unless given)."""
     dtype, device = _like(t, dtype, device)
     return zeros(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones with ``t``'s shape (and its dtype and device unless given)."""
     dtype, device = _like(t, dtype, device)
     return ones(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """An uninitialized tensor with ``t``'s shape (and its dtype and device unless given)."""
     dtype, device = _like(t, dtype, device)
     return empty(t.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -163,6 +166,7 @@ def empty_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) 
 def full_like(
     t: Tensor, fill_value, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
+    """A tensor filled with ``fill_value``, with ``t``'s shape (and its dtype and device unless given)."""
     dtype, device = _like(t, dtype, device)
     return full(t.shape, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -358,10 +362,12 @@ def multinomial(
 
 
 def rand_like(t: Tensor, generator=None, dtype=None) -> Tensor:
+    """Uniform draws in [0, 1) with ``t``'s shape, dtype and device (``generator``: default the global one)."""
     return rand(t.shape, generator=generator, dtype=dtype or t.dtype, device=t.device)
 
 
 def randn_like(t: Tensor, generator=None, dtype=None) -> Tensor:
+    """Standard normal draws N(0, 1) with ``t``'s shape, dtype and device (``generator``: default the global one)."""
     return randn(t.shape, generator=generator, dtype=dtype or t.dtype, device=t.device)
 
 

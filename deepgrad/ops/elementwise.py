@@ -568,6 +568,7 @@ def sub(input, other, alpha=1) -> Tensor:
 
 
 def mul(a, b) -> Tensor:
+    """y = a * b, elementwise with broadcasting (a Python number counts as a 0-d tensor).   da = dy * b, db = dy * a"""
     return Mul.apply(*binary("mul", a, b))
 
 
@@ -580,22 +581,27 @@ def div(a, b) -> Tensor:
 
 
 def pow(a, b) -> Tensor:
+    """y = a ** b, elementwise with broadcasting.   da = dy * b * a^(b-1), db = dy * y * ln(a)"""
     return Pow.apply(*binary("pow", a, b))
 
 
 def maximum(a, b) -> Tensor:
+    """y = max(a, b), elementwise with broadcasting; a nan in either input gives nan."""
     return Maximum.apply(*binary("maximum", a, b))
 
 
 def minimum(a, b) -> Tensor:
+    """y = min(a, b), elementwise with broadcasting; a nan in either input gives nan."""
     return Minimum.apply(*binary("minimum", a, b))
 
 
 def floor_divide(a, b) -> Tensor:
+    """y = floor(a / b), elementwise with broadcasting (PyTorch's floor rounding; no gradient)."""
     return FloorDivide.apply(*binary("floor_divide", a, b))
 
 
 def remainder(a, b) -> Tensor:
+    """y = a - floor(a / b) * b, elementwise with broadcasting: the sign follows b, as in Python."""
     return Remainder.apply(*binary("remainder", a, b))
 
 
@@ -673,58 +679,72 @@ def logical_xor(input, other) -> Tensor:
 
 
 def neg(x: Tensor) -> Tensor:
+    """y = -x, elementwise."""
     return Neg.apply(x)
 
 
 def exp(x: Tensor) -> Tensor:
+    """y = e^x, elementwise.   dx = dy * y"""
     return Exp.apply(x)
 
 
 def log(x: Tensor) -> Tensor:
+    """y = ln(x), elementwise (natural logarithm; -inf at 0, nan below).   dx = dy / x"""
     return Log.apply(x)
 
 
 def log1p(x: Tensor) -> Tensor:
+    """y = ln(1 + x), elementwise, accurate for small x.   dx = dy / (1 + x)"""
     return Log1p.apply(x)
 
 
 def expm1(x: Tensor) -> Tensor:
+    """y = e^x - 1, elementwise, accurate for small x.   dx = dy * (y + 1)"""
     return Expm1.apply(x)
 
 
 def sqrt(x: Tensor) -> Tensor:
+    """y = sqrt(x), elementwise.   dx = dy / (2 y)"""
     return Sqrt.apply(x)
 
 
 def sin(x: Tensor) -> Tensor:
+    """y = sin(x), elementwise.   dx = dy * cos(x)"""
     return Sin.apply(x)
 
 
 def cos(x: Tensor) -> Tensor:
+    """y = cos(x), elementwise.   dx = -dy * sin(x)"""
     return Cos.apply(x)
 
 
 def tanh(x: Tensor) -> Tensor:
+    """y = tanh(x), elementwise.   dx = dy * (1 - y^2)"""
     return Tanh.apply(x)
 
 
 def sigmoid(x: Tensor) -> Tensor:
+    """y = 1 / (1 + e^-x), elementwise.   dx = dy * y * (1 - y)"""
     return Sigmoid.apply(x)
 
 
 def relu(x: Tensor) -> Tensor:
+    """y = max(x, 0), elementwise.   dx = dy where x > 0, else 0"""
     return Relu.apply(x)
 
 
 def abs(x: Tensor) -> Tensor:
+    """y = |x|, elementwise.   dx = dy * sign(x)"""
     return Abs.apply(x)
 
 
 def erf(x: Tensor) -> Tensor:
+    """y = erf(x) = 2/sqrt(pi) * integral_0^x e^(-t^2) dt, elementwise.   dx = dy * 2/sqrt(pi) * e^(-x^2)"""
     return Erf.apply(x)
 
 
 def sign(x: Tensor) -> Tensor:
+    """y = sign(x) in {-1, 0, 1}, elementwise (not differentiable: the result never requires grad)."""
     return Sign.apply(x)
 
 
@@ -774,18 +794,22 @@ clip = clamp
 
 
 def logical_not(x: Tensor) -> Tensor:
+    """y = not x, elementwise (bool; nonzero counts as true)."""
     return LogicalNot.apply(x)
 
 
 def isnan(x: Tensor) -> Tensor:
+    """y = (x is nan), elementwise (bool)."""
     return IsNan.apply(x)
 
 
 def isinf(x: Tensor) -> Tensor:
+    """y = (x is +inf or -inf), elementwise (bool)."""
     return IsInf.apply(x)
 
 
 def isfinite(x: Tensor) -> Tensor:
+    """y = (x is neither nan nor +-inf), elementwise (bool)."""
     return IsFinite.apply(x)
 
 

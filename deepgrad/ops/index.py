@@ -41,7 +41,7 @@ def _along(x: Tensor, index, dim: int) -> tuple:
 
 
 def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """out[i][j][k] = input[i][j][index[i][j][k]] for dim=2 (and likewise for other dims).
+    """``out[i][j][k] = input[i][j][index[i][j][k]]`` for dim=2 (and likewise for other dims).
 
     ``index`` has the same number of dimensions as ``input`` and no larger sizes outside ``dim``.
     The gradient scatter-adds, so repeated indices accumulate.
@@ -89,7 +89,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
-    """out = input with out[i][j][index[i][j][k]] += src[i][j][k] for dim=2 (repeats accumulate).
+    """out = input with ``out[i][j][index[i][j][k]] += src[i][j][k]`` for dim=2 (repeats accumulate).
 
     Gradients: d input = dy, d src = gather(dy, dim, index).
     """
@@ -212,7 +212,7 @@ def _check_along(name: str, idx, input: Tensor, src_shape: tuple, d: int, dim: i
 
 
 def scatter(input: Tensor, dim: int, index: Tensor, src) -> Tensor:
-    """out = input with out[i][j][index[i][j][k]] = src[i][j][k] for dim=2 (``src`` a tensor or a number).
+    """out = input with ``out[i][j][index[i][j][k]] = src[i][j][k]`` for dim=2 (``src`` a tensor or a number).
 
     Where several elements go to one place the last one (in row-major order) wins, and only it
     gets a gradient: d src = gather(dy, dim, index) at the winners, 0 elsewhere; d input = dy

@@ -40,28 +40,42 @@ class _LegacyTensor(metaclass=_LegacyType):
 
 
 class FloatTensor(_LegacyTensor):
+    """Legacy ``torch.FloatTensor`` (float32): ``FloatTensor(2, 3)`` allocates, ``FloatTensor(data)`` converts."""
+
     dtype = np.dtype("float32")
 
 
 class DoubleTensor(_LegacyTensor):
+    """Legacy ``torch.DoubleTensor`` (float64): ``DoubleTensor(2, 3)`` allocates, ``DoubleTensor(data)`` converts."""
+
     dtype = np.dtype("float64")
 
 
 class HalfTensor(_LegacyTensor):
+    """Legacy ``torch.HalfTensor`` (float16): ``HalfTensor(2, 3)`` allocates, ``HalfTensor(data)`` converts."""
+
     dtype = np.dtype("float16")
 
 
 class LongTensor(_LegacyTensor):
+    """Legacy ``torch.LongTensor`` (int64): ``LongTensor(2, 3)`` allocates, ``LongTensor(data)`` converts."""
+
     dtype = np.dtype("int64")
 
 
 class IntTensor(_LegacyTensor):
+    """Legacy ``torch.IntTensor`` (int32): ``IntTensor(2, 3)`` allocates, ``IntTensor(data)`` converts."""
+
     dtype = np.dtype("int32")
 
 
 class ByteTensor(_LegacyTensor):
+    """Legacy ``torch.ByteTensor`` (uint8): ``ByteTensor(2, 3)`` allocates, ``ByteTensor(data)`` converts."""
+
     dtype = np.dtype("uint8")
 
 
 class BoolTensor(_LegacyTensor):
+    """Legacy ``torch.BoolTensor`` (bool): ``BoolTensor(2, 3)`` allocates, ``BoolTensor(data)`` converts."""
+
     dtype = np.dtype("bool")

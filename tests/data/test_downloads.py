@@ -1,4 +1,8 @@
-"""download() and MNIST(download=True) against a small HTTP server on 127.0.0.1."""
+"""download() (pooch underneath) and MNIST(download=True) against a small HTTP server on 127.0.0.1.
+
+pooch is in the ``test`` extra; without it these tests skip, except the one that checks the
+error a user without pooch gets.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import threading
 
 import numpy as np
 import pytest
+
+pytest.importorskip("pooch")
 
 from deepgrad.data.datasets import MNIST, DownloadError, download, write_idx
 from deepgrad.data.datasets import mnist as mnist_module
@@ -77,10 +83,32 @@ def test_download_success_with_checksums(server, tmp_path):
 
 def test_checksum_mismatch_keeps_no_file(server, tmp_path):
     dest = tmp_path / "blob.bin"
-    with pytest.raises(DownloadError, match="sha256 checksum mismatch") as info:
+    with pytest.raises(
+        DownloadError, match="SHA256 hash of downloaded file .* does not match"
+    ) as info:
         download(f"{server}/ok/blob.bin", dest, sha256="0" * 64, timeout=5)
     assert str(dest) in str(info.value)
     assert leftovers(tmp_path) == []
+
+
+def test_both_checksums_are_checked_before_the_file_is_moved_into_place(server, tmp_path):
+    dest = tmp_path / "blob.bin"
+    sha = hashlib.sha256(PAYLOAD).hexdigest()
+    with pytest.raises(DownloadError, match="MD5 hash of downloaded file does not match"):
+        download(f"{server}/ok/blob.bin", dest, md5="0" * 32, sha256=sha, timeout=5)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_file_already_in_place_with_the_right_checksum_is_not_fetched_again(server, tmp_path):
+    dest = tmp_path / "blob.bin"
+    dest.write_bytes(PAYLOAD)
+    Handler.files = {}  # the server no longer has it: a fetch would fail
+    md5 = hashlib.md5(PAYLOAD).hexdigest()
+    assert download(f"{server}/ok/blob.bin", dest, md5=md5, timeout=5) == dest
+    dest.write_bytes(b"damaged")  # a wrong checksum means: fetch again (and here fail)
+    with pytest.raises(DownloadError):
+        download(f"{server}/ok/blob.bin", dest, md5=md5, timeout=5)
+    assert dest.read_bytes() == b"damaged"  # a failed fetch leaves what was there
 
 
 def test_dead_mirrors_fall_back_to_the_next(server, tmp_path):
@@ -150,7 +178,10 @@ def test_mnist_download_failure_with_root_says_where_to_put_files(server, tmp_pa
     monkeypatch.setattr(MNIST, "mirrors", [f"{server}/ok/"])
     monkeypatch.setattr(MNIST, "md5", dict.fromkeys(md5, "0" * 32))  # every file fails its checksum
     root = tmp_path / "root"
-    with pytest.raises(DownloadError, match=rf"md5 checksum mismatch[\s\S]*Put .* in {root}"):
+    with pytest.raises(
+        DownloadError,
+        match=rf"MD5 hash of downloaded file .* does not match[\s\S]*Put .* in {root}",
+    ):
         MNIST(root=root, download=True)
     assert leftovers(root) == []
 

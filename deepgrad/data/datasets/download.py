@@ -1,26 +1,27 @@
-"""Fetching data files: mirrors, checksums, and never a partial file.
+"""Fetching data files through pooch: mirrors in order, checksums, and never a partial file.
 
-``download`` streams a file from the first mirror that answers into a temporary
-file *in the destination folder*, checks its length and checksum, and only then
-renames it into place (``os.replace`` is atomic on one file system). A failed or
-interrupted transfer, or a checksum mismatch, removes the temporary file and
-moves on to the next mirror; when every mirror fails the error lists each
-attempt and says where to put the file by hand.
+``download`` hands each mirror in turn to ``pooch.retrieve``, which streams the file into a
+temporary file *in the destination folder*, checks its hash, and only then moves it into
+place; a failed or interrupted transfer (requests enforces the ``Content-Length``) or a hash
+mismatch deletes the temporary file. deepgrad adds what pooch leaves to its caller: trying
+the mirrors in order, a second checksum when both MD5 and SHA-256 are known, and one error
+that lists every attempt and says where to put the file by hand.
+
+pooch is optional (``pip install 'deepgrad[datasets]'``): only ``download`` needs it, and it
+says so when it is missing. A file already at ``dest`` whose checksum matches is not fetched
+again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from deepgrad.data.datasets.errors import DownloadError
-
-_CHUNK = 1 << 16
 
 
 def data_home() -> Path:
@@ -38,36 +39,31 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def _fetch_one(url: str, dest: Path, md5: str | None, sha256: str | None, timeout: float) -> None:
-    digests = {name: hashlib.new(name) for name, want in (("md5", md5), ("sha256", sha256)) if want}
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+def _pooch() -> Any:
     try:
-        received = 0
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            expected = int(length) if length and length.isdigit() else None
-            while True:
-                chunk = response.read(_CHUNK)
-                if not chunk:
-                    break
-                out.write(chunk)
-                received += len(chunk)
-                for d in digests.values():
-                    d.update(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if expected is not None and received != expected:
-            raise OSError(f"transfer interrupted: received {received} of {expected} bytes")
-        for name, want in (("md5", md5), ("sha256", sha256)):
-            if want and digests[name].hexdigest() != want.lower():
-                raise OSError(
-                    f"{name} checksum mismatch: expected {want.lower()}, got {digests[name].hexdigest()}"
-                )
-        os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        import pooch
+    except ImportError:
+        raise ImportError(
+            "download: fetching data files needs the pooch package (not installed); "
+            "run pip install 'deepgrad[datasets]' (or pip install pooch), or put the files "
+            "in place by hand."
+        ) from None
+    return pooch
+
+
+def _also_check(downloader: Callable, md5: str) -> Callable:
+    """``downloader`` that also checks the MD5 of the temporary file, before pooch moves it."""
+
+    def fetch(url: str, output_file: str, pooch_instance: Any) -> None:
+        downloader(url, output_file, pooch_instance)
+        got = file_digest(output_file, "md5")
+        if got != md5.lower():
+            raise ValueError(
+                f"MD5 hash of downloaded file does not match the known hash: "
+                f"expected {md5.lower()} but got {got}"
+            )
+
+    return fetch
 
 
 def download(
@@ -76,15 +72,18 @@ def download(
     md5: str | None = None,
     sha256: str | None = None,
     timeout: float = 30.0,
+    progressbar: bool | None = None,
 ) -> Path:
-    """Download a file, trying each mirror in turn, into ``dest`` atomically.
+    """Download a file, trying each mirror in turn, into ``dest`` atomically (with pooch).
 
     Args:
         urls: one URL or a list of mirror URLs for the same file, tried in order.
-        dest: the file to create (its folder is created if needed).
+        dest: the file to create (its folder is created if needed). An existing file whose
+            checksum matches is kept as it is.
         md5: expected MD5 hex digest, or None.
-        sha256: expected SHA-256 hex digest, or None.
+        sha256: expected SHA-256 hex digest, or None. When both are given both are checked.
         timeout: seconds to wait for each connection / read. Default: 30.
+        progressbar: show a tqdm progress bar. Default: None (only when stderr is a terminal).
 
     Returns:
         ``dest`` as a Path.
@@ -92,20 +91,33 @@ def download(
     Raises:
         DownloadError: every mirror failed; the message lists each failure and says to put
             the file at ``dest`` by hand. No partial or unverified file is left behind.
+        ImportError: pooch is not installed (``pip install 'deepgrad[datasets]'``).
+
+    Example:
+        >>> download(["https://mirror-a/x.gz", "https://mirror-b/x.gz"], "data/x.gz",
+        ...          md5="...")  # doctest: +SKIP
+        PosixPath('data/x.gz')
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not urls:
         raise ValueError("download: no URL given; pass a URL or a list of mirrors")
+    pooch = _pooch()
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if progressbar is None:
+        progressbar = sys.stderr.isatty()
+    known_hash = f"sha256:{sha256}" if sha256 else (f"md5:{md5}" if md5 else None)
     failures = []
     for url in urls:
+        downloader = pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout)
+        if sha256 and md5:
+            downloader = _also_check(downloader, md5)
         try:
-            _fetch_one(url, dest, md5, sha256, timeout)
+            pooch.retrieve(
+                url, known_hash, fname=dest.name, path=dest.parent, downloader=downloader
+            )
             return dest
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            reason = getattr(error, "reason", None) or error
-            failures.append(f"  {url}: {reason}")
+        except (OSError, ValueError) as error:  # requests' errors are OSErrors
+            failures.append(f"  {url}: {error}")
     checksum = f" (md5 {md5})" if md5 else (f" (sha256 {sha256})" if sha256 else "")
     raise DownloadError(
         f"download: could not fetch {dest.name} from any of {len(urls)} mirror(s):\n"

@@ -68,7 +68,8 @@ class MNIST(ImageArrayDataset):
             shipped 5 000-digit subset when the files are not there.
         train: the training split (True) or the test split (False). Default: True.
         download: fetch missing files from the mirrors into ``root`` (or the cache folder),
-            checking their MD5 checksums. Default: False.
+            checking their MD5 checksums; needs pooch (``pip install 'deepgrad[datasets]'``).
+            Default: False.
         transform, target_transform, raw, flatten: as in ``ImageArrayDataset``.
 
     Shape:
