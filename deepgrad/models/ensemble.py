@@ -85,10 +85,15 @@ class Ensemble(nn.Module):
         return stack(outputs, dim=0)
 
     def forward(self, x: Tensor) -> Tensor:
-        log_probs = self.member_log_probs(x)
+        return self.combine(self.member_log_probs(x))
+
+    @staticmethod
+    def combine(member_log_probs: Tensor) -> Tensor:
+        """The committee's log-probabilities from the members' stacked ones (K, N, C) -> (N, C):
+        log((1/K) sum_k p_k) = logsumexp_k(log p_k) - log K."""
         # logsumexp, not log(mean(exp)): a confident member's log-probabilities of -1000 would
         # underflow to 0 and then log(0)
-        return logsumexp(log_probs, dim=0) - math.log(len(self.members))
+        return logsumexp(member_log_probs, dim=0) - math.log(member_log_probs.shape[0])
 
     def predict_proba(self, x: Tensor) -> Tensor:
         """The committee's probabilities p(c | x), (N, C), in evaluation mode and without
