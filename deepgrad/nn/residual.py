@@ -11,7 +11,7 @@ The submodule names follow torchvision's ``BasicBlock`` (``conv1``, ``bn1``, ``c
 
 from __future__ import annotations
 
-from deepgrad.autograd.tensor import Tensor
+from deepgrad.autograd.tensor import DeviceLike, DTypeLike, Tensor
 from deepgrad.backend import ShapeError
 from deepgrad.backend.validation import positive_int
 from deepgrad.nn import functional as F
@@ -73,8 +73,8 @@ class BasicBlock(Module):
         out_channels: int,
         stride: int = 1,
         residual: bool = True,
-        device=None,
-        dtype=None,
+        device: DeviceLike | None = None,
+        dtype: DTypeLike = None,
     ) -> None:
         super().__init__()
         positive_int(in_channels, "in_channels", "BasicBlock")
@@ -82,10 +82,13 @@ class BasicBlock(Module):
         positive_int(stride, "stride", "BasicBlock")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.stride, self.residual = stride, bool(residual)
-        conv = {"padding": 1, "bias": False, "device": device, "dtype": dtype}
-        self.conv1 = Conv2d(in_channels, out_channels, 3, stride=stride, **conv)
+        self.conv1 = Conv2d(
+            in_channels, out_channels, 3, stride, 1, bias=False, device=device, dtype=dtype
+        )
         self.bn1 = BatchNorm2d(out_channels, device=device, dtype=dtype)
-        self.conv2 = Conv2d(out_channels, out_channels, 3, **conv)
+        self.conv2 = Conv2d(
+            out_channels, out_channels, 3, 1, 1, bias=False, device=device, dtype=dtype
+        )
         self.bn2 = BatchNorm2d(out_channels, device=device, dtype=dtype)
         self.downsample: Sequential | None = None
         if self.residual and (stride != 1 or in_channels != out_channels):

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from deepgrad import nn
 from deepgrad.experiments.config import Option, RecipeError, RunConfig
-from deepgrad.experiments.recipes.base import Recipe
+from deepgrad.experiments.recipes.base import Recipe, RecipeData
 from deepgrad.experiments.recipes.mnist import DISTORTIONS, mnist_data
 from deepgrad.models.mlp import MLP
 from deepgrad.models.resnet import ResNet
@@ -66,14 +67,13 @@ class MnistResNet(Recipe):
                     f"option {key}: expected 3 sizes, one per stage, such as 2x2x2 (got {shown})."
                 )
 
-    def data(self, config):
+    def data(self, config: RunConfig) -> RecipeData:
         return mnist_data(config, flatten=False, distortion=config.options["distortion"])
 
-    def build_model(self, config, data):
+    def build_model(self, config: RunConfig, data: RecipeData) -> nn.Module:
         o = config.options
-        return ResNet(
-            blocks=o["blocks"], channels=o["channels"], plain=o["plain"], init=config.init
-        )
+        init = config.init or "kaiming"
+        return ResNet(blocks=o["blocks"], channels=o["channels"], plain=o["plain"], init=init)
 
 
 class MnistDeepMLP(Recipe):
@@ -106,16 +106,19 @@ class MnistDeepMLP(Recipe):
         """As ``Recipe.make_config``, but the training digits are distorted unless
         ``augment=False`` is passed (the table's network was trained on distorted digits; the
         command line cannot turn it off, ``train_recipe(..., augment=False)`` can)."""
-        return super().make_config(*args, augment=True if augment is None else augment, **kwargs)
+        kwargs["augment"] = True if augment is None else augment
+        return super().make_config(*args, **kwargs)
 
-    def data(self, config):
+    def data(self, config: RunConfig) -> RecipeData:
         return mnist_data(config, flatten=True, distortion=config.options["distortion"])
 
-    def build_model(self, config, data):
+    def build_model(self, config: RunConfig, data: RecipeData) -> nn.Module:
         sizes = [DEEP_MLP_SIZES[0], *config.options["hidden"], DEEP_MLP_SIZES[-1]]
-        return MLP(sizes, config.activation, config.dropout, init=config.init)
+        return MLP(
+            sizes, config.activation or "tanh", config.dropout or 0.0, init=config.init or "xavier"
+        )
 
-    def example_input(self, config, data):
+    def example_input(self, config: RunConfig, data: RecipeData) -> tuple[tuple[int, ...], str]:
         return (config.batch_size, 784), "float32"
 
 
