@@ -89,15 +89,23 @@ def _train_committee(args: argparse.Namespace, config: RunConfig) -> int:
         f"seeds {config.seed}..{config.seed + args.committee - 1}",
         flush=True,
     )
-    result = train_committee(
-        config,
-        args.committee,
-        out=args.out,
-        progress=not args.quiet,
-        log=lambda line: print(line, flush=True),
-        plots=args.plots,
-        checkpoint_every=args.checkpoint_every or None,
-    )
+    try:
+        result = train_committee(
+            config,
+            args.committee,
+            out=args.out,
+            progress=not args.quiet,
+            log=lambda line: print(line, flush=True),
+            plots=args.plots,
+            checkpoint_every=args.checkpoint_every or None,
+        )
+    except RunInterrupted as stop:
+        print(
+            f"\ninterrupted: the member in {stop.run_dir}/ stopped in epoch {stop.epoch}; "
+            "the committee was not evaluated (the members before it are complete)",
+            flush=True,
+        )
+        return EXIT_INTERRUPTED
     print()
     for seed, error in zip(result.seeds, result.member_errors):
         print(f"member seed {seed}: test error {error:.2%}")

@@ -50,6 +50,7 @@ class CommitteeResult:
         committee_error: the committee's test error.
         committee_loss: the committee's test negative log-likelihood (nats per sample).
         seconds: wall time, training and evaluation.
+        lines: what to print after the numbers (the picture written).
     """
 
     folder: Path
@@ -107,6 +108,8 @@ def train_committee(
 
     Raises:
         RecipeError: the recipe is not a classifier, ``members`` < 2, or ``out`` is not empty.
+        RunInterrupted: a member's training was interrupted (its folder says where; the
+            members before it are complete, and no committee.json is written).
     """
     recipe = get_recipe(config.recipe)
     check_committee(recipe, members)

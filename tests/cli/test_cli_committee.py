@@ -122,3 +122,17 @@ def test_deep_mlp_is_the_tables_network_with_elastic_distortions():
 def test_resnet_recipe_refuses_stages_that_are_not_three(capsys):
     code, _, err = run(capsys, "train", "mnist-resnet", "--set", "blocks=2x2")
     assert code == 2 and "option blocks: expected 3 sizes, one per stage" in err
+
+
+def test_an_interrupted_member_stops_the_committee_with_exit_130(tmp_path, capsys, monkeypatch):
+    import deepgrad.experiments.committee as committee_module
+    from deepgrad.experiments.runs import RunInterrupted
+
+    def interrupted(config, out, *args):
+        raise RunInterrupted(out, None, 1, 3)
+
+    monkeypatch.setattr(committee_module, "train_run", interrupted)
+    code, stdout, _ = run(capsys, "train", "moons", "--committee", 2, "--out", tmp_path / "c")
+    assert code == 130
+    assert "member-0/ stopped in epoch 1" in stdout and "not evaluated" in stdout
+    assert not (tmp_path / "c" / "committee.json").exists()
