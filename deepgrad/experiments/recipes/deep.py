@@ -6,15 +6,16 @@ shortcuts, for the degradation problem). ``mnist-deep-mlp`` is Ciresan et al. (2
 simple neural nets for handwritten digit recognition": 784-2500-2000-1500-1000-500-10 with
 elastic distortions of the training digits, 0.35% test error in the table.
 
-Time (measured on a 2-core laptop-class CPU, one BLAS thread, batch 100, the embedded subset of
-3,600 training digits): ``mnist-deep-mlp`` takes about 20 s per epoch, two thirds of it in the
-matrix products. On full MNIST (54,000 training digits, ``deepgrad.data`` downloads it) that is
-about 5 min per epoch on such a CPU; the paper trained for 800 epochs (days on a CPU). On one
-modern GPU (``--device cuda``) the matrix products of an epoch take well under a second (an
-estimate from the FLOP count, 12M weights x 6 FLOPs x 54,000 digits ~ 4 TFLOP per epoch), so the
-elastic distortions, drawn on the CPU, bound the epoch at a few seconds: hours for the paper's
-schedule. The paper annealed plain SGD's learning rate over those epochs; the recipe uses Adam at
-a constant rate, which reaches about 1.5% test error on the subset in 10 epochs.
+Time. Measured on the development machine (2 shared CPU cores, heavily loaded by other jobs,
+one BLAS thread, batch 100, the embedded subset of 3,600 training digits): about 28 s per epoch,
+of which the distortions (elastic, then affine) take about 3 s (0.08 s per 100 digits) and the
+rest is the 12M-weight matrix products. On full MNIST (54,000 training digits; ``deepgrad.data``
+downloads it) an epoch is 15 times longer, about 7 min on such a CPU; the paper trained for
+about 800 epochs, days on a CPU. On a GPU (``--device cuda``; an estimate, not measured): the
+matrix products of an epoch are 12M weights x 6 FLOP x 54,000 digits ~ 4 TFLOP, well under a
+second on a current data-centre GPU, so the distortions, drawn on one CPU core, bound the epoch
+at about 40 s: some 9 hours for 800 epochs. The paper annealed plain SGD's learning rate over
+those epochs; the recipe uses Adam at a constant rate.
 """
 
 from __future__ import annotations
