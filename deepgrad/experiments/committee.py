@@ -219,7 +219,8 @@ def _plot_committee(result: CommitteeResult, path: Path) -> None:
         f"committee of {len(result.runs)}: {100 * result.committee_error:.2f}% vs "
         f"average member {100 * result.mean_member_error:.2f}%"
     )
-    ax.legend(loc="lower right")
+    ax.set_ylim(0, max(1.5 * max(percent), 1.0))  # room for the legend above the bars
+    ax.legend(loc="upper center", ncol=3, fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     close_figure(fig)

@@ -188,7 +188,8 @@ ax.plot(
 )
 ax.set_xlabel("member")
 ax.set_ylabel("test error (%)")
-ax.legend()
+ax.set_ylim(0, 1.5 * 100 * member_errors.max())  # room for the legend above the bars
+ax.legend(loc="upper center", ncol=3, fontsize="small")
 plt.show()
 
 # %% [markdown]
