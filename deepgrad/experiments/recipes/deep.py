@@ -15,7 +15,9 @@ about 800 epochs, days on a CPU. On a GPU (``--device cuda``; an estimate, not m
 matrix products of an epoch are 12M weights x 6 FLOP x 54,000 digits ~ 4 TFLOP, well under a
 second on a current data-centre GPU, so the distortions, drawn on one CPU core, bound the epoch
 at about 40 s: some 9 hours for 800 epochs. The paper annealed plain SGD's learning rate over
-those epochs; the recipe uses Adam at a constant rate.
+those epochs; the recipe uses Adam at a constant rate. Its default 10 epochs on the subset
+reached 94.0% test accuracy (seed 0, 466 s on the loaded machine above): far from the table's
+error, which needs the full data and hundreds of epochs.
 """
 
 from __future__ import annotations
