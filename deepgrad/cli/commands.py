@@ -10,8 +10,9 @@ from typing import Any
 
 from deepgrad.cli.errors import EXIT_INTERRUPTED
 from deepgrad.cli.parser import run_settings
+from deepgrad.experiments.committee import COMMITTEE_FILE, check_committee, train_committee
 from deepgrad.experiments.compare import compare_run
-from deepgrad.experiments.config import RecipeError
+from deepgrad.experiments.config import RecipeError, RunConfig
 from deepgrad.experiments.inspection import evaluate_checkpoint, lr_find_run, summarize
 from deepgrad.experiments.recipes import get_recipe
 from deepgrad.experiments.records import doctor_report
@@ -35,6 +36,8 @@ def _metrics_line(prefix: str, results: dict[str, Any], first: str) -> str:
 
 def _train(args: argparse.Namespace) -> int:
     if args.resume is not None:
+        if getattr(args, "committee", None) is not None:
+            raise RecipeError("--resume continues one run; leave --committee out")
         if args.out is not None or args.overwrite:
             raise RecipeError(
                 "--resume continues the run in its own folder (got --out or --overwrite too); "
@@ -55,6 +58,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.recipe is None:
         raise RecipeError("give the RECIPE to train, or --resume RUN_DIR to continue a run")
     config = get_recipe(args.recipe).make_config(**run_settings(args))
+    if getattr(args, "committee", None) is not None:
+        return _train_committee(args, config)
     print(
         f"deepgrad train {config.recipe}: {config.optimizer} lr {config.lr:g}, "
         f"{config.epochs} epochs, batch {config.batch_size}, seed {config.seed}",
@@ -71,6 +76,48 @@ def _train(args: argparse.Namespace) -> int:
             checkpoint_every=args.checkpoint_every or None,
         )
     )
+
+
+def _train_committee(args: argparse.Namespace, config: RunConfig) -> int:
+    """``deepgrad train RECIPE --committee N``: N members, then the committee's test error."""
+    check_committee(get_recipe(config.recipe), args.committee)
+    if args.overwrite:
+        raise RecipeError("--overwrite replaces one run; give a committee a new or empty --out")
+    print(
+        f"deepgrad train {config.recipe} --committee {args.committee}: {config.optimizer} "
+        f"lr {config.lr:g}, {config.epochs} epochs, batch {config.batch_size}, "
+        f"seeds {config.seed}..{config.seed + args.committee - 1}",
+        flush=True,
+    )
+    try:
+        result = train_committee(
+            config,
+            args.committee,
+            out=args.out,
+            progress=not args.quiet,
+            log=lambda line: print(line, flush=True),
+            plots=args.plots,
+            checkpoint_every=args.checkpoint_every or None,
+        )
+    except RunInterrupted as stop:
+        print(
+            f"\ninterrupted: the member in {stop.run_dir}/ stopped in epoch {stop.epoch}; "
+            "the committee was not evaluated (the members before it are complete)",
+            flush=True,
+        )
+        return EXIT_INTERRUPTED
+    print()
+    for seed, error in zip(result.seeds, result.member_errors):
+        print(f"member seed {seed}: test error {error:.2%}")
+    print(
+        f"average member: test error {result.mean_member_error:.2%}\n"
+        f"committee of {len(result.runs)}: test error {result.committee_error:.2%}   "
+        f"test loss {_fmt(result.committee_loss)}"
+    )
+    print(f"trained in {result.seconds:.1f} s; written to {result.folder}/ ({COMMITTEE_FILE})")
+    for line in result.lines:
+        print(line)
+    return 0
 
 
 def _report_run(train: Callable[[], Any]) -> int:

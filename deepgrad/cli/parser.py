@@ -238,6 +238,13 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--no-plots", dest="plots", action="store_false", help="draw no pictures (faster)"
     )
+    train.add_argument(
+        "--committee",
+        type=_positive_int,
+        metavar="N",
+        help="train N members (seeds SEED, SEED+1, ...) of a classifier recipe and report each "
+        "one's test error and that of their committee (averaged probabilities)",
+    )
 
 
 def _add_lr_find(commands: argparse._SubParsersAction) -> None:

@@ -2,6 +2,8 @@
 
 - ``MLP`` and ``mnist_mlp()`` (seed 004's 784-1000-500-100-10 classifier);
 - ``LeNet5`` and ``ConvNet`` for 28x28 digits;
+- ``ResNet`` (residual, or ``plain=True`` without shortcuts) for 28x28 digits;
+- ``Ensemble``: a committee that averages its members' class probabilities;
 - autoencoders (seeds 001 and 003): ``Autoencoder`` (tied weights), ``StackedAutoencoder``
   (greedy layer-wise pre-training), ``DenoisingAutoencoder``, ``SparseAutoencoder``;
 - generative models: ``VAE``, ``GAN`` and ``DCGAN`` (trained by ``GANTrainer``);
@@ -23,8 +25,10 @@ from deepgrad.models.autoencoder import (
 )
 from deepgrad.models.cnn import ConvNet, LeNet5
 from deepgrad.models.common import ACTIVATIONS, INITS, initialize, make_activation
+from deepgrad.models.ensemble import Ensemble
 from deepgrad.models.gan import DCGAN, GAN, GANTrainer
 from deepgrad.models.mlp import MLP, mnist_mlp
+from deepgrad.models.resnet import ResNet
 from deepgrad.models.sequence import CharLM, SequenceClassifier
 from deepgrad.models.vae import VAE
 
@@ -39,8 +43,10 @@ __all__ = [
     "CharLM",
     "ConvNet",
     "DenoisingAutoencoder",
+    "Ensemble",
     "GANTrainer",
     "LeNet5",
+    "ResNet",
     "SequenceClassifier",
     "SparseAutoencoder",
     "StackedAutoencoder",

@@ -84,6 +84,7 @@ from deepgrad.nn.pooling import (
     MaxPool1d,
     MaxPool2d,
 )
+from deepgrad.nn.residual import BasicBlock
 from deepgrad.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 from deepgrad.nn.sparse import Embedding
 from deepgrad.nn.summary import summary

@@ -3,6 +3,7 @@
 ``RECIPES`` maps each name the command accepts to its ``Recipe`` (see ``base`` for the class):
 
 - ``mnist``: the MNIST splits every digit recipe shares, ``mnist-mlp`` and ``mnist-cnn``;
+- ``deep``: ``mnist-resnet`` (a residual network) and ``mnist-deep-mlp`` (deck 001's 6-layer MLP);
 - ``generative``: ``autoencoder``, ``stacked-autoencoder``, ``vae`` and ``gan``;
 - ``text``: ``char-rnn``, a character-level language model;
 - ``moons``: ``moons``, a two-dimensional toy problem that trains in seconds;
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from deepgrad.experiments.config import GENERIC, RecipeError
 from deepgrad.experiments.recipes.base import DEVICES, Recipe, RecipeData
+from deepgrad.experiments.recipes.deep import MnistDeepMLP, MnistResNet
 from deepgrad.experiments.recipes.generative import (
     AutoencoderRecipe,
     GANRecipe,
@@ -29,6 +31,8 @@ RECIPES: dict[str, Recipe] = {
     for r in (
         MnistMLP(),
         MnistCNN(),
+        MnistResNet(),
+        MnistDeepMLP(),
         AutoencoderRecipe(),
         StackedAutoencoderRecipe(),
         VAERecipe(),
@@ -56,7 +60,9 @@ __all__ = [
     "CharRNNRecipe",
     "GANRecipe",
     "MnistCNN",
+    "MnistDeepMLP",
     "MnistMLP",
+    "MnistResNet",
     "MoonsRecipe",
     "Recipe",
     "RecipeData",

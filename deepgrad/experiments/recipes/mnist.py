@@ -14,7 +14,7 @@ import numpy as np
 
 from deepgrad.backend.random import Generator
 from deepgrad.data import Dataset
-from deepgrad.data.augment import Compose, RandomRotation, RandomTranslation
+from deepgrad.data.augment import Compose, ElasticDistortion, RandomRotation, RandomTranslation
 from deepgrad.data.datasets import MNIST, ImageArrayDataset
 from deepgrad.experiments.config import Option, RunConfig
 from deepgrad.experiments.recipes.base import SPLIT_SEED, VAL_FRACTION, Recipe, RecipeData
@@ -53,14 +53,24 @@ def _mnist(train: bool) -> MNIST:
     return _MNIST_CACHE[train]
 
 
-def _augmentation() -> Compose:
-    """Small random rotations (±10°) and shifts (±2 pixels) of the training digits."""
-    return Compose([RandomRotation(10), RandomTranslation(pixels=2)])
+DISTORTIONS = ("affine", "elastic")
 
 
-def mnist_data(config: RunConfig, flatten: bool, reconstruction: bool = False) -> RecipeData:
+def _augmentation(distortion: str = "affine") -> Compose:
+    """Small random rotations (±10°) and shifts (±2 pixels) of the training digits; with
+    ``distortion="elastic"`` an elastic distortion (Simard et al. 2003: alpha 34, sigma 4) first."""
+    affine = [RandomRotation(10), RandomTranslation(pixels=2)]
+    if distortion == "elastic":
+        return Compose([ElasticDistortion(34.0, 4.0), *affine])
+    return Compose(affine)
+
+
+def mnist_data(
+    config: RunConfig, flatten: bool, reconstruction: bool = False, distortion: str = "affine"
+) -> RecipeData:
     """MNIST split into training / validation (10% of the training images) / test, ``--limit``
-    applied."""
+    applied; with ``--augment`` the training digits are distorted as ``distortion`` says
+    ("affine": rotations and shifts; "elastic": elastic distortions, then rotations and shifts)."""
     source, test_source = _mnist(True), _mnist(False)
     rng = np.random.default_rng(SPLIT_SEED)
     order = rng.permutation(len(source))
@@ -70,7 +80,7 @@ def mnist_data(config: RunConfig, flatten: bool, reconstruction: bool = False) -
         test_order = np.sort(rng.permutation(len(test_source))[: config.limit])
     n_val = max(1, round(VAL_FRACTION * len(order)))
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
-    transform = _augmentation() if config.augment else None
+    transform = _augmentation(distortion) if config.augment else None
 
     def subset(src, idx, tf=None):
         ds = ImageArrayDataset(
@@ -86,7 +96,13 @@ def mnist_data(config: RunConfig, flatten: bool, reconstruction: bool = False) -
     notes = [
         f"data: {kind}: {len(train_idx)} training, {len(val_idx)} validation, "
         f"{len(test_order)} test images"
-        + (" (training images augmented: rotations, shifts)" if config.augment else "")
+        + (
+            " (training images augmented: "
+            + ("elastic distortions, " if distortion == "elastic" else "")
+            + "rotations, shifts)"
+            if config.augment
+            else ""
+        )
     ]
     return RecipeData(
         subset(source, train_idx, transform),
@@ -145,12 +161,17 @@ class MnistCNN(Recipe):
     options: ClassVar[dict[str, Option]] = {
         "arch": Option("lenet5", "the network", ("lenet5", "convnet")),
         "batch_norm": Option(False, "BatchNorm2d after each convolution (convnet)"),
+        "distortion": Option(
+            "affine",
+            "what --augment does: affine (rotations, shifts) or elastic (elastic distortions too)",
+            DISTORTIONS,
+        ),
     }
     metric_names = ("accuracy",)
     monitor, mode, headline = "val_accuracy", "max", "accuracy"
 
     def data(self, config):
-        return mnist_data(config, flatten=False)
+        return mnist_data(config, flatten=False, distortion=config.options["distortion"])
 
     def build_model(self, config, data):
         if config.options["arch"] == "lenet5":
@@ -163,4 +184,4 @@ class MnistCNN(Recipe):
         )
 
 
-__all__ = ["MnistCNN", "MnistMLP", "mnist_data"]
+__all__ = ["DISTORTIONS", "MnistCNN", "MnistMLP", "mnist_data"]
