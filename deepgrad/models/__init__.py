@@ -5,6 +5,7 @@
 - autoencoders (seeds 001 and 003): ``Autoencoder`` (tied weights), ``StackedAutoencoder``
   (greedy layer-wise pre-training), ``DenoisingAutoencoder``, ``SparseAutoencoder``;
 - generative models: ``VAE``, ``GAN`` and ``DCGAN`` (trained by ``GANTrainer``);
+- autoregressive models: ``PixelCNN`` (binary images) and ``WaveNet`` (sequences);
 - recurrent models: ``SequenceClassifier`` and ``CharLM`` (RNN, LSTM or GRU);
 - ``make_activation`` / ``initialize``: activations by name and the initialization schemes of
   the labs (zeros, N(0, 1/n), Xavier, Kaiming).
@@ -25,8 +26,10 @@ from deepgrad.models.cnn import ConvNet, LeNet5
 from deepgrad.models.common import ACTIVATIONS, INITS, initialize, make_activation
 from deepgrad.models.gan import DCGAN, GAN, GANTrainer
 from deepgrad.models.mlp import MLP, mnist_mlp
+from deepgrad.models.pixelcnn import PixelCNN
 from deepgrad.models.sequence import CharLM, SequenceClassifier
 from deepgrad.models.vae import VAE
+from deepgrad.models.wavenet import WaveNet
 
 __all__ = [
     "ACTIVATIONS",
@@ -41,9 +44,11 @@ __all__ = [
     "DenoisingAutoencoder",
     "GANTrainer",
     "LeNet5",
+    "PixelCNN",
     "SequenceClassifier",
     "SparseAutoencoder",
     "StackedAutoencoder",
+    "WaveNet",
     "initialize",
     "make_activation",
     "mnist_mlp",
