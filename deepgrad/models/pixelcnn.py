@@ -140,7 +140,7 @@ class PixelCNN(nn.Module):
         """-log p(x) of each image in nats, (N,), without gradient."""
         with no_grad():
             per_pixel = F.binary_cross_entropy_with_logits(self(x), x, reduction="none")
-            return per_pixel.reshape(x.shape[0], -1).sum(dim=1)
+        return per_pixel.reshape(x.shape[0], -1).sum(dim=1)
 
     def sample(
         self, n: int, generator: Generator | None = None, size: tuple[int, int] = (28, 28)

@@ -9,6 +9,8 @@ only on the left.
 
 from __future__ import annotations
 
+from typing import Any
+
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend.validation import one_of
 from deepgrad.nn import functional as F
@@ -20,7 +22,9 @@ from deepgrad.ops.extra import get_default_dtype
 MASK_TYPES = ("A", "B")
 
 
-def causal_mask(kernel_size: tuple[int, int], mask_type: str, device=None, dtype=None) -> Tensor:
+def causal_mask(
+    kernel_size: tuple[int, int], mask_type: str, device: Any = None, dtype: Any = None
+) -> Tensor:
     """The (kH, kW) raster-order mask: 1 for the taps before the centre (all rows above it, and
     the taps to its left in its row), the centre itself only for type "B", 0 elsewhere.
 
@@ -72,16 +76,16 @@ class MaskedConv2d(Conv2d):
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size,
+        kernel_size: int | tuple[int, int],
         mask_type: str = "A",
-        stride=1,
-        padding=0,
-        dilation=1,
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] | str = 0,
+        dilation: int | tuple[int, int] = 1,
         groups: int = 1,
         bias: bool = True,
         padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         one_of(mask_type, MASK_TYPES, "mask_type", "MaskedConv2d", fix=_MASK_FIX)
         super().__init__(
@@ -150,8 +154,8 @@ class CausalConv1d(Conv1d):
         dilation: int = 1,
         groups: int = 1,
         bias: bool = True,
-        device=None,
-        dtype=None,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__(
             in_channels,

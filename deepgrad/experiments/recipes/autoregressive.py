@@ -7,12 +7,15 @@ then draws digits pixel by pixel (``samples.png``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
+from deepgrad import nn
 from deepgrad.autograd import Tensor
 from deepgrad.backend.random import Generator
 from deepgrad.data import Dataset
-from deepgrad.experiments.config import Option, RecipeError
+from deepgrad.experiments.config import Option, RecipeError, RunConfig
 from deepgrad.experiments.outputs import save_image_grid
 from deepgrad.experiments.recipes.base import Recipe, RecipeData
 from deepgrad.experiments.recipes.mnist import mnist_data
@@ -24,20 +27,20 @@ from deepgrad.train.metrics import Metric
 class _Binarized(Dataset):
     """(b, b) pairs, b = 1 where the image of a dataset of (x, x) pairs is above ``threshold``."""
 
-    def __init__(self, dataset, threshold: float) -> None:
+    def __init__(self, dataset: Any, threshold: float) -> None:
         self.dataset, self.threshold = dataset, threshold
 
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def _binary(self, x):
+    def _binary(self, x: Any) -> Any:
         return (x > self.threshold).astype(x.dtype)
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> tuple:
         b = self._binary(self.dataset[index][0])
         return b, b
 
-    def get_batch(self, indices, generator: Generator | None = None) -> tuple:
+    def get_batch(self, indices: Any, generator: Generator | None = None) -> tuple:
         b = self._binary(self.dataset.get_batch(indices, generator)[0])
         return b, b
 
@@ -83,7 +86,7 @@ class PixelCNNRecipe(Recipe):
     metric_names = ()
     headline = "nll"
 
-    def check_config(self, config):
+    def check_config(self, config: RunConfig) -> None:
         super().check_config(config)
         o = config.options
         if not 0.0 <= o["threshold"] < 1.0:
@@ -91,17 +94,17 @@ class PixelCNNRecipe(Recipe):
         if o["samples"] < 0:
             raise RecipeError(f"samples must be >= 0 (got {o['samples']!r}).")
 
-    def data(self, config):
+    def data(self, config: RunConfig) -> RecipeData:
         split = mnist_data(config, flatten=False, reconstruction=True)
         threshold = config.options["threshold"]
         train, val, test = (_Binarized(d, threshold) for d in (split.train, split.val, split.test))
         notes = [*split.notes, f"pixels binarized: 1 where the gray level is above {threshold}"]
         return RecipeData(train, val, test, notes)
 
-    def metrics(self):
+    def metrics(self) -> list:
         return [NatsPerImage()]
 
-    def build_model(self, config, data):
+    def build_model(self, config: RunConfig, data: RecipeData) -> PixelCNN:
         o = config.options
         return PixelCNN(
             channels=o["channels"],
@@ -110,10 +113,12 @@ class PixelCNNRecipe(Recipe):
             first_kernel_size=o["first_kernel"],
         )
 
-    def loss_fn(self, model):
+    def loss_fn(self, model: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
         return model.loss
 
-    def outputs(self, config, model, data, out_dir, plots):
+    def outputs(
+        self, config: RunConfig, model: nn.Module, data: RecipeData, out_dir: Path, plots: bool
+    ) -> list[str]:
         count = config.options["samples"]
         if not plots or count <= 0:
             return []
