@@ -70,7 +70,7 @@ class PixelCNNRecipe(Recipe):
     name = "pixelcnn"
     summary = "a PixelCNN of binarized MNIST (masked convolutions; test NLL in nats; samples)"
     defaults: ClassVar[dict[str, Any]] = {
-        "epochs": 6,
+        "epochs": 4,
         "batch_size": 64,
         "lr": 1e-3,
         "optimizer": "adam",
@@ -81,7 +81,7 @@ class PixelCNNRecipe(Recipe):
         "blocks": Option(5, "residual blocks after the type-A layer"),
         "first_kernel": Option(7, "odd kernel size of the type-A layer"),
         "threshold": Option(0.5, "a pixel is 1 where its gray level is above this"),
-        "samples": Option(64, "digits drawn pixel by pixel into samples.png (0: none)"),
+        "samples": Option(36, "digits drawn pixel by pixel into samples.png (0: none)"),
     }
     metric_names = ()
     headline = "nll"
