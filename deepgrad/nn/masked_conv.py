@@ -20,6 +20,7 @@ from deepgrad.ops.creation import arange
 from deepgrad.ops.extra import get_default_dtype
 
 MASK_TYPES = ("A", "B")
+_MASK_FIX = '"A" for the first layer (a pixel does not see itself), "B" for the layers after it'
 
 
 def causal_mask(
@@ -34,6 +35,7 @@ def causal_mask(
                 [1., 0., 0.],
                 [0., 0., 0.]])
     """
+    one_of(mask_type, MASK_TYPES, "mask_type", "causal_mask", fix=_MASK_FIX)
     height, width = kernel_size
     centre = (height // 2) * width + width // 2
     # raster order inside the kernel is the image's raster order relative to the centre pixel
@@ -117,9 +119,6 @@ class MaskedConv2d(Conv2d):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mask_type={self.mask_type!r}"
-
-
-_MASK_FIX = '"A" for the first layer (a pixel does not see itself), "B" for the layers after it'
 
 
 class CausalConv1d(Conv1d):

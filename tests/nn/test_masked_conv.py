@@ -93,6 +93,8 @@ def test_masked_conv_rejects_a_bad_mask_type_and_even_kernels():
         nn.MaskedConv2d(1, 1, (3, 4))
     with pytest.raises(ValueError, match="odd"):
         nn.MaskedConv2d(1, 1, 2, mask_type="B")
+    with pytest.raises(ValueError, match="causal_mask: mask_type must be 'A' or 'B'"):
+        causal_mask((3, 3), "a")
 
 
 # -- CausalConv1d ---------------------------------------------------------------------------------
