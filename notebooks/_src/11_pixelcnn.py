@@ -131,7 +131,7 @@ loader = DataLoader(
 optimizer = dg.optim.Adam(pixelcnn.parameters(), lr=1e-3)
 trainer = Trainer(pixelcnn, pixelcnn.loss, optimizer, progress=False)
 started = time.perf_counter()
-history = trainer.fit(loader, epochs=1 if SMALL else 6)
+history = trainer.fit(loader, epochs=1 if SMALL else 4)
 print(f"trained in {time.perf_counter() - started:.0f} s")
 print("-log p(x) per training image, by epoch:", [round(r["loss"], 1) for r in history.epochs])
 pixelcnn_nll = float(pixelcnn.nll(dg.tensor(x_test)).mean())
