@@ -59,7 +59,7 @@ def test_nats_per_image_metric_sums_pixels_and_averages_images():
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
-        ("block=plain", "unknown value 'plain'; allowed: gated, residual"),
+        ("block=plain", "unknown value 'plain'; allowed: residual, gated"),
         ("threshold=1.5", "threshold must be in [0, 1) (got 1.5)"),
         ("samples=-1", "samples must be >= 0 (got -1)"),
     ],

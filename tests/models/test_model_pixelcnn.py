@@ -90,7 +90,7 @@ def test_pixelcnn_gradients_match_finite_differences_in_float64(block):
 
 
 def test_pixelcnn_rejects_bad_settings():
-    with pytest.raises(ValueError, match="PixelCNN: block must be 'gated' or 'residual'"):
+    with pytest.raises(ValueError, match="PixelCNN: block must be 'residual' or 'gated'"):
         PixelCNN(block="plain")
     with pytest.raises(ValueError, match="PixelCNN: channels"):
         PixelCNN(channels=0)
