@@ -7,6 +7,7 @@
 - autoencoders (seeds 001 and 003): ``Autoencoder`` (tied weights), ``StackedAutoencoder``
   (greedy layer-wise pre-training), ``DenoisingAutoencoder``, ``SparseAutoencoder``;
 - generative models: ``VAE``, ``GAN`` and ``DCGAN`` (trained by ``GANTrainer``);
+- autoregressive models: ``PixelCNN`` (binary images) and ``WaveNet`` (sequences);
 - recurrent models: ``SequenceClassifier`` and ``CharLM`` (RNN, LSTM or GRU);
 - ``make_activation`` / ``initialize``: activations by name and the initialization schemes of
   the labs (zeros, N(0, 1/n), Xavier, Kaiming).
@@ -28,9 +29,11 @@ from deepgrad.models.common import ACTIVATIONS, INITS, initialize, make_activati
 from deepgrad.models.ensemble import Ensemble
 from deepgrad.models.gan import DCGAN, GAN, GANTrainer
 from deepgrad.models.mlp import MLP, mnist_mlp
+from deepgrad.models.pixelcnn import PixelCNN
 from deepgrad.models.resnet import ResNet
 from deepgrad.models.sequence import CharLM, SequenceClassifier
 from deepgrad.models.vae import VAE
+from deepgrad.models.wavenet import WaveNet
 
 __all__ = [
     "ACTIVATIONS",
@@ -46,10 +49,12 @@ __all__ = [
     "Ensemble",
     "GANTrainer",
     "LeNet5",
+    "PixelCNN",
     "ResNet",
     "SequenceClassifier",
     "SparseAutoencoder",
     "StackedAutoencoder",
+    "WaveNet",
     "initialize",
     "make_activation",
     "mnist_mlp",

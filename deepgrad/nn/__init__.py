@@ -46,6 +46,7 @@ from deepgrad.nn.loss import (
     NLLLoss,
     SmoothL1Loss,
 )
+from deepgrad.nn.masked_conv import CausalConv1d, MaskedConv2d
 from deepgrad.nn.module import Module, RemovableHandle
 from deepgrad.nn.normalization import (
     BatchNorm1d,

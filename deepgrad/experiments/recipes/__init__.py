@@ -8,11 +8,13 @@
 - ``text``: ``char-rnn``, a character-level language model;
 - ``moons``: ``moons``, a two-dimensional toy problem that trains in seconds;
 - ``rl``: ``cartpole-reinforce`` and ``cartpole-dqn``, reinforcement learning on CartPole-v1.
+- ``autoregressive``: ``pixelcnn``, a PixelCNN of binarized MNIST digits.
 """
 
 from __future__ import annotations
 
 from deepgrad.experiments.config import GENERIC, RecipeError
+from deepgrad.experiments.recipes.autoregressive import PixelCNNRecipe
 from deepgrad.experiments.recipes.base import DEVICES, Recipe, RecipeData
 from deepgrad.experiments.recipes.deep import MnistDeepMLP, MnistResNet
 from deepgrad.experiments.recipes.generative import (
@@ -41,6 +43,7 @@ RECIPES: dict[str, Recipe] = {
         MoonsRecipe(),
         CartPoleReinforce(),
         CartPoleDQN(),
+        PixelCNNRecipe(),
     )
 }
 
@@ -64,6 +67,7 @@ __all__ = [
     "MnistMLP",
     "MnistResNet",
     "MoonsRecipe",
+    "PixelCNNRecipe",
     "Recipe",
     "RecipeData",
     "RecipeError",
