@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from deepgrad.backend import validation
+from deepgrad.train.distributed import world
 
 logger = logging.getLogger("deepgrad.train")
 
@@ -159,6 +160,9 @@ class GuardedRun:
             )
 
     def _on_signal(self, name: str) -> None:
+        if world()[1] > 1:  # every rank must stop after the same step: the flag travels with
+            self._pending_signal = name  # the step's logs (Trainer.reduce_step_logs)
+            return
         self._signal = name
         self._stop_requested = True  # the loop looks at this flag after every step
 
