@@ -13,6 +13,7 @@ import deepgrad
 from deepgrad.backend import validation
 from deepgrad.experiments.compare import REGULARIZATIONS
 from deepgrad.experiments.config import OPTIMIZERS, RecipeError
+from deepgrad.experiments.parallel import DEFAULT_TIMEOUT
 from deepgrad.experiments.recipes import DEVICES, RECIPES
 from deepgrad.experiments.runs import CHECKPOINT_EVERY
 from deepgrad.models.common import ACTIVATIONS, INITS
@@ -237,6 +238,14 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument(
         "--no-plots", dest="plots", action="store_false", help="draw no pictures (faster)"
+    )
+    train.add_argument(
+        "--dist-timeout",
+        type=_number(0.0, low_open=True),
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="under mpiexec -n N: how long a process waits for the others before the run fails "
+        f"naming the rank it waited for (a dead or hung process) (default: {DEFAULT_TIMEOUT:g})",
     )
 
 

@@ -40,6 +40,7 @@ from deepgrad import nn
 from deepgrad.backend.random import manual_seed
 from deepgrad.experiments.config import RecipeError, RunConfig, RunFileError
 from deepgrad.experiments.outputs import PLOT_HINT, have_matplotlib
+from deepgrad.experiments.parallel import data_parallel, rank0
 from deepgrad.experiments.recipes import Recipe, RecipeData, get_recipe
 from deepgrad.experiments.records import (
     checkpoint_state,
@@ -55,6 +56,7 @@ from deepgrad.train import CSVLogger, EarlyStopping, History, ModelCheckpoint, M
 from deepgrad.train import checkpoint as ckpt
 from deepgrad.train import plots as train_plots
 from deepgrad.train.callbacks.base import Callback
+from deepgrad.train.distributed import broadcast_module, world
 
 MONITOR_EVERY = 10
 # steps between the checkpoints taken inside an epoch (a SIGKILL loses at most these steps)
@@ -153,8 +155,13 @@ def train_run(
         Exception: whatever stopped the training, after writing the records (history.json,
             monitor.csv, doctor.txt, results.json) of what was done.
     """
-    run_dir = claim_run_dir(out, config.recipe, overwrite)
-    write_json(run_dir / "config.json", config.to_dict())
+
+    def claim() -> str:
+        run_dir = claim_run_dir(out, config.recipe, overwrite)
+        write_json(run_dir / "config.json", config.to_dict())
+        return str(run_dir)
+
+    run_dir = Path(rank0(claim, "claiming the run folder"))  # several processes: one folder
     return _train_in(run_dir, config, None, progress, log, light, plots, checkpoint_every)
 
 
@@ -195,7 +202,7 @@ def resume_run(
     config = resumed_config(saved, settings or {})
     resume = _newest_checkpoint(run_dir)
     if config != saved:
-        write_json(run_dir / "config.json", config.to_dict())
+        rank0(lambda: write_json(run_dir / "config.json", config.to_dict()), "config.json")
     return _train_in(run_dir, config, resume, progress, log, False, plots, checkpoint_every)
 
 
@@ -282,7 +289,7 @@ def _train_in(
 ) -> RunResult:
     """Train into ``run_dir`` (config.json written), from the start or from ``resume``: (the
     run's newest checkpoint, its global step)."""
-    say = log or (lambda line: None)
+    say = log if log is not None and world()[0] == 0 else (lambda line: None)
     started = time.perf_counter()
     recipe, data, model = build_run(config)
     for line in [*data.notes, f"model: {describe_model(model)}"]:
@@ -292,12 +299,19 @@ def _train_in(
     checkpoint, callbacks = _callbacks(config, recipe, run_dir, light, progress, checkpoint_every)
     monitor = Monitor(every=MONITOR_EVERY)
     trainer = recipe.make_trainer(config, model, optimizer, callbacks, monitor, progress=False)
+    main = world()[0] == 0
     try:
         if resume is None:
-            for line in recipe.prepare(config, model, train_loader, progress):
+            for line in recipe.prepare(config, model, train_loader, progress and main):
                 say(line)
         else:
             say(_resumed_monitor(monitor, run_dir, *resume))
+        if world()[1] > 1:  # mpiexec -n N: DDP after pre-training (its weights are rank 0's)
+            loaders = data_parallel(config, trainer, (train_loader, val_loader, test_loader))
+            train_loader, val_loader, test_loader = loaders
+            say(
+                f"data-parallel over {world()[1]} processes, batch {config.batch_size // world()[1]} each"
+            )
         # the folder: fit continues from its newest checkpoint that loads (resume[0])
         trainer.fit(train_loader, val_loader, epochs=config.epochs, resume_from=resume and run_dir)
     except BaseException as error:
@@ -311,7 +325,8 @@ def _train_in(
             recipe.monitor,
             time.perf_counter() - started,
         )
-        _records_after_failure(failed, monitor, recipe, error)
+        if main:
+            _records_after_failure(failed, monitor, recipe, error)
         if isinstance(error, KeyboardInterrupt):
             saved = checkpoint.interrupt_path
             raise RunInterrupted(
@@ -321,16 +336,19 @@ def _train_in(
             error.filename = str(run_dir)  # a full disk while writing a checkpoint or a log
         raise
     seconds = time.perf_counter() - started
-    report = write_records(trainer.history, monitor, run_dir, recipe)
+    report = write_records(trainer.history, monitor, run_dir, recipe) if main else ""
     if checkpoint.best_path is not None:
-        model.load_state_dict(load(checkpoint.best_path))
-    test = trainer.evaluate(test_loader) if test_loader is not None else None
+        if main:  # rank 0 wrote the file; the others get its weights from rank 0
+            model.load_state_dict(load(checkpoint.best_path))
+        broadcast_module(model)
+    test = trainer.evaluate(test_loader) if test_loader is not None else None  # every rank
     best = checkpoint.best_epoch, checkpoint.best
     result = RunResult(
         run_dir, config, trainer.history, test, *best, recipe.monitor, seconds, ["", report]
     )
-    _write_results(result, "completed")
-    result.lines[:0] = _pictures(result, recipe, model, data, monitor, light, plots)
+    if main:
+        _write_results(result, "completed")
+        result.lines[:0] = _pictures(result, recipe, model, data, monitor, light, plots)
     return result
 
 

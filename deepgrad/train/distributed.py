@@ -183,7 +183,7 @@ class DataParallelRun:
         reduced: dict[str, float] = {
             key: float(total[i]) / (global_size or 1.0) for i, key in enumerate(keys)
         }
-        reduced["size"] = int(round(global_size))
+        reduced["size"] = round(global_size)
         sigint, sigterm = total[-2:]
         if sigint or sigterm:
             self._signal = pending or ("SIGTERM" if sigterm else "SIGINT")
