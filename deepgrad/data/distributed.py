@@ -113,6 +113,12 @@ class DistributedSampler(Sampler):
         """
         resume = self._take_resume()
         start, epoch = int(resume["start"]), int(resume.get("epoch", self.epoch))
+        if start and "num_replicas" not in resume:
+            raise ValueError(
+                "DistributedSampler: cannot continue inside an epoch drawn by another sampler "
+                f"(resume state {sorted(resume)}); resume from a checkpoint taken at an epoch's "
+                "end, or with the sampler the run started with."
+            )
         saved = int(resume.get("num_replicas", self.num_replicas))
         if not start:
             shard = self._padded_order(epoch, self.total_size)[self.rank :: self.num_replicas]

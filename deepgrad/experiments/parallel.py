@@ -90,7 +90,8 @@ def data_parallel(
 ) -> tuple[DataLoader, DataLoader | None, DataLoader | None]:
     """Make ``trainer`` train data-parallel over the process group, and shard ``loaders``.
 
-    Wraps ``trainer.model`` in ``DistributedDataParallel`` (rank 0's weights go to every rank)
+    Wraps ``trainer.model`` in ``DistributedDataParallel`` (rank 0's weights go to every rank;
+    not for one process, which resumes a data-parallel run with the same global order)
     and returns (training loader of this rank's shard at ``batch_size / N``, this rank's part
     of the validation and of the test set).
 
@@ -113,7 +114,8 @@ def data_parallel(
             f"--batch-size {config.batch_size} is the global batch, split evenly over the "
             f"{size} processes; give a multiple of {size}"
         )
-    trainer.model = DistributedDataParallel(trainer.model)
+    if size > 1:
+        trainer.model = DistributedDataParallel(trainer.model)
     sampler = DistributedSampler(train.dataset, size, rank, shuffle=True, seed=config.seed)
     sharded = DataLoader(
         train.dataset,
@@ -121,6 +123,7 @@ def data_parallel(
         sampler=sampler,
         drop_last=train.drop_last,
         collate_fn=train.collate_fn,
+        generator=train.generator,  # draws the epochs' base seeds; checkpoints keep its state
     )
     return sharded, _part(val, rank, size), _part(test, rank, size)
 

@@ -224,6 +224,11 @@ def _newest_checkpoint(run_dir: Path) -> tuple[Path, int] | None:
     return path, int(load_metadata(path)["global_step"])
 
 
+def _processes(checkpoint: Path) -> int:
+    """How many processes trained the run up to ``checkpoint`` (its metadata's world_size)."""
+    return int((load_metadata(checkpoint) or {}).get("world_size", 1))
+
+
 def resumed_config(config: RunConfig, given: dict[str, Any]) -> RunConfig:
     """The config of a resumed run: ``config`` with a larger ``epochs`` if given.
 
@@ -306,12 +311,13 @@ def _train_in(
                 say(line)
         else:
             say(_resumed_monitor(monitor, run_dir, *resume))
-        if world()[1] > 1:  # mpiexec -n N: DDP after pre-training (its weights are rank 0's)
+        if world()[1] > 1 or (resume is not None and _processes(resume[0]) > 1):
+            # mpiexec -n N, or a run that was: DDP after pre-training (rank 0's weights), and
+            # the same global order of samples whatever the number of processes
             loaders = data_parallel(config, trainer, (train_loader, val_loader, test_loader))
             train_loader, val_loader, test_loader = loaders
-            say(
-                f"data-parallel over {world()[1]} processes, batch {config.batch_size // world()[1]} each"
-            )
+            size = world()[1]
+            say(f"data-parallel: {size} process(es), batch {config.batch_size // size} each")
         # the folder: fit continues from its newest checkpoint that loads (resume[0])
         trainer.fit(train_loader, val_loader, epochs=config.epochs, resume_from=resume and run_dir)
     except BaseException as error:
