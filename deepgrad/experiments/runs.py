@@ -311,26 +311,16 @@ def _train_in(
                 say(line)
         else:
             say(_resumed_monitor(monitor, run_dir, *resume))
-        if world()[1] > 1 or (resume is not None and _processes(resume[0]) > 1):
-            # mpiexec -n N, or a run that was: DDP after pre-training (rank 0's weights), and
-            # the same global order of samples whatever the number of processes
-            loaders = data_parallel(config, trainer, (train_loader, val_loader, test_loader))
-            train_loader, val_loader, test_loader = loaders
-            size = world()[1]
-            say(f"data-parallel: {size} process(es), batch {config.batch_size // size} each")
+        loaders = _parallel_loaders(
+            config, trainer, resume, say, train_loader, val_loader, test_loader
+        )
+        train_loader, val_loader, test_loader = loaders
         # the folder: fit continues from its newest checkpoint that loads (resume[0])
         trainer.fit(train_loader, val_loader, epochs=config.epochs, resume_from=resume and run_dir)
     except BaseException as error:
-        failed = RunResult(
-            run_dir,
-            config,
-            trainer.history,
-            None,
-            checkpoint.best_epoch,
-            checkpoint.best,
-            recipe.monitor,
-            time.perf_counter() - started,
-        )
+        seconds = time.perf_counter() - started
+        best = checkpoint.best_epoch, checkpoint.best
+        failed = RunResult(run_dir, config, trainer.history, None, *best, recipe.monitor, seconds)
         if main:
             _records_after_failure(failed, monitor, recipe, error)
         if isinstance(error, KeyboardInterrupt):
@@ -343,10 +333,7 @@ def _train_in(
         raise
     seconds = time.perf_counter() - started
     report = write_records(trainer.history, monitor, run_dir, recipe) if main else ""
-    if checkpoint.best_path is not None:
-        if main:  # rank 0 wrote the file; the others get its weights from rank 0
-            model.load_state_dict(load(checkpoint.best_path))
-        broadcast_module(model)
+    _load_best(model, checkpoint.best_path)
     test = trainer.evaluate(test_loader) if test_loader is not None else None  # every rank
     best = checkpoint.best_epoch, checkpoint.best
     result = RunResult(
@@ -356,6 +343,30 @@ def _train_in(
         _write_results(result, "completed")
         result.lines[:0] = _pictures(result, recipe, model, data, monitor, light, plots)
     return result
+
+
+def _load_best(model: nn.Module, best_path: str | None) -> None:
+    """The best epoch's weights into ``model``: rank 0 reads the file it wrote and the other
+    ranks get the weights from it (no shared file system needed)."""
+    if best_path is not None:
+        if world()[0] == 0:
+            model.load_state_dict(load(best_path))
+        broadcast_module(model)
+
+
+def _parallel_loaders(
+    config: RunConfig, trainer: Any, resume: tuple[Path, int] | None, say: Callable, *loaders: Any
+) -> tuple:
+    """The loaders to train with: as the recipe made them, or sharded for data parallelism under
+    ``mpiexec -n N`` or when the run was data-parallel before (then also with one process, so
+    the samples keep their global order); the trainer's model is wrapped in DDP then."""
+    if world()[1] == 1 and (resume is None or _processes(resume[0]) == 1):
+        return loaders
+    # after pre-training: DDP broadcasts rank 0's weights
+    sharded = data_parallel(config, trainer, loaders)
+    size = world()[1]
+    say(f"data-parallel: {size} process(es), batch {config.batch_size // size} each")
+    return sharded
 
 
 def _pictures(

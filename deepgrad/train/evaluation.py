@@ -85,7 +85,8 @@ class Evaluation:
         finally:
             model.train(was_training)
         if world()[1] > 1:  # every rank's sums: the same values on all of them
-            loss_sum, seen = (float(v) for v in all_reduce_sum(np.array([loss_sum, seen])))
+            total_loss, total_seen = all_reduce_sum(np.array([loss_sum, seen]))
+            loss_sum, seen = float(total_loss), int(total_seen)
             sync_metrics(self._eval_metrics)
         if seen == 0:
             raise ValueError("Trainer.evaluate: the loader yielded no batches.")

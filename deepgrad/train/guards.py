@@ -111,6 +111,8 @@ class GuardedRun:
     updater: Any
     epoch: int
     global_step: int
+    _signal: str | None
+    _pending_signal: str | None
 
     if TYPE_CHECKING:
 

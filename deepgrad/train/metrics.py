@@ -281,7 +281,7 @@ class ConfusionMatrix(Metric):
         super().__init__(name)
 
     def reset(self) -> None:
-        self._matrix = None
+        self._matrix: Any = None
         self.num_classes = self._given_classes
 
     def update(self, output, target) -> None:
@@ -502,7 +502,7 @@ class R2Score(Metric):
         self._n = 0
         self._mean = 0.0
         self._m2 = 0.0
-        self._ss_res = 0.0
+        self._ss_res: Any = 0.0
 
     def update(self, output, target) -> None:
         output, target = _regression_arrays("R2Score", output, target)
