@@ -35,6 +35,7 @@ from deepgrad.cli.errors import (
     EXIT_INTERRUPTED,
     EXIT_MISSING,
     EXIT_USAGE,
+    end_job,
     report_error,
 )
 from deepgrad.cli.parser import build_parser, package_version
@@ -93,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exception(error, file=sys.stderr)
         print(line, file=sys.stderr)
+        end_job(status)  # mpiexec -n N: the other processes end too, instead of waiting
         return status
     finally:
         logging.getLogger("deepgrad").removeHandler(handler)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ from deepgrad.experiments.committee import COMMITTEE_FILE, check_committee, trai
 from deepgrad.experiments.compare import compare_run
 from deepgrad.experiments.config import RecipeError, RunConfig
 from deepgrad.experiments.inspection import evaluate_checkpoint, lr_find_run, summarize
+from deepgrad.experiments.parallel import start_processes
 from deepgrad.experiments.recipes import get_recipe
 from deepgrad.experiments.records import doctor_report
 from deepgrad.experiments.runs import RunInterrupted, resume_run, train_run
@@ -35,6 +38,15 @@ def _metrics_line(prefix: str, results: dict[str, Any], first: str) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    """``deepgrad train``; under ``mpiexec -n N`` every process runs it, rank 0 alone prints."""
+    rank, _ = start_processes(args.dist_timeout)
+    if rank == 0:
+        return _train_or_resume(args)
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        return _train_or_resume(args)
+
+
+def _train_or_resume(args: argparse.Namespace) -> int:
     if args.resume is not None:
         if getattr(args, "committee", None) is not None:
             raise RecipeError("--resume continues one run; leave --committee out")

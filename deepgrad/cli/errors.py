@@ -7,8 +7,10 @@ import errno
 from collections.abc import Callable
 from typing import Any
 
+from deepgrad.distributed.collectives import DistBackendError
 from deepgrad.experiments.config import RecipeError, RunFileError
 from deepgrad.io import SerializationError
+from deepgrad.train.distributed import world
 from deepgrad.train.guards import NonFiniteLossError
 
 EXIT_USAGE = 2
@@ -59,6 +61,15 @@ ERRORS: tuple[tuple[type[BaseException], int, Callable[[Any], str]], ...] = (
         ),
     ),
     (
+        DistBackendError,
+        EXIT_ERROR,
+        lambda e: (
+            f"{str(e).split('.')[0]}: another process of the job died or hangs; restart the "
+            "job with deepgrad train --resume RUN_DIR (it continues from rank 0's last "
+            "checkpoint, with the same or another number of processes)"
+        ),
+    ),
+    (
         Exception,
         EXIT_ERROR,
         lambda e: (
@@ -70,8 +81,27 @@ ERRORS: tuple[tuple[type[BaseException], int, Callable[[Any], str]], ...] = (
 
 
 def report_error(error: BaseException, command: str) -> tuple[int, str]:
-    """The exit status and the one-line message of an error of ``deepgrad COMMAND`` (``ERRORS``)."""
+    """The exit status and the one-line message of an error of ``deepgrad COMMAND`` (``ERRORS``);
+    under ``mpiexec -n N`` the line names the process (``deepgrad train (rank 1 of 2): ...``)."""
+    rank, size = world()
+    where = f" (rank {rank} of {size})" if size > 1 else ""
     for kind, status, describe in ERRORS:
         if isinstance(error, kind):
-            return status, f"deepgrad {command}: error: " + " ".join(describe(error).split())
+            return status, f"deepgrad {command}{where}: error: " + " ".join(describe(error).split())
     raise error
+
+
+def end_job(status: int) -> None:
+    """After an error under ``mpiexec -n N``: end every process of the job now (MPI_Abort).
+
+    The others may be waiting for this one in a collective; without this they would wait out
+    their timeout, and this process would wait for them in MPI_Finalize at exit.
+    """
+    if world()[1] > 1:
+        import sys
+
+        from mpi4py import MPI
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        MPI.COMM_WORLD.Abort(status)

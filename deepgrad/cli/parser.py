@@ -13,6 +13,7 @@ import deepgrad
 from deepgrad.backend import validation
 from deepgrad.experiments.compare import REGULARIZATIONS
 from deepgrad.experiments.config import OPTIMIZERS, RecipeError
+from deepgrad.experiments.parallel import DEFAULT_TIMEOUT
 from deepgrad.experiments.recipes import DEVICES, RECIPES
 from deepgrad.experiments.runs import CHECKPOINT_EVERY
 from deepgrad.models.common import ACTIVATIONS, INITS
@@ -244,6 +245,14 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         metavar="N",
         help="train N members (seeds SEED, SEED+1, ...) of a classifier recipe and report each "
         "one's test error and that of their committee (averaged probabilities)",
+    )
+    train.add_argument(
+        "--dist-timeout",
+        type=_number(0.0, low_open=True),
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="under mpiexec -n N: how long a process waits for the others before the run fails "
+        f"naming the rank it waited for (a dead or hung process) (default: {DEFAULT_TIMEOUT:g})",
     )
 
 

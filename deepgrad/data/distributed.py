@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sized
+from typing import Any
 
 import numpy as np
 
@@ -28,6 +29,11 @@ class DistributedSampler(Sampler):
         shuffle: a new permutation each epoch instead of 0, 1, 2, ... Default: True.
         seed: the shared seed; must be the same on every rank. Default: 0.
         drop_last: drop the tail instead of padding. Default: False.
+
+    Resuming inside an epoch (``DataLoader.state_dict`` / ``load_state_dict``, as the Trainer's
+    checkpoints do): the sampler's state is the epoch and the number of ranks; the resumed epoch
+    continues with the samples no rank has used yet, dealt out over the ranks of the resumed
+    run, which may be more or fewer than before.
 
     Example:
         >>> [list(DistributedSampler(range(5), num_replicas=2, rank=r, shuffle=False))
@@ -66,11 +72,7 @@ class DistributedSampler(Sampler):
         self.drop_last = _check_bool("drop_last", "DistributedSampler", drop_last)
         self.seed = int(seed)
         self.epoch = 0
-        n = len(dataset)
-        if self.drop_last and n % self.num_replicas:
-            self.num_samples = n // self.num_replicas
-        else:
-            self.num_samples = -(-n // self.num_replicas)
+        self.num_samples = self._samples_per_rank(self.num_replicas)
         self.total_size = self.num_samples * self.num_replicas
 
     def set_epoch(self, epoch: int) -> None:
@@ -84,20 +86,55 @@ class DistributedSampler(Sampler):
     def __len__(self) -> int:
         return self.num_samples
 
-    def index_chunks(self) -> Iterator[np.ndarray]:
+    def state_dict(self) -> dict[str, Any]:
+        """The epoch in progress and the number of ranks it was sharded over (for checkpoints)."""
+        return {"epoch": self.epoch, "num_replicas": self.num_replicas}
+
+    def _padded_order(self, epoch: int, total_size: int) -> np.ndarray:
+        """The epoch's order of the whole data set, padded or cut to ``total_size``."""
         n = len(self.dataset)
         if self.shuffle:
-            order = np.random.default_rng(self.seed + self.epoch).permutation(n)
+            order = np.random.default_rng(self.seed + epoch).permutation(n)
         else:
             order = np.arange(n)
         order = order.astype(np.int64, copy=False)
-        if self.total_size > n:  # pad by repeating from the start (several times if R > n)
-            order = np.resize(order, self.total_size) if n else order
+        if total_size > n:  # pad by repeating from the start (several times if R > n)
+            return np.resize(order, total_size) if n else order
+        return order[:total_size]
+
+    def index_chunks(self) -> Iterator[np.ndarray]:
+        """This rank's indices of the epoch; after ``load_state_dict({..., "start": s})`` the rest
+        of the saved epoch, re-sharded when the saved number of ranks differs.
+
+        Resuming: s indices per rank were used on R_saved ranks, i.e. the first s * R_saved
+        positions of the saved epoch's (padded) order, whatever the ranks. The positions after
+        them are dealt out over this sampler's ranks (padded or cut as usual), so a run resumed
+        with another number of processes still sees each remaining sample of the epoch once.
+        """
+        resume = self._take_resume()
+        start, epoch = int(resume["start"]), int(resume.get("epoch", self.epoch))
+        if start and "num_replicas" not in resume:
+            raise ValueError(
+                "DistributedSampler: cannot continue inside an epoch drawn by another sampler "
+                f"(resume state {sorted(resume)}); resume from a checkpoint taken at an epoch's "
+                "end, or with the sampler the run started with."
+            )
+        saved = int(resume.get("num_replicas", self.num_replicas))
+        if not start:
+            shard = self._padded_order(epoch, self.total_size)[self.rank :: self.num_replicas]
         else:
-            order = order[: self.total_size]
-        shard = order[self.rank : self.total_size : self.num_replicas]
+            saved_samples = self._samples_per_rank(saved)
+            rest = self._padded_order(epoch, saved_samples * saved)[start * saved :]
+            per_rank = self._samples_per_rank(self.num_replicas, len(rest))
+            if per_rank * self.num_replicas > rest.size and rest.size:
+                rest = np.resize(rest, per_rank * self.num_replicas)
+            shard = rest[self.rank : per_rank * self.num_replicas : self.num_replicas]
         if shard.size:
             yield shard
+
+    def _samples_per_rank(self, replicas: int, n: int | None = None) -> int:
+        n = len(self.dataset) if n is None else n
+        return n // replicas if self.drop_last and n % replicas else -(-n // replicas)
 
     def __iter__(self) -> Iterator[int]:
         for chunk in self.index_chunks():

@@ -372,12 +372,17 @@ class BatchSampler(Sampler):
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def state_dict(self) -> dict[str, Any]:
-        """The inner sampler's state (see ``Sampler.state_dict``)."""
+        """The inner sampler's state (see ``Sampler.state_dict``) and the batch size."""
         inner = getattr(self.sampler, "state_dict", None)
-        return {"sampler": inner() if inner is not None else {}}
+        return {"sampler": inner() if inner is not None else {}, "batch_size": self.batch_size}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Repeat the saved epoch from batch ``state["start"]`` (every batch before it is full)."""
+        """Repeat the saved epoch from batch ``state["start"]`` (every batch before it is full).
+
+        The batches before it held the saved state's ``batch_size`` indices each (which may
+        differ from this sampler's: a data-parallel run resumed with another number of
+        processes splits its global batch differently).
+        """
         super().load_state_dict(state)
 
     def batch_arrays(self) -> Iterator[np.ndarray]:
@@ -385,7 +390,8 @@ class BatchSampler(Sampler):
         resume = self._take_resume()
         skip = resume["start"]
         if skip and hasattr(self.sampler, "load_state_dict"):
-            inner = {**resume.get("sampler", {}), "start": skip * self.batch_size}
+            used = skip * int(resume.get("batch_size", self.batch_size))
+            inner = {**resume.get("sampler", {}), "start": used}
             self.sampler.load_state_dict(inner)
             skip = 0
         if hasattr(self.sampler, "index_chunks"):

@@ -40,6 +40,7 @@ from deepgrad import nn
 from deepgrad.backend.random import manual_seed
 from deepgrad.experiments.config import RecipeError, RunConfig, RunFileError
 from deepgrad.experiments.outputs import PLOT_HINT, have_matplotlib
+from deepgrad.experiments.parallel import data_parallel, rank0
 from deepgrad.experiments.recipes import Recipe, RecipeData, get_recipe
 from deepgrad.experiments.records import (
     checkpoint_state,
@@ -55,6 +56,7 @@ from deepgrad.train import CSVLogger, EarlyStopping, History, ModelCheckpoint, M
 from deepgrad.train import checkpoint as ckpt
 from deepgrad.train import plots as train_plots
 from deepgrad.train.callbacks.base import Callback
+from deepgrad.train.distributed import broadcast_module, world
 
 MONITOR_EVERY = 10
 # steps between the checkpoints taken inside an epoch (a SIGKILL loses at most these steps)
@@ -153,8 +155,13 @@ def train_run(
         Exception: whatever stopped the training, after writing the records (history.json,
             monitor.csv, doctor.txt, results.json) of what was done.
     """
-    run_dir = claim_run_dir(out, config.recipe, overwrite)
-    write_json(run_dir / "config.json", config.to_dict())
+
+    def claim() -> str:
+        run_dir = claim_run_dir(out, config.recipe, overwrite)
+        write_json(run_dir / "config.json", config.to_dict())
+        return str(run_dir)
+
+    run_dir = Path(rank0(claim, "claiming the run folder"))  # several processes: one folder
     return _train_in(run_dir, config, None, progress, log, light, plots, checkpoint_every)
 
 
@@ -195,7 +202,7 @@ def resume_run(
     config = resumed_config(saved, settings or {})
     resume = _newest_checkpoint(run_dir)
     if config != saved:
-        write_json(run_dir / "config.json", config.to_dict())
+        rank0(lambda: write_json(run_dir / "config.json", config.to_dict()), "config.json")
     return _train_in(run_dir, config, resume, progress, log, False, plots, checkpoint_every)
 
 
@@ -215,6 +222,11 @@ def _newest_checkpoint(run_dir: Path) -> tuple[Path, int] | None:
         checkpoint_state(files[-1], "delete it to train the run again from its start")
         raise
     return path, int(load_metadata(path)["global_step"])
+
+
+def _processes(checkpoint: Path) -> int:
+    """How many processes trained the run up to ``checkpoint`` (its metadata's world_size)."""
+    return int((load_metadata(checkpoint) or {}).get("world_size", 1))
 
 
 def resumed_config(config: RunConfig, given: dict[str, Any]) -> RunConfig:
@@ -282,7 +294,7 @@ def _train_in(
 ) -> RunResult:
     """Train into ``run_dir`` (config.json written), from the start or from ``resume``: (the
     run's newest checkpoint, its global step)."""
-    say = log or (lambda line: None)
+    say = log if log is not None and world()[0] == 0 else (lambda line: None)
     started = time.perf_counter()
     recipe, data, model = build_run(config)
     for line in [*data.notes, f"model: {describe_model(model)}"]:
@@ -292,26 +304,25 @@ def _train_in(
     checkpoint, callbacks = _callbacks(config, recipe, run_dir, light, progress, checkpoint_every)
     monitor = Monitor(every=MONITOR_EVERY)
     trainer = recipe.make_trainer(config, model, optimizer, callbacks, monitor, progress=False)
+    main = world()[0] == 0
     try:
         if resume is None:
-            for line in recipe.prepare(config, model, train_loader, progress):
+            for line in recipe.prepare(config, model, train_loader, progress and main):
                 say(line)
         else:
             say(_resumed_monitor(monitor, run_dir, *resume))
+        loaders = _parallel_loaders(
+            config, trainer, resume, say, train_loader, val_loader, test_loader
+        )
+        train_loader, val_loader, test_loader = loaders
         # the folder: fit continues from its newest checkpoint that loads (resume[0])
         trainer.fit(train_loader, val_loader, epochs=config.epochs, resume_from=resume and run_dir)
     except BaseException as error:
-        failed = RunResult(
-            run_dir,
-            config,
-            trainer.history,
-            None,
-            checkpoint.best_epoch,
-            checkpoint.best,
-            recipe.monitor,
-            time.perf_counter() - started,
-        )
-        _records_after_failure(failed, monitor, recipe, error)
+        seconds = time.perf_counter() - started
+        best = checkpoint.best_epoch, checkpoint.best
+        failed = RunResult(run_dir, config, trainer.history, None, *best, recipe.monitor, seconds)
+        if main:
+            _records_after_failure(failed, monitor, recipe, error)
         if isinstance(error, KeyboardInterrupt):
             saved = checkpoint.interrupt_path
             raise RunInterrupted(
@@ -321,17 +332,41 @@ def _train_in(
             error.filename = str(run_dir)  # a full disk while writing a checkpoint or a log
         raise
     seconds = time.perf_counter() - started
-    report = write_records(trainer.history, monitor, run_dir, recipe)
-    if checkpoint.best_path is not None:
-        model.load_state_dict(load(checkpoint.best_path))
-    test = trainer.evaluate(test_loader) if test_loader is not None else None
+    report = write_records(trainer.history, monitor, run_dir, recipe) if main else ""
+    _load_best(model, checkpoint.best_path)
+    test = trainer.evaluate(test_loader) if test_loader is not None else None  # every rank
     best = checkpoint.best_epoch, checkpoint.best
     result = RunResult(
         run_dir, config, trainer.history, test, *best, recipe.monitor, seconds, ["", report]
     )
-    _write_results(result, "completed")
-    result.lines[:0] = _pictures(result, recipe, model, data, monitor, light, plots)
+    if main:
+        _write_results(result, "completed")
+        result.lines[:0] = _pictures(result, recipe, model, data, monitor, light, plots)
     return result
+
+
+def _load_best(model: nn.Module, best_path: str | None) -> None:
+    """The best epoch's weights into ``model``: rank 0 reads the file it wrote and the other
+    ranks get the weights from it (no shared file system needed)."""
+    if best_path is not None:
+        if world()[0] == 0:
+            model.load_state_dict(load(best_path))
+        broadcast_module(model)
+
+
+def _parallel_loaders(
+    config: RunConfig, trainer: Any, resume: tuple[Path, int] | None, say: Callable, *loaders: Any
+) -> tuple:
+    """The loaders to train with: as the recipe made them, or sharded for data parallelism under
+    ``mpiexec -n N`` or when the run was data-parallel before (then also with one process, so
+    the samples keep their global order); the trainer's model is wrapped in DDP then."""
+    if world()[1] == 1 and (resume is None or _processes(resume[0]) == 1):
+        return loaders
+    # after pre-training: DDP broadcasts rank 0's weights
+    sharded = data_parallel(config, trainer, loaders)
+    size = world()[1]
+    say(f"data-parallel: {size} process(es), batch {config.batch_size // size} each")
+    return sharded
 
 
 def _pictures(

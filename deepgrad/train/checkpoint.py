@@ -40,6 +40,7 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
         "epoch": state.get("epoch"),
         "global_step": state.get("global_step"),
         "mid_epoch": state.get("position") is not None,
+        "world_size": state.get("world_size", 1),  # processes that trained it (data parallelism)
     }
     save(state, path, metadata=metadata)
 

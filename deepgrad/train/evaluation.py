@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from deepgrad.autograd import Tensor, no_grad
 from deepgrad.ops.shape import cat
+from deepgrad.train.distributed import all_reduce_sum, sync_metrics, unwrap_model, world
 from deepgrad.train.history import to_jsonable
 from deepgrad.train.metrics import Metric
 from deepgrad.train.updater import batch_size
@@ -51,11 +54,19 @@ class Evaluation:
     def evaluate(self, loader) -> dict[str, Any]:
         """Mean loss and the metrics over ``loader``, in eval mode and without gradients.
 
+        With several processes (data parallelism), each rank evaluates its own ``loader`` with
+        the module inside ``DistributedDataParallel`` (no communication per batch); the loss sums,
+        sample counts and metrics are then added up over the ranks, so every rank returns the
+        values over all ranks' samples. Give each rank its own part of the data (e.g.
+        ``Subset(data, range(rank, len(data), world_size))``): a loader that holds all the data on
+        every rank gives the same means, but counts (a confusion matrix) times the world size.
+
         Returns:
             ``{"loss": ..., "<metric>": ...}`` (floats; array-valued metrics as Tensors).
         """
-        was_training = self.model.training
-        self.model.eval()
+        model = unwrap_model(self.model)
+        was_training = model.training
+        model.eval()
         for m in self._eval_metrics:
             m.reset()
         self.call_hook("on_eval_start", {})
@@ -65,14 +76,18 @@ class Evaluation:
             with no_grad():
                 for batch in loader:
                     inputs, target = self.split_batch(batch)
-                    output = self.model(*inputs)
+                    output = model(*inputs)
                     size = batch_size(target)
                     loss_sum += float(self.loss_fn(output, target)._data) * size
                     seen += size
                     for m in self._eval_metrics:
                         m.update(output, target)
         finally:
-            self.model.train(was_training)
+            model.train(was_training)
+        if world()[1] > 1:  # every rank's sums: the same values on all of them
+            total_loss, total_seen = all_reduce_sum(np.array([loss_sum, seen]))
+            loss_sum, seen = float(total_loss), int(total_seen)
+            sync_metrics(self._eval_metrics)
         if seen == 0:
             raise ValueError("Trainer.evaluate: the loader yielded no batches.")
         results: dict[str, Any] = {"loss": loss_sum / seen}
@@ -83,11 +98,14 @@ class Evaluation:
     def predict(self, loader) -> Tensor:
         """The model's outputs for every batch of ``loader``, concatenated along dim 0.
 
+        With several processes, each rank predicts its own ``loader`` (no communication).
+
         Batches may be a Tensor of inputs, or tuples ``(*inputs, target)`` whose target is ignored
         (a 1-tuple ``(x,)`` is taken as inputs).
         """
-        was_training = self.model.training
-        self.model.eval()
+        model = unwrap_model(self.model)
+        was_training = model.training
+        model.eval()
         outputs = []
         try:
             with no_grad():
@@ -103,9 +121,9 @@ class Evaluation:
                         inputs = tuple(
                             t.to(self.device) if isinstance(t, Tensor) else t for t in inputs
                         )
-                    outputs.append(self.model(*inputs))
+                    outputs.append(model(*inputs))
         finally:
-            self.model.train(was_training)
+            model.train(was_training)
         if not outputs:
             raise ValueError("Trainer.predict: the loader yielded no batches.")
         return cat(outputs, dim=0)

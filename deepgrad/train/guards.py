@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from deepgrad.backend import validation
+from deepgrad.train.distributed import world
 
 logger = logging.getLogger("deepgrad.train")
 
@@ -110,6 +111,8 @@ class GuardedRun:
     updater: Any
     epoch: int
     global_step: int
+    _signal: str | None
+    _pending_signal: str | None
 
     if TYPE_CHECKING:
 
@@ -159,6 +162,9 @@ class GuardedRun:
             )
 
     def _on_signal(self, name: str) -> None:
+        if world()[1] > 1:  # every rank must stop after the same step: the flag travels with
+            self._pending_signal = name  # the step's logs (Trainer.reduce_step_logs)
+            return
         self._signal = name
         self._stop_requested = True  # the loop looks at this flag after every step
 

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -136,6 +137,29 @@ class Metric(ABC):
         for key, value in state.items():
             setattr(self, key, value._data if isinstance(value, Tensor) else value)
 
+    # the running sums that add up across processes (data-parallel training); ``sync`` reads it
+    _summed: tuple[str, ...] = ()
+
+    def sync(self, gather: Callable[[np.ndarray], list[np.ndarray]]) -> None:
+        """Replace the running sums by those of every process: the metric over all their samples.
+
+        ``gather(array)`` returns every process's array (all of one shape), in rank order; the
+        Trainer passes one that works over MPI (``deepgrad.train.distributed``). The sums are
+        added in rank order in float64, so every process gets the same value. A metric whose
+        state is not a set of sums (``R2Score``) overrides this.
+
+        Raises:
+            NotImplementedError: the metric names no sums (a custom metric); list them in
+                ``_summed`` or override ``sync``.
+        """
+        if not self._summed:
+            raise NotImplementedError(
+                f"{type(self).__name__}.sync: cannot reduce this metric across processes; set "
+                "_summed to the names of its running sums, or override sync(gather)."
+            )
+        for key in self._summed:
+            setattr(self, key, _sum_in_order(gather(_host(getattr(self, key)))))
+
     def _empty_error(self) -> RuntimeError:
         return RuntimeError(
             f"{type(self).__name__}.compute: no samples seen yet; call update(output, target) first."
@@ -143,6 +167,14 @@ class Metric(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _sum_in_order(arrays: list[np.ndarray]) -> np.ndarray:
+    """The arrays added one after the other, in the order given (the same result everywhere)."""
+    total = np.array(arrays[0], dtype=np.float64)
+    for array in arrays[1:]:
+        total = total + array
+    return total
 
 
 class Accuracy(Metric):
@@ -155,6 +187,7 @@ class Accuracy(Metric):
     """
 
     name = "accuracy"
+    _summed = ("_correct", "_total")
 
     def __init__(self, threshold: float = 0.5, name: str | None = None):
         self.threshold = float(threshold)
@@ -185,6 +218,8 @@ class TopKAccuracy(Metric):
     Shape:
         output (N, C) scores with C >= k, target (N,) integer classes.
     """
+
+    _summed = ("_correct", "_total")
 
     def __init__(self, k: int = 5, name: str | None = None):
         self.k = positive_int(k, "k", "TopKAccuracy", fix="k=1 is plain accuracy")
@@ -246,7 +281,7 @@ class ConfusionMatrix(Metric):
         super().__init__(name)
 
     def reset(self) -> None:
-        self._matrix = None
+        self._matrix: Any = None
         self.num_classes = self._given_classes
 
     def update(self, output, target) -> None:
@@ -276,6 +311,20 @@ class ConfusionMatrix(Metric):
         xp = get_array_module(true)
         counts = xp.bincount(true * n + pred, minlength=n * n).reshape(n, n)
         self._matrix = counts if self._matrix is None else self._matrix + counts
+
+    def sync(self, gather: Callable[[np.ndarray], list[np.ndarray]]) -> None:
+        """The counts of every process added up (the class count: the largest any saw)."""
+        classes = int(max(gather(np.array([self.num_classes or 0], np.float64)))[0])
+        if classes == 0:  # no process has seen a sample
+            return
+        if self.num_classes is not None and self.num_classes != classes:
+            raise ShapeError(
+                f"{type(self).__name__}.sync: this process counted {self.num_classes} classes "
+                f"and another {classes}; pass num_classes=... so that every process agrees."
+            )
+        local = np.zeros((classes, classes)) if self._matrix is None else _host(self._matrix)
+        self._matrix = _sum_in_order(gather(local)).astype(np.int64)
+        self.num_classes = classes
 
     def _counts(self):
         if self._matrix is None:
@@ -395,6 +444,8 @@ def _regression_arrays(name: str, output, target):
 class _MeanError(Metric):
     """Mean over all elements of a per-element error, summed in float64."""
 
+    _summed = ("_sum", "_count")
+
     def reset(self) -> None:
         self._sum = 0.0
         self._count = 0
@@ -451,7 +502,7 @@ class R2Score(Metric):
         self._n = 0
         self._mean = 0.0
         self._m2 = 0.0
-        self._ss_res = 0.0
+        self._ss_res: Any = 0.0
 
     def update(self, output, target) -> None:
         output, target = _regression_arrays("R2Score", output, target)
@@ -462,11 +513,28 @@ class R2Score(Metric):
             return
         mean_b = y.mean(axis=0)
         m2_b = ((y - mean_b) ** 2).sum(axis=0)
+        self._merge(n_b, mean_b, m2_b)
+        self._ss_res = self._ss_res + ((y - f) ** 2).sum(axis=0)
+
+    def sync(self, gather: Callable[[np.ndarray], list[np.ndarray]]) -> None:
+        """Every process's (count, mean, M2, SS_res) merged in rank order by Chan's update."""
+        width = int(max(gather(np.array([np.size(self._mean)], np.float64)))[0])
+        mine = [np.broadcast_to(_host(v), (width,)) for v in (self._mean, self._m2, self._ss_res)]
+        rows = gather(np.concatenate([[float(self._n)], *mine]))
+        self.reset()
+        for row in rows:
+            n_b = int(row[0])
+            if n_b:
+                mean_b, m2_b, ss_res_b = row[1:].reshape(3, width)
+                self._merge(n_b, mean_b, m2_b)
+                self._ss_res = self._ss_res + ss_res_b
+
+    def _merge(self, n_b: int, mean_b, m2_b) -> None:
+        """Chan's parallel update: fold a group of n_b samples (mean, M2) into the running ones."""
         total = self._n + n_b
         delta = mean_b - self._mean
         self._mean = self._mean + delta * (n_b / total)
         self._m2 = self._m2 + m2_b + delta * delta * (self._n * n_b / total)
-        self._ss_res = self._ss_res + ((y - f) ** 2).sum(axis=0)
         self._n = total
 
     def compute(self) -> float:

@@ -42,6 +42,7 @@ from deepgrad.autograd import Tensor
 from deepgrad.backend import get_array_module, validation
 from deepgrad.nn import ReLU, ReLU6, Sigmoid, Tanh
 from deepgrad.train.callbacks.base import Callback
+from deepgrad.train.distributed import unwrap_model
 
 SATURATION = {"tanh": 0.97, "sigmoid": (0.03, 0.97)}
 ACTIVATIONS = ((ReLU, "relu"), (ReLU6, "relu"), (Sigmoid, "sigmoid"), (Tanh, "tanh"))
@@ -196,9 +197,11 @@ class Monitor(Callback):
         self.layers = list(self._modules)
 
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
-        self._watch(trainer.model)
+        self._watch(unwrap_model(trainer.model))  # names without the DDP wrapper's prefix
         if self._input_handle is None:
-            self._input_handle = trainer.model.register_forward_hook(self._check_inputs)
+            self._input_handle = unwrap_model(trainer.model).register_forward_hook(
+                self._check_inputs
+            )
 
     def _check_inputs(self, model, inputs, output) -> None:
         """Count the non-finite values of a training forward's floating inputs (see the module)."""

@@ -8,6 +8,7 @@ epoch, global_step, the epoch in progress) and is not used on its own.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any
 
 from deepgrad.train import checkpoint as ckpt
 from deepgrad.train.callbacks.base import Callback
+from deepgrad.train.distributed import sync_metrics, unwrap_model, world
 from deepgrad.train.history import History
 
 logger = logging.getLogger("deepgrad.train")
@@ -52,7 +54,10 @@ class ResumableRun:
         if self._deferring:
             self._pending_checkpoints.append((path, after))
             return
-        ckpt.save_checkpoint(self.state_dict(), path)
+        state = self.state_dict()  # every rank: inside an epoch it merges the ranks' metrics
+        if world()[0] != 0:  # only rank 0 writes
+            return
+        ckpt.save_checkpoint(state, path)
         if after is not None:
             after(path)
 
@@ -61,7 +66,7 @@ class ResumableRun:
         return {
             "epoch": self.epoch,
             "global_step": self.global_step,
-            "model": self.model.state_dict(),
+            "model": unwrap_model(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "updater": self.updater.state_dict(),
@@ -70,6 +75,7 @@ class ResumableRun:
             "history": self.history.state_dict(),
             "position": self._position() if self._in_epoch else None,
             "skipped_steps": self.skipped_steps,
+            "world_size": world()[1],
         }
 
     def _position(self) -> dict[str, Any]:
@@ -78,12 +84,16 @@ class ResumableRun:
         done = state.get("batches", 0)
         loader = self._train_loader
         loader_state = loader.state_dict() if hasattr(loader, "state_dict") else {}
+        metrics = self.metrics
+        if world()[1] > 1:  # rank 0 writes: it keeps the sums of all ranks
+            metrics = [copy.deepcopy(m) for m in metrics]
+            sync_metrics(metrics)
         return {
             "batches": done,
             "sums": dict(state.get("sums", {})),
             "counts": dict(state.get("counts", {})),
             "skipped": state.get("skipped", 0),
-            "metrics": [m.state_dict() for m in self.metrics],
+            "metrics": [m.state_dict() for m in metrics],
             "loader": {**loader_state, "batches": done},
         }
 
@@ -98,7 +108,7 @@ class ResumableRun:
         return keys
 
     def _restore(self, state: dict[str, Any], train_loader) -> None:
-        self.model.load_state_dict(state["model"])
+        unwrap_model(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if state.get("scheduler") is not None:
             if self.scheduler is None:
@@ -124,9 +134,18 @@ class ResumableRun:
             if states.get(key):
                 cb.load_state_dict(states[key])
 
-    def _snapshot_at_boundary(self) -> None:
-        """Keep a copy of the state when the run ended between two steps (else None)."""
+    def _snapshot_at_boundary(self, agreed: bool = True) -> None:
+        """Keep a copy of the state when the run ended between two steps (else None).
+
+        Args:
+            agreed: every rank ends at this step (a shared signal or non-finite loss). Else,
+                with several processes, no snapshot: taking it may need the other ranks, and
+                one of them may be the reason the run ended (dead, hung).
+        """
         self.interrupted_state = None
+        if world()[1] > 1 and not agreed:
+            logger.info("fit ended on one rank only: the previous checkpoint stays the newest")
+            return
         if not self._boundary:
             # documented: the previous checkpoint stays the newest; the exception says the rest
             logger.info("fit ended inside a training step: no checkpoint of that moment")

@@ -16,9 +16,11 @@ from deepgrad.train import checkpoint as ckpt
 from deepgrad.train.callbacks.base import Callback
 from deepgrad.train.callbacks.gradient_clipping import GradientClipping
 from deepgrad.train.callbacks.progress_bar import ProgressBar
+from deepgrad.train.distributed import DataParallelRun, set_sampler_epoch, sync_metrics
 from deepgrad.train.evaluation import Evaluation, _computed
 from deepgrad.train.guards import (
     GuardedRun,
+    NonFiniteLossError,
     SignalGuard,
     TrainingInterrupted,
     check_nan_policy,
@@ -36,7 +38,7 @@ from deepgrad.train.updater import (
 logger = logging.getLogger("deepgrad.train")
 
 
-class Trainer(GuardedRun, ResumableRun, Evaluation):
+class Trainer(GuardedRun, ResumableRun, Evaluation, DataParallelRun):
     """Trains a model with mini-batches: one readable loop, extended by callbacks and an updater.
 
     Each training step is, in this order::
@@ -93,6 +95,17 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
     every_n_steps=N)``, or the one it writes on an interruption) holds the position in the
     epoch: the loader's order and batches used, the epoch's running sums and metrics, and every
     random state, so ``fit(resume_from=...)`` ends with the weights of an uninterrupted run.
+
+    Data parallelism: run the same program as N processes (``mpiexec -n N``), with
+    ``deepgrad.distributed.init_process_group("mpi")``, the model wrapped in
+    ``DistributedDataParallel`` and the training loader sharded by a ``DistributedSampler``
+    (the Trainer calls its ``set_epoch``). Then only rank 0 prints and writes (callbacks with
+    ``main_process_only``, checkpoints); each step's loss and logs are summed over the ranks
+    before ``nan_policy`` sees them, and metrics and evaluations are merged over the ranks, so
+    every rank records the same history and early stopping, ``nan_policy`` and a signal stop
+    all ranks after the same step. Checkpoints hold the unwrapped model's weights and the
+    position in the epoch's global order: a run resumes with the same or another number of
+    processes (see ``deepgrad.train.distributed`` and docs/distributed.md).
 
     Attributes:
         history: the ``History`` of the last ``fit``.
@@ -170,6 +183,8 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
         self._epoch_state: dict[str, Any] = {}  # the epoch in progress: sums, counts, batches
         self._skip_step = False
         self._checked_step = 0
+        self._pending_signal: str | None = None  # a signal not yet shared with the other ranks
+        self._reduced_step = 0  # the last step whose logs were summed over the ranks
 
     def _build_callbacks(self, callbacks, grad_clip, monitor, doctor, progress) -> list[Callback]:
         """The callbacks given, with GradientClipping (grad_clip) first, and a Monitor and a
@@ -202,9 +217,15 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
 
     # -- callbacks ----------------------------------------------------------------------------
     def _hooks(self, name: str) -> list:
-        """Bound hooks of the callbacks that override ``name`` (the others cost nothing per step)."""
+        """Bound hooks of the callbacks that override ``name`` (the others cost nothing per step);
+        on ranks other than 0, not those of callbacks marked ``main_process_only``."""
         base = getattr(Callback, name)
-        return [getattr(cb, name) for cb in self.callbacks if getattr(type(cb), name) is not base]
+        main = self.is_main_process
+        return [
+            getattr(cb, name)
+            for cb in self.callbacks
+            if getattr(type(cb), name) is not base and (main or not cb.main_process_only)
+        ]
 
     def call_hook(self, name: str, logs: dict[str, Any]) -> None:
         """Call the hook ``name`` (e.g. ``"on_backward_end"``) of every callback, in order.
@@ -277,7 +298,10 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
             self.stop_reason = f"interrupted by {type(exc).__name__} in epoch {self.epoch}" + (
                 f": {exc}" if str(exc) else ""
             )
-            self._snapshot_at_boundary()
+            # under data parallelism only these end every rank at the same step
+            self._snapshot_at_boundary(
+                agreed=isinstance(exc, (TrainingInterrupted, NonFiniteLossError))
+            )
             self._end_fit(status, failing=True)
             raise
         self._end_fit(status, failing=False)
@@ -299,6 +323,8 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
         self.stop_reason = None
         self._stop_requested = False
         self._signal = None
+        self._pending_signal = None
+        self._reduced_step = 0
         self._boundary = True
         self._in_epoch = False
         self.interrupted_state = None
@@ -334,7 +360,8 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
 
             doc = Doctor(self.history, self.monitor)
             self.diagnoses = doc.diagnose()
-            print(doc.report(), file=sys.stderr)
+            if self.is_main_process:
+                print(doc.report(), file=sys.stderr)
 
     def _run_epoch(self, train_loader, val_loader) -> None:
         self.epoch += 1
@@ -345,9 +372,11 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
             m.reset()
         start_logs: dict[str, Any] = {"epoch": epoch}
         if position is not None:
-            for m, state in zip(self.metrics, position["metrics"]):
-                m.load_state_dict(state)
+            if self.is_main_process:  # the saved metrics hold every rank's sums (merged once)
+                for m, state in zip(self.metrics, position["metrics"]):
+                    m.load_state_dict(state)
             start_logs["resumed_at_batch"] = position["batches"]
+        set_sampler_epoch(train_loader, epoch - 1)
         self._in_epoch = True
         self.call_hook("on_epoch_start", start_logs)
         started = time.perf_counter()
@@ -358,6 +387,7 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
             raise ValueError(
                 f"Trainer: the updater's logs and a metric both log {clashes}; rename one of them."
             )
+        sync_metrics(self.metrics)
         record.update(_computed(self.metrics))
         if val_loader is not None:
             for key, value in self.evaluate(val_loader).items():
@@ -398,7 +428,7 @@ class Trainer(GuardedRun, ResumableRun, Evaluation):
                 hook(self, logs)
             lr = group["lr"]
             self._boundary = self._skip_step = False
-            step_logs = self.updater.update(self, batch)
+            step_logs = self.reduce_step_logs(self.updater.update(self, batch))
             loss, size = loss_and_size(step_logs)
             if not isfinite(loss) and self._checked_step != self.global_step + 1:
                 self._late_loss_check(loss)

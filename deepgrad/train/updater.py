@@ -95,7 +95,8 @@ class StandardUpdater(Updater):
     loss.backward();  on_backward_end hooks (GradientClipping);  optimizer.step()
 
     The batch is ``(*inputs, target)``; the trainer's metrics are updated with
-    ``(output, target)``. Returns ``{"loss": float(loss), "size": len(target)}``. A non-finite
+    ``(output, target)``. Returns ``{"loss": float(loss), "size": len(target)}`` (with several
+    processes, both over all ranks: ``Trainer.reduce_step_logs``). A non-finite
     loss goes to ``trainer.check_loss`` before the backward pass: a skipped step changes neither
     the gradients, the weights nor the metrics.
     """
@@ -109,9 +110,11 @@ class StandardUpdater(Updater):
                 f"Trainer: loss_fn must return a scalar (got shape {tuple(loss.shape)}); "
                 "use reduction='mean'."
             )
-        value = float(loss._data)
+        # summed over the ranks first (data parallelism): nan_policy decides alike on all of them
+        logs = trainer.reduce_step_logs({"loss": float(loss._data), "size": batch_size(target)})
+        value = logs["loss"]
         if not math.isfinite(value) and trainer.check_loss(value):  # nan_policy: skip the step
-            return {"loss": value, "size": batch_size(target)}
+            return logs
         trainer.optimizer.zero_grad()
         loss.backward()
         trainer.call_hook(
@@ -120,7 +123,7 @@ class StandardUpdater(Updater):
         trainer.optimizer.step()
         for metric in trainer.metrics:
             metric.update(output, target)
-        return {"loss": value, "size": batch_size(target)}
+        return logs
 
 
 def batch_size(target: Any) -> int:

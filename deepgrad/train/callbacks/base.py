@@ -50,11 +50,18 @@ class Callback:
     strings, lists, dicts and arrays) and takes it back in ``load_state_dict(state)``; the
     Trainer restores it after ``on_fit_start``.
 
+    Data parallelism (several processes, see ``Trainer``): every rank runs the callbacks, with
+    the same epoch records on all of them, except those whose class sets ``main_process_only =
+    True`` (the progress bar and the loggers: what prints or writes files), which run on rank 0
+    only.
+
     Example:
         >>> class PrintLoss(Callback):
         ...     def on_epoch_end(self, trainer, logs):
         ...         print(f"epoch {logs['epoch']}: {logs['loss']:.3f}")
     """
+
+    main_process_only: bool = False  # True: only rank 0 runs this callback's hooks
 
     def on_fit_start(self, trainer, logs: dict[str, Any]) -> None:
         """Before the first epoch."""

@@ -23,6 +23,8 @@ class CSVLogger(Callback):
             (True when ``fit`` resumes from a checkpoint).
     """
 
+    main_process_only = True  # prints or writes files: rank 0 alone
+
     def __init__(self, path: str | os.PathLike, append: bool = False):
         self.path = os.fspath(path)
         self.append = bool(append)

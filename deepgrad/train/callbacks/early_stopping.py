@@ -7,6 +7,7 @@ from typing import Any
 
 from deepgrad.backend import validation
 from deepgrad.train.callbacks.base import Callback, check_mode, is_improvement, monitored_value
+from deepgrad.train.distributed import unwrap_model
 
 logger = logging.getLogger("deepgrad.train")
 
@@ -81,9 +82,8 @@ class EarlyStopping(Callback):
             self.best_epoch = epoch
             self.wait = 0
             if self.restore_best_weights:
-                self.best_weights = {
-                    k: v._data.copy() for k, v in trainer.model.state_dict().items()
-                }
+                model = unwrap_model(trainer.model)  # no DDP prefix: resumes with any rank count
+                self.best_weights = {k: v._data.copy() for k, v in model.state_dict().items()}
             return
         self.wait += 1
         if self.wait >= self.patience and self.stopped_epoch is None:
@@ -99,7 +99,7 @@ class EarlyStopping(Callback):
 
     def on_fit_end(self, trainer, logs: dict[str, Any]) -> None:
         if self.restore_best_weights and self.best_weights is not None:
-            trainer.model.load_state_dict(self.best_weights)
+            unwrap_model(trainer.model).load_state_dict(self.best_weights)
             logger.info(
                 "EarlyStopping: restored the weights of epoch %s (%s = %.6g)",
                 self.best_epoch,

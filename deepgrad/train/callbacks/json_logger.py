@@ -33,6 +33,8 @@ class JSONLogger(Callback):
         append: keep what the file holds. Default: False.
     """
 
+    main_process_only = True  # prints or writes files: rank 0 alone
+
     def __init__(self, path: str | os.PathLike, steps: bool = False, append: bool = False):
         self.path = os.fspath(path)
         self.steps = bool(steps)

@@ -9,6 +9,7 @@ from typing import Any
 from deepgrad.io import save
 from deepgrad.train import checkpoint as ckpt
 from deepgrad.train.callbacks.base import Callback, check_mode, is_improvement, monitored_value
+from deepgrad.train.distributed import unwrap_model
 
 
 class ModelCheckpoint(Callback):
@@ -43,6 +44,10 @@ class ModelCheckpoint(Callback):
     an exception, Ctrl-C or SIGTERM between two steps, the state of that moment is written as a
     step file too. ``Trainer.fit(resume_from=<folder>)`` resumes from the newest one that loads,
     bit-exactly; ``on_fit_start`` removes temporary files that a killed write left behind.
+
+    With several processes (data parallelism) it runs on every rank, which all see the same
+    epoch records, and only rank 0 writes files; weights are those of the module inside
+    ``DistributedDataParallel``.
 
     Attributes:
         best, best_epoch: the best monitored value and its epoch; ``best_path`` the file written.
@@ -109,12 +114,13 @@ class ModelCheckpoint(Callback):
         folders = {Path(self.path).parent}
         if self.last_path is not None:
             folders.add(Path(self.last_path).parent)
-        for folder in folders:
+        for folder in folders if _writes(trainer) else ():
             ckpt.remove_temporary_files(folder)
 
     def _save_resumable(self, trainer, path) -> None:
         """Write a full checkpoint to ``path``; point the manifest at it once it is written."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if _writes(trainer):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(path, after=lambda written: self._point_to(trainer, written))
 
     def _point_to(self, trainer, written) -> None:
@@ -129,7 +135,7 @@ class ModelCheckpoint(Callback):
         if logs.get("status") != "interrupted" or self.last_path is None:
             return
         state = getattr(trainer, "interrupted_state", None)
-        if state is None:
+        if state is None or not _writes(trainer):
             return
         if state.get("position") is None and state["epoch"] == self._last_epoch_written:
             self.interrupt_path = self.last_path  # after the epoch's checkpoint: nothing newer
@@ -141,13 +147,13 @@ class ModelCheckpoint(Callback):
         self.interrupt_path = os.fspath(path)
 
     def _write(self, trainer, path: str) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if self.weights_only:
-            save(trainer.model.state_dict(), path)
-        else:
-            trainer.save_checkpoint(
-                path
-            )  # during on_epoch_end: written once every callback has run
+        if _writes(trainer):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if not self.weights_only:
+            # during on_epoch_end: written once every callback has run (by rank 0 only)
+            trainer.save_checkpoint(path)
+        elif _writes(trainer):
+            save(unwrap_model(trainer.model).state_dict(), path)
 
     def on_epoch_end(self, trainer, logs: dict[str, Any]) -> None:
         value = monitored_value("ModelCheckpoint", self.monitor, logs)
@@ -177,3 +183,8 @@ class ModelCheckpoint(Callback):
         self.best = state["best"]
         self.best_epoch = state["best_epoch"]
         self.best_path = state["best_path"]
+
+
+def _writes(trainer) -> bool:
+    """Whether this process writes files: rank 0 (a stand-in trainer without ranks: yes)."""
+    return bool(getattr(trainer, "is_main_process", True))

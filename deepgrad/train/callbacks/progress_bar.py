@@ -42,6 +42,8 @@ class ProgressBar(Callback):
         refresh_seconds: least time between two updates of the bar's numbers. Default: 0.25.
     """
 
+    main_process_only = True  # prints or writes files: rank 0 alone
+
     def __init__(self, file=None, dynamic: bool | None = None, refresh_seconds: float = 0.25):
         if dynamic not in (None, True, False):
             raise ValueError(f"ProgressBar: dynamic must be True, False or None (got {dynamic!r})")

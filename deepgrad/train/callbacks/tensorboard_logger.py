@@ -39,6 +39,8 @@ class TensorBoardLogger(Callback):
         histogram_every: epochs between histograms; 0 turns them off. Default: 1.
     """
 
+    main_process_only = True  # prints or writes files: rank 0 alone
+
     def __init__(self, logdir: str | os.PathLike, step_every: int = 10, histogram_every: int = 1):
         if importlib.util.find_spec("tensorboardX") is None:
             raise ImportError(
