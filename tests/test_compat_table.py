@@ -48,7 +48,9 @@ def test_classification_follows_the_code(monkeypatch):
         "missing": [("cfloat", "no complex dtypes"), ("no_such_name", "")],
     }
     text = tool.render({"torch": table})
-    assert "| `torch` | 4 | 1 | 1 | 2 | 50% |" in text and "| `cfloat` | no complex dtypes |" in text
+    assert (
+        "| `torch` | 4 | 1 | 1 | 2 | 50% |" in text and "| `cfloat` | no complex dtypes |" in text
+    )
     monkeypatch.setattr(deepgrad, "no_such_name", 1, raising=False)
     assert tool.classify()["torch"]["supported"] == ["no_such_name", "zeros"]
 
