@@ -252,6 +252,7 @@ _LAZY_SUBPACKAGES = (
     "accelerator",
     "backends",
     "distributed",
+    "compile",
 )
 
 
