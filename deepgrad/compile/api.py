@@ -251,9 +251,22 @@ def _output_spec(tracer: Tracer, result: Any) -> Any:
 
 def compare_traces(first: Graph, second: Graph) -> list[str]:
     """Differences between two traces of one signature (structure, or a constant's value)."""
-    if _structure(first) != _structure(second):
-        return ["the function ran different operations on two calls with the same signature"]
+    a, b = _structure(first), _structure(second)
+    if a != b:
+        where = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        nodes = where - len(first.values)
+        what = ""
+        if 0 <= nodes < min(len(first.nodes), len(second.nodes)):
+            what = f" (first: {first.nodes[nodes].describe()}; then: {second.nodes[nodes].describe()})"
+        return [f"the function ran different operations on two calls with the same signature{what}"]
+    overwritten = {
+        n.args[0].value.index
+        for n in second.nodes
+        if n.extra.get("inplace") and n.args and isinstance(n.args[0], ValueRef)
+    }
     for a, b in zip(first.values, second.values):
+        if a.index in overwritten:
+            continue  # filled in place by the function itself (empty(3).uniform_())
         if a.kind == "constant" and not _same_array(a.array, b.array):
             return [
                 f"a tensor made at {b.origin} outside the graph has different values on two "
@@ -303,8 +316,12 @@ def _plain(spec: Any) -> Any:
         return tuple(_plain(s) for s in spec)
     if isinstance(spec, dict):
         return tuple((k, _plain(v)) for k, v in spec.items())
-    if spec is None or isinstance(spec, (bool, int, float, str, type)):
+    if spec is None or spec is Ellipsis or isinstance(spec, (bool, int, float, str, type)):
         return spec
+    if isinstance(spec, slice):
+        return ("slice", _plain(spec.start), _plain(spec.stop), _plain(spec.step))
+    if isinstance(spec, (np.dtype, np.generic)):
+        return (type(spec).__name__, str(spec))
     if isinstance(spec, np.ndarray):
         return ("array", id(spec))
     return ("object", id(spec))
