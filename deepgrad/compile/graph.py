@@ -113,6 +113,7 @@ class Graph:
     nodes: list[Node] = field(default_factory=list)
     inputs: list[Value] = field(default_factory=list)
     output_spec: Any = None  # the returned structure with Values in place of tensors
+    meta: dict = field(default_factory=dict)  # what passes leave for later ones (the buffers)
 
     def new_value(self, kind: str, shape: tuple, dtype: Any, **fields: Any) -> Value:
         value = Value(len(self.values), kind, tuple(shape), dtype, **fields)
@@ -159,6 +160,12 @@ def node_inputs(node: Node) -> list[Value]:
     for item in (node.constants, node.args, node.kwargs):
         found.extend(iter_values(item))
     return found
+
+
+def remove_nodes(graph: Graph, dropped: list[Node]) -> None:
+    """Take ``dropped`` out of the program (their outputs must be unread by now)."""
+    gone = {id(n) for n in dropped}
+    graph.nodes = [n for n in graph.nodes if id(n) not in gone]
 
 
 def replace_uses(graph: Graph, old: Value, new: Value) -> None:

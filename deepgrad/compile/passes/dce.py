@@ -31,4 +31,6 @@ def run(graph: Graph) -> int:
                 live.update(v.index for v in op.outputs)
     removed = len(graph.nodes) - len(kept)
     graph.nodes = kept[::-1]
+    if removed:
+        graph.meta.setdefault("log", []).append(f"dce: {removed} dead op(s) removed")
     return removed
