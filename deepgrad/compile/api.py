@@ -10,6 +10,7 @@ the function then stays eager). From the third call on, the compiled program run
 
 from __future__ import annotations
 
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -85,6 +86,7 @@ class CompiledFunction:
         self.cache: dict[tuple, _Entry] = {}
         self.eager_reason: str | None = None
         self.traces = 0
+        self._found: dict | None = None  # what the function's closure and globals hold
         self.__name__ = getattr(fn, "__name__", type(fn).__name__)
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__wrapped__ = fn
@@ -92,7 +94,11 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if active_tracer() is not None or self.eager_reason is not None:
             return self.fn(*args, **kwargs)
-        found = discover(self.fn, args, kwargs)
+        found = self._found
+        if found is None or args or kwargs:
+            found = discover(self.fn, args, kwargs, self._found)
+            if self._found is None:
+                self._found = discover(self.fn, (), {})
         tensors: list[Tensor] = []
         key = (signature((args, kwargs), tensors), GradMode.enabled, _training(found))
         entry = self.cache.get(key)
@@ -178,8 +184,17 @@ def signature(item: Any, tensors: list) -> Any:
     return ("id", id(item))
 
 
-def discover(fn: Any, args: tuple, kwargs: dict) -> dict:
-    """The modules and optimizers (duck-typed: ``param_groups`` and ``step``) the function uses."""
+def discover(fn: Any, args: tuple, kwargs: dict, known: dict | None = None) -> dict:
+    """The modules and optimizers (duck-typed: ``param_groups`` and ``step``) the function uses.
+
+    ``known``: what an earlier call found in the function's closure and globals (not searched
+    again); only the arguments are searched then.
+    """
+    if known is not None:
+        extra = discover(None, args, kwargs)
+        return {
+            k: known[k] + [o for o in extra[k] if all(o is not x for x in known[k])] for k in known
+        }
     candidates: list[Any] = [fn, *args, *kwargs.values()]
     target = getattr(fn, "__func__", fn)
     owner = getattr(fn, "__self__", None)
@@ -195,14 +210,15 @@ def discover(fn: Any, args: tuple, kwargs: dict) -> dict:
         space = getattr(target, "__globals__", {})
         candidates.extend(space[n] for n in code.co_names if n in space)
     for obj in list(candidates):
-        if not isinstance(obj, Module) and hasattr(obj, "__dict__") and not callable(obj):
+        plain = not isinstance(obj, (Module, types.ModuleType)) and not callable(obj)
+        if plain and hasattr(obj, "__dict__"):
             candidates.extend(vars(obj).values())
     modules = [c for c in candidates if isinstance(c, Module)]
     optimizers = []
     for c in candidates:
-        if hasattr(c, "param_groups") and callable(getattr(c, "step", None)):
-            if all(c is not o for o in optimizers):
-                optimizers.append(c)
+        duck = hasattr(c, "param_groups") and callable(getattr(c, "step", None))
+        if duck and all(c is not o for o in optimizers):
+            optimizers.append(c)
     return {"modules": modules, "optimizers": optimizers}
 
 
@@ -257,7 +273,9 @@ def compare_traces(first: Graph, second: Graph) -> list[str]:
         nodes = where - len(first.values)
         what = ""
         if 0 <= nodes < min(len(first.nodes), len(second.nodes)):
-            what = f" (first: {first.nodes[nodes].describe()}; then: {second.nodes[nodes].describe()})"
+            what = (
+                f" (first: {first.nodes[nodes].describe()}; then: {second.nodes[nodes].describe()})"
+            )
         return [f"the function ran different operations on two calls with the same signature{what}"]
     overwritten = {
         n.args[0].value.index
@@ -283,9 +301,7 @@ def _same_array(a: Any, b: Any) -> bool:
 
 
 def _structure(graph: Graph) -> list:
-    items: list = [
-        (v.kind, v.shape, str(v.dtype), v.position, id(v.tensor)) for v in graph.values
-    ]
+    items: list = [(v.kind, v.shape, str(v.dtype), v.position, id(v.tensor)) for v in graph.values]
     for node in graph.nodes:
         call = node.call
         items.append(

@@ -84,17 +84,35 @@ class Node:
 
     def describe(self) -> str:
         outs = ", ".join(v.name for v in self.outputs)
+        if self.kind == "fused":
+            return f"{outs} = {self.name}({len(self.extra['members'])} elementwise ops)"
+        if self.kind == "backward":
+            leaves = ", ".join(v.name for v in self.extra.get("leaves", ()))
+            return f"{outs} = backward({self.inputs[0].name})  # grads of {leaves}"
+        if self.kind == "host":
+            items = [_short(a) for a in self.args if not _is_object(a)]
+            items += [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
+            prefix = f"{outs} = " if outs else ""
+            return f"{prefix}{self.name}({', '.join(items)})"
         ins = ", ".join(v.name for v in self.inputs)
+        function = self.constants.get("function") if "spec" in self.constants else None
+        if function is not None:  # an EagerIsland: name the function it runs
+            return f"{outs} = {self.name}[{getattr(function, '__name__', function)}]({ins})"
         consts = ", ".join(f"{k}={_short(v)}" for k, v in self.constants.items())
         args = ins + (", " + consts if consts and ins else consts)
         prefix = f"{outs} = " if outs else ""
         return f"{prefix}{self.name}({args})"
 
 
+def _is_object(value: Any) -> bool:
+    """A module or optimizer passed as ``self`` to a host call (not shown)."""
+    return hasattr(value, "__dict__") and not isinstance(value, (type, ValueRef))
+
+
 def _short(value: Any) -> str:
     if isinstance(value, ValueRef):
         return value.value.name
-    if isinstance(value, type) or hasattr(value, "names") and hasattr(value, "kind"):
+    if isinstance(value, type) or (hasattr(value, "names") and hasattr(value, "kind")):
         return str(getattr(value, "__name__", value))
     if callable(value):
         return getattr(value, "__name__", type(value).__name__)

@@ -107,6 +107,23 @@ class Program:
         return rebuild(self.graph.output_spec, frame.env)
 
 
+def run_timed(program: Program, tensors: list) -> tuple[Any, list[float]]:
+    """One call, timing every step (seconds); for ``explain``."""
+    import time
+
+    frame = program.start(tensors)
+    previous = GradMode.enabled
+    times = []
+    try:
+        for step in program.steps:
+            start = time.perf_counter()
+            step(frame)
+            times.append(time.perf_counter() - start)
+    finally:
+        GradMode.enabled = previous
+    return rebuild(program.graph.output_spec, frame.env), times
+
+
 def rebuild(spec: Any, env: list) -> Any:
     """The returned structure, with a Tensor (outside any graph) for each value."""
     if isinstance(spec, Value):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import assert_same, run_both
 
 import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import nn
-from helpers import assert_same, run_both
 
 
 def _batches(shape, classes, n=4, dtype="float32", seed=0):

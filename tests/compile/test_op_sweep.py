@@ -18,7 +18,7 @@ import deepgrad as dg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
 
-from op_db import all_specs  # noqa: E402
+from op_db import all_specs
 
 SPECS = [s for s in all_specs() if s.cases and "cpu" in s.devices]
 

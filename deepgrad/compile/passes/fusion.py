@@ -132,7 +132,9 @@ def run(graph: Graph) -> list[list[str]]:
     if fused_nodes:
         inside = {id(m) for f in fused_nodes.values() for m in f.extra["members"]}
         graph.nodes = [
-            fused_nodes.get(id(n), n) for n in graph.nodes if id(n) not in inside or id(n) in fused_nodes
+            fused_nodes.get(id(n), n)
+            for n in graph.nodes
+            if id(n) not in inside or id(n) in fused_nodes
         ]
     graph.meta["fusion_groups"] = shown
     return shown

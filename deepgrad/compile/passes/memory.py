@@ -21,9 +21,9 @@ def escaping(graph: Graph) -> set[int]:
     """Indices of the values that may outlive a call (or alias one that does)."""
     out = {v.index for v in graph.output_values()}
     for node in reversed(graph.nodes):
-        if node.kind in ("host", "backward"):
-            out.update(v.index for v in node_inputs(node))
-        elif node.kind == "op" and any(v.index in out for v in node.outputs):
+        if node.kind in ("host", "backward") or (
+            node.kind == "op" and any(v.index in out for v in node.outputs)
+        ):
             out.update(v.index for v in node_inputs(node))
     return out
 
