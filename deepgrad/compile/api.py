@@ -214,7 +214,7 @@ def discover(fn: Any, args: tuple, kwargs: dict, known: dict | None = None) -> d
         if plain and hasattr(obj, "__dict__"):
             candidates.extend(vars(obj).values())
     modules = [c for c in candidates if isinstance(c, Module)]
-    optimizers = []
+    optimizers: list[Any] = []
     for c in candidates:
         duck = hasattr(c, "param_groups") and callable(getattr(c, "step", None))
         if duck and all(c is not o for o in optimizers):
@@ -282,12 +282,12 @@ def compare_traces(first: Graph, second: Graph) -> list[str]:
         for n in second.nodes
         if n.extra.get("inplace") and n.args and isinstance(n.args[0], ValueRef)
     }
-    for a, b in zip(first.values, second.values):
-        if a.index in overwritten:
+    for va, vb in zip(first.values, second.values):
+        if va.index in overwritten:
             continue  # filled in place by the function itself (empty(3).uniform_())
-        if a.kind == "constant" and not _same_array(a.array, b.array):
+        if va.kind == "constant" and not _same_array(va.array, vb.array):
             return [
-                f"a tensor made at {b.origin} outside the graph has different values on two "
+                f"a tensor made at {vb.origin} outside the graph has different values on two "
                 "calls (it depends on the data, or on a random draw the compiler does not replay)"
             ]
     return []

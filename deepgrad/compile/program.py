@@ -179,13 +179,15 @@ def backward_order(root: Value) -> list[Node]:
 # -- steps ------------------------------------------------------------------------------------
 def finish_context(ctx: Context, node: Node, arrays: list, y: Any) -> None:
     """What ``Function.apply`` adds to a context that backward reads."""
-    ctx.needs_input_grad = node.needs_input_grad
+    ctx.needs_input_grad = node.needs_input_grad or ()
     ctx.shape = y.shape
     ctx.dtype = y.dtype
-    positions = ctx._saved
+    positions: Any = ctx._saved
     if positions is not None:
-        ctx._saved = tuple([_make(arrays[i], None) for i in positions])
-        ctx._saved_versions = (0,) * len(positions)
+        saved: Any = tuple([_make(arrays[i], None) for i in positions])
+        ctx._saved = saved
+        versions: Any = (0,) * len(positions)
+        ctx._saved_versions = versions
     if ctx._save_out:
         ctx._saved_out = y
 
@@ -240,7 +242,8 @@ def resolve(spec: Any, env: list) -> Any:
 
 def host_step(node: Node) -> Step:
     """Call the recorded Python function again (it reads and writes the frame's arrays)."""
-    call, grad_mode = node.call, node.grad_mode
+    call: Any = node.call
+    grad_mode = node.grad_mode
     outs = [v.index for v in node.outputs]
     inplace = node.extra.get("inplace", False)
 

@@ -166,7 +166,9 @@ class Tracer:
         node.extra["leaves"] = reached
 
     def leaf_tensor(self, leaf: Value) -> Tensor:
-        return self.input_tensors[leaf.position] if leaf.kind == "input" else leaf.tensor
+        if leaf.kind == "input" and leaf.position is not None:
+            return self.input_tensors[leaf.position]
+        return leaf.tensor
 
     def _backward_leaves(self, root: Value) -> tuple[list[Value], list[str]]:
         leaves: list[Value] = []

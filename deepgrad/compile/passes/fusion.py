@@ -118,7 +118,8 @@ def run(graph: Graph) -> list[list[str]]:
     buffers: dict = graph.meta.setdefault("buffers", {})
     namespace = {name: getattr(np, name) for name, _ in LOWERINGS.values()}
     namespace["asarray"] = np.asarray
-    fused_nodes, shown = {}, []
+    fused_nodes: dict[int, Node] = {}
+    shown: list[list[str]] = []
     for group in (g for g in groups if len(g) >= 2):
         members = [m for m, _ in group]
         index = len(shown)
