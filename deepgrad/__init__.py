@@ -253,6 +253,7 @@ _LAZY_SUBPACKAGES = (
     "accelerator",
     "backends",
     "distributed",
+    "compile",
 )
 
 

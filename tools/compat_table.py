@@ -211,7 +211,6 @@ REASONS: dict[tuple[str, str], str] = {
     ("torch", "dtype"): "dtypes are NumPy's (`deepgrad.float32 is numpy.dtype('float32')`)",
     ("torch", "complex64"): "no complex dtypes",
     ("torch", "cfloat"): "no complex dtypes",
-    ("torch", "compile"): "no graph compiler yet",
     ("torch", "fft"): "no FFT module",
     ("torch", "special"): "no `torch.special` module",
     ("torch", "linalg"): "no `torch.linalg` module yet; `matmul`, `norm`, `einsum` are top-level",

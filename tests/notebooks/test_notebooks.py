@@ -28,6 +28,7 @@ EXPECTED = [
     "07_autoencoders",
     "08_vae_gan",
     "09_optimizers_and_lr",
+    "10_compile",
     "11_pixelcnn",
     "12_resnets_and_committees",
 ]
