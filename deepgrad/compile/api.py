@@ -160,6 +160,7 @@ class CompiledFunction:
 
     @property
     def programs(self) -> list[Program]:
+        """The compiled programs, one per input signature traced so far (eager ones excluded)."""
         return [e.program for e in self.cache.values() if e.program is not None]
 
 
