@@ -7,7 +7,9 @@
 - generative models: ``VAE``, ``GAN`` and ``DCGAN`` (trained by ``GANTrainer``);
 - recurrent models: ``SequenceClassifier`` and ``CharLM`` (RNN, LSTM or GRU);
 - ``make_activation`` / ``initialize``: activations by name and the initialization schemes of
-  the labs (zeros, N(0, 1/n), Xavier, Kaiming).
+  the labs (zeros, N(0, 1/n), Xavier, Kaiming);
+- the model zoo (``zoo``): ``list()`` names the pretrained models, ``get(name)`` builds one with
+  its weights, each recorded with the recipe, settings, data and test metric that made it.
 
 The recipes behind the ``deepgrad`` command, and ``train_recipe``, live one layer up, in
 ``deepgrad.experiments``.
@@ -27,6 +29,8 @@ from deepgrad.models.gan import DCGAN, GAN, GANTrainer
 from deepgrad.models.mlp import MLP, mnist_mlp
 from deepgrad.models.sequence import CharLM, SequenceClassifier
 from deepgrad.models.vae import VAE
+from deepgrad.models.zoo import get
+from deepgrad.models.zoo import list_models as list
 
 __all__ = [
     "ACTIVATIONS",
@@ -44,7 +48,9 @@ __all__ = [
     "SequenceClassifier",
     "SparseAutoencoder",
     "StackedAutoencoder",
+    "get",
     "initialize",
+    "list",
     "make_activation",
     "mnist_mlp",
 ]
