@@ -180,8 +180,8 @@ DIFFERS: dict[tuple[str, str], str] = {
         "not whole Modules or arbitrary objects; PyTorch cannot read the file as a `.pt`"
     ),
     ("torch", "load"): (
-        "reads safetensors files (deepgrad's `save`, or any safetensors file), not PyTorch's "
-        "pickled `.pt` files; loading is always safe"
+        "reads safetensors files and PyTorch's `.pt`/`.pth` (`torch.save`) files, always with "
+        "`weights_only=True` semantics: tensors and plain containers only, never arbitrary objects"
     ),
     ("torch", "manual_seed"): (
         "seeds deepgrad's NumPy-based generators: the same seed gives other numbers than in "

@@ -275,3 +275,14 @@ def test_load_state_dict_names_keys_of_a_dtype_that_cannot_be_copied():
     layer.load_state_dict({"weight": np.ones((2, 2), np.float64), "bias": np.zeros(2)})
     assert layer.weight.dtype == dg.float32
     np.testing.assert_array_equal(layer.weight.detach().numpy(), np.ones((2, 2)))
+
+
+def test_empty_tensors_bare_tensors_and_tensors_with_attributes(tmp_path):
+    with_attribute = torch.ones(2, 3)
+    with_attribute.note = "kept by torch, dropped here"  # pickled via _rebuild_from_type_v2
+    torch.save({"empty": torch.empty(0, 3), "tagged": with_attribute}, tmp_path / "a.pt")
+    got = dg.load(tmp_path / "a.pt")
+    assert got["empty"].shape == (0, 3)
+    np.testing.assert_array_equal(got["tagged"].numpy(), np.ones((2, 3)))
+    torch.save(torch.arange(3), tmp_path / "t.pt")
+    assert dg.load(tmp_path / "t.pt").tolist() == [0, 1, 2]
