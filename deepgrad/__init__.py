@@ -72,6 +72,7 @@ from deepgrad.ops.composite import (
     unsqueeze,
     var,
 )
+from deepgrad.ops.conversion import from_dlpack
 from deepgrad.ops.creation import (
     arange,
     as_tensor,

@@ -52,7 +52,7 @@ def _split(text: str) -> tuple[str, ...]:
 
 NAMES: dict[str, tuple[str, ...]] = {
     "torch": _split("""
-        Tensor tensor as_tensor from_numpy zeros ones empty full arange linspace logspace eye
+        Tensor tensor as_tensor from_numpy from_dlpack zeros ones empty full arange linspace logspace eye
         zeros_like ones_like empty_like full_like rand randn randint randperm rand_like randn_like
         randint_like normal bernoulli multinomial poisson manual_seed seed initial_seed
         get_rng_state set_rng_state Generator
@@ -94,7 +94,7 @@ NAMES: dict[str, tuple[str, ...]] = {
         eq ne gt ge lt le matmul mm bmm dot gather scatter index_select masked_fill masked_select
         topk sort argsort diag diagonal tril triu where nonzero unique apply_
         __format__ __len__ __getitem__ __setitem__ __array__ __bool__ __float__
-        __int__ __index__ __matmul__
+        __int__ __index__ __matmul__ __dlpack__ __dlpack_device__
         """),
     "torch.nn": _split("""
         Module Parameter Buffer Sequential ModuleList ModuleDict ParameterList ParameterDict
@@ -180,8 +180,8 @@ DIFFERS: dict[tuple[str, str], str] = {
         "not whole Modules or arbitrary objects; PyTorch cannot read the file as a `.pt`"
     ),
     ("torch", "load"): (
-        "reads safetensors files (deepgrad's `save`, or any safetensors file), not PyTorch's "
-        "pickled `.pt` files; loading is always safe"
+        "reads safetensors files and PyTorch's `.pt`/`.pth` (`torch.save`) files, always with "
+        "`weights_only=True` semantics: tensors and plain containers only, never arbitrary objects"
     ),
     ("torch", "manual_seed"): (
         "seeds deepgrad's NumPy-based generators: the same seed gives other numbers than in "

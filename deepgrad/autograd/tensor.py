@@ -184,6 +184,20 @@ class Tensor:
             return self._data
         return self._data.get()
 
+    def __dlpack__(
+        self,
+        *,
+        stream: Any = None,
+        max_version: tuple[int, int] | None = None,
+        dl_device: tuple[int, int] | None = None,
+        copy: bool | None = None,
+    ) -> Any:
+        """A DLPack capsule of the data, for ``numpy.from_dlpack``, ``torch.from_dlpack`` ..."""
+        return _cv.dlpack_capsule(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return _cv.dlpack_device(self)
+
     def item(self) -> Number:
         """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:

@@ -8,6 +8,7 @@ import contextlib
 import math
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from deepgrad.cli.errors import EXIT_INTERRUPTED
@@ -15,11 +16,17 @@ from deepgrad.cli.parser import run_settings
 from deepgrad.experiments.committee import COMMITTEE_FILE, check_committee, train_committee
 from deepgrad.experiments.compare import compare_run
 from deepgrad.experiments.config import RecipeError, RunConfig
-from deepgrad.experiments.inspection import evaluate_checkpoint, lr_find_run, summarize
+from deepgrad.experiments.inspection import (
+    evaluate_checkpoint,
+    evaluate_pretrained,
+    lr_find_run,
+    summarize,
+)
 from deepgrad.experiments.parallel import start_processes
 from deepgrad.experiments.recipes import get_recipe
 from deepgrad.experiments.records import doctor_report
 from deepgrad.experiments.runs import RunInterrupted, resume_run, train_run
+from deepgrad.models.zoo import ZOO
 
 
 def _fmt(value: Any) -> str:
@@ -227,11 +234,27 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.checkpoint in ZOO and not Path(args.checkpoint).exists():
+        return _evaluate_zoo(args.checkpoint, args.split)
     config, results = evaluate_checkpoint(args.checkpoint, args.split)
     recipe = get_recipe(config.recipe)
     print(f"{config.recipe}, {args.checkpoint}:")
     print(_metrics_line(args.split, results, recipe.headline))
     return 0
+
+
+def _evaluate_zoo(name: str, split: str) -> int:
+    """A zoo model on its recipe's data; on the test split, exit 1 unless the record reproduces."""
+    record, results = evaluate_pretrained(name, split)
+    print(f"{name} (model zoo; recipe {record.recipe}, seed {record.settings.get('seed')}):")
+    print(_metrics_line(split, results, record.metric))
+    if split != "test":
+        return 0
+    got = float(results[record.metric])
+    same = math.isclose(got, record.value, rel_tol=1e-4, abs_tol=1e-6)
+    verdict = "reproduced" if same else "NOT reproduced"
+    print(f"recorded test {record.metric} {_fmt(record.value)}: {verdict} (measured {_fmt(got)})")
+    return 0 if same else 1
 
 
 def _summary(args: argparse.Namespace) -> int:

@@ -317,10 +317,14 @@ def _add_compare(commands: argparse._SubParsersAction) -> None:
 def _add_inspection(commands: argparse._SubParsersAction) -> None:
     """evaluate, summary and doctor: look at a run or a recipe without training."""
     evaluate = commands.add_parser(
-        "evaluate", help="evaluate a checkpoint of a run on its test data"
+        "evaluate",
+        help="evaluate a checkpoint of a run, or a model-zoo model, on its test data",
     )
     evaluate.add_argument(
-        "checkpoint", metavar="CHECKPOINT", help="best.safetensors or last.safetensors of a run"
+        "checkpoint",
+        metavar="CHECKPOINT",
+        help="best.safetensors or last.safetensors of a run, or the name of a model-zoo model "
+        "(deepgrad.models.list()): then its recorded test metric is checked",
     )
     evaluate.add_argument(
         "--split", choices=("test", "val", "train"), default="test", help="default: test"

@@ -11,7 +11,8 @@ command line, ``deepgrad.cli``, is a thin layer over it.
   ``train_recipe("mnist-mlp", epochs=5)`` runs a recipe from Python, as the command does;
 - ``records``: run folders and their records (``doctor_report`` rereads a run's diagnosis);
 - ``compare``: variants of a recipe trained side by side (``deepgrad compare``);
-- ``inspection``: ``evaluate_checkpoint``, ``summarize`` and ``lr_find_run``;
+- ``inspection``: ``evaluate_checkpoint``, ``evaluate_pretrained`` (a model-zoo model), ``summarize``
+  and ``lr_find_run``;
 - ``outputs``: image grids and decision boundaries that recipes leave in their folders.
 
 Example:
@@ -30,7 +31,12 @@ from deepgrad.experiments.config import (
     RunFileError,
     make_optimizer,
 )
-from deepgrad.experiments.inspection import evaluate_checkpoint, lr_find_run, summarize
+from deepgrad.experiments.inspection import (
+    evaluate_checkpoint,
+    evaluate_pretrained,
+    lr_find_run,
+    summarize,
+)
 from deepgrad.experiments.recipes import RECIPES, Recipe, RecipeData, get_recipe
 from deepgrad.experiments.records import doctor_report, load_history, read_config
 from deepgrad.experiments.runs import (
@@ -56,6 +62,7 @@ __all__ = [
     "compare_run",
     "doctor_report",
     "evaluate_checkpoint",
+    "evaluate_pretrained",
     "get_recipe",
     "load_history",
     "lr_find_run",

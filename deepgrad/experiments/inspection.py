@@ -1,17 +1,22 @@
-"""Looking at a recipe without training it for good: evaluate a run's checkpoint, summarize its
-model, run the learning-rate range test (``deepgrad evaluate``, ``summary`` and ``lr-find``)."""
+"""Looking at a recipe without training it for good: evaluate a run's checkpoint or a model-zoo
+model, summarize a model, run the learning-rate range test (``deepgrad evaluate``, ``summary``
+and ``lr-find``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from deepgrad.experiments.config import RecipeError, RunConfig, RunFileError
 from deepgrad.experiments.outputs import have_matplotlib
-from deepgrad.experiments.recipes import get_recipe
+from deepgrad.experiments.recipes import Recipe, RecipeData, get_recipe
 from deepgrad.experiments.records import close_figure, prepare_dir, read_config, write_json
 from deepgrad.experiments.runs import build_run
 from deepgrad.io import load, load_metadata
+from deepgrad.models import zoo
+from deepgrad.models.zoo import ZooEntry
+from deepgrad.nn import Module
 from deepgrad.nn.summary import ModelSummary
 from deepgrad.nn.summary import summary as nn_summary
 from deepgrad.optim.lr_finder import LRFinderResult, find_lr
@@ -51,13 +56,48 @@ def evaluate_checkpoint(path: str | Path, split: str = "test") -> tuple[RunConfi
         raise RunFileError(
             path, f"does not fit the model of {path.parent / 'config.json'} ({error})", fix
         ) from None
+    return config, _evaluate_model(recipe, config, data, model, split)
+
+
+def _evaluate_model(
+    recipe: Recipe, config: RunConfig, data: RecipeData, model: Module, split: str
+) -> dict[str, Any]:
+    """The recipe's metrics of ``model`` on one split of ``data``, as training measured them."""
     loaders = dict(zip(("train", "val", "test"), recipe.loaders(config, data)))
     if loaders[split] is None:
         raise ValueError(f"evaluate: recipe {config.recipe!r} has no {split} data.")
     trainer = recipe.make_trainer(
         config, model, recipe.make_optimizer(config, model), [], False, progress=False
     )
-    return config, trainer.evaluate(loaders[split])
+    return trainer.evaluate(loaders[split])
+
+
+def evaluate_pretrained(
+    name: str,
+    split: str = "test",
+    mirrors: Sequence[str] | None = None,
+    cache_dir: str | Path | None = None,
+) -> tuple[ZooEntry, dict[str, Any]]:
+    """Measure a model-zoo model again, on the data of the recipe that trained it.
+
+    The recipe's data and model are rebuilt from the entry's recorded settings, the zoo's
+    weights are loaded (downloaded first for a model that does not ship), and the recipe's
+    metrics are computed on ``split``. On "test" the entry's ``metric`` should come out as its
+    recorded ``value`` (``deepgrad evaluate NAME`` says whether it does).
+
+    Returns:
+        (the zoo entry, {metric: value}).
+
+    Raises:
+        ValueError: unknown name or split; DownloadError: the weights could not be fetched.
+    """
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"evaluate: split must be train, val or test (got {split!r}).")
+    record = zoo.entry(name)
+    config = get_recipe(record.recipe).make_config(**record.settings)
+    recipe, data, model = build_run(config)
+    model.load_state_dict(load(zoo.weights_path(name, mirrors, cache_dir)))
+    return record, _evaluate_model(recipe, config, data, model, split)
 
 
 def summarize(config: RunConfig) -> ModelSummary:
@@ -118,4 +158,4 @@ def lr_find_run(
     return result, folder
 
 
-__all__ = ["evaluate_checkpoint", "lr_find_run", "summarize"]
+__all__ = ["evaluate_checkpoint", "evaluate_pretrained", "lr_find_run", "summarize"]

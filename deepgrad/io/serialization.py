@@ -41,6 +41,7 @@ import safetensors.numpy
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import Device, parse_device, to_device
 from deepgrad.io.reader import SerializationError, header_length, parse, parse_metadata
+from deepgrad.io.torch_pickle import is_pytorch_zip, load_pytorch_bytes
 
 FORMAT = "deepgrad"
 FORMAT_VERSION = "1"
@@ -288,32 +289,44 @@ def _read_all(f: FileLike) -> tuple[bytes, str]:
 def load(
     f: FileLike, map_location: str | Device | None = None, *, weights_only: bool | None = None
 ) -> Any:
-    """Load what ``save`` wrote (or any safetensors file, as a flat dict of tensors).
+    """Load what ``save`` wrote, any safetensors file, or a PyTorch ``torch.save`` file.
+
+    The format is told by the file's first bytes, not its name: a zip archive is PyTorch's
+    ``.pt`` / ``.pth`` format (read by ``deepgrad.io.torch_pickle`` without torch and without
+    running code), anything else is read as safetensors. So one call loads a state dict for
+    ``load_state_dict`` whichever of the two a model's weights came in, as ``torch.load`` does.
 
     Args:
         f: the file: a path, or a binary file object (``open(path, "rb")``, ``io.BytesIO``).
         map_location: device for the loaded tensors ("cpu", "cuda", "cuda:1", a Device).
             Default: cpu.
-        weights_only: accepted for PyTorch compatibility and ignored: a deepgrad file holds only
-            JSON and raw tensor bytes, so loading is always as safe as PyTorch's
-            ``weights_only=True``; no file can run code.
+        weights_only: accepted for PyTorch compatibility and ignored: loading is always as safe
+            as PyTorch's ``weights_only=True``. A deepgrad or safetensors file holds only JSON and
+            raw tensor bytes; a PyTorch file is unpickled with an allow-list of tensor rebuild
+            functions and plain containers, and any other global is refused by name.
 
     Returns:
         The saved object: dicts come back as OrderedDicts (int keys stay ints), tensors as
-        Tensors (requires_grad=False), NumPy arrays as arrays.
+        Tensors (requires_grad=False, except PyTorch Parameters, which keep their flag), NumPy
+        arrays as arrays. From a PyTorch file, ``torch.Size`` comes back as a tuple,
+        ``torch.device`` as a string and dtypes as deepgrad dtypes.
 
     Raises:
-        SerializationError: the file is not a complete, consistent safetensors file, or its
-            object nests deeper than ``MAX_DEPTH`` (64) levels; the message names the file.
+        SerializationError: the file is not a complete, consistent safetensors file or
+            ``torch.save`` archive, its object nests deeper than ``MAX_DEPTH`` (64) levels, or
+            (PyTorch) its pickle names a global that is not allowed; the message names the file.
             Nothing is allocated beyond about twice the file's size, whatever its header says.
         OSError: the file cannot be opened (FileNotFoundError for a missing one).
     """
     data, name = _read_all(f)
-    metadata, arrays = parse(name, data)
-    del data
     device = parse_device(map_location) if map_location is not None else None
     if device is not None and device.type == "cpu":
         device = None
+    if is_pytorch_zip(data):
+        return load_pytorch_bytes(name, data, device)
+    _refuse_legacy_pickle(name, data)
+    metadata, arrays = parse(name, data)
+    del data
     if metadata.get("format") != FORMAT or _STRUCTURE_KEY not in metadata:
         return OrderedDict(
             (k, Tensor._make(a if device is None else to_device(a, device), None))
@@ -327,6 +340,21 @@ def load(
             f"deepgrad.load: {name!r} has a damaged structure record ({reason})"
         ) from None
     return _decode(structure, arrays, device, name)
+
+
+def _refuse_legacy_pickle(name: str, data: bytes) -> None:
+    """A bare pickle (PyTorch's format before 1.6, or pickle.dump) gets its own message."""
+    if (
+        data[:1] == b"\x80"
+        and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+        and data[8:9] != b"{"
+    ):
+        raise SerializationError(
+            f"deepgrad.load: {name!r} is a bare pickle (PyTorch's format before 1.6, or "
+            "pickle.dump), which could run code when loaded; deepgrad reads the zip format that "
+            "torch.save writes since PyTorch 1.6, and safetensors: save it again with a recent "
+            "torch.save, or with safetensors.torch.save_file."
+        )
 
 
 def load_metadata(f: FileLike) -> dict | None:

@@ -10,7 +10,9 @@
 - autoregressive models: ``PixelCNN`` (binary images) and ``WaveNet`` (sequences);
 - recurrent models: ``SequenceClassifier`` and ``CharLM`` (RNN, LSTM or GRU);
 - ``make_activation`` / ``initialize``: activations by name and the initialization schemes of
-  the labs (zeros, N(0, 1/n), Xavier, Kaiming).
+  the labs (zeros, N(0, 1/n), Xavier, Kaiming);
+- the model zoo (``zoo``): ``list()`` names the pretrained models, ``get(name)`` builds one with
+  its weights, each recorded with the recipe, settings, data and test metric that made it.
 
 The recipes behind the ``deepgrad`` command, and ``train_recipe``, live one layer up, in
 ``deepgrad.experiments``.
@@ -34,6 +36,8 @@ from deepgrad.models.resnet import ResNet
 from deepgrad.models.sequence import CharLM, SequenceClassifier
 from deepgrad.models.vae import VAE
 from deepgrad.models.wavenet import WaveNet
+from deepgrad.models.zoo import get
+from deepgrad.models.zoo import list_models as list
 
 __all__ = [
     "ACTIVATIONS",
@@ -55,7 +59,9 @@ __all__ = [
     "SparseAutoencoder",
     "StackedAutoencoder",
     "WaveNet",
+    "get",
     "initialize",
+    "list",
     "make_activation",
     "mnist_mlp",
 ]

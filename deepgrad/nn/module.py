@@ -22,12 +22,16 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import as_array, is_floating, parse_device, to_device, to_dtype
 from deepgrad.backend.validation import boolean
 from deepgrad.nn.parameter import Parameter
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -499,8 +503,11 @@ class Module:
         """Copy values from ``state_dict`` into the parameters and buffers, in place.
 
         Everything is checked before anything is copied: with ``strict`` (default) a missing
-        or unexpected key is an error; a shape mismatch is always an error. The error lists
-        every missing, unexpected and mis-shaped key, and the model is left unchanged.
+        or unexpected key is an error; a shape mismatch, or a dtype that cannot be copied
+        (complex into real, anything that is not a number), is always an error. The error lists
+        every missing, unexpected, mis-shaped and mis-typed key, and the model is left unchanged.
+        Values are cast as ``copy_`` casts. ``deepgrad.load`` of a PyTorch safetensors or
+        ``torch.save`` file gives a fitting state dict: the parameter names are PyTorch's.
 
         Returns:
             ``(missing_keys, unexpected_keys)`` (a named tuple), useful with ``strict=False``.
@@ -512,7 +519,8 @@ class Module:
         own = self.state_dict(keep_vars=True)
         missing = [key for key in own if key not in state_dict]
         unexpected = [key for key in state_dict if key not in own]
-        mismatched = []
+        mismatched: list[str] = []
+        mistyped: list[str] = []
         sources = {}
         for key, target in own.items():
             if key not in state_dict:
@@ -529,9 +537,13 @@ class Module:
                 mismatched.append(
                     f"{key}: checkpoint {tuple(array.shape)} vs model {tuple(target.shape)}"
                 )
+            if not _castable(array.dtype, target.dtype):
+                mistyped.append(f"{key}: checkpoint {array.dtype} vs model {target.dtype}")
             sources[key] = array
-        if mismatched or (strict and (missing or unexpected)):
-            raise RuntimeError(_load_report(type(self).__name__, missing, unexpected, mismatched))
+        if mismatched or mistyped or (strict and (missing or unexpected)):
+            raise RuntimeError(
+                _load_report(type(self).__name__, missing, unexpected, mismatched, mistyped)
+            )
         for key, array in sources.items():
             target = own[key]
             if type(array) is not type(target._data):
@@ -560,10 +572,22 @@ class Module:
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _castable(source: np.dtype, target: np.dtype) -> bool:
+    """Numbers cast as ``copy_`` casts them, except complex into real (it would drop the
+    imaginary part); anything that is not a number (strings, objects) never fits."""
+    if source.kind not in "biufcV":  # "V": bfloat16 (ml_dtypes)
+        return False
+    return source.kind != "c" or target.kind == "c"
+
+
 def _load_report(
-    name: str, missing: list[str], unexpected: list[str], mismatched: list[str]
+    name: str,
+    missing: list[str],
+    unexpected: list[str],
+    mismatched: list[str],
+    mistyped: list[str] | None = None,
 ) -> str:
-    """The load_state_dict error: every missing, unexpected and mis-shaped key, and what to do."""
+    """The load_state_dict error: every missing, unexpected, mis-shaped and mis-typed key, and what to do."""
     lines = [f"{name}.load_state_dict: the state dict does not fit the model; nothing was loaded."]
     if missing:
         lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
@@ -571,6 +595,10 @@ def _load_report(
         lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
     if mismatched:
         lines.append(f"  mis-shaped keys ({len(mismatched)}): " + "; ".join(mismatched))
+    if mistyped:
+        lines.append(
+            f"  keys of a dtype that cannot be copied ({len(mistyped)}): " + "; ".join(mistyped)
+        )
     lines.append(
         "  Check that the model is built with the same sizes, "
         "or pass strict=False to skip missing/unexpected keys."

@@ -60,6 +60,10 @@ class FakeCudaArray(np.ndarray):
         out._device_id = _state["device"]  # CuPy's copy allocates on the current device
         return out
 
+    def __dlpack_device__(self):
+        """DLPack's (kDLCUDA, device id), as CuPy's arrays say; the capsule itself is NumPy's."""
+        return (2, self._device_id)
+
     @property
     def __cuda_array_interface__(self):
         return {"shape": self.shape, "typestr": self.dtype.str, "data": (0, False), "version": 3}
