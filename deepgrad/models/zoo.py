@@ -34,10 +34,9 @@ from deepgrad.models.sequence import CharLM
 from deepgrad.nn import Module
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-# where the weights that do not ship are published (tried in order)
-WEIGHTS_MIRRORS: tuple[str, ...] = (
-    "https://github.com/deepgrad/deepgrad/releases/download/zoo-v1/",
-)
+# Where weights that do not ship are published, tried in order after an entry's own ``urls``.
+# None yet: the project has no release hosting, so every zoo model today ships in the package.
+WEIGHTS_MIRRORS: tuple[str, ...] = ()
 _MNIST_5K = (
     "the MNIST subset shipped with deepgrad (deepgrad/data/embedded/mnist_5k.npz): 3600 "
     "training, 400 validation images (fixed split, seed 1234), tested on its 1000 test images"
@@ -188,33 +187,6 @@ _ENTRIES = (
         file="char-lstm-alice.safetensors",
         sha256="b21b7eb14df1140fb95e0741494a7586db2f2a70528148fb1a483f0a5b007de7",
         shipped=True,
-    ),
-    ZooEntry(
-        name="mlp-mnist",
-        summary="seed 004's MLP 784-1000-500-100-10, ReLU (1,336,610 parameters, 5.3 MB)",
-        build=lambda: MLP([784, 1000, 500, 100, 10], "relu", 0.0, False, "kaiming"),
-        recipe="mnist-mlp",
-        settings={
-            "epochs": 10,
-            "batch_size": 64,
-            "lr": 0.001,
-            "optimizer": "adam",
-            "weight_decay": 0.0,
-            "init": "kaiming",
-            "activation": "relu",
-            "dropout": 0.0,
-            "early_stopping": None,
-            "augment": False,
-            "seed": 0,
-            "limit": None,
-            "options": {"hidden": [1000, 500, 100], "batch_norm": False},
-        },
-        data=_MNIST_5K,
-        metric="accuracy",
-        value=0.959,
-        file="mlp-mnist.safetensors",
-        sha256="9b09d1a91be1384a851c855e1f425759b9a55ae39403643bf242895db131e7e8",
-        shipped=False,
     ),
 )
 ZOO: dict[str, ZooEntry] = {entry.name: entry for entry in _ENTRIES}
