@@ -29,7 +29,6 @@ from deepgrad.data.datasets import CharVocabulary, data_home, download, file_dig
 from deepgrad.io import load
 from deepgrad.models.autoencoder import Autoencoder
 from deepgrad.models.cnn import LeNet5
-from deepgrad.models.mlp import MLP
 from deepgrad.models.sequence import CharLM
 from deepgrad.nn import Module
 
