@@ -57,6 +57,32 @@ MODELS = {
         _x(2, 1, 28, 28),
         _x(3, 1, 28, 28),
     ),
+    "ResNet": (
+        lambda: models.ResNet(blocks=(1, 1, 1), channels=(4, 8, 8)),
+        _x(2, 1, 28, 28),
+        _x(3, 1, 28, 28),
+    ),
+    "ResNet_plain": (
+        lambda: models.ResNet(blocks=(1, 1, 1), channels=(4, 8, 8), plain=True),
+        _x(2, 1, 12, 12),
+        _x(3, 1, 12, 12),
+    ),
+    "PixelCNN": (lambda: models.PixelCNN(channels=8, blocks=2), _x(2, 1, 8, 8), _x(3, 1, 8, 8)),
+    "PixelCNN_gated": (
+        lambda: models.PixelCNN(channels=8, blocks=2, block="gated"),
+        _x(2, 1, 8, 8),
+        _x(3, 1, 8, 8),
+    ),
+    "WaveNet": (
+        lambda: models.WaveNet(residual_channels=4, skip_channels=6),
+        _x(2, 1, 20),
+        _x(3, 1, 20),
+    ),
+    "Ensemble": (
+        lambda: models.Ensemble([models.MLP([12, 8, 3]), models.MLP([12, 6, 3])]),
+        _x(4, 12),
+        _x(7, 12),
+    ),
     "SequenceClassifier_embedding": (
         lambda: models.SequenceClassifier(5, 6, 3, vocab_size=9),
         _ids(3, 5, 9),
