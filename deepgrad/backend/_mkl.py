@@ -4,15 +4,17 @@ Loaded only by ``deepgrad.backend.blas`` when a matrix product first asks for a 
 by ``import deepgrad``. Row-major calls, transposes passed as flags, so a transposed or sliced
 view of a matrix (unit stride along one of its two axes) goes in without a copy.
 
-Threads: MKL gets as many threads as NumPy's OpenBLAS (``blas.blas_threads``), and one thread
-means MKL's sequential layer, with no OpenMP pool at all. With several threads, the OpenMP
-workers go to sleep as soon as a product ends (``kmp_set_blocktime(0)``) instead of spinning
-for 200 ms on cores that OpenBLAS's threads then need (docs/performance.md, notes 8 and 11).
+Threads: MKL gets as many threads as NumPy's OpenBLAS (``blas.blas_threads``). One thread means
+MKL's sequential layer, with no OpenMP pool at all. Several threads use MKL's GNU OpenMP layer
+(libgomp), never its Intel one (libiomp5): with PyTorch's libgomp already in the process, the
+Intel layer's threads each computed the whole product and the result came out doubled
+(measured; docs/performance.md, note 11). Without a system libgomp, MKL stays sequential.
 """
 
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import glob
 import os
 import sys
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-_SEQUENTIAL, _INTEL = 1, 0  # MKL_Set_Threading_Layer's codes
+_SEQUENTIAL, _GNU = 1, 3  # MKL_Set_Threading_Layer's codes
 _INT_MAX = 2**31 - 1  # MKL_INT of the LP64 interface that libmkl_rt selects by default
 
 _PATTERNS = ("libmkl_rt.so*", "libmkl_rt*.dylib", "mkl_rt*.dll")
@@ -56,10 +58,10 @@ class MKL:
 
     def __init__(self, path: str, threads: int) -> None:
         self.lib = lib = ctypes.CDLL(path)
-        lib.MKL_Set_Threading_Layer(ctypes.c_int(_SEQUENTIAL if threads == 1 else _INTEL))
+        if threads > 1 and ctypes.util.find_library("gomp") is None:
+            threads = 1  # no libgomp to run MKL's GNU layer on: sequential (see the module doc)
+        lib.MKL_Set_Threading_Layer(ctypes.c_int(_SEQUENTIAL if threads == 1 else _GNU))
         lib.MKL_Set_Num_Threads(ctypes.c_int(threads))
-        if threads > 1:
-            _short_blocktime()
         buffer = ctypes.create_string_buffer(256)
         lib.MKL_Get_Version_String(buffer, 256)
         self.version = buffer.value.decode(errors="replace").strip()
@@ -187,15 +189,6 @@ def _addresses(x: np.ndarray, batch: tuple[int, ...]) -> np.ndarray:
             shape[axis] = batch[axis]
             offsets = offsets + (np.arange(batch[axis], dtype=np.int64) * stride).reshape(shape)
     return (offsets.ravel() + x.ctypes.data).astype(np.uint64)
-
-
-def _short_blocktime() -> None:
-    """Make MKL's OpenMP threads sleep right after each product (libiomp5's kmp_set_blocktime)."""
-    try:
-        iomp = ctypes.CDLL(os.path.join(os.path.dirname(library_path() or ""), "libiomp5.so"))
-        iomp.kmp_set_blocktime(ctypes.c_int(0))
-    except (OSError, AttributeError):  # another OpenMP runtime, or none found: keep its default
-        pass
 
 
 def load(threads: int) -> Any:

@@ -272,3 +272,20 @@ def test_ops_through_mkl_match_numpy_and_gradcheck():
         x64 = dg.from_numpy(rng.standard_normal((2, 6, 40))).requires_grad_()
         w64 = dg.from_numpy(rng.standard_normal((40, 40))).requires_grad_()
         assert gradcheck(lambda a, b: dg.nn.functional.linear(a, b), (x64, w64))
+
+
+@needs_mkl
+def test_mkl_with_two_threads_beside_pytorch_is_right():
+    """MKL's Intel OpenMP layer beside PyTorch's libgomp doubled every product; the GNU layer does not."""
+    pytest.importorskip("torch")
+    code = (
+        "import torch, numpy as np\n"
+        "torch.ones(3) @ torch.ones(3)\n"
+        "from deepgrad.backend import _mkl\n"
+        "lib = _mkl.load(2)\n"
+        "rng = np.random.default_rng(0)\n"
+        "a, b = rng.random((300, 200), np.float32), rng.random((200, 400), np.float32)\n"
+        "print(float(np.abs(lib.gemm(a, b) - a @ b).max() / np.abs(a @ b).max()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert float(out.stdout) < 1e-5
