@@ -43,8 +43,47 @@ class Case:
     config: dict = dataclasses.field(default_factory=dict)
 
 
+NOFAST = "deepgrad-nofast"
+"""deepgrad without its fast extra: NumPy's BLAS only (DEEPGRAD_BLAS=numpy), numba kernels off."""
+
+
 def load_case(name: str) -> Case:
     return importlib.import_module(f"cases.{name}").CASE
+
+
+def implementations(case: Case) -> dict:
+    """The case's implementations, plus ``deepgrad-nofast`` beside every case that has ``deepgrad``:
+    the same code with deepgrad's optional fast paths switched off, timed in the same run (issue 13)."""
+    impls = dict(case.implementations)
+    if "deepgrad" in impls and NOFAST not in impls:
+        setup = impls.pop("deepgrad")
+        impls = {"deepgrad": setup, NOFAST: _without_fast(setup), **impls}
+    return impls
+
+
+def _without_fast(setup):
+    def wrapped(config):
+        os.environ["DEEPGRAD_BLAS"] = "numpy"
+        from deepgrad.backend import blas, kernels
+
+        blas.use_blas("numpy")
+        kernels.use_numba(False)
+        return setup(config)
+
+    return wrapped
+
+
+def deepgrad_report() -> dict:
+    """What deepgrad chose in this worker (GEMM library per shape class, numba kernels), if loaded."""
+    if "deepgrad.backend.blas" not in sys.modules:
+        return {}
+    from deepgrad.backend import blas, kernels
+
+    return {
+        "gemm": blas.active_mode(),
+        "decisions": blas.decisions(),
+        "kernels": list(kernels.active_kernels()),
+    }
 
 
 def available_cases() -> list[str]:
@@ -62,7 +101,7 @@ def worker_main(case_name: str, impl: str, config_json: str) -> None:
 
         torch.set_num_threads(int(threads))
     try:
-        step = case.implementations[impl](config)
+        step = implementations(case)[impl](config)
         step()  # warm-up: first-call costs (imports, allocation, caches) are not measured
         step()
     except Exception as exc:  # report setup failures (e.g. torch not installed) instead of hanging
@@ -73,6 +112,9 @@ def worker_main(case_name: str, impl: str, config_json: str) -> None:
         request = json.loads(line)
         if request.get("quit"):
             break
+        if request.get("report"):
+            print(json.dumps(deepgrad_report()), flush=True)
+            continue
         n = request["iterations"]
         start = time.perf_counter()
         for _ in range(n):
@@ -120,6 +162,7 @@ def blas_description(full_speed_blas: bool) -> list[str]:
         f"numpy {numpy.__version__}: {blas}; workers get OPENBLAS_CORETYPE={coretype}, "
         f"OPENBLAS_L2_SIZE={l2}"
     )
+    lines.append(deepgrad_description())
     try:
         import torch
 
@@ -129,6 +172,16 @@ def blas_description(full_speed_blas: bool) -> list[str]:
     except ImportError:
         lines.append("torch: not installed")
     return lines
+
+
+def deepgrad_description() -> str:
+    """deepgrad's GEMM library and numba kernels as the workers will find them (loads no MKL)."""
+    if str(ROOT.parent) not in sys.path:
+        sys.path.append(str(ROOT.parent))
+    from deepgrad.backend import kernels, sysinfo
+
+    numba = "numba kernels on" if kernels.numba_enabled() else "numba absent or off"
+    return f"deepgrad: GEMM {sysinfo.gemm_description()}; {numba}; {NOFAST}: NumPy's BLAS, no numba"
 
 
 class Worker:
@@ -149,6 +202,11 @@ class Worker:
         self.proc.stdin.write(json.dumps({"iterations": iterations}) + "\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())["seconds"]
+
+    def report(self) -> dict:
+        self.proc.stdin.write(json.dumps({"report": True}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -193,7 +251,7 @@ def run_case(
     config: dict,
 ) -> dict:
     case = load_case(case_name)
-    names = [n for n in case.implementations if impls is None or n in impls]
+    names = [n for n in implementations(case) if impls is None or n in impls]
     env = worker_env(threads, full_speed_blas)
     workers = [Worker(case_name, n, config, env) for n in names]
     results = {}
@@ -219,6 +277,8 @@ def run_case(
                 "max": s[-1] / case.per,
                 "iterations": iterations[w.impl],
             }
+            if w.impl.startswith("deepgrad"):
+                results[w.impl]["deepgrad"] = w.report()
     finally:
         for w in workers:
             w.close()
@@ -247,4 +307,15 @@ def format_table(report: dict) -> str:
         for r in refs:
             row += f"{res['median'] / report['results'][r]['median']:>12.2f}"
         lines.append(row)
+    for name, res in report["results"].items():
+        chosen = res.get("deepgrad", {})
+        if chosen.get("decisions") or chosen.get("kernels"):
+            tally = ", ".join(
+                f"{b} {list(chosen['decisions'].values()).count(b)}"
+                for b in sorted(set(chosen["decisions"].values()))
+            )
+            lines.append(
+                f"  {name}: GEMM {chosen['gemm']} ({tally or 'no products measured'} shape classes); "
+                f"numba kernels: {', '.join(chosen['kernels']) or 'none'}"
+            )
     return "\n".join(lines)

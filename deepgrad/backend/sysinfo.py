@@ -12,10 +12,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from deepgrad.backend import blas as _blas
 from deepgrad.backend import kernels
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # docs/performance.md, note 2
+_BLAS_VARIABLES = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "DEEPGRAD_BLAS",
+)  # docs/performance.md, note 2
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class BackendInfo:
     numba_version: str | None = None
     numba_enabled: bool = False
     kernels: tuple[str, ...] = ()
+    gemm: str = "numpy"
+    gemm_decisions: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         numba = "not installed" if self.numba_version is None else self.numba_version
@@ -42,11 +49,37 @@ class BackendInfo:
                 f"CPU:      {self.cpu_model} ({self.cpu_count} usable cores)",
                 f"NumPy:    {self.numpy_version}",
                 f"BLAS:     {self.blas} ({self.blas_threads or 'unknown'} threads)",
+                f"GEMM:     {self.gemm}{_tally(self.gemm_decisions)}",
                 f"env:      {env}",
                 f"numba:    {numba}",
                 f"kernels:  {', '.join(self.kernels) or 'none (NumPy everywhere)'}",
             ]
         )
+
+
+def _tally(decisions: dict[str, str]) -> str:
+    """'; chosen so far: mkl 1, numpy 3 (shape classes)', or '' before any decision."""
+    if not decisions:
+        return ""
+    chosen = list(decisions.values())
+    counts = ", ".join(f"{name} {chosen.count(name)}" for name in sorted(set(chosen)))
+    return f"; chosen so far: {counts} (shape classes)"
+
+
+def gemm_description() -> str:
+    """Which library the matrix products use: the mode and what is installed (loads nothing)."""
+    mode = _blas.active_mode()
+    mkl = _blas.mkl_available()
+    if mode == "numpy" or not mkl:
+        suffix = "" if mkl else "; MKL not installed"
+        return f"NumPy's BLAS (DEEPGRAD_BLAS={mode}{suffix})"
+    loaded = _blas.mkl_backend() if _blas.mkl_loaded() else None
+    version = loaded.version if loaded is not None else "Intel MKL (loads on the first product)"
+    if mode == "mkl":
+        return f"{version} for every float32/float64 product (DEEPGRAD_BLAS=mkl)"
+    return (
+        f"NumPy's BLAS or {version}, whichever measures faster per shape class (DEEPGRAD_BLAS=auto)"
+    )
 
 
 def cpu_model() -> str:
@@ -92,7 +125,7 @@ def blas_info() -> tuple[str, int | None]:
 
 
 def info() -> BackendInfo:
-    """Which BLAS NumPy uses, its threads, the CPU, and whether numba kernels are active.
+    """Which BLAS NumPy uses, its threads, the GEMM library chosen, the CPU, the numba kernels.
 
     Returns:
         A BackendInfo; ``print(info())`` shows it as a few lines.
@@ -120,7 +153,9 @@ def info() -> BackendInfo:
         numba_version=numba_version,
         numba_enabled=kernels.numba_enabled(),
         kernels=kernels.active_kernels(),
+        gemm=gemm_description(),
+        gemm_decisions=_blas.decisions(),
     )
 
 
-__all__ = ["BackendInfo", "blas_info", "cpu_model", "info"]
+__all__ = ["BackendInfo", "blas_info", "cpu_model", "gemm_description", "info"]

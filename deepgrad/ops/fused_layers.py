@@ -20,6 +20,7 @@ import math
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import blas
 from deepgrad.backend import erf as _erf
 from deepgrad.ops.elementwise import Erf, where
 from deepgrad.ops.fused import Softmax
@@ -141,7 +142,7 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, q, k, v, scale=1.0, causal=False, bias=None):
         xp = ctx.xp
-        p = q @ k.swapaxes(-1, -2)
+        p = blas.matmul(q, k.swapaxes(-1, -2))  # batched GEMMs: the measured-fastest BLAS
         p *= scale
         if causal:
             p += _causal_bias(xp, p.shape[-2], p.shape[-1], p.dtype)
@@ -161,7 +162,7 @@ class ScaledDotProductAttention(Function):
         p /= total
         ctx.p, ctx.scale, ctx.causal, ctx.bias = p, scale, causal, bias
         ctx.save_inputs(0, 1, 2)
-        return p @ v
+        return blas.matmul(p, v)
 
     @staticmethod
     def backward(ctx, dy):
@@ -170,13 +171,13 @@ class ScaledDotProductAttention(Function):
             return _attention_backward_recorded(ctx, q, k, v, dy)
         need_q, need_k, need_v = ctx.needs_input_grad
         p, g = ctx.p, dy._data
-        dv = p.swapaxes(-1, -2) @ g if need_v else None
-        ds = g @ v._data.swapaxes(-1, -2)
+        dv = blas.matmul(p.swapaxes(-1, -2), g) if need_v else None
+        ds = blas.matmul(g, v._data.swapaxes(-1, -2))
         ds -= (ds * p).sum(axis=-1, keepdims=True)
         ds *= p
         ds *= ctx.scale
-        dq = ds @ k._data if need_q else None
-        dk = ds.swapaxes(-1, -2) @ q._data if need_k else None
+        dq = blas.matmul(ds, k._data) if need_q else None
+        dk = blas.matmul(ds.swapaxes(-1, -2), q._data) if need_k else None
         return tuple(None if d is None else Tensor._make(d, None) for d in (dq, dk, dv))
 
 

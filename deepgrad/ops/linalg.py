@@ -6,7 +6,7 @@ import math
 
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import DeviceError, ShapeError, amp_state
+from deepgrad.backend import DeviceError, ShapeError, amp_state, blas
 from deepgrad.ops.autocast import LOWER, autocast_inputs
 from deepgrad.ops.elementwise import promote
 
@@ -17,10 +17,11 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_inputs(0, 1)
+        # blas.matmul: NumPy's matmul or a faster BLAS measured on this machine (CuPy: a @ b)
         if a.ndim > 2 and b.ndim == 2:  # (*, k) @ (k, n): one GEMM (see _rows)
-            y = (_rows(a) @ b).reshape(a.shape[:-1] + b.shape[-1:])
+            y = blas.matmul(_rows(a), b).reshape(a.shape[:-1] + b.shape[-1:])
         else:
-            y = a @ b
+            y = blas.matmul(a, b)
         # NumPy's bfloat16 products (ml_dtypes) come out float32; keep the inputs' dtype as for every other type.
         return y if y.dtype == a.dtype else y.astype(a.dtype)
 
@@ -259,7 +260,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, *bias):
         ctx.save_inputs(0, 1)
-        y = x @ w.T if x.ndim <= 2 else _rows(x) @ w.T  # N-D: one GEMM (see _rows)
+        y = blas.matmul(x if x.ndim <= 2 else _rows(x), w.T)  # N-D: one GEMM (see _rows)
         if bias:
             y += bias[0]
         if y.ndim != x.ndim:

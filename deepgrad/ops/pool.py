@@ -20,6 +20,7 @@ from __future__ import annotations
 from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import DTypeError, ShapeError
+from deepgrad.backend.kernels import float32_numpy, kernel
 from deepgrad.ops.conv import ntuple
 
 
@@ -151,6 +152,9 @@ class WindowScatter2d(Function):
         xp = ctx.xp
         kernel, stride, padding, dilation, out_hw = geometry
         ctx.index, ctx.geometry = index, geometry
+        dx = _scatter_2x2(xp, g, index, geometry, in_hw)
+        if dx is not None:
+            return dx
         dxpad = _scatter_target(xp, g, geometry, in_hw)
         disjoint = _disjoint(kernel, stride, dilation)
         for k, view in enumerate(_windows(dxpad, kernel, stride, dilation, out_hw)):
@@ -163,6 +167,28 @@ class WindowScatter2d(Function):
     @staticmethod
     def backward(ctx, ddx):
         return WindowGather2d.apply(ddx, index=ctx.index, geometry=ctx.geometry)
+
+
+def _scatter_2x2(xp, g, index, geometry, in_hw):
+    """WindowScatter2d's answer from the numba kernel, for 2x2 windows of stride 2 that tile the
+    (unpadded) input, float32 NumPy arrays; None where the kernel is off or does not apply."""
+    if geometry[:4] != ((2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1)):
+        return None
+    n, c, ho, wo = g.shape
+    if (
+        tuple(in_hw) != (2 * ho, 2 * wo)
+        or index.dtype.itemsize != 1
+        or not float32_numpy(g)
+        or not g.flags.c_contiguous
+        or not index.flags.c_contiguous
+    ):
+        return None
+    backward = kernel("max_pool_2x2_backward")
+    if backward is None:
+        return None
+    dx = xp.empty((n, c, 2 * ho, 2 * wo), dtype=g.dtype)
+    backward(g.reshape(-1, wo), index.reshape(-1, wo), dx.reshape(-1, 2, 2 * wo))
+    return dx
 
 
 class WindowGather2d(Function):
