@@ -7,10 +7,16 @@ the ``device`` fixture does the same for tests that take a ``device`` argument.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import deepgrad.cuda
 from deepgrad.backend.kernels import numba_available
+
+# The GEMM library choices stay in each test process: tests never write the user's cache, and a
+# choice measured by another run cannot change which library a test multiplies with.
+os.environ.setdefault("DEEPGRAD_BLAS_CACHE", "")
 
 DEVICES = ["cpu"] + (
     [pytest.param("cuda", marks=pytest.mark.cuda)] if deepgrad.cuda.is_available() else []

@@ -11,6 +11,13 @@ almost every shape (docs/performance.md, notes 1 and 11).
 A shape class is the dtype, whether the product is batched, and the bit lengths (powers of two)
 of m, n, k and the batch count: shapes within a factor of two share one decision.
 
+Decisions persist across processes on one machine (``~/.cache/deepgrad/gemm-choices.json``, or
+``$DEEPGRAD_BLAS_CACHE``; an empty value keeps them in the process): a run resumed from a
+checkpoint then multiplies with the same library as the run that wrote it, so its numbers are
+the same, and timing noise cannot flip a choice from one process to the next. Delete the file
+to measure again (after a hardware change, say); the file is keyed by the CPU model, NumPy's
+and MKL's versions and the thread count, so a change of those measures again by itself.
+
 Overrides: ``DEEPGRAD_BLAS=numpy|mkl|auto`` in the environment (read on the first product), or
 ``use_blas(...)`` in code. Products this module does not take go to ``a @ b`` unchanged: CuPy
 arrays, integer or half-precision dtypes, 1-D operands, and tiny products (m * n * k < 32 768,
@@ -30,13 +37,16 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -74,6 +84,7 @@ _candidates: list[GemmBackend] | None = None
 _choice: dict[ShapeClass, GemmBackend] = {}
 _timings: dict[ShapeClass, dict[str, float]] = {}
 _mkl_backend: list[GemmBackend | None] = []  # loaded at most once per process
+_persisted: dict[str, dict[str, str]] | None = None  # the decisions file, read on first use
 
 
 def matmul(a: Any, b: Any) -> Any:
@@ -147,16 +158,75 @@ def _choose(
     if len(candidates) == 1:
         backend = candidates[0]
     else:
-        times = calibrate(candidates, a, b, key[0])
-        _timings[key] = times
-        # Another library must beat the reference (the first, NumPy) by MARGIN: on a near tie
-        # the timing noise would decide, and NumPy's path is the one the tests pin down.
-        backend = candidates[0]
-        for candidate in candidates[1:]:
-            if times[candidate.name] < times[backend.name] * (1 - MARGIN):
-                backend = candidate
+        remembered = _recall(key, candidates)
+        if remembered is not None:
+            backend = remembered
+        else:
+            times = calibrate(candidates, a, b, key[0])
+            _timings[key] = times
+            # Another library must beat the reference (the first, NumPy) by MARGIN: on a near
+            # tie the timing noise would decide, and NumPy's path is the one the tests pin down.
+            backend = candidates[0]
+            for candidate in candidates[1:]:
+                if times[candidate.name] < times[backend.name] * (1 - MARGIN):
+                    backend = candidate
+            _remember(key, backend, candidates)
     _choice[key] = backend
     return backend
+
+
+def cache_path() -> Path | None:
+    """The file that keeps the decisions across processes, or None when they stay in memory."""
+    configured = os.environ.get("DEEPGRAD_BLAS_CACHE")
+    if configured is not None:
+        return Path(configured) if configured.strip() else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "deepgrad" / "gemm-choices.json"
+
+
+def _machine(candidates: list[GemmBackend]) -> str:
+    """What a decision depends on besides the shapes: the CPU, the libraries, the threads."""
+    from deepgrad.backend.sysinfo import cpu_model  # sysinfo imports this module
+
+    libraries = ", ".join(f"{c.name} {c.version}".strip() for c in candidates)
+    return f"{cpu_model()} | numpy {np.__version__} | {libraries} | {blas_threads()} threads"
+
+
+def _decisions_file() -> dict[str, dict[str, str]]:
+    global _persisted
+    if _persisted is None:
+        _persisted = {}
+        path = cache_path()
+        try:
+            if path is not None and path.is_file():
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                _persisted = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):  # unreadable or damaged: measure again and rewrite it
+            _persisted = {}
+    return _persisted
+
+
+def _recall(key: ShapeClass, candidates: list[GemmBackend]) -> GemmBackend | None:
+    name = _decisions_file().get(_machine(candidates), {}).get(_class_name(key))
+    return next((c for c in candidates if c.name == name), None)
+
+
+def _remember(key: ShapeClass, backend: GemmBackend, candidates: list[GemmBackend]) -> None:
+    """Adds the decision to the file, written atomically (a temporary file, then a rename)."""
+    path = cache_path()
+    decisions = _decisions_file()
+    decisions.setdefault(_machine(candidates), {})[_class_name(key)] = backend.name
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8"
+        ) as f:
+            json.dump(decisions, f, indent=1, sort_keys=True)
+        os.replace(f.name, path)
+    except OSError:  # a read-only home: the decision still holds for this process
+        pass
 
 
 def _resolve() -> list[GemmBackend]:
@@ -280,8 +350,10 @@ class use_blas:
 
 
 def _forget() -> None:
+    global _persisted
     _choice.clear()
     _timings.clear()
+    _persisted = None
 
 
 def active_mode() -> str:
@@ -321,6 +393,7 @@ __all__ = [
     "GemmBackend",
     "active_mode",
     "blas_threads",
+    "cache_path",
     "calibrate",
     "decisions",
     "matmul",

@@ -22,16 +22,13 @@ from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from deepgrad.autograd.grad_mode import no_grad
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import as_array, is_floating, parse_device, to_device, to_dtype
+from deepgrad.backend import is_floating, parse_device, to_device, to_dtype
 from deepgrad.backend.validation import boolean
 from deepgrad.nn.parameter import Parameter
-
-if TYPE_CHECKING:
-    import numpy as np
+from deepgrad.nn.state_dict import match_state_dict
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -512,38 +509,10 @@ class Module:
         Returns:
             ``(missing_keys, unexpected_keys)`` (a named tuple), useful with ``strict=False``.
         """
-        if not hasattr(state_dict, "items"):
-            raise TypeError(
-                f"{type(self).__name__}.load_state_dict: expected a dict of tensors (got {type(state_dict).__name__})"
-            )
         own = self.state_dict(keep_vars=True)
-        missing = [key for key in own if key not in state_dict]
-        unexpected = [key for key in state_dict if key not in own]
-        mismatched: list[str] = []
-        mistyped: list[str] = []
-        sources = {}
-        for key, target in own.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            try:
-                array = value._data if isinstance(value, Tensor) else as_array(value)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(
-                    f"{type(self).__name__}.load_state_dict: value for '{key}' is not a tensor "
-                    f"(got {type(value).__name__}: {exc})"
-                ) from None
-            if tuple(array.shape) != tuple(target.shape):
-                mismatched.append(
-                    f"{key}: checkpoint {tuple(array.shape)} vs model {tuple(target.shape)}"
-                )
-            if not _castable(array.dtype, target.dtype):
-                mistyped.append(f"{key}: checkpoint {array.dtype} vs model {target.dtype}")
-            sources[key] = array
-        if mismatched or mistyped or (strict and (missing or unexpected)):
-            raise RuntimeError(
-                _load_report(type(self).__name__, missing, unexpected, mismatched, mistyped)
-            )
+        missing, unexpected, sources = match_state_dict(
+            type(self).__name__, own, state_dict, strict
+        )
         for key, array in sources.items():
             target = own[key]
             if type(array) is not type(target._data):
@@ -570,40 +539,6 @@ class Module:
             body = repr(module).replace("\n", "\n  ")
             lines.append(f"({name}): {body}")
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
-
-
-def _castable(source: np.dtype, target: np.dtype) -> bool:
-    """Numbers cast as ``copy_`` casts them, except complex into real (it would drop the
-    imaginary part); anything that is not a number (strings, objects) never fits."""
-    if source.kind not in "biufcV":  # "V": bfloat16 (ml_dtypes)
-        return False
-    return source.kind != "c" or target.kind == "c"
-
-
-def _load_report(
-    name: str,
-    missing: list[str],
-    unexpected: list[str],
-    mismatched: list[str],
-    mistyped: list[str] | None = None,
-) -> str:
-    """The load_state_dict error: every missing, unexpected, mis-shaped and mis-typed key, and what to do."""
-    lines = [f"{name}.load_state_dict: the state dict does not fit the model; nothing was loaded."]
-    if missing:
-        lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
-    if unexpected:
-        lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
-    if mismatched:
-        lines.append(f"  mis-shaped keys ({len(mismatched)}): " + "; ".join(mismatched))
-    if mistyped:
-        lines.append(
-            f"  keys of a dtype that cannot be copied ({len(mistyped)}): " + "; ".join(mistyped)
-        )
-    lines.append(
-        "  Check that the model is built with the same sizes, "
-        "or pass strict=False to skip missing/unexpected keys."
-    )
-    return "\n".join(lines)
 
 
 def _init_first(module: Module, name) -> str:

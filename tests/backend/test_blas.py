@@ -3,6 +3,7 @@ and (where the ``mkl`` wheel is installed) MKL's products against NumPy's."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ def fakes(monkeypatch):
         monkeypatch.setattr(blas, "_candidates", backends)
         monkeypatch.setattr(blas, "_choice", {})
         monkeypatch.setattr(blas, "_timings", {})
+        monkeypatch.setattr(blas, "_persisted", {})
         return calls
 
     return install
@@ -73,6 +75,43 @@ def test_the_faster_backend_is_chosen_once_per_shape_class(fakes):
     assert calls["slow"] > slow_calls and len(blas.decisions()) == 2
 
 
+def test_decisions_persist_across_processes_on_one_machine(fakes, monkeypatch, tmp_path):
+    """A new process (emptied memory) reuses the file's choice without measuring again; another
+    thread count is another machine key, measured afresh; a damaged file is measured over."""
+    path = tmp_path / "cache" / "gemm-choices.json"
+    monkeypatch.setenv("DEEPGRAD_BLAS_CACHE", str(path))
+    calls = fakes(("numpy", 0.002, False), ("fast", 0.0, False))
+    a, b = _operands()
+    blas.matmul(a, b)
+    assert blas.decisions() == {"float32 m 64-127 n 64-127 k 64-127": "fast"}
+    stored = json.loads(path.read_text())
+    assert list(stored.values()) == [{"float32 m 64-127 n 64-127 k 64-127": "fast"}]
+    measured = calls["numpy"]
+    for cleared in ("_choice", "_timings"):
+        monkeypatch.setattr(blas, cleared, {})
+    monkeypatch.setattr(blas, "_persisted", None)  # a new process reads the file
+    blas.matmul(a, b)
+    assert calls["numpy"] == measured and blas.measurements() == {}  # recalled, not measured
+    monkeypatch.setattr(blas, "_choice", {})
+    monkeypatch.setattr(blas, "blas_threads", lambda: 99)  # another configuration
+    blas.matmul(a, b)
+    assert calls["numpy"] > measured and len(json.loads(path.read_text())) == 2
+    path.write_text("{not json")
+    monkeypatch.setattr(blas, "_persisted", None)
+    monkeypatch.setattr(blas, "_choice", {})
+    blas.matmul(a, b)
+    assert blas.decisions() == {"float32 m 64-127 n 64-127 k 64-127": "fast"}
+    assert len(json.loads(path.read_text())) == 1  # rewritten whole
+
+
+def test_the_cache_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEPGRAD_BLAS_CACHE", "")
+    assert blas.cache_path() is None
+    monkeypatch.delenv("DEEPGRAD_BLAS_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert blas.cache_path() == tmp_path / "deepgrad" / "gemm-choices.json"
+
+
 def test_a_slower_other_library_leaves_numpy_in_place(fakes):
     fakes(("reference", 0.0, False), ("slow", 0.002, False))
     blas.matmul(*_operands())
@@ -86,6 +125,7 @@ def test_a_near_tie_keeps_the_reference(fakes, monkeypatch):
     blas.matmul(*_operands())
     assert set(blas.decisions().values()) == {"reference"}
     monkeypatch.setattr(blas, "_choice", {})
+    monkeypatch.setattr(blas, "_persisted", {})  # forget the decision: measure again
     monkeypatch.setattr(blas, "calibrate", lambda *args: {"reference": 1.0, "other": 0.5})
     blas.matmul(*_operands())
     assert set(blas.decisions().values()) == {"other"}
