@@ -13,13 +13,13 @@ python3 -c "import sys, numpy, cupy; print(sys.version.split()[0], 'numpy', nump
 python3 -c "import deepgrad as dg; print('deepgrad sees cuda:', dg.cuda.is_available(), dg.cuda.unavailable_reason() if not dg.cuda.is_available() else dg.cuda.get_device_name())"
 
 echo "== 1. the CUDA tests on the real GPU (fake and real backends)"
-timeout 200 python3 -m pytest tests/cuda tests/test_backends.py -q -p no:cacheprovider \
+timeout 150 python3 -m pytest tests/cuda tests/test_backends.py -q -p no:cacheprovider \
     -o addopts="" -rfEs --junitxml="$out/cuda_tests.xml" 2>&1 | tee "$out/cuda_tests.log" | tail -40
 
 echo "== 2. GPU benchmarks: deepgrad on CUDA vs PyTorch on CUDA vs deepgrad on the CPU (8 threads)"
-timeout 170 python3 benchmarks/run.py gpu_mlp gpu_lenet gpu_lstm --rounds 4 --threads 8 \
+timeout 120 python3 benchmarks/run.py gpu_mlp gpu_lenet gpu_lstm --rounds 4 --threads 8 \
     --json "$out/gpu_bench.json" 2>&1 | tee "$out/gpu_bench.log"
 
 echo "== 3. the whole suite with a GPU present (8 workers; CPU tests must not change)"
-timeout 150 python3 -m pytest tests -q -p no:cacheprovider -o addopts="" -n 8 \
+timeout 100 python3 -m pytest tests -q -p no:cacheprovider -o addopts="" -n 8 \
     --ignore=tests/cuda --ignore=tests/distributed --ignore=tests/compat 2>&1 | tee "$out/suite.log" | tail -15
