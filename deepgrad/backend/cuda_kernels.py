@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -315,38 +316,85 @@ def adam_update_(
     return True
 
 
+# The arguments of each step, in the numba kernels' order (deepgrad/backend/_numba_kernels.py).
+LSTM_STEP_ARGUMENTS = {
+    "lstm_forward_step": ("a", "rec", "c_prev", "c_out", "tanh_c_out", "h_out"),
+    "lstm_backward_step": ("a", "tanh_c", "c_prev", "dy", "dh", "dc", "d"),
+}
+_LSTM_TABLES = {"lstm_forward_step": LSTM_FORWARD, "lstm_backward_step": LSTM_BACKWARD}
+_failed: dict[str, str] = {}  # kernels whose compilation or launch failed once: not tried again
+
+
 def lstm_step(xp: Any, name: str, arrays: tuple) -> Callable[..., None] | None:
     """One LSTM time step's elementwise work as one CUDA kernel, or None where no kernel applies.
 
     ``name`` is ``"lstm_forward_step"`` or ``"lstm_backward_step"``; the callable returned takes
-    the arguments of the numba kernels of the same names (``deepgrad/backend/_numba_kernels.py``),
-    so ``deepgrad.ops.rnn`` runs one loop for both: per step one GEMM and one kernel launch
+    the arguments of the numba kernels of the same names (``LSTM_STEP_ARGUMENTS``), so
+    ``deepgrad.ops.rnn`` runs one loop for both: per step one GEMM and one kernel launch
     instead of ~10 (forward) and ~20 (backward) elementwise launches. The tables
     ``LSTM_FORWARD`` and ``LSTM_BACKWARD`` hold the formulas.
+
+    Should CuPy fail to compile or launch a kernel (an NVRTC or driver this code was not tried
+    with), that call computes the step from the same tables with array operations
+    (``table_step``), a RuntimeWarning says why once, and later calls use the array code.
     """
     dtype = arrays[0].dtype
-    fused = kernel(xp, name, dtype) if all(a.dtype == dtype for a in arrays) else None
+    usable = name not in _failed and all(a.dtype == dtype for a in arrays)
+    fused = kernel(xp, name, dtype) if usable else None
     if fused is None:
         return None
-    if name == "lstm_forward_step":
+    names, table = LSTM_STEP_ARGUMENTS[name], _LSTM_TABLES[name]
+    # the kernel's parameters in its own order: inputs, then outputs ("hidden" is the scalar)
+    order = [p.split()[-1] for p in ", ".join(table["params"]).split(",")]
 
-        def forward_step(a, recurrent, c_prev, c_out, tanh_c_out, h_out):
-            batch, hidden = c_out.shape
-            fused(
-                recurrent,
-                c_prev,
-                np.int32(hidden),
-                a,
-                c_out,
-                tanh_c_out,
-                h_out,
-                size=batch * hidden,
-            )
+    def step(*args: Any) -> None:
+        named = dict(zip(names, args, strict=True))
+        if name not in _failed:
+            batch, hidden = named["c_prev"].shape
+            named_with_hidden = {**named, "hidden": np.int32(hidden)}
+            ordered = [named_with_hidden[n] for n in order]
+            try:
+                fused(*ordered, size=batch * hidden)
+                return
+            except Exception as exc:  # any compile or launch failure falls back
+                _failed[name] = f"{type(exc).__name__}: {exc}"
+                warnings.warn(
+                    f"deepgrad: the CUDA kernel {name} failed ({_failed[name]}); LSTM steps use "
+                    "CuPy array operations instead (same results, slower).",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        table_step(xp, table, named)
 
-        return forward_step
+    return step
 
-    def backward_step(a, tanh_c, c_prev, dy, dh, dc, d):
-        batch, hidden = dc.shape
-        fused(a, tanh_c, c_prev, dy, dh, np.int32(hidden), dc, d, size=batch * hidden)
 
-    return backward_step
+def table_step(xp: Any, table: dict, arrays: dict[str, Any]) -> None:
+    """Run a step table (``LSTM_FORWARD``, ``LSTM_BACKWARD``) with array operations of ``xp``.
+
+    The kernel's semantics on whole (B, H) blocks: every load first, then the lines, then the
+    stores, so a block read and written (the gates) is read before it changes.
+    """
+    hidden = arrays["a"].shape[1] // 4
+
+    def block(name: str, k: int | None) -> Any:
+        x = arrays[name]
+        return x if k is None else x[:, k * hidden : (k + 1) * hidden]
+
+    space: dict[str, Any] = {"tanh": xp.tanh}
+    for local, name, k in table["loads"]:
+        space[local] = block(name, k).copy()
+    for local, expression in table["lines"]:
+        space[local] = eval(_compiled_line(expression), space)  # the module's own formulas
+    for local, name, k in table["stores"]:
+        block(name, k)[...] = space[local]
+
+
+_lines: dict[str, Any] = {}
+
+
+def _compiled_line(expression: str) -> Any:
+    code = _lines.get(expression)
+    if code is None:
+        code = _lines[expression] = compile(expression, "<deepgrad LSTM table>", "eval")
+    return code

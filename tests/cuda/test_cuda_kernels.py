@@ -198,6 +198,41 @@ def test_lstm_step_kernels_run_with_numpy_equal_the_array_code(monkeypatch, bidi
         np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-12, atol=1e-12)
 
 
+def _lstm_run(bidirectional=True):
+    dg.manual_seed(0)
+    lstm = dg.nn.LSTM(4, 6, num_layers=2, bidirectional=bidirectional).double()
+    x = dg.randn(5, 3, 4, dtype=dg.float64, requires_grad=True)
+    out, (h, c) = lstm(x)
+    (out.sum() + (h * c).sum()).backward()
+    return [t.detach().numpy() for t in (out, h, c, x.grad, *(p.grad for p in lstm.parameters()))]
+
+
+def test_a_failing_kernel_falls_back_to_the_tables_with_one_warning(monkeypatch):
+    """A kernel that cannot compile (an untried NVRTC, say) costs speed, not results."""
+    from deepgrad.ops import rnn
+
+    def broken_kernel(in_params, out_params, operation, name, preamble=""):
+        def launch(*args, size):
+            raise RuntimeError("nvrtc: error: unsupported thing")
+
+        return launch
+
+    monkeypatch.setattr(cuda_kernels, "_compiled", {})
+    monkeypatch.setattr(cuda_kernels, "_failed", {})
+    xp = types.SimpleNamespace(ElementwiseKernel=broken_kernel, tanh=np.tanh, __name__="cupy")
+    want = _lstm_run()
+    monkeypatch.setattr(
+        rnn, "_step_kernel", lambda _xp, name, *arrays: cuda_kernels.lstm_step(xp, name, arrays)
+    )
+    with pytest.warns(RuntimeWarning, match="lstm_forward_step failed") as caught:
+        got = _lstm_run()
+    assert len([w for w in caught if "lstm_forward_step" in str(w.message)]) == 1
+    assert set(cuda_kernels._failed) == {"lstm_forward_step", "lstm_backward_step"}
+    assert cuda_kernels.lstm_step(xp, "lstm_forward_step", (np.zeros((2, 8)),)) is None
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
 def test_lstm_kernel_sources_are_built_from_the_tables():
     for name, table in (
         ("lstm_forward_step", cuda_kernels.LSTM_FORWARD),
