@@ -111,7 +111,7 @@ def float_body(
 # (block k: columns k H .. (k + 1) H), computes in T, and writes blocks and (B, H) arrays back.
 # Loads and stores are (local, array, block): block None is the element's own index in a (B, H)
 # array. The expressions are C that is also Python (tanh is numpy.tanh there).
-LSTM_FORWARD = {
+LSTM_FORWARD: dict[str, Any] = {
     "loads": (
         ("a_i", "a", 0),
         ("a_f", "a", 1),
@@ -146,7 +146,7 @@ LSTM_FORWARD = {
         "raw T a, raw T c_out, raw T tanh_c_out, raw T h_out",
     ),
 }
-LSTM_BACKWARD = {
+LSTM_BACKWARD: dict[str, Any] = {
     "loads": (
         ("gi", "a", 0),
         ("gf", "a", 1),
