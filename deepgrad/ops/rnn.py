@@ -261,7 +261,7 @@ class LSTMRecurrence(Function):
         (y,) = (t._data for t in ctx.saved_outputs)
         gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
         dy = dy._data
-        step = _step_kernel(xp, "lstm_backward_step", gates, dy)
+        step = _step_kernel(xp, "lstm_backward_step", gates, dy, w_hh)
         if step is not None:
             return _lstm_backward_compiled(ctx, step, w_hh, h0, c0, y, dy)
         length, batch, hidden = cells.shape
@@ -306,16 +306,21 @@ def _lstm_forward_compiled(ctx, step, xg, w_hh, h0, c0, reverse):
     xp = ctx.xp
     length, batch, four_h = xg.shape
     hidden = four_h // 4
-    gates = xg.copy()  # (T, B, 4H); becomes the activated gates, step by step
-    w_t = xp.ascontiguousarray(w_hh.T)
+    xg = xp.ascontiguousarray(xg)
+    # Each step's GEMM h W_hh^T writes straight into gates[t] (no copy of xg, no extra buffer);
+    # the kernel adds xg[t] and overwrites gates[t] with the activations. np.dot: ~0.4 us less
+    # call overhead than np.matmul, the same GEMM.
+    gates = xp.empty_like(xg)
+    w_t = xp.ascontiguousarray(
+        w_hh.T
+    )  # a transposed view measured 1.3x slower without Haswell kernels
     y = xp.empty((length + 1, batch, hidden), dtype=xg.dtype)
     cells = xp.empty((length, batch, hidden), dtype=xg.dtype)
     tanh_cells = xp.empty_like(cells)
-    recurrent = xp.empty((batch, four_h), dtype=xg.dtype)
-    h, c = h0, xp.ascontiguousarray(c0)
+    h, c = xp.ascontiguousarray(h0), xp.ascontiguousarray(c0)
     for t, _ in _steps(length, reverse):
-        xp.matmul(h, w_t, out=recurrent)
-        step(gates[t], recurrent, c, cells[t], tanh_cells[t], y[t])
+        xp.dot(h, w_t, out=gates[t])
+        step(gates[t], xg[t], c, cells[t], tanh_cells[t], y[t])
         h, c = y[t], cells[t]
     y[length] = c
     ctx.save_inputs(0, 1, 2, 3)
@@ -336,7 +341,7 @@ def _lstm_backward_compiled(ctx, step, w_hh, h0, c0, y, dy):
     dc = xp.array(dy[length])
     for t, prev in reversed(_steps(length, ctx.reverse)):
         step(gates[t], tanh_cells[t], cells[prev] if prev >= 0 else c0, dy[t], dh, dc, dgates[t])
-        xp.matmul(dgates[t], w_hh, out=dh)
+        xp.dot(dgates[t], w_hh, out=dh)
     need_x, need_w, need_h, need_c = ctx.needs_input_grad
     dw = _previous_states_matmul(xp, dgates, y, h0, ctx.reverse) if need_w else None
     return _tensors(dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None)
