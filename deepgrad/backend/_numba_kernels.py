@@ -113,3 +113,55 @@ def lstm_backward_step(a, tanh_c, c_prev, dy, dh, dc, d):
             dg[j] = dc_ * i_ * (_ONE - g_ * g_)
             do[j] = dh_ * tc_ * o_ * (_ONE - o_)
             dc_b[j] = dc_ * f_
+
+
+@_jit()
+def gru_forward_step(xg, hg, b_hh, h_prev, acts, h_out):
+    """One GRU step after the GEMM hg = h_{t-1} W_hh^T, one batch row at a time.
+
+    xg, hg, acts (B, 3H), b_hh (3H,), h_prev and h_out (B, H):
+    r, z = sigmoid(xg + hg + b_hh) (first two thirds),  hg_n += b_hn (kept for backward),
+    n = tanh(xg_n + r hg_n),  h_t = n + z (h_{t-1} - n);  acts = (r, z, n).
+    """
+    batch, hidden = h_out.shape
+    br, bz, bn = b_hh[:hidden], b_hh[hidden : 2 * hidden], b_hh[2 * hidden :]
+    for b in range(batch):
+        xr, xz, xn = xg[b, :hidden], xg[b, hidden : 2 * hidden], xg[b, 2 * hidden :]
+        hr, hz, hn = hg[b, :hidden], hg[b, hidden : 2 * hidden], hg[b, 2 * hidden :]
+        r, z, n = acts[b, :hidden], acts[b, hidden : 2 * hidden], acts[b, 2 * hidden :]
+        hp, h = h_prev[b], h_out[b]
+        for j in range(hidden):
+            r_ = _sigmoid(xr[j] + hr[j] + br[j])
+            z_ = _sigmoid(xz[j] + hz[j] + bz[j])
+            hn_ = hn[j] + bn[j]
+            n_ = _tanh(xn[j] + r_ * hn_)
+            r[j], z[j], n[j], hn[j] = r_, z_, n_, hn_
+            h[j] = n_ + z_ * (hp[j] - n_)
+
+
+@_jit()
+def gru_backward_step(acts, hg, h_prev, dy, dh_gemm, dh_carry, dx, dhg):
+    """One GRU step back through time, before the GEMM dhg @ W_hh.
+
+    acts, hg, dx, dhg (B, 3H): (r, z, n), the forward's h_{t-1} W_hh^T + b_hh (its n third hg_n
+    is used), and the outputs; h_prev, dy, dh_gemm, dh_carry (B, H).
+    dh = dh_carry + dh_gemm + dy (the gradient of h_t: the z path, the W_hh path, the output);
+    dn = dh (1 - z) (1 - n^2),  dz = dh (h_{t-1} - n) z (1 - z),  dr = dn hg_n r (1 - r);
+    dx = (dr, dz, dn),  dhg = (dr, dz, dn r),  then dh_carry = dh z (the z path to step t-1).
+    """
+    batch, hidden = dy.shape
+    for b in range(batch):
+        r, z, n = acts[b, :hidden], acts[b, hidden : 2 * hidden], acts[b, 2 * hidden :]
+        dxr, dxz, dxn = dx[b, :hidden], dx[b, hidden : 2 * hidden], dx[b, 2 * hidden :]
+        dhr, dhz, dhn = dhg[b, :hidden], dhg[b, hidden : 2 * hidden], dhg[b, 2 * hidden :]
+        hn, hp, dy_b = hg[b, 2 * hidden :], h_prev[b], dy[b]
+        dg_b, dc_b = dh_gemm[b], dh_carry[b]
+        for j in range(hidden):
+            r_, z_, n_ = r[j], z[j], n[j]
+            dh_ = dc_b[j] + dg_b[j] + dy_b[j]
+            dn_ = dh_ * (_ONE - z_) * (_ONE - n_ * n_)
+            dz_ = dh_ * (hp[j] - n_) * z_ * (_ONE - z_)
+            dr_ = dn_ * hn[j] * r_ * (_ONE - r_)
+            dxr[j], dxz[j], dxn[j] = dr_, dz_, dn_
+            dhr[j], dhz[j], dhn[j] = dr_, dz_, dn_ * r_
+            dc_b[j] = dh_ * z_

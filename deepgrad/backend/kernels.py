@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-KERNELS = ("lstm_forward_step", "lstm_backward_step")
+KERNELS = ("lstm_forward_step", "lstm_backward_step", "gru_forward_step", "gru_backward_step")
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""
 
 _enabled = True
