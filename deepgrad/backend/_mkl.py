@@ -8,7 +8,7 @@ Threads: MKL gets as many threads as NumPy's OpenBLAS (``blas.blas_threads``). O
 MKL's sequential layer, with no OpenMP pool at all. Several threads use MKL's GNU OpenMP layer
 (libgomp), never its Intel one (libiomp5): with PyTorch's libgomp already in the process, the
 Intel layer's threads each computed the whole product and the result came out doubled
-(measured; docs/performance.md, note 11). Without a system libgomp, MKL stays sequential.
+(measured; docs/performance.md, note 12). Without a system libgomp, MKL stays sequential.
 """
 
 from __future__ import annotations

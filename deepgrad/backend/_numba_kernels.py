@@ -3,54 +3,70 @@
 Every kernel is serial (``parallel=True`` fights OpenBLAS for the cores, docs/performance.md,
 note 8), cached on disk (``cache=True``: compiled once per machine, then loaded in milliseconds)
 and compiled with ``error_model='numpy'`` (the default Python error model checks every division
-and stops LLVM from vectorizing the loop). They take float32 arrays and compute in float64.
+and stops LLVM from vectorizing the loop). They take float32 arrays and compute in float32: every
+constant is a float32 (a Python float would promote the arithmetic to float64, which halves the
+vector width and measured 2x slower, docs/performance.md, note 13). The fast-math flags allow
+reassociation, fused multiply-add and reciprocal division, never the assumption that no NaN or
+infinity occurs: a NaN in the inputs still comes out as a NaN.
 
 tanh: numba's ``math.tanh`` is a scalar libm call, ~100x slower than NumPy's vectorized tanh
 here. ``_tanh`` is a rational approximation tanh(x) = x P(x^2) / Q(x^2) on [-9, 9] (fitted by
 least squares for this module; both polynomials have positive coefficients, so Q has no pole),
-and +-1 beyond, where tanh rounds to +-1 in float32. Its relative error is below 1.3e-7, about
-2 float32 ulps: enough for float32, not for float64, which therefore keeps the NumPy path.
+and +-1 beyond, where tanh rounds to +-1 in float32. Evaluated in float32, its relative error is
+below 4e-7 (below 1.6e-7 in exact arithmetic): enough for float32, not for float64, which
+therefore keeps the NumPy path.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 try:
     from numba import njit
 except ImportError:  # pytest's doctest collection imports every module; kernels.py never does then
     njit = None
 
-_P = (1.0, 1.34284830e-01, 3.55172631e-03, 2.15222768e-05, 1.45969453e-08)
-_Q = (1.0, 4.67618146e-01, 2.60911547e-02, 3.37700557e-04, 8.29005486e-07)
+_F = np.float32
+_P1, _P2, _P3, _P4 = _F(1.34284830e-01), _F(3.55172631e-03), _F(2.15222768e-05), _F(1.45969453e-08)
+_Q1, _Q2, _Q3, _Q4 = _F(4.67618146e-01), _F(2.60911547e-02), _F(3.37700557e-04), _F(8.29005486e-07)
+_ONE, _HALF, _LIMIT = _F(1.0), _F(0.5), _F(9.0)
+_FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}  # not "nnan" nor "ninf": NaN propagates
 
 
 def _jit(**options):
     if njit is None:
         return lambda function: function
-    return njit(cache=True, error_model="numpy", **options)
+    return njit(cache=True, error_model="numpy", fastmath=_FASTMATH, **options)
 
 
 @_jit(inline="always")
 def _tanh(x):
-    x = min(max(x, -9.0), 9.0)
+    x = min(max(x, -_LIMIT), _LIMIT)
     s = x * x
-    p = _P[0] + s * (_P[1] + s * (_P[2] + s * (_P[3] + s * _P[4])))
-    q = _Q[0] + s * (_Q[1] + s * (_Q[2] + s * (_Q[3] + s * _Q[4])))
-    return min(max(x * p / q, -1.0), 1.0)  # the fit overshoots 1 by an ulp near |x| = 9
+    p = _ONE + s * (_P1 + s * (_P2 + s * (_P3 + s * _P4)))
+    q = _ONE + s * (_Q1 + s * (_Q2 + s * (_Q3 + s * _Q4)))
+    return min(max(x * p / q, -_ONE), _ONE)  # the fit overshoots 1 by an ulp near |x| = 9
+
+
+@_jit(inline="always")
+def _sigmoid(x):
+    return _HALF * _tanh(_HALF * x) + _HALF  # 1 / (1 + exp(-x)), docs/performance.md, note 6
 
 
 @_jit()
 def tanh(x, out):
-    """out = tanh(x) for 1-D float arrays (exposed for tests of the approximation)."""
+    """out = tanh(x) for 1-D float32 arrays (exposed for tests of the approximation)."""
     for k in range(x.shape[0]):
-        out[k] = _tanh(x[k] + 0.0)
+        out[k] = _tanh(x[k])
 
 
 @_jit()
 def lstm_forward_step(a, recurrent, c_prev, c_out, tanh_c_out, h_out):
     """One LSTM step after the gate GEMM, one batch row at a time.
 
-    a (B, 4H): pre-activations x W_ih^T + b, overwritten with the activations (i, f, g, o);
-    recurrent (B, 4H): h_{t-1} W_hh^T.  c_t = f c_{t-1} + i g,  h_t = o tanh(c_t).
+    a (B, 4H) and recurrent (B, 4H): the two halves of the pre-activations (x W_ih^T + b and
+    h_{t-1} W_hh^T, in either order); a is overwritten with the activations (i, f, g, o).
+    c_t = f c_{t-1} + i g,  h_t = o tanh(c_t).
     Every inner loop indexes 1-D views from 0 to their length: with an offset index
     (row[2 * hidden + j]) numba cannot rule out negative indices, and LLVM stops vectorizing
     (measured 6x slower).
@@ -63,13 +79,14 @@ def lstm_forward_step(a, recurrent, c_prev, c_out, tanh_c_out, h_out):
         rg, ro = recurrent[b, 2 * hidden : 3 * hidden], recurrent[b, 3 * hidden :]
         cp, c, tc, h = c_prev[b], c_out[b], tanh_c_out[b], h_out[b]
         for j in range(hidden):
-            i[j] = 0.5 * _tanh(0.5 * (i[j] + ri[j] + 0.0)) + 0.5
-            f[j] = 0.5 * _tanh(0.5 * (f[j] + rf[j] + 0.0)) + 0.5
-            g[j] = _tanh(g[j] + rg[j] + 0.0)
-            o[j] = 0.5 * _tanh(0.5 * (o[j] + ro[j] + 0.0)) + 0.5
-            c[j] = f[j] * cp[j] + i[j] * g[j]
-            tc[j] = _tanh(c[j] + 0.0)
-            h[j] = o[j] * tc[j]
+            i_ = _sigmoid(i[j] + ri[j])
+            f_ = _sigmoid(f[j] + rf[j])
+            g_ = _tanh(g[j] + rg[j])
+            o_ = _sigmoid(o[j] + ro[j])
+            c_ = f_ * cp[j] + i_ * g_
+            tc_ = _tanh(c_)
+            i[j], f[j], g[j], o[j] = i_, f_, g_, o_
+            c[j], tc[j], h[j] = c_, tc_, o_ * tc_
 
 
 @_jit()
@@ -88,13 +105,66 @@ def lstm_backward_step(a, tanh_c, c_prev, dy, dh, dc, d):
         dg, do = d[b, 2 * hidden : 3 * hidden], d[b, 3 * hidden :]
         tc, cp, dy_b, dh_b, dc_b = tanh_c[b], c_prev[b], dy[b], dh[b], dc[b]
         for j in range(hidden):
+            i_, f_, g_, o_, tc_ = i[j], f[j], g[j], o[j], tc[j]
             dh_ = dh_b[j] + dy_b[j]
-            dc_ = dc_b[j] + dh_ * o[j] * (1.0 - tc[j] * tc[j])
-            di[j] = dc_ * g[j] * i[j] * (1.0 - i[j])
-            df[j] = dc_ * cp[j] * f[j] * (1.0 - f[j])
-            dg[j] = dc_ * i[j] * (1.0 - g[j] * g[j])
-            do[j] = dh_ * tc[j] * o[j] * (1.0 - o[j])
-            dc_b[j] = dc_ * f[j]
+            dc_ = dc_b[j] + dh_ * o_ * (_ONE - tc_ * tc_)
+            di[j] = dc_ * g_ * i_ * (_ONE - i_)
+            df[j] = dc_ * cp[j] * f_ * (_ONE - f_)
+            dg[j] = dc_ * i_ * (_ONE - g_ * g_)
+            do[j] = dh_ * tc_ * o_ * (_ONE - o_)
+            dc_b[j] = dc_ * f_
+
+
+@_jit()
+def gru_forward_step(xg, hg, b_hh, h_prev, acts, h_out):
+    """One GRU step after the GEMM hg = h_{t-1} W_hh^T, one batch row at a time.
+
+    xg, hg, acts (B, 3H), b_hh (3H,), h_prev and h_out (B, H):
+    r, z = sigmoid(xg + hg + b_hh) (first two thirds),  hg_n += b_hn (kept for backward),
+    n = tanh(xg_n + r hg_n),  h_t = n + z (h_{t-1} - n);  acts = (r, z, n).
+    """
+    batch, hidden = h_out.shape
+    br, bz, bn = b_hh[:hidden], b_hh[hidden : 2 * hidden], b_hh[2 * hidden :]
+    for b in range(batch):
+        xr, xz, xn = xg[b, :hidden], xg[b, hidden : 2 * hidden], xg[b, 2 * hidden :]
+        hr, hz, hn = hg[b, :hidden], hg[b, hidden : 2 * hidden], hg[b, 2 * hidden :]
+        r, z, n = acts[b, :hidden], acts[b, hidden : 2 * hidden], acts[b, 2 * hidden :]
+        hp, h = h_prev[b], h_out[b]
+        for j in range(hidden):
+            r_ = _sigmoid(xr[j] + hr[j] + br[j])
+            z_ = _sigmoid(xz[j] + hz[j] + bz[j])
+            hn_ = hn[j] + bn[j]
+            n_ = _tanh(xn[j] + r_ * hn_)
+            r[j], z[j], n[j], hn[j] = r_, z_, n_, hn_
+            h[j] = n_ + z_ * (hp[j] - n_)
+
+
+@_jit()
+def gru_backward_step(acts, hg, h_prev, dy, dh_gemm, dh_carry, dx, dhg):
+    """One GRU step back through time, before the GEMM dhg @ W_hh.
+
+    acts, hg, dx, dhg (B, 3H): (r, z, n), the forward's h_{t-1} W_hh^T + b_hh (its n third hg_n
+    is used), and the outputs; h_prev, dy, dh_gemm, dh_carry (B, H).
+    dh = dh_carry + dh_gemm + dy (the gradient of h_t: the z path, the W_hh path, the output);
+    dn = dh (1 - z) (1 - n^2),  dz = dh (h_{t-1} - n) z (1 - z),  dr = dn hg_n r (1 - r);
+    dx = (dr, dz, dn),  dhg = (dr, dz, dn r),  then dh_carry = dh z (the z path to step t-1).
+    """
+    batch, hidden = dy.shape
+    for b in range(batch):
+        r, z, n = acts[b, :hidden], acts[b, hidden : 2 * hidden], acts[b, 2 * hidden :]
+        dxr, dxz, dxn = dx[b, :hidden], dx[b, hidden : 2 * hidden], dx[b, 2 * hidden :]
+        dhr, dhz, dhn = dhg[b, :hidden], dhg[b, hidden : 2 * hidden], dhg[b, 2 * hidden :]
+        hn, hp, dy_b = hg[b, 2 * hidden :], h_prev[b], dy[b]
+        dg_b, dc_b = dh_gemm[b], dh_carry[b]
+        for j in range(hidden):
+            r_, z_, n_ = r[j], z[j], n[j]
+            dh_ = dc_b[j] + dg_b[j] + dy_b[j]
+            dn_ = dh_ * (_ONE - z_) * (_ONE - n_ * n_)
+            dz_ = dh_ * (hp[j] - n_) * z_ * (_ONE - z_)
+            dr_ = dn_ * hn[j] * r_ * (_ONE - r_)
+            dxr[j], dxz[j], dxn[j] = dr_, dz_, dn_
+            dhr[j], dhz[j], dhn[j] = dr_, dz_, dn_ * r_
+            dc_b[j] = dh_ * z_
 
 
 @_jit()
@@ -104,7 +174,7 @@ def max_pool_2x2_backward(g, index, dx):
     For 2x2 windows with stride 2 that tile the input: dx (R, 2, 2 * Q) holds the input's rows in
     pairs (N * C * H/2 of them), g and index (R, Q). One pass, 1.7-2.2x faster than the NumPy
     path's four masked copies into strided views (0.12 against 0.22 ms for LeNet's first pool at
-    batch 128; docs/performance.md, note 11). The forward stays in NumPy: a numba kernel measured
+    batch 128; docs/performance.md, note 12). The forward stays in NumPy: a numba kernel measured
     slower there (its stride-2 loads do not vectorize).
     """
     rows, width = g.shape

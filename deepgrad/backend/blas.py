@@ -6,7 +6,7 @@ installed as well (the ``mkl`` wheel, part of ``pip install "deepgrad[fast]"``),
 product of each *shape class* times both libraries on its operands and keeps the faster one for
 the rest of the process. Which one wins depends on the processor and the shapes, not on its
 vendor's name: on an Intel Xeon MKL led on an MLP's shapes, on an AMD EPYC OpenBLAS led on
-almost every shape (docs/performance.md, notes 1 and 11).
+almost every shape (docs/performance.md, notes 1 and 12).
 
 A shape class is the dtype, whether the product is batched, and the bit lengths (powers of two)
 of m, n, k and the batch count: shapes within a factor of two share one decision.

@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-KERNELS = ("lstm_forward_step", "lstm_backward_step", "max_pool_2x2_backward")
+KERNELS = (
+    "lstm_forward_step",
+    "lstm_backward_step",
+    "gru_forward_step",
+    "gru_backward_step",
+    "max_pool_2x2_backward",
+)
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""
 
 _enabled = True

@@ -12,7 +12,7 @@ import pytest
 import deepgrad as dg
 from deepgrad.backend import BackendInfo, info
 from deepgrad.backend import kernels as K
-from deepgrad.ops.rnn import LSTMRecurrence, lstm_layer
+from deepgrad.ops.rnn import GRURecurrence, LSTMRecurrence, gru_layer, lstm_layer
 
 needs_numba = pytest.mark.skipif(not K.numba_available(), reason="numba not installed")
 
@@ -62,8 +62,25 @@ def test_tanh_approximation_matches_numpy_to_float32_precision():
 
     _numba_kernels.tanh(x, out)
     exact = np.tanh(x.astype(np.float64))
-    assert np.all(np.abs(out - exact) <= 2.5e-7 * np.maximum(np.abs(exact), 1e-30) + 1e-45)
+    # evaluated in float32: a few ulps (NumPy's own float32 tanh is within ~1.1e-7)
+    assert np.all(np.abs(out - exact) <= 4e-7 * np.maximum(np.abs(exact), 1e-30) + 1e-45)
     assert np.all(np.abs(out) <= 1.0)
+    special = np.array([np.nan, np.inf, -np.inf] + [0.5] * 29, np.float32)  # the vector loop too
+    _numba_kernels.tanh(special, out[:32])
+    assert np.isnan(out[0]) and out[1] == 1.0 and out[2] == -1.0
+
+
+@needs_numba
+def test_lstm_forward_kernel_propagates_nan():
+    """fast-math without the no-NaN assumption: a NaN pre-activation reaches h and c."""
+    from deepgrad.backend import _numba_kernels
+
+    a = np.zeros((2, 4 * 16), np.float32)
+    a[1, 3] = np.nan  # the input gate of unit 3 in row 1
+    c, tc, h = (np.empty((2, 16), np.float32) for _ in range(3))
+    _numba_kernels.lstm_forward_step(a, np.zeros_like(a), np.ones((2, 16), np.float32), c, tc, h)
+    assert np.isnan(h[1, 3]) and np.isnan(c[1, 3])
+    assert np.isfinite(np.delete(h.ravel(), 16 + 3)).all()
 
 
 def _lstm_arrays(rng, length, batch, hidden, dtype=np.float32):
@@ -121,6 +138,55 @@ def test_lstm_kernel_handles_strided_inputs():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6)
 
 
+def _gru_run(arrays, dy, reverse, enabled):
+    with K.use_numba(enabled):
+        tensors = [dg.from_numpy(a.copy()).requires_grad_() for a in arrays]
+        y = GRURecurrence.apply(*tensors, reverse=reverse)
+        y.backward(dg.from_numpy(dy))
+    return [y.detach().numpy()] + [t.grad.numpy() for t in tensors]
+
+
+@needs_numba
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 2, 5), (7, 4, 17), (5, 64, 128)])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gru_kernels_equal_the_numpy_path(shape, reverse):
+    rng = np.random.default_rng(sum(shape) + 1)
+    length, batch, hidden = shape
+    arrays = (
+        rng.uniform(-2, 2, (length, batch, 3 * hidden)).astype(np.float32),
+        rng.uniform(-0.5, 0.5, (3 * hidden, hidden)).astype(np.float32),
+        rng.uniform(-1, 1, 3 * hidden).astype(np.float32),
+        rng.uniform(-1, 1, (batch, hidden)).astype(np.float32),
+    )
+    dy = rng.standard_normal((length, batch, hidden)).astype(np.float32)
+    fast = _gru_run(arrays, dy, reverse, True)
+    plain = _gru_run(arrays, dy, reverse, False)
+    for name, a, b in zip(("y", "dxg", "dw_hh", "db_hh", "dh0"), fast, plain):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * np.abs(b).max(), err_msg=name)
+
+
+@needs_numba
+def test_gru_kernel_handles_strided_inputs():
+    """A transposed h0 and a strided output gradient take the kernel and match the NumPy path."""
+    rng = np.random.default_rng(5)
+    x_np = rng.standard_normal((4, 3, 5)).astype(np.float32)
+    params = [
+        rng.uniform(-0.5, 0.5, s).astype(np.float32) for s in ((18, 5), (18, 6), (18,), (18,))
+    ]
+    h0_t = rng.uniform(-1, 1, (6, 3)).astype(np.float32)
+    results = []
+    for enabled in (True, False):
+        with K.use_numba(enabled):
+            ts = [dg.from_numpy(p.copy()).requires_grad_() for p in params]
+            h0 = dg.from_numpy(h0_t.copy()).requires_grad_()
+            out, hn = gru_layer(dg.from_numpy(x_np), h0.mT, *ts, reverse=True)
+            (out[:, :, ::2].sum() + (hn * hn).sum()).backward()
+            results.append([out.detach().numpy(), h0.grad.numpy()] + [t.grad.numpy() for t in ts])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=2e-6)
+
+
 def test_float64_keeps_the_numpy_path(monkeypatch):
     """The kernels are float32-only (their tanh is accurate to float32): float64 never calls one."""
     monkeypatch.setattr(K, "kernel", lambda name: pytest.fail(f"kernel {name} asked for float64"))
@@ -128,6 +194,12 @@ def test_float64_keeps_the_numpy_path(monkeypatch):
     tensors = [dg.from_numpy(a).requires_grad_() for a in _lstm_arrays(rng, 3, 2, 4, np.float64)]
     y = LSTMRecurrence.apply(*tensors)
     y.sum().backward()
+    assert tensors[0].grad.dtype == dg.float64
+    x, w_hh, h0, _ = (
+        a[..., :12] if a.ndim == 3 else a for a in _lstm_arrays(rng, 3, 2, 4, np.float64)
+    )
+    tensors = [dg.from_numpy(a).requires_grad_() for a in (x, w_hh[:12], np.zeros(12), h0)]
+    GRURecurrence.apply(*tensors).sum().backward()
     assert tensors[0].grad.dtype == dg.float64
 
 
