@@ -37,13 +37,14 @@ from deepgrad.train.metrics import (
 )
 from deepgrad.train.monitor import Monitor
 from deepgrad.train.trainer import Trainer
-from deepgrad.train.updater import StandardUpdater, Updater
+from deepgrad.train.updater import CompiledUpdater, StandardUpdater, Updater
 
 __all__ = [
     "F1",
     "Accuracy",
     "CSVLogger",
     "Callback",
+    "CompiledUpdater",
     "ConfusionMatrix",
     "Diagnosis",
     "Doctor",

@@ -30,6 +30,7 @@ from deepgrad.train.metrics import Metric, get_metric
 from deepgrad.train.resume import ResumableRun, _epoch_state
 from deepgrad.train.updater import (
     RESERVED_LOGS,  # noqa: F401 (its home was this module)
+    CompiledUpdater,
     StandardUpdater,
     Updater,
     loss_and_size,
@@ -82,6 +83,9 @@ class Trainer(GuardedRun, ResumableRun, Evaluation, DataParallelRun):
             none, since most diagnoses read it). Default: False.
         progress: add a ``ProgressBar`` when the callbacks have none. Default: True.
         updater: the ``Updater`` that trains on each batch. Default: ``StandardUpdater()``.
+        compile: True trains with ``CompiledUpdater()``: forward, loss and backward compiled by
+            ``deepgrad.compile`` (same weights as eager; a graph break warns and trains
+            eagerly). Not together with ``updater``. Default: False.
         nan_policy: what a NaN or infinite training loss does: ``"raise"`` a
             ``NonFiniteLossError`` naming the step, epoch and value; ``"skip_step"``: the step's
             update is not applied (its loss is recorded, left out of the epoch's mean, and the
@@ -144,6 +148,7 @@ class Trainer(GuardedRun, ResumableRun, Evaluation, DataParallelRun):
         progress: bool = True,
         updater: Updater | None = None,
         nan_policy: str = "raise",
+        compile: bool = False,
     ) -> None:
         _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater)
         self.nan_policy = check_nan_policy(nan_policy)
@@ -152,7 +157,7 @@ class Trainer(GuardedRun, ResumableRun, Evaluation, DataParallelRun):
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.grad_clip = grad_clip
-        self.updater: Updater = updater if updater is not None else StandardUpdater()
+        self.updater: Updater = _pick_updater(updater, compile)
         self.device = parse_device(device) if device is not None else None
         if self.device is not None:
             model.to(self.device)
@@ -508,6 +513,17 @@ def _check_arguments(model, loss_fn, optimizer, grad_clip, scheduler, updater) -
             f"Trainer: updater must be an Updater (got {type(updater).__name__}); "
             "subclass deepgrad.train.Updater and define update(trainer, batch)."
         )
+
+
+def _pick_updater(updater: Updater | None, compile: bool) -> Updater:
+    if compile and updater is not None:
+        raise ValueError(
+            f"Trainer: compile=True and an updater ({type(updater).__name__}) were both "
+            "given; pass one (compile=True is updater=CompiledUpdater())."
+        )
+    if compile:
+        return CompiledUpdater()
+    return updater if updater is not None else StandardUpdater()
 
 
 def _build_metrics(metrics: Iterable[str | Metric] | None) -> list[Metric]:

@@ -105,11 +105,7 @@ class StandardUpdater(Updater):
         inputs, target = trainer.split_batch(batch)
         output = trainer.model(*inputs)
         loss = trainer.loss_fn(output, target)
-        if loss.ndim != 0:
-            raise ValueError(
-                f"Trainer: loss_fn must return a scalar (got shape {tuple(loss.shape)}); "
-                "use reduction='mean'."
-            )
+        _check_scalar(loss)
         # summed over the ranks first (data parallelism): nan_policy decides alike on all of them
         logs = trainer.reduce_step_logs({"loss": float(loss._data), "size": batch_size(target)})
         value = logs["loss"]
@@ -124,6 +120,75 @@ class StandardUpdater(Updater):
         for metric in trainer.metrics:
             metric.update(output, target)
         return logs
+
+
+class CompiledUpdater(Updater):
+    """``Trainer(compile=True)``: the ``StandardUpdater``'s step, its gradient part compiled.
+
+    compiled (``deepgrad.compile``): output = model(*inputs);  loss = loss_fn(output, target)
+                                     optimizer.zero_grad();  loss.backward()
+    eager:    nan_policy check;  on_backward_end hooks (GradientClipping);  optimizer.step()
+
+    The optimizer step stays outside the compiled function: it is a host node in a compiled
+    graph anyway (the optimizer's own in-place ``step``), and outside it the gradient
+    callbacks run between ``backward()`` and ``step()`` as in eager mode. The weights equal
+    those of ``StandardUpdater`` (dropout masks are drawn in the same order). Differences: the
+    loss is checked for ``nan_policy`` after the backward pass, so a skipped step leaves that
+    step's gradients in ``.grad`` (the weights are unchanged); a model the compiler cannot
+    take as one graph (a graph break: ``GraphBreakWarning`` names the line) trains eagerly.
+
+    Args:
+        compile_options: keyword arguments of ``deepgrad.compile`` (``passes``,
+            ``cache_size_limit``, ``fullgraph``); the trainer's optimizer is passed for you.
+    """
+
+    def __init__(self, **compile_options: Any) -> None:
+        self.compile_options = compile_options
+        self.step: Any = None  # the CompiledFunction, made on the first update
+        self._built_for: tuple[int, ...] = ()
+
+    def compiled_step(self, trainer: Trainer) -> Any:
+        """The compiled forward-backward function for the trainer's model, loss and optimizer."""
+        model, loss_fn, optimizer = trainer.model, trainer.loss_fn, trainer.optimizer
+        key = (id(model), id(loss_fn), id(optimizer))
+        if self.step is None or key != self._built_for:
+            from deepgrad.compile import CompiledFunction
+
+            def forward_backward(inputs: tuple, target: Any) -> tuple[Any, Any]:
+                output = model(*inputs)
+                loss = loss_fn(output, target)
+                _check_scalar(loss)
+                optimizer.zero_grad()
+                loss.backward()
+                return output, loss
+
+            options = {"optimizers": [optimizer], **self.compile_options}
+            self.step = CompiledFunction(forward_backward, **options)
+            self._built_for = key
+        return self.step
+
+    def update(self, trainer: Trainer, batch: Any) -> dict[str, float]:
+        inputs, target = trainer.split_batch(batch)
+        output, loss = self.compiled_step(trainer)(tuple(inputs), target)
+        logs = trainer.reduce_step_logs({"loss": float(loss._data), "size": batch_size(target)})
+        value = logs["loss"]
+        if not math.isfinite(value) and trainer.check_loss(value):  # nan_policy: skip the step
+            return logs
+        trainer.call_hook(
+            "on_backward_end", {"epoch": trainer.epoch, "step": trainer.global_step + 1}
+        )
+        trainer.optimizer.step()
+        for metric in trainer.metrics:
+            metric.update(output, target)
+        return logs
+
+
+def _check_scalar(loss: Any) -> None:
+    if loss.ndim != 0:
+        raise ValueError(
+            f"Trainer: loss_fn must return a scalar (got shape {tuple(loss.shape)}); "
+            "use reduction='mean'."
+        )
 
 
 def batch_size(target: Any) -> int:
@@ -154,4 +219,11 @@ def loss_and_size(logs: dict[str, float]) -> tuple[float, int]:
     return logs["loss"], int(logs.get("size", 1))
 
 
-__all__ = ["RESERVED_LOGS", "StandardUpdater", "Updater", "batch_size", "loss_and_size"]
+__all__ = [
+    "RESERVED_LOGS",
+    "CompiledUpdater",
+    "StandardUpdater",
+    "Updater",
+    "batch_size",
+    "loss_and_size",
+]

@@ -9,7 +9,8 @@ Python source (``explain`` prints it) and compiled once with ``exec``::
         env[9] = maximum(env[8], 0, out=out.get(9))       # %9 = Relu(%8)
 
 An op is lowered only when, on the traced arrays, its ufunc gives exactly the primitive's own
-result (same values, shape and dtype), and only on the CPU. The backward still runs each
+result (same values, shape and dtype). On CuPy arrays a group becomes one generated CUDA
+kernel instead (``cupy_codegen.py``). The backward still runs each
 primitive's rule: a fused op that backward needs gets the context ``apply`` would have made.
 Unlike a compiled kernel, NumPy still writes every intermediate to memory; what fusion removes
 is the per-op Python work (a Context, a Tensor, a dispatch) and the per-call allocations.
@@ -23,6 +24,7 @@ import numpy as np
 
 from deepgrad.autograd.function import Context
 from deepgrad.compile.graph import Graph, Node
+from deepgrad.compile.passes import cupy_codegen
 from deepgrad.compile.program import Frame, Step, finish_context
 from deepgrad.ops import elementwise as ew
 
@@ -46,8 +48,10 @@ LOWERINGS: dict[type, tuple[str, Any]] = {
 
 def _recipe(node: Node) -> dict | None:
     """Run the primitive and its ufunc on the traced arrays; the context recipe if they agree."""
-    if node.fn not in LOWERINGS or node.xp is not np or node.effectful or node.constants:
+    if node.fn not in LOWERINGS or node.effectful or node.constants:
         return None
+    if node.xp is not np:
+        return _cupy_recipe(node) if cupy_codegen.usable(node) else None
     arrays = [v.array for v in node.inputs]
     if any(type(a) is not np.ndarray for a in arrays):
         return None
@@ -66,6 +70,26 @@ def _recipe(node: Node) -> dict | None:
     if not same or attrs:
         return None
     return {"saved": ctx._saved, "save_out": ctx._save_out}
+
+
+def _cupy_recipe(node: Node) -> dict | None:
+    """The context recipe of a CuPy op (its kernel is C: ``cupy_codegen.py``)."""
+    ctx = Context()
+    ctx.fn, ctx.xp = node.fn, node.xp
+    node.fn.forward(ctx, *[v.array for v in node.inputs])
+    if any(not k.startswith("_") for k in ctx.__dict__):
+        return None
+    return {"saved": ctx._saved, "save_out": ctx._save_out}
+
+
+def _joins(group: list, node: Node) -> bool:
+    """Whether ``node`` can join the group: the same array module; on CuPy, the same shape."""
+    if not group:
+        return True
+    first = group[0][0]
+    if first.xp is not node.xp:
+        return False
+    return first.xp is np or first.output.shape == node.output.shape
 
 
 def _source(index: int, members: list[Node]) -> str:
@@ -95,7 +119,7 @@ def _group_step(node: Node, function: Any, recipes: list) -> Any:
             function(env, buffers)
             for member, recipe in kept:
                 ctx = Context()
-                ctx.fn, ctx.xp = member.fn, np
+                ctx.fn, ctx.xp = member.fn, member.xp
                 ctx._saved, ctx._save_out = recipe["saved"], recipe["save_out"]
                 arrays = [env[v.index] for v in member.inputs]
                 finish_context(ctx, member, arrays, env[member.output.index])
@@ -111,6 +135,8 @@ def run(graph: Graph) -> list[list[str]]:
     groups: list[list[tuple[Node, dict]]] = [[]]
     for node in graph.nodes:
         recipe = _recipe(node) if node.kind == "op" else None
+        if recipe is not None and not _joins(groups[-1], node):
+            groups.append([])
         if recipe is not None:
             groups[-1].append((node, recipe))
         elif groups[-1]:
@@ -123,11 +149,16 @@ def run(graph: Graph) -> list[list[str]]:
     for group in (g for g in groups if len(g) >= 2):
         members = [m for m, _ in group]
         index = len(shown)
-        source = _source(index, members)
-        exec(compile(source, f"<deepgrad.compile fused_{index}>", "exec"), namespace)
+        xp = members[0].xp
+        if xp is np:
+            source = _source(index, members)
+            exec(compile(source, f"<deepgrad.compile fused_{index}>", "exec"), namespace)
+            function = namespace[f"fused_{index}"]
+        else:  # CuPy: one generated CUDA kernel
+            function, source = cupy_codegen.group_function(xp, index, members)
         fused = Node("fused", f"fused_{index}", [], outputs=[m.output for m in members])
-        fused.extra.update(members=members, source=source, buffers=buffers)
-        fused.extra["step"] = _group_step(fused, namespace[f"fused_{index}"], [r for _, r in group])
+        fused.extra.update(members=members, source=source, buffers=buffers, xp=xp)
+        fused.extra["step"] = _group_step(fused, function, [r for _, r in group])
         fused_nodes[id(members[0])] = fused
         shown.append([m.describe() for m in members])
     if fused_nodes:

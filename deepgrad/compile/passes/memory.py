@@ -40,7 +40,8 @@ def run(graph: Graph) -> dict[int, np.ndarray]:
             if value.index in escapes:
                 plan.append(f"{value.describe()}: fresh array each call (leaves the call)")
                 continue
-            buffers[value.index] = np.empty(value.shape, dtype=value.dtype)
+            xp = node.extra.get("xp", np)  # CuPy groups: device buffers
+            buffers[value.index] = xp.empty(value.shape, dtype=value.dtype)
             plan.append(f"{value.describe()}: buffer, {buffers[value.index].nbytes} bytes")
     graph.meta["memory_plan"] = plan
     return buffers
