@@ -56,9 +56,12 @@ def _topological_order(roots: list, producers: dict | None = None) -> list:
                         visited.add(parent)
                         stack.append((parent, iter(parent.parents)))
                         break
-                elif producers is not None and parent is not None:
+                elif parent is not None and producers is not None:
                     key = id(parent)
-                    producers[key] = producers.get(key, 0) + 1
+                    if key in producers:
+                        producers[key] += 1
+                    else:
+                        producers[key] = 1
             else:
                 stack.pop()
                 order.append(node)
@@ -214,7 +217,6 @@ class _Pass:
         # reaches 0 the leaf is accumulated at once. None: collect the leaves' gradients only.
         self.pending: dict | None = None
         self.outer_modes = (True, False)  # the caller's grad mode and in_backward, for hooks
-        self.in_leaf_hooks = False
         for index, (tensor, gradient) in enumerate(zip(tensors, gradients)):
             g = initial_gradient(tensor, gradient, index)
             if gradient is not None:
@@ -250,7 +252,8 @@ class _Pass:
                 dy = grads.pop(node, None)
                 if dy is None:
                     if pending is not None:
-                        self._skip_node(node, pending)
+                        skipped, node = node, None  # errors now come from leaves' hooks
+                        self._skip_node(skipped, pending)
                     continue
                 if node.hooks is not None or node.retained is not None or captured_nodes:
                     dy = _node_extras(node, dy, self)
@@ -266,8 +269,10 @@ class _Pass:
                     check_backward(node, dxs, dy)
                 for i, parent in enumerate(parents):
                     dx = dxs[i]
-                    if parent is None or dx is None:
-                        if pending is not None and type(parent) not in (Context, type(None)):
+                    if parent is None:
+                        continue
+                    if dx is None:
+                        if pending is not None and type(parent) is not Context:
                             _edge_done(pending, parent, ready)
                         continue
                     try:
@@ -308,10 +313,11 @@ class _Pass:
                     node.__dict__.clear()  # Context.release(), inlined: this loop is hot
                     node.released = True
                 if ready:  # after the whole node: its other gradients may share arrays
+                    node = None  # an error in a leaf's hook gets no note naming a node
                     self._accumulate_leaves(ready)
                     ready.clear()
         except Exception as exc:
-            if anomaly and not self.in_leaf_hooks:
+            if anomaly:
                 add_source_note(exc, node)
             raise
         finally:
@@ -332,29 +338,38 @@ class _Pass:
     def _accumulate_leaves(self, keys: list) -> None:
         """Accumulate these leaves' final gradients: tensor hooks, ``.grad``, post-accumulate hooks.
 
-        They run under the caller's grad and anomaly modes (as after the pass). A gradient
-        array that a gradient still in flight shares is copied rather than adopted as ``.grad``,
-        so a post-accumulate hook may change ``.grad`` in place while the pass goes on.
+        A gradient array that a gradient still in flight shares is copied rather than adopted
+        as ``.grad``, so a post-accumulate hook may change ``.grad`` in place while the pass
+        goes on.
         """
         create_graph, handed_out, leaf_grads = self.create_graph, self.handed_out, self.leaf_grads
-        GradMode.enabled, in_backward = self.outer_modes
-        anomaly = AnomalyMode.enabled
-        if anomaly:
-            AnomalyMode.in_backward = in_backward
-        self.in_leaf_hooks = True
         for key in keys:
             entry = leaf_grads.pop(key, None)
             if entry is None:
                 continue  # every edge into it brought None: no gradient, no hooks
             leaf, g = entry
-            if leaf._hooks:
-                g = _run_hooks(leaf._hooks, g, handed_out)
-            if leaf.grad is None and not create_graph and _in_flight(g._data, self):
-                handed_out.add(id(g._data))  # accumulate_grad copies it
-            accumulate_grad(leaf, g, create_graph, handed_out)
-            if leaf._post_accumulate_hooks:
-                _run_post_accumulate_hooks(leaf)
-        self.in_leaf_hooks = False
+            if create_graph or leaf._hooks or leaf._post_accumulate_hooks:
+                self._accumulate_with_hooks(leaf, g)
+            else:
+                if leaf.grad is None and _in_flight(g._data, self):
+                    handed_out.add(id(g._data))  # accumulate_grad copies it
+                accumulate_grad(leaf, g, False, handed_out)
+
+    def _accumulate_with_hooks(self, leaf: Tensor, g: Tensor) -> None:
+        """One leaf's hooks and ``.grad``, under the caller's grad and anomaly modes (as they
+        ran when leaves were accumulated after the pass)."""
+        create_graph, handed_out = self.create_graph, self.handed_out
+        GradMode.enabled, in_backward = self.outer_modes
+        anomaly = AnomalyMode.enabled
+        if anomaly:
+            AnomalyMode.in_backward = in_backward
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g, handed_out)
+        if leaf.grad is None and not create_graph and _in_flight(g._data, self):
+            handed_out.add(id(g._data))
+        accumulate_grad(leaf, g, create_graph, handed_out)
+        if leaf._post_accumulate_hooks:
+            _run_post_accumulate_hooks(leaf)
         GradMode.enabled = create_graph
         if anomaly:
             AnomalyMode.in_backward = True
@@ -374,15 +389,14 @@ _SCAN_LIMIT = 64  # more gradients in flight than this: copy instead of looking 
 
 def _in_flight(array: Any, graph: _Pass) -> bool:
     """Whether a gradient still waiting at a node or a leaf shares ``array`` (or may: many)."""
-    if not graph.grads and not graph.leaf_grads:
-        return False
-    if len(graph.grads) + len(graph.leaf_grads) > _SCAN_LIMIT:
+    grads, leaf_grads = graph.grads, graph.leaf_grads
+    if len(grads) + len(leaf_grads) > _SCAN_LIMIT:
         return True
-    for g in graph.grads.values():
+    for g in grads.values():
         data = g._data
         if data is array or data.base is array:
             return True
-    for _, g in graph.leaf_grads.values():
+    for _, g in leaf_grads.values():
         data = g._data
         if data is array or data.base is array:
             return True
