@@ -217,6 +217,8 @@ class _Pass:
         # reaches 0 the leaf is accumulated at once. None: collect the leaves' gradients only.
         self.pending: dict | None = None
         self.outer_modes = (True, False)  # the caller's grad mode and in_backward, for hooks
+        self.in_leaf_hooks = False  # an error then comes from a leaf's hook, not a node
+        self.unsent: tuple = ()  # the gradients the running node has yet to hand on
         for index, (tensor, gradient) in enumerate(zip(tensors, gradients)):
             g = initial_gradient(tensor, gradient, index)
             if gradient is not None:
@@ -235,7 +237,6 @@ class _Pass:
         """
         grads, leaf_grads, captured_nodes = self.grads, self.leaf_grads, self.captured_nodes
         pending = self.pending
-        ready: list = []  # leaves whose gradient became final at this node
         prev_mode = GradMode.enabled
         GradMode.enabled = self.create_graph
         anomaly = AnomalyMode.enabled  # detect_anomaly(): checks each node's gradients
@@ -252,8 +253,7 @@ class _Pass:
                 dy = grads.pop(node, None)
                 if dy is None:
                     if pending is not None:
-                        skipped, node = node, None  # errors now come from leaves' hooks
-                        self._skip_node(skipped, pending)
+                        self._skip_node(node, pending)
                     continue
                 if node.hooks is not None or node.retained is not None or captured_nodes:
                     dy = _node_extras(node, dy, self)
@@ -272,8 +272,13 @@ class _Pass:
                     if parent is None:
                         continue
                     if dx is None:
-                        if pending is not None and type(parent) is not Context:
-                            _edge_done(pending, parent, ready)
+                        if (
+                            pending is not None
+                            and type(parent) is not Context
+                            and _edge_done(pending, parent)
+                        ):
+                            self.unsent = dxs[i + 1 :]
+                            self._accumulate_leaves((id(parent),))
                         continue
                     try:
                         data = dx._data
@@ -307,17 +312,14 @@ class _Pass:
                         if pending is not None:
                             left = pending[key] - 1
                             pending[key] = left
-                            if not left:
-                                ready.append(key)
+                            if not left:  # final: accumulate now
+                                self.unsent = dxs[i + 1 :]  # gradients that may share its array
+                                self._accumulate_leaves((key,))
                 if not retain_graph:
                     node.__dict__.clear()  # Context.release(), inlined: this loop is hot
                     node.released = True
-                if ready:  # after the whole node: its other gradients may share arrays
-                    node = None  # an error in a leaf's hook gets no note naming a node
-                    self._accumulate_leaves(ready)
-                    ready.clear()
         except Exception as exc:
-            if anomaly:
+            if anomaly and not self.in_leaf_hooks:  # a hook's error names no node
                 add_source_note(exc, node)
             raise
         finally:
@@ -328,14 +330,16 @@ class _Pass:
 
     def _skip_node(self, node: Context, pending: dict) -> None:
         """A node no gradient reached: its leaves wait for nothing more from it."""
-        ready: list = []
-        for parent in node.parents:
-            if parent is not None and type(parent) is not Context:
-                _edge_done(pending, parent, ready)
+        ready = [
+            id(parent)
+            for parent in node.parents
+            if parent is not None and type(parent) is not Context and _edge_done(pending, parent)
+        ]
         if ready:
+            self.unsent = ()
             self._accumulate_leaves(ready)
 
-    def _accumulate_leaves(self, keys: list) -> None:
+    def _accumulate_leaves(self, keys: Sequence[int]) -> None:
         """Accumulate these leaves' final gradients: tensor hooks, ``.grad``, post-accumulate hooks.
 
         A gradient array that a gradient still in flight shares is copied rather than adopted
@@ -343,6 +347,7 @@ class _Pass:
         goes on.
         """
         create_graph, handed_out, leaf_grads = self.create_graph, self.handed_out, self.leaf_grads
+        self.in_leaf_hooks = True
         for key in keys:
             entry = leaf_grads.pop(key, None)
             if entry is None:
@@ -354,6 +359,7 @@ class _Pass:
                 if leaf.grad is None and _in_flight(g._data, self):
                     handed_out.add(id(g._data))  # accumulate_grad copies it
                 accumulate_grad(leaf, g, False, handed_out)
+        self.in_leaf_hooks = False
 
     def _accumulate_with_hooks(self, leaf: Tensor, g: Tensor) -> None:
         """One leaf's hooks and ``.grad``, under the caller's grad and anomaly modes (as they
@@ -375,23 +381,27 @@ class _Pass:
             AnomalyMode.in_backward = True
 
 
-def _edge_done(pending: dict, leaf: Tensor, ready: list) -> None:
-    """One edge into ``leaf`` delivered no gradient; the leaf is ready when none remain."""
+def _edge_done(pending: dict, leaf: Tensor) -> bool:
+    """One edge into ``leaf`` delivered no gradient; whether that was its last."""
     key = id(leaf)
     left = pending[key] - 1
     pending[key] = left
-    if not left:
-        ready.append(key)
+    return not left
 
 
 _SCAN_LIMIT = 64  # more gradients in flight than this: copy instead of looking for sharers
 
 
 def _in_flight(array: Any, graph: _Pass) -> bool:
-    """Whether a gradient still waiting at a node or a leaf shares ``array`` (or may: many)."""
+    """Whether a gradient still waiting at a node or a leaf, or one the current node has yet to
+    hand on, shares ``array`` (or may: too many to look at)."""
     grads, leaf_grads = graph.grads, graph.leaf_grads
     if len(grads) + len(leaf_grads) > _SCAN_LIMIT:
         return True
+    for g in graph.unsent:
+        data = getattr(g, "_data", None)
+        if data is not None and (data is array or data.base is array):
+            return True
     for g in grads.values():
         data = g._data
         if data is array or data.base is array:
