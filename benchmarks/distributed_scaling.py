@@ -8,7 +8,9 @@ synthetic MNIST-shaped batch of B samples per process) and prints:
 - all-reduce latency and bandwidth measured here, and a ring all-reduce model for 8-256
   workers on a 10 and a 100 Gbit/s network (docs/distributed.md states its assumptions).
 
-Options: --batch B (per process, default 128), --steps S (timed, default 30), --hidden H (512).
+Options: --batch B (per process, default 128), --steps S (timed, default 30), --hidden H (512),
+--bucket-cap-mb C (DDP's bucket size, default 25: one bucket for this model, so nothing to
+overlap; 1 gives four buckets, the first three reduced while backward goes on).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def worker(batch: int, steps: int, hidden: int) -> None:
+def worker(batch: int, steps: int, hidden: int, bucket_cap_mb: float) -> None:
     import numpy as np
 
     import deepgrad as dg
@@ -43,7 +46,7 @@ def worker(batch: int, steps: int, hidden: int) -> None:
         nn.ReLU(),
         nn.Linear(hidden, 10),
     )
-    ddp = nn.parallel.DistributedDataParallel(model)
+    ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=bucket_cap_mb)
     opt = SGD(ddp.parameters(), lr=0.01)
     rng = np.random.default_rng(rank)
     x = dg.tensor(rng.standard_normal((batch, 784)).astype(np.float32))
@@ -70,6 +73,7 @@ def worker(batch: int, steps: int, hidden: int) -> None:
 
     flat = dg.zeros(sum(p.numel() for p in model.parameters()))
     t_ddp = timed(step, steps)
+    lead = launch_lead(ddp, x, y, F, steps)
     t_local = timed(local_step, steps)
     t_allreduce = timed(lambda: dist.all_reduce(flat), steps)
     sizes = [2**k for k in range(1, 23, 3)]  # float32 elements: 8 B ... 16 MiB
@@ -81,13 +85,44 @@ def worker(batch: int, steps: int, hidden: int) -> None:
                     "world": world,
                     "batch": batch,
                     "params": int(flat.numel()),
+                    "buckets": len(ddp._buckets),
                     "t_ddp": t_ddp,
                     "t_local": t_local,
                     "t_allreduce": t_allreduce,
                     "curve": curve,
+                    "lead": lead,
                 }
             )
         )
+
+
+def launch_lead(ddp: Any, x: Any, y: Any, F: Any, steps: int) -> list:
+    """Per bucket, the mean time from its all-reduce's start to the last bucket's start (when
+    backward's compute is over: the window in which it can overlap that compute), and the
+    mean time of backward (waits included), last."""
+    import deepgrad.distributed.ddp as ddp_module
+
+    real = ddp_module.all_reduce
+    starts: list = []
+
+    def recording(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        starts.append(time.perf_counter())
+        return real(tensor, *args, **kwargs)
+
+    ddp_module.all_reduce = recording
+    sums = [0.0] * (len(ddp._buckets) + 1)
+    for _ in range(steps):
+        ddp.zero_grad()
+        loss = F.cross_entropy(ddp(x), y)
+        starts.clear()
+        begin = time.perf_counter()
+        loss.backward()
+        end = time.perf_counter()
+        for i, t in enumerate(starts):
+            sums[i] += starts[-1] - t
+        sums[-1] += end - begin
+    ddp_module.all_reduce = real
+    return [total / steps for total in sums]
 
 
 def launch(n: int, args: argparse.Namespace) -> dict:
@@ -113,6 +148,8 @@ def launch(n: int, args: argparse.Namespace) -> dict:
         str(args.steps),
         "--hidden",
         str(args.hidden),
+        "--bucket-cap-mb",
+        str(args.bucket_cap_mb),
     ]
     out = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
     return json.loads(next(line for line in out.splitlines() if line.startswith("{")))
@@ -131,9 +168,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--hidden", type=int, default=512)
+    parser.add_argument("--bucket-cap-mb", type=float, default=25.0)
     args = parser.parse_args()
     if args.worker:
-        worker(args.batch, args.steps, args.hidden)
+        worker(args.batch, args.steps, args.hidden, args.bucket_cap_mb)
         return
     one, two = launch(1, args), launch(2, args)
     rate1 = one["batch"] / one["t_ddp"]
@@ -141,7 +179,7 @@ def main() -> None:
     comm = two["t_ddp"] - two["t_local"]
     print(
         f"MLP 784-{args.hidden}-{args.hidden}-10, {two['params']} parameters, batch {args.batch}"
-        " per process, one thread each"
+        f" per process, one thread each, {two['buckets']} gradient bucket(s)"
     )
     print(f"1 process : {rate1:8.0f} samples/s (step {1e3 * one['t_ddp']:.2f} ms)")
     print(
@@ -153,6 +191,12 @@ def main() -> None:
         f"({100 * comm / two['t_ddp']:.0f}%); one blocking all-reduce of the whole gradient "
         f"takes {1e3 * two['t_allreduce']:.2f} ms, so overlap hides "
         f"{100 * max(0.0, 1 - comm / two['t_allreduce']):.0f}% of it"
+    )
+    *windows, backward = two["lead"]
+    print(
+        f"overlap window: the {len(windows)} buckets' all-reduces start "
+        + ", ".join(f"{1e3 * w:.2f}" for w in windows)
+        + f" ms before the last one (backward, waits included: {1e3 * backward:.2f} ms)"
     )
     (b0, t0), (b1, t1) = two["curve"][0], two["curve"][-1]
     bandwidth = (b1 - b0) / (t1 - t0)

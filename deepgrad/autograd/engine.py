@@ -12,6 +12,11 @@ and of the input's shape. A gradient of a broadcast shape (the forward broadcast
 the input) is summed back to the input's shape here, once, instead of in every
 primitive; a floating gradient of another width is cast to the input's dtype.
 The common case (everything matches) costs a few comparisons per gradient.
+
+``backward()`` accumulates each leaf's gradient as soon as it is final: the topological pass
+counts, per leaf, the graph edges that feed it, and when the last of them has run the leaf's
+hooks run, its ``.grad`` is updated and its post-accumulate hooks fire, while the rest of the
+graph is still to be differentiated (DistributedDataParallel starts its all-reduces there).
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ from deepgrad.backend import DeviceError, DTypeError, ShapeError, is_writeable
 _ndarray = np.ndarray
 
 
-def _topological_order(roots: list) -> list:
-    """Nodes reachable from ``roots``, each after every node that consumes it."""
+def _topological_order(roots: list, producers: dict | None = None) -> list:
+    """Nodes reachable from ``roots``, each after every node that consumes it.
+
+    With ``producers``, also count in it, per leaf (``id(leaf)``), the edges from those nodes
+    to the leaf: how many gradients (or Nones) the leaf waits for in this pass.
+    """
     order = []
     visited = set()
     for root in roots:
@@ -42,10 +51,17 @@ def _topological_order(roots: list) -> list:
         while stack:
             node, parents = stack[-1]
             for parent in parents:
-                if type(parent) is Context and parent not in visited:
-                    visited.add(parent)
-                    stack.append((parent, iter(parent.parents)))
-                    break
+                if type(parent) is Context:
+                    if parent not in visited:
+                        visited.add(parent)
+                        stack.append((parent, iter(parent.parents)))
+                        break
+                elif parent is not None and producers is not None:
+                    key = id(parent)
+                    if key in producers:
+                        producers[key] += 1
+                    else:
+                        producers[key] = 1
             else:
                 stack.pop()
                 order.append(node)
@@ -136,13 +152,8 @@ def run_backward(
     if capture is not None:
         return capture_gradients(tensors, gradients, retain_graph, create_graph, capture)
     graph = _Pass(tensors, gradients, create_graph)
-    leaf_grads = graph.propagate(retain_graph)
-    for leaf, g in leaf_grads.values():
-        if leaf._hooks:
-            g = _run_hooks(leaf._hooks, g, graph.handed_out)
-        accumulate_grad(leaf, g, create_graph, graph.handed_out)
-        if leaf._post_accumulate_hooks:
-            _run_post_accumulate_hooks(leaf)
+    graph.pending = {}  # accumulate each leaf as soon as its gradient is final
+    graph.propagate(retain_graph)
     return None
 
 
@@ -202,6 +213,12 @@ class _Pass:
         self.handed_out: set = set()
         self.captured_nodes: dict = {}  # node -> position in results (autograd.grad)
         self.results: list = []
+        # backward(): id(leaf) -> the edges still to deliver its gradient (or None); when one
+        # reaches 0 the leaf is accumulated at once. None: collect the leaves' gradients only.
+        self.pending: dict | None = None
+        self.outer_modes = (True, False)  # the caller's grad mode and in_backward, for hooks
+        self.in_leaf_hooks = False  # an error then comes from a leaf's hook, not a node
+        self.unsent: tuple = ()  # the gradients the running node has yet to hand on
         for index, (tensor, gradient) in enumerate(zip(tensors, gradients)):
             g = initial_gradient(tensor, gradient, index)
             if gradient is not None:
@@ -213,18 +230,30 @@ class _Pass:
                 _add(self.grads, tensor.grad_fn, g)
 
     def propagate(self, retain_graph: bool) -> dict:
-        """Run every node's backward in reverse topological order; return the leaves' gradients."""
+        """Run every node's backward in reverse topological order; return the leaves' gradients.
+
+        With ``pending`` set (``backward()``), each leaf is accumulated as soon as its last
+        gradient has arrived, and the returned dict is empty.
+        """
         grads, leaf_grads, captured_nodes = self.grads, self.leaf_grads, self.captured_nodes
+        pending = self.pending
         prev_mode = GradMode.enabled
         GradMode.enabled = self.create_graph
         anomaly = AnomalyMode.enabled  # detect_anomaly(): checks each node's gradients
+        in_backward = AnomalyMode.in_backward
         if anomaly:  # ... instead of the forward outputs of the ops inside backward
-            in_backward, AnomalyMode.in_backward = AnomalyMode.in_backward, True
+            AnomalyMode.in_backward = True
+        self.outer_modes = (prev_mode, in_backward)
         node = None
         try:
-            for node in _topological_order(self.roots):
+            order = _topological_order(self.roots, pending)
+            if pending is not None and leaf_grads:  # seeded leaves no node feeds: final now
+                self._accumulate_leaves([k for k in leaf_grads if k not in pending])
+            for node in order:
                 dy = grads.pop(node, None)
                 if dy is None:
+                    if pending is not None:
+                        self._skip_node(node, pending)
                     continue
                 if node.hooks is not None or node.retained is not None or captured_nodes:
                     dy = _node_extras(node, dy, self)
@@ -240,7 +269,16 @@ class _Pass:
                     check_backward(node, dxs, dy)
                 for i, parent in enumerate(parents):
                     dx = dxs[i]
-                    if parent is None or dx is None:
+                    if parent is None:
+                        continue
+                    if dx is None:
+                        if (
+                            pending is not None
+                            and type(parent) is not Context
+                            and _edge_done(pending, parent)
+                        ):
+                            self.unsent = dxs[i + 1 :]
+                            self._accumulate_leaves((id(parent),))
                         continue
                     try:
                         data = dx._data
@@ -268,12 +306,20 @@ class _Pass:
                             or (type(data) is not type(array))
                         ):
                             dx = checked_gradient(node, i, dx, array.shape, array.dtype, parent.xp)
-                        _add(leaf_grads, parent, dx)
+                        key = id(parent)  # _add(leaf_grads, parent, dx), inlined
+                        entry = leaf_grads.get(key)
+                        leaf_grads[key] = (parent, dx if entry is None else entry[1] + dx)
+                        if pending is not None:
+                            left = pending[key] - 1
+                            pending[key] = left
+                            if not left:  # final: accumulate now
+                                self.unsent = dxs[i + 1 :]  # gradients that may share its array
+                                self._accumulate_leaves((key,))
                 if not retain_graph:
                     node.__dict__.clear()  # Context.release(), inlined: this loop is hot
                     node.released = True
         except Exception as exc:
-            if anomaly:
+            if anomaly and not self.in_leaf_hooks:  # a hook's error names no node
                 add_source_note(exc, node)
             raise
         finally:
@@ -281,6 +327,90 @@ class _Pass:
             if anomaly:
                 AnomalyMode.in_backward = in_backward
         return leaf_grads
+
+    def _skip_node(self, node: Context, pending: dict) -> None:
+        """A node no gradient reached: its leaves wait for nothing more from it."""
+        ready = [
+            id(parent)
+            for parent in node.parents
+            if parent is not None and type(parent) is not Context and _edge_done(pending, parent)
+        ]
+        if ready:
+            self.unsent = ()
+            self._accumulate_leaves(ready)
+
+    def _accumulate_leaves(self, keys: Sequence[int]) -> None:
+        """Accumulate these leaves' final gradients: tensor hooks, ``.grad``, post-accumulate hooks.
+
+        A gradient array that a gradient still in flight shares is copied rather than adopted
+        as ``.grad``, so a post-accumulate hook may change ``.grad`` in place while the pass
+        goes on.
+        """
+        create_graph, handed_out, leaf_grads = self.create_graph, self.handed_out, self.leaf_grads
+        self.in_leaf_hooks = True
+        for key in keys:
+            entry = leaf_grads.pop(key, None)
+            if entry is None:
+                continue  # every edge into it brought None: no gradient, no hooks
+            leaf, g = entry
+            if create_graph or leaf._hooks or leaf._post_accumulate_hooks:
+                self._accumulate_with_hooks(leaf, g)
+            else:
+                if leaf.grad is None and _in_flight(g._data, self):
+                    handed_out.add(id(g._data))  # accumulate_grad copies it
+                accumulate_grad(leaf, g, False, handed_out)
+        self.in_leaf_hooks = False
+
+    def _accumulate_with_hooks(self, leaf: Tensor, g: Tensor) -> None:
+        """One leaf's hooks and ``.grad``, under the caller's grad and anomaly modes (as they
+        ran when leaves were accumulated after the pass)."""
+        create_graph, handed_out = self.create_graph, self.handed_out
+        GradMode.enabled, in_backward = self.outer_modes
+        anomaly = AnomalyMode.enabled
+        if anomaly:
+            AnomalyMode.in_backward = in_backward
+        if leaf._hooks:
+            g = _run_hooks(leaf._hooks, g, handed_out)
+        if leaf.grad is None and not create_graph and _in_flight(g._data, self):
+            handed_out.add(id(g._data))
+        accumulate_grad(leaf, g, create_graph, handed_out)
+        if leaf._post_accumulate_hooks:
+            _run_post_accumulate_hooks(leaf)
+        GradMode.enabled = create_graph
+        if anomaly:
+            AnomalyMode.in_backward = True
+
+
+def _edge_done(pending: dict, leaf: Tensor) -> bool:
+    """One edge into ``leaf`` delivered no gradient; whether that was its last."""
+    key = id(leaf)
+    left = pending[key] - 1
+    pending[key] = left
+    return not left
+
+
+_SCAN_LIMIT = 64  # more gradients in flight than this: copy instead of looking for sharers
+
+
+def _in_flight(array: Any, graph: _Pass) -> bool:
+    """Whether a gradient still waiting at a node or a leaf, or one the current node has yet to
+    hand on, shares ``array`` (or may: too many to look at)."""
+    grads, leaf_grads = graph.grads, graph.leaf_grads
+    if len(grads) + len(leaf_grads) > _SCAN_LIMIT:
+        return True
+    for g in graph.unsent:
+        data = getattr(g, "_data", None)
+        if data is not None and (data is array or data.base is array):
+            return True
+    for g in grads.values():
+        data = g._data
+        if data is array or data.base is array:
+            return True
+    for _, g in leaf_grads.values():
+        data = g._data
+        if data is array or data.base is array:
+            return True
+    return False
 
 
 def checked_gradient(

@@ -3,8 +3,9 @@
 Each process runs forward and backward on its own share of the batch. During backward, as each
 parameter's gradient is final (a post-accumulate-grad hook), it is copied into its bucket, a
 contiguous flat array holding several parameters' gradients; when a bucket is full its
-non-blocking all-reduce (``Iallreduce``, averaging) starts at once, while the remaining
-gradients are still being accumulated. When the last bucket has started, the reductions are
+non-blocking all-reduce (``Iallreduce``, averaging) starts at once, while the backward of
+the earlier layers is still running (the engine accumulates each leaf as soon as its gradient
+is final). When the last bucket has started, the reductions are
 waited for in order and the averages copied back into each ``param.grad``, so the optimizer
 sees gradients that are identical on every rank.
 """

@@ -63,6 +63,11 @@ def test_ddp_matches_one_process_on_the_whole_batch_and_keeps_ranks_identical():
     assert "unused.bias, unused.weight" in zero["unused_error"]
     assert "find_unused_parameters=True" in zero["unused_error"]
     assert zero["state_keys"] == ["module.0.bias", "module.0.weight"]
+    # Buckets [layer 3, layer 2's bias], [layer 2's weight] start before the first layer's
+    # backward (the probe just after it runs first), on both ranks.
+    expected = ["all_reduce of 67", "all_reduce of 512", "probe"]
+    expected += ["all_reduce of 32", "all_reduce of 320"]
+    assert zero["overlap_events"] == one["overlap_events"] == expected
 
 
 def test_sync_batchnorm_equals_batchnorm_on_the_concatenated_batch():

@@ -10,7 +10,9 @@ import pytest
 
 import deepgrad as dg
 import deepgrad.distributed as dist
+import deepgrad.distributed.ddp as ddp_module
 from deepgrad import nn
+from deepgrad.autograd import Function
 from deepgrad.data.distributed import DistributedSampler
 
 
@@ -79,6 +81,56 @@ def test_ddp_of_one_process_is_the_module(world):
     assert list(ddp.state_dict()) == ["module." + k for k in plain.state_dict()]
     with ddp.no_sync():
         ddp(x).sum().backward()  # accumulates, no communication
+
+
+class _Probe(Function, register=False):
+    """y = x.   dx = dy, and the backward records ``name`` in ``events``."""
+
+    @staticmethod
+    def forward(ctx, x, events=None, name=""):
+        ctx.events, ctx.name = events, name
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, dy):
+        ctx.events.append(ctx.name)
+        return dy
+
+
+class _ProbeModule(nn.Module):
+    def __init__(self, events: list, name: str) -> None:
+        super().__init__()
+        self.events, self.name = events, name
+
+    def forward(self, x):
+        return _Probe.apply(x, events=self.events, name=self.name)
+
+
+def test_ddp_starts_each_bucket_during_backward(world, monkeypatch):
+    events: list = []
+    real_all_reduce = ddp_module.all_reduce
+
+    def recording_all_reduce(tensor, *args, **kwargs):
+        events.append(f"all_reduce of {tensor.numel()}")
+        return real_all_reduce(tensor, *args, **kwargs)
+
+    monkeypatch.setattr(ddp_module, "all_reduce", recording_all_reduce)
+    dg.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(3, 4), _ProbeModule(events, "backward between the layers"), nn.Linear(4, 2)
+    )
+    # 40-byte buckets: [layer 2's bias and weight], [layer 1's bias], [layer 1's weight]
+    ddp = nn.parallel.DistributedDataParallel(model, bucket_cap_mb=40 / 2**20)
+    x = _Probe.apply(dg.randn(5, 3, requires_grad=True), events=events, name="input's backward")
+    ddp(x).square().sum().backward()
+    assert events == [
+        "all_reduce of 10",  # layer 2's gradients are final: reduced while layer 1 differentiates
+        "backward between the layers",
+        "all_reduce of 4",
+        "all_reduce of 12",
+        "input's backward",  # the graph's first node runs after every bucket has started
+    ]
+    assert all(p.grad is not None for p in ddp.parameters())
 
 
 def test_sync_batchnorm_of_one_process_is_batchnorm(world):

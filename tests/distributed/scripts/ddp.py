@@ -15,8 +15,10 @@ from _common import emit
 
 import deepgrad as dg
 import deepgrad.distributed as dist
+import deepgrad.distributed.ddp as ddp_module
 import deepgrad.nn.functional as F
 from deepgrad import nn
+from deepgrad.autograd import Function
 from deepgrad.nn.parallel import DistributedDataParallel
 from deepgrad.optim import SGD
 
@@ -111,8 +113,57 @@ try:
 except RuntimeError as exc:
     unused_error = str(exc)
 
+
+# Overlap: each bucket's all-reduce starts during backward, once its gradients are final.
+class Probe(Function, register=False):
+    """y = x.   dx = dy, recording in ``events`` that the backward ran."""
+
+    @staticmethod
+    def forward(ctx, x, events=None):
+        ctx.events = events
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, dy):
+        ctx.events.append("probe")
+        return dy
+
+
+class ProbeModule(nn.Module):
+    def __init__(self, events: list) -> None:
+        super().__init__()
+        self.events = events
+
+    def forward(self, x):
+        return Probe.apply(x, events=self.events)
+
+
+events: list = []
+real_all_reduce = ddp_module.all_reduce
+
+
+def recording_all_reduce(tensor, *args, **kwargs):
+    events.append(f"all_reduce of {tensor.numel()}")
+    return real_all_reduce(tensor, *args, **kwargs)
+
+
+ddp_module.all_reduce = recording_all_reduce
+dg.manual_seed(2)
+probed = nn.Sequential(
+    nn.Linear(10, 32),
+    ProbeModule(events),
+    nn.Tanh(),
+    nn.Linear(32, 16),
+    nn.Tanh(),
+    nn.Linear(16, 3),
+)
+overlapped = DistributedDataParallel(probed, bucket_cap_mb=600 / 2**20)
+F.mse_loss(overlapped(dg.tensor(X[0, mine])), dg.tensor(Y[0, mine])).backward()
+ddp_module.all_reduce = real_all_reduce
+
 emit(
     rank=rank,
+    overlap_events=events,
     buckets=len(ddp._buckets),
     digests=digests,
     diffs=diffs,
