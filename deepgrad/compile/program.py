@@ -197,8 +197,9 @@ def op_step(node: Node, keep_ctx: bool) -> Step:
     cls, forward, xp = node.fn, node.fn.forward, node.xp
     ins = [v.index for v in node.inputs]
     out = node.output.index
-    constants = {k: v for k, v in node.constants.items() if not isinstance(v, ValueRef)}
-    refs = [(k, v.value.index) for k, v in node.constants.items() if isinstance(v, ValueRef)]
+    # a constant that is (or holds, like an index tuple) a value is read from the frame each call
+    constants = {k: v for k, v in node.constants.items() if not _holds_ref(v)}
+    refs = [(k, v) for k, v in node.constants.items() if _holds_ref(v)]
     grad_mode = node.grad_mode
 
     def step(frame: Frame) -> None:
@@ -209,7 +210,7 @@ def op_step(node: Node, keep_ctx: bool) -> Step:
         arrays = [env[i] for i in ins]
         kwargs = constants
         if refs:
-            kwargs = {**constants, **{k: env[i] for k, i in refs}}
+            kwargs = {**constants, **{k: _arrays_of(v, env) for k, v in refs}}
         GradMode.enabled = grad_mode
         y = forward(ctx, *arrays, **kwargs)
         if type(y) is not _ndarray and not hasattr(y, "__cuda_array_interface__"):
@@ -220,6 +221,23 @@ def op_step(node: Node, keep_ctx: bool) -> Step:
             frame.ctxs[id(node)] = ctx
 
     return step
+
+
+def _holds_ref(spec: Any) -> bool:
+    if isinstance(spec, (tuple, list)):
+        return any(_holds_ref(s) for s in spec)
+    return isinstance(spec, ValueRef)
+
+
+def _arrays_of(spec: Any, env: list) -> Any:
+    """An op's constant with each value (at any depth of tuples/lists) replaced by its array."""
+    if isinstance(spec, ValueRef):
+        return env[spec.value.index]
+    if isinstance(spec, tuple):
+        return tuple(_arrays_of(s, env) for s in spec)
+    if isinstance(spec, list):
+        return [_arrays_of(s, env) for s in spec]
+    return spec
 
 
 def resolve(spec: Any, env: list) -> Any:

@@ -14,12 +14,15 @@ names the line.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import numpy as np
 
-from deepgrad.autograd.anomaly import user_source_line
+from deepgrad.autograd.anomaly import SourceLine
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.compile.graph import Graph, Node, Value, ValueRef
@@ -217,7 +220,7 @@ class Tracer:
                 self.touched_externals.add(id(tensor))
 
     def graph_break(self, reason: str, skip: int = 2) -> None:
-        line = user_source_line(skip)
+        line = break_line(skip)
         where = f" at {line}" if line is not None else ""
         self.breaks.append(f"{reason}{where}")
 
@@ -234,6 +237,25 @@ class Tracer:
                     "compile(fn, optimizers=[...]))"
                 )
         return found
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_MACHINERY = tuple(_PACKAGE_DIR + d + os.sep for d in ("autograd", "ops", "backend", "compile"))
+
+
+def break_line(skip: int = 1) -> SourceLine | None:
+    """The innermost frame, above the caller's ``skip`` frames, outside the tensor machinery.
+
+    That is the line of the function being traced, or of the library code it called (a model's
+    ``train_step`` reading ``loss.item()`` is named in the model's file, not at its caller).
+    """
+    frame: FrameType | None = sys._getframe(skip + 1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_MACHINERY):
+            return SourceLine(filename, frame.f_lineno, frame.f_code.co_name)
+        frame = frame.f_back
+    return None
 
 
 def _holds_arrays(constants: dict) -> bool:
