@@ -46,7 +46,10 @@ _RANDOM_SOURCES: tuple[tuple[Any, str], ...] = (
     *((creation, name) for name in ("bernoulli", "randperm", "rand_like", "randn_like")),
 )
 # Functions that read their inputs' arrays in Python: one EagerIsland node each (islands.py).
-_ISLANDS: tuple[tuple[Any, str], ...] = ((loss, "_cross_entropy_indices"), (loss, "nll_loss"))
+_ISLANDS: tuple[tuple[Any, str], ...] = (
+    (loss, "_cross_entropy_indices"),
+    (loss, "_nll_loss_indices"),
+)
 
 _undo: list[tuple[Any, str, Any, bool]] = []  # (owner, name, previous, was_own_attribute)
 

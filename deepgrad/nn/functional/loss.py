@@ -256,8 +256,16 @@ def nll_loss(
         >>> nll_loss(dg.tensor([[-1.0, -2.0], [-3.0, -4.0]]), dg.tensor([1, 0]))
         tensor(2.5)
     """
+    one_of(reduction, _REDUCTIONS, "reduction", "nll_loss")
+    return _nll_loss_indices(input, target, weight, ignore_index, reduction)
+
+
+def _nll_loss_indices(
+    input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int, reduction: str
+) -> Tensor:
+    """nll_loss after its argument checks: the class indices are read on the host here, so
+    ``deepgrad.compile`` runs this function as one eager node (deepgrad/compile/patches.py)."""
     name = "nll_loss"
-    one_of(reduction, _REDUCTIONS, "reduction", name)
     rows, t, valid, batch_shape, classes = _class_targets(name, input, target, ignore_index)
     xp = rows.xp
     row_weights = _class_weights(name, weight, classes, t, valid, rows.dtype)
