@@ -11,8 +11,9 @@ minibatch from it uniformly and regresses Q on the one-step target of a frozen c
 Q_target follows Q_theta: copied every ``target_update`` updates (tau = 1), or moved a fraction
 tau of the way at each update (Polyak averaging, tau << 1). Truncation by the time limit is not
 a terminal state, so its target still bootstraps from s' (on CartPole-v1, whose episodes are cut
-at 500 steps, ending the targets there would teach that balancing leads to a return of 0). With ``double=True`` the next action is
-chosen by Q_theta and scored by Q_target (double DQN; van Hasselt et al., 2016).
+at 500 steps, ending the targets there would teach that balancing leads to a return of 0).
+With ``double=True`` the next action is chosen by Q_theta and scored by Q_target (double DQN;
+van Hasselt et al., 2016).
 
 Reference: V. Mnih et al., "Human-level control through deep reinforcement learning",
 Nature 518, 2015.
@@ -291,7 +292,8 @@ class DQNUpdater(EpisodeUpdater):
         return episode_return, length
 
     def train_step(self, model: nn.Module, trainer: Any) -> float:
-        """One minibatch update of Q (and the periodic target copy); returns the loss."""
+        """One minibatch update of Q (and the periodic target update); returns the loss."""
+        assert self.buffer is not None and self.target is not None, "internal: call _start first"
         obs, actions, rewards, next_obs, terminal = self.buffer.sample(self.batch_size)
         y = td_targets(
             self.target, model if self.double else None, rewards, next_obs, terminal, self.gamma
@@ -304,18 +306,18 @@ class DQNUpdater(EpisodeUpdater):
         if self.max_grad_norm is not None:
             clip_grad_norm_(model.parameters(), self.max_grad_norm)
         if self.lr_end is not None:
-            self._decay_lr(trainer.optimizer)
+            self._decay_lr(trainer.optimizer, self.lr_end)
         trainer.optimizer.step()
         self.updates += 1
         if self.updates % self.target_update == 0:
             soft_update(self.target, model, self.tau)
         return float(loss.item())
 
-    def _decay_lr(self, optimizer: Any) -> None:
+    def _decay_lr(self, optimizer: Any, lr_end: float) -> None:
         """lr = linear from each group's initial lr to ``lr_end`` over ``lr_decay`` env steps."""
         for group in optimizer.param_groups:
             start = group.setdefault("initial_lr", group["lr"])  # kept in the optimizer's state
-            group["lr"] = linear_schedule(self.env_steps, start, self.lr_end, self.lr_decay)
+            group["lr"] = linear_schedule(self.env_steps, start, lr_end, self.lr_decay)
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and the target network (the replay buffer is not kept: a resumed run

@@ -28,6 +28,7 @@ EXPECTED = [
     "07_autoencoders",
     "08_vae_gan",
     "09_optimizers_and_lr",
+    "13_reinforcement_learning",
 ]
 CELL_TIMEOUT = 300
 

@@ -20,6 +20,7 @@ from deepgrad.rl import (
     discounted_returns,
     greedy_returns,
     linear_schedule,
+    soft_update,
     td_targets,
 )
 from deepgrad.train import Trainer
@@ -234,7 +235,10 @@ def test_dqn_bootstraps_through_time_limit_truncation():
         seed=0, gamma=0.5, batch_size=32, learning_starts=200, target_update=20, max_grad_norm=None
     )
     trainer = Trainer(
-        model, _unused_loss, dg.optim.Adam(model.parameters(), lr=3e-3), updater=updater,
+        model,
+        _unused_loss,
+        dg.optim.Adam(model.parameters(), lr=3e-3),
+        updater=updater,
         progress=False,
     )
     log = EpisodeLog()
@@ -243,3 +247,30 @@ def test_dqn_bootstraps_through_time_limit_truncation():
     with dg.no_grad():
         q = model(dg.tensor(updater.buffer.obs[: len(updater.buffer)])).numpy()
     assert abs(q.mean() - 2.0) < 0.15, q.mean()
+
+
+def test_soft_update_moves_the_target_a_fraction_tau_and_tau_one_copies():
+    dg.manual_seed(0)
+    source, target = QNetwork(3, 2, hidden=(4,)), QNetwork(3, 2, hidden=(4,))
+    before = [p.detach().numpy().copy() for p in target.parameters()]
+    soft_update(target, source, 0.25)
+    for old, new, src in zip(before, target.parameters(), source.parameters()):
+        np.testing.assert_allclose(
+            new.detach().numpy(), 0.75 * old + 0.25 * src.detach().numpy(), rtol=1e-6
+        )
+    soft_update(target, source, 1.0)
+    assert all(
+        np.array_equal(a.detach().numpy(), b.detach().numpy())
+        for a, b in zip(target.parameters(), source.parameters())
+    )
+    with pytest.raises(ValueError, match=r"tau must be in \(0, 1\]"):
+        DQNUpdater(tau=0.0)
+
+
+def test_dqn_learning_rate_falls_linearly_to_lr_end():
+    model, updater, trainer = _dqn_trainer(0, lr_end=1e-4, lr_decay=100)
+    group = trainer.optimizer.param_groups[0]
+    for steps, expected in ((0, 1e-3), (50, 5.5e-4), (100, 1e-4), (400, 1e-4)):
+        updater.env_steps = steps
+        updater._decay_lr(trainer.optimizer, updater.lr_end)
+        assert abs(group["lr"] - expected) < 1e-12 and group["initial_lr"] == 1e-3
