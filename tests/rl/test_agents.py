@@ -268,7 +268,7 @@ def test_soft_update_moves_the_target_a_fraction_tau_and_tau_one_copies():
 
 
 def test_dqn_learning_rate_falls_linearly_to_lr_end():
-    model, updater, trainer = _dqn_trainer(0, lr_end=1e-4, lr_decay=100)
+    _, updater, trainer = _dqn_trainer(0, lr_end=1e-4, lr_decay=100)
     group = trainer.optimizer.param_groups[0]
     for steps, expected in ((0, 1e-3), (50, 5.5e-4), (100, 1e-4), (400, 1e-4)):
         updater.env_steps = steps
