@@ -5,7 +5,8 @@
 - ``common``: discounted returns, the ``EpisodeLog`` of returns (and the solved test), the
   ``EpisodeStream`` a Trainer iterates over, greedy evaluation;
 - ``reinforce``: ``PolicyNetwork`` and ``ReinforceUpdater`` (policy gradient with a baseline);
-- ``dqn``: ``QNetwork``, ``ReplayBuffer``, ``linear_epsilon``, ``td_targets`` and ``DQNUpdater``.
+- ``dqn``: ``QNetwork``, ``ReplayBuffer``, ``linear_schedule``, ``td_targets``,
+  ``soft_update`` and ``DQNUpdater``.
 
 An agent is a model (``nn.Module``) plus an ``Updater`` (``deepgrad.train``) that plays episodes
 and takes optimizer steps, so ``Trainer.fit`` runs it with its callbacks, checkpoints and
@@ -36,7 +37,14 @@ from deepgrad.rl.common import (
     discounted_returns,
     greedy_returns,
 )
-from deepgrad.rl.dqn import DQNUpdater, QNetwork, ReplayBuffer, linear_epsilon, td_targets
+from deepgrad.rl.dqn import (
+    DQNUpdater,
+    QNetwork,
+    ReplayBuffer,
+    linear_schedule,
+    soft_update,
+    td_targets,
+)
 from deepgrad.rl.reinforce import BASELINES, PolicyNetwork, ReinforceUpdater, mlp, play_episode
 
 __all__ = [
@@ -57,9 +65,10 @@ __all__ = [
     "cartpole_dynamics",
     "discounted_returns",
     "greedy_returns",
-    "linear_epsilon",
+    "linear_schedule",
     "make_env",
     "mlp",
     "play_episode",
+    "soft_update",
     "td_targets",
 ]

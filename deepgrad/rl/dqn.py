@@ -8,9 +8,12 @@ minibatch from it uniformly and regresses Q on the one-step target of a frozen c
     y    = r + gamma (1 - terminal) max_a' Q_target(s', a')
     loss = mean Huber(Q_theta(s, a) - y)       (quadratic within |d| < 1, linear outside)
 
-Q_target is copied from Q_theta every ``target_update`` steps. Truncation by the time limit is not
-a terminal state, so its target still bootstraps from s'. With ``double=True`` the next action is
-chosen by Q_theta and scored by Q_target (double DQN; van Hasselt et al., 2016).
+Q_target follows Q_theta: copied every ``target_update`` updates (tau = 1), or moved a fraction
+tau of the way at each update (Polyak averaging, tau << 1). Truncation by the time limit is not
+a terminal state, so its target still bootstraps from s' (on CartPole-v1, whose episodes are cut
+at 500 steps, ending the targets there would teach that balancing leads to a return of 0).
+With ``double=True`` the next action is chosen by Q_theta and scored by Q_target (double DQN;
+van Hasselt et al., 2016).
 
 Reference: V. Mnih et al., "Human-level control through deep reinforcement learning",
 Nature 518, 2015.
@@ -113,11 +116,13 @@ class ReplayBuffer:
         )
 
 
-def linear_epsilon(step: int, start: float, end: float, decay_steps: int) -> float:
-    """epsilon(step) = start + (end - start) min(1, step / decay_steps): linear, then constant.
+def linear_schedule(step: int, start: float, end: float, decay_steps: int) -> float:
+    """value(step) = start + (end - start) min(1, step / decay_steps): linear, then constant.
+
+    The exploration rate epsilon and (with ``lr_end``) the learning rate follow it.
 
     Example:
-        >>> [round(linear_epsilon(s, 1.0, 0.1, 10), 6) for s in (0, 5, 10, 50)]
+        >>> [round(linear_schedule(s, 1.0, 0.1, 10), 6) for s in (0, 5, 10, 50)]
         [1.0, 0.55, 0.1, 0.1]
     """
     if decay_steps <= 0:
@@ -147,19 +152,34 @@ def td_targets(
     return tensor((rewards + gamma * (1.0 - terminal) * best).astype(np.float32))
 
 
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """theta_target <- tau theta + (1 - tau) theta_target, parameter by parameter (Polyak
+    averaging); tau = 1 copies ``source`` into ``target``."""
+    if tau == 1.0:
+        target.load_state_dict(source.state_dict())
+        return
+    with no_grad():
+        for target_param, param in zip(target.parameters(), source.parameters()):
+            target_param.mul_(1.0 - tau).add_(param, alpha=tau)
+
+
 class DQNUpdater(EpisodeUpdater):
     """One Trainer step: one episode, with a gradient step on a replay minibatch after every move.
 
     Before the first episode, ``learning_starts`` transitions of uniformly random moves fill the
     buffer (those episodes are logged too). Then each environment step is followed by one
-    minibatch update (Huber loss, gradients clipped to norm ``max_grad_norm``), and the target
-    network is refreshed every ``target_update`` updates.
+    minibatch update (Huber loss, gradients clipped to norm ``max_grad_norm``), and every
+    ``target_update`` updates the target network moves towards the online one:
+    theta_target <- tau theta + (1 - tau) theta_target (tau = 1: a copy; tau < 1: Polyak
+    averaging, a target that follows slowly and smoothly).
 
     Args:
         batch_size: minibatch size. buffer_size: replay capacity. gamma: discount factor.
         epsilon_start, epsilon_end, epsilon_decay: the linear schedule over environment steps
             counted from the end of the random warm-up.
-        target_update: updates between copies into the target network.
+        target_update: updates between target-network updates. tau: their step (1: a copy).
+        lr_end: if set, the optimizer's learning rate falls linearly from its initial value to
+            ``lr_end`` over the first ``lr_decay`` environment steps after the warm-up.
         learning_starts: random transitions collected before learning.
         max_grad_norm: gradient clipping (None: none). double: double-DQN targets.
         seed: seeds exploration and replay sampling. stop_when_solved: as ``EpisodeUpdater``.
@@ -176,6 +196,9 @@ class DQNUpdater(EpisodeUpdater):
         epsilon_end: float = 0.01,
         epsilon_decay: int = 10_000,
         target_update: int = 500,
+        tau: float = 1.0,
+        lr_end: float | None = None,
+        lr_decay: int = 80_000,
         learning_starts: int = 1000,
         max_grad_norm: float | None = 10.0,
         double: bool = True,
@@ -188,9 +211,12 @@ class DQNUpdater(EpisodeUpdater):
                 f"DQNUpdater: need 0 <= epsilon_end <= epsilon_start <= 1 "
                 f"(got {epsilon_start}, {epsilon_end})."
             )
+        if not 0.0 < tau <= 1.0:
+            raise ValueError(f"DQNUpdater: tau must be in (0, 1] (got {tau!r}).")
         self.batch_size, self.gamma, self.double = batch_size, gamma, double
         self.epsilon_start, self.epsilon_end = epsilon_start, epsilon_end
         self.epsilon_decay, self.target_update = epsilon_decay, target_update
+        self.tau, self.lr_end, self.lr_decay = tau, lr_end, lr_decay
         self.learning_starts, self.max_grad_norm = max(learning_starts, batch_size), max_grad_norm
         self.buffer_size = buffer_size
         self.buffer: ReplayBuffer | None = None
@@ -203,7 +229,7 @@ class DQNUpdater(EpisodeUpdater):
 
     @property
     def epsilon(self) -> float:
-        return linear_epsilon(
+        return linear_schedule(
             self.env_steps, self.epsilon_start, self.epsilon_end, self.epsilon_decay
         )
 
@@ -266,7 +292,8 @@ class DQNUpdater(EpisodeUpdater):
         return episode_return, length
 
     def train_step(self, model: nn.Module, trainer: Any) -> float:
-        """One minibatch update of Q (and the periodic target copy); returns the loss."""
+        """One minibatch update of Q (and the periodic target update); returns the loss."""
+        assert self.buffer is not None and self.target is not None, "internal: call _start first"
         obs, actions, rewards, next_obs, terminal = self.buffer.sample(self.batch_size)
         y = td_targets(
             self.target, model if self.double else None, rewards, next_obs, terminal, self.gamma
@@ -278,11 +305,19 @@ class DQNUpdater(EpisodeUpdater):
         trainer.call_hook("on_backward_end", {"loss": float(loss.item())})
         if self.max_grad_norm is not None:
             clip_grad_norm_(model.parameters(), self.max_grad_norm)
+        if self.lr_end is not None:
+            self._decay_lr(trainer.optimizer, self.lr_end)
         trainer.optimizer.step()
         self.updates += 1
         if self.updates % self.target_update == 0:
-            self.target.load_state_dict(model.state_dict())
+            soft_update(self.target, model, self.tau)
         return float(loss.item())
+
+    def _decay_lr(self, optimizer: Any, lr_end: float) -> None:
+        """lr = linear from each group's initial lr to ``lr_end`` over ``lr_decay`` env steps."""
+        for group in optimizer.param_groups:
+            start = group.setdefault("initial_lr", group["lr"])  # kept in the optimizer's state
+            group["lr"] = linear_schedule(self.env_steps, start, lr_end, self.lr_decay)
 
     def state_dict(self) -> dict[str, Any]:
         """Counters and the target network (the replay buffer is not kept: a resumed run
@@ -297,4 +332,11 @@ class DQNUpdater(EpisodeUpdater):
         self._pending_target = state.get("target")
 
 
-__all__ = ["DQNUpdater", "QNetwork", "ReplayBuffer", "linear_epsilon", "td_targets"]
+__all__ = [
+    "DQNUpdater",
+    "QNetwork",
+    "ReplayBuffer",
+    "linear_schedule",
+    "soft_update",
+    "td_targets",
+]

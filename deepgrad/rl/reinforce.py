@@ -9,9 +9,10 @@ For episodes s_0, a_0, r_0, ..., s_{T-1}, a_{T-1}, r_{T-1} played with the polic
 
 The baseline does not bias the gradient (E[grad log pi(a | s)] = 0) but reduces its variance.
 ``baseline="value"`` learns b(s) = V_phi(s) with a second network regressed on G_t;
-``baseline="mean"`` uses a running mean of the returns. Either way the advantages of a batch
-are divided by their standard deviation, which keeps the step size independent of the return's
-scale (CartPole's returns grow from about 20 to 100 as the agent learns).
+``baseline="mean"`` uses a running mean of the returns; ``baseline="none"`` is plain REINFORCE,
+A_t = G_t, for comparison. In every case the advantages of a batch are divided by their standard
+deviation, which keeps the step size independent of the return's scale (CartPole's returns grow
+from about 20 to 500 as the agent learns).
 
 Reference: R. J. Williams, "Simple statistical gradient-following algorithms for connectionist
 reinforcement learning", Machine Learning 8, 1992.
@@ -32,7 +33,7 @@ from deepgrad.nn import functional as F
 from deepgrad.ops.creation import tensor
 from deepgrad.rl.common import EpisodeStream, EpisodeUpdater, discounted_returns
 
-BASELINES = ("value", "mean")
+BASELINES = ("value", "mean", "none")
 
 
 def mlp(sizes: tuple[int, ...]) -> nn.Sequential:
@@ -115,7 +116,8 @@ class ReinforceUpdater(EpisodeUpdater):
     Args:
         episodes: episodes per update (the batch). Default: 1.
         gamma: discount factor. Default: 0.99.
-        baseline: "value" (a learned V(s)) or "mean" (running mean of the returns).
+        baseline: "value" (a learned V(s)), "mean" (running mean of the returns) or "none"
+            (A_t = G_t). Default: "value".
         entropy_coef: beta, the weight of the entropy bonus. Default: 0.
         mean_momentum: the running mean's update b <- b + (1 - m)(mean G - b). Default: 0.9.
         stop_when_solved: stop the run when the episode log says solved. Default: True.
@@ -181,12 +183,14 @@ class ReinforceUpdater(EpisodeUpdater):
             value = model.value(x)
             advantage = returns - value.detach().numpy()
             value_loss = F.mse_loss(value, target)
-        else:
+        elif self.baseline == "mean":
             mean = float(returns.mean())
             b = mean if self.running_mean is None else self.running_mean
             self.running_mean = b + (1.0 - self.mean_momentum) * (mean - b)
             advantage = returns - b
             value_loss = None
+        else:
+            advantage, value_loss = returns, None
         advantage = advantage / (advantage.std() + 1e-8)
         entropy = dist.entropy().mean()
         loss = -(dist.log_prob(actions) * tensor(advantage.astype(np.float32))).mean()

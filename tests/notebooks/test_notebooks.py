@@ -31,6 +31,7 @@ EXPECTED = [
     "10_compile",
     "11_pixelcnn",
     "12_resnets_and_committees",
+    "13_reinforcement_learning",
 ]
 CELL_TIMEOUT = 300
 

@@ -19,7 +19,8 @@ from deepgrad.rl import (
     ReplayBuffer,
     discounted_returns,
     greedy_returns,
-    linear_epsilon,
+    linear_schedule,
+    soft_update,
     td_targets,
 )
 from deepgrad.train import Trainer
@@ -83,7 +84,7 @@ def test_running_mean_baseline_moves_toward_the_returns():
     assert updater.running_mean == 2.0  # the first batch's mean
     updater.loss(model, x, actions, np.array([7.0, 6.0, 5.0]))
     assert updater.running_mean == 4.0  # 2 + 0.5 (6 - 2)
-    with pytest.raises(ValueError, match="unknown baseline 'median'; allowed: value, mean"):
+    with pytest.raises(ValueError, match="unknown baseline 'median'; allowed: value, mean, none"):
         ReinforceUpdater(baseline="median")
 
 
@@ -109,9 +110,9 @@ def test_replay_buffer_overwrites_the_oldest_and_samples_what_it_holds():
 
 
 def test_epsilon_schedule_is_linear_then_flat():
-    values = [linear_epsilon(s, 1.0, 0.05, 100) for s in (0, 25, 50, 100, 1000)]
+    values = [linear_schedule(s, 1.0, 0.05, 100) for s in (0, 25, 50, 100, 1000)]
     np.testing.assert_allclose(values, [1.0, 0.7625, 0.525, 0.05, 0.05])
-    assert linear_epsilon(3, 1.0, 0.1, 0) == 0.1
+    assert linear_schedule(3, 1.0, 0.1, 0) == 0.1
 
 
 def test_td_targets_mask_terminal_states_and_double_dqn_uses_the_online_argmax():
@@ -222,3 +223,54 @@ def test_a_solved_log_stops_the_run():
     history = trainer.fit(EpisodeStream(CartPole(), log, steps_per_epoch=10, seed=0), epochs=5)
     assert log.solved_at == 3 and len(log.returns) == 3
     assert history.stop_reason.startswith("solved: mean return")
+
+
+def test_dqn_bootstraps_through_time_limit_truncation():
+    """CartPole cut at 4 steps never terminates, so Q(s, a) = 1 / (1 - gamma) = 2 for gamma 0.5.
+    Were truncation stored as terminal, the targets would stop at the cut: Q of the last move 1,
+    and a mean over the moves about 1.6."""
+    dg.manual_seed(0)
+    model = QNetwork(4, 2, hidden=(16,))
+    updater = DQNUpdater(
+        seed=0, gamma=0.5, batch_size=32, learning_starts=200, target_update=20, max_grad_norm=None
+    )
+    trainer = Trainer(
+        model,
+        _unused_loss,
+        dg.optim.Adam(model.parameters(), lr=3e-3),
+        updater=updater,
+        progress=False,
+    )
+    log = EpisodeLog()
+    trainer.fit(EpisodeStream(CartPole(max_steps=4), log, steps_per_epoch=50, seed=0), epochs=1)
+    assert set(log.lengths) == {4} and not updater.buffer.terminal.any()
+    with dg.no_grad():
+        q = model(dg.tensor(updater.buffer.obs[: len(updater.buffer)])).numpy()
+    assert abs(q.mean() - 2.0) < 0.15, q.mean()
+
+
+def test_soft_update_moves_the_target_a_fraction_tau_and_tau_one_copies():
+    dg.manual_seed(0)
+    source, target = QNetwork(3, 2, hidden=(4,)), QNetwork(3, 2, hidden=(4,))
+    before = [p.detach().numpy().copy() for p in target.parameters()]
+    soft_update(target, source, 0.25)
+    for old, new, src in zip(before, target.parameters(), source.parameters()):
+        np.testing.assert_allclose(
+            new.detach().numpy(), 0.75 * old + 0.25 * src.detach().numpy(), rtol=1e-6
+        )
+    soft_update(target, source, 1.0)
+    assert all(
+        np.array_equal(a.detach().numpy(), b.detach().numpy())
+        for a, b in zip(target.parameters(), source.parameters())
+    )
+    with pytest.raises(ValueError, match=r"tau must be in \(0, 1\]"):
+        DQNUpdater(tau=0.0)
+
+
+def test_dqn_learning_rate_falls_linearly_to_lr_end():
+    _, updater, trainer = _dqn_trainer(0, lr_end=1e-4, lr_decay=100)
+    group = trainer.optimizer.param_groups[0]
+    for steps, expected in ((0, 1e-3), (50, 5.5e-4), (100, 1e-4), (400, 1e-4)):
+        updater.env_steps = steps
+        updater._decay_lr(trainer.optimizer, updater.lr_end)
+        assert abs(group["lr"] - expected) < 1e-12 and group["initial_lr"] == 1e-3
