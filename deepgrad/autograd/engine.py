@@ -356,8 +356,9 @@ class _Pass:
             if create_graph or leaf._hooks or leaf._post_accumulate_hooks:
                 self._accumulate_with_hooks(leaf, g)
             else:
-                if leaf.grad is None and _in_flight(g._data, self):
-                    handed_out.add(id(g._data))  # accumulate_grad copies it
+                # No hook can change this .grad during the pass, so adopting an array that a
+                # gradient in flight shares is safe (a hooked leaf that shares it later copies:
+                # accumulate_grad marks the adopted array as handed out).
                 accumulate_grad(leaf, g, False, handed_out)
         self.in_leaf_hooks = False
 

@@ -338,21 +338,23 @@ def lstm_step(xp: Any, name: str, arrays: tuple) -> Callable[..., None] | None:
     with), that call computes the step from the same tables with array operations
     (``table_step``), a RuntimeWarning says why once, and later calls use the array code.
     """
+    if name not in LSTM_STEP_ARGUMENTS or name in _failed:
+        return None  # another recurrence (the GRU has no CUDA kernel), or a failed kernel
     dtype = arrays[0].dtype
-    usable = name not in _failed and all(a.dtype == dtype for a in arrays)
+    usable = all(a.dtype == dtype for a in arrays)
     fused = kernel(xp, name, dtype) if usable else None
     if fused is None:
         return None
     names, table = LSTM_STEP_ARGUMENTS[name], _LSTM_TABLES[name]
-    # the kernel's parameters in its own order: inputs, then outputs ("hidden" is the scalar)
+    # the kernel's parameters in its own order (inputs, then outputs), as positions in the
+    # step's arguments; None is the scalar ``hidden``
     order = [p.split()[-1] for p in ", ".join(table["params"]).split(",")]
+    positions = [names.index(p) if p in names else None for p in order]
 
     def step(*args: Any) -> None:
-        named = dict(zip(names, args, strict=True))
         if name not in _failed:
-            batch, hidden = named["c_prev"].shape
-            named_with_hidden = {**named, "hidden": np.int32(hidden)}
-            ordered = [named_with_hidden[n] for n in order]
+            batch, hidden = args[2].shape  # c_prev, the third argument of both steps
+            ordered = [np.int32(hidden) if k is None else args[k] for k in positions]
             try:
                 fused(*ordered, size=batch * hidden)
                 return
@@ -364,7 +366,7 @@ def lstm_step(xp: Any, name: str, arrays: tuple) -> Callable[..., None] | None:
                     RuntimeWarning,
                     stacklevel=2,
                 )
-        table_step(xp, table, named)
+        table_step(xp, table, dict(zip(names, args, strict=True)))
 
     return step
 

@@ -121,12 +121,10 @@ def _step_kernel(xp, name: str, *arrays):
     """One time step's elementwise work as one compiled call, or None (the array code runs).
 
     numba's kernel on float32 NumPy arrays (deepgrad.backend.kernels), for the LSTM a CUDA kernel
-    of the same signature on CuPy arrays (deepgrad.backend.cuda_kernels.lstm_step).
+    of the same signature on CuPy arrays (deepgrad.backend.cuda_kernels.lstm_step; None for GRU).
     """
     if float32_numpy(*arrays):
         return kernel(name)
-    if name.startswith("gru"):
-        return None  # no CUDA GRU kernel: the array code runs
     return cuda_kernels.lstm_step(xp, name, arrays)
 
 

@@ -243,6 +243,8 @@ def test_lstm_kernel_sources_are_built_from_the_tables():
         for target, expression in table["lines"]:
             assert f"T {target} = (T)({expression});" in body
     assert cuda_kernels.lstm_step(np, "lstm_forward_step", (np.zeros(2),)) is None
+    xp, _ = _recording_module()
+    assert cuda_kernels.lstm_step(xp, "gru_forward_step", (np.zeros(2, np.float32),)) is None
 
 
 def test_relu_backward_keeps_create_graph_differentiable():
