@@ -6,7 +6,7 @@ once more, timing each step, and prints (and returns) a report in plain text:
 1. the graph as traced: one line per primitive call, host call and backward call;
 2. what each pass changed;
 3. the graph after the passes;
-4. the fusion groups and the code generated for them;
+4. the fusion groups, the code chosen for each (NumPy, numba or CuPy, and why) and that code;
 5. the memory plan (which values live in buffers reused by every call);
 6. the backward: the primitives whose backward rules run, in the engine's order;
 7. the time of each step of the compiled call, slowest first.
@@ -89,7 +89,11 @@ def _fusion(graph: Any) -> list[str]:
     if not fused:
         lines.append("  (none: no run of two or more lowerable elementwise ops)")
     for node in fused:
-        lines.append(f"  {node.name}: " + "; ".join(m.fn.__name__ for m in node.extra["members"]))
+        names = [m.fn.__name__ for m in node.extra["members"]]
+        if node.extra.get("reduction") is not None:
+            names.append(f"{node.extra['reduction'].name} (reduction fused)")
+        backend = f"{node.extra.get('backend', '?')}: {node.extra.get('why', '')}"
+        lines.append(f"  {node.name}: " + "; ".join(names) + f"  [{backend}]")
         lines += ["    " + line for line in node.extra["source"].splitlines()]
     return lines
 

@@ -85,7 +85,9 @@ class Node:
     def describe(self) -> str:
         outs = ", ".join(v.name for v in self.outputs)
         if self.kind == "fused":
-            return f"{outs} = {self.name}({len(self.extra['members'])} elementwise ops)"
+            reduction = self.extra.get("reduction")
+            tail = f" + {reduction.name}" if reduction is not None else ""
+            return f"{outs} = {self.name}({len(self.extra['members'])} elementwise ops{tail})"
         if self.kind == "backward":
             leaves = ", ".join(v.name for v in self.extra.get("leaves", ()))
             return f"{outs} = backward({self.inputs[0].name})  # grads of {leaves}"

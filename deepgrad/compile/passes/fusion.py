@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from deepgrad.autograd.function import Context
-from deepgrad.compile.graph import Graph, Node
-from deepgrad.compile.passes import cupy_codegen
+from deepgrad.compile.graph import Graph, Node, Value
+from deepgrad.compile.passes import cpu_codegen, cupy_codegen, numba_codegen
 from deepgrad.compile.program import Frame, Step, finish_context
 from deepgrad.ops import elementwise as ew
+from deepgrad.ops import reduce as rd
 
 __all__ = ["LOWERINGS", "run"]
 
@@ -44,6 +45,8 @@ LOWERINGS: dict[type, tuple[str, Any]] = {
     ew.Tanh: ("tanh", None),
     ew.Relu: ("maximum", 0),
 }
+_NAMESPACE: dict[str, Any] = {name: getattr(np, name) for name, _ in LOWERINGS.values()}
+_NAMESPACE.update(asarray=np.asarray, sum=np.sum)
 
 
 def _recipe(node: Node) -> dict | None:
@@ -92,37 +95,27 @@ def _joins(group: list, node: Node) -> bool:
     return first.xp is np or first.output.shape == node.output.shape
 
 
-def _source(index: int, members: list[Node]) -> str:
-    lines = [f"def fused_{index}(env, out):"]
-    for node in members:
-        name, extra = LOWERINGS[node.fn]
-        args = [f"env[{v.index}]" for v in node.inputs]
-        if extra is not None:
-            args.append(repr(extra))
-        out = node.output.index
-        call = f"{name}({', '.join(args)}, out=out.get({out}))"
-        if node.output.shape == ():
-            call = f"asarray({call})"  # a 0-d ufunc result is a NumPy scalar, not an array
-        lines.append(f"    env[{out}] = {call}  # {node.describe()}")
-    return "\n".join(lines) + "\n"
-
-
 def _group_step(node: Node, function: Any, recipes: list) -> Any:
-    members = node.extra["members"]
+    """The step maker of a fused node: run ``function``, then make the contexts backward reads."""
+    reduction = node.extra["reduction"]
+    members = node.extra["members"] + ([reduction] if reduction is not None else [])
 
     def make(keep: set[int]) -> Step:
-        kept = [(m, r) for m, r in zip(members, recipes) if id(m) in keep]
+        kept = [(m, r, _Missing(m.output)) for m, r in zip(members, recipes) if id(m) in keep]
         buffers = node.extra["buffers"]
 
         def step(frame: Frame) -> None:
             env = frame.env
             function(env, buffers)
-            for member, recipe in kept:
+            for member, recipe, missing in kept:
                 ctx = Context()
                 ctx.fn, ctx.xp = member.fn, member.xp
                 ctx._saved, ctx._save_out = recipe["saved"], recipe["save_out"]
+                if recipe.get("attrs"):
+                    ctx.__dict__.update(recipe["attrs"])
                 arrays = [env[v.index] for v in member.inputs]
-                finish_context(ctx, member, arrays, env[member.output.index])
+                y = env[member.output.index]
+                finish_context(ctx, member, arrays, missing if y is None else y)
                 frame.ctxs[id(member)] = ctx
 
         return step
@@ -130,43 +123,115 @@ def _group_step(node: Node, function: Any, recipes: list) -> Any:
     return make
 
 
-def run(graph: Graph) -> list[list[str]]:
-    """Replace each run of two or more lowerable op nodes by one fused node."""
-    groups: list[list[tuple[Node, dict]]] = [[]]
+class _Missing:
+    """The shape and dtype of a value a kernel did not write (all ``finish_context`` reads)."""
+
+    def __init__(self, value: Value) -> None:
+        self.shape, self.dtype = value.shape, value.dtype
+
+
+def _runs(graph: Graph) -> list[tuple[list[tuple[Node, dict]], Node | None]]:
+    """The runs of lowerable op nodes, each with the node that follows it (or None)."""
+    runs: list[tuple[list[tuple[Node, dict]], Node | None]] = []
+    current: list[tuple[Node, dict]] = []
     for node in graph.nodes:
         recipe = _recipe(node) if node.kind == "op" else None
-        if recipe is not None and not _joins(groups[-1], node):
-            groups.append([])
+        if current and (recipe is None or not _joins(current, node)):
+            runs.append((current, node))
+            current = []
         if recipe is not None:
-            groups[-1].append((node, recipe))
-        elif groups[-1]:
-            groups.append([])
-    buffers: dict = graph.meta.setdefault("buffers", {})
-    namespace = {name: getattr(np, name) for name, _ in LOWERINGS.values()}
-    namespace["asarray"] = np.asarray
-    fused_nodes: dict[int, Node] = {}
+            current.append((node, recipe))
+    if current:
+        runs.append((current, None))
+    return runs
+
+
+def _reduction(members: list[Node], after: Node | None) -> tuple[Node, dict] | None:
+    """``after`` with its context recipe when it is a Sum over trailing dims of the last member."""
+    last = members[-1].output
+    if after is None or after.kind != "op" or after.fn is not rd.Sum or after.effectful:
+        return None
+    if len(after.inputs) != 1 or after.inputs[0] is not last or last.producer is not members[-1]:
+        return None
+    if members[0].xp is not np or numba_codegen.codegen_choice() == "numpy":
+        return None
+    if not numba_codegen.available() or not numba_codegen.usable(members):
+        return None
+    ndim, dims = len(last.shape), after.constants.get("dims", ())
+    if set(after.constants) - {"dims", "keepdim"} or not dims or 0 in last.shape:
+        return None
+    if sorted(d % ndim for d in dims) != list(range(ndim - len(dims), ndim)):
+        return None
+    ctx = Context()
+    ctx.fn, ctx.xp = rd.Sum, np
+    zeros = np.broadcast_to(np.zeros((), dtype=last.dtype), last.shape)
+    y = np.asarray(rd.Sum.forward(ctx, zeros, **after.constants))
+    if y.shape != after.output.shape or y.dtype != after.output.dtype:
+        return None
+    attrs = {k: v for k, v in ctx.__dict__.items() if not k.startswith("_")}
+    return after, {"saved": ctx._saved, "save_out": ctx._save_out, "attrs": attrs}
+
+
+def _needed(graph: Graph, members: list[Node], recipes: list, inside: set[int]) -> set[int]:
+    """Indices of the members' outputs that something outside the kernel reads."""
+    uses = graph.uses()
+    returned = {v.index for v in graph.output_values()}
+    needed: set[int] = set()
+    for member, recipe in zip(members, recipes):
+        value = member.output
+        if value.index in returned or any(id(n) not in inside for n in uses.get(value, [])):
+            needed.add(value.index)
+        if recipe["save_out"]:
+            needed.add(value.index)
+        needed.update(member.inputs[p].index for p in recipe["saved"] or ())
+    return needed
+
+
+def _fuse(graph: Graph, index: int, group: list, after: Node | None) -> Node | None:
+    """The fused node of one run (with the Sum after it when it can join), or None."""
+    members, recipes = [m for m, _ in group], [r for _, r in group]
+    found = _reduction(members, after) if after is not None else None
+    reduction = found[0] if found else None
+    if len(members) < 2 and reduction is None:
+        return None
+    xp, buffers = members[0].xp, graph.meta.setdefault("buffers", {})
+    decision: dict[str, Any]
+    if xp is np:
+        source = cpu_codegen.numpy_source(index, members, LOWERINGS, reduction)
+        namespace = dict(_NAMESPACE)
+        exec(compile(source, f"<deepgrad.compile fused_{index}>", "exec"), namespace)
+        inside = {id(m) for m in members} | {id(reduction)}
+        needed = _needed(graph, members, recipes, inside)
+        function, outputs, decision = cpu_codegen.choose(
+            graph, members, reduction, needed, namespace[f"fused_{index}"]
+        )
+        if decision["backend"] == "numba":
+            source = decision["source"]
+    else:  # CuPy: one generated CUDA kernel
+        function, source = cupy_codegen.group_function(xp, index, members)
+        outputs, decision = [m.output for m in members], {"backend": "cupy", "why": "CuPy arrays"}
+    fused = Node("fused", f"fused_{index}", [], outputs=outputs)
+    fused.extra.update(members=members, reduction=reduction, source=source, buffers=buffers, xp=xp)
+    fused.extra.update(backend=decision["backend"], why=decision["why"])
+    fused.extra["step"] = _group_step(fused, function, recipes + ([found[1]] if found else []))
+    return fused
+
+
+def run(graph: Graph) -> list[list[str]]:
+    """Replace each run of two or more lowerable op nodes (or one and a Sum) by one fused node."""
+    replaced: dict[int, Node] = {}
+    inside: set[int] = set()
     shown: list[list[str]] = []
-    for group in (g for g in groups if len(g) >= 2):
-        members = [m for m, _ in group]
-        index = len(shown)
-        xp = members[0].xp
-        if xp is np:
-            source = _source(index, members)
-            exec(compile(source, f"<deepgrad.compile fused_{index}>", "exec"), namespace)
-            function = namespace[f"fused_{index}"]
-        else:  # CuPy: one generated CUDA kernel
-            function, source = cupy_codegen.group_function(xp, index, members)
-        fused = Node("fused", f"fused_{index}", [], outputs=[m.output for m in members])
-        fused.extra.update(members=members, source=source, buffers=buffers, xp=xp)
-        fused.extra["step"] = _group_step(fused, function, [r for _, r in group])
-        fused_nodes[id(members[0])] = fused
-        shown.append([m.describe() for m in members])
-    if fused_nodes:
-        inside = {id(m) for f in fused_nodes.values() for m in f.extra["members"]}
-        graph.nodes = [
-            fused_nodes.get(id(n), n)
-            for n in graph.nodes
-            if id(n) not in inside or id(n) in fused_nodes
-        ]
+    for group, after in _runs(graph):
+        fused = _fuse(graph, len(shown), group, after)
+        if fused is None:
+            continue
+        taken = fused.extra["members"] + [fused.extra["reduction"]] * bool(fused.extra["reduction"])
+        replaced[id(taken[0])] = fused
+        inside.update(id(m) for m in taken)
+        shown.append([m.describe() for m in taken])
+    graph.nodes = [
+        replaced.get(id(n), n) for n in graph.nodes if id(n) not in inside or id(n) in replaced
+    ]
     graph.meta["fusion_groups"] = shown
     return shown
