@@ -28,6 +28,7 @@ from deepgrad.compile.api import (
     RecompileWarning,
 )
 from deepgrad.compile.explain import explain
+from deepgrad.compile.passes.numba_codegen import use_codegen
 
 __all__ = [
     "CompiledFunction",
@@ -36,6 +37,7 @@ __all__ = [
     "RecompileWarning",
     "compile",
     "explain",
+    "use_codegen",
 ]
 
 

@@ -19,6 +19,7 @@ import deepgrad as dg
 import deepgrad.nn.functional as F
 from deepgrad import models
 from deepgrad.compile import GraphBreakWarning
+from deepgrad.compile.passes import numba_codegen
 
 DTYPES = {"float64": dg.float64, "float32": dg.float32}
 TOL = {"float64": 1e-10, "float32": 1e-5}
@@ -239,11 +240,15 @@ def _batches(make_batch: Callable, dtype: str, n: int = STEPS) -> list[tuple]:
     return [make_batch(dtype, rng) for _ in range(n)]
 
 
+@pytest.mark.parametrize("codegen", ["numpy", "numba"])
 @pytest.mark.parametrize("dtype", sorted(TOL))
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_compiled_training_steps_equal_eager(name, dtype):
+def test_compiled_training_steps_equal_eager(name, dtype, codegen):
+    if codegen == "numba" and not numba_codegen.available():
+        pytest.skip("numba not installed")
     build, make_batch = CASES[name]
-    results = run_both(lambda: build(dtype), _batches(make_batch, dtype))
+    with numba_codegen.use_codegen(codegen):  # the CPU code of the fused groups, forced
+        results = run_both(lambda: build(dtype), _batches(make_batch, dtype))
     assert_same(results, rtol=TOL[dtype], atol=TOL[dtype])
     fn = results["compiled"][2]
     assert len(fn.programs) == 1, "one signature: traced once, then run as a program"
