@@ -8,7 +8,8 @@ optimized graph and the memory plan's buffers. The default order:
 2. ``constant_folding``: ops whose inputs are all constants run once, at compile time;
 3. ``cse``: an op computed twice from the same values is computed once;
 4. ``dce``: ops whose results nobody reads are dropped;
-5. ``fusion``: runs of elementwise ops become one generated function of ufunc calls;
+5. ``fusion``: runs of elementwise ops (and a trailing-dims Sum after one) become one generated
+   function: NumPy ufunc calls or a numba kernel, chosen by measurement (``cpu_codegen.py``);
 6. ``memory``: every fused intermediate gets a buffer, allocated once and reused by every call.
 """
 

@@ -9,8 +9,11 @@ Python source (``explain`` prints it) and compiled once with ``exec``::
         env[9] = maximum(env[8], 0, out=out.get(9))       # %9 = Relu(%8)
 
 An op is lowered only when, on the traced arrays, its ufunc gives exactly the primitive's own
-result (same values, shape and dtype). On CuPy arrays a group becomes one generated CUDA
-kernel instead (``cupy_codegen.py``). The backward still runs each
+result (same values, shape and dtype). On the CPU a group may instead become one numba kernel,
+chosen by measurement (``cpu_codegen.py``, ``numba_codegen.py``); then a ``Sum`` over trailing
+dims right after the run joins it (reduction fusion: the summed values are never written). On
+CuPy arrays a group becomes one generated CUDA kernel (``cupy_codegen.py``). The backward still
+runs each
 primitive's rule: a fused op that backward needs gets the context ``apply`` would have made.
 Unlike a compiled kernel, NumPy still writes every intermediate to memory; what fusion removes
 is the per-op Python work (a Context, a Tensor, a dispatch) and the per-call allocations.
