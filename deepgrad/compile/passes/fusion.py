@@ -13,10 +13,9 @@ result (same values, shape and dtype). On the CPU a group may instead become one
 chosen by measurement (``cpu_codegen.py``, ``numba_codegen.py``); then a ``Sum`` over trailing
 dims right after the run joins it (reduction fusion: the summed values are never written). On
 CuPy arrays a group becomes one generated CUDA kernel (``cupy_codegen.py``). The backward still
-runs each
-primitive's rule: a fused op that backward needs gets the context ``apply`` would have made.
-Unlike a compiled kernel, NumPy still writes every intermediate to memory; what fusion removes
-is the per-op Python work (a Context, a Tensor, a dispatch) and the per-call allocations.
+runs each primitive's rule: a fused op that backward needs gets the context ``apply`` would have
+made. Unlike a compiled kernel, NumPy still writes every intermediate to memory; what its fusion
+removes is the per-op Python work (a Context, a Tensor, a dispatch) and the per-call allocations.
 """
 
 from __future__ import annotations
