@@ -32,7 +32,16 @@ def _dot(x, y):
 @_jit(inline="always")
 def _block8x2(a, b0, b1, c, i, n):
     """c[i:i+8, n:n+2] = a[i:i+8] . (b0, b1): sixteen dot products along the rows."""
-    a0, a1, a2, a3, a4, a5, a6, a7 = a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7]
+    a0, a1, a2, a3, a4, a5, a6, a7 = (
+        a[i],
+        a[i + 1],
+        a[i + 2],
+        a[i + 3],
+        a[i + 4],
+        a[i + 5],
+        a[i + 6],
+        a[i + 7],
+    )
     s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = _ZERO
     s40 = s41 = s50 = s51 = s60 = s61 = s70 = s71 = _ZERO
     for k in range(a.shape[1]):

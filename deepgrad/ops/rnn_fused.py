@@ -40,11 +40,6 @@ def _step_kernel(xp, name: str, *arrays):
     return cuda_kernels.lstm_step(xp, name, arrays)
 
 
-def _saved(ctx: Context) -> Any:
-    """The saved inputs, for the graph backward passes (typed Any: their number is the layer's)."""
-    return ctx.saved_inputs
-
-
 class RNNRecurrence(Function):
     """h_t = act(xg_t + h_{t-1} W_hh^T) for t = 1..T (act = tanh or relu), y = (h_1, ..., h_T).
 
@@ -77,7 +72,8 @@ class RNNRecurrence(Function):
     @staticmethod
     def backward(ctx: Context, dy: Tensor) -> tuple:
         if _recording_backward():
-            return _rnn_backward_graph(*_saved(ctx), dy, ctx.nonlinearity, ctx.reverse)
+            xg, w_hh, h0 = ctx.saved_inputs
+            return _rnn_backward_graph(xg, w_hh, h0, dy, ctx.nonlinearity, ctx.reverse)
         xp = ctx.xp
         w_hh, h0 = (t._data for t in ctx.saved_inputs[1:])
         (y,) = (t._data for t in ctx.saved_outputs)
@@ -109,6 +105,10 @@ class LSTMRecurrence(Function):
 
     @staticmethod
     def forward(ctx: Context, xg: Any, w_hh: Any, h0: Any, c0: Any, reverse: bool = False) -> Any:
+        ctx.backward_sequence = None
+        sequence = rnn_kernels.lstm_sequence_kernels(ctx.xp, xg, w_hh, h0, c0)
+        if sequence is not None:
+            return rnn_kernels._lstm_forward_sequence(ctx, sequence, xg, w_hh, h0, c0, reverse)
         step = _step_kernel(ctx.xp, "lstm_forward_step", xg, w_hh, h0, c0)
         if step is not None:
             return rnn_kernels._lstm_forward_compiled(ctx, step, xg, w_hh, h0, c0, reverse)
@@ -152,12 +152,15 @@ class LSTMRecurrence(Function):
     @staticmethod
     def backward(ctx: Context, dy: Tensor) -> tuple:
         if _recording_backward():
-            return _lstm_backward_graph(*_saved(ctx), dy, ctx.reverse)
+            xg, w_hh, h0, c0 = ctx.saved_inputs
+            return _lstm_backward_graph(xg, w_hh, h0, c0, dy, ctx.reverse)
         xp = ctx.xp
         w_hh, h0, c0 = (t._data for t in ctx.saved_inputs[1:])
         (y,) = (t._data for t in ctx.saved_outputs)
         gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
         dy = dy._data
+        if ctx.backward_sequence is not None and float32_numpy(dy):
+            return rnn_kernels._lstm_backward_sequence(ctx, w_hh, h0, c0, y, dy)
         step = _step_kernel(xp, "lstm_backward_step", gates, dy, w_hh)
         if step is not None:
             return rnn_kernels._lstm_backward_compiled(ctx, step, w_hh, h0, c0, y, dy)
@@ -254,7 +257,8 @@ class GRURecurrence(Function):
     @staticmethod
     def backward(ctx: Context, dy: Tensor) -> tuple:
         if _recording_backward():
-            return _gru_backward_graph(*_saved(ctx), dy, ctx.reverse)
+            xg, w_hh, b_hh, h0 = ctx.saved_inputs
+            return _gru_backward_graph(xg, w_hh, b_hh, h0, dy, ctx.reverse)
         xp = ctx.xp
         _, w_hh, _, h0 = (t._data for t in ctx.saved_inputs)
         (y,) = (t._data for t in ctx.saved_outputs)

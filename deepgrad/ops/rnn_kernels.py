@@ -8,7 +8,92 @@ time loop in one numba call (note 15).
 
 from __future__ import annotations
 
+from typing import Any
+
+from deepgrad.backend.blas import MARGIN, GemmBackend, calibrate
+from deepgrad.backend.kernels import float32_numpy, kernel
 from deepgrad.ops.rnn_steps import _previous_states_matmul, _steps, _tensors
+
+_numba_gemm_faster: dict[tuple[int, int, int], bool] = {}
+"""Per (batch, 4H, H): whether numba's gemm_nt measured faster than NumPy's BLAS on h W_hh^T."""
+
+
+def lstm_sequence_kernels(xp: Any, xg: Any, w_hh: Any, h0: Any, c0: Any) -> tuple | None:
+    """The whole-sequence LSTM kernels (forward, backward), or None (the per-step loop runs).
+
+    They apply to float32 NumPy arrays with numba on, and are used only where their step GEMM
+    (``gemm_nt``) measured faster than NumPy's BLAS on the step's product h W_hh^T, by the
+    margin ``blas.MARGIN``: the first layer of each shape in a process measures it
+    (docs/performance.md, note 15). A processor without wide vector registers keeps the BLAS.
+    """
+    if not float32_numpy(xg, w_hh, h0, c0):
+        return None
+    forward = kernel("lstm_forward_sequence")
+    if forward is None:
+        return None
+    key = (h0.shape[0], *w_hh.shape)
+    if key not in _numba_gemm_faster:
+        _numba_gemm_faster[key] = _measure_gemm(xp, h0, w_hh)
+    if not _numba_gemm_faster[key]:
+        return None
+    return forward, kernel("lstm_backward_sequence")
+
+
+def _measure_gemm(xp: Any, h: Any, w_hh: Any) -> bool:
+    """Whether gemm_nt(h, W_hh) beats NumPy's h @ W_hh^T (a contiguous copy) by MARGIN."""
+    gemm_nt = kernel("gemm_nt")
+    h = xp.ascontiguousarray(h)
+    w = xp.ascontiguousarray(w_hh)
+    w_t = xp.ascontiguousarray(w_hh.T)
+    out = xp.empty((h.shape[0], w.shape[0]), dtype=h.dtype)
+
+    def numba_product(a: Any, _b: Any) -> Any:
+        gemm_nt(a, w, out)
+        return out
+
+    candidates = [
+        GemmBackend("numpy", lambda a, b: xp.dot(a, b, out=out), lambda a, b: None),
+        GemmBackend("numba", numba_product, lambda a, b: None),
+    ]
+    times = calibrate(candidates, h, w_t, False)
+    return bool(times["numba"] < times["numpy"] * (1 - MARGIN))
+
+
+def _lstm_forward_sequence(ctx, kernels, xg, w_hh, h0, c0, reverse):
+    """LSTMRecurrence.forward as one numba call: the time loop, each step's GEMM and its
+    elementwise work (deepgrad/backend/_numba_rnn.py); no Python per time step."""
+    xp = ctx.xp
+    length, batch, four_h = xg.shape
+    hidden = four_h // 4
+    xg = xp.ascontiguousarray(xg)
+    gates = xp.empty_like(xg)
+    y = xp.empty((length + 1, batch, hidden), dtype=xg.dtype)
+    cells = xp.empty((length, batch, hidden), dtype=xg.dtype)
+    tanh_cells = xp.empty_like(cells)
+    h0, c0 = xp.ascontiguousarray(h0), xp.ascontiguousarray(c0)
+    kernels[0](xg, xp.ascontiguousarray(w_hh), h0, c0, gates, cells, tanh_cells, y, reverse)
+    ctx.save_inputs(0, 1, 2, 3)
+    ctx.save_outputs()
+    ctx.gates, ctx.cells, ctx.tanh_cells, ctx.reverse = gates, cells, tanh_cells, reverse
+    ctx.backward_sequence = kernels[1]
+    return y
+
+
+def _lstm_backward_sequence(ctx, w_hh, h0, c0, y, dy):
+    """LSTMRecurrence.backward as one numba call for the time loop; dW_hh after it, one GEMM."""
+    xp = ctx.xp
+    gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
+    length, batch, hidden = cells.shape
+    dy = xp.ascontiguousarray(dy)
+    c0 = xp.ascontiguousarray(c0)
+    dgates = xp.empty_like(gates)
+    dh = xp.zeros((batch, hidden), dtype=y.dtype)
+    dc = xp.array(dy[length])
+    w_t = xp.ascontiguousarray(w_hh.T)
+    ctx.backward_sequence(gates, tanh_cells, cells, c0, dy, w_t, dh, dc, dgates, ctx.reverse)
+    need_x, need_w, need_h, need_c = ctx.needs_input_grad
+    dw = _previous_states_matmul(xp, dgates, y, h0, ctx.reverse) if need_w else None
+    return _tensors(dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None)
 
 
 def _lstm_forward_compiled(ctx, step, xg, w_hh, h0, c0, reverse):
