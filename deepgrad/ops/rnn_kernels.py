@@ -42,6 +42,8 @@ def lstm_sequence_kernels(xp: Any, xg: Any, w_hh: Any, h0: Any, c0: Any) -> tupl
 def _measure_gemm(xp: Any, h: Any, w_hh: Any) -> bool:
     """Whether gemm_nt(h, W_hh) beats NumPy's h @ W_hh^T (a contiguous copy) by MARGIN."""
     gemm_nt = kernel("gemm_nt")
+    if gemm_nt is None:  # numba switched off meanwhile
+        return False
     h = xp.ascontiguousarray(h)
     w = xp.ascontiguousarray(w_hh)
     w_t = xp.ascontiguousarray(w_hh.T)
