@@ -51,7 +51,6 @@ LONG_ALLOWED: dict[str, str] = {
     "deepgrad/ops/elementwise.py": _PRIMITIVES,
     "deepgrad/ops/conv.py": _PRIMITIVES,
     "deepgrad/ops/pool.py": _PRIMITIVES,
-    "deepgrad/ops/rnn.py": _PRIMITIVES,
     "deepgrad/data/augment.py": "one transform per class, with its docstring; next split by kind",
     "deepgrad/data/preprocessing.py": "one fitted transform per class; next split by kind",
     "deepgrad/nn/rnn.py": "RNN/LSTM/GRU layers and cells sharing one forward; next split by kind",

@@ -25,11 +25,17 @@ KERNELS = (
     "gru_forward_step",
     "gru_backward_step",
     "max_pool_2x2_backward",
+    "gemm_nt",
+    "lstm_forward_sequence",
+    "lstm_backward_sequence",
 )
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""
 
+_SEQUENCE = ("gemm_nt", "lstm_forward_sequence", "lstm_backward_sequence")  # in _numba_rnn
+
 _enabled = True
 _module: ModuleType | None = None
+_rnn_module: ModuleType | None = None
 _available: bool | None = None
 
 
@@ -79,11 +85,17 @@ class use_numba:
 
 def kernel(name: str) -> Callable[..., Any] | None:
     """The compiled kernel ``name`` (one of KERNELS), or None when the numba kernels are off."""
-    global _module
+    global _module, _rnn_module
     if name not in KERNELS:
         raise ValueError(f"kernel: unknown kernel {name!r}; the kernels are {', '.join(KERNELS)}.")
     if not numba_enabled():
         return None
+    if name in _SEQUENCE:
+        if _rnn_module is None:
+            from deepgrad.backend import _numba_rnn
+
+            _rnn_module = _numba_rnn
+        return getattr(_rnn_module, name)
     if _module is None:
         from deepgrad.backend import _numba_kernels
 

@@ -83,6 +83,54 @@ def test_lstm_forward_kernel_propagates_nan():
     assert np.isfinite(np.delete(h.ravel(), 16 + 3)).all()
 
 
+@needs_numba
+@pytest.mark.parametrize(
+    "shape", [(64, 128, 512), (64, 512, 128), (9, 5, 3), (1, 1, 1), (17, 33, 7)]
+)
+def test_gemm_nt_equals_numpy(shape):
+    """numba's c = a b^T (8x2 blocks of dot products and the edge rows and columns) == NumPy's."""
+    from deepgrad.backend import _numba_rnn
+
+    m, k, n = shape
+    rng = np.random.default_rng(m + k + n)
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k)).astype(np.float32)
+    c = np.full((m, n), np.nan, np.float32)
+    _numba_rnn.gemm_nt(a, b, c)
+    want = a.astype(np.float64) @ b.T.astype(np.float64)
+    np.testing.assert_allclose(c, want, rtol=1e-5, atol=1e-5 * np.sqrt(k))
+    a[m - 1, 0] = np.nan  # the last row: an edge row when m % 8, else in a block
+    _numba_rnn.gemm_nt(a, b, c)
+    assert np.isnan(c[m - 1]).all() and np.isfinite(c[: m - 1]).all()
+
+
+@needs_numba
+def test_lstm_sequence_kernels_propagate_nan(lstm_sequence):
+    """A NaN input at step 0 reaches every later state through the recurrent GEMM."""
+    rng = np.random.default_rng(4)
+    xg, w_hh, h0, c0 = _lstm_arrays(rng, 4, 9, 6)
+    xg[0, 2, 1] = np.nan
+    with K.use_numba(True):
+        y = LSTMRecurrence.apply(*(dg.from_numpy(a) for a in (xg, w_hh, h0, c0))).numpy()
+    assert np.isnan(y[0, 2]).sum() >= 1 and np.isnan(y[1:, 2]).all()
+    assert np.isfinite(np.delete(y, 2, axis=1)).all()
+
+
+def test_lstm_sequence_kernels_only_for_float32_numpy_with_numba():
+    from deepgrad.ops import rnn_kernels
+
+    rng = np.random.default_rng(5)
+    arrays = _lstm_arrays(rng, 2, 3, 4)
+    assert rnn_kernels.lstm_sequence_kernels(np, *(a.astype(np.float64) for a in arrays)) is None
+    with K.use_numba(False):
+        assert rnn_kernels.lstm_sequence_kernels(np, *arrays) is None
+    if K.numba_available():
+        with K.use_numba(True):
+            chosen = rnn_kernels.lstm_sequence_kernels(np, *arrays)
+        assert isinstance(rnn_kernels._numba_gemm_faster[(3, 16, 4)], bool)
+        assert (chosen is not None) == rnn_kernels._numba_gemm_faster[(3, 16, 4)]
+
+
 def _lstm_arrays(rng, length, batch, hidden, dtype=np.float32):
     return (
         rng.uniform(-2, 2, (length, batch, 4 * hidden)).astype(dtype),
@@ -100,10 +148,21 @@ def _lstm_run(arrays, dy, reverse, enabled):
     return [y.detach().numpy()] + [t.grad.numpy() for t in tensors]
 
 
+@pytest.fixture(params=[True, False], ids=["sequence", "per-step"])
+def lstm_sequence(request, monkeypatch):
+    """Both float32 kernel paths of the LSTM: the whole-sequence kernels and the per-step loop,
+    whichever the GEMM measurement would pick on this machine."""
+    from deepgrad.ops import rnn_kernels
+
+    monkeypatch.setattr(rnn_kernels, "_numba_gemm_faster", {})
+    monkeypatch.setattr(rnn_kernels, "_measure_gemm", lambda xp, h, w: request.param)
+    return request.param
+
+
 @needs_numba
-@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 2, 5), (7, 4, 17), (5, 64, 128)])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (3, 2, 5), (7, 4, 17), (5, 64, 128), (3, 9, 11)])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_lstm_kernels_equal_the_numpy_path(shape, reverse):
+def test_lstm_kernels_equal_the_numpy_path(shape, reverse, lstm_sequence):
     rng = np.random.default_rng(sum(shape))
     arrays = _lstm_arrays(rng, *shape)
     length, batch, hidden = shape
@@ -117,7 +176,7 @@ def test_lstm_kernels_equal_the_numpy_path(shape, reverse):
 
 
 @needs_numba
-def test_lstm_kernel_handles_strided_inputs():
+def test_lstm_kernel_handles_strided_inputs(lstm_sequence):
     """A non-contiguous c0 and output gradient (as slices of larger arrays) take the kernel too."""
     rng = np.random.default_rng(3)
     _xg, w_hh, h0, _ = _lstm_arrays(rng, 4, 3, 6)

@@ -171,7 +171,7 @@ class _NumpyRowKernel:
 def test_lstm_step_kernels_run_with_numpy_equal_the_array_code(monkeypatch, bidirectional):
     """The CUDA source built from LSTM_FORWARD/LSTM_BACKWARD, run with NumPy inside LSTMRecurrence,
     gives the outputs and gradients of the array code (float64, so to rounding)."""
-    from deepgrad.ops import rnn
+    from deepgrad.ops import rnn_fused as rnn
 
     monkeypatch.setattr(cuda_kernels, "_compiled", {})
     xp = types.SimpleNamespace(ElementwiseKernel=_NumpyRowKernel, __name__="cupy")
@@ -209,7 +209,7 @@ def _lstm_run(bidirectional=True):
 
 def test_a_failing_kernel_falls_back_to_the_tables_with_one_warning(monkeypatch):
     """A kernel that cannot compile (an untried NVRTC, say) costs speed, not results."""
-    from deepgrad.ops import rnn
+    from deepgrad.ops import rnn_fused as rnn
 
     def broken_kernel(in_params, out_params, operation, name, preamble=""):
         def launch(*args, size):
@@ -307,7 +307,7 @@ def test_adam_kernel_matches_the_cpu_optimizer(real_cuda, amsgrad):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_lstm_kernels_match_the_cpu(real_cuda, monkeypatch, dtype):
     """nn.LSTM on the GPU runs one kernel per step and direction, and matches the CPU."""
-    from deepgrad.ops import rnn
+    from deepgrad.ops import rnn_fused as rnn
 
     used = []
     original = rnn._step_kernel
