@@ -158,20 +158,47 @@ def _choose(
     if len(candidates) == 1:
         backend = candidates[0]
     else:
-        remembered = _recall(key, candidates)
-        if remembered is not None:
-            backend = remembered
-        else:
-            times = calibrate(candidates, a, b, key[0])
-            _timings[key] = times
-            # Another library must beat the reference (the first, NumPy) by MARGIN: on a near
-            # tie the timing noise would decide, and NumPy's path is the one the tests pin down.
-            backend = candidates[0]
-            for candidate in candidates[1:]:
-                if times[candidate.name] < times[backend.name] * (1 - MARGIN):
-                    backend = candidate
-            _remember(key, backend, candidates)
+        measured: dict[str, float] = {}
+        backend = choose(_class_name(key), candidates, a, b, key[0], measured)
+        if measured:
+            _timings[key] = measured
     _choice[key] = backend
+    return backend
+
+
+def choose(
+    label: str,
+    candidates: list[GemmBackend],
+    a: np.ndarray,
+    b: np.ndarray,
+    batched: bool = False,
+    timings: dict[str, float] | None = None,
+) -> GemmBackend:
+    """The fastest candidate on a @ b, measured once per machine and remembered under ``label``.
+
+    The first candidate is the reference: another must beat it by ``MARGIN``, because on a
+    near tie the timing noise would decide, and the reference path is the one the tests pin
+    down. The decision goes to the decisions file (``cache_path()``), so every later process on
+    this machine (a resumed run included) computes with the same kernels, bit for bit.
+
+    Args:
+        label: the decision's name in the file, e.g. a shape class.
+        candidates: the reference first, then the alternatives.
+        a, b: operands to time the candidates on.
+        batched: time the candidates' ``batched`` functions instead of ``gemm``.
+        timings: filled with the measured seconds per candidate, when a measurement runs.
+    """
+    remembered = _recall(label, candidates)
+    if remembered is not None:
+        return remembered
+    times = calibrate(candidates, a, b, batched)
+    if timings is not None:
+        timings.update(times)
+    backend = candidates[0]
+    for candidate in candidates[1:]:
+        if times[candidate.name] < times[backend.name] * (1 - MARGIN):
+            backend = candidate
+    _remember(label, backend, candidates)
     return backend
 
 
@@ -206,16 +233,16 @@ def _decisions_file() -> dict[str, dict[str, str]]:
     return _persisted
 
 
-def _recall(key: ShapeClass, candidates: list[GemmBackend]) -> GemmBackend | None:
-    name = _decisions_file().get(_machine(candidates), {}).get(_class_name(key))
+def _recall(label: str, candidates: list[GemmBackend]) -> GemmBackend | None:
+    name = _decisions_file().get(_machine(candidates), {}).get(label)
     return next((c for c in candidates if c.name == name), None)
 
 
-def _remember(key: ShapeClass, backend: GemmBackend, candidates: list[GemmBackend]) -> None:
+def _remember(label: str, backend: GemmBackend, candidates: list[GemmBackend]) -> None:
     """Adds the decision to the file, written atomically (a temporary file, then a rename)."""
     path = cache_path()
     decisions = _decisions_file()
-    decisions.setdefault(_machine(candidates), {})[_class_name(key)] = backend.name
+    decisions.setdefault(_machine(candidates), {})[label] = backend.name
     if path is None:
         return
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepgrad.backend.blas import MARGIN, GemmBackend, calibrate
+from deepgrad.backend.blas import GemmBackend, choose
 from deepgrad.backend.kernels import float32_numpy, kernel
 from deepgrad.ops.rnn_steps import _previous_states_matmul, _steps, _tensors
 
@@ -40,10 +40,16 @@ def lstm_sequence_kernels(xp: Any, xg: Any, w_hh: Any, h0: Any, c0: Any) -> tupl
 
 
 def _measure_gemm(xp: Any, h: Any, w_hh: Any) -> bool:
-    """Whether gemm_nt(h, W_hh) beats NumPy's h @ W_hh^T (a contiguous copy) by MARGIN."""
+    """Whether gemm_nt(h, W_hh) beats NumPy's h @ W_hh^T (a contiguous copy) by blas.MARGIN.
+
+    The decision is remembered in the GEMM decisions file like the matmul's, so every process on
+    this machine (a resumed run included) takes the same path and computes the same bits.
+    """
     gemm_nt = kernel("gemm_nt")
     if gemm_nt is None:  # numba switched off meanwhile
         return False
+    import numba  # present: the kernel above compiled
+
     h = xp.ascontiguousarray(h)
     w = xp.ascontiguousarray(w_hh)
     w_t = xp.ascontiguousarray(w_hh.T)
@@ -54,11 +60,14 @@ def _measure_gemm(xp: Any, h: Any, w_hh: Any) -> bool:
         return out
 
     candidates = [
-        GemmBackend("numpy", lambda a, b: xp.dot(a, b, out=out), lambda a, b: None),
-        GemmBackend("numba", numba_product, lambda a, b: None),
+        GemmBackend("numpy", lambda a, b: xp.dot(a, b, out=out), lambda a, b: None, "NumPy's dot"),
+        GemmBackend(
+            "numba", numba_product, lambda a, b: None, f"gemm_nt, numba {numba.__version__}"
+        ),
     ]
-    times = calibrate(candidates, h, w_t, False)
-    return bool(times["numba"] < times["numpy"] * (1 - MARGIN))
+    batch, hidden = h.shape[0], w.shape[1]
+    label = f"lstm step h W_hh^T float32 batch {batch} hidden {hidden}"
+    return choose(label, candidates, h, w_t).name == "numba"
 
 
 def _lstm_forward_sequence(ctx, kernels, xg, w_hh, h0, c0, reverse):

@@ -131,6 +131,30 @@ def test_lstm_sequence_kernels_only_for_float32_numpy_with_numba():
         assert (chosen is not None) == rnn_kernels._numba_gemm_faster[(3, 16, 4)]
 
 
+@needs_numba
+def test_the_recurrent_gemm_decision_is_kept_for_later_processes(monkeypatch, tmp_path):
+    """A resumed run must take the same LSTM path as the run that wrote its checkpoint."""
+    import json
+
+    from deepgrad.backend import blas
+    from deepgrad.ops import rnn_kernels
+
+    path = tmp_path / "choices.json"
+    monkeypatch.setenv("DEEPGRAD_BLAS_CACHE", str(path))
+    monkeypatch.setattr(blas, "_persisted", None)
+    arrays = _lstm_arrays(np.random.default_rng(6), 2, 3, 4)
+    with K.use_numba(True):
+        first = rnn_kernels._measure_gemm(np, arrays[2], arrays[1])
+    kept = [c for section in json.loads(path.read_text()).values() for c in section.items()]
+    assert ("lstm step h W_hh^T float32 batch 3 hidden 4", "numba" if first else "numpy") in kept
+    # A new process reads the file; times rigged the other way must not change the decision.
+    monkeypatch.setattr(blas, "_persisted", None)
+    rigged = {"numpy": 1.0, "numba": 2.0} if first else {"numpy": 2.0, "numba": 1.0}
+    monkeypatch.setattr(blas, "calibrate", lambda *args: dict(rigged))
+    with K.use_numba(True):
+        assert rnn_kernels._measure_gemm(np, arrays[2], arrays[1]) == first
+
+
 def _lstm_arrays(rng, length, batch, hidden, dtype=np.float32):
     return (
         rng.uniform(-2, 2, (length, batch, 4 * hidden)).astype(dtype),
