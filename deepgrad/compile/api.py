@@ -22,7 +22,8 @@ from deepgrad.autograd.tensor import Tensor
 from deepgrad.compile import patches
 from deepgrad.compile.graph import Graph, Value, ValueRef, iter_values
 from deepgrad.compile.program import Program
-from deepgrad.compile.tracer import Tracer, active_tracer, pop, push
+from deepgrad.compile.recording import active_recorder, recording
+from deepgrad.compile.tracer import Tracer
 from deepgrad.nn.module import Module
 
 __all__ = ["CompiledFunction", "GraphBreakError", "GraphBreakWarning", "RecompileWarning"]
@@ -92,7 +93,8 @@ class CompiledFunction:
         self.__wrapped__ = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if active_tracer() is not None or self.eager_reason is not None:
+        # inside a trace or an ONNX export, the function is part of what is being recorded
+        if active_recorder() is not None or self.eager_reason is not None:
             return self.fn(*args, **kwargs)
         found = self._found
         if found is None or args or kwargs:
@@ -235,13 +237,9 @@ def trace(
     tracer = Tracer()
     for position, tensor in enumerate(tensors):
         tracer.add_input(tensor, position)
-    push(tracer)
-    patches.install(tracer, optimizers)
-    try:
+    with recording(tracer) as patcher:
+        patches.install(patcher, tracer, optimizers)
         result = fn(*args, **kwargs)
-    finally:
-        patches.uninstall()
-        pop()
     tracer.graph.output_spec = _output_spec(tracer, result)
     tracer.breaks.extend(tracer.unexplained_changes())
     return result, tracer

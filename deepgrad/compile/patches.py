@@ -1,8 +1,9 @@
 """Where the tracer listens: the framework's entry points, redirected while a trace runs.
 
-``install(tracer, optimizers)`` replaces, for the length of one trace:
+``recording(tracer)`` (``recording.py``, the one place that intercepts ``Function.apply``) makes
+every primitive call an op node. ``install(patcher, tracer, optimizers)`` redirects, for the same
+block, the entry points only a compiler needs:
 
-- ``Function.apply`` (every primitive call becomes an op node);
 - ``Tensor.backward`` (a backward node; the real backward runs inside it);
 - the in-place Tensor methods (a host node when they write into an array outside the graph);
 - the random sources (``rand``, ``randn``... and dropout's mask: host nodes that draw again from
@@ -12,7 +13,8 @@
 - ``step``/``zero_grad`` of the optimizers found and ``Module.zero_grad`` (host nodes);
 - ``Tensor._make``/``Tensor.__init__`` (tensors made outside the graph become constants).
 
-``uninstall`` puts everything back; the hot paths carry no cost outside a trace.
+The patcher puts everything back when the recording ends; the hot paths carry no cost outside
+a trace.
 """
 
 from __future__ import annotations
@@ -24,18 +26,17 @@ from typing import Any
 
 from deepgrad.autograd import engine
 from deepgrad.autograd.anomaly import user_source_line
-from deepgrad.autograd.function import Function
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend.random import Generator
 from deepgrad.compile.islands import call_as_island
+from deepgrad.compile.recording import Patcher, run_inside
 from deepgrad.compile.tracer import Tracer, active_tracer
 from deepgrad.nn.functional import loss, noise
 from deepgrad.nn.module import Module
 from deepgrad.ops import creation
 
-__all__ = ["install", "uninstall"]
+__all__ = ["install"]
 
-_ORIGINAL_APPLY = Function.__dict__["apply"].__func__
 _ORIGINAL_MAKE = Tensor.__dict__["_make"].__func__
 _READS = ("item", "tolist", "numpy", "__array__", "__bool__", "__float__", "__int__", "__index__")
 _INPLACE_DUNDERS = ("__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__", "__setitem__")
@@ -51,43 +52,24 @@ _ISLANDS: tuple[tuple[Any, str], ...] = (
     (loss, "_nll_loss_indices"),
 )
 
-_undo: list[tuple[Any, str, Any, bool]] = []  # (owner, name, previous, was_own_attribute)
 
-
-def _set(owner: Any, name: str, value: Any) -> None:
-    own = name in vars(owner)
-    _undo.append((owner, name, vars(owner).get(name), own))
-    setattr(owner, name, value)
-
-
-def uninstall() -> None:
-    """Restore every patched attribute (in reverse order)."""
-    while _undo:
-        owner, name, previous, own = _undo.pop()
-        if own:
-            setattr(owner, name, previous)
-        else:
-            delattr(owner, name)
-
-
-def install(tracer: Tracer, optimizers: list[Any]) -> None:
-    """Redirect the entry points to ``tracer`` (see the module docstring)."""
-    _set(Function, "apply", classmethod(_apply))
-    _set(Tensor, "_make", staticmethod(_make))
-    _set(Tensor, "__init__", _wrap_init(Tensor.__init__))
-    _set(Tensor, "backward", _wrap_backward(Tensor.backward))
+def install(patcher: Patcher, tracer: Tracer, optimizers: list[Any]) -> None:
+    """Redirect the entry points to ``tracer`` through ``patcher`` (see the module docstring)."""
+    patcher.set(Tensor, "_make", staticmethod(_make))
+    patcher.set(Tensor, "__init__", _wrap_init(Tensor.__init__))
+    patcher.set(Tensor, "backward", _wrap_backward(Tensor.backward))
     for name in _READS:
-        _set(Tensor, name, _wrap_read(name, getattr(Tensor, name)))
+        patcher.set(Tensor, name, _wrap_read(name, getattr(Tensor, name)))
     for name in _inplace_names():
-        _set(Tensor, name, _wrap_inplace(name, getattr(Tensor, name)))
-    _set(Generator, "rng_for", _wrap_rng_for(Generator.rng_for))
-    _set(engine, "run_backward", _wrap_run_backward(engine.run_backward))
-    _patch_random_sources()
-    _set(Module, "zero_grad", _wrap_host_method("Module.zero_grad", Module.zero_grad))
+        patcher.set(Tensor, name, _wrap_inplace(name, getattr(Tensor, name)))
+    patcher.set(Generator, "rng_for", _wrap_rng_for(Generator.rng_for))
+    patcher.set(engine, "run_backward", _wrap_run_backward(engine.run_backward))
+    _patch_random_sources(patcher)
+    patcher.set(Module, "zero_grad", _wrap_host_method("Module.zero_grad", Module.zero_grad))
     for opt in optimizers:
         for method in ("step", "zero_grad"):
             bound = getattr(opt, method)
-            _set(opt, method, _wrap_optimizer(f"{type(opt).__name__}.{method}", bound))
+            patcher.set(opt, method, _wrap_optimizer(f"{type(opt).__name__}.{method}", bound))
 
 
 def _inplace_names() -> list[str]:
@@ -99,20 +81,7 @@ def _inplace_names() -> list[str]:
     return names + [n for n in _INPLACE_DUNDERS if hasattr(Tensor, n)]
 
 
-# -- primitives and tensors made outside the graph ---------------------------------------------
-def _apply(cls: type, *inputs: Tensor, **constants: Any) -> Tensor:
-    tracer = active_tracer()
-    if tracer is None or tracer.depth:
-        return _ORIGINAL_APPLY(cls, *inputs, **constants)
-    tracer.depth += 1
-    try:
-        out = _ORIGINAL_APPLY(cls, *inputs, **constants)
-    finally:
-        tracer.depth -= 1
-    tracer.record_op(cls, inputs, constants, out)
-    return out
-
-
+# -- tensors made outside the graph -----------------------------------------------------------
 def _make(array: Any, grad_fn: Any) -> Tensor:
     t = _ORIGINAL_MAKE(array, grad_fn)
     tracer = active_tracer()
@@ -145,11 +114,7 @@ def _wrap_read(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
             f"Tensor.{name}() reads a tensor's value into Python (control flow that depends on "
             "tensor values cannot be one graph)"
         )
-        tracer.depth += 1
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            tracer.depth -= 1
+        return run_inside(tracer, original, self, *args, **kwargs)
 
     return read
 
@@ -177,21 +142,13 @@ def _wrap_run_backward(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # -- host nodes -------------------------------------------------------------------------------
-def _run_inside(tracer: Tracer, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    tracer.depth += 1
-    try:
-        return call(*args, **kwargs)
-    finally:
-        tracer.depth -= 1
-
-
 def _wrap_host_method(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         tracer = active_tracer()
         if tracer is None or tracer.depth:
             return original(self, *args, **kwargs)
-        result = _run_inside(tracer, original, self, *args, **kwargs)
+        result = run_inside(tracer, original, self, *args, **kwargs)
         tracer.record_host(name, original, (self, *args), kwargs, [])
         tracer.note_host_changes()
         return result
@@ -206,7 +163,7 @@ def _wrap_optimizer(name: str, bound: Callable[..., Any]) -> Callable[..., Any]:
             return bound(*args, **kwargs)
         if args or kwargs.get("closure") is not None:
             tracer.graph_break(f"{name}(closure) re-evaluates the loss (not compiled)")
-        result = _run_inside(tracer, bound, *args, **kwargs)
+        result = run_inside(tracer, bound, *args, **kwargs)
         tracer.record_host(name, bound, args, kwargs, [])
         tracer.note_host_changes()
         return result
@@ -245,7 +202,7 @@ def _wrap_random(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         if tracer is None or tracer.depth:
             return original(*args, **kwargs)
         bound_args, bound_kwargs = tracer.bind(args), tracer.bind(kwargs)
-        out = _run_inside(tracer, original, *args, **kwargs)
+        out = run_inside(tracer, original, *args, **kwargs)
         node = tracer.record_host(name, original, (), {}, [out])
         node.args, node.kwargs = bound_args, bound_kwargs
         node.extra["random"] = True
@@ -265,7 +222,7 @@ def _wrap_island(original: Callable[..., Any]) -> Callable[..., Any]:
     return island
 
 
-def _patch_random_sources() -> None:
+def _patch_random_sources(patcher: Patcher) -> None:
     """Replace each random source wherever deepgrad's modules hold it (``deepgrad.randn`` too)."""
     replacements = {}
     for module, name in _RANDOM_SOURCES:
@@ -280,7 +237,7 @@ def _patch_random_sources() -> None:
         for attr, value in list(vars(module).items()):
             wrapper = replacements.get(id(value))
             if wrapper is not None and callable(value):
-                _set(module, attr, wrapper)
+                patcher.set(module, attr, wrapper)
 
 
 # -- backward ---------------------------------------------------------------------------------
@@ -303,9 +260,9 @@ def _wrap_backward(original: Callable[..., Any]) -> Callable[..., Any]:
         else:
             tracer.record_backward(self, gradient, bool(retain_graph))
             node = tracer.graph.nodes[-1]
-            _run_inside(tracer, original, self, gradient, retain_graph, create_graph, inputs)
+            run_inside(tracer, original, self, gradient, retain_graph, create_graph, inputs)
             tracer.finish_backward(node)
             return None
-        return _run_inside(tracer, original, self, gradient, retain_graph, create_graph, inputs)
+        return run_inside(tracer, original, self, gradient, retain_graph, create_graph, inputs)
 
     return backward

@@ -1,7 +1,8 @@
 """The tracer: run the function once, eagerly, and record what it did as a ``Graph``.
 
-While a trace is active, ``deepgrad.compile.patches`` routes the framework's entry points here:
-every ``Function.apply`` becomes an ``"op"`` node; ``Tensor.backward`` a ``"backward"`` node;
+While a trace is active (``recording.py`` makes the tracer the active recorder and
+``patches.py`` routes the framework's other entry points here), every ``Function.apply`` becomes
+an ``"op"`` node; ``Tensor.backward`` a ``"backward"`` node;
 an optimizer's ``step``/``zero_grad``, an in-place update outside the graph and a random draw
 (dropout masks, ``randn``) each a ``"host"`` node that the compiled program calls again.
 
@@ -26,6 +27,7 @@ from deepgrad.autograd.anomaly import SourceLine
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.compile.graph import Graph, Node, Value, ValueRef
+from deepgrad.compile.recording import active_recorder
 
 __all__ = ["GraphBreak", "Tracer", "active_tracer"]
 
@@ -34,12 +36,11 @@ class GraphBreak(Exception):
     """Why a function cannot be one graph (kept on the tracer; the call itself runs on)."""
 
 
-_ACTIVE: list[Tracer] = []
-
-
 def active_tracer() -> Tracer | None:
-    """The tracer of the running trace, or None."""
-    return _ACTIVE[-1] if _ACTIVE else None
+    """The tracer of the running trace, or None (also while another recorder, an ONNX export,
+    is the innermost one)."""
+    recorder = active_recorder()
+    return recorder if isinstance(recorder, Tracer) else None
 
 
 class Tracer:
@@ -262,11 +263,3 @@ def _holds_arrays(constants: dict) -> bool:
     return any(
         type(v) is np.ndarray or hasattr(v, "__cuda_array_interface__") for v in constants.values()
     )
-
-
-def push(tracer: Tracer) -> None:
-    _ACTIVE.append(tracer)
-
-
-def pop() -> None:
-    _ACTIVE.pop()

@@ -194,6 +194,7 @@ class TensorDataset(Dataset):
 
     @property
     def tensors(self) -> tuple:
+        """The fields as Tensors, one per field, sharing the dataset's arrays (as PyTorch's)."""
         return tuple(Tensor._make(a, None) for a in self.arrays)
 
     def __len__(self) -> int:

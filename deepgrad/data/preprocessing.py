@@ -513,6 +513,12 @@ class PCA(_Spectral):
 
     @property
     def explained_variance_ratio(self) -> np.ndarray:
+        """lambda_k / sum_j var(x_j): each kept axis's share of the training data's total variance.
+
+        The ratios sum to 1 when every axis is kept, to less when ``n_components`` drops some
+        (as scikit-learn's ``explained_variance_ratio_``). Shape (k,). Raises RuntimeError
+        before ``fit``.
+        """
         self._require_fitted("explained_variance_ratio")
         total = (
             self._total_variance

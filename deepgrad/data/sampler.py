@@ -227,6 +227,7 @@ class RandomSampler(_RandomOrder):
 
     @property
     def num_samples(self) -> int:
+        """Indices per epoch: ``num_samples`` if given, else ``len(data_source)``."""
         return self._num_samples if self._num_samples is not None else len(self.data_source)
 
     def __len__(self) -> int:

@@ -98,6 +98,7 @@ class Bernoulli(Distribution):
 
     @property
     def param_shape(self) -> tuple:
+        """The shape of ``probs`` (and ``logits``): here the batch shape."""
         return self._batch_shape
 
     @property
@@ -112,6 +113,7 @@ class Bernoulli(Distribution):
 
     @property
     def variance(self) -> Tensor:
+        """Var[X] = p (1 - p)."""
         return self.probs * (1 - self.probs)
 
     def sample(self, sample_shape=()) -> Tensor:

@@ -115,6 +115,7 @@ class Categorical(Distribution):
 
     @property
     def param_shape(self) -> tuple:
+        """The shape of the parameter given (``probs`` or ``logits``): batch shape + (K,)."""
         return self.__dict__.get("probs", self.__dict__.get("logits")).shape
 
     @property

@@ -151,10 +151,16 @@ class Distribution:
 
     @property
     def mode(self) -> Tensor:
+        """argmax_x p(x), the most likely value, of shape ``batch_shape + event_shape``.
+
+        Each distribution defines it; the base class raises NotImplementedError."""
         raise NotImplementedError(f"{type(self).__name__}: mode is not implemented.")
 
     @property
     def variance(self) -> Tensor:
+        """Var[X] = E[(X - E[X])^2], elementwise, of shape ``batch_shape + event_shape``.
+
+        Each distribution defines it; the base class raises NotImplementedError."""
         raise NotImplementedError(f"{type(self).__name__}: variance is not implemented.")
 
     @property

@@ -77,6 +77,7 @@ class Normal(Distribution):
 
     @property
     def mode(self) -> Tensor:
+        """mode = loc, where the density peaks."""
         return self.loc
 
     @property
@@ -85,6 +86,7 @@ class Normal(Distribution):
 
     @property
     def variance(self) -> Tensor:
+        """Var[X] = scale^2."""
         return self.scale.square()
 
     def rsample(self, sample_shape=()) -> Tensor:

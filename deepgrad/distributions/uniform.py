@@ -77,6 +77,7 @@ class Uniform(Distribution):
 
     @property
     def variance(self) -> Tensor:
+        """Var[X] = (high - low)^2 / 12."""
         return (self.high - self.low).square() / 12
 
     @property

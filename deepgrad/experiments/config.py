@@ -132,6 +132,9 @@ class Option:
 
     @property
     def kind(self) -> str:
+        """What ``parse`` expects, from the default's type: "bool", "int", "float", "sizes" (a tuple
+        of ints, written 256x64) or "str".
+        """
         if isinstance(self.default, bool):
             return "bool"
         if isinstance(self.default, int):
@@ -180,6 +183,7 @@ class Option:
         return text
 
     def format(self, value: Any) -> str:
+        """``value`` as ``--set`` would spell it: tuples joined by "x", booleans as true/false."""
         if isinstance(value, tuple):
             return "x".join(str(v) for v in value)
         return str(value).lower() if isinstance(value, bool) else str(value)

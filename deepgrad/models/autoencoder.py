@@ -348,6 +348,9 @@ class StackedAutoencoder(nn.Module):
         return h
 
     def decode(self, h: Tensor) -> Tensor:
+        """The reconstruction of an innermost code, back through the decoders: (N, sizes[-1]) ->
+        (N, sizes[0]).
+        """
         for layer in reversed(list(self.layers)):
             h = layer.decode(h)
         return h

@@ -289,6 +289,7 @@ class PReLU(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """weight = init (the constructor's slope, 0.25 by default), in every entry."""
         init.constant_(self.weight, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
@@ -554,6 +555,11 @@ class APL(Module):
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: Generator | None = None) -> None:
+        """a = 0 (no hinge at first: APL starts as ReLU), b ~ U(-1, 1) (the hinge positions).
+
+        Args:
+            generator: the ``deepgrad.Generator`` to draw ``b`` from. Default: the global one.
+        """
         init.zeros_(self.a)
         init.uniform_(self.b, -1.0, 1.0, generator=generator)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from typing import Any
 
 from deepgrad.nn.module import Module
 from deepgrad.nn.parameter import Parameter
@@ -141,15 +142,18 @@ class ModuleList(Module):
         return self.extend(modules)
 
     def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end (named ``str(len(self))``); returns the list itself."""
         self._modules[str(len(self))] = self._check(module, "append")
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append every module of ``modules`` in order; returns the list itself."""
         for module in modules:
             self.append(module)
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Put ``module`` before position ``index`` (as ``list.insert``) and renumber the names."""
         values = list(self._modules.values())
         values.insert(index, self._check(module, "insert"))
         self._renumber(values)
@@ -194,24 +198,30 @@ class ModuleDict(Module):
     def __contains__(self, key: str) -> bool:
         return key in self._modules
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
+        """The keys, in insertion order."""
         return self._modules.keys()
 
-    def values(self):
+    def values(self) -> ValuesView[Module]:
+        """The modules, in insertion order."""
         return self._modules.values()
 
-    def items(self):
+    def items(self) -> ItemsView[str, Module]:
+        """The (key, module) pairs, in insertion order."""
         return self._modules.items()
 
     def pop(self, key: str) -> Module:
+        """Remove the module under ``key`` and return it (KeyError naming the keys if absent)."""
         module = self[key]
         del self._modules[key]
         return module
 
     def clear(self) -> None:
+        """Remove every module."""
         self._modules.clear()
 
-    def update(self, modules) -> None:
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add or replace modules from a mapping or from (key, module) pairs, in their order."""
         pairs = modules.items() if isinstance(modules, Mapping) else modules
         for key, module in pairs:
             self[key] = module
@@ -255,11 +265,14 @@ class ParameterList(Module):
     def __iadd__(self, values: Iterable) -> ParameterList:
         return self.extend(values)
 
-    def append(self, value) -> ParameterList:
+    def append(self, value: Any) -> ParameterList:
+        """Add ``value`` at the end (a Tensor that is not a Parameter is wrapped into one);
+        returns the list itself."""
         self._parameters[str(len(self))] = self._as_parameter(value)
         return self
 
     def extend(self, values: Iterable) -> ParameterList:
+        """Append every value of ``values`` in order; returns the list itself."""
         for value in values:
             self.append(value)
         return self

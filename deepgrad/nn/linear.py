@@ -185,6 +185,7 @@ class Maxout(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """weight, bias ~ U(-1/sqrt(in_features), 1/sqrt(in_features)), as ``nn.Linear``."""
         bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
         init.uniform_(self.weight, -bound, bound)
         if self.bias is not None:

@@ -50,9 +50,13 @@ class History:
 
     # -- recording ----------------------------------------------------------------------------
     def add_epoch(self, record: dict[str, Any]) -> None:
+        """Append one epoch's record (``{"epoch": 3, "loss": ..., "val_loss": ...}``); the
+        Trainer calls it at the end of every epoch."""
         self.epochs.append(record)
 
     def add_step(self, step: int, epoch: int, loss: float, lr: float) -> None:
+        """Append one optimizer step: its global number, epoch, training loss and the first
+        group's learning rate (kept in compact columns; ``steps`` builds the dicts)."""
         columns = self._steps
         columns["step"].append(step)
         columns["epoch"].append(epoch)
@@ -138,6 +142,7 @@ class History:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Replace the records by those of ``state_dict()`` (to continue a resumed run)."""
         self.epochs = [dict(r) for r in state["epochs"]]
         steps = state["steps"]
         self._steps = {key: _column(self.STEP_TYPES[key], steps[key]) for key in self.STEP_KEYS}

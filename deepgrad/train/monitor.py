@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -234,6 +235,7 @@ class Monitor(Callback):
 
     # -- recording ----------------------------------------------------------------------------
     def is_recording(self, step: int) -> bool:
+        """Whether step ``step`` (counted from 1) is recorded: steps 1, 1 + every, 1 + 2 every..."""
         return (step - 1) % self.every == 0
 
     def on_batch_start(self, trainer, logs: dict[str, Any]) -> None:
@@ -380,7 +382,9 @@ class Monitor(Callback):
             last[record["layer"]] = record
         return last
 
-    def to_csv(self, path) -> None:
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write every record as one CSV row (one row per layer and recorded step), with the
+        columns step, epoch, layer, kind, act_mean, act_std, dead_frac, ... (``KEYS``)."""
         with open(path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(KEYS)

@@ -257,6 +257,8 @@ class Trainer(GuardedRun, ResumableRun, Evaluation, DataParallelRun):
 
     @property
     def stop_requested(self) -> bool:
+        """Whether ``request_stop`` was called in this ``fit``: it ends after the current batch
+        (the reason is in ``history.stop_reason``)."""
         return self._stop_requested
 
     # -- the loop -----------------------------------------------------------------------------

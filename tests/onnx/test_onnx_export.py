@@ -175,3 +175,27 @@ def test_outputs_must_be_tensors():
 def test_verbose_prints_the_graph(capsys):
     export(nn.ReLU(), dg.randn(2), verbose=True)
     assert "Relu" in capsys.readouterr().out
+
+
+class _CompiledHead(nn.Module):
+    """A model whose forward calls a compiled function (compiled before the export)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 3)
+        self.head = dg.compile(lambda h: h.tanh() * 2.0)
+
+    def forward(self, x):
+        return self.head(self.proj(x))
+
+
+def test_a_compiled_function_inside_the_model_is_exported_op_by_op():
+    # The export and the compiler record through one hook: during an export a compiled function
+    # runs eagerly, so its primitives become nodes (not its traced output, a constant).
+    model = _CompiledHead()
+    with dg.no_grad():
+        for _ in range(3):
+            model.head(dg.randn(2, 3))  # traced twice, then a compiled program
+    assert len(model.head.programs) == 1
+    proto = check_export(model, (dg.randn(2, 4),), (dg.randn(5, 4),))
+    assert op_types(proto) == ["Gemm", "Tanh", "Mul", "Identity"]

@@ -119,6 +119,8 @@ class CharVocabulary:
 
     @classmethod
     def from_state_dict(cls, state: dict) -> CharVocabulary:
+        """The vocabulary that ``state_dict()`` described (its inverse: the result encodes and
+        decodes as the vocabulary that was saved)."""
         return cls(state["chars"])
 
     def __repr__(self) -> str:

@@ -248,12 +248,17 @@ class Recipe(ABC):
         """The model, freshly initialized (the caller seeds the generator first)."""
 
     def loss_fn(self, model: nn.Module):
+        """The training loss ``loss(output, target)``: ``F.cross_entropy`` unless overridden."""
         return F.cross_entropy
 
     def metrics(self) -> list:
+        """The Trainer's metrics: the recipe's ``metric_names``."""
         return list(self.metric_names)
 
     def make_optimizer(self, config: RunConfig, model: nn.Module):
+        """The optimizer named by ``config.optimizer`` over all of the model's parameters, with
+        ``config.lr`` and ``config.weight_decay``.
+        """
         return make_optimizer(config.optimizer, model.parameters(), config.lr, config.weight_decay)
 
     def loaders(self, config: RunConfig, data: RecipeData) -> tuple:
@@ -270,6 +275,9 @@ class Recipe(ABC):
         return train, val, test
 
     def make_trainer(self, config: RunConfig, model, optimizer, callbacks, monitor, progress: bool):
+        """The Trainer that fits ``model``: this recipe's loss and metrics, the given callbacks and
+        monitor, on ``config.device``.
+        """
         return Trainer(
             model,
             self.loss_fn(model),
@@ -296,6 +304,7 @@ class Recipe(ABC):
         return (config.batch_size, 1, 28, 28), "float32"
 
     def describe_options(self) -> str:
+        """The options with their defaults, "key=value, ..." or "(none)", for ``--help``."""
         return (
             ", ".join(f"{k}={opt.format(opt.default)}" for k, opt in self.options.items())
             or "(none)"

@@ -75,6 +75,11 @@ class ReduceLROnPlateau(LRScheduler):
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def is_better(self, metric: float, best: float) -> bool:
+        """Whether ``metric`` improves on ``best`` by more than the threshold.
+
+        - mode "min": metric < best * (1 - threshold) ("rel"), metric < best - threshold ("abs");
+        - mode "max": metric > best * (1 + threshold) ("rel"), metric > best + threshold ("abs").
+        """
         if self.mode == "min":
             if self.threshold_mode == "rel":
                 return metric < best * (1.0 - self.threshold)
