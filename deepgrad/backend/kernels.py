@@ -25,6 +25,7 @@ KERNELS = (
     "gru_forward_step",
     "gru_backward_step",
     "max_pool_2x2_backward",
+    "conv2d_forward",
     "conv2d_weight_grad",
 )
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""

@@ -142,6 +142,13 @@ def conv2d_array(xp, xpad, w, b, batch: int, stride, dilation, groups: int):
     _, hp, wp, _ = xpad.shape
     ho = (hp - dilation[0] * (kh - 1) - 1) // stride[0] + 1
     wo = (wp - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    direct = _direct_forward(xpad, w, stride, dilation, groups)
+    if direct is not None:
+        n = xpad.shape[3]
+        y = xp.empty((o, ho, wo * n), dtype=w.dtype)
+        y[...] = 0 if b is None else b[:, None, None]
+        direct(xpad.reshape(xpad.shape[0], hp, wp * n), w, y, n)
+        return from_chwn(xp, y.reshape(o, ho, wo, batch))
     cols = im2col(xp, xpad, (kh, kw), (ho, wo), stride, dilation)
     y = _grouped_matmul(xp, w.reshape(o, -1), cols, groups)
     if b is not None:
@@ -201,6 +208,25 @@ def conv2d_weight_grad_array(xp, xpad, dy_chwn, kernel, stride, dilation, groups
         cols_t = cols.reshape(groups, c // groups * kh * kw, -1).transpose(0, 2, 1)
         dw = xp.matmul(dy2.reshape(groups, o // groups, -1), cols_t)
     return dw.reshape(o, c // groups, kh, kw)
+
+
+_DIRECT_MAX_TAPS = 96  # C * kh * kw up to which the direct forward beat im2col + GEMM (note 15)
+
+
+def _direct_forward(xpad, w, stride, dilation, groups: int):
+    """The numba kernel that computes this forward, or None: it takes stride 1, undilated,
+    ungrouped, contiguous float32 convolutions with a small GEMM inner dimension C * kh * kw."""
+    if (
+        stride == (1, 1)
+        and dilation == (1, 1)
+        and groups == 1
+        and w.shape[1] * w.shape[2] * w.shape[3] <= _DIRECT_MAX_TAPS
+        and float32_numpy(xpad, w)
+        and xpad.flags.c_contiguous
+        and w.flags.c_contiguous
+    ):
+        return kernel("conv2d_forward")
+    return None
 
 
 def _direct_weight_grad(xp, xpad, dy_chwn, kernel_hw, stride, dilation, groups: int):

@@ -1,5 +1,5 @@
-"""Convolution's fast paths against the plain code they replace: the numba weight-gradient kernel
-(stride 1, float32) and the blocked (N, C, H, W) -> (C, H, W, N) copy."""
+"""Convolution's fast paths against the plain code they replace: the numba forward and
+weight-gradient kernels (stride 1, float32) and the blocked (N, C, H, W) -> (C, H, W, N) copy."""
 
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ def _grads(x, w, b, enabled: bool, **conv) -> list[np.ndarray]:
         ((3, 6, 9, 7), (5, 6, 3, 4), 1),  # odd output channels, an even kernel width, padding
         ((2, 2, 5, 5), (3, 2, 1, 1), 0),  # 1x1 kernel
         ((20, 3, 6, 6), (4, 3, 2, 3), (2, 0)),
+        ((2, 12, 6, 6), (4, 12, 3, 3), 1),  # C * kh * kw = 108: im2col forward, kernel's dw
     ],
 )
-def test_weight_grad_kernel_equals_the_numpy_path(x_shape, w_shape, padding):
+def test_conv_kernels_equal_the_numpy_path(x_shape, w_shape, padding):
     rng = np.random.default_rng(sum(x_shape))
     x = rng.standard_normal(x_shape).astype(np.float32)
     w = rng.standard_normal(w_shape).astype(np.float32)
@@ -46,7 +47,7 @@ def test_weight_grad_kernel_equals_the_numpy_path(x_shape, w_shape, padding):
 
 
 @needs_numba
-def test_weight_grad_kernel_is_used_only_where_it_applies(monkeypatch):
+def test_conv_kernels_are_used_only_where_they_apply(monkeypatch):
     calls = []
     real = K.kernel
 
@@ -60,7 +61,10 @@ def test_weight_grad_kernel_is_used_only_where_it_applies(monkeypatch):
     w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
     b = np.zeros(4, np.float32)
     _grads(x, w, b, True)
-    assert calls == ["conv2d_weight_grad"]
+    assert calls == ["conv2d_forward", "conv2d_weight_grad"]
+    calls.clear()
+    _grads(rng.standard_normal((2, 11, 5, 5)).astype(np.float32), w[:, :1].repeat(11, 1), b, True)
+    assert calls == ["conv2d_weight_grad"]  # C * kh * kw = 99: the im2col forward
     calls.clear()
     _grads(x, w, b, True, stride=2)
     _grads(x, w, b, True, dilation=2)
