@@ -234,10 +234,14 @@ class Function:
         ctx.xp = xp = np if type(data) is _ndarray else get_array_module(data)
         n = len(inputs)
         if n == 1:
-            out = cls.forward(ctx, data, **constants)
+            out = cls.forward(ctx, data, **constants) if constants else cls.forward(ctx, data)
         elif n == 2:
             second = inputs[1]
-            out = cls.forward(ctx, data, second._data, **constants)
+            out = (
+                cls.forward(ctx, data, second._data, **constants)
+                if constants  # an empty **{} still costs ~20 ns
+                else cls.forward(ctx, data, second._data)
+            )
         else:
             out = cls.forward(ctx, *[t._data for t in inputs], **constants)
         if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
