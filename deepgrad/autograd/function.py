@@ -97,8 +97,8 @@ class Context:
         def __getattr__(self, name: str) -> Any: ...
         def __setattr__(self, name: str, value: Any) -> None: ...
 
-    _saved = None  # positions while forward runs; the saved Tensors once the node is recorded
-    _saved_versions = ()
+    _saved: Any = None  # positions while forward runs; the saved Tensors once the node is recorded
+    _saved_versions: tuple[int, ...] = ()
     _saved_out = None
     _save_out = False
     _out_ref: Any = None
