@@ -97,8 +97,8 @@ class Context:
         def __getattr__(self, name: str) -> Any: ...
         def __setattr__(self, name: str, value: Any) -> None: ...
 
-    _saved = None  # positions while forward runs; the saved Tensors once the node is recorded
-    _saved_versions = ()
+    _saved: Any = None  # positions while forward runs; the saved Tensors once the node is recorded
+    _saved_versions: tuple[int, ...] = ()
     _saved_out = None
     _save_out = False
     _out_ref: Any = None
@@ -119,8 +119,14 @@ class Context:
     def saved_inputs(self) -> tuple:
         if self.released:
             raise _released_error(self)
-        saved = self._saved
-        for t, version in zip(saved, self._saved_versions):
+        saved, versions = self._saved, self._saved_versions
+        n = len(saved)  # one and two inputs unrolled: this runs once per node in backward
+        if n == 2:
+            if saved[0]._version == versions[0] and saved[1]._version == versions[1]:
+                return saved
+        elif n == 1 and saved[0]._version == versions[0]:
+            return saved
+        for t, version in zip(saved, versions):
             if t._version != version:
                 raise BackwardError(
                     f"{self.fn.__name__}: an input saved for backward was modified in place "
@@ -131,9 +137,18 @@ class Context:
 
     @property
     def saved_outputs(self) -> tuple:
+        # Rebuilt on demand rather than stored: a stored output Tensor would point back at
+        # this node and make a reference cycle (DESIGN principle 6).
+        return (Tensor._make(self.saved_output_array, self if GradMode.enabled else None),)
+
+    @property
+    def saved_output_array(self) -> Any:
+        """The array of the saved output, checked like ``saved_outputs``: for a backward computed
+        on arrays (graph recording off), without making a Tensor (docs/performance.md, note 11)."""
         if self.released:
             raise _released_error(self)
-        out = self._out_ref() if self._out_ref is not None else None
+        ref = self._out_ref
+        out = ref() if ref is not None else None
         # An in-place op in the graph rebinds the tensor to a new array and leaves the saved one
         # intact; only a write into the saved array itself makes the gradient wrong.
         if out is not None and out._version != 0 and out._data is self._saved_out:
@@ -142,9 +157,7 @@ class Context:
                 f"(version 0 -> {out._version}, shape {out.shape}); use an out-of-place operation "
                 "(y = y * 2 instead of y *= 2) before calling backward."
             )
-        # Rebuilt on demand rather than stored: a stored output Tensor would point back at
-        # this node and make a reference cycle (DESIGN principle 6).
-        return (Tensor._make(self._saved_out, self if GradMode.enabled else None),)
+        return self._saved_out
 
     def release(self) -> None:
         """Free what backward kept; called after backward unless retain_graph=True."""
@@ -221,10 +234,14 @@ class Function:
         ctx.xp = xp = np if type(data) is _ndarray else get_array_module(data)
         n = len(inputs)
         if n == 1:
-            out = cls.forward(ctx, data, **constants)
+            out = cls.forward(ctx, data, **constants) if constants else cls.forward(ctx, data)
         elif n == 2:
             second = inputs[1]
-            out = cls.forward(ctx, data, second._data, **constants)
+            out = (
+                cls.forward(ctx, data, second._data, **constants)
+                if constants  # an empty **{} still costs ~20 ns
+                else cls.forward(ctx, data, second._data)
+            )
         else:
             out = cls.forward(ctx, *[t._data for t in inputs], **constants)
         if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
@@ -275,7 +292,14 @@ def _record(ctx: Context, inputs: tuple, out: Any, result: Tensor) -> None:
             if positions == _EVERY_INPUT[len(inputs)]
             else tuple([inputs[i] for i in positions])
         )
-        ctx._saved_versions = tuple([t._version for t in saved])
+        n = len(saved)
+        ctx._saved_versions = (
+            (saved[0]._version, saved[1]._version)
+            if n == 2
+            else (saved[0]._version,)
+            if n == 1
+            else tuple([t._version for t in saved])
+        )
     if ctx._save_out:
         ctx._saved_out = out
         # Weak, so that the node does not keep its output alive (that would be a cycle);

@@ -430,18 +430,30 @@ class Tensor:
 
     # operators
     def __add__(self, other: TensorLike) -> Tensor:
+        if type(other) is Tensor:  # binary()'s common case, without its frame (note 11)
+            a, b = self._data, other._data
+            if a.shape == b.shape and a.dtype is b.dtype and type(a) is type(b):
+                return _ew.Add.apply(self, other)
         return _ew.Add.apply(*_ew.binary("add", self, other))
 
     def __radd__(self, other: TensorLike) -> Tensor:
         return _ew.Add.apply(*_ew.binary("add", other, self))
 
     def __sub__(self, other: TensorLike) -> Tensor:
+        if type(other) is Tensor:  # binary()'s common case, without its frame (note 11)
+            a, b = self._data, other._data
+            if a.shape == b.shape and a.dtype is b.dtype and type(a) is type(b):
+                return _ew.Sub.apply(self, other)
         return _ew.Sub.apply(*_ew.binary("sub", self, other))
 
     def __rsub__(self, other: TensorLike) -> Tensor:
         return _ew.Sub.apply(*_ew.binary("sub", other, self))
 
     def __mul__(self, other: TensorLike) -> Tensor:
+        if type(other) is Tensor:  # binary()'s common case, without its frame (note 11)
+            a, b = self._data, other._data
+            if a.shape == b.shape and a.dtype is b.dtype and type(a) is type(b):
+                return _ew.Mul.apply(self, other)
         return _ew.Mul.apply(*_ew.binary("mul", self, other))
 
     def __rmul__(self, other: TensorLike) -> Tensor:

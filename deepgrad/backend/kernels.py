@@ -28,6 +28,8 @@ KERNELS = (
     "gemm_nt",
     "lstm_forward_sequence",
     "lstm_backward_sequence",
+    "conv2d_forward",
+    "conv2d_weight_grad",
 )
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""
 

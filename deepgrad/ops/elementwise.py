@@ -265,8 +265,9 @@ class Exp(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        (y,) = ctx.saved_outputs
-        return dy * y if GradMode.enabled else _grad(ctx.xp, dy._data * y._data)
+        if GradMode.enabled:
+            return dy * ctx.saved_outputs[0]
+        return _grad(ctx.xp, dy._data * ctx.saved_output_array)
 
 
 class Log(Function):
@@ -363,10 +364,10 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        (y,) = ctx.saved_outputs
         if GradMode.enabled:
+            (y,) = ctx.saved_outputs
             return dy * (1.0 - y * y)
-        yd, xp = y._data, ctx.xp
+        yd, xp = ctx.saved_output_array, ctx.xp
         return _grad(xp, dy._data * (_one(xp, yd.dtype) - yd * yd))
 
 
@@ -382,10 +383,10 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        (y,) = ctx.saved_outputs
         if GradMode.enabled:
+            (y,) = ctx.saved_outputs
             return dy * (y * (1.0 - y))
-        yd, xp = y._data, ctx.xp
+        yd, xp = ctx.saved_output_array, ctx.xp
         return _grad(xp, dy._data * (yd * (_one(xp, yd.dtype) - yd)))
 
 
@@ -399,10 +400,11 @@ class Relu(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        (y,) = ctx.saved_outputs
         if GradMode.enabled:  # recording the backward (create_graph=True): differentiable ops
+            (y,) = ctx.saved_outputs
             return dy * (y > 0)
-        return Tensor._make(cuda_kernels.relu_backward(ctx.xp, dy._data, y._data), None)
+        array = cuda_kernels.relu_backward(ctx.xp, dy._data, ctx.saved_output_array)
+        return Tensor._make(array, None)
 
 
 class Abs(Function):
