@@ -184,7 +184,8 @@ class DQNUpdater(EpisodeUpdater):
         max_grad_norm: gradient clipping (None: none). double: double-DQN targets.
         seed: seeds exploration and replay sampling. stop_when_solved: as ``EpisodeUpdater``.
 
-    Logs per step: ``loss`` (mean TD loss of the episode's updates), ``return``, ``epsilon``.
+    Logs per step: ``loss`` (mean TD loss of the episode's updates), ``return``, ``epsilon``;
+    at the end of an epoch ``greedy_return`` too (``EpisodeUpdater.finish_step``).
     """
 
     def __init__(
@@ -247,13 +248,13 @@ class DQNUpdater(EpisodeUpdater):
         losses: list[float] = []
         episode_return, length = self._episode(model, batch, losses, trainer)
         batch.log.add(episode_return, length)
-        self.check_solved(trainer, batch.log)
-        return {
+        logs = {
             "loss": float(np.mean(losses)),
             "return": episode_return,
             "epsilon": self.epsilon,
             "size": 1,
         }
+        return self.finish_step(trainer, batch, logs)
 
     def _start(self, model: nn.Module, stream: EpisodeStream) -> None:
         """Make the buffer and the target network; fill the buffer with random moves."""

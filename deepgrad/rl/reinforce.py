@@ -123,7 +123,8 @@ class ReinforceUpdater(EpisodeUpdater):
         stop_when_solved: stop the run when the episode log says solved. Default: True.
 
     Logs per step: ``loss`` (the total above), ``return`` (the batch's mean episode return),
-    ``entropy`` (the policy's mean entropy), ``size`` (the number of episodes).
+    ``entropy`` (the policy's mean entropy), ``size`` (the number of episodes); at the end of an
+    epoch ``greedy_return`` too (``EpisodeUpdater.finish_step``).
     """
 
     def __init__(
@@ -165,13 +166,13 @@ class ReinforceUpdater(EpisodeUpdater):
         loss.backward()
         trainer.call_hook("on_backward_end", {"loss": float(loss.item())})
         trainer.optimizer.step()
-        self.check_solved(trainer, batch.log)
-        return {
+        logs = {
             "loss": float(loss.item()),
             "return": float(np.mean(episode_returns)),
             "entropy": entropy,
             "size": self.episodes,
         }
+        return self.finish_step(trainer, batch, logs)
 
     def loss(
         self, model: PolicyNetwork, x: Tensor, actions: Tensor, returns: np.ndarray

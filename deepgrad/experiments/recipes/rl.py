@@ -3,13 +3,15 @@
 The run is the usual Trainer run (``runs.train_run``): the training "loader" is an
 ``EpisodeStream`` over the environment and the agent's updater (``deepgrad.rl``) plays the
 episodes, so the run folder holds config.json, metrics.csv (one row per epoch of
-``episodes_per_epoch`` updates: loss, mean episode return ...), the checkpoints (best = the
-epoch with the highest mean return), the Doctor's report and learning_curves.png, plus:
+``episodes_per_epoch`` updates: loss, mean episode return, greedy return ...), the checkpoints
+(best = the epoch whose weights scored the highest mean return over ``eval_episodes`` greedy
+episodes, played after every epoch on the same starting states), the Doctor's report and
+learning_curves.png, plus:
 
     episodes.csv     one row per episode: return, length, mean of the last 100 returns
     returns.png      the episode returns, their 100-episode mean and the solved line (475)
     rl.json          episodes and environment steps played, when it was solved, and the greedy
-                     return of the kept weights
+                     return of the kept weights on 20 other episodes
 
 A run stops once the mean return of 100 consecutive episodes reaches 475 (CartPole-v1's solved
 threshold) unless ``--set stop_when_solved=false``. The environment is deepgrad's NumPy CartPole
@@ -48,6 +50,7 @@ from deepgrad.train.updater import Updater
 
 ENVS = ("numpy", "gym")
 EVAL_EPISODES = 20
+EVAL_SEED = 20_000  # the final check's episodes differ from those that picked the checkpoint
 
 
 def _no_supervised_loss(output: Any, target: Any) -> Any:
@@ -59,7 +62,8 @@ def _no_supervised_loss(output: Any, target: Any) -> Any:
 class _CartPoleRecipe(Recipe):
     """What both CartPole recipes share: the environment as data, the episode log, the outputs."""
 
-    monitor, mode, headline = "return", "max", "return"
+    # the best checkpoint: the epoch whose weights played best greedily (EpisodeUpdater)
+    monitor, mode, headline = "greedy_return", "max", "return"
     supports_lr_find = False
     # the logged loss is a policy-gradient or TD loss, not a curve to minimize: it grows with the
     # returns (the value and Q targets grow), and there is no validation data to overfit
@@ -70,6 +74,7 @@ class _CartPoleRecipe(Recipe):
         "gamma": Option(0.99, "discount factor"),
         "episodes_per_epoch": Option(10, "Trainer steps (updates) per epoch"),
         "stop_when_solved": Option(True, "stop when 100 episodes average >= 475"),
+        "eval_episodes": Option(10, "greedy episodes after every epoch (they pick the best)"),
     }
 
     def check_config(self, config: RunConfig) -> None:
@@ -82,6 +87,11 @@ class _CartPoleRecipe(Recipe):
             )
         if not 0.0 <= config.options["gamma"] <= 1.0:
             raise RecipeError(f"option gamma must be in [0, 1] (got {config.options['gamma']}).")
+        if config.options["eval_episodes"] < 1:
+            raise RecipeError(
+                f"option eval_episodes must be >= 1 (got {config.options['eval_episodes']}); "
+                "the greedy evaluation picks the best checkpoint."
+            )
 
     def data(self, config: RunConfig) -> RecipeData:
         env = make_env(config.options["env"])
@@ -95,8 +105,14 @@ class _CartPoleRecipe(Recipe):
         )
 
     def loaders(self, config: RunConfig, data: RecipeData) -> tuple:
+        o = config.options
         stream = EpisodeStream(
-            data.train, data.info["log"], config.options["episodes_per_epoch"], seed=config.seed
+            data.train,
+            data.info["log"],
+            o["episodes_per_epoch"],
+            seed=config.seed,
+            eval_env=make_env(o["env"]),
+            eval_episodes=o["eval_episodes"],
         )
         return stream, None, None
 
@@ -123,7 +139,7 @@ class _CartPoleRecipe(Recipe):
     ) -> list[str]:
         log: EpisodeLog = data.info["log"]
         _write_episodes(log, out_dir / "episodes.csv")
-        greedy = greedy_returns(model, make_env(config.options["env"]), EVAL_EPISODES, 10_000)
+        greedy = greedy_returns(model, make_env(config.options["env"]), EVAL_EPISODES, EVAL_SEED)
         summary = {
             "episodes": len(log.returns),
             "env_steps": int(sum(log.lengths)),
