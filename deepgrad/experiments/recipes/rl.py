@@ -24,6 +24,7 @@ import csv
 import importlib.util
 import json
 from abc import abstractmethod
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ import numpy as np
 from deepgrad import nn
 from deepgrad.experiments.config import Option, RecipeError, RunConfig
 from deepgrad.experiments.recipes.base import Recipe, RecipeData
+from deepgrad.models.common import make_activation
 from deepgrad.rl import (
     BASELINES,
     SOLVED_RETURN,
@@ -264,7 +266,9 @@ class CartPoleDQN(_CartPoleRecipe):
         "batch_size": 64,
         "lr": 1e-3,
         "optimizer": "adam",
+        "activation": "elu",
     }
+    uses = ("activation",)
     # Measured on CartPole-v1 (the lab and the closing note): gamma 0.98 rather than 0.99, and a
     # buffer that keeps the early failures, made the difference between a policy that reaches
     # 500 and collapses again and one that holds it for 100 episodes.
@@ -289,6 +293,7 @@ class CartPoleDQN(_CartPoleRecipe):
             int(np.prod(env.observation_space.shape)),
             int(env.action_space.n),
             config.options["hidden"],
+            activation=partial(make_activation, config.activation or "elu"),
         )
 
     def make_updater(self, config: RunConfig) -> DQNUpdater:
