@@ -53,7 +53,7 @@ def test_dqn_writes_the_learning_curve(tmp_path, capsys):
     assert {"loss", "return", "epsilon", "greedy_return"} <= set(header)
     config = json.loads((out / "config.json").read_text())
     assert config["options"]["env"] == "numpy" and config["batch_size"] == 64
-    assert config["activation"] == "elu"  # no dead units (ReLU left about half of them dead)
+    assert config["activation"] == "relu"
     results = json.loads((out / "results.json").read_text())
     assert results["monitor"] == "greedy_return"
 
@@ -66,8 +66,8 @@ def test_dqn_takes_the_activation_setting():
     config = recipe.make_config(activation="leaky_relu")
     model = recipe.build_model(config, recipe.data(config))
     assert [type(m) for m in model.net] == [nn.Linear, nn.LeakyReLU] * 2 + [nn.Linear]
-    default = recipe.build_model(recipe.make_config(), recipe.data(config))
-    assert isinstance(default.net[1], nn.ELU)
+    elu = recipe.build_model(recipe.make_config(activation="elu"), recipe.data(config))
+    assert isinstance(elu.net[1], nn.ELU) and isinstance(elu.net[3], nn.ELU)
 
 
 @pytest.mark.parametrize(

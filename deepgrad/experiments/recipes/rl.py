@@ -217,6 +217,9 @@ def _plot_returns(log: EpisodeLog, path: Path, title: str) -> None:
 
 
 class CartPoleReinforce(_CartPoleRecipe):
+    """REINFORCE with a learned value baseline. Measured (NumPy CartPole, 2 shared cores under a
+    load of about 10): solved on seeds 0, 1, 2 after 327, 350, 284 episodes, in 106, 77, 59 s."""
+
     name = "cartpole-reinforce"
     summary = "REINFORCE with a baseline on CartPole-v1 (policy gradient, Categorical policy)"
     defaults: ClassVar[dict[str, Any]] = {
@@ -259,6 +262,12 @@ class CartPoleReinforce(_CartPoleRecipe):
 
 
 class CartPoleDQN(_CartPoleRecipe):
+    """DQN (double-DQN targets, Huber loss, Polyak target, learning-rate decay). Measured on the
+    NumPy CartPole (2 shared cores): with ReLU it solves seeds 1 and 2 (seed 1: 918 episodes,
+    4 min) but not seed 0 (best 100-episode mean 384); with ELU, seed 0 is solved after 533
+    episodes (83k steps, 3 min 10 s) and seeds 1 and 2 are not (best 387 in 125k steps; 302 at
+    100k steps). Where it does not solve, the run ends with the best greedy checkpoint."""
+
     name = "cartpole-dqn"
     summary = "DQN on CartPole-v1 (replay buffer, target network, epsilon-greedy, Huber loss)"
     defaults: ClassVar[dict[str, Any]] = {
@@ -266,12 +275,13 @@ class CartPoleDQN(_CartPoleRecipe):
         "batch_size": 64,
         "lr": 1e-3,
         "optimizer": "adam",
-        "activation": "elu",
+        "activation": "relu",
     }
     uses = ("activation",)
     # Measured on CartPole-v1 (the lab and the closing note): gamma 0.98 rather than 0.99, and a
     # buffer that keeps the early failures, made the difference between a policy that reaches
-    # 500 and collapses again and one that holds it for 100 episodes.
+    # 500 and collapses again and one that holds it for 100 episodes. It is still seed-dependent
+    # (see the class docstring): ReLU solves seeds 1 and 2, ELU (--activation elu) seed 0.
     options: ClassVar[dict[str, Option]] = {
         **_CartPoleRecipe.common_options,
         "gamma": Option(0.98, "discount factor"),
@@ -293,7 +303,7 @@ class CartPoleDQN(_CartPoleRecipe):
             int(np.prod(env.observation_space.shape)),
             int(env.action_space.n),
             config.options["hidden"],
-            activation=partial(make_activation, config.activation or "elu"),
+            activation=partial(make_activation, config.activation or "relu"),
         )
 
     def make_updater(self, config: RunConfig) -> DQNUpdater:
