@@ -265,8 +265,9 @@ class CartPoleDQN(_CartPoleRecipe):
     """DQN (double-DQN targets, Huber loss, Polyak target, learning-rate decay). Measured on the
     NumPy CartPole (2 shared cores): with ReLU it solves seeds 1 and 2 (seed 1: 918 episodes,
     4 min) but not seed 0 (best 100-episode mean 384); with ELU, seed 0 is solved after 533
-    episodes (83k steps, 3 min 10 s) and seeds 1 and 2 are not (best 387 in 125k steps; 302 at
-    100k steps). Where it does not solve, the run ends with the best greedy checkpoint."""
+    episodes (83k steps, 3 min 10 s) and seeds 1 and 2 were not within the runs measured (best
+    387 after 125k steps; 302 when stopped at 100k steps). Where it does not solve, the run
+    ends with the best greedy checkpoint."""
 
     name = "cartpole-dqn"
     summary = "DQN on CartPole-v1 (replay buffer, target network, epsilon-greedy, Huber loss)"
