@@ -104,14 +104,34 @@ class EpisodeStream:
         log: the ``EpisodeLog`` the updater writes each episode to.
         steps_per_epoch: Trainer steps (updates) per epoch.
         seed: the first episode is reset with this seed; later ones continue its generator.
+        eval_env: a second environment for the greedy evaluation at the end of every epoch
+            (``EpisodeUpdater``); None: no evaluation. Default: None.
+        eval_episodes: greedy episodes per evaluation. Default: 10.
+        eval_seed: the first evaluation episode's reset seed, the same at every evaluation, so
+            that all epochs are scored on the same starting states. Default: 10_000.
+
+    Attributes:
+        position: the index of the current step within its epoch (0 to steps_per_epoch - 1).
     """
 
-    def __init__(self, env: Any, log: EpisodeLog, steps_per_epoch: int, seed: int = 0) -> None:
-        if steps_per_epoch < 1:
+    def __init__(
+        self,
+        env: Any,
+        log: EpisodeLog,
+        steps_per_epoch: int,
+        seed: int = 0,
+        eval_env: Any = None,
+        eval_episodes: int = 10,
+        eval_seed: int = 10_000,
+    ) -> None:
+        if steps_per_epoch < 1 or eval_episodes < 1:
             raise ValueError(
-                f"EpisodeStream: steps_per_epoch must be >= 1 (got {steps_per_epoch!r})."
+                f"EpisodeStream: steps_per_epoch and eval_episodes must be >= 1 (got "
+                f"{steps_per_epoch!r}, {eval_episodes!r}); pass eval_env=None for no evaluation."
             )
         self.env, self.log, self.steps_per_epoch = env, log, steps_per_epoch
+        self.eval_env, self.eval_episodes, self.eval_seed = eval_env, eval_episodes, eval_seed
+        self.position = 0
         self._seed: int | None = seed
 
     def reset(self) -> np.ndarray:
@@ -120,11 +140,27 @@ class EpisodeStream:
         self._seed = None
         return np.asarray(obs, dtype=np.float32)
 
+    @property
+    def epoch_ends(self) -> bool:
+        """Whether the current step is the last of its epoch."""
+        return self.position == self.steps_per_epoch - 1
+
+    def evaluate(self, model: Any) -> float:
+        """The mean return of ``eval_episodes`` greedy episodes of ``model`` in ``eval_env``."""
+        if self.eval_env is None:
+            raise RuntimeError(
+                "EpisodeStream.evaluate: no evaluation environment; pass eval_env to the stream."
+            )
+        return float(
+            np.mean(greedy_returns(model, self.eval_env, self.eval_episodes, self.eval_seed))
+        )
+
     def __len__(self) -> int:
         return self.steps_per_epoch
 
     def __iter__(self) -> Iterator[EpisodeStream]:
-        for _ in range(self.steps_per_epoch):
+        for position in range(self.steps_per_epoch):
+            self.position = position
             yield self
 
 
@@ -153,6 +189,13 @@ def greedy_returns(model: Any, env: Any, episodes: int, seed: int = 0) -> list[f
 class EpisodeUpdater(Updater):
     """An updater that plays whole episodes; it stops the run once the log says solved.
 
+    At the last step of every epoch (and at the step that solves the task), when the stream has
+    an ``eval_env``, ``finish_step`` adds ``greedy_return`` to the step's logs: the mean return of
+    the greedy policy over the stream's evaluation episodes. It is the epoch record's
+    ``greedy_return``, the score that picks the best checkpoint: the training returns of an
+    epoch mix exploration and a network that changed during it, and a single episode reaching
+    500 says little about the next ones.
+
     Args:
         stop_when_solved: ask the Trainer to stop when the ``EpisodeLog`` reaches its threshold.
     """
@@ -166,6 +209,15 @@ class EpisodeUpdater(Updater):
                 f"solved: mean return {log.moving_average():.1f} >= {log.threshold:g} over the "
                 f"last {log.window} episodes, after {log.solved_at} episodes"
             )
+
+    def finish_step(
+        self, trainer: Any, stream: EpisodeStream, logs: dict[str, float]
+    ) -> dict[str, float]:
+        """The solved check, then ``greedy_return`` in ``logs`` where the epoch or the run ends."""
+        self.check_solved(trainer, stream.log)
+        if stream.eval_env is not None and (stream.epoch_ends or trainer.stop_requested):
+            logs["greedy_return"] = stream.evaluate(trainer.model)
+        return logs
 
 
 __all__ = [

@@ -22,6 +22,7 @@ Nature 518, 2015.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ class QNetwork(nn.Module):
     Args:
         obs_dim: the size of an observation. n_actions: the number of actions.
         hidden: hidden layer sizes. Default: (128, 128).
+        activation: makes the activation layer between them. Default: ``nn.ReLU``.
 
     Shape:
         obs (N, obs_dim) -> (N, n_actions).
@@ -52,10 +54,16 @@ class QNetwork(nn.Module):
         (5, 2)
     """
 
-    def __init__(self, obs_dim: int, n_actions: int, hidden: tuple[int, ...] = (128, 128)) -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        n_actions: int,
+        hidden: tuple[int, ...] = (128, 128),
+        activation: Callable[[], nn.Module] = nn.ReLU,
+    ) -> None:
         super().__init__()
         self.sizes = (obs_dim, *hidden, n_actions)
-        self.net = mlp(self.sizes)
+        self.net = mlp(self.sizes, activation)
 
     def forward(self, obs: Tensor) -> Tensor:
         return self.net(obs)
@@ -184,7 +192,8 @@ class DQNUpdater(EpisodeUpdater):
         max_grad_norm: gradient clipping (None: none). double: double-DQN targets.
         seed: seeds exploration and replay sampling. stop_when_solved: as ``EpisodeUpdater``.
 
-    Logs per step: ``loss`` (mean TD loss of the episode's updates), ``return``, ``epsilon``.
+    Logs per step: ``loss`` (mean TD loss of the episode's updates), ``return``, ``epsilon``;
+    at the end of an epoch ``greedy_return`` too (``EpisodeUpdater.finish_step``).
     """
 
     def __init__(
@@ -247,13 +256,13 @@ class DQNUpdater(EpisodeUpdater):
         losses: list[float] = []
         episode_return, length = self._episode(model, batch, losses, trainer)
         batch.log.add(episode_return, length)
-        self.check_solved(trainer, batch.log)
-        return {
+        logs = {
             "loss": float(np.mean(losses)),
             "return": episode_return,
             "epsilon": self.epsilon,
             "size": 1,
         }
+        return self.finish_step(trainer, batch, logs)
 
     def _start(self, model: nn.Module, stream: EpisodeStream) -> None:
         """Make the buffer and the target network; fill the buffer with random moves."""

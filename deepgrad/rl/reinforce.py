@@ -20,6 +20,7 @@ reinforcement learning", Machine Learning 8, 1992.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -36,13 +37,22 @@ from deepgrad.rl.common import EpisodeStream, EpisodeUpdater, discounted_returns
 BASELINES = ("value", "mean", "none")
 
 
-def mlp(sizes: tuple[int, ...]) -> nn.Sequential:
-    """Linear layers of the given sizes with ReLU between them (none after the last)."""
+def mlp(sizes: tuple[int, ...], activation: Callable[[], nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Linear layers of the given sizes with ``activation()`` between them (none after the last).
+
+    Example:
+        >>> mlp((4, 8, 2), nn.ELU)
+        Sequential(
+          (0): Linear(in_features=4, out_features=8, bias=True)
+          (1): ELU(alpha=1.0)
+          (2): Linear(in_features=8, out_features=2, bias=True)
+        )
+    """
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(activation())
     return nn.Sequential(*layers)
 
 
@@ -123,7 +133,8 @@ class ReinforceUpdater(EpisodeUpdater):
         stop_when_solved: stop the run when the episode log says solved. Default: True.
 
     Logs per step: ``loss`` (the total above), ``return`` (the batch's mean episode return),
-    ``entropy`` (the policy's mean entropy), ``size`` (the number of episodes).
+    ``entropy`` (the policy's mean entropy), ``size`` (the number of episodes); at the end of an
+    epoch ``greedy_return`` too (``EpisodeUpdater.finish_step``).
     """
 
     def __init__(
@@ -165,13 +176,13 @@ class ReinforceUpdater(EpisodeUpdater):
         loss.backward()
         trainer.call_hook("on_backward_end", {"loss": float(loss.item())})
         trainer.optimizer.step()
-        self.check_solved(trainer, batch.log)
-        return {
+        logs = {
             "loss": float(loss.item()),
             "return": float(np.mean(episode_returns)),
             "entropy": entropy,
             "size": self.episodes,
         }
+        return self.finish_step(trainer, batch, logs)
 
     def loss(
         self, model: PolicyNetwork, x: Tensor, actions: Tensor, returns: np.ndarray

@@ -39,6 +39,7 @@ except ImportError:  # running from a source checkout without `pip install -e .`
     sys.path.insert(0, os.path.abspath(".."))
     import deepgrad as dg
 from deepgrad.experiments.recipes.rl import CartPoleDQN
+from deepgrad.models.common import make_activation
 from deepgrad.rl import (
     CartPole,
     DQNUpdater,
@@ -208,7 +209,8 @@ recipe = CartPoleDQN()
 settings = {name: option.default for name, option in recipe.options.items()}
 dqn_episodes = 40 if SMALL else 2000
 dg.manual_seed(0)
-q_net = QNetwork(4, 2, hidden=settings["hidden"])
+activation = recipe.defaults["activation"]  # the recipe's --activation
+q_net = QNetwork(4, 2, hidden=settings["hidden"], activation=lambda: make_activation(activation))
 dqn = DQNUpdater(
     batch_size=recipe.defaults["batch_size"],
     buffer_size=settings["buffer"],
@@ -217,6 +219,8 @@ dqn = DQNUpdater(
     epsilon_decay=settings["epsilon_decay"],
     target_update=settings["target_update"],
     tau=settings["tau"],
+    lr_end=settings["lr_end"],
+    lr_decay=settings["lr_decay"],
     learning_starts=200 if SMALL else settings["learning_starts"],
     double=settings["double"],
     seed=0,

@@ -225,6 +225,39 @@ def test_a_solved_log_stops_the_run():
     assert history.stop_reason.startswith("solved: mean return")
 
 
+def test_greedy_evaluation_ends_every_epoch_and_the_solving_step():
+    """``greedy_return`` is logged once per epoch (and at the step that solves), from the same
+    starting states each time: it is the greedy return of the weights at that moment."""
+    dg.manual_seed(0)
+    model = PolicyNetwork(4, 2, hidden=(8,))
+    trainer = Trainer(
+        model,
+        _unused_loss,
+        dg.optim.Adam(model.parameters(), lr=1e-3),
+        updater=ReinforceUpdater(),
+        progress=False,
+    )
+    log = EpisodeLog(threshold=1e9)
+    stream = EpisodeStream(CartPole(), log, 4, seed=0, eval_env=CartPole(), eval_episodes=3)
+    calls = []
+    evaluate = stream.evaluate
+    stream.evaluate = lambda m: calls.append(stream.position) or evaluate(m)
+    history = trainer.fit(stream, epochs=3)
+    assert calls == [3, 3, 3] and len(log.returns) == 12  # evaluation episodes are not logged
+    assert history.epochs[-1]["greedy_return"] == stream.evaluate(model)
+    assert history.epochs[-1]["greedy_return"] == np.mean(
+        greedy_returns(model, CartPole(), 3, seed=10_000)
+    )
+    log = EpisodeLog(threshold=5.0, window=3)  # solved at the third episode: mid-epoch
+    stream = EpisodeStream(CartPole(), log, 10, seed=0, eval_env=CartPole(), eval_episodes=2)
+    history = trainer.fit(stream, epochs=4)
+    assert len(log.returns) == 3 and "greedy_return" in history.epochs[-1]
+    with pytest.raises(RuntimeError, match="pass eval_env"):
+        EpisodeStream(CartPole(), log, 1).evaluate(model)
+    with pytest.raises(ValueError, match="eval_episodes must be >= 1"):
+        EpisodeStream(CartPole(), log, 1, eval_episodes=0)
+
+
 def test_dqn_bootstraps_through_time_limit_truncation():
     """CartPole cut at 4 steps never terminates, so Q(s, a) = 1 / (1 - gamma) = 2 for gamma 0.5.
     Were truncation stored as terminal, the targets would stop at the cut: Q of the last move 1,

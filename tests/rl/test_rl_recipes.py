@@ -50,9 +50,24 @@ def test_dqn_writes_the_learning_curve(tmp_path, capsys):
     rows = _episodes(out)
     assert len(rows) >= 3  # the random warm-up's episodes, then 2 learning ones
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
-    assert {"loss", "return", "epsilon"} <= set(header)
+    assert {"loss", "return", "epsilon", "greedy_return"} <= set(header)
     config = json.loads((out / "config.json").read_text())
     assert config["options"]["env"] == "numpy" and config["batch_size"] == 64
+    assert config["activation"] == "relu"
+    results = json.loads((out / "results.json").read_text())
+    assert results["monitor"] == "greedy_return"
+
+
+def test_dqn_takes_the_activation_setting():
+    from deepgrad import nn
+    from deepgrad.experiments.recipes.rl import CartPoleDQN
+
+    recipe = CartPoleDQN()
+    config = recipe.make_config(activation="leaky_relu")
+    model = recipe.build_model(config, recipe.data(config))
+    assert [type(m) for m in model.net] == [nn.Linear, nn.LeakyReLU] * 2 + [nn.Linear]
+    elu = recipe.build_model(recipe.make_config(activation="elu"), recipe.data(config))
+    assert isinstance(elu.net[1], nn.ELU) and isinstance(elu.net[3], nn.ELU)
 
 
 @pytest.mark.parametrize(
@@ -62,6 +77,7 @@ def test_dqn_writes_the_learning_curve(tmp_path, capsys):
         (["--set", "baseline=median"], "allowed: value, mean"),
         (["--activation", "tanh"], "has no activation setting"),
         (["--set", "gamma=2"], "gamma must be in [0, 1]"),
+        (["--set", "eval_episodes=0"], "eval_episodes must be >= 1"),
     ],
 )
 def test_bad_settings_are_refused(argv, expected, capsys):

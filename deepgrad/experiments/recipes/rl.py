@@ -3,13 +3,15 @@
 The run is the usual Trainer run (``runs.train_run``): the training "loader" is an
 ``EpisodeStream`` over the environment and the agent's updater (``deepgrad.rl``) plays the
 episodes, so the run folder holds config.json, metrics.csv (one row per epoch of
-``episodes_per_epoch`` updates: loss, mean episode return ...), the checkpoints (best = the
-epoch with the highest mean return), the Doctor's report and learning_curves.png, plus:
+``episodes_per_epoch`` updates: loss, mean episode return, greedy return ...), the checkpoints
+(best = the epoch whose weights scored the highest mean return over ``eval_episodes`` greedy
+episodes, played after every epoch on the same starting states), the Doctor's report and
+learning_curves.png, plus:
 
     episodes.csv     one row per episode: return, length, mean of the last 100 returns
     returns.png      the episode returns, their 100-episode mean and the solved line (475)
     rl.json          episodes and environment steps played, when it was solved, and the greedy
-                     return of the kept weights
+                     return of the kept weights on 20 other episodes
 
 A run stops once the mean return of 100 consecutive episodes reaches 475 (CartPole-v1's solved
 threshold) unless ``--set stop_when_solved=false``. The environment is deepgrad's NumPy CartPole
@@ -22,6 +24,7 @@ import csv
 import importlib.util
 import json
 from abc import abstractmethod
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,6 +33,7 @@ import numpy as np
 from deepgrad import nn
 from deepgrad.experiments.config import Option, RecipeError, RunConfig
 from deepgrad.experiments.recipes.base import Recipe, RecipeData
+from deepgrad.models.common import make_activation
 from deepgrad.rl import (
     BASELINES,
     SOLVED_RETURN,
@@ -48,6 +52,7 @@ from deepgrad.train.updater import Updater
 
 ENVS = ("numpy", "gym")
 EVAL_EPISODES = 20
+EVAL_SEED = 20_000  # the final check's episodes differ from those that picked the checkpoint
 
 
 def _no_supervised_loss(output: Any, target: Any) -> Any:
@@ -59,7 +64,8 @@ def _no_supervised_loss(output: Any, target: Any) -> Any:
 class _CartPoleRecipe(Recipe):
     """What both CartPole recipes share: the environment as data, the episode log, the outputs."""
 
-    monitor, mode, headline = "return", "max", "return"
+    # the best checkpoint: the epoch whose weights played best greedily (EpisodeUpdater)
+    monitor, mode, headline = "greedy_return", "max", "return"
     supports_lr_find = False
     # the logged loss is a policy-gradient or TD loss, not a curve to minimize: it grows with the
     # returns (the value and Q targets grow), and there is no validation data to overfit
@@ -70,6 +76,7 @@ class _CartPoleRecipe(Recipe):
         "gamma": Option(0.99, "discount factor"),
         "episodes_per_epoch": Option(10, "Trainer steps (updates) per epoch"),
         "stop_when_solved": Option(True, "stop when 100 episodes average >= 475"),
+        "eval_episodes": Option(10, "greedy episodes after every epoch (they pick the best)"),
     }
 
     def check_config(self, config: RunConfig) -> None:
@@ -82,6 +89,11 @@ class _CartPoleRecipe(Recipe):
             )
         if not 0.0 <= config.options["gamma"] <= 1.0:
             raise RecipeError(f"option gamma must be in [0, 1] (got {config.options['gamma']}).")
+        if config.options["eval_episodes"] < 1:
+            raise RecipeError(
+                f"option eval_episodes must be >= 1 (got {config.options['eval_episodes']}); "
+                "the greedy evaluation picks the best checkpoint."
+            )
 
     def data(self, config: RunConfig) -> RecipeData:
         env = make_env(config.options["env"])
@@ -95,8 +107,14 @@ class _CartPoleRecipe(Recipe):
         )
 
     def loaders(self, config: RunConfig, data: RecipeData) -> tuple:
+        o = config.options
         stream = EpisodeStream(
-            data.train, data.info["log"], config.options["episodes_per_epoch"], seed=config.seed
+            data.train,
+            data.info["log"],
+            o["episodes_per_epoch"],
+            seed=config.seed,
+            eval_env=make_env(o["env"]),
+            eval_episodes=o["eval_episodes"],
         )
         return stream, None, None
 
@@ -123,7 +141,7 @@ class _CartPoleRecipe(Recipe):
     ) -> list[str]:
         log: EpisodeLog = data.info["log"]
         _write_episodes(log, out_dir / "episodes.csv")
-        greedy = greedy_returns(model, make_env(config.options["env"]), EVAL_EPISODES, 10_000)
+        greedy = greedy_returns(model, make_env(config.options["env"]), EVAL_EPISODES, EVAL_SEED)
         summary = {
             "episodes": len(log.returns),
             "env_steps": int(sum(log.lengths)),
@@ -199,6 +217,9 @@ def _plot_returns(log: EpisodeLog, path: Path, title: str) -> None:
 
 
 class CartPoleReinforce(_CartPoleRecipe):
+    """REINFORCE with a learned value baseline. Measured (NumPy CartPole, 2 shared cores under a
+    load of about 10): solved on seeds 0, 1, 2 after 327, 350, 284 episodes, in 106, 77, 59 s."""
+
     name = "cartpole-reinforce"
     summary = "REINFORCE with a baseline on CartPole-v1 (policy gradient, Categorical policy)"
     defaults: ClassVar[dict[str, Any]] = {
@@ -241,6 +262,13 @@ class CartPoleReinforce(_CartPoleRecipe):
 
 
 class CartPoleDQN(_CartPoleRecipe):
+    """DQN (double-DQN targets, Huber loss, Polyak target, learning-rate decay). Measured on the
+    NumPy CartPole (2 shared cores): with ReLU it solves seeds 1 and 2 (seed 1: 918 episodes,
+    4 min) but not seed 0 (best 100-episode mean 384); with ELU, seed 0 is solved after 533
+    episodes (83k steps, 3 min 10 s) and seeds 1 and 2 were not within the runs measured (best
+    387 after 125k steps; 302 when stopped at 100k steps). Where it does not solve, the run
+    ends with the best greedy checkpoint."""
+
     name = "cartpole-dqn"
     summary = "DQN on CartPole-v1 (replay buffer, target network, epsilon-greedy, Huber loss)"
     defaults: ClassVar[dict[str, Any]] = {
@@ -248,10 +276,13 @@ class CartPoleDQN(_CartPoleRecipe):
         "batch_size": 64,
         "lr": 1e-3,
         "optimizer": "adam",
+        "activation": "relu",
     }
+    uses = ("activation",)
     # Measured on CartPole-v1 (the lab and the closing note): gamma 0.98 rather than 0.99, and a
     # buffer that keeps the early failures, made the difference between a policy that reaches
-    # 500 and collapses again and one that holds it for 100 episodes.
+    # 500 and collapses again and one that holds it for 100 episodes. It is still seed-dependent
+    # (see the class docstring): ReLU solves seeds 1 and 2, ELU (--activation elu) seed 0.
     options: ClassVar[dict[str, Option]] = {
         **_CartPoleRecipe.common_options,
         "gamma": Option(0.98, "discount factor"),
@@ -273,6 +304,7 @@ class CartPoleDQN(_CartPoleRecipe):
             int(np.prod(env.observation_space.shape)),
             int(env.action_space.n),
             config.options["hidden"],
+            activation=partial(make_activation, config.activation or "relu"),
         )
 
     def make_updater(self, config: RunConfig) -> DQNUpdater:
