@@ -88,6 +88,16 @@ def test_a_dead_rank_is_reported_within_the_timeout_and_the_job_resumes(tmp_path
     np.testing.assert_allclose(resumed["weights"], one_process["weights"], atol=1e-5)
 
 
+def test_an_exception_on_one_rank_ends_the_job_at_once(tmp_path):
+    start = time.monotonic()
+    result = run_mpi("trainer.py", "raise", str(tmp_path), timeout=100)
+    elapsed = time.monotonic() - start
+    assert result.returncode != 0 and not result.stdout.strip(), result.stdout + result.stderr
+    assert "rank 1 of 2 raised ValueError: a bad batch on the last rank; ending" in result.stderr
+    assert elapsed < 60  # MPI_Abort, not rank 0's 120 s timeout
+    assert "last.step00000004.safetensors" in {p.name for p in (tmp_path / "rank0").iterdir()}
+
+
 def test_deepgrad_train_runs_under_mpiexec_and_resumes_as_one_process(tmp_path):
     out = tmp_path / "run"
     args = ("train", "moons", "--epochs", "1", "--out", str(out), "--no-plots", "--quiet")
