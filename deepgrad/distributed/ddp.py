@@ -1,13 +1,15 @@
 """DistributedDataParallel: one model replica per process, gradients averaged by bucketed all-reduce.
 
 Each process runs forward and backward on its own share of the batch. During backward, as each
-parameter's gradient is final (a post-accumulate-grad hook), it is copied into its bucket, a
-contiguous flat array holding several parameters' gradients; when a bucket is full its
-non-blocking all-reduce (``Iallreduce``, averaging) starts at once, while the backward of
-the earlier layers is still running (the engine accumulates each leaf as soon as its gradient
-is final). When the last bucket has started, the reductions are
-waited for in order and the averages copied back into each ``param.grad``, so the optimizer
-sees gradients that are identical on every rank.
+parameter's gradient is final (a post-accumulate-grad hook), it is written into its bucket, a
+contiguous flat array holding several parameters' gradients, divided by the world size in the
+same pass; when a bucket is full its non-blocking all-reduce (``Iallreduce``, summing: the sum
+of the divided gradients is the average) starts at once, while the backward of the earlier
+layers is still running (the engine accumulates each leaf as soon as its gradient is final).
+When the last bucket has started, the reductions are waited for in order and the averages
+copied back into each ``param.grad`` (or, with ``gradient_as_bucket_view``, each ``.grad``
+becomes its view of the bucket), so the optimizer sees gradients that are identical on every
+rank.
 """
 
 from __future__ import annotations
