@@ -233,7 +233,8 @@ class DistributedDataParallel(Module):
         chance to progress those already started (MPICH moves data only inside MPI calls)."""
         buckets = self._buckets
         for bucket in buckets[: self._next_bucket]:
-            bucket.work.is_completed()
+            if bucket.work is not None:
+                bucket.work.is_completed()
         while self._next_bucket < len(buckets) and buckets[self._next_bucket].pending == 0:
             bucket = buckets[self._next_bucket]
             bucket.work = all_reduce(
@@ -247,7 +248,8 @@ class DistributedDataParallel(Module):
         """Wait for every bucket (in order) and give each ``.grad`` its average."""
         as_view = self.gradient_as_bucket_view
         for bucket in self._buckets:
-            bucket.work.wait()
+            if bucket.work is not None:
+                bucket.work.wait()
             for view, p in zip(bucket.views, bucket.params):
                 _unpack(view, p, as_view)
         self._started = False
@@ -256,7 +258,8 @@ class DistributedDataParallel(Module):
         """Complete the reductions already started (every rank started the same ones), so no
         MPI request is left pending, and forget the unfinished pass."""
         for bucket in self._buckets[: self._next_bucket]:
-            bucket.work.wait()
+            if bucket.work is not None:
+                bucket.work.wait()
         self._started = False
         self._next_bucket = 0
 
@@ -306,7 +309,8 @@ def _kind(p: Parameter) -> tuple:
 def _broadcast_all(tensors: list[Tensor], group: ProcessGroup) -> None:
     works = [broadcast(t, 0, group=group, async_op=True) for t in tensors]
     for work in works:
-        work.wait()
+        if work is not None:
+            work.wait()
 
 
 def _reachable_leaves(output: Any) -> set[int]:
