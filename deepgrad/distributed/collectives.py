@@ -13,7 +13,6 @@ memory: copied to a NumPy array, sent, and copied back when the operation comple
 from __future__ import annotations
 
 import enum
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -162,35 +161,24 @@ def _test_all(requests: list) -> bool:
     return MPI.Request.Testall(requests)
 
 
-_SPIN_SECONDS = 0.05  # how long a wait tests continuously before it starts to sleep
-
-
 def _poll(limit: float, work: Work) -> None:
     """Test the work's requests until all complete; raise the work's timeout error after ``limit`` s.
 
-    MPI progresses its shared-memory transfers only inside calls such as Test, so for the
-    first ``_SPIN_SECONDS`` the wait tests continuously, offering the core to any other
-    runnable process (``sched_yield``) every 64 tests: a peer that arrives late is answered
-    at once. Sleeping there would delay every step of the transfer by the sleep. After
-    that, each test is followed by a short sleep, so a rank that waits long on a hung peer
-    does not burn its core.
+    The first millisecond spins (MPI progresses its shared-memory transfers inside Test); after
+    that each test is followed by a short sleep, so a rank that waits long leaves its core to
+    the ones still computing.
     """
     start = time.monotonic()
-    tests = 0
+    spins = 0
     while not work._test():
-        tests += 1
-        if tests % 64:
+        spins += 1
+        if spins % 64:
             continue
         elapsed = time.monotonic() - start
         if elapsed > limit:
             raise work.timeout_error(limit)
-        if elapsed < _SPIN_SECONDS:
-            _yield()
-        else:
+        if elapsed > 1e-3:
             time.sleep(min(elapsed / 20, 1e-3))
-
-
-_yield = getattr(os, "sched_yield", lambda: time.sleep(0))
 
 
 # -- tensors as MPI buffers --------------------------------------------------------------------
