@@ -1,13 +1,15 @@
 """DistributedDataParallel: one model replica per process, gradients averaged by bucketed all-reduce.
 
 Each process runs forward and backward on its own share of the batch. During backward, as each
-parameter's gradient is final (a post-accumulate-grad hook), it is copied into its bucket, a
-contiguous flat array holding several parameters' gradients; when a bucket is full its
-non-blocking all-reduce (``Iallreduce``, averaging) starts at once, while the backward of
-the earlier layers is still running (the engine accumulates each leaf as soon as its gradient
-is final). When the last bucket has started, the reductions are
-waited for in order and the averages copied back into each ``param.grad``, so the optimizer
-sees gradients that are identical on every rank.
+parameter's gradient is final (a post-accumulate-grad hook), it is written into its bucket, a
+contiguous flat array holding several parameters' gradients, divided by the world size in the
+same pass; when a bucket is full its non-blocking all-reduce (``Iallreduce``, summing: the sum
+of the divided gradients is the average) starts at once, while the backward of the earlier
+layers is still running (the engine accumulates each leaf as soon as its gradient is final).
+When the last bucket has started, the reductions are waited for in order and the averages
+copied back into each ``param.grad`` (or, with ``gradient_as_bucket_view``, each ``.grad``
+becomes its view of the bucket), so the optimizer sees gradients that are identical on every
+rank.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend import get_array_module, is_writeable
 from deepgrad.distributed.collectives import ReduceOp, Work, all_reduce, broadcast
 from deepgrad.distributed.group import ProcessGroup, _default_group
 from deepgrad.nn.module import Module
@@ -27,17 +30,24 @@ __all__ = ["DistributedDataParallel"]
 
 
 class _Bucket:
-    """Several parameters' gradients in one flat array, reduced by one all-reduce."""
+    """Several parameters' gradients in one flat array, reduced by one all-reduce.
+
+    ``views[i]`` is parameter i's part of the flat array in the parameter's shape: the
+    gradient is written there (scaled by 1 / world size), and with ``gradient_as_bucket_view``
+    it becomes the parameter's ``.grad``.
+    """
 
     def __init__(self, params: list[tuple[str, Parameter]]) -> None:
         self.names = [name for name, _ in params]
         self.params = [p for _, p in params]
-        self.offsets = []
-        total = 0
-        for p in self.params:
-            self.offsets.append(total)
-            total += p._data.size
+        total = sum(p._data.size for p in self.params)
         self.flat = Tensor._make(_empty_like_module(self.params[0]._data, total), None)
+        self.views = []
+        start = 0
+        for p in self.params:
+            size = p._data.size
+            self.views.append(self.flat._data[start : start + size].reshape(p._data.shape))
+            start += size
         self.ready = [False] * len(self.params)
         self.pending = len(self.params)
         self.work: Work | None = None
@@ -47,14 +57,8 @@ class _Bucket:
         self.pending = len(self.params)
         self.work = None
 
-    def slot(self, index: int) -> Any:
-        start = self.offsets[index]
-        return self.flat._data[start : start + self.params[index]._data.size]
-
 
 def _empty_like_module(array: Any, size: int) -> Any:
-    from deepgrad.backend import get_array_module
-
     return get_array_module(array).empty(size, array.dtype)
 
 
@@ -81,6 +85,11 @@ class DistributedDataParallel(Module):
         find_unused_parameters: allow parameters that get no gradient in a backward pass (their
             contribution is their current ``.grad``, or zeros). Without it, such a parameter
             makes the next forward raise, naming it. Default: False.
+        gradient_as_bucket_view: after each synchronized backward, every ``param.grad`` is a
+            view of its bucket (no copy back from the bucket), as PyTorch's option; the
+            gradient array is then reused by the next synchronized backward, so copy a
+            ``.grad`` that must outlive the step. With ``zero_grad(set_to_none=False)`` the
+            next backward accumulates straight into the bucket. Default: False.
 
     Shape:
         as ``module``.
@@ -108,6 +117,7 @@ class DistributedDataParallel(Module):
         process_group: ProcessGroup | None = None,
         bucket_cap_mb: float = 25,
         find_unused_parameters: bool = False,
+        gradient_as_bucket_view: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(module, Module):
@@ -124,6 +134,7 @@ class DistributedDataParallel(Module):
         self.device_ids, self.output_device, self.dim = device_ids, output_device, dim
         self.broadcast_buffers = bool(broadcast_buffers)
         self.find_unused_parameters = bool(find_unused_parameters)
+        self.gradient_as_bucket_view = bool(gradient_as_bucket_view)
         self.bucket_cap_mb = bucket_cap_mb
         self.process_group = process_group or _default_group("DistributedDataParallel")
         self.require_backward_grad_sync = True
@@ -196,7 +207,7 @@ class DistributedDataParallel(Module):
             self._started = True
             if self.find_unused_parameters:
                 self._mark_unused_ready(bucket_index, index)
-        _copy_into(bucket.slot(index), bucket.params[index])
+        _pack(bucket.views[index], bucket.params[index], self._scale)
         bucket.ready[index] = True
         bucket.pending -= 1
         self._launch_ready_buckets()
@@ -207,34 +218,48 @@ class DistributedDataParallel(Module):
         for bucket in self._buckets:
             for i, p in enumerate(bucket.params):
                 if id(p) not in self._reached:
-                    _copy_into(bucket.slot(i), p)
+                    _pack(bucket.views[i], p, self._scale)
                     bucket.ready[i] = True
                     bucket.pending -= 1
 
+    @property
+    def _scale(self) -> float:
+        """The factor each gradient is multiplied by as it enters its bucket: the all-reduce
+        then sums ``g / world_size`` over the ranks, i.e. averages, with no pass after it."""
+        return 1.0 / self.process_group.size
+
     def _launch_ready_buckets(self) -> None:
+        """Start the reductions of the buckets that are full, in index order, and give MPI a
+        chance to progress those already started (MPICH moves data only inside MPI calls)."""
         buckets = self._buckets
+        for bucket in buckets[: self._next_bucket]:
+            if bucket.work is not None:
+                bucket.work.is_completed()
         while self._next_bucket < len(buckets) and buckets[self._next_bucket].pending == 0:
             bucket = buckets[self._next_bucket]
             bucket.work = all_reduce(
-                bucket.flat, ReduceOp.AVG, group=self.process_group, async_op=True
+                bucket.flat, ReduceOp.SUM, group=self.process_group, async_op=True
             )
             self._next_bucket += 1
         if self._next_bucket == len(buckets):
             self._finish()
 
     def _finish(self) -> None:
-        """Wait for every bucket (in order) and write the averages into each ``.grad``."""
+        """Wait for every bucket (in order) and give each ``.grad`` its average."""
+        as_view = self.gradient_as_bucket_view
         for bucket in self._buckets:
-            bucket.work.wait()
-            for i, p in enumerate(bucket.params):
-                _copy_out(bucket.slot(i), p)
+            if bucket.work is not None:
+                bucket.work.wait()
+            for view, p in zip(bucket.views, bucket.params):
+                _unpack(view, p, as_view)
         self._started = False
 
     def _abandon_pass(self) -> None:
         """Complete the reductions already started (every rank started the same ones), so no
         MPI request is left pending, and forget the unfinished pass."""
         for bucket in self._buckets[: self._next_bucket]:
-            bucket.work.wait()
+            if bucket.work is not None:
+                bucket.work.wait()
         self._started = False
         self._next_bucket = 0
 
@@ -284,7 +309,8 @@ def _kind(p: Parameter) -> tuple:
 def _broadcast_all(tensors: list[Tensor], group: ProcessGroup) -> None:
     works = [broadcast(t, 0, group=group, async_op=True) for t in tensors]
     for work in works:
-        work.wait()
+        if work is not None:
+            work.wait()
 
 
 def _reachable_leaves(output: Any) -> set[int]:
@@ -320,17 +346,30 @@ def _reachable_leaves(output: Any) -> set[int]:
     return leaves
 
 
-def _copy_into(slot: Any, p: Parameter) -> None:
-    if p.grad is None:
-        slot[...] = 0
-    else:
-        slot[...] = p.grad._data.reshape(-1)
-
-
-def _copy_out(slot: Any, p: Parameter) -> None:
-    values = slot.reshape(p._data.shape)
+def _pack(view: Any, p: Parameter, scale: float) -> None:
+    """``view = p.grad * scale`` (zeros without a gradient), in one pass over the data; a
+    gradient that already is the bucket's view (accumulated in place) is scaled in place."""
     grad = p.grad
-    if grad is None or grad._requires_grad or not grad._data.flags.writeable:
-        p.grad = Tensor._make(values.copy(), None)
+    if grad is None:
+        view.fill(0)
+    elif grad._data is view:
+        if scale != 1:
+            view *= scale
+    elif scale != 1:
+        get_array_module(view).multiply(grad._data, scale, out=view, casting="unsafe")
     else:
-        grad._data[...] = values
+        view[...] = grad._data
+
+
+def _unpack(view: Any, p: Parameter, as_view: bool) -> None:
+    """Give ``p`` the bucket's average: its ``.grad`` becomes the view (``as_view``), else the
+    values are copied into the ``.grad`` array it has (a fresh one if that is not writable)."""
+    grad = p.grad
+    if grad is not None and grad._data is view:
+        return
+    if grad is None or (as_view and not grad._requires_grad):
+        p.grad = Tensor._make(view if as_view else view.copy(), None)
+    elif grad._requires_grad or not is_writeable(grad._data):
+        p.grad = Tensor._make(view.copy(), None)
+    else:
+        grad._data[...] = view

@@ -167,15 +167,46 @@ _exit_guard_installed = False
 
 
 def _install_exit_guard() -> None:
-    """After a timeout, leave without MPI_Finalize, which would wait forever for the dead peer.
+    """Make a failing process end the job instead of leaving its peers to wait.
 
-    atexit runs handlers last-registered first, so this one (registered after mpi4py's import)
-    runs before mpi4py finalizes MPI.
+    - An uncaught exception prints its traceback as usual, then a line naming this rank and
+      the exception, and ends every process of the job (``MPI_Abort``), as mpi4py's
+      ``python -m mpi4py`` runner does: the peers waiting for this rank in a collective exit
+      within seconds instead of at their timeout (``sys.excepthook``, wrapping the one set now).
+    - After a timeout, leave without MPI_Finalize, which would wait forever for the dead peer.
+      atexit runs handlers last-registered first, so this one (registered after mpi4py's
+      import) runs before mpi4py finalizes MPI.
     """
     global _exit_guard_installed
     if not _exit_guard_installed:
         atexit.register(_exit_if_broken)
+        sys.excepthook = _abort_on_uncaught(sys.excepthook)
         _exit_guard_installed = True
+
+
+def _abort_on_uncaught(previous: Any) -> Any:
+    """``sys.excepthook`` that reports with ``previous``, then aborts a job of several processes."""
+
+    def hook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
+        previous(kind, value, traceback)
+        from mpi4py import MPI
+
+        if not MPI.Is_initialized() or MPI.Is_finalized():
+            return
+        comm = MPI.COMM_WORLD
+        if comm.Get_size() < 2:
+            return
+        text = " ".join(str(value).split()).rstrip(".")
+        sys.stderr.write(
+            f"deepgrad.distributed: rank {comm.Get_rank()} of {comm.Get_size()} raised "
+            f"{kind.__name__}{': ' + text if text else ''}; ending every process of the job "
+            "(MPI_Abort) so that none waits for this one.\n"
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        comm.Abort(1)
+
+    return hook
 
 
 def _exit_if_broken() -> None:

@@ -55,6 +55,9 @@ def test_ddp_matches_one_process_on_the_whole_batch_and_keeps_ranks_identical():
     zero, one = rank_records(run_mpi("ddp.py"))
     assert zero["buckets"] > 1  # small buckets: several all-reduces, started in order
     assert zero["digests"] == one["digests"]  # identical parameters after every step
+    # gradient_as_bucket_view: the same steps, bit for bit, with every .grad in a bucket
+    assert zero["viewed_digests"] == one["viewed_digests"] == zero["digests"]
+    assert zero["views"] == one["views"] == [True] * len(zero["views"])
     assert len(set(zero["digests"])) == len(zero["digests"])  # and they did change
     assert zero["diffs"][0] == 0.0  # rank 0's initial weights were broadcast
     assert max(zero["diffs"]) < 1e-5  # 2 ranks at batch B == 1 process at batch 2B
@@ -100,3 +103,16 @@ def test_a_hung_rank_is_reported_and_the_job_ends():
     record, elapsed = _fault("hang")
     assert record["rank"] == 0 and "waiting for rank 1" in record["error"]
     assert elapsed < 25  # rank 0 failed, so mpiexec ended the hung rank 1 (it sleeps 120 s)
+
+
+def test_an_uncaught_exception_on_one_rank_ends_the_job_at_once():
+    start = time.monotonic()
+    result = run_mpi("faults.py", "raise", "120", timeout=60)
+    elapsed = time.monotonic() - start
+    assert result.returncode != 0
+    assert not result.stdout.strip()  # rank 0 never got past its all_reduce
+    assert "ValueError: bad batch on rank 1" in result.stderr  # the traceback, as usual
+    assert "rank 1 of 2 raised ValueError: bad batch on rank 1; ending every process" in (
+        result.stderr
+    )
+    assert elapsed < 30  # aborted, not left to rank 0's 120 s timeout

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from mpi_launch import ROOT, rank_records, run_mpi
 
+from deepgrad.train.checkpoint import resolve_checkpoint
+
 NUMBERS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -86,6 +88,18 @@ def test_a_dead_rank_is_reported_within_the_timeout_and_the_job_resumes(tmp_path
     (resumed,) = rank_records(run_mpi("trainer.py", "fit", str(tmp_path), n=1), n=1)
     assert resumed["resumed"] and resumed["global_step"] == 6
     np.testing.assert_allclose(resumed["weights"], one_process["weights"], atol=1e-5)
+
+
+def test_an_exception_on_one_rank_ends_the_job_at_once(tmp_path):
+    start = time.monotonic()
+    result = run_mpi("trainer.py", "raise", str(tmp_path), timeout=100)
+    elapsed = time.monotonic() - start
+    assert result.returncode != 0 and not result.stdout.strip(), result.stdout + result.stderr
+    assert "rank 1 of 2 raised ValueError: a bad batch on the last rank; ending" in result.stderr
+    assert elapsed < 60  # MPI_Abort, not rank 0's 120 s timeout
+    # rank 0's checkpoints stay whole: the abort may cut the step-4 one short, not an older one
+    state = resolve_checkpoint(tmp_path / "rank0")
+    assert 2 <= state["global_step"] <= 4  # every 2 steps, and at the end of epoch 1 (3)
 
 
 def test_deepgrad_train_runs_under_mpiexec_and_resumes_as_one_process(tmp_path):

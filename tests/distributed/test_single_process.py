@@ -83,6 +83,37 @@ def test_ddp_of_one_process_is_the_module(world):
         ddp(x).sum().backward()  # accumulates, no communication
 
 
+def test_ddp_gradient_as_bucket_view_writes_gradients_into_the_buckets(world):
+    dg.manual_seed(0)
+    plain = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    dg.manual_seed(0)
+    ddp = nn.parallel.DistributedDataParallel(
+        nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)),
+        bucket_cap_mb=1e-4,
+        gradient_as_bucket_view=True,
+    )
+    x = dg.randn(5, 3)
+    flats = [b.flat.numpy() for b in ddp._buckets]
+    for _ in range(2):  # the second pass accumulates straight into the buckets' views
+        plain(x).square().sum().backward()
+        ddp(x).square().sum().backward()
+        for p, q in zip(plain.parameters(), ddp.parameters()):
+            np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+            assert any(np.shares_memory(q.grad.numpy(), f) for f in flats)
+    grads = [q.grad for q in ddp.parameters()]
+    with ddp.no_sync():
+        ddp(x).sum().backward()  # accumulates in place, in the buckets
+    assert all(q.grad is g for q, g in zip(ddp.parameters(), grads))
+    for q in ddp.parameters():
+        q.grad = None  # zero_grad(set_to_none=True): the next pass copies in once
+    ddp(x).square().sum().backward()
+    plain.zero_grad()
+    plain(x).square().sum().backward()
+    for p, q in zip(plain.parameters(), ddp.parameters()):
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+        assert any(np.shares_memory(q.grad.numpy(), f) for f in flats)
+
+
 class _Probe(Function, register=False):
     """y = x.   dx = dy, and the backward records ``name`` in ``events``."""
 

@@ -57,11 +57,28 @@ ddp = DistributedDataParallel(mlp(100 + rank), bucket_cap_mb=600 / 2**20)  # ~60
 reference = mlp(100)
 opt = SGD(ddp.parameters(), lr=0.1, momentum=0.9)
 ref_opt = SGD(reference.parameters(), lr=0.1, momentum=0.9)
+# The same training with the gradients as views of the buckets (no copy back); from the
+# second step on, zero_grad(set_to_none=False) lets backward accumulate into the buckets.
+viewed = DistributedDataParallel(
+    mlp(100 + rank), bucket_cap_mb=600 / 2**20, gradient_as_bucket_view=True
+)
+viewed_opt = SGD(viewed.parameters(), lr=0.1, momentum=0.9)
 digests, diffs = [digest(ddp.module)], [max_diff(ddp.module, reference)]
+viewed_digests, views = [digest(viewed.module)], []
 for step in range(STEPS):
     opt.zero_grad()
     F.mse_loss(ddp(dg.tensor(X[step, mine])), dg.tensor(Y[step, mine])).backward()
     opt.step()
+    viewed_opt.zero_grad(set_to_none=step == 0)
+    F.mse_loss(viewed(dg.tensor(X[step, mine])), dg.tensor(Y[step, mine])).backward()
+    views.append(
+        all(
+            any(np.shares_memory(p.grad.numpy(), b.flat.numpy()) for b in viewed._buckets)
+            for p in viewed.parameters()
+        )
+    )
+    viewed_opt.step()
+    viewed_digests.append(digest(viewed.module))
     ref_opt.zero_grad()
     F.mse_loss(reference(dg.tensor(X[step])), dg.tensor(Y[step])).backward()
     ref_opt.step()
@@ -166,6 +183,8 @@ emit(
     overlap_events=events,
     buckets=len(ddp._buckets),
     digests=digests,
+    viewed_digests=viewed_digests,
+    views=views,
     diffs=diffs,
     grad_diff=grad_diff,
     local_digest=local_digest,

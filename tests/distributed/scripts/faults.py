@@ -1,6 +1,6 @@
-"""One rank stops taking part (it exits, or hangs); the others must fail within the timeout.
+"""One rank stops taking part (it exits, hangs, or raises); the others must not wait for it.
 
-Usage: faults.py exit|hang TIMEOUT_SECONDS
+Usage: faults.py exit|hang|raise TIMEOUT_SECONDS
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ dist.all_reduce(t)  # everyone is alive here
 if rank == 1:
     if mode == "exit":
         os._exit(0)  # dies without a word to MPI
+    if mode == "raise":
+        raise ValueError("bad batch on rank 1")  # uncaught: the job must end at once
     time.sleep(120)  # hangs
 start = time.monotonic()
 try:

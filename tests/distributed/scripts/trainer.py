@@ -7,6 +7,8 @@ Usage: trainer.py MODE OUT [EPOCHS]
   stop    early stopping after epoch 2, and a NaN loss on the last rank only at step 3
           (nan_policy='skip_step': every rank skips that step)
   kill    the last rank dies at step 5 (the others must fail within the 1.5 s timeout)
+  raise   the last rank's loss raises ValueError at step 5 (uncaught: the job must end at
+          once, long before the 120 s timeout)
 Each rank prints one JSON line: its history, weights digest, files written.
 """
 
@@ -31,7 +33,7 @@ from deepgrad.train import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, 
 
 mode, out = sys.argv[1], Path(sys.argv[2])
 epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-timeout = 1.5 if mode == "kill" else 30.0
+timeout = {"kill": 1.5, "raise": 120.0}.get(mode, 30.0)
 dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=timeout))
 rank, size = dist.get_rank(), dist.get_world_size()
 last = size - 1
@@ -66,6 +68,8 @@ def loss_fn(output, target):
     loss = nn.functional.cross_entropy(output, target)
     if mode == "stop" and rank == last and size > 1 and trainer.global_step + 1 == 3:
         return loss * float("nan")  # a NaN on one rank only
+    if mode == "raise" and rank == last and size > 1 and trainer.global_step + 1 == 5:
+        raise ValueError("a bad batch on the last rank")
     return loss
 
 
