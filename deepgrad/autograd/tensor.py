@@ -98,14 +98,17 @@ class Tensor:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size of each dimension, a tuple of ints (PyTorch's ``torch.Size``), as ``size()``."""
         return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The element type, a NumPy dtype (``deepgrad.float32`` is ``numpy.dtype("float32")``)."""
         return self._data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions (0 for a scalar tensor); the same as ``dim()``."""
         return self._data.ndim
 
     @property
@@ -114,10 +117,16 @@ class Tensor:
 
     @property
     def is_cuda(self) -> bool:
+        """Whether the data lives on a CUDA GPU (a CuPy array)."""
         return self.device.type == "cuda"
 
     @property
     def is_leaf(self) -> bool:
+        """Whether no recorded op produced this tensor (``grad_fn is None``).
+
+        Tensors made by the user, and results computed without gradient tracking, are leaves.
+        ``backward()`` fills ``.grad`` only on leaves that require grad (else: ``retain_grad``).
+        """
         return self.grad_fn is None
 
     @property
@@ -139,13 +148,16 @@ class Tensor:
         return int(self._data.size)
 
     def dim(self) -> int:
+        """The number of dimensions (PyTorch's method spelling of ``ndim``)."""
         return self._data.ndim
 
     def element_size(self) -> int:
+        """The size of one element in bytes (4 for float32)."""
         return self._data.itemsize
 
     @property
     def nbytes(self) -> int:
+        """The bytes the elements take: ``numel() * element_size()``."""
         return int(self._data.nbytes)
 
     @overload
@@ -211,6 +223,13 @@ class Tensor:
         )
 
     def tolist(self) -> Any:
+        """The data as nested Python lists of Python numbers (a number for a 0-d tensor).
+
+        Example:
+            >>> import deepgrad as dg
+            >>> dg.arange(4).view(2, 2).tolist()
+            [[0, 1], [2, 3]]
+        """
         return (self._data if type(self._data) is _ndarray else self._data.get()).tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -289,6 +308,10 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf, so backward keeps its ``.grad``.
+
+        False on leaves, which keep their gradient anyway.
+        """
         return (
             self.grad_fn is not None
             and self.grad_fn.retained is not None
@@ -552,54 +575,143 @@ class Tensor:
         return _ip.ipow(self, other)
 
     def add_(self, other: TensorLike, alpha: Number = 1) -> Tensor:
+        """self = self + alpha * other, in place; returns self.
+
+        ``other`` (a tensor or a number) broadcasts to ``self``'s shape, and the result keeps
+        ``self``'s dtype: a float result cannot be written into an integer tensor (DTypeError).
+        In the graph the gradient flows as for ``self.add(other, alpha)``; on a leaf that requires
+        grad it raises RuntimeError, as PyTorch: update parameters under ``deepgrad.no_grad()``.
+        A tensor saved for a backward pass and changed in place makes that backward raise.
+
+        Args:
+            other: the tensor or number to add.
+            alpha: the multiplier of ``other``. Default: 1.
+
+        Example:
+            >>> import deepgrad as dg
+            >>> dg.tensor([1.0, 2.0]).add_(dg.tensor([10.0, 20.0]), alpha=2)
+            tensor([21., 42.])
+        """
         return _ip.add_(self, other, alpha=alpha) if alpha != 1 else _ip.add_(self, other)
 
     def sub_(self, other: TensorLike, alpha: Number = 1) -> Tensor:
+        """self = self - alpha * other, in place; returns self.
+
+        Broadcasting, dtype and graph rules as ``add_``.
+
+        Args:
+            other: the tensor or number to subtract.
+            alpha: the multiplier of ``other``. Default: 1.
+        """
         return _ip.sub_(self, other, alpha=alpha) if alpha != 1 else _ip.sub_(self, other)
 
     def mul_(self, other: TensorLike) -> Tensor:
+        """self = self * other, in place; returns self (rules as ``add_``)."""
         return _ip.mul_(self, other)
 
     def div_(self, other: TensorLike) -> Tensor:
+        """self = self / other (true division), in place; returns self.
+
+        The quotient is floating point, so an integer ``self`` raises DTypeError (use ``div``);
+        broadcasting and graph rules as ``add_``.
+        """
         return _ip.div_(self, other)
 
     def pow_(self, exponent: TensorLike) -> Tensor:
+        """self = self ** exponent, elementwise, in place; returns self (rules as ``add_``)."""
         return _ip.pow_(self, exponent)
 
     def clamp_(self, min: TensorLike | None = None, max: TensorLike | None = None) -> Tensor:
+        """self = min(max(self, min), max), in place; returns self. ``clip_`` is the same method.
+
+        Either bound may be None (not both); tensor bounds broadcast to ``self``'s shape.
+        Dtype and graph rules as ``add_``.
+        """
         return _ip.clamp_(self, min, max)
 
     clip_ = clamp_
 
     def masked_fill_(self, mask: Tensor, value: TensorLike) -> Tensor:
+        """self[mask] = value, in place; returns self.
+
+        Args:
+            mask: a bool tensor that broadcasts to ``self``'s shape.
+            value: a number or a one-element tensor.
+        """
         return _ip.masked_fill_(self, mask, value)
 
     def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+        """Write ``source``'s first elements, in row-major order, where ``mask`` is true; in place.
+
+        Returns self. ``mask`` is a bool tensor that broadcasts to ``self``'s shape; ``source``
+        needs at least ``mask.sum()`` elements. Gradients as ``masked_scatter``.
+        """
         return _ip.masked_scatter_(self, mask, source)
 
     def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha: Number = 1) -> Tensor:
+        """self[..., index[k], ...] += alpha * source[..., k, ...] along ``dim``, in place.
+
+        Returns self. Repeated indices add up. Gradients as ``index_add``.
+
+        Args:
+            dim: the dimension that ``index`` indexes.
+            index: a 1-d integer tensor, one entry per slice of ``source`` along ``dim``.
+            source: shaped like ``self`` except ``source.shape[dim] == len(index)``.
+            alpha: the multiplier of ``source``. Default: 1.
+        """
         return _ip.index_add_(self, dim, index, source, alpha=alpha)
 
     def scatter_(self, dim: int, index: Tensor, src: Tensor | Number) -> Tensor:
+        """``self[i][index[i][j]] = src[i][j]`` for dim=1 (2-d), in place; returns self.
+
+        ``src`` is a tensor (read where ``index`` has entries) or a number. Where several entries go
+        to one place the last one (in row-major order) wins. Gradients as ``scatter``.
+        """
         return _ip.scatter_(self, dim, index, src)
 
     def zero_(self) -> Tensor:
+        """self = 0 everywhere, in place; returns self (``fill_(0)``)."""
         return _ip.zero_(self)
 
     def fill_(self, value: TensorLike) -> Tensor:
+        """self = value everywhere, in place; returns self.
+
+        ``value`` is a number or a one-element tensor, converted to ``self``'s dtype. In the graph
+        the old value gets a zero gradient and a tensor ``value`` the summed gradient.
+        """
         return _ip.fill_(self, value)
 
     def copy_(self, src: TensorLike) -> Tensor:
+        """self = src, elementwise, in place; returns self.
+
+        ``src`` (a tensor, array or number) broadcasts to ``self``'s shape and is converted to
+        ``self``'s dtype and device. In the graph the gradient flows to ``src``; the old value
+        gets none.
+        """
         return _ip.copy_(self, src)
 
     def normal_(
         self, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None
     ) -> Tensor:
+        """Fill with draws from N(mean, std**2), in place; returns self.
+
+        Args:
+            mean: the mean. Default: 0.
+            std: the standard deviation. Default: 1.
+            generator: the ``deepgrad.Generator`` to draw from. Default: the global one.
+        """
         return _ip.normal_(self, mean, std, generator)
 
     def uniform_(
         self, a: float = 0.0, b: float = 1.0, generator: Generator | None = None
     ) -> Tensor:
+        """Fill with draws from U(a, b), uniform on [a, b), in place; returns self.
+
+        Args:
+            a: the lower bound. Default: 0.
+            b: the upper bound. Default: 1.
+            generator: the ``deepgrad.Generator`` to draw from. Default: the global one.
+        """
         return _ip.uniform_(self, a, b, generator)
 
     # elementwise
@@ -899,12 +1011,29 @@ class Tensor:
         return _sh.reshape(self, *shape)
 
     def view(self, *shape: int | Sequence[int]) -> Tensor:
+        """The same memory with a new shape; one dimension may be -1 (inferred).
+
+        Writes through either tensor show in the other. Where the new shape cannot be laid on the
+        existing memory (most transposed or expanded tensors) it raises RuntimeError: use
+        ``reshape``, which copies when it must, or call ``contiguous()`` first.
+
+        Args:
+            *shape: the new shape, as ints or one sequence; its product must equal ``numel()``.
+
+        Example:
+            >>> import deepgrad as dg
+            >>> dg.arange(6).view(2, -1)
+            tensor([[0, 1, 2],
+                    [3, 4, 5]])
+        """
         return _sh.view(self, *shape)
 
     def reshape_as(self, other: Tensor) -> Tensor:
+        """``self.reshape(other.shape)``: a view where the memory allows, else a copy."""
         return _sh.reshape(self, other.shape)
 
     def view_as(self, other: Tensor) -> Tensor:
+        """``self.view(other.shape)``: the same memory in ``other``'s shape."""
         return _sh.view(self, other.shape)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -920,12 +1049,21 @@ class Tensor:
         return _cp.unsqueeze(self, dim)
 
     def unsqueeze_(self, dim: int) -> Tensor:
+        """Insert a dimension of size 1 at ``dim``, in place; returns self.
+
+        Only the shape changes (the tensor becomes the view ``unsqueeze(dim)``); no element moves.
+        """
         return _ip.unsqueeze_(self, dim)
 
     def squeeze_(self, dim: Dims = None) -> Tensor:
+        """Remove dimensions of size 1 (all, or those in ``dim``), in place; returns self."""
         return _ip.squeeze_(self, dim)
 
     def transpose_(self, dim0: int, dim1: int) -> Tensor:
+        """Swap dimensions ``dim0`` and ``dim1``, in place; returns self.
+
+        Only the shape and strides change (the tensor becomes the view ``transpose(dim0, dim1)``).
+        """
         return _ip.transpose_(self, dim0, dim1)
 
     def narrow(self, dim: int, start: int, length: int) -> Tensor:
@@ -971,6 +1109,7 @@ class Tensor:
         return _sh.expand(self, *sizes)
 
     def expand_as(self, other: Tensor) -> Tensor:
+        """``self.expand(other.shape)``: broadcast to ``other``'s shape without copying."""
         return _sh.expand(self, other.shape)
 
     def broadcast_to(self, size: Sequence[int]) -> Tensor:
@@ -1012,6 +1151,17 @@ class Tensor:
         return _ix.diagonal(self, offset, dim1, dim2)
 
     def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+        """The windows of ``size`` elements along ``dimension``, ``step`` apart, in a new last dim.
+
+        out[..., w, ..., j] = self[..., w * step + j, ...]: ``dimension`` becomes the number of
+        windows, (n - size) // step + 1. Overlapping windows add their gradients.
+
+        Example:
+            >>> import deepgrad as dg
+            >>> dg.arange(5).unfold(0, 2, 2)
+            tensor([[0, 1],
+                    [2, 3]])
+        """
         return _ix.unfold(self, dimension, size, step)
 
     # indexing
@@ -1067,6 +1217,14 @@ class Tensor:
         device: DeviceLike | None = None,
         requires_grad: bool = False,
     ) -> Tensor:
+        """A copy of ``data`` as a tensor, with this tensor's dtype and device unless given.
+
+        Args:
+            data: a tensor, array, nested list or number; always copied.
+            dtype: the dtype. Default: ``self.dtype``.
+            device: the device. Default: ``self.device``.
+            requires_grad: whether the result requires grad. Default: False.
+        """
         return _cr.new_tensor(self, data, dtype, device, requires_grad)
 
     def new_zeros(
@@ -1076,6 +1234,10 @@ class Tensor:
         device: DeviceLike | None = None,
         requires_grad: bool = False,
     ) -> Tensor:
+        """Zeros of shape ``size``, with this tensor's dtype and device unless given.
+
+        Args as ``new_tensor``; ``size`` as ints or one sequence.
+        """
         return _cr.new_zeros(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
     def new_ones(
@@ -1085,6 +1247,10 @@ class Tensor:
         device: DeviceLike | None = None,
         requires_grad: bool = False,
     ) -> Tensor:
+        """Ones of shape ``size``, with this tensor's dtype and device unless given.
+
+        Args as ``new_tensor``; ``size`` as ints or one sequence.
+        """
         return _cr.new_ones(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
     def new_empty(
@@ -1094,6 +1260,10 @@ class Tensor:
         device: DeviceLike | None = None,
         requires_grad: bool = False,
     ) -> Tensor:
+        """An uninitialized tensor of shape ``size``, this tensor's dtype and device by default.
+
+        Its values are whatever the memory held: write before reading. Args as ``new_tensor``.
+        """
         return _cr.new_empty(self, *size, dtype=dtype, device=device, requires_grad=requires_grad)
 
     def new_full(
@@ -1104,11 +1274,25 @@ class Tensor:
         device: DeviceLike | None = None,
         requires_grad: bool = False,
     ) -> Tensor:
+        """``fill_value`` everywhere, shape ``size``; ``self``'s dtype and device unless given.
+
+        Args as ``new_tensor``.
+
+        Example:
+            >>> import deepgrad as dg
+            >>> dg.zeros(3).new_full((2, 2), 7)
+            tensor([[7., 7.],
+                    [7., 7.]])
+        """
         return _cr.new_full(self, size, fill_value, dtype, device, requires_grad)
 
     # copies and conversions (the dtype shorthands come last: ``def float`` would hide the
     # builtin ``float`` from the annotations of every method after it)
     def clone(self) -> Tensor:
+        """A copy with its own memory that stays in the graph: y = x, dx = dy.
+
+        Unlike ``detach()``, gradients flow back through the copy.
+        """
         return _cv.Clone.apply(self)
 
     def to(
@@ -1122,9 +1306,15 @@ class Tensor:
         return _cv.to(self, *args, dtype=dtype, device=device, copy=copy)
 
     def cpu(self) -> Tensor:
+        """This tensor on the CPU (itself when already there); the copy is differentiable."""
         return _cv.to(self, device="cpu")
 
     def cuda(self, device: DeviceLike = "cuda") -> Tensor:
+        """This tensor on a CUDA GPU (needs CuPy), itself when already there; differentiable.
+
+        Args:
+            device: ``"cuda"``, ``"cuda:<index>"`` or a ``Device``. Default: ``"cuda"``.
+        """
         return _cv.to(self, device=device)
 
     @overload
@@ -1136,24 +1326,31 @@ class Tensor:
         return _cv.type_name(self) if dtype is None else _cv.to_type(self, dtype)
 
     def float(self) -> Tensor:
+        """This tensor as float32 (itself when it already is); float casts are differentiable."""
         return _ew.to_dtype(self, backend.float32)
 
     def double(self) -> Tensor:
+        """This tensor as float64 (itself when it already is); float casts are differentiable."""
         return _ew.to_dtype(self, backend.float64)
 
     def half(self) -> Tensor:
+        """This tensor as float16 (itself when it already is); float casts are differentiable."""
         return _ew.to_dtype(self, backend.float16)
 
     def bfloat16(self) -> Tensor:
+        """This tensor as bfloat16 (needs the ``ml_dtypes`` package); the cast is differentiable."""
         return _ew.to_dtype(self, backend.bfloat16_dtype())
 
     def long(self) -> Tensor:
+        """This tensor as int64 (floats truncate toward zero); the result is outside the graph."""
         return _ew.to_dtype(self, backend.int64)
 
     def int(self) -> Tensor:
+        """This tensor as int32 (floats truncate toward zero); the result is outside the graph."""
         return _ew.to_dtype(self, backend.int32)
 
     def bool(self) -> Tensor:
+        """This tensor as bool (nonzero is True); the result is outside the graph."""
         return _ew.to_dtype(self, backend.bool_)
 
 

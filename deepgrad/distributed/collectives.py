@@ -138,6 +138,17 @@ class Work:
             finish()
 
     def timeout_error(self, seconds: float) -> DistBackendError:
+        """The DistBackendError for a wait that ran past ``seconds``; marks the group broken.
+
+        The message names the operation, this rank and the peers it waited for, and says how to
+        recover. Setting ``group.broken`` makes later collectives on the group refuse to run.
+
+        Args:
+            seconds: the timeout that expired, for the message.
+
+        Returns:
+            The error, for the caller to raise.
+        """
         group = self.group
         peers = self._peers
         if peers is None:

@@ -60,6 +60,7 @@ class ProcessGroup:
         self.broken: str | None = None
 
     def rank_text(self) -> str:
+        """``"rank R of N"``: how error messages name this process within its group."""
         return f"rank {self.rank} of {self.size}"
 
     def __repr__(self) -> str:
