@@ -76,6 +76,9 @@ def inplace_op(name: str, op: Callable[..., Tensor], ufunc: str | None = None) -
             args = tuple(source if a is self else a for a in args)
         result = op(source, *args, **kwargs)
         if result.grad_fn is not None:
+            _check_shape(name, self, result)
+            if result.dtype != self.dtype:  # self keeps its dtype, as PyTorch's in-place ops do
+                result = result.to(self.dtype)
             self._data, self.grad_fn, self._requires_grad = result._data, result.grad_fn, True
         else:
             _write_back(name, self, result)
@@ -89,11 +92,7 @@ def inplace_op(name: str, op: Callable[..., Tensor], ufunc: str | None = None) -
 def _write_back(name: str, self: Tensor, result: Tensor) -> None:
     """Write an out-of-graph result into ``self``'s array (same shape; no float into an int)."""
     array = self._data
-    if result._data.shape != array.shape:
-        raise ShapeError(
-            f"{name}: result of shape {result.shape} cannot be written into a tensor of shape "
-            f"{self.shape}; use the out-of-place operation."
-        )
+    _check_shape(name, self, result)
     if result._data.dtype.kind in "fV" and array.dtype.kind not in "fV":
         raise DTypeError(
             f"{name}: result type {result.dtype} cannot be written into a {self.dtype} tensor; "
@@ -103,6 +102,15 @@ def _write_back(name: str, self: Tensor, result: Tensor) -> None:
         array[...] = result._data
     else:
         self._data = result._data.copy()
+
+
+def _check_shape(name: str, self: Tensor, result: Tensor) -> None:
+    """An in-place result must keep self's shape: ``other`` broadcasts to self, never self to it."""
+    if result._data.shape != self._data.shape:
+        raise ShapeError(
+            f"{name}: result of shape {result.shape} cannot be written into a tensor of shape "
+            f"{self.shape}; use the out-of-place operation."
+        )
 
 
 def _check_inplace_leaf(t: Tensor, name: str) -> None:

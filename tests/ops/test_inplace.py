@@ -98,6 +98,20 @@ def test_inplace_with_a_grad_operand_joins_the_graph():
     np.testing.assert_allclose(w.grad.numpy(), [2.0, 4.0, 6.0])
 
 
+def test_inplace_in_the_graph_keeps_self_shape_and_dtype_like_pytorch():
+    x = dg.tensor([1.0, 2.0, 3.0], requires_grad=True) * 1
+    with pytest.raises(dg.ShapeError, match=r"add_: result of shape \(2, 3\)"):
+        x.add_(dg.ones(2, 3))
+    with pytest.raises(dg.ShapeError, match="mul_"):
+        x.mul_(dg.ones(2, 3, requires_grad=True))
+    assert x.shape == (3,)
+    w = dg.tensor([1.0, 2.0, 3.0], dtype=dg.float64, requires_grad=True)
+    x.add_(w * w)  # float64 into float32: self stays float32, the gradient reaches w
+    assert x.dtype == dg.float32 and x.shape == (3,)
+    x.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [2.0, 4.0, 6.0])
+
+
 def test_fill_and_copy_on_graph_tensors_route_gradients_like_pytorch():
     x = dg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2
