@@ -13,6 +13,7 @@ import atexit
 import datetime
 import os
 import sys
+import time
 from typing import Any
 
 __all__ = [
@@ -190,6 +191,9 @@ def _abort_on_uncaught(previous: Any) -> Any:
 
     def hook(kind: type[BaseException], value: BaseException, traceback: Any) -> None:
         previous(kind, value, traceback)
+        # A collective already timed out: its error named the missing rank, and exiting lets
+        # mpiexec end the rest as before (an abort could cut the launcher's copy of stderr).
+        _exit_if_broken()
         from mpi4py import MPI
 
         if not MPI.Is_initialized() or MPI.Is_finalized():
@@ -205,6 +209,9 @@ def _abort_on_uncaught(previous: Any) -> Any:
         )
         sys.stdout.flush()
         sys.stderr.flush()
+        # The launcher forwards output asynchronously and drops what it has not read yet when
+        # the job is aborted: a moment for it to read the traceback above.
+        time.sleep(0.3)
         comm.Abort(1)
 
     return hook
