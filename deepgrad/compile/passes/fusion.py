@@ -29,7 +29,7 @@ import numpy as np
 from deepgrad.autograd.function import Context
 from deepgrad.compile.graph import Graph, Node, Value
 from deepgrad.compile.passes import cpu_codegen, cupy_codegen, numba_codegen
-from deepgrad.compile.program import Frame, Step, finish_context
+from deepgrad.compile.program import Frame, Step, ctx_nodes, finish_context
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops import reduce as rd
 
@@ -202,14 +202,18 @@ def _cupy_reduction(
 
 
 def _needed(graph: Graph, members: list[Node], recipes: list, inside: set[int]) -> set[int]:
-    """Indices of the members' outputs that something outside the kernel reads."""
+    """Indices of the members' outputs that something outside the kernel reads (a later node,
+    the caller, or a backward rule: only the members whose contexts a backward node reads)."""
     uses = graph.uses()
     returned = {v.index for v in graph.output_values()}
+    backward = graph.meta.get("ctx_nodes")
     needed: set[int] = set()
     for member, recipe in zip(members, recipes):
         value = member.output
         if value.index in returned or any(id(n) not in inside for n in uses.get(value, [])):
             needed.add(value.index)
+        if backward is not None and id(member) not in backward:
+            continue  # no backward rule reads this member's context: nothing it saves is read
         if recipe["save_out"]:
             needed.add(value.index)
         needed.update(member.inputs[p].index for p in recipe["saved"] or ())
@@ -257,6 +261,7 @@ def run(graph: Graph) -> list[list[str]]:
     replaced: dict[int, Node] = {}
     inside: set[int] = set()
     shown: list[list[str]] = []
+    graph.meta["ctx_nodes"] = ctx_nodes(graph)
     for group, after in _runs(graph):
         fused = _fuse(graph, len(shown), group, after)
         if fused is None:
@@ -269,4 +274,5 @@ def run(graph: Graph) -> list[list[str]]:
         replaced.get(id(n), n) for n in graph.nodes if id(n) not in inside or id(n) in replaced
     ]
     graph.meta["fusion_groups"] = shown
+    del graph.meta["ctx_nodes"]
     return shown
