@@ -124,6 +124,23 @@ def test_row_sums_over_trailing_dims_with_keepdim_equal_numpy():
     np.testing.assert_allclose(outs[2]._data, f(x)._data, rtol=1e-13)
 
 
+@needs_numba
+def test_without_backward_saved_values_are_not_written():
+    x, y = dg.randn(3, 40, dtype=dg.float64), dg.randn(3, 40, dtype=dg.float64)
+
+    def f(x, y):  # Mul saves its inputs and Relu its output, but no backward reads them here
+        return ((x - y) * (x - y)).relu().sum(dim=1)
+
+    compiled = dg.compile(f)
+    with use_codegen("numba"), dg.no_grad():
+        outs = [compiled(x, y) for _ in range(3)]
+        expected = f(x, y)
+    node = fused(compiled.programs[0].graph)[0]
+    assert node.extra["backend"] == "numba"
+    assert node.outputs == [node.extra["reduction"].output]  # only the row sums are written
+    np.testing.assert_allclose(outs[2]._data, expected._data, rtol=1e-13)
+
+
 def test_a_sum_over_leading_dims_is_not_fused():
     with use_codegen("numba"):
         g = traced(lambda x: (x * x + 1.0).sum(dim=0), dg.randn(4, 3))

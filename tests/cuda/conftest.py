@@ -32,3 +32,11 @@ def real_cuda():
 
     dg.manual_seed(0)
     return cupy
+
+
+@pytest.fixture
+def fake_cuda_kernels(monkeypatch):
+    """The fake CuPy with ElementwiseKernel and ReductionKernel run by NumPy (fake_cupy_kernels.py)."""
+    dg.manual_seed(0)
+    yield install(monkeypatch, kernels=True)
+    dg.manual_seed(0)

@@ -14,7 +14,9 @@ It imitates the CuPy behaviours that catch real bugs, and no more:
 - ``random.RandomState`` has CuPy's legacy API only (``random_sample``, ``randint``; no
   ``random`` or ``integers``), and float32/float64 only;
 - ``cupyx.scatter_add`` refuses the element types CUDA's atomicAdd lacks (int64, int8, bool ...);
-- there is no ``ElementwiseKernel``, so deepgrad's fused CUDA kernels are not exercised here.
+- there is no ``ElementwiseKernel`` by default, so deepgrad's CUDA kernels are not exercised;
+  ``install(monkeypatch, kernels=True)`` adds ``ElementwiseKernel`` and ``ReductionKernel`` run
+  with NumPy for a subset of C (``fake_cupy_kernels.py``), for deepgrad.compile's generated ones.
 
 What it cannot catch: NumPy functions applied directly to these arrays (``np.asarray(x)``
 silently works on a subclass, where CuPy raises), CUDA kernels, streams and real numerics.
@@ -29,6 +31,7 @@ import types
 
 import numpy as np
 import scipy.special
+from fake_cupy_kernels import kernel_classes
 
 _state = {"device": 0, "count": 1, "allocated": 0}
 
@@ -258,8 +261,9 @@ class _MemoryPool:
         _state["freed"] = True
 
 
-def make_modules(count: int = 1):
-    """(cupy, cupyx, cupyx.scipy, cupyx.scipy.special) fakes; ``count`` fake GPUs."""
+def make_modules(count: int = 1, kernels: bool = False):
+    """(cupy, cupyx, cupyx.scipy, cupyx.scipy.special) fakes; ``count`` fake GPUs; ``kernels``:
+    with ``ElementwiseKernel`` and ``ReductionKernel`` (``fake_cupy_kernels.py``)."""
     _state.update(device=0, count=count, allocated=0)
     cupy = types.ModuleType("cupy")
     cupy.ndarray = FakeCudaArray
@@ -279,6 +283,8 @@ def make_modules(count: int = 1):
     )
     pool = _MemoryPool()
     cupy.get_default_memory_pool = lambda: pool
+    if kernels:
+        cupy.ElementwiseKernel, cupy.ReductionKernel = kernel_classes(FakeCudaArray)
 
     cupyx = types.ModuleType("cupyx")
     cupyx.scatter_add = _scatter_add
@@ -308,11 +314,14 @@ def _host_view(value):
     return value.view(np.ndarray) if isinstance(value, FakeCudaArray) else value
 
 
-def install(monkeypatch, count: int = 1):
-    """Make deepgrad see the fake CuPy (``count`` GPUs) for the rest of the test; returns the fake module."""
+def install(monkeypatch, count: int = 1, kernels: bool = False):
+    """Make deepgrad see the fake CuPy (``count`` GPUs) for the rest of the test; returns the fake module.
+
+    ``kernels``: the fake has ``ElementwiseKernel`` and ``ReductionKernel`` (``fake_cupy_kernels.py``).
+    """
     from deepgrad.backend import device as device_module
 
-    cupy, cupyx, scipy_mod, special = make_modules(count)
+    cupy, cupyx, scipy_mod, special = make_modules(count, kernels)
     monkeypatch.setattr(device_module, "_cupy", cupy)
     monkeypatch.setattr(device_module, "_cupy_error", None)
     monkeypatch.setattr(device_module, "_cupy_checked", True)

@@ -12,7 +12,9 @@ An op is lowered only when, on the traced arrays, its ufunc gives exactly the pr
 result (same values, shape and dtype). On the CPU a group may instead become one numba kernel,
 chosen by measurement (``cpu_codegen.py``, ``numba_codegen.py``); then a ``Sum`` over trailing
 dims right after the run joins it (reduction fusion: the summed values are never written). On
-CuPy arrays a group becomes one generated CUDA kernel (``cupy_codegen.py``). The backward still
+CuPy arrays a group becomes one generated CUDA kernel (``cupy_codegen.py``), and a ``Sum``
+after it, over any dims, joins as a ``cupy.ReductionKernel`` whose map is the group's tail (the
+members after the last one whose output is read elsewhere). The backward still
 runs each primitive's rule: a fused op that backward needs gets the context ``apply`` would have
 made. Unlike a compiled kernel, NumPy still writes every intermediate to memory; what its fusion
 removes is the per-op Python work (a Context, a Tensor, a dispatch) and the per-call allocations.
@@ -27,7 +29,7 @@ import numpy as np
 from deepgrad.autograd.function import Context
 from deepgrad.compile.graph import Graph, Node, Value
 from deepgrad.compile.passes import cpu_codegen, cupy_codegen, numba_codegen
-from deepgrad.compile.program import Frame, Step, finish_context
+from deepgrad.compile.program import Frame, Step, ctx_nodes, finish_context
 from deepgrad.ops import elementwise as ew
 from deepgrad.ops import reduce as rd
 
@@ -148,21 +150,16 @@ def _runs(graph: Graph) -> list[tuple[list[tuple[Node, dict]], Node | None]]:
     return runs
 
 
-def _reduction(members: list[Node], after: Node | None) -> tuple[Node, dict] | None:
-    """``after`` with its context recipe when it is a Sum over trailing dims of the last member."""
+def _sum_recipe(members: list[Node], after: Node | None) -> dict | None:
+    """The context recipe of ``after`` when it is a Sum (over some dims) of the last member only."""
     last = members[-1].output
     if after is None or after.kind != "op" or after.fn is not rd.Sum or after.effectful:
         return None
     if len(after.inputs) != 1 or after.inputs[0] is not last or last.producer is not members[-1]:
         return None
-    if members[0].xp is not np or numba_codegen.codegen_choice() == "numpy":
+    if set(after.constants) - {"dims", "keepdim"} or not after.constants.get("dims"):
         return None
-    if not numba_codegen.available() or not numba_codegen.usable(members):
-        return None
-    ndim, dims = len(last.shape), after.constants.get("dims", ())
-    if set(after.constants) - {"dims", "keepdim"} or not dims or 0 in last.shape:
-        return None
-    if sorted(d % ndim for d in dims) != list(range(ndim - len(dims), ndim)):
+    if 0 in last.shape:
         return None
     ctx = Context()
     ctx.fn, ctx.xp = rd.Sum, np
@@ -171,18 +168,52 @@ def _reduction(members: list[Node], after: Node | None) -> tuple[Node, dict] | N
     if y.shape != after.output.shape or y.dtype != after.output.dtype:
         return None
     attrs = {k: v for k, v in ctx.__dict__.items() if not k.startswith("_")}
-    return after, {"saved": ctx._saved, "save_out": ctx._save_out, "attrs": attrs}
+    return {"saved": ctx._saved, "save_out": ctx._save_out, "attrs": attrs}
+
+
+def _reduction(members: list[Node], after: Node | None) -> tuple[Node, dict] | None:
+    """``after`` with its context recipe when numba can sum it: a Sum over trailing dims."""
+    if members[0].xp is not np or numba_codegen.codegen_choice() == "numpy":
+        return None
+    if not numba_codegen.available() or not numba_codegen.usable(members):
+        return None
+    recipe = _sum_recipe(members, after)
+    if after is None or recipe is None:
+        return None
+    ndim, dims = len(members[-1].output.shape), after.constants["dims"]
+    if sorted(d % ndim for d in dims) != list(range(ndim - len(dims), ndim)):
+        return None
+    return after, recipe
+
+
+def _cupy_reduction(
+    graph: Graph, members: list[Node], recipes: list, after: Node | None
+) -> tuple[Node, dict, int] | None:
+    """``after``, its recipe and the split of the group (``cupy_codegen``: head and tail) when
+    a ReductionKernel can sum it: the members after the last one whose output is needed."""
+    recipe = _sum_recipe(members, after)
+    if after is None or recipe is None or not hasattr(members[0].xp, "ReductionKernel"):
+        return None
+    needed = _needed(graph, members, recipes, {id(m) for m in members} | {id(after)})
+    split = max((k + 1 for k, m in enumerate(members) if m.output.index in needed), default=0)
+    if split == len(members):
+        return None  # the summed values are read elsewhere: nothing to save by fusing the sum
+    return after, recipe, split
 
 
 def _needed(graph: Graph, members: list[Node], recipes: list, inside: set[int]) -> set[int]:
-    """Indices of the members' outputs that something outside the kernel reads."""
+    """Indices of the members' outputs that something outside the kernel reads (a later node,
+    the caller, or a backward rule: only the members whose contexts a backward node reads)."""
     uses = graph.uses()
     returned = {v.index for v in graph.output_values()}
+    backward = graph.meta.get("ctx_nodes")
     needed: set[int] = set()
     for member, recipe in zip(members, recipes):
         value = member.output
         if value.index in returned or any(id(n) not in inside for n in uses.get(value, [])):
             needed.add(value.index)
+        if backward is not None and id(member) not in backward:
+            continue  # no backward rule reads this member's context: nothing it saves is read
         if recipe["save_out"]:
             needed.add(value.index)
         needed.update(member.inputs[p].index for p in recipe["saved"] or ())
@@ -192,11 +223,15 @@ def _needed(graph: Graph, members: list[Node], recipes: list, inside: set[int]) 
 def _fuse(graph: Graph, index: int, group: list, after: Node | None) -> Node | None:
     """The fused node of one run (with the Sum after it when it can join), or None."""
     members, recipes = [m for m, _ in group], [r for _, r in group]
-    found = _reduction(members, after) if after is not None else None
+    xp, buffers = members[0].xp, graph.meta.setdefault("buffers", {})
+    if xp is np:
+        found = _reduction(members, after)
+    else:
+        found_cupy = _cupy_reduction(graph, members, recipes, after)
+        found = found_cupy[:2] if found_cupy else None
     reduction = found[0] if found else None
     if len(members) < 2 and reduction is None:
         return None
-    xp, buffers = members[0].xp, graph.meta.setdefault("buffers", {})
     decision: dict[str, Any]
     if xp is np:
         source = cpu_codegen.numpy_source(index, members, LOWERINGS, reduction)
@@ -209,9 +244,11 @@ def _fuse(graph: Graph, index: int, group: list, after: Node | None) -> Node | N
         )
         if decision["backend"] == "numba":
             source = decision["source"]
-    else:  # CuPy: one generated CUDA kernel
-        function, source = cupy_codegen.group_function(xp, index, members)
-        outputs, decision = [m.output for m in members], {"backend": "cupy", "why": "CuPy arrays"}
+    else:  # CuPy: one generated CUDA kernel (and a ReductionKernel for a fused sum)
+        split = found_cupy[2] if found_cupy else len(members)
+        function, source = cupy_codegen.group_function(xp, index, members, reduction, split)
+        outputs = [m.output for m in members[:split]] + ([reduction.output] if reduction else [])
+        decision = {"backend": "cupy", "why": "CuPy arrays"}
     fused = Node("fused", f"fused_{index}", [], outputs=outputs)
     fused.extra.update(members=members, reduction=reduction, source=source, buffers=buffers, xp=xp)
     fused.extra.update(backend=decision["backend"], why=decision["why"])
@@ -224,6 +261,7 @@ def run(graph: Graph) -> list[list[str]]:
     replaced: dict[int, Node] = {}
     inside: set[int] = set()
     shown: list[list[str]] = []
+    graph.meta["ctx_nodes"] = ctx_nodes(graph)
     for group, after in _runs(graph):
         fused = _fuse(graph, len(shown), group, after)
         if fused is None:
@@ -236,4 +274,5 @@ def run(graph: Graph) -> list[list[str]]:
         replaced.get(id(n), n) for n in graph.nodes if id(n) not in inside or id(n) in replaced
     ]
     graph.meta["fusion_groups"] = shown
+    del graph.meta["ctx_nodes"]
     return shown
