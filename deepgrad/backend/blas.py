@@ -213,10 +213,19 @@ def cache_path() -> Path | None:
 
 def _machine(candidates: list[GemmBackend]) -> str:
     """What a decision depends on besides the shapes: the CPU, the libraries, the threads."""
-    from deepgrad.backend.sysinfo import cpu_model  # sysinfo imports this module
+    from deepgrad.backend.sysinfo import blas_info, cpu_model  # sysinfo imports this module
 
     libraries = ", ".join(f"{c.name} {c.version}".strip() for c in candidates)
-    return f"{cpu_model()} | numpy {np.__version__} | {libraries} | {blas_threads()} threads"
+    # OpenBLAS's kernels for this processor, e.g. "Haswell kernels" under OPENBLAS_CORETYPE
+    # (note 2): a decision measured with one set of kernels does not hold for another.
+    numpy_blas = blas_info()[0]
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "")
+    if coretype and coretype not in numpy_blas:
+        numpy_blas += f", OPENBLAS_CORETYPE={coretype}"
+    return (
+        f"{cpu_model()} | numpy {np.__version__}, {numpy_blas} | {libraries} | "
+        f"{blas_threads()} threads"
+    )
 
 
 def _decisions_file() -> dict[str, dict[str, str]]:

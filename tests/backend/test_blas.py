@@ -329,3 +329,12 @@ def test_mkl_with_two_threads_beside_pytorch_is_right():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert float(out.stdout) < 1e-5
+
+
+def test_decisions_are_kept_apart_for_other_openblas_kernels(monkeypatch):
+    """A choice measured with OpenBLAS's Haswell kernels must not be recalled under others."""
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    plain = blas._machine([blas.NUMPY])
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "NotThisProcessorsKernels")
+    other = blas._machine([blas.NUMPY])
+    assert plain != other and "OPENBLAS_CORETYPE=NotThisProcessorsKernels" in other
