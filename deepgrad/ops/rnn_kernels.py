@@ -94,16 +94,24 @@ def _lstm_backward_sequence(ctx, w_hh, h0, c0, y, dy):
     """LSTMRecurrence.backward as one numba call for the time loop; dW_hh after it, one GEMM."""
     xp = ctx.xp
     gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
-    length, batch, hidden = cells.shape
-    dy = xp.ascontiguousarray(dy)
-    c0 = xp.ascontiguousarray(c0)
-    dgates = xp.empty_like(gates)
-    dh = xp.zeros((batch, hidden), dtype=y.dtype)
-    dc = xp.array(dy[length])
+    dy, c0, dgates, dh, dc = _lstm_backward_buffers(xp, cells, dy, c0, gates)
     w_t = xp.ascontiguousarray(w_hh.T)
     ctx.backward_sequence(gates, tanh_cells, cells, c0, dy, w_t, dh, dc, dgates, ctx.reverse)
+    return _lstm_gradients(ctx, dgates, y, h0, dh, dc)
+
+
+def _lstm_backward_buffers(xp: Any, cells: Any, dy: Any, c0: Any, gates: Any) -> tuple:
+    """(dy, c0) contiguous, and the buffers an LSTM backward fills: dgates, dh, dc (= dy's c)."""
+    length, batch, hidden = cells.shape
+    dh = xp.zeros((batch, hidden), dtype=dy.dtype)
+    dy = xp.ascontiguousarray(dy)
+    return dy, xp.ascontiguousarray(c0), xp.empty_like(gates), dh, xp.array(dy[length])
+
+
+def _lstm_gradients(ctx: Any, dgates: Any, y: Any, h0: Any, dh: Any, dc: Any) -> tuple:
+    """The LSTM recurrence's input gradients from its backward's buffers; dW_hh as one GEMM."""
     need_x, need_w, need_h, need_c = ctx.needs_input_grad
-    dw = _previous_states_matmul(xp, dgates, y, h0, ctx.reverse) if need_w else None
+    dw = _previous_states_matmul(ctx.xp, dgates, y, h0, ctx.reverse) if need_w else None
     return _tensors(dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None)
 
 
@@ -140,18 +148,11 @@ def _lstm_backward_compiled(ctx, step, w_hh, h0, c0, y, dy):
     """LSTMRecurrence.backward with each step's elementwise work in one compiled kernel."""
     xp = ctx.xp
     gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
-    length, batch, hidden = cells.shape
-    dy = xp.ascontiguousarray(dy)
-    c0 = xp.ascontiguousarray(c0)
-    dgates = xp.empty_like(gates)
-    dh = xp.zeros((batch, hidden), dtype=y.dtype)
-    dc = xp.array(dy[length])
-    for t, prev in reversed(_steps(length, ctx.reverse)):
+    dy, c0, dgates, dh, dc = _lstm_backward_buffers(xp, cells, dy, c0, gates)
+    for t, prev in reversed(_steps(cells.shape[0], ctx.reverse)):
         step(gates[t], tanh_cells[t], cells[prev] if prev >= 0 else c0, dy[t], dh, dc, dgates[t])
         xp.dot(dgates[t], w_hh, out=dh)
-    need_x, need_w, need_h, need_c = ctx.needs_input_grad
-    dw = _previous_states_matmul(xp, dgates, y, h0, ctx.reverse) if need_w else None
-    return _tensors(dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None)
+    return _lstm_gradients(ctx, dgates, y, h0, dh, dc)
 
 
 def _gru_forward_compiled(ctx, step, xg, w_hh, b_hh, h0, reverse):
