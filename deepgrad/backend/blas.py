@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -213,12 +214,10 @@ def cache_path() -> Path | None:
 
 def _machine(candidates: list[GemmBackend]) -> str:
     """What a decision depends on besides the shapes: the CPU, the libraries, the threads."""
-    from deepgrad.backend.sysinfo import blas_info, cpu_model  # sysinfo imports this module
+    from deepgrad.backend.sysinfo import cpu_model  # sysinfo imports this module
 
     libraries = ", ".join(f"{c.name} {c.version}".strip() for c in candidates)
-    # OpenBLAS's kernels for this processor, e.g. "Haswell kernels" under OPENBLAS_CORETYPE
-    # (note 2): a decision measured with one set of kernels does not hold for another.
-    numpy_blas = blas_info()[0]
+    numpy_blas = _numpy_blas()
     coretype = os.environ.get("OPENBLAS_CORETYPE", "")
     if coretype and coretype not in numpy_blas:
         numpy_blas += f", OPENBLAS_CORETYPE={coretype}"
@@ -226,6 +225,16 @@ def _machine(candidates: list[GemmBackend]) -> str:
         f"{cpu_model()} | numpy {np.__version__}, {numpy_blas} | {libraries} | "
         f"{blas_threads()} threads"
     )
+
+
+@functools.cache
+def _numpy_blas() -> str:
+    """NumPy's BLAS and its kernels for this processor, e.g. "Haswell kernels" under
+    OPENBLAS_CORETYPE (note 2): a decision measured with one set of kernels does not hold for
+    another. Asked once: the loaded library does not change (threadpoolctl's scan takes ~0.5 ms)."""
+    from deepgrad.backend.sysinfo import blas_info
+
+    return blas_info()[0]
 
 
 def _decisions_file() -> dict[str, dict[str, str]]:
