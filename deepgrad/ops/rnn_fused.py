@@ -26,7 +26,14 @@ from deepgrad.backend import cuda_kernels
 from deepgrad.backend.kernels import float32_numpy, kernel
 from deepgrad.ops import rnn_kernels
 from deepgrad.ops.rnn_graph import _gru_backward_graph, _lstm_backward_graph, _rnn_backward_graph
-from deepgrad.ops.rnn_steps import _previous_states_matmul, _recording_backward, _steps, _tensors
+from deepgrad.ops.rnn_steps import (
+    _lstm_backward_buffers,
+    _lstm_gradients,
+    _previous_states_matmul,
+    _recording_backward,
+    _steps,
+    _tensors,
+)
 
 
 def _step_kernel(xp, name: str, *arrays):
@@ -76,7 +83,7 @@ class RNNRecurrence(Function):
             return _rnn_backward_graph(xg, w_hh, h0, dy, ctx.nonlinearity, ctx.reverse)
         xp = ctx.xp
         w_hh, h0 = (t._data for t in ctx.saved_inputs[1:])
-        (y,) = (t._data for t in ctx.saved_outputs)
+        y = ctx.saved_output_array
         dy = dy._data
         length = y.shape[0]
         deriv = 1.0 - y * y if ctx.nonlinearity == "tanh" else (y > 0).astype(y.dtype)
@@ -156,7 +163,7 @@ class LSTMRecurrence(Function):
             return _lstm_backward_graph(xg, w_hh, h0, c0, dy, ctx.reverse)
         xp = ctx.xp
         w_hh, h0, c0 = (t._data for t in ctx.saved_inputs[1:])
-        (y,) = (t._data for t in ctx.saved_outputs)
+        y = ctx.saved_output_array
         gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
         dy = dy._data
         if ctx.backward_sequence is not None and float32_numpy(dy):
@@ -166,9 +173,7 @@ class LSTMRecurrence(Function):
             return rnn_kernels._lstm_backward_compiled(ctx, step, w_hh, h0, c0, y, dy)
         length, batch, hidden = cells.shape
         h1, h2, h3 = hidden, 2 * hidden, 3 * hidden
-        dgates = xp.empty_like(gates)
-        dh = xp.zeros((batch, hidden), dtype=y.dtype)
-        dc = xp.array(dy[length])
+        dy, c0, dgates, dh, dc = _lstm_backward_buffers(xp, cells, dy, c0, gates)
         tmp = xp.empty((batch, hidden), dtype=y.dtype)
         slope = xp.empty((batch, 4 * hidden), dtype=y.dtype)
         # Slopes are computed step by step on cache-sized blocks: whole-sequence temporaries made
@@ -193,11 +198,7 @@ class LSTMRecurrence(Function):
             xp.subtract(1.0, slope[:, h2:h3], out=slope[:, h2:h3])  # ... and 1 - g^2 for g
             d *= slope
             xp.matmul(d, w_hh, out=dh)
-        need_x, need_w, need_h, need_c = ctx.needs_input_grad
-        dw = _previous_states_matmul(xp, dgates, y, h0, ctx.reverse) if need_w else None
-        return _tensors(
-            dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None
-        )
+        return _lstm_gradients(ctx, dgates, y, h0, dh, dc)
 
 
 class GRURecurrence(Function):
@@ -261,7 +262,7 @@ class GRURecurrence(Function):
             return _gru_backward_graph(xg, w_hh, b_hh, h0, dy, ctx.reverse)
         xp = ctx.xp
         _, w_hh, _, h0 = (t._data for t in ctx.saved_inputs)
-        (y,) = (t._data for t in ctx.saved_outputs)
+        y = ctx.saved_output_array
         acts = ctx.acts
         dy = dy._data
         step = _step_kernel(xp, "gru_backward_step", acts, dy, w_hh)

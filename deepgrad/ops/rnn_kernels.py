@@ -12,7 +12,13 @@ from typing import Any
 
 from deepgrad.backend.blas import GemmBackend, choose
 from deepgrad.backend.kernels import float32_numpy, kernel
-from deepgrad.ops.rnn_steps import _previous_states_matmul, _steps, _tensors
+from deepgrad.ops.rnn_steps import (
+    _lstm_backward_buffers,
+    _lstm_gradients,
+    _previous_states_matmul,
+    _steps,
+    _tensors,
+)
 
 _numba_gemm_faster: dict[tuple[int, int, int], bool] = {}
 """Per (batch, 4H, H): whether numba's gemm_nt measured faster than NumPy's BLAS on h W_hh^T."""
@@ -98,21 +104,6 @@ def _lstm_backward_sequence(ctx, w_hh, h0, c0, y, dy):
     w_t = xp.ascontiguousarray(w_hh.T)
     ctx.backward_sequence(gates, tanh_cells, cells, c0, dy, w_t, dh, dc, dgates, ctx.reverse)
     return _lstm_gradients(ctx, dgates, y, h0, dh, dc)
-
-
-def _lstm_backward_buffers(xp: Any, cells: Any, dy: Any, c0: Any, gates: Any) -> tuple:
-    """(dy, c0) contiguous, and the buffers an LSTM backward fills: dgates, dh, dc (= dy's c)."""
-    length, batch, hidden = cells.shape
-    dh = xp.zeros((batch, hidden), dtype=dy.dtype)
-    dy = xp.ascontiguousarray(dy)
-    return dy, xp.ascontiguousarray(c0), xp.empty_like(gates), dh, xp.array(dy[length])
-
-
-def _lstm_gradients(ctx: Any, dgates: Any, y: Any, h0: Any, dh: Any, dc: Any) -> tuple:
-    """The LSTM recurrence's input gradients from its backward's buffers; dW_hh as one GEMM."""
-    need_x, need_w, need_h, need_c = ctx.needs_input_grad
-    dw = _previous_states_matmul(ctx.xp, dgates, y, h0, ctx.reverse) if need_w else None
-    return _tensors(dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None)
 
 
 def _lstm_forward_compiled(ctx, step, xg, w_hh, h0, c0, reverse):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 
@@ -36,3 +38,18 @@ def _previous_states_matmul(xp, grads, states, initial, reverse: bool):
 
 def _tensors(*arrays):
     return tuple(None if a is None else Tensor._make(a, None) for a in arrays)
+
+
+def _lstm_backward_buffers(xp: Any, cells: Any, dy: Any, c0: Any, gates: Any) -> tuple:
+    """(dy, c0) contiguous, and the buffers an LSTM backward fills: dgates, dh, dc (= dy's c)."""
+    length, batch, hidden = cells.shape
+    dh = xp.zeros((batch, hidden), dtype=dy.dtype)
+    dy = xp.ascontiguousarray(dy)
+    return dy, xp.ascontiguousarray(c0), xp.empty_like(gates), dh, xp.array(dy[length])
+
+
+def _lstm_gradients(ctx: Any, dgates: Any, y: Any, h0: Any, dh: Any, dc: Any) -> tuple:
+    """The LSTM recurrence's input gradients from its backward's buffers; dW_hh as one GEMM."""
+    need_x, need_w, need_h, need_c = ctx.needs_input_grad
+    dw = _previous_states_matmul(ctx.xp, dgates, y, h0, ctx.reverse) if need_w else None
+    return _tensors(dgates if need_x else None, dw, dh if need_h else None, dc if need_c else None)
