@@ -272,6 +272,7 @@ def test_padding_layers_gradcheck_and_repr():
         dict(scale_factor=2, mode="nearest"),
         dict(size=(7, 5), mode="bilinear", align_corners=True),
         dict(scale_factor=1.5, mode="bilinear"),
+        dict(scale_factor=1.5, mode="bicubic", align_corners=True),
     ],
     ids=str,
 )

@@ -224,14 +224,9 @@ def multi_head_attention_forward(
 
     The math of nn.MultiheadAttention, with PyTorch's arguments (see that class for masks and
     shapes); with ``is_causal`` and no ``attn_mask`` the causal mask is built. Returns
-    (output (L, N, E), weights (N, L, S) or per head (N, h, L, S), or None).
-
-    ``static_k`` / ``static_v`` (N * h, S, E / h), batch-major (row n * h + i is head i of batch
-    element n), are keys / values already projected and split into heads: they replace
-    k W_k^T + b_k (v W_v^T + b_v), which is then not computed. As in PyTorch they cannot be
-    combined with ``bias_k`` / ``bias_v``; ``add_zero_attn`` still appends its zero key / value;
-    ``key_padding_mask`` is (N, S) over the static keys, and ``attn_mask`` (L, S) is checked
-    against ``key``'s length, which must then equal the static keys' S.
+    (output (L, N, E), weights (N, L, S) or per head (N, h, L, S), or None). ``static_k`` /
+    ``static_v``: keys / values already projected and split into heads, (N * h, S, E / h), used
+    instead of projecting key / value (PyTorch's rules: see ``_check_static``).
     """
     batched = query.ndim == 3
     if not batched:  # unbatched: a batch of one
@@ -286,7 +281,12 @@ def _project(query, key, value, in_proj_weight, in_proj_bias, separate) -> tuple
 def _check_static(static_k, static_v, bias_k, bias_v, key: Tensor, value: Tensor,
                   head_shape: tuple, attn_mask) -> int:  # fmt: skip
     """PyTorch's rules for static_k / static_v; returns the source length S of the keys.
-    ``head_shape`` is (N * h, E / h), the first and last sizes a static tensor must have."""
+
+    A static tensor is (N * h, S, E / h) = (*head_shape[:1], S, *head_shape[1:]), batch-major
+    (row n * h + i is head i of batch element n). It cannot be combined with bias_k / bias_v;
+    add_zero_attn still appends its zero key / value; key_padding_mask is (N, S) over the static
+    keys, while attn_mask (L, S) is checked against key's length, which must then equal S.
+    """
     if static_k is None and static_v is None:
         return key.shape[0]
     if bias_k is not None and bias_v is not None:

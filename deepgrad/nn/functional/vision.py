@@ -52,15 +52,11 @@ def interpolate(
       w = s - i, applied axis after axis, with s = max((o + 0.5) * r - 0.5, 0)
       (``align_corners=False``: pixel centres line up) or s = o * (n_in - 1) / (n_out - 1)
       (``align_corners=True``: the corner pixels line up).
-    - ``bicubic``: y[o] = sum_{k=-1..2} K(w - k) x[i + k] (indices clamped to the edges), Keys'
-      cubic convolution kernel K with a = -0.75, s as for the linear modes but not clamped at 0.
+    - ``bicubic``: y[o] = sum_{k=-1..2} K(w - k) x[i + k], Keys' cubic kernel K (a = -0.75).
     - ``area``: adaptive average pooling to the output size.
-    - ``antialias=True`` ('bilinear', 'bicubic', 'lanczos'; 4-D input):
-      y[o] = sum_j f((j + 0.5 - c) / max(r, 1)) x[j] / sum_j f(...), c = r * (o + 0.5), with f the
-      triangle (bilinear), the cubic kernel with a = -0.5 (bicubic) or Lanczos-3
-      sinc(t) sinc(t / 3) (lanczos), r as above ((n_in - 1) / (n_out - 1) with align_corners).
-      Downsampling widens the filter by r, so every input pixel counts (as PIL does); upsampling
-      keeps it (for 'bilinear' without align_corners this is plain bilinear interpolation).
+    - ``antialias=True``: y[o] = sum_j f((j + 0.5 - c) / max(r, 1)) x[j] / sum_j f(...),
+      c = r (o + 0.5), f the mode's filter (triangle, cubic a = -0.5, Lanczos-3) widened by r
+      when downsampling, as PIL (details in ``_resampling.py``).
 
     Args:
         input: (N, C, L), (N, C, H, W) or (N, C, D, H, W).
@@ -68,15 +64,12 @@ def interpolate(
         scale_factor: the multiplier of the spatial size, a float or one per spatial dimension;
             the output size is floor(n_in * scale_factor). Give exactly one of size and
             scale_factor.
-        mode: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' (4-D),
-            'bicubic' (4-D), 'trilinear' (5-D), 'area' (3-D or 4-D) or 'lanczos' (4-D, with
-            antialias=True). Default: 'nearest'.
-        align_corners: for the linear modes and 'bicubic' only (see above); 'lanczos' takes
-            only False. Default: None, meaning False.
+        mode: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear', 'bicubic', 'lanczos'
+            (4-D), 'trilinear' (5-D) or 'area' (3-D or 4-D). Default: 'nearest'.
+        align_corners: for the linear modes and 'bicubic' (see above). Default: None (False).
         recompute_scale_factor: compute the scale from the output size instead of using
             ``scale_factor``. Default: None (use ``scale_factor``).
-        antialias: low-pass filter while downsampling ('bilinear', 'bicubic' and 'lanczos' on a
-            4-D input; see above). Default: False.
+        antialias: filter while downsampling ('bilinear', 'bicubic', 'lanczos'). Default: False.
 
     Returns:
         (N, C, *output_size), the dtype of the input.
@@ -97,9 +90,7 @@ def interpolate(
     if mode == "area":
         pool = adaptive_avg_pool1d if len(spatial) == 1 else adaptive_avg_pool2d
         return pool(input, out_size)
-    if antialias or mode in _MATRIX:
-        return _resample_matrix(input, mode, out_size, scales, bool(align_corners), antialias)
-    return _resample(input, mode, out_size, scales, bool(align_corners))
+    return _resample(input, mode, out_size, scales, bool(align_corners), antialias)
 
 
 def _resample_matrix(x: Tensor, mode: str, out_size: tuple, scales: tuple, align_corners: bool,
@@ -116,8 +107,12 @@ def _resample_matrix(x: Tensor, mode: str, out_size: tuple, scales: tuple, align
     return _resampling.resample_2d(x, *weights)
 
 
-def _resample(x: Tensor, mode: str, out_size: tuple, scales: tuple, align_corners: bool) -> Tensor:
-    """Nearest or linear resampling, one spatial axis after the other (the modes are separable)."""
+def _resample(x: Tensor, mode: str, out_size: tuple, scales: tuple, align_corners: bool,
+              antialias: bool) -> Tensor:  # fmt: skip
+    """Nearest or linear resampling, one spatial axis after the other (the modes are separable);
+    the weight-matrix modes go to _resample_matrix."""
+    if antialias or mode in _MATRIX:
+        return _resample_matrix(x, mode, out_size, scales, align_corners, antialias)
     for axis, (n_in, n_out, scale) in enumerate(zip(x.shape[2:], out_size, scales)):
         if n_in == n_out and scale is None:
             continue
