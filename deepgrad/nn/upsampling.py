@@ -9,7 +9,7 @@ from deepgrad.nn.module import Module
 
 __all__ = ["Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
 
-_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area")
+_MODES = ("nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear", "area")
 
 
 class Upsample(Module):
@@ -20,9 +20,9 @@ class Upsample(Module):
         size: the output spatial size (an int or one per spatial dimension). Default: None.
         scale_factor: the multiplier of the spatial size (a float or one per dimension).
             Give exactly one of size and scale_factor. Default: None.
-        mode: 'nearest', 'nearest-exact', 'linear', 'bilinear', 'trilinear' or 'area'.
-            Default: 'nearest'.
-        align_corners: for the linear modes: line up the corner pixels (True) or the pixel
+        mode: 'nearest', 'nearest-exact', 'linear', 'bilinear', 'bicubic', 'trilinear' or
+            'area'. Default: 'nearest'.
+        align_corners: for the linear modes and 'bicubic': line up the corner pixels (True) or the pixel
             centres (False). Default: None (False).
         recompute_scale_factor: compute the coordinate scale from the output size. Default: None.
 

@@ -314,3 +314,161 @@ def test_mha_shape_errors_name_the_shapes():
         mha(x, x, x, attn_mask=dg.zeros(3, 4))
     with pytest.raises(ShapeError, match="expected embed_dim 8"):
         mha(dg.randn(4, 2, 6), x, x)
+
+
+# -- static_k / static_v ---------------------------------------------------------------------
+def _static_inputs(which: str, unbatched: bool = False) -> dict:
+    """Arrays for E = 8, h = 2, L = 4, S = 5, N = 3 (or unbatched), with static_k / static_v
+    (N * h, S, E / h) for the letters in ``which``."""
+    lead = () if unbatched else (3,)
+    rows = 2 * (1 if unbatched else 3)
+    return {
+        "query": _a(4, *lead, 8), "key": _a(5, *lead, 8), "value": _a(5, *lead, 8),
+        "in_proj_weight": _a(24, 8), "in_proj_bias": _a(24),
+        "out_proj_weight": _a(8, 8), "out_proj_bias": _a(8),
+        "static_k": _a(rows, 5, 4) if "k" in which else None,
+        "static_v": _a(rows, 5, 4) if "v" in which else None,
+    }  # fmt: skip
+
+
+def _static_run(lib, inputs: dict, masks: dict, options: dict, g: np.ndarray | None):
+    """Run ``lib``'s multi_head_attention_forward, backpropagate sum(out * g) + sum(weights^2);
+    returns (out, weights, g, {name: grad array or None}) as NumPy arrays."""
+    fn = (
+        F.multi_head_attention_forward
+        if lib is dg
+        else lib.nn.functional.multi_head_attention_forward
+    )
+    tensors = {
+        n: None if a is None else lib.tensor(a, requires_grad=True) for n, a in inputs.items()
+    }
+    kwargs = {n: lib.tensor(m) for n, m in masks.items()}
+    out, weights = fn(
+        tensors["query"], tensors["key"], tensors["value"], 8, 2, tensors["in_proj_weight"],
+        tensors["in_proj_bias"], None, None, options.get("add_zero_attn", False), 0.0,
+        tensors["out_proj_weight"], tensors["out_proj_bias"], static_k=tensors["static_k"],
+        static_v=tensors["static_v"], need_weights=options.get("need_weights", True),
+        average_attn_weights=options.get("average_attn_weights", True), **kwargs,
+    )  # fmt: skip
+    g = RNG.standard_normal(tuple(out.shape)) if g is None else g
+    loss = (out * lib.tensor(g)).sum()
+    if weights is not None:
+        loss = loss + (weights * weights).sum()
+    loss.backward()
+    grads = {n: None if t is None or t.grad is None else t.grad.numpy() for n, t in tensors.items()}
+    as_np = lambda t: None if t is None else t.detach().numpy()
+    return as_np(out), as_np(weights), g, grads
+
+
+STATIC_CASES = [
+    ("kv", {}, {}),
+    ("k", {"add_zero_attn": True}, {}),
+    ("v", {"need_weights": False}, {}),
+    ("kv", {"add_zero_attn": True}, {"key_padding_mask": "bool"}),
+    ("kv", {"average_attn_weights": False}, {"attn_mask": "float_3d", "key_padding_mask": "float"}),
+    ("kv", {"need_weights": False, "add_zero_attn": True}, {"attn_mask": "bool_2d"}),
+]
+
+
+def _static_masks(spec: dict) -> dict:
+    masks = {}
+    padding = RNG.random((3, 5)) < 0.3
+    padding[:, 0] = False
+    if spec.get("key_padding_mask") == "bool":
+        masks["key_padding_mask"] = padding
+    elif spec.get("key_padding_mask") == "float":
+        masks["key_padding_mask"] = np.where(padding, -1e9, 0.0)
+    if spec.get("attn_mask") == "float_3d":
+        masks["attn_mask"] = _a(6, 4, 5)
+    elif spec.get("attn_mask") == "bool_2d":
+        masks["attn_mask"] = RNG.random((4, 5)) < 0.3
+        masks["attn_mask"][:, 2] = False
+    return masks
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("which,options,mask_spec", STATIC_CASES, ids=str)
+def test_mha_static_k_v_match_torch_values_and_gradients(which, options, mask_spec):
+    torch = pytest.importorskip("torch")
+    inputs, masks = _static_inputs(which), _static_masks(mask_spec)
+    out, weights, g, grads = _static_run(dg, inputs, masks, options, None)
+    tout, tweights, _, tgrads = _static_run(torch, inputs, masks, options, g)
+    np.testing.assert_allclose(out, tout, atol=1e-12)
+    assert (weights is None) == (tweights is None)
+    if weights is not None:
+        np.testing.assert_allclose(weights, tweights, atol=1e-12)
+    for name, grad in grads.items():
+        if tgrads[name] is None:  # torch projects the replaced key / value, then drops it
+            assert grad is None or not grad.any(), name
+        else:
+            np.testing.assert_allclose(grad, tgrads[name], atol=1e-11, err_msg=name)
+    # The replaced projection gets no gradient: in_proj_weight's rows for k (or v) stay 0.
+    rows = {"k": slice(8, 16), "v": slice(16, 24)}
+    for letter in which:
+        assert not grads["in_proj_weight"][rows[letter]].any()
+
+
+@pytest.mark.parity
+def test_mha_static_k_v_unbatched_matches_torch():
+    torch = pytest.importorskip("torch")
+    inputs = _static_inputs("kv", unbatched=True)
+    out, weights, g, _ = _static_run(dg, inputs, {}, {}, None)
+    tout, tweights, _, _ = _static_run(torch, inputs, {}, {}, g)
+    assert out.shape == (4, 8) and weights.shape == (4, 5)
+    np.testing.assert_allclose(out, tout, atol=1e-12)
+    np.testing.assert_allclose(weights, tweights, atol=1e-12)
+
+
+def test_mha_static_k_v_gradcheck():
+    inputs = _static_inputs("kv")
+    padding = _t(np.array([[False] * 4 + [True], [False] * 5, [True] + [False] * 4]))
+
+    def run(query, static_k, static_v, in_proj_weight):
+        out, _ = F.multi_head_attention_forward(
+            query, _t(inputs["key"]), _t(inputs["value"]), 8, 2, in_proj_weight, None, None,
+            None, True, 0.0, _t(inputs["out_proj_weight"]), None, key_padding_mask=padding,
+            static_k=static_k, static_v=static_v,
+        )  # fmt: skip
+        return out
+
+    names = ("query", "static_k", "static_v", "in_proj_weight")
+    assert gradcheck(run, tuple(_t(inputs[n], True) for n in names))
+
+
+def test_mha_static_k_v_errors_follow_pytorchs_rules():
+    inputs = {n: None if a is None else _t(a) for n, a in _static_inputs("kv").items()}
+
+    def call(**changes):
+        args = dict(inputs, **changes)
+        bias = changes.pop("bias", None)
+        return F.multi_head_attention_forward(
+            args["query"], args["key"], args["value"], 8, 2, args["in_proj_weight"],
+            args["in_proj_bias"], bias, bias, False, 0.0, args["out_proj_weight"],
+            args["out_proj_bias"], static_k=args["static_k"], static_v=args["static_v"],
+            attn_mask=args.get("attn_mask"), key_padding_mask=args.get("key_padding_mask"),
+        )  # fmt: skip
+
+    with pytest.raises(ValueError, match="bias_k / bias_v cannot be appended to static_k"):
+        call(bias=dg.zeros(1, 1, 8))
+    with pytest.raises(ValueError, match="cannot be appended to static_v"):
+        call(bias=dg.zeros(1, 1, 8), static_k=None)
+    with pytest.raises(ShapeError, match=r"static_k must be .* = \(6, S, 4\) \(got \(3, 5, 4\)\)"):
+        call(static_k=dg.zeros(3, 5, 4))
+    with pytest.raises(ShapeError, match=r"static_v must be .* = \(6, S, 4\) \(got \(6, 5, 8\)\)"):
+        call(static_v=dg.zeros(6, 5, 8))
+    with pytest.raises(ShapeError, match=r"static_k must be .*\(got \(6, 20\)\)"):
+        call(static_k=dg.zeros(6, 20))
+    with pytest.raises(TypeError, match="static_v must be a deepgrad Tensor"):
+        call(static_v=np.zeros((6, 5, 4)))
+    with pytest.raises(ShapeError, match="same source length S .*got 7 keys and 5 values"):
+        call(static_k=dg.zeros(6, 7, 4))
+    with pytest.raises(ShapeError, match="same source length S .*got 7 keys and 5 values"):
+        call(static_k=dg.zeros(6, 7, 4), static_v=None)
+    with pytest.raises(ShapeError, match="attn_mask is checked against key's length 5"):
+        call(static_k=dg.zeros(6, 7, 4), static_v=dg.zeros(6, 7, 4), attn_mask=dg.zeros(4, 7))
+    with pytest.raises(ShapeError, match=r"key_padding_mask must be \(N, S\) = \(3, 7\)"):
+        call(static_k=dg.zeros(6, 7, 4), static_v=dg.zeros(6, 7, 4),
+             key_padding_mask=dg.zeros(3, 5, dtype=bool))  # fmt: skip
+    # Static keys longer than key are fine without attn_mask: S comes from static_k.
+    out, weights = call(static_k=dg.zeros(6, 7, 4), static_v=dg.zeros(6, 7, 4))
+    assert out.shape == (4, 3, 8) and weights.shape == (3, 4, 7)

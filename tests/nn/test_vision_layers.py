@@ -98,16 +98,105 @@ def test_interpolate_errors():
         F.interpolate(x, size=2, mode="bicubicx")
     with pytest.raises(ValueError, match="align_corners can only be set"):
         F.interpolate(x, size=2, mode="nearest", align_corners=True)
+    with pytest.raises(ValueError, match="align_corners can only be set"):
+        F.interpolate(x, size=2, mode="area", align_corners=False)
     with pytest.raises(
         ShapeError, match=r"mode 'linear' expects an input with 3 dimensions.*\(1, 2, 3, 4\)"
     ):
         F.interpolate(x, size=2, mode="linear")
     with pytest.raises(ValueError, match="one value per spatial dimension"):
         F.interpolate(x, size=(2, 3, 4))
-    with pytest.raises(NotImplementedError, match="antialias"):
-        F.interpolate(x, size=2, mode="bilinear", antialias=True)
+    with pytest.raises(ValueError, match="antialias=True needs mode"):
+        F.interpolate(x, size=2, mode="nearest", antialias=True)
+    with pytest.raises(ValueError, match=r"antialias=True needs .*4-D.*\(1, 2, 3\)"):
+        F.interpolate(dg.randn(1, 2, 3), size=2, mode="linear", antialias=True)
+    with pytest.raises(ValueError, match=r"antialias=True needs .*\(1, 2, 3, 4, 5\)"):
+        F.interpolate(dg.randn(1, 2, 3, 4, 5), size=2, mode="bilinear", antialias=True)
+    with pytest.raises(ShapeError, match="mode 'bicubic' expects an input with 4 dimensions"):
+        F.interpolate(dg.randn(1, 2, 3), size=2, mode="bicubic")
+    with pytest.raises(ValueError, match="'lanczos' needs antialias=True"):
+        F.interpolate(x, size=2, mode="lanczos")
+    with pytest.raises(ValueError, match="'lanczos' does not support align_corners=True"):
+        F.interpolate(x, size=2, mode="lanczos", antialias=True, align_corners=True)
     with pytest.raises(ValueError, match="empty output"):
         F.interpolate(x, scale_factor=0.1)
+
+
+# Bicubic, Lanczos and antialiased resampling (4-D): downsampling and upsampling, integer and
+# non-integer factors, both align_corners, size and recompute_scale_factor.
+RESAMPLE_CASES = [
+    ((2, 3, 9, 11), dict(scale_factor=0.4)),
+    ((2, 3, 9, 11), dict(scale_factor=(0.5, 0.77))),
+    ((1, 2, 5, 6), dict(scale_factor=(2.0, 1.6))),
+    ((1, 2, 12, 7), dict(size=(5, 13))),
+    ((1, 2, 6, 7), dict(size=(1, 1))),
+    ((1, 2, 10, 9), dict(scale_factor=0.45, recompute_scale_factor=True)),
+]
+RESAMPLE_MODES = [
+    ("bilinear", True, False),
+    ("bilinear", True, True),
+    ("bicubic", True, False),
+    ("bicubic", True, True),
+    ("bicubic", False, False),
+    ("bicubic", False, True),
+    ("lanczos", True, None),
+]
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: d.__name__)
+@pytest.mark.parametrize("mode,antialias,align_corners", RESAMPLE_MODES, ids=str)
+@pytest.mark.parametrize("shape,kwargs", RESAMPLE_CASES, ids=str)
+def test_interpolate_bicubic_and_antialias_match_torch(
+    shape, kwargs, mode, antialias, align_corners, dtype
+):
+    torch = pytest.importorskip("torch")
+    kwargs = dict(kwargs, mode=mode, antialias=antialias, align_corners=align_corners)
+    x = RNG.standard_normal(shape).astype(dtype)
+    atol = 1e-5 if dtype == np.float32 else 1e-12
+    _parity(
+        lambda t: F.interpolate(t, **kwargs),
+        lambda t: torch.nn.functional.interpolate(t, **kwargs),
+        x,
+        atol=atol,
+    )
+    assert F.interpolate(dg.tensor(x), **kwargs).dtype == dg.tensor(x).dtype
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(size=(2, 3), mode="bilinear", antialias=True),
+        dict(scale_factor=(0.6, 1.5), mode="bicubic", antialias=True, align_corners=True),
+        dict(size=(5, 2), mode="bicubic"),
+        dict(scale_factor=0.5, mode="lanczos", antialias=True),
+    ],
+    ids=str,
+)
+def test_interpolate_resample_gradcheck(kwargs):
+    assert gradcheck(lambda x: F.interpolate(x, **kwargs), (_t((1, 2, 4, 5)),))
+
+
+def test_antialias_downsampling_averages_and_upsampling_interpolates():
+    x = _t((1, 1, 8, 8), requires_grad=False)
+    # Halving with the widened triangle: each output pixel is the 1-3-3-1 weighted mean of 4
+    # input pixels per axis (renormalized at the edges), not the 2-pixel bilinear sample.
+    y = F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True).numpy()[0, 0]
+    taps = np.array([1.0, 3.0, 3.0, 1.0]) / 8.0
+    inner = taps @ x.numpy()[0, 0, 1:5, 1:5] @ taps
+    np.testing.assert_allclose(y[1, 1], inner, rtol=1e-12)
+    # A constant image stays constant whatever the filter.
+    ones = dg.ones(1, 1, 7, 9, dtype="float64")
+    for mode in ("bilinear", "bicubic", "lanczos"):
+        out = F.interpolate(ones, scale_factor=(0.3, 1.7), mode=mode, antialias=True)
+        np.testing.assert_allclose(out.numpy(), 1.0, rtol=1e-12)
+    # Upsampling with the triangle and pixel centres is plain bilinear interpolation.
+    up = dict(scale_factor=2.5, mode="bilinear")
+    np.testing.assert_allclose(
+        F.interpolate(x, antialias=True, **up).numpy(),
+        F.interpolate(x, **up).numpy(),
+        atol=1e-12,
+    )
 
 
 def test_pixel_shuffle_round_trip_and_gradcheck():
@@ -183,6 +272,7 @@ def test_padding_layers_gradcheck_and_repr():
         dict(scale_factor=2, mode="nearest"),
         dict(size=(7, 5), mode="bilinear", align_corners=True),
         dict(scale_factor=1.5, mode="bilinear"),
+        dict(scale_factor=1.5, mode="bicubic", align_corners=True),
     ],
     ids=str,
 )

@@ -224,23 +224,25 @@ def multi_head_attention_forward(
 
     The math of nn.MultiheadAttention, with PyTorch's arguments (see that class for masks and
     shapes); with ``is_causal`` and no ``attn_mask`` the causal mask is built. Returns
-    (output (L, N, E), weights (N, L, S) or per head (N, h, L, S), or None).
+    (output (L, N, E), weights (N, L, S) or per head (N, h, L, S), or None). ``static_k`` /
+    ``static_v``: keys / values already projected and split into heads, (N * h, S, E / h), used
+    instead of projecting key / value (PyTorch's rules: see ``_check_static``).
     """
-    if static_k is not None or static_v is not None:
-        raise NotImplementedError(
-            "multi_head_attention_forward: static_k / static_v are not implemented; pass the keys "
-            "and values as key and value."
-        )
     batched = query.ndim == 3
     if not batched:  # unbatched: a batch of one
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
         key_padding_mask = None if key_padding_mask is None else key_padding_mask.unsqueeze(0)
     length, batch, embed_dim = _check_mha_shapes(query, key, value, embed_dim_to_check, num_heads)
+    head_shape = (batch * num_heads, embed_dim // num_heads)
+    source = _check_static(static_k, static_v, bias_k, bias_v, key, value, head_shape, attn_mask)
     separate = (q_proj_weight, k_proj_weight, v_proj_weight) if use_separate_proj_weight else None
-    q, k, v = _project(query, key, value, in_proj_weight, in_proj_bias, separate)
+    to_project = (key if static_k is None else None), (value if static_v is None else None)
+    q, k, v = _project(query, *to_project, in_proj_weight, in_proj_bias, separate)
     if is_causal and attn_mask is None:  # True = masked, the convention here
-        attn_mask = ~_causal_allowed(query, length, key.shape[0])
-    mask = _mha_mask(attn_mask, key_padding_mask, q, batch, num_heads, length, key.shape[0])
+        attn_mask = ~_causal_allowed(query, length, source)
+    mask = _mha_mask(attn_mask, key_padding_mask, q, batch, num_heads, length, source)
+    k = k if static_k is None else static_k.reshape(batch, num_heads, source, -1)
+    v = v if static_v is None else static_v.reshape(batch, num_heads, source, -1)
     q, k, v, mask = _extra_keys(q, k, v, mask, bias_k, bias_v, add_zero_attn, num_heads)
     scale = 1.0 / math.sqrt(embed_dim // num_heads)
     out, attn = _mha_attend(q, k, v, mask, dropout_p if training else 0.0, scale, need_weights)
@@ -263,7 +265,8 @@ def _mha_attend(q, k, v, mask, dropout_p: float, scale: float, need_weights: boo
 
 def _project(query, key, value, in_proj_weight, in_proj_bias, separate) -> tuple:
     """q = query W_q^T + b_q and likewise k, v: W_q, W_k, W_v are the thirds of in_proj_weight,
-    or the ``separate`` weights (when kdim or vdim differs from E)."""
+    or the ``separate`` weights (when kdim or vdim differs from E). A key or value of None
+    (replaced by static_k / static_v) stays None."""
     e = query.shape[-1]
     weights = separate
     if separate is None:
@@ -271,18 +274,73 @@ def _project(query, key, value, in_proj_weight, in_proj_bias, separate) -> tuple
     biases = (None, None, None)
     if in_proj_bias is not None:
         biases = tuple(in_proj_bias[i * e : (i + 1) * e] for i in range(3))
-    return tuple(linear(x, w, b) for x, w, b in zip((query, key, value), weights, biases))
+    inputs = (query, key, value)
+    return tuple(None if x is None else linear(x, w, b) for x, w, b in zip(inputs, weights, biases))
+
+
+def _check_static(static_k, static_v, bias_k, bias_v, key: Tensor, value: Tensor,
+                  head_shape: tuple, attn_mask) -> int:  # fmt: skip
+    """PyTorch's rules for static_k / static_v; returns the source length S of the keys.
+
+    A static tensor is (N * h, S, E / h) = (*head_shape[:1], S, *head_shape[1:]), batch-major
+    (row n * h + i is head i of batch element n). It cannot be combined with bias_k / bias_v;
+    add_zero_attn still appends its zero key / value; key_padding_mask is (N, S) over the static
+    keys, while attn_mask (L, S) is checked against key's length, which must then equal S.
+    """
+    if static_k is None and static_v is None:
+        return key.shape[0]
+    if bias_k is not None and bias_v is not None:
+        which = "static_k" if static_k is not None else "static_v"
+        raise ValueError(
+            f"multi_head_attention_forward: bias_k / bias_v cannot be appended to {which} (static "
+            "keys and values are used as given); pass bias_k=bias_v=None."
+        )
+    lengths = [
+        other.shape[0] if static is None else _static_length(name, static, head_shape)
+        for name, static, other in (("static_k", static_k, key), ("static_v", static_v, value))
+    ]
+    if lengths[0] != lengths[1]:
+        raise ShapeError(
+            "multi_head_attention_forward: the keys and values need the same source length S "
+            f"(got {lengths[0]} keys and {lengths[1]} values, with static_k "
+            f"{_shape_or_none(static_k)} and static_v {_shape_or_none(static_v)}); match them."
+        )
+    if attn_mask is not None and lengths[0] != key.shape[0]:
+        raise ShapeError(
+            f"multi_head_attention_forward: attn_mask is checked against key's length "
+            f"{key.shape[0]} but the static keys have S = {lengths[0]}; pass a key of length "
+            f"{lengths[0]} (as PyTorch requires)."
+        )
+    return lengths[0]
+
+
+def _static_length(name: str, static, head_shape: tuple) -> int:
+    """S of a static_k / static_v, after checking it is a (N * h, S, E / h) Tensor."""
+    _check_tensor("multi_head_attention_forward", name, static)
+    if static.ndim != 3 or (static.shape[0], static.shape[2]) != head_shape:
+        rows, head_dim = head_shape
+        raise ShapeError(
+            f"multi_head_attention_forward: {name} must be (N * num_heads, S, E / num_heads) = "
+            f"({rows}, S, {head_dim}) (got {static.shape}); project and split it into heads "
+            "batch-major (row n * num_heads + i is head i of batch element n)."
+        )
+    return static.shape[1]
+
+
+def _shape_or_none(t) -> object:
+    return None if t is None else t.shape
 
 
 def _extra_keys(q, k, v, mask, bias_k, bias_v, add_zero_attn: bool, heads: int) -> tuple:
-    """Split into heads (N, h, S, d), appending the learned bias key / value (add_bias_kv) and
-    a zero key / value (add_zero_attn), each with a zero mask column."""
+    """Split into heads (N, h, S, d) (static keys / values come split), appending the learned
+    bias key / value (add_bias_kv) and a zero key / value (add_zero_attn), each with a zero
+    mask column."""
     batch, embed_dim = q.shape[1], q.shape[2]
     if bias_k is not None and bias_v is not None:
         k = cat([k, bias_k.expand(1, batch, embed_dim)], dim=0)
         v = cat([v, bias_v.expand(1, batch, embed_dim)], dim=0)
         mask = None if mask is None else pad(mask, (0, 1))
-    q, k, v = (_split_heads(t, batch, heads) for t in (q, k, v))
+    q, k, v = (t if t.ndim == 4 else _split_heads(t, batch, heads) for t in (q, k, v))
     if add_zero_attn:
         k = pad(k, (0, 0, 0, 1))
         v = pad(v, (0, 0, 0, 1))

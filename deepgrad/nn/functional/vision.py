@@ -1,8 +1,9 @@
 """Vision functions: pad, interpolate (resampling), pixel_shuffle and pixel_unshuffle.
 
-All are composites of shape and index primitives (gather along one axis, reshape, permute) and
-get their gradients for free. ``pad`` lives in ``deepgrad/ops/composite.py`` (``deepgrad.pad``)
-and is re-exported here under PyTorch's ``F.pad``.
+All are composites of shape and index primitives (gather along one axis, reshape, permute) or,
+for interpolate's bicubic, Lanczos and antialiased modes, of matmuls with constant per-axis
+weight matrices (``_resampling.py``), and get their gradients for free. ``pad`` lives in
+``deepgrad/ops/composite.py`` (``deepgrad.pad``) and is re-exported here under PyTorch's ``F.pad``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np  # coordinate bookkeeping on Python ints and floats only
 
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError, validation
+from deepgrad.nn.functional import _resampling
 from deepgrad.nn.functional._utils import _check_tensor
 from deepgrad.ops.composite import pad
 from deepgrad.ops.index import index_select
@@ -23,7 +25,10 @@ __all__ = ["pad", "interpolate", "pixel_shuffle", "pixel_unshuffle"]
 _NEAREST = ("nearest", "nearest-exact")
 # The linear modes and the input rank each one takes: (N, C, L), (N, C, H, W), (N, C, D, H, W).
 _LINEAR = {"linear": 3, "bilinear": 4, "trilinear": 5}
-_MODES = _NEAREST + tuple(_LINEAR) + ("area",)
+# The modes resampled with weight matrices (4-D input only); 'lanczos' needs antialias=True.
+_MATRIX = ("bicubic", "lanczos")
+_ANTIALIAS = ("bilinear", "bicubic", "lanczos")
+_MODES = _NEAREST + tuple(_LINEAR) + _MATRIX + ("area",)
 
 
 def interpolate(
@@ -47,7 +52,11 @@ def interpolate(
       w = s - i, applied axis after axis, with s = max((o + 0.5) * r - 0.5, 0)
       (``align_corners=False``: pixel centres line up) or s = o * (n_in - 1) / (n_out - 1)
       (``align_corners=True``: the corner pixels line up).
+    - ``bicubic``: y[o] = sum_{k=-1..2} K(w - k) x[i + k], Keys' cubic kernel K (a = -0.75).
     - ``area``: adaptive average pooling to the output size.
+    - ``antialias=True``: y[o] = sum_j f((j + 0.5 - c) / max(r, 1)) x[j] / sum_j f(...),
+      c = r (o + 0.5), f the mode's filter (triangle, cubic a = -0.5, Lanczos-3) widened by r
+      when downsampling, as PIL (details in ``_resampling.py``).
 
     Args:
         input: (N, C, L), (N, C, H, W) or (N, C, D, H, W).
@@ -55,12 +64,12 @@ def interpolate(
         scale_factor: the multiplier of the spatial size, a float or one per spatial dimension;
             the output size is floor(n_in * scale_factor). Give exactly one of size and
             scale_factor.
-        mode: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear' (4-D),
-            'trilinear' (5-D) or 'area' (3-D or 4-D). Default: 'nearest'.
-        align_corners: for the linear modes only (see above). Default: None, meaning False.
+        mode: 'nearest', 'nearest-exact', 'linear' (3-D input), 'bilinear', 'bicubic', 'lanczos'
+            (4-D), 'trilinear' (5-D) or 'area' (3-D or 4-D). Default: 'nearest'.
+        align_corners: for the linear modes and 'bicubic' (see above). Default: None (False).
         recompute_scale_factor: compute the scale from the output size instead of using
             ``scale_factor``. Default: None (use ``scale_factor``).
-        antialias: not supported; must be False.
+        antialias: filter while downsampling ('bilinear', 'bicubic', 'lanczos'). Default: False.
 
     Returns:
         (N, C, *output_size), the dtype of the input.
@@ -81,11 +90,29 @@ def interpolate(
     if mode == "area":
         pool = adaptive_avg_pool1d if len(spatial) == 1 else adaptive_avg_pool2d
         return pool(input, out_size)
-    return _resample(input, mode, out_size, scales, bool(align_corners))
+    return _resample(input, mode, out_size, scales, bool(align_corners), antialias)
 
 
-def _resample(x: Tensor, mode: str, out_size: tuple, scales: tuple, align_corners: bool) -> Tensor:
-    """Nearest or linear resampling, one spatial axis after the other (the modes are separable)."""
+def _resample_matrix(x: Tensor, mode: str, out_size: tuple, scales: tuple, align_corners: bool,
+                     antialias: bool) -> Tensor:  # fmt: skip
+    """Bicubic, Lanczos or antialiased resampling of (N, C, H, W): y = W_h @ x @ W_w^T."""
+    weights: list[np.ndarray | None] = []
+    for n_in, n_out, scale in zip(x.shape[2:], out_size, scales):
+        if n_in == n_out and scale is None:  # the identity: skip the matmul
+            weights.append(None)
+        elif antialias:
+            weights.append(_resampling.antialias_weights(n_in, n_out, scale, align_corners, mode))
+        else:
+            weights.append(_resampling.bicubic_weights(n_in, n_out, scale, align_corners))
+    return _resampling.resample_2d(x, *weights)
+
+
+def _resample(x: Tensor, mode: str, out_size: tuple, scales: tuple, align_corners: bool,
+              antialias: bool) -> Tensor:  # fmt: skip
+    """Nearest or linear resampling, one spatial axis after the other (the modes are separable);
+    the weight-matrix modes go to _resample_matrix."""
+    if antialias or mode in _MATRIX:
+        return _resample_matrix(x, mode, out_size, scales, align_corners, antialias)
     for axis, (n_in, n_out, scale) in enumerate(zip(x.shape[2:], out_size, scales)):
         if n_in == n_out and scale is None:
             continue
@@ -102,17 +129,25 @@ def _check_interpolate_args(input: Tensor, mode: str, align_corners, antialias: 
         raise ValueError(
             f"interpolate: unknown mode {mode!r}; allowed: {', '.join(map(repr, _MODES))}."
         )
-    if antialias:
-        raise NotImplementedError(
-            "interpolate: antialias=True is not implemented; pass antialias=False (or smooth the "
-            "input, e.g. with avg_pool2d, before downsampling)."
-        )
-    if align_corners is not None and mode not in _LINEAR:
+    if antialias and not (mode in _ANTIALIAS and input.ndim == 4):
         raise ValueError(
-            f"interpolate: align_corners can only be set with the linear modes "
-            f"{', '.join(_LINEAR)} (got mode={mode!r}); leave it None."
+            f"interpolate: antialias=True needs mode 'bilinear', 'bicubic' or 'lanczos' and a 4-D "
+            f"input (N, C, H, W) (got mode={mode!r}, input shape {input.shape}); pass "
+            "antialias=False."
+        )
+    if mode == "lanczos" and not antialias:
+        raise ValueError("interpolate: mode 'lanczos' needs antialias=True (got False).")
+    if mode == "lanczos" and align_corners:
+        raise ValueError(
+            "interpolate: mode 'lanczos' does not support align_corners=True; leave it None."
+        )
+    if align_corners is not None and mode not in (*_LINEAR, *_MATRIX):
+        raise ValueError(
+            f"interpolate: align_corners can only be set with the modes "
+            f"{', '.join((*_LINEAR, 'bicubic'))} (got mode={mode!r}); leave it None."
         )
     ranks = (_LINEAR[mode],) if mode in _LINEAR else ((3, 4) if mode == "area" else (3, 4, 5))
+    ranks = (4,) if mode in _MATRIX else ranks
     if input.ndim not in ranks:
         raise ShapeError(
             f"interpolate: mode {mode!r} expects an input with {' or '.join(map(str, ranks))} "
