@@ -472,3 +472,16 @@ def test_mha_static_k_v_errors_follow_pytorchs_rules():
     # Static keys longer than key are fine without attn_mask: S comes from static_k.
     out, weights = call(static_k=dg.zeros(6, 7, 4), static_v=dg.zeros(6, 7, 4))
     assert out.shape == (4, 3, 8) and weights.shape == (3, 4, 7)
+
+
+@pytest.mark.parametrize("given", ["bias_k", "bias_v"])
+def test_mha_one_of_bias_k_bias_v_alone_is_refused(given):
+    """PyTorch appends bias_k and bias_v together; one alone used to be ignored silently."""
+    inputs = {n: None if a is None else _t(a) for n, a in _static_inputs("kv").items()}
+    bias = {given: dg.zeros(1, 1, 8)}
+    with pytest.raises(ValueError, match=f"{given} is given without its partner"):
+        F.multi_head_attention_forward(
+            inputs["query"], inputs["key"], inputs["value"], 8, 2, inputs["in_proj_weight"],
+            inputs["in_proj_bias"], bias.get("bias_k"), bias.get("bias_v"), False, 0.0,
+            inputs["out_proj_weight"], inputs["out_proj_bias"],
+        )  # fmt: skip

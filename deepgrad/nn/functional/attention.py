@@ -336,6 +336,12 @@ def _extra_keys(q, k, v, mask, bias_k, bias_v, add_zero_attn: bool, heads: int) 
     bias key / value (add_bias_kv) and a zero key / value (add_zero_attn), each with a zero
     mask column."""
     batch, embed_dim = q.shape[1], q.shape[2]
+    if (bias_k is None) != (bias_v is None):
+        given = "bias_k" if bias_v is None else "bias_v"
+        raise ValueError(
+            f"multi_head_attention_forward: {given} is given without its partner (bias_k and "
+            "bias_v are appended together, as add_bias_kv does); pass both or neither."
+        )
     if bias_k is not None and bias_v is not None:
         k = cat([k, bias_k.expand(1, batch, embed_dim)], dim=0)
         v = cat([v, bias_v.expand(1, batch, embed_dim)], dim=0)
