@@ -144,3 +144,25 @@ def test_optimize_runs_the_default_pipeline_on_a_copy():
     optimized, _ = optimize(g)
     assert ops(g) == before
     assert "Softmax" not in ops(optimized)
+
+
+def test_program_drops_each_value_after_its_last_reader():
+    def f(x):
+        a = x * 2.0
+        b = a.exp()
+        return b.sum(), a
+
+    x = dg.ones(3)
+    g = traced(f, x)
+    assert ops(g) == ["Mul", "Exp", "Sum"]
+    program = Program(g)
+    mul, exp, _ = g.nodes
+    names = [{g.values[i].name for i in frees} for frees in program.frees]
+    # x and the constant 2 are last read by Mul; b (Exp's output) by Sum; a and the sum are
+    # returned: kept
+    assert names == [{v.name for v in mul.inputs}, set(), {exp.output.name}]
+    assert g.inputs[0] in mul.inputs
+    assert mul.output.name not in set().union(*names)
+    s, a = program.run([x])
+    np.testing.assert_allclose(s.item(), 3 * np.exp(2.0), rtol=1e-6)
+    np.testing.assert_array_equal(a._data, [2.0, 2.0, 2.0])
