@@ -94,6 +94,9 @@ def available_cases() -> list[str]:
 def worker_main(case_name: str, impl: str, config_json: str) -> None:
     """Runs in the worker process: set up, then answer 'time N' requests on stdin."""
     threads = os.environ.get("BENCH_THREADS", "2")
+    # BENCH_CLOCK=cpu (run.py --cpu-time): the worker thread's CPU time, which other processes'
+    # load on a shared machine moves less than the wall clock (one thread per worker only)
+    clock = time.thread_time if os.environ.get("BENCH_CLOCK") == "cpu" else time.perf_counter
     case = load_case(case_name)
     config = {**case.config, **json.loads(config_json)}
     if impl.startswith("torch"):
@@ -116,10 +119,10 @@ def worker_main(case_name: str, impl: str, config_json: str) -> None:
             print(json.dumps(deepgrad_report()), flush=True)
             continue
         n = request["iterations"]
-        start = time.perf_counter()
+        start = clock()
         for _ in range(n):
             step()
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         print(json.dumps({"seconds": elapsed / n}), flush=True)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--config", default="{}", help="JSON overrides for the cases, e.g. '{\"batch\": 1000}'"
     )
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="time each worker thread's CPU time, not the wall clock (use with --threads 1)",
+    )
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     cases = args.cases or available_cases()
@@ -66,6 +72,8 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown case(s) {unknown}; available: {', '.join(available_cases())}")
     impls = args.impl.split(",") if args.impl else None
+    if args.cpu_time:
+        os.environ["BENCH_CLOCK"] = "cpu"  # the workers inherit it
     reports = []
     blas = (
         "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset"
@@ -75,7 +83,11 @@ def main(argv=None) -> int:
     print(f"# CPU: {cpu_model()}")
     for line in blas_description(args.full_speed_blas):
         print(f"# BLAS: {line}")
-    print(f"# {args.threads} threads per worker, {args.rounds} rounds, BLAS: {blas}", flush=True)
+    clock = "worker-thread CPU time" if args.cpu_time else "wall clock"
+    print(
+        f"# {args.threads} threads per worker, {args.rounds} rounds, {clock}, BLAS: {blas}",
+        flush=True,
+    )
     for case in cases:
         report = run_case(
             case,

@@ -25,7 +25,7 @@ from deepgrad.autograd import engine
 from deepgrad.autograd.function import Context
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.compile.graph import Graph, Node, Value, ValueRef
+from deepgrad.compile.graph import Graph, Node, Value, ValueRef, node_inputs
 
 __all__ = ["Frame", "Program", "backward_order"]
 
@@ -65,6 +65,8 @@ class Program:
         for node in graph.nodes:
             self.steps.append(self._step(node, keep))
             self.labels.append(node.describe())
+        self.frees = last_uses(graph)
+        self.plan = list(zip(self.steps, self.frees))
 
     def _step(self, node: Node, keep: set[int]) -> Step:
         if node.kind == "op":
@@ -99,12 +101,15 @@ class Program:
     def run(self, tensors: list) -> Any:
         frame = self.start(tensors)
         previous = GradMode.enabled
+        env = frame.env
         try:
-            for step in self.steps:
+            for step, frees in self.plan:
                 step(frame)
+                for index in frees:
+                    env[index] = None
         finally:
             GradMode.enabled = previous
-        return rebuild(self.graph.output_spec, frame.env)
+        return rebuild(self.graph.output_spec, env)
 
 
 def run_timed(program: Program, tensors: list) -> tuple[Any, list[float]]:
@@ -122,6 +127,34 @@ def run_timed(program: Program, tensors: list) -> tuple[Any, list[float]]:
     finally:
         GradMode.enabled = previous
     return rebuild(program.graph.output_spec, frame.env), times
+
+
+def node_reads(node: Node) -> list[Value]:
+    """The values a step reads from the frame (a fused node: its members' inputs)."""
+    if node.kind != "fused":
+        return node_inputs(node)
+    members = list(node.extra["members"])
+    if node.extra.get("reduction") is not None:
+        members.append(node.extra["reduction"])
+    return [v for member in members for v in node_inputs(member)]
+
+
+def last_uses(graph: Graph) -> list[tuple[int, ...]]:
+    """Per node, the values whose last reader it is (or that it writes and nobody reads): the
+    program drops them from the frame after the node, so a big intermediate is freed (or its
+    memory reused) as soon as in eager mode. The returned values are kept."""
+    kept = {v.index for v in graph.output_values()}
+    last: dict[int, int] = {}
+    for k, node in enumerate(graph.nodes):
+        for value in node.outputs:
+            last.setdefault(value.index, k)
+        for value in node_reads(node):
+            last[value.index] = k
+    frees: list[list[int]] = [[] for _ in graph.nodes]
+    for index, k in last.items():
+        if index not in kept:
+            frees[k].append(index)
+    return [tuple(f) for f in frees]
 
 
 def rebuild(spec: Any, env: list) -> Any:

@@ -144,3 +144,67 @@ def test_optimize_runs_the_default_pipeline_on_a_copy():
     optimized, _ = optimize(g)
     assert ops(g) == before
     assert "Softmax" not in ops(optimized)
+
+
+def test_program_drops_each_value_after_its_last_reader():
+    def f(x):
+        a = x * 2.0
+        b = a.exp()
+        return b.sum(), a
+
+    x = dg.ones(3)
+    g = traced(f, x)
+    assert ops(g) == ["Mul", "Exp", "Sum"]
+    program = Program(g)
+    mul, exp, _ = g.nodes
+    names = [{g.values[i].name for i in frees} for frees in program.frees]
+    # x and the constant 2 are last read by Mul; b (Exp's output) by Sum; a and the sum are
+    # returned: kept
+    assert names == [{v.name for v in mul.inputs}, set(), {exp.output.name}]
+    assert g.inputs[0] in mul.inputs
+    assert mul.output.name not in set().union(*names)
+    s, a = program.run([x])
+    np.testing.assert_allclose(s.item(), 3 * np.exp(2.0), rtol=1e-6)
+    np.testing.assert_array_equal(a._data, [2.0, 2.0, 2.0])
+
+
+def test_simplify_turns_matmul_by_a_transposed_weight_plus_bias_into_linear():
+    def f(x, w, b, w2):
+        y = x @ w.mT + b  # the pattern: one Linear
+        z = b + (y @ w2.mT)  # bias first, the weight's transpose read twice below: both fine
+        kept = x @ w.mT  # a product read elsewhere (returned) stays a MatMul
+        loss = (z * z).sum()
+        loss.backward()
+        return loss, kept
+
+    x = dg.tensor(np.random.default_rng(0).standard_normal((6, 3)), requires_grad=True)
+    w = dg.tensor(np.random.default_rng(1).standard_normal((4, 3)), requires_grad=True)
+    w2 = dg.tensor(np.random.default_rng(2).standard_normal((4, 4)), requires_grad=True)
+    b = dg.tensor(np.random.default_rng(3).standard_normal(4), requires_grad=True)
+    g = traced(f, x, w, b, w2)
+    assert ops(g)[:7] == ["Permute", "MatMul", "Add", "Permute", "MatMul", "Add", "Permute"]
+    done = simplify.run(g)
+    assert [d.split(": ")[1] for d in done] == ["x @ w.mT + b -> linear(x, w, b)"] * 2
+    dce.run(g)
+    assert ops(g)[:4] == ["Linear", "Linear", "Permute", "MatMul"]
+    assert g.nodes[0].needs_input_grad == (True, True, True)
+    for t in (x, w, b, w2):
+        t.grad = None  # the trace ran f once
+    expected = f(x, w, b, w2)
+    grads = [t.grad._data.copy() for t in (x, w, b, w2)]
+    for t in (x, w, b, w2):
+        t.grad = None
+    loss, kept = run(g, x, w, b, w2)
+    np.testing.assert_array_equal(loss._data, expected[0]._data)  # same forward values
+    np.testing.assert_array_equal(kept._data, expected[1]._data)
+    for t, want in zip((x, w, b, w2), grads):
+        np.testing.assert_allclose(t.grad._data, want, rtol=1e-12, atol=1e-12)  # reassociation
+
+
+def test_simplify_leaves_a_bias_that_broadcasts_more_than_a_row():
+    def f(x, w, b):
+        return x @ w.mT + b
+
+    g = traced(f, dg.ones(2, 3), dg.ones(4, 3), dg.ones(2, 4))  # b (2, 4): not a Linear bias
+    assert simplify.run(g) == []
+    assert "Linear" not in ops(g)

@@ -7,6 +7,12 @@
 - ``exp(log(x))`` -> ``x`` and ``log(exp(x))`` -> ``x``: two transcendental calls (and, for
   ``log(exp(x))``, an overflow at x > 88 in float32) removed. Like Theano, this assumes x > 0
   for ``exp(log(x))``.
+- ``x @ w.mT + b`` -> ``linear(x, w, b)`` (``b`` of shape (n,)): the fused primitive adds the
+  bias into the product in place (no second output array) and its backward computes
+  ``dw = dy^T @ x`` in w's layout, where MatMul's gives ``x^T @ dy``, a transposed view that
+  ``.grad`` copies. The forward's values are the same; the weight gradient sums the same
+  products in another order (reassociation). The input projection of the RNN layers
+  (``ops/rnn._project``) is this pattern.
 
 A rewrite changes the node in place (the backward then comes from the new primitive's own
 rule) or makes the readers of its output read another value; the nodes left unread are
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 from deepgrad.compile.graph import Graph, Node, Value, replace_uses
 from deepgrad.ops import elementwise as ew
-from deepgrad.ops import fused
+from deepgrad.ops import fused, linalg, shape
 
 __all__ = ["run"]
 
@@ -58,6 +64,31 @@ def _rewrite_log(graph: Graph, node: Node) -> str | None:
     return None
 
 
+def _rewrite_affine(graph: Graph, node: Node) -> str | None:
+    """``Add(MatMul(x, Permute(w, (1, 0))), b)`` (either order) -> ``Linear(x, w, b)``."""
+    uses = graph.uses()
+    returned = {v.index for v in graph.output_values()}
+    for k in (0, 1):
+        mm, bias = _producer(node.inputs[k], linalg.MatMul), node.inputs[1 - k]
+        if mm is None or mm.effectful or mm.output.index in returned:
+            continue
+        if len(uses.get(mm.output, [])) != 1:
+            continue  # the product is read elsewhere: it must still be made
+        x, wt = mm.inputs
+        permute = _producer(wt, shape.Permute)
+        if permute is None or permute.constants.get("dims") != (1, 0):
+            continue
+        w = permute.inputs[0]
+        out = node.output
+        if len(x.shape) < 2 or len(w.shape) != 2 or bias.shape != w.shape[:1]:
+            continue
+        if not (x.dtype == w.dtype == bias.dtype == out.dtype == mm.output.dtype):
+            continue
+        _become(node, linalg.Linear, [x, w, bias], {})
+        return "x @ w.mT + b -> linear(x, w, b)"
+    return None
+
+
 def _same_kind(a: Value, b: Value) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype and a.requires_grad == b.requires_grad
 
@@ -71,6 +102,8 @@ def run(graph: Graph) -> list[str]:
         what = None
         if node.fn is ew.Log:
             what = _rewrite_log(graph, node)
+        elif node.fn is ew.Add:
+            what = _rewrite_affine(graph, node)
         elif node.fn is ew.Exp:
             inner = _producer(node.inputs[0], ew.Log)
             if inner is not None and _same_kind(inner.inputs[0], node.output):
