@@ -25,7 +25,6 @@ KERNELS = (
     "gru_forward_step",
     "gru_backward_step",
     "max_pool_2x2_backward",
-    "gemm_nt",
     "lstm_forward_sequence",
     "lstm_backward_sequence",
     "conv2d_forward",
@@ -34,7 +33,7 @@ KERNELS = (
 )
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""
 
-_SEQUENCE = ("gemm_nt", "lstm_forward_sequence", "lstm_backward_sequence")  # in _numba_rnn
+_SEQUENCE = ("lstm_forward_sequence", "lstm_backward_sequence")  # in _numba_rnn
 _GEMM = ("gemm_tn",)  # in _numba_gemm
 
 _enabled = True
