@@ -29,8 +29,10 @@ try:
     from llvmlite import ir
     from numba import types
     from numba.extending import intrinsic
+
+    _HAVE_NUMBA = True
 except ImportError:  # pytest's doctest collection imports every module; kernels.py never does then
-    intrinsic = None
+    _HAVE_NUMBA = False
 
 MR, NQ, LANES = 8, 2, 16
 """A tile is MR rows of C by NQ vectors of LANES float32 (8 x 32)."""
@@ -102,7 +104,7 @@ def _tile_codegen(context, builder, signature, args):
     return context.get_dummy_value()
 
 
-if intrinsic is not None:
+if _HAVE_NUMBA:
 
     @intrinsic
     def _tile(typingctx, a, b, c, k0, k1, i, j):
