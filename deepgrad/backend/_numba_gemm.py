@@ -3,8 +3,9 @@
 Imported only through ``deepgrad.backend.kernels`` on first use, like ``_numba_kernels``.
 
 The weight gradients of a recurrent layer are sums over all T * B rows of two row-major arrays:
-dW_hh = sum_k dgates[k]^T h[k] and dW_ih = sum_k dgates[k]^T x[k]. As dot products (``gemm_nt``)
-they need both operands transposed; as outer products they take the arrays as they are:
+dW_hh = sum_k dgates[k]^T h[k] and dW_ih = sum_k dgates[k]^T x[k]. As dot products (note 16's
+``gemm_nt``, now removed) they need both operands transposed; as outer products they take the
+arrays as they are:
 
     C[i:i+8, j:j+32] += sum over k of  A[k, i:i+8]^T  (outer)  B[k, j:j+32]
 
