@@ -22,7 +22,7 @@ from typing import Any
 
 from deepgrad.autograd.function import Context, Function
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import blas, cuda_kernels
+from deepgrad.backend import ShapeError, blas, cuda_kernels
 from deepgrad.backend.gemm_tn import matmul_tn
 from deepgrad.backend.kernels import float32_numpy, kernel
 from deepgrad.ops import rnn_kernels
@@ -61,6 +61,7 @@ class Projection(Function):
 
     @staticmethod
     def forward(ctx: Context, x: Any, w: Any, b: Any = None) -> Any:
+        _check_projection(x, w, b)
         xp = ctx.xp
         y = xp.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
         y[...] = 0 if b is None else b
@@ -79,6 +80,20 @@ class Projection(Function):
         dw = matmul_tn(d, x._data) if need_w else None
         db = [d.sum(axis=0) if need else None for need in need_b]
         return _tensors(dx, dw, *db)
+
+
+def _check_projection(x: Any, w: Any, b: Any) -> None:
+    if (
+        x.ndim != 2
+        or w.ndim != 2
+        or x.shape[1] != w.shape[1]
+        or (b is not None and b.shape != w.shape[:1])
+    ):
+        shapes = f"x {x.shape}, w {w.shape}" + ("" if b is None else f", b {b.shape}")
+        raise ShapeError(
+            f"Projection: x must be (N, I), w (G, I) and b (G,) (got {shapes}); "
+            "reshape x to rows of features first."
+        )
 
 
 class RNNRecurrence(Function):
