@@ -25,19 +25,21 @@ KERNELS = (
     "gru_forward_step",
     "gru_backward_step",
     "max_pool_2x2_backward",
-    "gemm_nt",
     "lstm_forward_sequence",
     "lstm_backward_sequence",
     "conv2d_forward",
     "conv2d_weight_grad",
+    "gemm_tn",
 )
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""
 
-_SEQUENCE = ("gemm_nt", "lstm_forward_sequence", "lstm_backward_sequence")  # in _numba_rnn
+_SEQUENCE = ("lstm_forward_sequence", "lstm_backward_sequence")  # in _numba_rnn
+_GEMM = ("gemm_tn",)  # in _numba_gemm
 
 _enabled = True
 _module: ModuleType | None = None
 _rnn_module: ModuleType | None = None
+_gemm_module: ModuleType | None = None
 _available: bool | None = None
 
 
@@ -87,7 +89,7 @@ class use_numba:
 
 def kernel(name: str) -> Callable[..., Any] | None:
     """The compiled kernel ``name`` (one of KERNELS), or None when the numba kernels are off."""
-    global _module, _rnn_module
+    global _module, _rnn_module, _gemm_module
     if name not in KERNELS:
         raise ValueError(f"kernel: unknown kernel {name!r}; the kernels are {', '.join(KERNELS)}.")
     if not numba_enabled():
@@ -98,6 +100,12 @@ def kernel(name: str) -> Callable[..., Any] | None:
 
             _rnn_module = _numba_rnn
         return getattr(_rnn_module, name)
+    if name in _GEMM:
+        if _gemm_module is None:
+            from deepgrad.backend import _numba_gemm
+
+            _gemm_module = _numba_gemm
+        return getattr(_gemm_module, name)
     if _module is None:
         from deepgrad.backend import _numba_kernels
 

@@ -17,7 +17,7 @@ from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import ShapeError
 from deepgrad.backend.validation import one_of
 from deepgrad.ops import elementwise as ew
-from deepgrad.ops.rnn_fused import GRURecurrence, LSTMRecurrence, RNNRecurrence
+from deepgrad.ops.rnn_fused import GRURecurrence, LSTMRecurrence, Projection, RNNRecurrence
 
 
 # -- cells: the reference, op by op ---------------------------------------------------------------
@@ -95,11 +95,10 @@ def gru_cell(
 
 # -- one layer, one direction ----------------------------------------------------------------------
 def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
-    """x (T, B, I) -> x W_ih^T + bias as (T, B, G): all time steps in one matrix multiply."""
+    """x (T, B, I) -> x W_ih^T + bias as (T, B, G): all time steps in one fused ``Projection``."""
     length, batch, features = x.shape
-    xg = x.reshape(length * batch, features) @ w_ih.mT
-    if bias is not None:
-        xg = xg + bias
+    rows = x.reshape(length * batch, features)
+    xg = Projection.apply(rows, w_ih) if bias is None else Projection.apply(rows, w_ih, bias)
     return xg.reshape(length, batch, w_ih.shape[0])
 
 

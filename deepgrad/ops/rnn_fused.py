@@ -22,7 +22,8 @@ from typing import Any
 
 from deepgrad.autograd.function import Context, Function
 from deepgrad.autograd.tensor import Tensor
-from deepgrad.backend import cuda_kernels
+from deepgrad.backend import ShapeError, blas, cuda_kernels
+from deepgrad.backend.gemm_tn import matmul_tn
 from deepgrad.backend.kernels import float32_numpy, kernel
 from deepgrad.ops import rnn_kernels
 from deepgrad.ops.rnn_graph import _gru_backward_graph, _lstm_backward_graph, _rnn_backward_graph
@@ -45,6 +46,54 @@ def _step_kernel(xp, name: str, *arrays):
     if float32_numpy(*arrays):
         return kernel(name)
     return cuda_kernels.lstm_step(xp, name, arrays)
+
+
+class Projection(Function):
+    """y = x W^T + b for every row of x: a recurrent layer's input projection, all steps at once.
+
+        dx = dy W,   dW = dy^T x  (a sum over the T * B rows),   db = sum over the rows of dy
+
+    Shapes: x (N, I), W (G, I), b (G,) (optional: two inputs without it); y (N, G). Both
+    products read x and dy in their row-major layout through ``matmul_tn`` (numba's gemm_tn
+    where it measured faster than NumPy's BLAS, docs/performance.md, note 19), and y starts as
+    b, so the bias costs no pass of its own. Composite reference: ``x @ W.mT + b``.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, x: Any, w: Any, b: Any = None) -> Any:
+        _check_projection(x, w, b)
+        xp = ctx.xp
+        y = xp.empty((x.shape[0], w.shape[0]), dtype=x.dtype)
+        y[...] = 0 if b is None else b
+        ctx.save_inputs(0, 1)
+        return matmul_tn(x.T, xp.ascontiguousarray(w.T), y)
+
+    @staticmethod
+    def backward(ctx: Context, dy: Tensor) -> tuple:
+        x, w = ctx.saved_inputs
+        need_x, need_w, *need_b = ctx.needs_input_grad
+        if _recording_backward():
+            grads = [dy @ w if need_x else None, dy.mT @ x if need_w else None]
+            return tuple(grads + [dy.sum(0) if need else None for need in need_b])
+        d = ctx.xp.ascontiguousarray(dy._data)
+        dx = blas.matmul(d, w._data) if need_x else None
+        dw = matmul_tn(d, x._data) if need_w else None
+        db = [d.sum(axis=0) if need else None for need in need_b]
+        return _tensors(dx, dw, *db)
+
+
+def _check_projection(x: Any, w: Any, b: Any) -> None:
+    if (
+        x.ndim != 2
+        or w.ndim != 2
+        or x.shape[1] != w.shape[1]
+        or (b is not None and b.shape != w.shape[:1])
+    ):
+        shapes = f"x {x.shape}, w {w.shape}" + ("" if b is None else f", b {b.shape}")
+        raise ShapeError(
+            f"Projection: x must be (N, I), w (G, I) and b (G,) (got {shapes}); "
+            "reshape x to rows of features first."
+        )
 
 
 class RNNRecurrence(Function):
@@ -303,4 +352,4 @@ class GRURecurrence(Function):
         return _tensors(dx if need_x else None, dw, db, dh if need_h else None)
 
 
-__all__ = ["GRURecurrence", "LSTMRecurrence", "RNNRecurrence"]
+__all__ = ["GRURecurrence", "LSTMRecurrence", "Projection", "RNNRecurrence"]

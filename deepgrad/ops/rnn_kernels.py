@@ -21,16 +21,17 @@ from deepgrad.ops.rnn_steps import (
 )
 
 _numba_gemm_faster: dict[tuple[int, int, int], bool] = {}
-"""Per (batch, 4H, H): whether numba's gemm_nt measured faster than NumPy's BLAS on h W_hh^T."""
+"""Per (batch, 4H, H): whether numba's gemm_tn measured faster than NumPy's BLAS on h W_hh^T."""
 
 
 def lstm_sequence_kernels(xp: Any, xg: Any, w_hh: Any, h0: Any, c0: Any) -> tuple | None:
     """The whole-sequence LSTM kernels (forward, backward), or None (the per-step loop runs).
 
     They apply to float32 NumPy arrays with numba on, and are used only where their step GEMM
-    (``gemm_nt``) measured faster than NumPy's BLAS on the step's product h W_hh^T, by the
+    (``gemm_tn``) measured faster than NumPy's BLAS on the step's product h W_hh^T, by the
     margin ``blas.MARGIN``: the first layer of each shape in a process measures it
-    (docs/performance.md, note 16). A processor without wide vector registers keeps the BLAS.
+    (docs/performance.md, notes 16 and 18). A processor without wide vector registers keeps
+    the BLAS.
     """
     if not float32_numpy(xg, w_hh, h0, c0):
         return None
@@ -46,33 +47,33 @@ def lstm_sequence_kernels(xp: Any, xg: Any, w_hh: Any, h0: Any, c0: Any) -> tupl
 
 
 def _measure_gemm(xp: Any, h: Any, w_hh: Any) -> bool:
-    """Whether gemm_nt(h, W_hh) beats NumPy's h @ W_hh^T (a contiguous copy) by blas.MARGIN.
+    """Whether gemm_tn(h^T, W_hh^T) beats NumPy's h @ W_hh^T (a contiguous copy) by blas.MARGIN.
 
     The decision is remembered in the GEMM decisions file like the matmul's, so every process on
     this machine (a resumed run included) takes the same path and computes the same bits.
     """
-    gemm_nt = kernel("gemm_nt")
-    if gemm_nt is None:  # numba switched off meanwhile
+    gemm_tn = kernel("gemm_tn")
+    if gemm_tn is None:  # numba switched off meanwhile
         return False
     import numba  # present: the kernel above compiled
 
     h = xp.ascontiguousarray(h)
-    w = xp.ascontiguousarray(w_hh)
     w_t = xp.ascontiguousarray(w_hh.T)
-    out = xp.empty((h.shape[0], w.shape[0]), dtype=h.dtype)
+    out = xp.empty((h.shape[0], w_t.shape[1]), dtype=h.dtype)
 
-    def numba_product(a: Any, _b: Any) -> Any:
-        gemm_nt(a, w, out)
+    def numba_product(a: Any, b: Any) -> Any:
+        out[:] = 0
+        gemm_tn(a.T, b, out)
         return out
 
     candidates = [
         GemmBackend("numpy", lambda a, b: xp.dot(a, b, out=out), lambda a, b: None, "NumPy's dot"),
         GemmBackend(
-            "numba", numba_product, lambda a, b: None, f"gemm_nt, numba {numba.__version__}"
+            "numba", numba_product, lambda a, b: None, f"gemm_tn, numba {numba.__version__}"
         ),
     ]
-    batch, hidden = h.shape[0], w.shape[1]
-    label = f"lstm step h W_hh^T float32 batch {batch} hidden {hidden}"
+    batch, hidden = h.shape[0], w_t.shape[0]
+    label = f"lstm step h W_hh^T (gemm_tn) float32 batch {batch} hidden {hidden}"
     return choose(label, candidates, h, w_t).name == "numba"
 
 
@@ -88,7 +89,8 @@ def _lstm_forward_sequence(ctx, kernels, xg, w_hh, h0, c0, reverse):
     cells = xp.empty((length, batch, hidden), dtype=xg.dtype)
     tanh_cells = xp.empty_like(cells)
     h0, c0 = xp.ascontiguousarray(h0), xp.ascontiguousarray(c0)
-    kernels[0](xg, xp.ascontiguousarray(w_hh), h0, c0, gates, cells, tanh_cells, y, reverse)
+    w_t = xp.ascontiguousarray(w_hh.T)
+    kernels[0](xg, w_t, h0, c0, gates, cells, tanh_cells, y, reverse)
     ctx.save_inputs(0, 1, 2, 3)
     ctx.save_outputs()
     ctx.gates, ctx.cells, ctx.tanh_cells, ctx.reverse = gates, cells, tanh_cells, reverse
@@ -101,8 +103,8 @@ def _lstm_backward_sequence(ctx, w_hh, h0, c0, y, dy):
     xp = ctx.xp
     gates, cells, tanh_cells = ctx.gates, ctx.cells, ctx.tanh_cells
     dy, c0, dgates, dh, dc = _lstm_backward_buffers(xp, cells, dy, c0, gates)
-    w_t = xp.ascontiguousarray(w_hh.T)
-    ctx.backward_sequence(gates, tanh_cells, cells, c0, dy, w_t, dh, dc, dgates, ctx.reverse)
+    w_hh = xp.ascontiguousarray(w_hh)
+    ctx.backward_sequence(gates, tanh_cells, cells, c0, dy, w_hh, dh, dc, dgates, ctx.reverse)
     return _lstm_gradients(ctx, dgates, y, h0, dh, dc)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
+from deepgrad.backend.gemm_tn import matmul_tn
 
 
 def _recording_backward() -> bool:
@@ -21,7 +22,11 @@ def _steps(length: int, reverse: bool):
 
 
 def _previous_states_matmul(xp, grads, states, initial, reverse: bool):
-    """sum over steps of grads[t]^T @ (state before step t): one matrix multiply for all but one step."""
+    """sum over steps of grads[t]^T @ (state before step t): one matrix multiply for all but one step.
+
+    The products go through ``matmul_tn`` (numba's gemm_tn where it measured faster than NumPy's
+    BLAS: docs/performance.md, note 19), which takes both operands in their row-major layout.
+    """
     length = grads.shape[0]
     g_cols = grads.shape[2]
     if reverse:
@@ -30,9 +35,9 @@ def _previous_states_matmul(xp, grads, states, initial, reverse: bool):
     else:
         head, tail = grads[1:], states[: length - 1]
         first = grads[0]
-    out = first.T @ initial
+    out = matmul_tn(first, initial)
     if length > 1:
-        out += head.reshape(-1, g_cols).T @ tail.reshape(-1, tail.shape[2])
+        matmul_tn(head.reshape(-1, g_cols), tail.reshape(-1, tail.shape[2]), out)
     return out
 
 

@@ -408,6 +408,16 @@ GRU_CASES = [
     case((T, B, 3 * 2), (3 * 2, 2), (3 * 2,), (B, 2)),
     case((2, 1, 3 * 3), (3 * 3, 3), (3 * 3,), (1, 3), reverse=True),
 ]
+PROJECTION_CASES = [
+    case((T * B, I), (4 * H, I), (4 * H,)),
+    case((5, 3), (4, 3)),  # no bias
+    case((1, 1), (1, 1), (1,)),
+]
+
+
+def ref_projection(x, w, b=None):
+    return x @ w.T + (0 if b is None else b)
+
 
 OPS = [
     OpSpec(
@@ -501,5 +511,12 @@ OPS = [
         GRU_CASES,
         domain=(-1.0, 1.0),
         covers=("GRURecurrence",),
+    ),
+    OpSpec(
+        "rnn_projection",
+        lambda *t: R.Projection.apply(*t),
+        ref_projection,
+        PROJECTION_CASES,
+        covers=("Projection",),
     ),
 ]
