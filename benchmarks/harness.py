@@ -295,7 +295,7 @@ def run_case(
 
 
 def format_table(report: dict) -> str:
-    scale = {"ms": 1e3, "us": 1e6}[report["unit"]]
+    scale = {"s": 1.0, "ms": 1e3, "us": 1e6}[report["unit"]]
     refs = [r for r in report["reference"] if "median" in report["results"].get(r, {})]
     header = (
         f"{'implementation':<22}{'median ' + report['unit']:>14}{'min':>10}{'max':>10}"
