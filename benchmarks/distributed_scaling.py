@@ -2,10 +2,14 @@
 
 Runs the same training step under ``mpiexec -n 1`` and ``-n 2`` (one thread per process, a
 synthetic MNIST-shaped batch of B samples per process) and prints:
-- samples/s for each process count, and the speed-up of 2 processes over 1;
+- samples/s for each process count, and the speed-up of 2 processes over 1; DDP reduces its
+  buckets as it chooses by default (in MPI shared memory on one node), and the 2-process run is
+  repeated with MPI's Iallreduce (``shared_memory=False``) for comparison;
 - the ceiling: two independent single-process runs of the same step (no MPI, no DDP) at the
   same time, their aggregate samples/s over one such process alone;
 - the communication fraction: (DDP step - the same step under no_sync) / DDP step;
+- the 2-process step without the all-reduce (no_sync), free-running and in lockstep (a barrier
+  each step, no data): what compute alone reaches, apart from moving the gradient;
 - where the 2-process step goes, per rank: forward, backward compute, packing gradients into
   the buckets, starting the all-reduce, waiting (for the slower rank, then for the transfer
   once both arrived), unpacking, optimizer;
@@ -18,7 +22,8 @@ since other processes on a shared machine only ever make a round slower.
 
 Options: --batch B (per process, default 128), --steps S (timed, default 100), --hidden H
 (512), --bucket-cap-mb C (DDP's bucket size, default 25: one bucket for this model, so nothing
-to overlap; 1 gives four buckets), --rounds R (3), --gradient-as-bucket-view (DDP's option).
+to overlap; 1 gives four buckets), --rounds R (3), --gradient-as-bucket-view (DDP's option),
+--mpi-all-reduce (DDP's shared_memory=False: MPI's Iallreduce only).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ PHASE_NAMES = {
     "forward": "forward (zero_grad, model, loss)",
     "backward": "backward compute (DDP hooks excluded)",
     "pack": "pack gradients into buckets (x 1/N)",
-    "start": "start the all-reduces (Iallreduce)",
+    "start": "start the all-reduces",
     "test": "test started ones in later hooks",
     "skew": "wait for the slower rank",
     "transfer": "wait once both arrived (transfer)",
@@ -122,11 +127,16 @@ def worker(args: argparse.Namespace) -> None:
         with ddp.no_sync():
             step()
 
+    def lockstep() -> None:  # the ranks wait for each other every step, but exchange no data
+        local_step()
+        dist.barrier()
+
     flat = dg.zeros(sum(p.numel() for p in model.parameters()))
     t_ddp, cpu_ddp = timed(step, args.steps, dist.barrier)
     phases = phase_times(ddp, opt, lambda: loss_fn(ddp(x), y), args.steps)
     lead = launch_lead(ddp, lambda: loss_fn(ddp(x), y), args.steps)
     t_local, _ = timed(local_step, args.steps, dist.barrier)
+    t_lockstep, _ = timed(lockstep, args.steps, dist.barrier)
     t_allreduce, _ = timed(lambda: dist.all_reduce(flat), args.steps, dist.barrier)
     t_shared = shared_all_reduce_time(int(flat.numel()), args.steps)
     sizes = [2**k for k in range(1, 23, 3)]  # float32 elements: 8 B ... 16 MiB
@@ -136,6 +146,7 @@ def worker(args: argparse.Namespace) -> None:
     if rank == 0:
         record = {"world": world, "batch": args.batch, "params": int(flat.numel())}
         record.update(buckets=len(ddp._buckets), t_ddp=t_ddp, cpu_ddp=cpu_ddp, t_local=t_local)
+        record.update(t_lockstep=t_lockstep)
         record.update(t_allreduce=t_allreduce, curve=curve, lead=lead, phases=phases)
         record.update(t_shared=t_shared, shared=any(b.shared is not None for b in ddp._buckets))
         print(json.dumps(record))
@@ -398,6 +409,11 @@ def report(args: argparse.Namespace, best: dict) -> None:
             f"one all-reduce of the whole gradient: MPI's {1e3 * two['t_allreduce']:.3f} ms, "
             f"in shared memory {1e3 * shared:.3f} ms ({two['t_allreduce'] / shared:.1f}x faster)"
         )
+    print(
+        f"2 processes without the all-reduce (no_sync): step {1e3 * two['t_local']:.2f} ms, "
+        f"{2 * one['t_ddp'] / two['t_local']:.2f}x; the same in lockstep (a barrier each step, "
+        f"no data): {1e3 * two['t_lockstep']:.2f} ms, {2 * one['t_ddp'] / two['t_lockstep']:.2f}x"
+    )
     report_phases(one["phases"], two["phases"])
     *windows, backward = two["lead"]
     print(
