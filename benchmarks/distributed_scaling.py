@@ -2,10 +2,14 @@
 
 Runs the same training step under ``mpiexec -n 1`` and ``-n 2`` (one thread per process, a
 synthetic MNIST-shaped batch of B samples per process) and prints:
-- samples/s for each process count, and the speed-up of 2 processes over 1;
+- samples/s for each process count, and the speed-up of 2 processes over 1; DDP reduces its
+  buckets as it chooses by default (in MPI shared memory on one node), and the 2-process run is
+  repeated with MPI's Iallreduce (``shared_memory=False``) for comparison;
 - the ceiling: two independent single-process runs of the same step (no MPI, no DDP) at the
   same time, their aggregate samples/s over one such process alone;
 - the communication fraction: (DDP step - the same step under no_sync) / DDP step;
+- the 2-process step without the all-reduce (no_sync), free-running and in lockstep (a barrier
+  each step, no data): what compute alone reaches, apart from moving the gradient;
 - where the 2-process step goes, per rank: forward, backward compute, packing gradients into
   the buckets, starting the all-reduce, waiting (for the slower rank, then for the transfer
   once both arrived), unpacking, optimizer;
@@ -18,7 +22,8 @@ since other processes on a shared machine only ever make a round slower.
 
 Options: --batch B (per process, default 128), --steps S (timed, default 100), --hidden H
 (512), --bucket-cap-mb C (DDP's bucket size, default 25: one bucket for this model, so nothing
-to overlap; 1 gives four buckets), --rounds R (3), --gradient-as-bucket-view (DDP's option).
+to overlap; 1 gives four buckets), --rounds R (3), --gradient-as-bucket-view (DDP's option),
+--mpi-all-reduce (DDP's shared_memory=False: MPI's Iallreduce only).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ PHASE_NAMES = {
     "forward": "forward (zero_grad, model, loss)",
     "backward": "backward compute (DDP hooks excluded)",
     "pack": "pack gradients into buckets (x 1/N)",
-    "start": "start the all-reduces (Iallreduce)",
+    "start": "start the all-reduces",
     "test": "test started ones in later hooks",
     "skew": "wait for the slower rank",
     "transfer": "wait once both arrived (transfer)",
@@ -109,6 +114,7 @@ def worker(args: argparse.Namespace) -> None:
         model,
         bucket_cap_mb=args.bucket_cap_mb,
         gradient_as_bucket_view=args.gradient_as_bucket_view,
+        shared_memory=False if args.mpi_all_reduce else None,
     )
     opt = SGD(ddp.parameters(), lr=0.01)
 
@@ -121,12 +127,18 @@ def worker(args: argparse.Namespace) -> None:
         with ddp.no_sync():
             step()
 
+    def lockstep() -> None:  # the ranks wait for each other every step, but exchange no data
+        local_step()
+        dist.barrier()
+
     flat = dg.zeros(sum(p.numel() for p in model.parameters()))
     t_ddp, cpu_ddp = timed(step, args.steps, dist.barrier)
     phases = phase_times(ddp, opt, lambda: loss_fn(ddp(x), y), args.steps)
     lead = launch_lead(ddp, lambda: loss_fn(ddp(x), y), args.steps)
     t_local, _ = timed(local_step, args.steps, dist.barrier)
+    t_lockstep, _ = timed(lockstep, args.steps, dist.barrier)
     t_allreduce, _ = timed(lambda: dist.all_reduce(flat), args.steps, dist.barrier)
+    t_shared = shared_all_reduce_time(int(flat.numel()), args.steps)
     sizes = [2**k for k in range(1, 23, 3)]  # float32 elements: 8 B ... 16 MiB
     curve = [
         (4 * n, timed(lambda n=n: dist.all_reduce(dg.zeros(n)), 20, dist.barrier)[0]) for n in sizes
@@ -134,8 +146,25 @@ def worker(args: argparse.Namespace) -> None:
     if rank == 0:
         record = {"world": world, "batch": args.batch, "params": int(flat.numel())}
         record.update(buckets=len(ddp._buckets), t_ddp=t_ddp, cpu_ddp=cpu_ddp, t_local=t_local)
+        record.update(t_lockstep=t_lockstep)
         record.update(t_allreduce=t_allreduce, curve=curve, lead=lead, phases=phases)
+        record.update(t_shared=t_shared, shared=any(b.shared is not None for b in ddp._buckets))
         print(json.dumps(record))
+
+
+def shared_all_reduce_time(size: int, steps: int) -> float | None:
+    """Seconds per blocking shared-memory all-reduce of ``size`` float32 (None: no such path)."""
+    import deepgrad.distributed as dist
+    from deepgrad.distributed import shared_memory
+
+    group = dist.GroupMember.WORLD
+    if shared_memory.node_communicator(group) is None:
+        return None
+    buffer = shared_memory.SharedBuffer(size, "float32", group)
+    buffer.local[:] = 1.0
+    seconds, _ = timed(lambda: shared_memory.shared_all_reduce(buffer), steps, dist.barrier)
+    buffer.free()
+    return seconds
 
 
 def phase_times(ddp: Any, opt: Any, forward: Any, steps: int) -> list[dict]:
@@ -193,6 +222,7 @@ def _instrument(ddp_module: Any, collectives: Any, spent: dict, arrivals: list) 
         "_pack": ddp_module._pack,
         "_unpack": ddp_module._unpack,
         "all_reduce": ddp_module.all_reduce,
+        "shared_all_reduce": ddp_module.shared_all_reduce,
         "is_completed": collectives.Work.is_completed,
         "wait": collectives.Work.wait,
     }
@@ -213,6 +243,7 @@ def _instrument(ddp_module: Any, collectives: Any, spent: dict, arrivals: list) 
     ddp_module._pack = timer(real["_pack"], "pack")
     ddp_module._unpack = timer(real["_unpack"], "unpack")
     ddp_module.all_reduce = timer(real["all_reduce"], "start")
+    ddp_module.shared_all_reduce = timer(real["shared_all_reduce"], "start")
     collectives.Work.is_completed = timer(real["is_completed"], "test")
     collectives.Work.wait = timer(real["wait"], "wait")
     return real
@@ -221,6 +252,7 @@ def _instrument(ddp_module: Any, collectives: Any, spent: dict, arrivals: list) 
 def _restore(ddp_module: Any, collectives: Any, real: dict) -> None:
     ddp_module._pack, ddp_module._unpack = real["_pack"], real["_unpack"]
     ddp_module.all_reduce = real["all_reduce"]
+    ddp_module.shared_all_reduce = real["shared_all_reduce"]
     collectives.Work.is_completed, collectives.Work.wait = real["is_completed"], real["wait"]
 
 
@@ -230,14 +262,17 @@ def launch_lead(ddp: Any, forward: Any, steps: int) -> list:
     mean time of backward (waits included), last."""
     import deepgrad.distributed.ddp as ddp_module
 
-    real = ddp_module.all_reduce
+    real = ddp_module.all_reduce, ddp_module.shared_all_reduce
     starts: list = []
 
-    def recording(tensor: Any, *args: Any, **kwargs: Any) -> Any:
-        starts.append(time.perf_counter())
-        return real(tensor, *args, **kwargs)
+    def recording(start: Any) -> Any:
+        def call(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+            starts.append(time.perf_counter())
+            return start(tensor, *args, **kwargs)
 
-    ddp_module.all_reduce = recording
+        return call
+
+    ddp_module.all_reduce, ddp_module.shared_all_reduce = map(recording, real)
     sums = [0.0] * (len(ddp._buckets) + 1)
     for _ in range(steps):
         ddp.zero_grad()
@@ -249,7 +284,7 @@ def launch_lead(ddp: Any, forward: Any, steps: int) -> list:
         for i, t in enumerate(starts):
             sums[i] += starts[-1] - t
         sums[-1] += end - begin
-    ddp_module.all_reduce = real
+    ddp_module.all_reduce, ddp_module.shared_all_reduce = real
     return [total / steps for total in sums]
 
 
@@ -259,6 +294,8 @@ def worker_command(args: argparse.Namespace, *extra: str) -> list[str]:
         command += ["--" + name.replace("_", "-"), str(getattr(args, name))]
     if args.gradient_as_bucket_view:
         command.append("--gradient-as-bucket-view")
+    if args.mpi_all_reduce:
+        command.append("--mpi-all-reduce")
     return command
 
 
@@ -308,6 +345,10 @@ def measure(args: argparse.Namespace) -> dict:
         "solo": lambda: launch_solo(1, args)[0],
         "pair": lambda: launch_solo(2, args),
     }
+    if not args.mpi_all_reduce:  # the reference: the same DDP with MPI's Iallreduce
+        runs["two_mpi"] = lambda: launch(
+            2, argparse.Namespace(**{**vars(args), "mpi_all_reduce": True})
+        )
 
     def step_time(record: Any) -> float:
         if isinstance(record, list):  # the pair: the slower of the two
@@ -336,10 +377,18 @@ def report(args: argparse.Namespace, best: dict) -> None:
         f"1 process  : {rate1:8.0f} samples/s (step {1e3 * one['t_ddp']:.2f} ms, "
         f"CPU {1e3 * one['cpu_ddp']:.2f} ms)"
     )
+    how = "in shared memory" if two["shared"] else "by MPI's Iallreduce"
     print(
         f"2 processes: {rate2:8.0f} samples/s (step {1e3 * two['t_ddp']:.2f} ms, "
-        f"CPU {1e3 * two['cpu_ddp']:.2f} ms); speed-up {rate2 / rate1:.2f}x"
+        f"CPU {1e3 * two['cpu_ddp']:.2f} ms); speed-up {rate2 / rate1:.2f}x (buckets reduced {how})"
     )
+    if "two_mpi" in best:
+        reference = best["two_mpi"]
+        rate = 2 * reference["batch"] / reference["t_ddp"]
+        print(
+            f"2 processes, buckets reduced by MPI's Iallreduce: {rate:8.0f} samples/s (step "
+            f"{1e3 * reference['t_ddp']:.2f} ms); speed-up {rate / rate1:.2f}x"
+        )
     solo_rate = args.batch / solo["t_step"]
     pair_rate = sum(args.batch / r["t_step"] for r in pair)
     print(
@@ -347,11 +396,23 @@ def report(args: argparse.Namespace, best: dict) -> None:
         f"at once {pair_rate:.0f} samples/s together = {pair_rate / solo_rate:.2f}x of one, "
         f"{pair_rate / rate1:.2f}x of the 1-process DDP run"
     )
+    blocking = two["t_shared"] if two["shared"] else two["t_allreduce"]
+    shared = two["t_shared"]
     print(
         f"communication: {1e3 * comm:.2f} ms of the 2-process step "
         f"({100 * comm / two['t_ddp']:.0f}%); one blocking all-reduce of the whole gradient "
-        f"takes {1e3 * two['t_allreduce']:.2f} ms, so overlap hides "
-        f"{100 * max(0.0, 1 - comm / two['t_allreduce']):.0f}% of it"
+        f"takes {1e3 * blocking:.2f} ms ({how}), so overlap hides "
+        f"{100 * max(0.0, 1 - comm / blocking):.0f}% of it"
+    )
+    if shared is not None:
+        print(
+            f"one all-reduce of the whole gradient: MPI's {1e3 * two['t_allreduce']:.3f} ms, "
+            f"in shared memory {1e3 * shared:.3f} ms ({two['t_allreduce'] / shared:.1f}x faster)"
+        )
+    print(
+        f"2 processes without the all-reduce (no_sync): step {1e3 * two['t_local']:.2f} ms, "
+        f"{2 * one['t_ddp'] / two['t_local']:.2f}x; the same in lockstep (a barrier each step, "
+        f"no data): {1e3 * two['t_lockstep']:.2f} ms, {2 * one['t_ddp'] / two['t_lockstep']:.2f}x"
     )
     report_phases(one["phases"], two["phases"])
     *windows, backward = two["lead"]
@@ -376,7 +437,7 @@ def report_network(two: dict) -> None:
     (b0, t0), (b1, t1) = two["curve"][0], two["curve"][-1]
     bandwidth = (b1 - b0) / (t1 - t0)
     print(
-        f"all-reduce here (2 processes, shared memory): latency {1e6 * t0:.1f} us, "
+        f"MPI's all-reduce here (2 processes on one node): latency {1e6 * t0:.1f} us, "
         f"bandwidth {bandwidth / 1e9:.2f} GB/s"
     )
     compute = two["t_local"]
@@ -399,6 +460,7 @@ def main() -> None:
     parser.add_argument("--bucket-cap-mb", type=float, default=25.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gradient-as-bucket-view", action="store_true")
+    parser.add_argument("--mpi-all-reduce", action="store_true")
     args = parser.parse_args()
     if args.worker:
         solo_worker(args) if args.solo else worker(args)

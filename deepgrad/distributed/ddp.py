@@ -3,9 +3,11 @@
 Each process runs forward and backward on its own share of the batch. During backward, as each
 parameter's gradient is final (a post-accumulate-grad hook), it is written into its bucket, a
 contiguous flat array holding several parameters' gradients, divided by the world size in the
-same pass; when a bucket is full its non-blocking all-reduce (``Iallreduce``, summing: the sum
-of the divided gradients is the average) starts at once, while the backward of the earlier
-layers is still running (the engine accumulates each leaf as soon as its gradient is final).
+same pass; when a bucket is full its non-blocking all-reduce (summing: the sum of the divided
+gradients is the average) starts at once, while the backward of the earlier layers is still
+running (the engine accumulates each leaf as soon as its gradient is final). When every rank
+runs on one node, the buckets live in MPI shared memory and are summed there in place
+(``shared_memory.shared_all_reduce``); otherwise MPI's ``Iallreduce`` reduces them.
 When the last bucket has started, the reductions are waited for in order and the averages
 copied back into each ``param.grad`` (or, with ``gradient_as_bucket_view``, each ``.grad``
 becomes its view of the bucket), so the optimizer sees gradients that are identical on every
@@ -18,11 +20,14 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import get_array_module, is_writeable
 from deepgrad.distributed.collectives import ReduceOp, Work, all_reduce, broadcast
 from deepgrad.distributed.group import ProcessGroup, _default_group
+from deepgrad.distributed.shared_memory import SharedBuffer, node_communicator, shared_all_reduce
 from deepgrad.nn.module import Module
 from deepgrad.nn.parameter import Parameter
 
@@ -37,11 +42,16 @@ class _Bucket:
     it becomes the parameter's ``.grad``.
     """
 
-    def __init__(self, params: list[tuple[str, Parameter]]) -> None:
+    def __init__(self, params: list[tuple[str, Parameter]], group: ProcessGroup | None) -> None:
         self.names = [name for name, _ in params]
         self.params = [p for _, p in params]
         total = sum(p._data.size for p in self.params)
-        self.flat = Tensor._make(_empty_like_module(self.params[0]._data, total), None)
+        self.shared: SharedBuffer | None = None
+        if group is not None:  # the bucket lives in a shared-memory window
+            self.shared = SharedBuffer(total, self.params[0]._data.dtype, group)
+            self.flat = Tensor._make(self.shared.local, None)
+        else:
+            self.flat = Tensor._make(_empty_like_module(self.params[0]._data, total), None)
         self.views = []
         start = 0
         for p in self.params:
@@ -90,6 +100,12 @@ class DistributedDataParallel(Module):
             gradient array is then reused by the next synchronized backward, so copy a
             ``.grad`` that must outlive the step. With ``zero_grad(set_to_none=False)`` the
             next backward accumulates straight into the bucket. Default: False.
+        shared_memory: how buckets are reduced (a deepgrad option; PyTorch has none). None:
+            in MPI shared memory when every rank of the group runs on one node and the
+            parameters are NumPy arrays (``shared_memory.shared_all_reduce``: each rank sums
+            its share of each bucket straight from the others' memory, then copies the sums
+            to them), else with MPI's ``Iallreduce``; True: shared memory, an error where
+            impossible; False: always ``Iallreduce``. The same on every rank. Default: None.
 
     Shape:
         as ``module``.
@@ -118,6 +134,7 @@ class DistributedDataParallel(Module):
         bucket_cap_mb: float = 25,
         find_unused_parameters: bool = False,
         gradient_as_bucket_view: bool = False,
+        shared_memory: bool | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(module, Module):
@@ -140,7 +157,8 @@ class DistributedDataParallel(Module):
         self.require_backward_grad_sync = True
         named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
         self._sync_module_states()
-        self._buckets = _make_buckets(named, int(bucket_cap_mb * 2**20))
+        shared = self._shared_memory_group(shared_memory, named)
+        self._buckets = _make_buckets(named, int(bucket_cap_mb * 2**20), shared)
         self._hook_handles = [
             p.register_post_accumulate_grad_hook(self._grad_ready_hook(b, i))
             for b, bucket in enumerate(self._buckets)
@@ -150,6 +168,29 @@ class DistributedDataParallel(Module):
         self._started = False  # a hook of this pass has run
         self._next_bucket = 0  # buckets start in index order, the same on every rank
         self._reached: set[int] = set()  # ids of the leaves the last forward's output uses
+
+    def _shared_memory_group(
+        self, wanted: bool | None, named: list[tuple[str, Parameter]]
+    ) -> ProcessGroup | None:
+        """The group when the buckets go to shared memory (see ``shared_memory``), else None."""
+        if wanted not in (None, True, False):
+            raise ValueError(
+                f"DistributedDataParallel: shared_memory must be None, True or False (got "
+                f"{wanted!r}); None picks shared memory where every rank is on one node."
+            )
+        group = self.process_group
+        if wanted is False or group.size == 1 or not named:
+            return None
+        on_host = all(isinstance(p._data, np.ndarray) for _, p in named)
+        node = node_communicator(group)  # collective: every rank asks
+        if wanted and (node is None or not on_host):
+            where = "NumPy parameters" if node is not None else "ranks on one node"
+            raise ValueError(
+                f"DistributedDataParallel: shared_memory=True needs {where} (got {group!r}, "
+                f"parameters of type {type(named[0][1]._data).__name__}); pass "
+                "shared_memory=None to use MPI's all-reduce there."
+            )
+        return group if node is not None and on_host else None
 
     # -- forward ---------------------------------------------------------------------------
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
@@ -237,9 +278,12 @@ class DistributedDataParallel(Module):
                 bucket.work.is_completed()
         while self._next_bucket < len(buckets) and buckets[self._next_bucket].pending == 0:
             bucket = buckets[self._next_bucket]
-            bucket.work = all_reduce(
-                bucket.flat, ReduceOp.SUM, group=self.process_group, async_op=True
-            )
+            if bucket.shared is not None:
+                bucket.work = shared_all_reduce(bucket.shared, async_op=True)
+            else:
+                bucket.work = all_reduce(
+                    bucket.flat, ReduceOp.SUM, group=self.process_group, async_op=True
+                )
             self._next_bucket += 1
         if self._next_bucket == len(buckets):
             self._finish()
@@ -283,22 +327,24 @@ class DistributedDataParallel(Module):
             _broadcast_all(states, self.process_group)
 
 
-def _make_buckets(named: list[tuple[str, Parameter]], cap_bytes: int) -> list[_Bucket]:
+def _make_buckets(
+    named: list[tuple[str, Parameter]], cap_bytes: int, shared: ProcessGroup | None
+) -> list[_Bucket]:
     """Parameters in reverse registration order (the order backward tends to finish them),
     cut into buckets of at most ``cap_bytes`` each (a larger parameter gets its own), one
-    dtype and device per bucket."""
+    dtype and device per bucket; in ``shared``'s shared memory when given."""
     buckets: list[_Bucket] = []
     current: list[tuple[str, Parameter]] = []
     size = 0
     for name, p in reversed(named):
         kind = (p._data.dtype, type(p._data))
         if current and (size + p._data.nbytes > cap_bytes or kind != _kind(current[0][1])):
-            buckets.append(_Bucket(current))
+            buckets.append(_Bucket(current, shared))
             current, size = [], 0
         current.append((name, p))
         size += p._data.nbytes
     if current:
-        buckets.append(_Bucket(current))
+        buckets.append(_Bucket(current, shared))
     return buckets
 
 

@@ -51,6 +51,8 @@ class ProcessGroup:
         size: how many processes the group has.
         timeout: how long a collective or point-to-point wait may take before it fails.
         broken: set once an operation timed out; the group may not be used again.
+        node_comm: the ranks as a shared-memory communicator once ``shared_memory.
+            node_communicator`` asked (False: they span nodes); None until then.
     """
 
     def __init__(self, comm: Any, timeout: datetime.timedelta) -> None:
@@ -59,6 +61,7 @@ class ProcessGroup:
         self.size = 1 if comm is None else comm.Get_size()
         self.timeout = timeout
         self.broken: str | None = None
+        self.node_comm: Any = None
 
     def rank_text(self) -> str:
         """``"rank R of N"``: how error messages name this process within its group."""

@@ -51,8 +51,16 @@ def test_distributed_sampler_shards_cover_the_data_once_per_epoch(collectives):
     assert orders[0] != orders[1]  # set_epoch reshuffles
 
 
-def test_ddp_matches_one_process_on_the_whole_batch_and_keeps_ranks_identical():
-    zero, one = rank_records(run_mpi("ddp.py"))
+@pytest.fixture(scope="module")
+def ddp_runs() -> dict[str, list[dict]]:
+    """scripts/ddp.py with the buckets reduced in shared memory, then by MPI's Iallreduce."""
+    return {path: rank_records(run_mpi("ddp.py", path)) for path in ("shared", "mpi")}
+
+
+@pytest.mark.parametrize("path", ["shared", "mpi"])
+def test_ddp_matches_one_process_on_the_whole_batch_and_keeps_ranks_identical(ddp_runs, path):
+    zero, one = ddp_runs[path]
+    assert zero["paths"] == one["paths"] == [True, True, True]  # the reduction asked for
     assert zero["buckets"] > 1  # small buckets: several all-reduces, started in order
     assert zero["digests"] == one["digests"]  # identical parameters after every step
     # gradient_as_bucket_view: the same steps, bit for bit, with every .grad in a bucket
@@ -71,6 +79,21 @@ def test_ddp_matches_one_process_on_the_whole_batch_and_keeps_ranks_identical():
     expected = ["all_reduce of 67", "all_reduce of 512", "probe"]
     expected += ["all_reduce of 32", "all_reduce of 320"]
     assert zero["overlap_events"] == one["overlap_events"] == expected
+
+
+def test_ddp_reductions_in_shared_memory_and_by_mpi_give_the_same_bits(ddp_runs):
+    shared, mpi = ddp_runs["shared"], ddp_runs["mpi"]
+    # 2 ranks: both add a + b (exactly b + a), so every step's parameters agree bit for bit
+    assert shared[0]["digests"] == mpi[0]["digests"]
+    assert shared[0]["viewed_digests"] == mpi[0]["viewed_digests"]
+    assert shared[0]["auto_shared"] and shared[1]["auto_shared"]  # one node: the default
+
+
+def test_shared_memory_all_reduce_sums_in_rank_order_on_three_ranks():
+    records = rank_records(run_mpi("shared_memory.py", n=3), n=3)  # each rank asserts its sums
+    assert records[0]["digests"] == records[1]["digests"] == records[2]["digests"]
+    assert len(records[0]["digests"]) == 5
+    assert "was freed" in records[0]["freed_error"]
 
 
 def test_sync_batchnorm_equals_batchnorm_on_the_concatenated_batch():

@@ -66,6 +66,18 @@ def test_bad_arguments_name_the_fix(world):
         dist.all_reduce(np.zeros(2))
 
 
+def test_shared_memory_needs_several_ranks_on_one_node(world):
+    from deepgrad.distributed.shared_memory import SharedBuffer, node_communicator
+
+    assert node_communicator(world) is None  # one process: nothing to share
+    with pytest.raises(RuntimeError, match="SharedBuffer: the ranks of .* do not all share"):
+        SharedBuffer(4, np.float32, world)
+    with pytest.raises(ValueError, match="shared_memory must be None, True or False"):
+        nn.parallel.DistributedDataParallel(nn.Linear(2, 1), shared_memory="yes")
+    ddp = nn.parallel.DistributedDataParallel(nn.Linear(2, 1), shared_memory=True)
+    assert all(b.shared is None for b in ddp._buckets)  # one process reduces nothing
+
+
 def test_ddp_of_one_process_is_the_module(world):
     dg.manual_seed(0)
     plain = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))

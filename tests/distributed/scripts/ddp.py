@@ -3,12 +3,16 @@
 Every rank also trains the single-process reference (rank 0's initial weights, batch N*B) and
 prints, per step, a digest of its DDP parameters (must be identical on all ranks) and the
 largest difference from the reference (must be within float32 tolerance).
+
+``ddp.py shared`` reduces the buckets in MPI shared memory, ``ddp.py mpi`` with MPI's
+Iallreduce (DDP's ``shared_memory`` argument).
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import sys
 
 import numpy as np
 from _common import emit
@@ -24,6 +28,7 @@ from deepgrad.optim import SGD
 
 dist.init_process_group("mpi", timeout=datetime.timedelta(seconds=20))
 rank, world = dist.get_rank(), dist.get_world_size()
+SHARED = {"shared": True, "mpi": False}[sys.argv[1]]
 B, STEPS = 8, 4
 data = np.random.default_rng(0)
 X = data.standard_normal((STEPS + 1, world * B, 10)).astype(np.float32)
@@ -53,14 +58,16 @@ def max_diff(a: nn.Module, b: nn.Module) -> float:
 
 mine = slice(rank * B, (rank + 1) * B)
 # Different seeds per rank: DDP must broadcast rank 0's initial weights.
-ddp = DistributedDataParallel(mlp(100 + rank), bucket_cap_mb=600 / 2**20)  # ~600-byte buckets
+ddp = DistributedDataParallel(  # ~600-byte buckets
+    mlp(100 + rank), bucket_cap_mb=600 / 2**20, shared_memory=SHARED
+)
 reference = mlp(100)
 opt = SGD(ddp.parameters(), lr=0.1, momentum=0.9)
 ref_opt = SGD(reference.parameters(), lr=0.1, momentum=0.9)
 # The same training with the gradients as views of the buckets (no copy back); from the
 # second step on, zero_grad(set_to_none=False) lets backward accumulate into the buckets.
 viewed = DistributedDataParallel(
-    mlp(100 + rank), bucket_cap_mb=600 / 2**20, gradient_as_bucket_view=True
+    mlp(100 + rank), bucket_cap_mb=600 / 2**20, gradient_as_bucket_view=True, shared_memory=SHARED
 )
 viewed_opt = SGD(viewed.parameters(), lr=0.1, momentum=0.9)
 digests, diffs = [digest(ddp.module)], [max_diff(ddp.module, reference)]
@@ -114,7 +121,7 @@ class Branchy(nn.Module):
 
 
 dg.manual_seed(1)
-branchy = DistributedDataParallel(Branchy(), find_unused_parameters=True)
+branchy = DistributedDataParallel(Branchy(), find_unused_parameters=True, shared_memory=SHARED)
 branchy(dg.ones(3, 4) * (rank + 1)).sum().backward()
 unused_grad = branchy.module.unused.weight.grad
 used_grad = branchy.module.used.weight.grad.detach().numpy()
@@ -122,7 +129,7 @@ expected_used = np.full((2, 4), 3.0 * (world + 1) / 2)  # mean over ranks of 3 *
 np.testing.assert_allclose(used_grad, expected_used, rtol=1e-6)
 assert unused_grad is not None and not unused_grad.detach().numpy().any()
 
-strict = DistributedDataParallel(Branchy())
+strict = DistributedDataParallel(Branchy(), shared_memory=SHARED)
 strict(dg.ones(3, 4)).sum().backward()
 try:
     strict(dg.ones(3, 4))
@@ -156,7 +163,7 @@ class ProbeModule(nn.Module):
 
 
 events: list = []
-real_all_reduce = ddp_module.all_reduce
+real_all_reduce, real_shared_all_reduce = ddp_module.all_reduce, ddp_module.shared_all_reduce
 
 
 def recording_all_reduce(tensor, *args, **kwargs):
@@ -164,7 +171,13 @@ def recording_all_reduce(tensor, *args, **kwargs):
     return real_all_reduce(tensor, *args, **kwargs)
 
 
+def recording_shared_all_reduce(buffer, *args, **kwargs):
+    events.append(f"all_reduce of {buffer.size}")
+    return real_shared_all_reduce(buffer, *args, **kwargs)
+
+
 ddp_module.all_reduce = recording_all_reduce
+ddp_module.shared_all_reduce = recording_shared_all_reduce
 dg.manual_seed(2)
 probed = nn.Sequential(
     nn.Linear(10, 32),
@@ -174,9 +187,14 @@ probed = nn.Sequential(
     nn.Tanh(),
     nn.Linear(16, 3),
 )
-overlapped = DistributedDataParallel(probed, bucket_cap_mb=600 / 2**20)
+overlapped = DistributedDataParallel(probed, bucket_cap_mb=600 / 2**20, shared_memory=SHARED)
 F.mse_loss(overlapped(dg.tensor(X[0, mine])), dg.tensor(Y[0, mine])).backward()
-ddp_module.all_reduce = real_all_reduce
+ddp_module.all_reduce, ddp_module.shared_all_reduce = real_all_reduce, real_shared_all_reduce
+# Which reduction each DDP used, and what the default (shared_memory=None) picks here.
+paths = [
+    all((b.shared is not None) == SHARED for b in d._buckets) for d in (ddp, viewed, overlapped)
+]
+auto_shared = all(b.shared is not None for b in DistributedDataParallel(mlp(3))._buckets)
 
 emit(
     rank=rank,
@@ -190,5 +208,7 @@ emit(
     local_digest=local_digest,
     unused_error=unused_error,
     state_keys=sorted(ddp.state_dict())[:2],
+    paths=paths,
+    auto_shared=auto_shared,
 )
 dist.destroy_process_group()
