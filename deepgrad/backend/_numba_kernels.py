@@ -258,3 +258,57 @@ def conv2d_forward(x, w, y, batch):
                         w0 = w[o, c, i, kw - 1]
                         for m in range(run):
                             yr[m] += w0 * x0[m]
+
+
+@_jit()
+def layer_norm_forward(x, w, b, eps, y, mean, rstd):
+    """y = (x - mean) * rstd * w + b per row of x (R, N); mean (R,) and rstd (R,) are kept.
+
+    rstd = 1 / sqrt(var + eps), the biased variance taken around the row's mean (two passes over
+    the row, which sits in the L1 cache: no cancellation from E[x^2] - E[x]^2). eps is a float32.
+    One call replaces the NumPy path's nine passes over the whole array (ops/norm_kernels.py).
+    """
+    rows, n = x.shape
+    inv_n = _ONE / np.float32(n)
+    for r in range(rows):
+        xr, yr = x[r], y[r]
+        s = _ZERO
+        for j in range(n):
+            s += xr[j]
+        mu = s * inv_n
+        v = _ZERO
+        for j in range(n):
+            d = xr[j] - mu
+            v += d * d
+        inv = _ONE / np.sqrt(v * inv_n + eps)
+        for j in range(n):
+            yr[j] = (xr[j] - mu) * inv * w[j] + b[j]
+        mean[r] = mu
+        rstd[r] = inv
+
+
+@_jit()
+def layer_norm_backward(x, dy, w, mean, rstd, dx, dw, db):
+    """Layer norm's backward per row of x (R, N), xhat recomputed from mean and rstd (R,):
+    g = dy * w,  dx = rstd * (g - mean(g) - xhat * mean(g * xhat));  dw += dy * xhat, db += dy
+    (dw and db (N,) must be zeroed by the caller: they sum over the rows)."""
+    rows, n = x.shape
+    inv_n = _ONE / np.float32(n)
+    for r in range(rows):
+        xr, gr, dxr = x[r], dy[r], dx[r]
+        mu, inv = mean[r], rstd[r]
+        sg = _ZERO
+        sgx = _ZERO
+        for j in range(n):
+            xh = (xr[j] - mu) * inv
+            g = gr[j] * w[j]
+            dxr[j] = g  # rounded once, as the NumPy path's g: a row of one gives dx = 0 exactly
+            sg += g
+            sgx += g * xh
+            dw[j] += gr[j] * xh
+            db[j] += gr[j]
+        mg = sg * inv_n
+        mgx = sgx * inv_n
+        for j in range(n):
+            xh = (xr[j] - mu) * inv
+            dxr[j] = inv * (dxr[j] - mg - xh * mgx)

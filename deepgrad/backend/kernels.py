@@ -30,6 +30,8 @@ KERNELS = (
     "lstm_backward_sequence",
     "conv2d_forward",
     "conv2d_weight_grad",
+    "layer_norm_forward",
+    "layer_norm_backward",
 )
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""
 

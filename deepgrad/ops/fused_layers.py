@@ -22,6 +22,7 @@ from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import blas
 from deepgrad.backend import erf as _erf
+from deepgrad.ops import norm_kernels
 from deepgrad.ops.elementwise import Erf, where
 from deepgrad.ops.fused import Softmax
 
@@ -75,39 +76,69 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, *params, ndim=1, eps=1e-5, weight=True, bias=True):
         dims = tuple(range(x.ndim - ndim, x.ndim))
-        xhat = x - x.mean(axis=dims, keepdims=True)
-        var = (xhat * xhat).mean(axis=dims, keepdims=True)
-        var += eps
-        invstd = ctx.xp.sqrt(var, out=var)
-        ctx.xp.divide(1.0, invstd, out=invstd)
-        xhat *= invstd
         ctx.dims, ctx.eps, ctx.flags = dims, eps, (weight, bias)
-        ctx.xhat, ctx.invstd = xhat, invstd
         ctx.save_inputs(*range(1 + len(params)))
-        y = xhat * params[0] if weight else xhat.copy()
-        if bias:
-            y += params[-1]
+        w = params[0] if weight else None
+        b = params[-1] if bias else None
+
+        def reference(rows, dy):  # the NumPy path on (R, N) rows, timed against the kernels
+            flat_w, flat_b = (None if a is None else a.reshape(-1) for a in (w, b))
+            _, xhat, invstd = _layer_norm_arrays(ctx.xp, rows, flat_w, flat_b, (1,), eps)
+            return _layer_norm_backward_arrays(ctx.xp, dy, xhat, invstd, flat_w, (1,), bias)
+
+        if norm_kernels.layer_norm_applies(x, w, b, ndim, reference):
+            y, ctx.stats = norm_kernels.layer_norm_forward(x, w, b, ndim, eps)
+            return y
+        y, ctx.xhat, ctx.invstd = _layer_norm_arrays(ctx.xp, x, w, b, dims, eps)
+        ctx.stats = None
         return y
 
     @staticmethod
     def backward(ctx, dy):
         x, *params = ctx.saved_inputs
         (weight, bias), dims = ctx.flags, ctx.dims
-        lead = tuple(range(x.ndim - len(dims)))
         if GradMode.enabled:
             return _layer_norm_backward_recorded(ctx, x, params, dy)
-        g, xhat = dy._data, ctx.xhat
-        dw = (g * xhat).sum(axis=lead) if weight else None
-        db = g.sum(axis=lead) if bias else None
-        if weight:
-            g = g * params[0]._data
-        dx = xhat * (g * xhat).mean(axis=dims, keepdims=True)
-        ctx.xp.subtract(g, dx, out=dx)
-        dx -= g.mean(axis=dims, keepdims=True)
-        dx *= ctx.invstd
+        w = params[0]._data if weight else None
+        if ctx.stats is not None:  # the forward ran the numba kernel
+            dx, dw, db = norm_kernels.layer_norm_backward(
+                x._data, dy._data, w, ctx.stats, len(dims)
+            )
+        else:
+            dx, dw, db = _layer_norm_backward_arrays(
+                ctx.xp, dy._data, ctx.xhat, ctx.invstd, w, dims, bias
+            )
         grads = [Tensor._make(dx, None)]
-        grads += [Tensor._make(d, None) for d in (dw, db) if d is not None]
+        grads += [Tensor._make(d, None) for d, kept in ((dw, weight), (db, bias)) if kept]
         return tuple(grads) if len(grads) > 1 else grads[0]
+
+
+def _layer_norm_arrays(xp, x, w, b, dims: tuple, eps: float):
+    """LayerNorm's forward as NumPy passes: (y, xhat, 1 / std), the last two kept for backward."""
+    xhat = x - x.mean(axis=dims, keepdims=True)
+    var = (xhat * xhat).mean(axis=dims, keepdims=True)
+    var += eps
+    invstd = xp.sqrt(var, out=var)
+    xp.divide(1.0, invstd, out=invstd)
+    xhat *= invstd
+    y = xhat * w if w is not None else xhat.copy()
+    if b is not None:
+        y += b
+    return y, xhat, invstd
+
+
+def _layer_norm_backward_arrays(xp, g, xhat, invstd, w, dims: tuple, bias: bool):
+    """LayerNorm's backward as NumPy passes: (dx, dw or None, db or None)."""
+    lead = tuple(range(xhat.ndim - len(dims)))
+    dw = (g * xhat).sum(axis=lead) if w is not None else None
+    db = g.sum(axis=lead) if bias else None
+    if w is not None:
+        g = g * w
+    dx = xhat * (g * xhat).mean(axis=dims, keepdims=True)
+    xp.subtract(g, dx, out=dx)
+    dx -= g.mean(axis=dims, keepdims=True)
+    dx *= invstd
+    return dx, dw, db
 
 
 def _layer_norm_backward_recorded(ctx, x: Tensor, params: list, dy: Tensor):

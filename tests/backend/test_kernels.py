@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
+import deepgrad.nn.functional as F
 from deepgrad.backend import BackendInfo, info
 from deepgrad.backend import kernels as K
 from deepgrad.ops.rnn import GRURecurrence, LSTMRecurrence, gru_layer, lstm_layer
@@ -342,3 +343,108 @@ def test_without_numba_every_kernel_is_none(monkeypatch):
     with K.use_numba(True):
         assert not K.numba_enabled()
     assert info().numba_version is None and "not installed" in str(info())
+
+
+@pytest.fixture(params=[True, False], ids=["kernels", "numpy"])
+def layer_norm_path(request, monkeypatch):
+    """Both float32 paths of LayerNorm, whichever the measurement would pick on this machine."""
+    from deepgrad.ops import norm_kernels
+
+    monkeypatch.setattr(norm_kernels, "_kernels_faster", {})
+    monkeypatch.setattr(norm_kernels, "_measure", lambda x, reference: request.param)
+    return request.param
+
+
+def _layer_norm_run(x, shape, affine, dy, enabled, dtype=np.float32):
+    with K.use_numba(enabled):
+        rng = np.random.default_rng(1)
+        xt = dg.from_numpy(x.astype(dtype)).requires_grad_()
+        params = [
+            dg.from_numpy(rng.uniform(0.5, 1.5, shape).astype(dtype)).requires_grad_()
+            if on
+            else None
+            for on in affine
+        ]
+        y = F.layer_norm(xt, shape, *params)
+        ran_kernels = y.grad_fn.stats is not None  # the context is freed by backward
+        y.backward(dg.from_numpy(dy.astype(dtype)))
+    return ran_kernels, [y.detach().numpy(), xt.grad.numpy()] + [
+        p.grad.numpy() for p in params if p is not None
+    ]
+
+
+@needs_numba
+@pytest.mark.parametrize(
+    "x_shape,shape",
+    [
+        ((1, 1), (1,)),
+        ((3, 7), (7,)),
+        ((2, 5, 33), (33,)),
+        ((4, 64, 128), (128,)),
+        ((3, 4, 5), (4, 5)),
+    ],
+)
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
+def test_layer_norm_kernels_equal_the_numpy_path(x_shape, shape, affine, layer_norm_path):
+    from deepgrad.ops import norm_kernels
+
+    rng = np.random.default_rng(sum(x_shape))
+    x = (rng.standard_normal(x_shape) * 3 + 2).astype(np.float32)
+    dy = rng.standard_normal(x_shape).astype(np.float32)
+    ran_kernels, fast = _layer_norm_run(x, shape, affine, dy, True)
+    assert ran_kernels == layer_norm_path  # the path forced ran
+    assert len(norm_kernels._kernels_faster) == 1
+    _, plain = _layer_norm_run(x, shape, affine, dy, False)
+    for name, a, b in zip(("y", "dx", "dw", "db"), fast, plain):
+        assert a.dtype == np.float32 and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5 * np.abs(b).max(), err_msg=name)
+
+
+@needs_numba
+def test_layer_norm_kernels_take_strided_input_and_propagate_nan(layer_norm_path):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 20)).astype(np.float32)[:, ::2]  # not contiguous
+    x[1, 3] = np.nan
+    dy = rng.standard_normal((6, 10)).astype(np.float32)
+    _, fast = _layer_norm_run(x, (10,), (True, True), dy, True)
+    _, plain = _layer_norm_run(x, (10,), (True, True), dy, False)
+    y, dx = fast[0], fast[1]
+    assert np.isnan(y[1]).all() and np.isnan(dx[1]).all() and np.isfinite(np.delete(y, 1, 0)).all()
+    ok = np.arange(6) != 1
+    np.testing.assert_allclose(y[ok], plain[0][ok], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx[ok], plain[1][ok], rtol=1e-4, atol=1e-5)
+
+
+def test_layer_norm_float64_never_asks_for_a_kernel(monkeypatch):
+    from deepgrad.ops import norm_kernels
+
+    monkeypatch.setattr(norm_kernels, "kernel", lambda name: pytest.fail(f"{name} for float64"))
+    rng = np.random.default_rng(3)
+    x, dy = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    ran_kernels, grads = _layer_norm_run(x, (4,), (True, True), dy, True, np.float64)
+    assert not ran_kernels and all(g.dtype == np.float64 for g in grads)
+
+
+@needs_numba
+def test_the_layer_norm_decision_is_kept_for_later_processes(monkeypatch, tmp_path):
+    import json
+
+    from deepgrad.backend import blas
+    from deepgrad.ops import norm_kernels
+
+    monkeypatch.setenv("DEEPGRAD_BLAS_CACHE", str(tmp_path / "choices.json"))
+    monkeypatch.setattr(blas, "_persisted", None)
+    monkeypatch.setattr(norm_kernels, "_kernels_faster", {})
+    x = np.random.default_rng(4).standard_normal((40, 16)).astype(np.float32)
+    with K.use_numba(True):
+        first = norm_kernels.layer_norm_applies(x, None, None, 1, lambda a, b: a * b)
+    kept = [
+        c for s in json.loads((tmp_path / "choices.json").read_text()).values() for c in s.items()
+    ]
+    assert ("layer_norm float32 rows 32-63 features 16", "numba" if first else "numpy") in kept
+    monkeypatch.setattr(blas, "_persisted", None)  # a new process, timings rigged the other way
+    monkeypatch.setattr(norm_kernels, "_kernels_faster", {})
+    rigged = {"numpy": 1.0, "numba": 2.0} if first else {"numpy": 2.0, "numba": 1.0}
+    monkeypatch.setattr(blas, "calibrate", lambda *args: dict(rigged))
+    with K.use_numba(True):
+        assert norm_kernels.layer_norm_applies(x, None, None, 1, lambda a, b: a * b) == first

@@ -1,0 +1,109 @@
+"""Layer norm's float32 path through the numba row kernels, chosen by measurement.
+
+``fused_layers.LayerNorm`` computes its forward and backward as chains of NumPy calls, each a
+pass over the whole array (nine forward, about a dozen backward). The kernels
+``layer_norm_forward`` and ``layer_norm_backward`` (``backend/_numba_kernels.py``) take one row
+at a time instead, the row in the L1 cache: the forward writes y and keeps each row's mean and
+1 / std, the backward recomputes xhat from them and sums dw and db over the rows in the same pass.
+
+They apply to float32 NumPy arrays with numba on, and are used where they measured faster than
+the NumPy chain (forward and backward timed together, by ``blas.MARGIN``), once per shape class
+(the rows' bit length and the row length), with the decision kept in the GEMM decisions file
+like every other kernel decision (``blas.choose``): every process on a machine then computes the
+same bits. docs/performance.md, note 19.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from deepgrad.backend.blas import GemmBackend, choose
+from deepgrad.backend.kernels import float32_numpy, kernel
+
+_kernels_faster: dict[tuple[int, int], bool] = {}
+"""Per (bit length of the rows, row length): whether the kernels measured faster than NumPy."""
+
+Reference = Callable[[np.ndarray, np.ndarray], Any]
+"""The NumPy path's forward and backward on (x, dy), both (R, N): what the kernels replace."""
+
+
+def layer_norm_applies(x: Any, weight: Any, bias: Any, ndim: int, reference: Reference) -> bool:
+    """Whether LayerNorm runs the numba kernels on x (normalized over its last ``ndim`` dims).
+
+    Args:
+        x: the input array.
+        weight, bias: the affine arrays, or None where the layer has none.
+        ndim: how many trailing dims are normalized.
+        reference: the NumPy path on (x, dy) as (R, N) arrays, timed against the kernels.
+    """
+    arrays = [a for a in (x, weight, bias) if a is not None]
+    if not float32_numpy(*arrays) or x.size == 0 or kernel("layer_norm_forward") is None:
+        return False
+    n = int(np.prod(x.shape[x.ndim - ndim :]))
+    rows = x.size // n
+    key = (rows.bit_length(), n)
+    if key not in _kernels_faster:
+        _kernels_faster[key] = _measure(x.reshape(rows, n), reference)
+    return _kernels_faster[key]
+
+
+def _measure(x: np.ndarray, reference: Reference) -> bool:
+    """Whether the kernels beat the NumPy path on x's rows (forward + backward, dy = x)."""
+    import numba  # present: the kernel above compiled
+
+    rows, n = x.shape
+    ones, zeros = np.ones(n, np.float32), np.zeros(n, np.float32)
+
+    def kernels(a: np.ndarray, dy: np.ndarray) -> Any:
+        _, stats = layer_norm_forward(a, ones, zeros, 1, 1e-5)
+        return layer_norm_backward(a, dy, ones, stats, 1)
+
+    x = np.ascontiguousarray(x)
+    candidates = [
+        GemmBackend("numpy", reference, lambda a, b: None, "NumPy"),
+        GemmBackend("numba", kernels, lambda a, b: None, f"numba {numba.__version__}"),
+    ]
+    label = f"layer_norm float32 rows {2 ** (rows.bit_length() - 1)}-{2 ** rows.bit_length() - 1}"
+    return choose(f"{label} features {n}", candidates, x, x).name == "numba"
+
+
+def layer_norm_forward(
+    x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, ndim: int, eps: float
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """y = (x - mean) / sqrt(var + eps) * weight + bias over the last ``ndim`` dims, by the
+    forward kernel; returns y and the statistics (mean, rstd) per row that the backward reads."""
+    n = int(np.prod(x.shape[x.ndim - ndim :]))
+    rows = np.ascontiguousarray(x).reshape(-1, n)
+    w = np.ones(n, np.float32) if weight is None else np.ascontiguousarray(weight).reshape(n)
+    b = np.zeros(n, np.float32) if bias is None else np.ascontiguousarray(bias).reshape(n)
+    y = np.empty_like(rows)
+    mean = np.empty(rows.shape[0], np.float32)
+    rstd = np.empty_like(mean)
+    kernel("layer_norm_forward")(rows, w, b, np.float32(eps), y, mean, rstd)
+    return y.reshape(x.shape), (mean, rstd)
+
+
+def layer_norm_backward(
+    x: np.ndarray,
+    dy: np.ndarray,
+    weight: np.ndarray | None,
+    stats: tuple[np.ndarray, np.ndarray],
+    ndim: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dx, dweight, dbias) by the backward kernel, from the forward's (mean, rstd);
+    dweight and dbias have the normalized shape."""
+    shape = x.shape[x.ndim - ndim :]
+    n = int(np.prod(shape))
+    rows = np.ascontiguousarray(x).reshape(-1, n)
+    g = np.ascontiguousarray(dy, dtype=np.float32).reshape(-1, n)
+    w = np.ones(n, np.float32) if weight is None else np.ascontiguousarray(weight).reshape(n)
+    dx = np.empty_like(rows)
+    dw, db = np.zeros(n, np.float32), np.zeros(n, np.float32)
+    kernel("layer_norm_backward")(rows, g, w, *stats, dx, dw, db)
+    return dx.reshape(x.shape), dw.reshape(shape), db.reshape(shape)
+
+
+__all__ = ["layer_norm_applies", "layer_norm_backward", "layer_norm_forward"]
