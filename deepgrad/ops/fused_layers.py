@@ -22,7 +22,7 @@ from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import blas
 from deepgrad.backend import erf as _erf
-from deepgrad.ops import norm_kernels
+from deepgrad.ops import row_kernels
 from deepgrad.ops.elementwise import Erf, where
 from deepgrad.ops.fused import Softmax
 
@@ -86,8 +86,8 @@ class LayerNorm(Function):
             _, xhat, invstd = _layer_norm_arrays(ctx.xp, rows, flat_w, flat_b, (1,), eps)
             return _layer_norm_backward_arrays(ctx.xp, dy, xhat, invstd, flat_w, (1,), bias)
 
-        if norm_kernels.layer_norm_applies(x, w, b, ndim, reference):
-            y, ctx.stats = norm_kernels.layer_norm_forward(x, w, b, ndim, eps)
+        if row_kernels.layer_norm_applies(x, w, b, ndim, reference):
+            y, ctx.stats = row_kernels.layer_norm_forward(x, w, b, ndim, eps)
             return y
         y, ctx.xhat, ctx.invstd = _layer_norm_arrays(ctx.xp, x, w, b, dims, eps)
         ctx.stats = None
@@ -101,9 +101,7 @@ class LayerNorm(Function):
             return _layer_norm_backward_recorded(ctx, x, params, dy)
         w = params[0]._data if weight else None
         if ctx.stats is not None:  # the forward ran the numba kernel
-            dx, dw, db = norm_kernels.layer_norm_backward(
-                x._data, dy._data, w, ctx.stats, len(dims)
-            )
+            dx, dw, db = row_kernels.layer_norm_backward(x._data, dy._data, w, ctx.stats, len(dims))
         else:
             dx, dw, db = _layer_norm_backward_arrays(
                 ctx.xp, dy._data, ctx.xhat, ctx.invstd, w, dims, bias
@@ -174,23 +172,16 @@ class ScaledDotProductAttention(Function):
     def forward(ctx, q, k, v, scale=1.0, causal=False, bias=None):
         xp = ctx.xp
         p = blas.matmul(q, k.swapaxes(-1, -2))  # batched GEMMs: the measured-fastest BLAS
-        p *= scale
-        if causal:
-            p += _causal_bias(xp, p.shape[-2], p.shape[-1], p.dtype)
-        if bias is not None:
-            shapes = zip(bias.shape[::-1], p.shape[::-1])
-            fits = bias.ndim <= p.ndim and all(b in (1, n) for b, n in shapes)
-            p = xp.add(p, bias, out=p) if fits else p + bias  # in place unless the mask adds dims
-        row_max = p.max(axis=-1, keepdims=True)
-        masked = bias is not None and not xp.isfinite(row_max).all()
-        if masked:  # rows that attend to nothing: exp(-inf - 0) = 0 everywhere, then 0 / 1
-            row_max[xp.isneginf(row_max)] = 0
-        p -= row_max  # the max shift keeps exp() finite
-        xp.exp(p, out=p)
-        total = p.sum(axis=-1, keepdims=True)
-        if masked:
-            total[total == 0] = 1
-        p /= total
+
+        def reference(scores, dp):  # the NumPy path on a copy, timed against the kernels
+            probs = _softmax_scores(xp, scores.copy(), scale, causal, None)
+            return _softmax_backward_arrays(dp.copy(), probs, scale)
+
+        ctx.row_kernels = bias is None and row_kernels.softmax_applies(p, causal, reference)
+        if ctx.row_kernels:
+            row_kernels.softmax_forward(p, scale, causal)
+        else:
+            p = _softmax_scores(xp, p, scale, causal, bias)
         ctx.p, ctx.scale, ctx.causal, ctx.bias = p, scale, causal, bias
         ctx.save_inputs(0, 1, 2)
         return blas.matmul(p, v)
@@ -204,12 +195,44 @@ class ScaledDotProductAttention(Function):
         p, g = ctx.p, dy._data
         dv = blas.matmul(p.swapaxes(-1, -2), g) if need_v else None
         ds = blas.matmul(g, v._data.swapaxes(-1, -2))
-        ds -= (ds * p).sum(axis=-1, keepdims=True)
-        ds *= p
-        ds *= ctx.scale
+        if ctx.row_kernels and row_kernels.softmax_backward_applies(ds, p):
+            row_kernels.softmax_backward(ds, p, ctx.scale)
+        else:
+            ds = _softmax_backward_arrays(ds, p, ctx.scale)
         dq = blas.matmul(ds, k._data) if need_q else None
         dk = blas.matmul(ds.swapaxes(-1, -2), q._data) if need_k else None
         return tuple(None if d is None else Tensor._make(d, None) for d in (dq, dk, dv))
+
+
+def _softmax_scores(xp, p, scale: float, causal: bool, bias):
+    """P = softmax(p * scale + M) over the last axis, in place where the mask fits p's shape
+    (M: ``bias`` plus, with ``causal``, -inf above the diagonal); rows masked everywhere get 0."""
+    p *= scale
+    if causal:
+        p += _causal_bias(xp, p.shape[-2], p.shape[-1], p.dtype)
+    if bias is not None:
+        shapes = zip(bias.shape[::-1], p.shape[::-1])
+        fits = bias.ndim <= p.ndim and all(b in (1, n) for b, n in shapes)
+        p = xp.add(p, bias, out=p) if fits else p + bias  # in place unless the mask adds dims
+    row_max = p.max(axis=-1, keepdims=True)
+    masked = bias is not None and not xp.isfinite(row_max).all()
+    if masked:  # rows that attend to nothing: exp(-inf - 0) = 0 everywhere, then 0 / 1
+        row_max[xp.isneginf(row_max)] = 0
+    p -= row_max  # the max shift keeps exp() finite
+    xp.exp(p, out=p)
+    total = p.sum(axis=-1, keepdims=True)
+    if masked:
+        total[total == 0] = 1
+    p /= total
+    return p
+
+
+def _softmax_backward_arrays(ds, p, scale: float):
+    """dS = P * (dP - sum(dP * P)) * scale, in place in ds (which holds dP)."""
+    ds -= (ds * p).sum(axis=-1, keepdims=True)
+    ds *= p
+    ds *= scale
+    return ds
 
 
 def _causal_bias(xp, rows: int, cols: int, dtype):

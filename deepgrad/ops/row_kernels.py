@@ -106,4 +106,86 @@ def layer_norm_backward(
     return dx.reshape(x.shape), dw.reshape(shape), db.reshape(shape)
 
 
-__all__ = ["layer_norm_applies", "layer_norm_backward", "layer_norm_forward"]
+_softmax_faster: dict[tuple[int, int, bool], bool] = {}
+"""Per (bit length of the rows, row length, causal): whether the softmax kernels measured faster."""
+
+
+def softmax_applies(scores: Any, causal: bool, reference: Reference) -> bool:
+    """Whether attention's softmax (forward and backward) runs the numba kernels on ``scores``.
+
+    Args:
+        scores: the (..., L, S) attention scores q k^T, before the scale.
+        causal: whether keys after the query are masked (top-left aligned).
+        reference: the NumPy softmax forward and backward on (scores, dP), timed against them.
+    """
+    if (
+        not float32_numpy(scores)
+        or scores.ndim < 2
+        or scores.size == 0
+        or not scores.flags.c_contiguous
+        or kernel("softmax_shift") is None
+    ):
+        return False
+    rows, n = scores.size // scores.shape[-1], scores.shape[-1]
+    key = (rows.bit_length(), n, causal)
+    if key not in _softmax_faster:
+        _softmax_faster[key] = _measure_softmax(scores, causal, reference)
+    return _softmax_faster[key]
+
+
+def _measure_softmax(scores: np.ndarray, causal: bool, reference: Reference) -> bool:
+    """Whether the kernels beat the NumPy softmax on these scores (forward + backward, each on
+    a copy, dP = the scores)."""
+    import numba  # present: the kernel above compiled
+
+    def kernels(a: np.ndarray, dp: np.ndarray) -> Any:
+        probs = a.copy()
+        softmax_forward(probs, 0.125, causal)
+        ds = dp.copy()
+        softmax_backward(ds, probs, 0.125)
+        return ds
+
+    candidates = [
+        GemmBackend("numpy", reference, lambda a, b: None, "NumPy"),
+        GemmBackend("numba", kernels, lambda a, b: None, f"numba {numba.__version__}"),
+    ]
+    rows, n = scores.size // scores.shape[-1], scores.shape[-1]
+    label = f"softmax float32 rows {_span(rows)} length {n}{' causal' if causal else ''}"
+    return choose(label, candidates, scores, scores).name == "numba"
+
+
+def softmax_forward(p: np.ndarray, scale: float, causal: bool) -> None:
+    """p = softmax(p * scale) over the last axis, in place in the C-contiguous (..., L, S) p;
+    with ``causal``, keys j > query i get probability 0."""
+    rows = p.reshape(-1, p.shape[-1])
+    kernel("softmax_shift")(rows, np.float32(scale), p.shape[-2], causal)
+    np.exp(rows, out=rows)
+    kernel("softmax_normalize")(rows, p.shape[-2], causal)
+
+
+def softmax_backward_applies(ds: Any, p: Any) -> bool:
+    """Whether the backward kernel takes dP (its product came from the BLAS C-contiguous)."""
+    return float32_numpy(ds) and ds.flags.c_contiguous and ds.shape == p.shape
+
+
+def softmax_backward(ds: np.ndarray, p: np.ndarray, scale: float) -> None:
+    """dS = P * (dP - sum(dP * P)) * scale over the last axis, in place in ds (holding dP)."""
+    n = p.shape[-1]
+    kernel("softmax_backward")(ds.reshape(-1, n), p.reshape(-1, n), np.float32(scale))
+
+
+def _span(count: int) -> str:
+    """The counts with ``count``'s bit length, e.g. 2048 -> '2048-4095' (a shape class)."""
+    bits = count.bit_length()
+    return f"{2 ** (bits - 1)}-{2**bits - 1}"
+
+
+__all__ = [
+    "layer_norm_applies",
+    "layer_norm_backward",
+    "layer_norm_forward",
+    "softmax_applies",
+    "softmax_backward",
+    "softmax_backward_applies",
+    "softmax_forward",
+]
