@@ -72,9 +72,11 @@ def _measure(x: np.ndarray, reference: Reference) -> bool:
 
 def layer_norm_forward(
     x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, ndim: int, eps: float
-) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, Callable[..., Any]]]:
     """y = (x - mean) / sqrt(var + eps) * weight + bias over the last ``ndim`` dims, by the
-    forward kernel; returns y and the statistics (mean, rstd) per row that the backward reads."""
+    forward kernel; returns y and what the backward reads: the statistics (mean, rstd) per row
+    and the backward kernel (taken now: ``use_numba(False)`` before the backward cannot strand
+    it without a NumPy path, which would need xhat)."""
     n = int(np.prod(x.shape[x.ndim - ndim :]))
     rows = np.ascontiguousarray(x).reshape(-1, n)
     w = np.ones(n, np.float32) if weight is None else np.ascontiguousarray(weight).reshape(n)
@@ -82,19 +84,19 @@ def layer_norm_forward(
     y = np.empty_like(rows)
     mean = np.empty(rows.shape[0], np.float32)
     rstd = np.empty_like(mean)
-    kernel("layer_norm_forward")(rows, w, b, np.float32(eps), y, mean, rstd)
-    return y.reshape(x.shape), (mean, rstd)
+    _compiled("layer_norm_forward")(rows, w, b, np.float32(eps), y, mean, rstd)
+    return y.reshape(x.shape), (mean, rstd, _compiled("layer_norm_backward"))
 
 
 def layer_norm_backward(
     x: np.ndarray,
     dy: np.ndarray,
     weight: np.ndarray | None,
-    stats: tuple[np.ndarray, np.ndarray],
+    stats: tuple[np.ndarray, np.ndarray, Callable[..., Any]],
     ndim: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(dx, dweight, dbias) by the backward kernel, from the forward's (mean, rstd);
-    dweight and dbias have the normalized shape."""
+    """(dx, dweight, dbias) by the backward kernel, from what ``layer_norm_forward`` returned
+    besides y; dweight and dbias have the normalized shape."""
     shape = x.shape[x.ndim - ndim :]
     n = int(np.prod(shape))
     rows = np.ascontiguousarray(x).reshape(-1, n)
@@ -102,7 +104,8 @@ def layer_norm_backward(
     w = np.ones(n, np.float32) if weight is None else np.ascontiguousarray(weight).reshape(n)
     dx = np.empty_like(rows)
     dw, db = np.zeros(n, np.float32), np.zeros(n, np.float32)
-    kernel("layer_norm_backward")(rows, g, w, *stats, dx, dw, db)
+    mean, rstd, backward = stats
+    backward(rows, g, w, mean, rstd, dx, dw, db)
     return dx.reshape(x.shape), dw.reshape(shape), db.reshape(shape)
 
 
@@ -158,20 +161,36 @@ def softmax_forward(p: np.ndarray, scale: float, causal: bool) -> None:
     """p = softmax(p * scale) over the last axis, in place in the C-contiguous (..., L, S) p;
     with ``causal``, keys j > query i get probability 0."""
     rows = p.reshape(-1, p.shape[-1])
-    kernel("softmax_shift")(rows, np.float32(scale), p.shape[-2], causal)
+    _compiled("softmax_shift")(rows, np.float32(scale), p.shape[-2], causal)
     np.exp(rows, out=rows)
-    kernel("softmax_normalize")(rows, p.shape[-2], causal)
+    _compiled("softmax_normalize")(rows, p.shape[-2], causal)
 
 
 def softmax_backward_applies(ds: Any, p: Any) -> bool:
-    """Whether the backward kernel takes dP (its product came from the BLAS C-contiguous)."""
-    return float32_numpy(ds) and ds.flags.c_contiguous and ds.shape == p.shape
+    """Whether the backward kernel takes dP (C-contiguous from the BLAS, numba still on)."""
+    return (
+        float32_numpy(ds)
+        and ds.flags.c_contiguous
+        and ds.shape == p.shape
+        and kernel("softmax_backward") is not None
+    )
 
 
 def softmax_backward(ds: np.ndarray, p: np.ndarray, scale: float) -> None:
     """dS = P * (dP - sum(dP * P)) * scale over the last axis, in place in ds (holding dP)."""
     n = p.shape[-1]
-    kernel("softmax_backward")(ds.reshape(-1, n), p.reshape(-1, n), np.float32(scale))
+    _compiled("softmax_backward")(ds.reshape(-1, n), p.reshape(-1, n), np.float32(scale))
+
+
+def _compiled(name: str) -> Callable[..., Any]:
+    """The kernel ``name``; the callers checked (``*_applies``) that the kernels are on."""
+    function = kernel(name)
+    if function is None:
+        raise RuntimeError(
+            f"row_kernels: the numba kernel {name} is off (numba missing or use_numba(False)); "
+            "ask layer_norm_applies / softmax_applies first."
+        )
+    return function
 
 
 def _span(count: int) -> str:

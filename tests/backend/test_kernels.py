@@ -512,3 +512,15 @@ def test_softmax_float64_never_asks_for_a_kernel(monkeypatch):
     arrays = [rng.standard_normal((2, 3, 4)) for _ in range(3)]
     ran_kernels, grads = _sdpa_run(arrays, rng.standard_normal((2, 3, 4)), True, True)
     assert not ran_kernels and all(g.dtype == np.float64 for g in grads)
+
+
+@needs_numba
+def test_row_kernels_switched_off_between_forward_and_backward(layer_norm_path, softmax_path):
+    rng = np.random.default_rng(9)
+    x = dg.from_numpy(rng.standard_normal((2, 4, 8)).astype(np.float32)).requires_grad_()
+    with K.use_numba(True):
+        y = F.layer_norm(x, (8,)) + F.scaled_dot_product_attention(x, x, x, is_causal=True)
+    want = dg.autograd.grad(y.sum(), x, retain_graph=True)[0].numpy()
+    with K.use_numba(False):
+        got = dg.autograd.grad(y.sum(), x)[0].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
