@@ -258,3 +258,130 @@ def conv2d_forward(x, w, y, batch):
                         w0 = w[o, c, i, kw - 1]
                         for m in range(run):
                             yr[m] += w0 * x0[m]
+
+
+@_jit()
+def layer_norm_forward(x, w, b, eps, y, mean, rstd):
+    """y = (x - mean) * rstd * w + b per row of x (R, N); mean (R,) and rstd (R,) are kept.
+
+    rstd = 1 / sqrt(var + eps), the biased variance taken around the row's mean (two passes over
+    the row, which sits in the L1 cache: no cancellation from E[x^2] - E[x]^2). eps is a float32.
+    One call replaces the NumPy path's nine passes over the whole array (ops/row_kernels.py).
+    """
+    rows, n = x.shape
+    inv_n = _ONE / np.float32(n)
+    for r in range(rows):
+        xr, yr = x[r], y[r]
+        s = _ZERO
+        for j in range(n):
+            s += xr[j]
+        mu = s * inv_n
+        v = _ZERO
+        for j in range(n):
+            d = xr[j] - mu
+            v += d * d
+        inv = _ONE / np.sqrt(v * inv_n + eps)
+        for j in range(n):
+            yr[j] = (xr[j] - mu) * inv * w[j] + b[j]
+        mean[r] = mu
+        rstd[r] = inv
+
+
+@_jit()
+def layer_norm_backward(x, dy, w, mean, rstd, dx, dw, db):
+    """Layer norm's backward per row of x (R, N), xhat recomputed from mean and rstd (R,):
+    g = dy * w,  dx = rstd * (g - mean(g) - xhat * mean(g * xhat));  dw += dy * xhat, db += dy
+    (dw and db (N,) must be zeroed by the caller: they sum over the rows)."""
+    rows, n = x.shape
+    inv_n = _ONE / np.float32(n)
+    for r in range(rows):
+        xr, gr, dxr = x[r], dy[r], dx[r]
+        mu, inv = mean[r], rstd[r]
+        sg = _ZERO
+        sgx = _ZERO
+        for j in range(n):
+            xh = (xr[j] - mu) * inv
+            g = gr[j] * w[j]
+            dxr[j] = g  # rounded once, as the NumPy path's g: a row of one gives dx = 0 exactly
+            sg += g
+            sgx += g * xh
+            dw[j] += gr[j] * xh
+            db[j] += gr[j]
+        mg = sg * inv_n
+        mgx = sgx * inv_n
+        for j in range(n):
+            xh = (xr[j] - mu) * inv
+            dxr[j] = inv * (dxr[j] - mg - xh * mgx)
+
+
+@_jit()
+def softmax_shift(p, scale, length, causal):
+    """p = p * scale - max_j (p * scale) per row of p (R, S), the step before exp of a softmax.
+
+    With ``causal``, row r is query i = r % length and may see keys j <= i only (top-left
+    aligned): the others get -inf (exp gives 0) and stay out of the max. exp stays NumPy's (in
+    numba it is a scalar libm call); ``softmax_normalize`` follows it. The max runs in eight
+    lanes with selects (``max()`` checks for NaN and does not vectorize: 2.4x slower). A NaN is
+    skipped by the max but still gives NaN after the shift, so its row ends all NaN, as NumPy's.
+    """
+    rows, n = p.shape
+    lanes = np.empty(8, p.dtype)
+    for r in range(rows):
+        pr = p[r]
+        seen = min(r % length + 1, n) if causal else n
+        whole = seen - seen % 8
+        lanes[:] = -np.inf
+        for j in range(0, whole, 8):
+            block = pr[j : j + 8]
+            for k in range(8):
+                v = block[k]
+                lanes[k] = v if v > lanes[k] else lanes[k]
+        m = lanes[0]
+        for k in range(1, 8):
+            m = lanes[k] if lanes[k] > m else m
+        for j in range(whole, seen):
+            m = pr[j] if pr[j] > m else m
+        m = m * scale if scale >= _ZERO else _min_times(pr, seen, scale)
+        for j in range(seen):
+            pr[j] = pr[j] * scale - m
+        for j in range(seen, n):
+            pr[j] = -np.inf
+
+
+@_jit(inline="always")
+def _min_times(row, seen, scale):
+    """max_j row[j] * scale for a negative scale: the row's min times scale."""
+    m = np.inf
+    for j in range(seen):
+        m = row[j] if row[j] < m else m
+    return m * scale
+
+
+@_jit()
+def softmax_normalize(p, length, causal):
+    """p /= sum_j p per row of p (R, S), after exp; causal rows sum their first r % length + 1
+    entries (the others are exp(-inf) = 0; a NaN row makes them NaN too, as NumPy's division)."""
+    rows, n = p.shape
+    for r in range(rows):
+        pr = p[r]
+        seen = min(r % length + 1, n) if causal else n
+        s = _ZERO
+        for j in range(seen):
+            s += pr[j]
+        inv = _ONE / s
+        for j in range(n):
+            pr[j] *= inv
+
+
+@_jit()
+def softmax_backward(ds, p, scale):
+    """ds = (ds - sum_j ds * p) * p * scale per row of ds and p (R, S): the softmax's backward
+    with the score scale of attention folded in (ds holds dP = dy v^T on entry)."""
+    rows, n = p.shape
+    for r in range(rows):
+        dr, pr = ds[r], p[r]
+        d = _ZERO
+        for j in range(n):
+            d += dr[j] * pr[j]
+        for j in range(n):
+            dr[j] = (dr[j] - d) * pr[j] * scale

@@ -30,6 +30,11 @@ KERNELS = (
     "conv2d_forward",
     "conv2d_weight_grad",
     "gemm_tn",
+    "layer_norm_forward",
+    "layer_norm_backward",
+    "softmax_shift",
+    "softmax_normalize",
+    "softmax_backward",
 )
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""
 

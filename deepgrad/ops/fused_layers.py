@@ -22,6 +22,7 @@ from deepgrad.autograd.grad_mode import GradMode
 from deepgrad.autograd.tensor import Tensor
 from deepgrad.backend import blas
 from deepgrad.backend import erf as _erf
+from deepgrad.ops import row_kernels
 from deepgrad.ops.elementwise import Erf, where
 from deepgrad.ops.fused import Softmax
 
@@ -75,39 +76,67 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, *params, ndim=1, eps=1e-5, weight=True, bias=True):
         dims = tuple(range(x.ndim - ndim, x.ndim))
-        xhat = x - x.mean(axis=dims, keepdims=True)
-        var = (xhat * xhat).mean(axis=dims, keepdims=True)
-        var += eps
-        invstd = ctx.xp.sqrt(var, out=var)
-        ctx.xp.divide(1.0, invstd, out=invstd)
-        xhat *= invstd
         ctx.dims, ctx.eps, ctx.flags = dims, eps, (weight, bias)
-        ctx.xhat, ctx.invstd = xhat, invstd
         ctx.save_inputs(*range(1 + len(params)))
-        y = xhat * params[0] if weight else xhat.copy()
-        if bias:
-            y += params[-1]
+        w = params[0] if weight else None
+        b = params[-1] if bias else None
+
+        def reference(rows, dy):  # the NumPy path on (R, N) rows, timed against the kernels
+            flat_w, flat_b = (None if a is None else a.reshape(-1) for a in (w, b))
+            _, xhat, invstd = _layer_norm_arrays(ctx.xp, rows, flat_w, flat_b, (1,), eps)
+            return _layer_norm_backward_arrays(ctx.xp, dy, xhat, invstd, flat_w, (1,), bias)
+
+        if row_kernels.layer_norm_applies(x, w, b, ndim, reference):
+            y, ctx.stats = row_kernels.layer_norm_forward(x, w, b, ndim, eps)
+            return y
+        y, ctx.xhat, ctx.invstd = _layer_norm_arrays(ctx.xp, x, w, b, dims, eps)
+        ctx.stats = None
         return y
 
     @staticmethod
     def backward(ctx, dy):
         x, *params = ctx.saved_inputs
         (weight, bias), dims = ctx.flags, ctx.dims
-        lead = tuple(range(x.ndim - len(dims)))
         if GradMode.enabled:
             return _layer_norm_backward_recorded(ctx, x, params, dy)
-        g, xhat = dy._data, ctx.xhat
-        dw = (g * xhat).sum(axis=lead) if weight else None
-        db = g.sum(axis=lead) if bias else None
-        if weight:
-            g = g * params[0]._data
-        dx = xhat * (g * xhat).mean(axis=dims, keepdims=True)
-        ctx.xp.subtract(g, dx, out=dx)
-        dx -= g.mean(axis=dims, keepdims=True)
-        dx *= ctx.invstd
+        w = params[0]._data if weight else None
+        if ctx.stats is not None:  # the forward ran the numba kernel
+            dx, dw, db = row_kernels.layer_norm_backward(x._data, dy._data, w, ctx.stats, len(dims))
+        else:
+            dx, dw, db = _layer_norm_backward_arrays(
+                ctx.xp, dy._data, ctx.xhat, ctx.invstd, w, dims, bias
+            )
         grads = [Tensor._make(dx, None)]
-        grads += [Tensor._make(d, None) for d in (dw, db) if d is not None]
+        grads += [Tensor._make(d, None) for d, kept in ((dw, weight), (db, bias)) if kept]
         return tuple(grads) if len(grads) > 1 else grads[0]
+
+
+def _layer_norm_arrays(xp, x, w, b, dims: tuple, eps: float):
+    """LayerNorm's forward as NumPy passes: (y, xhat, 1 / std), the last two kept for backward."""
+    xhat = x - x.mean(axis=dims, keepdims=True)
+    var = (xhat * xhat).mean(axis=dims, keepdims=True)
+    var += eps
+    invstd = xp.sqrt(var, out=var)
+    xp.divide(1.0, invstd, out=invstd)
+    xhat *= invstd
+    y = xhat * w if w is not None else xhat.copy()
+    if b is not None:
+        y += b
+    return y, xhat, invstd
+
+
+def _layer_norm_backward_arrays(xp, g, xhat, invstd, w, dims: tuple, bias: bool):
+    """LayerNorm's backward as NumPy passes: (dx, dw or None, db or None)."""
+    lead = tuple(range(xhat.ndim - len(dims)))
+    dw = (g * xhat).sum(axis=lead) if w is not None else None
+    db = g.sum(axis=lead) if bias else None
+    if w is not None:
+        g = g * w
+    dx = xhat * (g * xhat).mean(axis=dims, keepdims=True)
+    xp.subtract(g, dx, out=dx)
+    dx -= g.mean(axis=dims, keepdims=True)
+    dx *= invstd
+    return dx, dw, db
 
 
 def _layer_norm_backward_recorded(ctx, x: Tensor, params: list, dy: Tensor):
@@ -143,23 +172,16 @@ class ScaledDotProductAttention(Function):
     def forward(ctx, q, k, v, scale=1.0, causal=False, bias=None):
         xp = ctx.xp
         p = blas.matmul(q, k.swapaxes(-1, -2))  # batched GEMMs: the measured-fastest BLAS
-        p *= scale
-        if causal:
-            p += _causal_bias(xp, p.shape[-2], p.shape[-1], p.dtype)
-        if bias is not None:
-            shapes = zip(bias.shape[::-1], p.shape[::-1])
-            fits = bias.ndim <= p.ndim and all(b in (1, n) for b, n in shapes)
-            p = xp.add(p, bias, out=p) if fits else p + bias  # in place unless the mask adds dims
-        row_max = p.max(axis=-1, keepdims=True)
-        masked = bias is not None and not xp.isfinite(row_max).all()
-        if masked:  # rows that attend to nothing: exp(-inf - 0) = 0 everywhere, then 0 / 1
-            row_max[xp.isneginf(row_max)] = 0
-        p -= row_max  # the max shift keeps exp() finite
-        xp.exp(p, out=p)
-        total = p.sum(axis=-1, keepdims=True)
-        if masked:
-            total[total == 0] = 1
-        p /= total
+
+        def reference(scores, dp):  # the NumPy path on a copy, timed against the kernels
+            probs = _softmax_scores(xp, scores.copy(), scale, causal, None)
+            return _softmax_backward_arrays(dp.copy(), probs, scale)
+
+        ctx.row_kernels = bias is None and row_kernels.softmax_applies(p, causal, reference)
+        if ctx.row_kernels:
+            row_kernels.softmax_forward(p, scale, causal)
+        else:
+            p = _softmax_scores(xp, p, scale, causal, bias)
         ctx.p, ctx.scale, ctx.causal, ctx.bias = p, scale, causal, bias
         ctx.save_inputs(0, 1, 2)
         return blas.matmul(p, v)
@@ -173,12 +195,44 @@ class ScaledDotProductAttention(Function):
         p, g = ctx.p, dy._data
         dv = blas.matmul(p.swapaxes(-1, -2), g) if need_v else None
         ds = blas.matmul(g, v._data.swapaxes(-1, -2))
-        ds -= (ds * p).sum(axis=-1, keepdims=True)
-        ds *= p
-        ds *= ctx.scale
+        if ctx.row_kernels and row_kernels.softmax_backward_applies(ds, p):
+            row_kernels.softmax_backward(ds, p, ctx.scale)
+        else:
+            ds = _softmax_backward_arrays(ds, p, ctx.scale)
         dq = blas.matmul(ds, k._data) if need_q else None
         dk = blas.matmul(ds.swapaxes(-1, -2), q._data) if need_k else None
         return tuple(None if d is None else Tensor._make(d, None) for d in (dq, dk, dv))
+
+
+def _softmax_scores(xp, p, scale: float, causal: bool, bias):
+    """P = softmax(p * scale + M) over the last axis, in place where the mask fits p's shape
+    (M: ``bias`` plus, with ``causal``, -inf above the diagonal); rows masked everywhere get 0."""
+    p *= scale
+    if causal:
+        p += _causal_bias(xp, p.shape[-2], p.shape[-1], p.dtype)
+    if bias is not None:
+        shapes = zip(bias.shape[::-1], p.shape[::-1])
+        fits = bias.ndim <= p.ndim and all(b in (1, n) for b, n in shapes)
+        p = xp.add(p, bias, out=p) if fits else p + bias  # in place unless the mask adds dims
+    row_max = p.max(axis=-1, keepdims=True)
+    masked = bias is not None and not xp.isfinite(row_max).all()
+    if masked:  # rows that attend to nothing: exp(-inf - 0) = 0 everywhere, then 0 / 1
+        row_max[xp.isneginf(row_max)] = 0
+    p -= row_max  # the max shift keeps exp() finite
+    xp.exp(p, out=p)
+    total = p.sum(axis=-1, keepdims=True)
+    if masked:
+        total[total == 0] = 1
+    p /= total
+    return p
+
+
+def _softmax_backward_arrays(ds, p, scale: float):
+    """dS = P * (dP - sum(dP * P)) * scale, in place in ds (which holds dP)."""
+    ds -= (ds * p).sum(axis=-1, keepdims=True)
+    ds *= p
+    ds *= scale
+    return ds
 
 
 def _causal_bias(xp, rows: int, cols: int, dtype):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import deepgrad as dg
+import deepgrad.nn.functional as F
 from deepgrad.backend import BackendInfo, info
 from deepgrad.backend import kernels as K
 from deepgrad.ops.rnn import GRURecurrence, LSTMRecurrence, gru_layer, lstm_layer
@@ -324,3 +325,184 @@ def test_without_numba_every_kernel_is_none(monkeypatch):
     with K.use_numba(True):
         assert not K.numba_enabled()
     assert info().numba_version is None and "not installed" in str(info())
+
+
+@pytest.fixture(params=[True, False], ids=["kernels", "numpy"])
+def layer_norm_path(request, monkeypatch):
+    """Both float32 paths of LayerNorm, whichever the measurement would pick on this machine."""
+    from deepgrad.ops import row_kernels
+
+    monkeypatch.setattr(row_kernels, "_kernels_faster", {})
+    monkeypatch.setattr(row_kernels, "_measure", lambda x, reference: request.param)
+    return request.param
+
+
+def _layer_norm_run(x, shape, affine, dy, enabled, dtype=np.float32):
+    with K.use_numba(enabled):
+        rng = np.random.default_rng(1)
+        xt = dg.from_numpy(x.astype(dtype)).requires_grad_()
+        params = [
+            dg.from_numpy(rng.uniform(0.5, 1.5, shape).astype(dtype)).requires_grad_()
+            if on
+            else None
+            for on in affine
+        ]
+        y = F.layer_norm(xt, shape, *params)
+        ran_kernels = y.grad_fn.stats is not None  # the context is freed by backward
+        y.backward(dg.from_numpy(dy.astype(dtype)))
+    return ran_kernels, [y.detach().numpy(), xt.grad.numpy()] + [
+        p.grad.numpy() for p in params if p is not None
+    ]
+
+
+@needs_numba
+@pytest.mark.parametrize(
+    "x_shape,shape",
+    [
+        ((1, 1), (1,)),
+        ((3, 7), (7,)),
+        ((2, 5, 33), (33,)),
+        ((4, 64, 128), (128,)),
+        ((3, 4, 5), (4, 5)),
+    ],
+)
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, False)])
+def test_layer_row_kernels_equal_the_numpy_path(x_shape, shape, affine, layer_norm_path):
+    from deepgrad.ops import row_kernels
+
+    rng = np.random.default_rng(sum(x_shape))
+    x = (rng.standard_normal(x_shape) * 3 + 2).astype(np.float32)
+    dy = rng.standard_normal(x_shape).astype(np.float32)
+    ran_kernels, fast = _layer_norm_run(x, shape, affine, dy, True)
+    assert ran_kernels == layer_norm_path  # the path forced ran
+    assert len(row_kernels._kernels_faster) == 1
+    _, plain = _layer_norm_run(x, shape, affine, dy, False)
+    for name, a, b in zip(("y", "dx", "dw", "db"), fast, plain):
+        assert a.dtype == np.float32 and a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5 * np.abs(b).max(), err_msg=name)
+
+
+@needs_numba
+def test_layer_row_kernels_take_strided_input_and_propagate_nan(layer_norm_path):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 20)).astype(np.float32)[:, ::2]  # not contiguous
+    x[1, 3] = np.nan
+    dy = rng.standard_normal((6, 10)).astype(np.float32)
+    _, fast = _layer_norm_run(x, (10,), (True, True), dy, True)
+    _, plain = _layer_norm_run(x, (10,), (True, True), dy, False)
+    y, dx = fast[0], fast[1]
+    assert np.isnan(y[1]).all() and np.isnan(dx[1]).all() and np.isfinite(np.delete(y, 1, 0)).all()
+    ok = np.arange(6) != 1
+    np.testing.assert_allclose(y[ok], plain[0][ok], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx[ok], plain[1][ok], rtol=1e-4, atol=1e-5)
+
+
+def test_layer_norm_float64_never_asks_for_a_kernel(monkeypatch):
+    from deepgrad.ops import row_kernels
+
+    monkeypatch.setattr(row_kernels, "kernel", lambda name: pytest.fail(f"{name} for float64"))
+    rng = np.random.default_rng(3)
+    x, dy = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    ran_kernels, grads = _layer_norm_run(x, (4,), (True, True), dy, True, np.float64)
+    assert not ran_kernels and all(g.dtype == np.float64 for g in grads)
+
+
+@needs_numba
+def test_the_layer_norm_decision_is_kept_for_later_processes(monkeypatch, tmp_path):
+    import json
+
+    from deepgrad.backend import blas
+    from deepgrad.ops import row_kernels
+
+    monkeypatch.setenv("DEEPGRAD_BLAS_CACHE", str(tmp_path / "choices.json"))
+    monkeypatch.setattr(blas, "_persisted", None)
+    monkeypatch.setattr(row_kernels, "_kernels_faster", {})
+    x = np.random.default_rng(4).standard_normal((40, 16)).astype(np.float32)
+    with K.use_numba(True):
+        first = row_kernels.layer_norm_applies(x, None, None, 1, lambda a, b: a * b)
+    kept = [
+        c for s in json.loads((tmp_path / "choices.json").read_text()).values() for c in s.items()
+    ]
+    assert ("layer_norm float32 rows 32-63 features 16", "numba" if first else "numpy") in kept
+    monkeypatch.setattr(blas, "_persisted", None)  # a new process, timings rigged the other way
+    monkeypatch.setattr(row_kernels, "_kernels_faster", {})
+    rigged = {"numpy": 1.0, "numba": 2.0} if first else {"numpy": 2.0, "numba": 1.0}
+    monkeypatch.setattr(blas, "calibrate", lambda *args: dict(rigged))
+    with K.use_numba(True):
+        assert row_kernels.layer_norm_applies(x, None, None, 1, lambda a, b: a * b) == first
+
+
+@pytest.fixture(params=[True, False], ids=["kernels", "numpy"])
+def softmax_path(request, monkeypatch):
+    """Both float32 paths of attention's softmax, whichever the measurement would pick here."""
+    from deepgrad.ops import row_kernels
+
+    monkeypatch.setattr(row_kernels, "_softmax_faster", {})
+    monkeypatch.setattr(row_kernels, "_measure_softmax", lambda p, c, reference: request.param)
+    return request.param
+
+
+def _sdpa_run(arrays, dy, causal, enabled, mask=None):
+    with K.use_numba(enabled):
+        tensors = [dg.from_numpy(a.copy()).requires_grad_() for a in arrays]
+        y = F.scaled_dot_product_attention(*tensors, attn_mask=mask, is_causal=causal)
+        ran_kernels = y.grad_fn.row_kernels
+        y.backward(dg.from_numpy(dy))
+    return ran_kernels, [y.detach().numpy()] + [t.grad.numpy() for t in tensors]
+
+
+@needs_numba
+@pytest.mark.parametrize("lengths", [(1, 1), (5, 5), (7, 3), (3, 9), (64, 64), (17, 17)])
+@pytest.mark.parametrize("causal", [False, True])
+def test_softmax_kernels_equal_the_numpy_path(lengths, causal, softmax_path):
+    rng = np.random.default_rng(sum(lengths))
+    (l, s), e = lengths, 8
+    arrays = [rng.standard_normal(shape).astype(np.float32) for shape in ((2, 3, l, e),)]
+    arrays += [rng.standard_normal((2, 3, s, e)).astype(np.float32) for _ in range(2)]
+    arrays[0] *= 4  # sharp rows: the max shift matters
+    dy = rng.standard_normal((2, 3, l, e)).astype(np.float32)
+    ran_kernels, fast = _sdpa_run(arrays, dy, causal, True)
+    assert ran_kernels == softmax_path
+    _, plain = _sdpa_run(arrays, dy, causal, False)
+    for name, a, b in zip(("y", "dq", "dk", "dv"), fast, plain):
+        assert a.dtype == np.float32 and np.isfinite(a).all()
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-5 * np.abs(b).max(), err_msg=name)
+
+
+@needs_numba
+def test_softmax_kernels_propagate_nan_and_leave_masks_to_numpy(softmax_path):
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal((1, 2, 6, 4)).astype(np.float32) for _ in range(3)]
+    arrays[1][0, 1, 2, 0] = np.nan  # key 2 of head 1: every query that sees it gets NaN
+    dy = rng.standard_normal((1, 2, 6, 4)).astype(np.float32)
+    _, (y, dq, _, _) = _sdpa_run(arrays, dy, True, True)
+    assert np.isnan(y[0, 1, 2:]).all() and np.isnan(dq[0, 1, 2:]).all()
+    assert np.isfinite(y[0, 0]).all()
+    # The queries before key 2 do not see it: PyTorch's causal mask (masked_fill) and the
+    # kernels leave them finite; the NumPy path adds -inf to the NaN score and spreads it.
+    assert np.isfinite(y[0, 1, :2]).all() == softmax_path
+    mask = dg.from_numpy(np.tril(np.ones((6, 6), bool)))
+    ran_kernels, _ = _sdpa_run(arrays, dy, False, True, mask)
+    assert not ran_kernels  # an explicit mask keeps the NumPy path
+
+
+def test_softmax_float64_never_asks_for_a_kernel(monkeypatch):
+    from deepgrad.ops import row_kernels
+
+    monkeypatch.setattr(row_kernels, "kernel", lambda name: pytest.fail(f"{name} for float64"))
+    rng = np.random.default_rng(8)
+    arrays = [rng.standard_normal((2, 3, 4)) for _ in range(3)]
+    ran_kernels, grads = _sdpa_run(arrays, rng.standard_normal((2, 3, 4)), True, True)
+    assert not ran_kernels and all(g.dtype == np.float64 for g in grads)
+
+
+@needs_numba
+def test_row_kernels_switched_off_between_forward_and_backward(layer_norm_path, softmax_path):
+    rng = np.random.default_rng(9)
+    x = dg.from_numpy(rng.standard_normal((2, 4, 8)).astype(np.float32)).requires_grad_()
+    with K.use_numba(True):
+        y = F.layer_norm(x, (8,)) + F.scaled_dot_product_attention(x, x, x, is_causal=True)
+    want = dg.autograd.grad(y.sum(), x, retain_graph=True)[0].numpy()
+    with K.use_numba(False):
+        got = dg.autograd.grad(y.sum(), x)[0].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
