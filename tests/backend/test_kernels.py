@@ -255,7 +255,15 @@ def test_gru_kernel_handles_strided_inputs():
 
 def test_float64_keeps_the_numpy_path(monkeypatch):
     """The kernels are float32-only (their tanh is accurate to float32): float64 never calls one."""
-    monkeypatch.setattr(K, "kernel", lambda name: pytest.fail(f"kernel {name} asked for float64"))
+    import deepgrad.ops.rnn_fused as rnn_fused
+    import deepgrad.ops.rnn_kernels as rnn_kernels
+
+    def refuse(name):
+        pytest.fail(f"kernel {name} asked for float64")
+
+    # the ops import ``kernel`` by name: patch it where they look it up
+    for module in (K, rnn_fused, rnn_kernels):
+        monkeypatch.setattr(module, "kernel", refuse)
     rng = np.random.default_rng(0)
     tensors = [dg.from_numpy(a).requires_grad_() for a in _lstm_arrays(rng, 3, 2, 4, np.float64)]
     y = LSTMRecurrence.apply(*tensors)
