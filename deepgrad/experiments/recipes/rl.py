@@ -296,6 +296,7 @@ class CartPoleDQN(_CartPoleRecipe):
         "lr_end": Option(5e-5, "learning rate reached linearly after lr_decay env steps"),
         "lr_decay": Option(80_000, "environment steps of the learning-rate decay"),
         "double": Option(True, "double-DQN targets"),
+        "n_step": Option(1, "moves per stored transition (n-step targets)"),
     }
 
     def build_model(self, config: RunConfig, data: RecipeData) -> nn.Module:
@@ -321,6 +322,7 @@ class CartPoleDQN(_CartPoleRecipe):
             lr_decay=o["lr_decay"],
             learning_starts=o["learning_starts"],
             double=o["double"],
+            n_step=o["n_step"],
             seed=config.seed,
             stop_when_solved=o["stop_when_solved"],
         )
