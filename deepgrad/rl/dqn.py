@@ -15,6 +15,13 @@ at 500 steps, ending the targets there would teach that balancing leads to a ret
 With ``double=True`` the next action is chosen by Q_theta and scored by Q_target (double DQN;
 van Hasselt et al., 2016).
 
+With ``n_step = n > 1`` a stored transition spans n moves (multi-step targets; Sutton, 1988;
+Hessel et al., 2018): its reward is r_t + gamma r_{t+1} + ... + gamma^(n-1) r_{t+n-1} and the
+target bootstraps from s_{t+n} with gamma^n. Near an episode's end the transitions are shorter
+(k < n moves, gamma^k), and one that reaches a terminal state does not bootstrap. A failure far
+ahead (on CartPole, the cart drifting to the edge of the track) then reaches the values of the
+states that lead to it n times sooner than through one-step targets.
+
 Reference: V. Mnih et al., "Human-level control through deep reinforcement learning",
 Nature 518, 2015.
 """
@@ -22,6 +29,7 @@ Nature 518, 2015.
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +80,10 @@ class QNetwork(nn.Module):
 class ReplayBuffer:
     """A ring buffer of the last ``capacity`` transitions, sampled uniformly with replacement.
 
+    A transition is (obs, action, reward, next_obs, terminal, steps): ``steps`` is the number of
+    moves from ``obs`` to ``next_obs`` (1, or up to n with n-step returns, whose ``reward`` is
+    then the discounted sum of the rewards of those moves).
+
     Args:
         capacity: the most transitions kept; the oldest is overwritten first.
         obs_dim: the size of an observation.
@@ -80,7 +92,7 @@ class ReplayBuffer:
     Example:
         >>> buffer = ReplayBuffer(100, obs_dim=4)
         >>> buffer.push(np.zeros(4), 1, 1.0, np.ones(4), False)
-        >>> obs, actions, rewards, next_obs, terminal = buffer.sample(8)
+        >>> obs, actions, rewards, next_obs, terminal, steps = buffer.sample(8)
         >>> obs.shape, actions.tolist()[:2]
         ((8, 4), [1, 1])
     """
@@ -94,6 +106,7 @@ class ReplayBuffer:
         self.actions = np.zeros(capacity, dtype=np.int64)
         self.rewards = np.zeros(capacity, dtype=np.float32)
         self.terminal = np.zeros(capacity, dtype=np.float32)
+        self.steps = np.ones(capacity, dtype=np.int64)
         self.position = 0
         self.size = 0
         self.rng = np.random.default_rng(seed)
@@ -102,16 +115,23 @@ class ReplayBuffer:
         return self.size
 
     def push(
-        self, obs: np.ndarray, action: int, reward: float, next_obs: np.ndarray, terminal: bool
+        self,
+        obs: np.ndarray,
+        action: int,
+        reward: float,
+        next_obs: np.ndarray,
+        terminal: bool,
+        steps: int = 1,
     ) -> None:
         i = self.position
         self.obs[i], self.actions[i], self.rewards[i] = obs, action, reward
-        self.next_obs[i], self.terminal[i] = next_obs, float(terminal)
+        self.next_obs[i], self.terminal[i], self.steps[i] = next_obs, float(terminal), steps
         self.position = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
     def sample(self, batch_size: int) -> tuple[np.ndarray, ...]:
-        """(obs, actions, rewards, next_obs, terminal) of ``batch_size`` stored transitions."""
+        """(obs, actions, rewards, next_obs, terminal, steps) of ``batch_size`` stored
+        transitions."""
         if self.size == 0:
             raise RuntimeError("ReplayBuffer.sample: the buffer is empty; push transitions first.")
         index = self.rng.integers(0, self.size, size=batch_size)
@@ -121,6 +141,7 @@ class ReplayBuffer:
             self.rewards[index],
             self.next_obs[index],
             self.terminal[index],
+            self.steps[index],
         )
 
 
@@ -145,10 +166,11 @@ def td_targets(
     rewards: np.ndarray,
     next_obs: np.ndarray,
     terminal: np.ndarray,
-    gamma: float,
+    gamma: float | np.ndarray,
 ) -> Tensor:
     """y = r + gamma (1 - terminal) max_a' Q_target(s', a'); with ``online_net`` (double DQN)
-    y = r + gamma (1 - terminal) Q_target(s', argmax_a' Q_online(s', a')). No graph is recorded."""
+    y = r + gamma (1 - terminal) Q_target(s', argmax_a' Q_online(s', a')). ``gamma`` may be one
+    discount per transition (gamma^k for a k-step transition). No graph is recorded."""
     with no_grad():
         x = tensor(next_obs)
         q_next = target_net(x).numpy()
@@ -190,6 +212,7 @@ class DQNUpdater(EpisodeUpdater):
             ``lr_end`` over the first ``lr_decay`` environment steps after the warm-up.
         learning_starts: random transitions collected before learning.
         max_grad_norm: gradient clipping (None: none). double: double-DQN targets.
+        n_step: moves per stored transition (n-step targets; 1: one-step DQN).
         seed: seeds exploration and replay sampling. stop_when_solved: as ``EpisodeUpdater``.
 
     Logs per step: ``loss`` (mean TD loss of the episode's updates), ``return``, ``epsilon``;
@@ -211,10 +234,13 @@ class DQNUpdater(EpisodeUpdater):
         learning_starts: int = 1000,
         max_grad_norm: float | None = 10.0,
         double: bool = True,
+        n_step: int = 1,
         seed: int = 0,
         stop_when_solved: bool = True,
     ) -> None:
         super().__init__(stop_when_solved)
+        if n_step < 1:
+            raise ValueError(f"DQNUpdater: n_step must be >= 1 (got {n_step!r}).")
         if not 0.0 <= epsilon_end <= epsilon_start <= 1.0:
             raise ValueError(
                 f"DQNUpdater: need 0 <= epsilon_end <= epsilon_start <= 1 "
@@ -227,8 +253,9 @@ class DQNUpdater(EpisodeUpdater):
         self.epsilon_decay, self.target_update = epsilon_decay, target_update
         self.tau, self.lr_end, self.lr_decay = tau, lr_end, lr_decay
         self.learning_starts, self.max_grad_norm = max(learning_starts, batch_size), max_grad_norm
-        self.buffer_size = buffer_size
+        self.buffer_size, self.n_step = buffer_size, n_step
         self.buffer: ReplayBuffer | None = None
+        self._window: deque[tuple[np.ndarray, int, float]] = deque()  # the moves not yet stored
         self.target: nn.Module | None = None
         self.rng = np.random.default_rng(seed)
         self.seed = seed
@@ -279,8 +306,9 @@ class DQNUpdater(EpisodeUpdater):
                 action = int(self.rng.integers(n_actions))
                 next_obs, reward, terminated, truncated, _ = stream.env.step(action)
                 next_obs = np.asarray(next_obs, dtype=np.float32)
-                self.buffer.push(obs, action, reward, next_obs, terminated)
-                obs, done = next_obs, terminated or truncated
+                done = terminated or truncated
+                self.store(obs, action, float(reward), next_obs, terminated, done)
+                obs = next_obs
                 episode_return, length = episode_return + float(reward), length + 1
             stream.log.add(episode_return, length)
 
@@ -293,19 +321,46 @@ class DQNUpdater(EpisodeUpdater):
             action = self.act(model, obs, self.epsilon, n_actions)
             next_obs, reward, terminated, truncated, _ = stream.env.step(action)
             next_obs = np.asarray(next_obs, dtype=np.float32)
-            self.buffer.push(obs, action, reward, next_obs, terminated)
-            obs, done = next_obs, terminated or truncated
+            done = terminated or truncated
+            self.store(obs, action, float(reward), next_obs, terminated, done)
+            obs = next_obs
             episode_return, length = episode_return + float(reward), length + 1
             self.env_steps += 1
             losses.append(self.train_step(model, trainer))
         return episode_return, length
 
+    def store(
+        self,
+        obs: np.ndarray,
+        action: int,
+        reward: float,
+        next_obs: np.ndarray,
+        terminated: bool,
+        done: bool,
+    ) -> None:
+        """Add one move to the buffer as ``n_step``-move transitions: once n moves are waiting,
+        the oldest is stored with their discounted reward; at the episode's end (``done``) every
+        waiting move is, each with the moves left after it (bootstrapping unless terminated)."""
+        assert self.buffer is not None, "internal: call _start first"
+        self._window.append((obs, action, reward))
+        if not done and len(self._window) < self.n_step:
+            return
+        while self._window:
+            rewards = [r for _, _, r in self._window]
+            ret = float(np.polyval(rewards[::-1], self.gamma))  # sum_k gamma^k r_k
+            first_obs, first_action, _ = self._window.popleft()
+            self.buffer.push(first_obs, first_action, ret, next_obs, terminated, len(rewards))
+            if not done:
+                return
+
     def train_step(self, model: nn.Module, trainer: Any) -> float:
         """One minibatch update of Q (and the periodic target update); returns the loss."""
         assert self.buffer is not None and self.target is not None, "internal: call _start first"
-        obs, actions, rewards, next_obs, terminal = self.buffer.sample(self.batch_size)
+        obs, actions, rewards, next_obs, terminal, steps = self.buffer.sample(self.batch_size)
+        # gamma^k for a k-move transition (one-step: the scalar, as the targets always were)
+        discount = self.gamma if self.n_step == 1 else self.gamma ** steps.astype(np.float64)
         y = td_targets(
-            self.target, model if self.double else None, rewards, next_obs, terminal, self.gamma
+            self.target, model if self.double else None, rewards, next_obs, terminal, discount
         )
         q = model(tensor(obs)).gather(1, tensor(actions[:, None])).squeeze(1)
         loss = F.huber_loss(q, y)

@@ -200,6 +200,15 @@ plt.show()
 # $s'$. Counting the cut as a terminal state would teach the network that balancing leads,
 # after a while, to a return of zero.
 #
+# A second detail decides whether the agent *keeps* its skill. Once the pole stays up, the episodes
+# end in another way: the cart drifts, slowly, to the edge of the track, a hundred or more moves
+# after the push that started the drift. A one-step target carries that failure back one move at
+# a time, through the slowly moving target network, so a policy that balances can drift off the
+# track for hundreds of episodes before its Q-values learn why. The recipe stores **3-step transitions**: the reward of
+# $(s_t, a_t)$ is $r_t + \gamma r_{t+1} + \gamma^2 r_{t+2}$ and its target bootstraps from $s_{t+3}$
+# with $\gamma^3$ (shorter at an episode's end), so a failure reaches the states that lead to it
+# three times sooner.
+#
 # The settings are the recipe's (`deepgrad train cartpole-dqn`), and the run stops once the last
 # 100 episodes average 475. At full size this cell takes a few minutes: the 100 episodes that
 # prove the task solved are 50 000 steps, each with one minibatch update.
@@ -223,6 +232,7 @@ dqn = DQNUpdater(
     lr_decay=settings["lr_decay"],
     learning_starts=200 if SMALL else settings["learning_starts"],
     double=settings["double"],
+    n_step=settings["n_step"],
     seed=0,
 )
 optimizer = dg.optim.Adam(q_net.parameters(), lr=recipe.defaults["lr"])

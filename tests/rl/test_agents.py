@@ -95,7 +95,8 @@ def test_replay_buffer_overwrites_the_oldest_and_samples_what_it_holds():
     for i in range(8):
         buffer.push(np.full(2, i), i % 2, float(i), np.full(2, i + 1), i == 7)
     assert len(buffer) == 5 and buffer.position == 3
-    obs, actions, rewards, next_obs, terminal = buffer.sample(400)
+    obs, actions, rewards, next_obs, terminal, steps = buffer.sample(400)
+    assert (steps == 1).all()  # one-move transitions unless pushed with steps
     assert set(rewards.tolist()) == {3.0, 4.0, 5.0, 6.0, 7.0}  # 0, 1, 2 were overwritten
     np.testing.assert_array_equal(obs[:, 0], rewards)
     np.testing.assert_array_equal(next_obs[:, 0], rewards + 1)
@@ -280,6 +281,53 @@ def test_dqn_bootstraps_through_time_limit_truncation():
     with dg.no_grad():
         q = model(dg.tensor(updater.buffer.obs[: len(updater.buffer)])).numpy()
     assert abs(q.mean() - 2.0) < 0.15, q.mean()
+
+
+def test_n_step_transitions_sum_discounted_rewards_and_end_with_the_episode():
+    """n = 3, gamma = 0.5, rewards 1, 2, 3, 4, 5: each stored transition spans 3 moves (the last
+    two, 2 and 1, at the episode's end) and bootstraps from the state 3 moves later; when the
+    episode terminates, the transitions that reach its end are terminal."""
+    for terminated in (True, False):  # False: cut by the time limit, still bootstrapping
+        updater = DQNUpdater(n_step=3, gamma=0.5)
+        updater.buffer = ReplayBuffer(10, obs_dim=1)
+        for t in range(5):
+            last = t == 4
+            updater.store(np.full(1, t), 0, t + 1.0, np.full(1, t + 1), terminated and last, last)
+        b = updater.buffer
+        assert len(b) == 5 and not updater._window
+        np.testing.assert_array_equal(b.obs[:5, 0], [0, 1, 2, 3, 4])
+        np.testing.assert_allclose(
+            b.rewards[:5], [2.75, 4.5, 6.25, 6.5, 5.0]
+        )  # 1 + 0.5 2 + 0.25 3, ...
+        np.testing.assert_array_equal(b.next_obs[:5, 0], [3, 4, 5, 5, 5])
+        np.testing.assert_array_equal(b.steps[:5], [3, 3, 3, 2, 1])
+        np.testing.assert_array_equal(b.terminal[:5], [0, 0, terminated, terminated, terminated])
+    with pytest.raises(ValueError, match="n_step must be >= 1"):
+        DQNUpdater(n_step=0)
+
+
+def test_n_step_targets_discount_the_bootstrap_by_gamma_to_the_steps():
+    """The update regresses Q(s, a) on R + gamma^k Q_target(s'), k the transition's moves: with
+    a target network that says 8 everywhere and reward 1, Q of the 1-, 2- and 3-move
+    transitions converges to 1 + 8 (0.5, 0.25, 0.125) = 5, 3, 2."""
+    dg.manual_seed(0)
+    model = QNetwork(1, 1, hidden=(16,))
+    updater = DQNUpdater(n_step=3, gamma=0.5, batch_size=3, max_grad_norm=None, seed=0)
+    updater.target_update = 10**9  # the target network stays put
+    updater.buffer = ReplayBuffer(3, obs_dim=1)
+    for k, x in zip((1, 2, 3), (-1.0, 0.0, 1.0)):
+        updater.buffer.push(np.full(1, x), 0, 1.0, np.zeros(1), False, k)
+    updater.target = QNetwork(1, 1, hidden=(4,))
+    with dg.no_grad():
+        last = updater.target.net[-1]
+        last.weight.mul_(0.0)
+        last.bias.fill_(8.0)
+    trainer = Trainer(model, _unused_loss, dg.optim.Adam(model.parameters(), lr=3e-2))
+    for _ in range(400):
+        updater.train_step(model, trainer)
+    with dg.no_grad():
+        q = model(dg.tensor(np.array([[-1.0], [0.0], [1.0]], np.float32))).numpy()[:, 0]
+    np.testing.assert_allclose(q, [5.0, 3.0, 2.0], atol=0.05)
 
 
 def test_soft_update_moves_the_target_a_fraction_tau_and_tau_one_copies():
