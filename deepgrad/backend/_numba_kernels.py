@@ -19,7 +19,11 @@ therefore keeps the NumPy path.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from deepgrad.backend.ops_compat import _ERF_CLIP, _ERF_P, _ERF_Q
 
 try:
     from numba import njit
@@ -36,7 +40,7 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}  # not "nnan" nor "nin
 def _jit(**options):
     if njit is None:
         return lambda function: function
-    return njit(cache=True, error_model="numpy", fastmath=_FASTMATH, **options)
+    return njit(cache=True, error_model="numpy", **{"fastmath": _FASTMATH, **options})
 
 
 @_jit(inline="always")
@@ -385,3 +389,35 @@ def softmax_backward(ds, p, scale):
             d += dr[j] * pr[j]
         for j in range(n):
             dr[j] = (dr[j] - d) * pr[j] * scale
+
+
+# erf_float32's constants (backend/ops_compat.py) as float32: the GELU kernel repeats its passes.
+_EP0, _EP1, _EP2, _EP3, _EP4, _EP5, _EP6 = (_F(c) for c in _ERF_P)
+_EQ0, _EQ1, _EQ2, _EQ3, _EQ4, _EQ5 = (_F(c) for c in _ERF_Q)
+_ERF_LIMIT, _INV_SQRT2 = _F(_ERF_CLIP), _F(1.0 / math.sqrt(2.0))
+
+
+@_jit(fastmath=False)
+def gelu_forward(x, y, phi):
+    """phi = (1 + erf(x / sqrt 2)) / 2 and y = x * phi for 1-D float32 arrays, erf by
+    ``erf_float32``'s rational approximation.
+
+    The same float32 operations in the same order as the NumPy passes of ``ops/fused_layers.Gelu``
+    (clip, two Horner chains, divide, clip), element by element in registers instead of ~25 passes
+    over the array: the values are NumPy's bit for bit (NaN, +-inf and -0 included). No fast-math
+    flags: ``contract`` would fuse the Horner steps into FMAs and ``reassoc`` could reorder them.
+    """
+    for k in range(x.shape[0]):
+        a = x[k]
+        z = a * _INV_SQRT2
+        xc = _ERF_LIMIT if z > _ERF_LIMIT else (-_ERF_LIMIT if z < -_ERF_LIMIT else z)  # NaN stays
+        u = xc * xc
+        p = u * _EP6 + _EP5
+        p = ((((p * u + _EP4) * u + _EP3) * u + _EP2) * u + _EP1) * u + _EP0
+        q = u * _EQ5 + _EQ4
+        q = (((q * u + _EQ3) * u + _EQ2) * u + _EQ1) * u + _EQ0
+        e = p * xc / q
+        e = _ONE if e > _ONE else (-_ONE if e < -_ONE else e)
+        h = (e + _ONE) * _HALF
+        phi[k] = h
+        y[k] = a * h

@@ -35,6 +35,7 @@ KERNELS = (
     "softmax_shift",
     "softmax_normalize",
     "softmax_backward",
+    "gelu_forward",
 )
 """The kernels that exist: each replaces a stretch of NumPy calls in the op named by its prefix."""
 

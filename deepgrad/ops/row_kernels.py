@@ -11,6 +11,10 @@ the NumPy chain (forward and backward timed together, by ``blas.MARGIN``), once 
 (the rows' bit length and the row length), with the decision kept in the GEMM decisions file
 like every other kernel decision (``blas.choose``): every process on a machine then computes the
 same bits. docs/performance.md, note 20.
+
+GELU's float32 forward goes the same way: ``gelu_forward`` runs the ~25 NumPy passes of its erf
+(``backend/ops_compat.erf_float32``) as one loop of the same float32 operations in the same order
+(the values are NumPy's bit for bit), chosen per bit length of the element count.
 """
 
 from __future__ import annotations
@@ -182,13 +186,57 @@ def softmax_backward(ds: np.ndarray, p: np.ndarray, scale: float) -> None:
     _compiled("softmax_backward")(ds.reshape(-1, n), p.reshape(-1, n), np.float32(scale))
 
 
+_gelu_faster: dict[int, bool] = {}
+"""Per bit length of the element count: whether the GELU kernel measured faster than NumPy."""
+
+
+def gelu_applies(x: Any, reference: Callable[[np.ndarray], Any]) -> bool:
+    """Whether Gelu's forward runs the numba kernel on x.
+
+    Args:
+        x: the input array.
+        reference: the NumPy forward on x, timed against the kernel.
+    """
+    if not float32_numpy(x) or x.size == 0 or kernel("gelu_forward") is None:
+        return False
+    key = x.size.bit_length()
+    if key not in _gelu_faster:
+        _gelu_faster[key] = _measure_gelu(x, reference)
+    return _gelu_faster[key]
+
+
+def _measure_gelu(x: np.ndarray, reference: Callable[[np.ndarray], Any]) -> bool:
+    """Whether the kernel beats the NumPy forward on x."""
+    import numba  # present: the kernel above compiled
+
+    def kernel_y(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return gelu_forward(a)[0]
+
+    candidates = [
+        GemmBackend("numpy", lambda a, b: reference(a), lambda a, b: None, "NumPy"),
+        GemmBackend("numba", kernel_y, lambda a, b: None, f"numba {numba.__version__}"),
+    ]
+    with np.errstate(all="ignore"):  # x may hold inf or NaN
+        chosen = choose(f"gelu float32 elements {_span(x.size)}", candidates, x, x)
+    return chosen.name == "numba"
+
+
+def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(y, phi) by the kernel: phi = (1 + erf(x / sqrt 2)) / 2 and y = x * phi, both x's shape;
+    the values of ``fused_layers.Gelu``'s NumPy forward bit for bit."""
+    flat = np.ascontiguousarray(x).reshape(-1)
+    y, phi = np.empty_like(flat), np.empty_like(flat)
+    _compiled("gelu_forward")(flat, y, phi)
+    return y.reshape(x.shape), phi.reshape(x.shape)
+
+
 def _compiled(name: str) -> Callable[..., Any]:
     """The kernel ``name``; the callers checked (``*_applies``) that the kernels are on."""
     function = kernel(name)
     if function is None:
         raise RuntimeError(
             f"row_kernels: the numba kernel {name} is off (numba missing or use_numba(False)); "
-            "ask layer_norm_applies / softmax_applies first."
+            "ask gelu_applies / layer_norm_applies / softmax_applies first."
         )
     return function
 
@@ -200,6 +248,8 @@ def _span(count: int) -> str:
 
 
 __all__ = [
+    "gelu_applies",
+    "gelu_forward",
     "layer_norm_applies",
     "layer_norm_backward",
     "layer_norm_forward",

@@ -514,3 +514,93 @@ def test_row_kernels_switched_off_between_forward_and_backward(layer_norm_path, 
     with K.use_numba(False):
         got = dg.autograd.grad(y.sum(), x)[0].numpy()
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def _gelu_data(n=20011):
+    """float32 values with NaN, +-inf, -0, huge, tiny and subnormal ones, and an odd length."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal(n).astype(np.float32) * 3
+    info = np.finfo(np.float32)
+    special = [np.nan, np.inf, -np.inf, -0.0, 0.0, 5.5436, -5.5436, info.max, -info.max]
+    special += [info.tiny, -info.tiny, 1e-42, -1e-42, 1e30, -1e30, 1e-30]
+    x[: len(special)] = special
+    x[len(special) : 2000] *= np.float32(10.0) ** rng.integers(-30, 30, 2000 - len(special))
+    return x
+
+
+@pytest.fixture(params=[True, False], ids=["kernels", "numpy"])
+def gelu_path(request, monkeypatch):
+    """Both float32 paths of Gelu's forward, whichever the measurement would pick here; the
+    list it returns counts the kernel's calls."""
+    from deepgrad.ops import row_kernels
+
+    calls = []
+    kernel_forward = row_kernels.gelu_forward
+    monkeypatch.setattr(row_kernels, "_gelu_faster", {})
+    monkeypatch.setattr(row_kernels, "_measure_gelu", lambda x, reference: request.param)
+    monkeypatch.setattr(row_kernels, "gelu_forward", lambda x: calls.append(1) or kernel_forward(x))
+    return request.param, calls
+
+
+def _gelu_run(x, enabled):
+    with K.use_numba(enabled), np.errstate(all="ignore"):
+        xt = dg.from_numpy(x).requires_grad_()
+        y = F.gelu(xt)
+        (y * y).sum().backward()
+    return y.detach().numpy(), xt.grad.numpy()
+
+
+@needs_numba
+def test_gelu_kernel_gives_the_numpy_values_bit_for_bit():
+    from deepgrad.ops import row_kernels
+    from deepgrad.ops.fused_layers import _gelu_arrays
+
+    x = _gelu_data()
+    views = [x, x[::3], x[:20006].reshape(-1, 7)[:, 1:6], x[:1].reshape(()), x[5:6]]
+    with K.use_numba(True), np.errstate(all="ignore"):
+        for a in views:
+            for got, want in zip(row_kernels.gelu_forward(a), _gelu_arrays(np, a)):
+                assert got.shape == want.shape == a.shape and got.dtype == np.float32
+                np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+@needs_numba
+@pytest.mark.parametrize("strided", [False, True])
+def test_gelu_forward_paths_give_the_same_bits(strided, gelu_path):
+    chosen, calls = gelu_path
+    x = _gelu_data().reshape(-1, 1)[::2] if strided else _gelu_data()
+    y, dx = _gelu_run(x, True)
+    assert len(calls) == chosen  # the path forced ran
+    y_plain, dx_plain = _gelu_run(x, False)  # use_numba(False): the NumPy path
+    assert len(calls) == chosen
+    np.testing.assert_array_equal(y.view(np.uint32), y_plain.view(np.uint32))
+    np.testing.assert_array_equal(dx.view(np.uint32), dx_plain.view(np.uint32))
+
+
+def test_gelu_float64_never_asks_for_a_kernel(monkeypatch):
+    from deepgrad.ops import row_kernels
+
+    monkeypatch.setattr(row_kernels, "kernel", lambda name: pytest.fail(f"{name} for float64"))
+    y, dx = _gelu_run(np.random.default_rng(11).standard_normal((3, 5)), True)
+    assert y.dtype == dx.dtype == np.float64
+
+
+@needs_numba
+def test_the_gelu_decision_is_kept_per_size_class(monkeypatch, tmp_path):
+    import json
+
+    from deepgrad.backend import blas
+    from deepgrad.ops import row_kernels
+
+    monkeypatch.setenv("DEEPGRAD_BLAS_CACHE", str(tmp_path / "choices.json"))
+    monkeypatch.setattr(blas, "_persisted", None)
+    monkeypatch.setattr(row_kernels, "_gelu_faster", {})
+    x = np.random.default_rng(12).standard_normal(1500).astype(np.float32)
+    with K.use_numba(True):
+        first = row_kernels.gelu_applies(x, lambda a: a * a)
+        monkeypatch.setattr(row_kernels, "_measure_gelu", lambda *args: pytest.fail("measured"))
+        assert row_kernels.gelu_applies(x[:1100], lambda a: a * a) == first  # same class
+    kept = [
+        c for s in json.loads((tmp_path / "choices.json").read_text()).values() for c in s.items()
+    ]
+    assert ("gelu float32 elements 1024-2047", "numba" if first else "numpy") in kept

@@ -136,3 +136,55 @@ def test_forward_only_under_no_grad_and_eval_mode_is_a_new_signature():
     for a, b in zip(train_outs, eager):
         np.testing.assert_array_equal(a, b)
     assert len(f.cache) == 2
+
+
+@pytest.fixture(params=[True, False], ids=["gelu-kernel", "gelu-numpy"])
+def gelu_calls(request, monkeypatch):
+    """Gelu's float32 kernel forced on and off (whatever the measurement would pick); the list
+    counts the kernel's calls."""
+    from deepgrad.ops import row_kernels
+
+    calls = []
+    kernel_forward = row_kernels.gelu_forward
+    monkeypatch.setattr(row_kernels, "_gelu_faster", {})
+    monkeypatch.setattr(row_kernels, "_measure_gelu", lambda x, reference: request.param)
+    monkeypatch.setattr(row_kernels, "gelu_forward", lambda x: calls.append(1) or kernel_forward(x))
+    expected = request.param and dg.backend.kernels.numba_available()
+    yield calls
+    assert bool(calls) == expected  # the path forced ran, in eager and compiled code
+
+
+def test_gelu_mlp_compiled_equals_eager_bit_for_bit(gelu_calls):
+    """Compiled code runs Gelu's own forward (the float32 numba kernel where it is chosen,
+    docs/performance.md, note 20): the same bits as eager."""
+
+    def build():
+        model = nn.Sequential(nn.Linear(12, 32), nn.GELU(), nn.Linear(32, 4)).to(dg.float32)
+        opt = dg.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        return _classifier_step(model, opt), [model]
+
+    batches = _batches((6, 12), 4, n=4)
+    for x, _ in batches:
+        x._data *= 4  # erf's clipped tails too
+    assert_same(run_both(build, batches))  # rtol = atol = 0
+
+
+def test_gelu_compiled_equals_eager_on_nan_inf_and_signed_zero(gelu_calls):
+    def step(x):
+        y = F.gelu(x)
+        (y * y).sum().backward()
+        return y
+
+    data = np.random.default_rng(5).standard_normal((3, 2000)).astype(np.float32) * 3
+    data[0, :4] = [np.nan, np.inf, -np.inf, -0.0]
+    runs, counts = [], []
+    with np.errstate(all="ignore"):
+        for fn in [step] + [dg.compile(step)] * 3:  # two traced calls, then the program
+            x = dg.tensor(data, requires_grad=True)
+            y = fn(x)
+            runs.append((y.detach().numpy().view(np.uint32), x.grad.numpy().view(np.uint32)))
+            counts.append(len(gelu_calls))
+    assert fn.programs, fn.eager_reason
+    assert counts[-1] - counts[-2] == counts[0]  # the program ran the path eager code ran
+    for want, got in zip(runs[0], runs[-1]):
+        np.testing.assert_array_equal(got, want)

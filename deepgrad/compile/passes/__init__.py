@@ -10,9 +10,7 @@ optimized graph and the memory plan's buffers. The default order:
 4. ``dce``: ops whose results nobody reads are dropped;
 5. ``fusion``: runs of elementwise ops (and a trailing-dims Sum after one) become one generated
    function: NumPy ufunc calls or a numba kernel, chosen by measurement (``cpu_codegen.py``);
-6. ``kernels``: a float32 GELU runs one generated numba loop instead of ~25 NumPy passes
-   (same values; chosen by measurement as the fusion groups are, ``kernels.py``);
-7. ``memory``: every fused intermediate gets a buffer, allocated once and reused by every call.
+6. ``memory``: every fused intermediate gets a buffer, allocated once and reused by every call.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deepgrad.compile.graph import Graph
-from deepgrad.compile.passes import constant_folding, cse, dce, fusion, kernels, memory, simplify
+from deepgrad.compile.passes import constant_folding, cse, dce, fusion, memory, simplify
 
 __all__ = ["DEFAULT_PASSES", "PASSES", "copy_graph", "optimize"]
 
@@ -32,10 +30,9 @@ PASSES: dict[str, Callable[[Graph], Any]] = {
     "cse": cse.run,
     "dce": dce.run,
     "fusion": fusion.run,
-    "kernels": kernels.run,
     "memory": memory.run,
 }
-DEFAULT_PASSES = ("simplify", "constant_folding", "cse", "dce", "fusion", "kernels", "memory")
+DEFAULT_PASSES = ("simplify", "constant_folding", "cse", "dce", "fusion", "memory")
 
 
 def copy_graph(graph: Graph) -> Graph:
