@@ -11,7 +11,7 @@ from cli_helpers import HAVE_MATPLOTLIB, run
 
 import deepgrad as dg
 from deepgrad.experiments import get_recipe
-from deepgrad.experiments.recipes.deep import DEEP_MLP_SIZES
+from deepgrad.experiments.recipes.deep import DEEP_MLP_SIZES, cosine_factor
 from deepgrad.io import load
 from deepgrad.nn import Linear
 
@@ -117,6 +117,44 @@ def test_deep_mlp_is_the_tables_network_with_elastic_distortions():
     linears = [m for m in model.modules() if isinstance(m, Linear)]
     assert [linears[0].in_features] + [m.out_features for m in linears] == list(DEEP_MLP_SIZES)
     assert not recipe.make_config(augment=False).augment
+
+
+def _rates(run_dir) -> list[float]:
+    lines = (run_dir / "metrics.csv").read_text().splitlines()
+    column = lines[0].split(",").index("lr")
+    return [float(line.split(",")[column]) for line in lines[1:]]
+
+
+def test_deep_mlp_anneals_its_rate_along_a_cosine_stretched_by_a_longer_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    tiny = [*TINY[2:], "--set", "hidden=16x8", "--no-plots"]  # the recipe's own epochs and rate
+    code, _, stderr = run(capsys, "train", "mnist-deep-mlp", "--epochs", 2, *tiny, "--out", out)
+    assert code == 0, stderr
+    assert get_recipe("mnist-deep-mlp").defaults["lr"] == 3e-4
+    assert _rates(out) == pytest.approx([3e-4, 3e-4 * 0.5])
+    code, _, stderr = run(capsys, "train", "--resume", out, "--epochs", 4, "--quiet", "--no-plots")
+    assert code == 0, stderr
+    # epochs 3 and 4 follow the 4-epoch cosine: no jump back up past the 2-epoch one's end
+    assert _rates(out)[2:] == pytest.approx([3e-4 * 0.5, 3e-4 * cosine_factor(3, 4)])
+    constant = tmp_path / "constant"
+    code, _, stderr = run(
+        capsys,
+        "train",
+        "mnist-deep-mlp",
+        "--epochs",
+        2,
+        *tiny,
+        "--set",
+        "schedule=constant",
+        "--out",
+        constant,
+    )
+    assert code == 0, stderr
+    assert _rates(constant) == pytest.approx([3e-4, 3e-4])
+
+
+def test_cosine_factor_runs_from_one_down_to_zero_and_stays_there():
+    assert [cosine_factor(e, 4) for e in (0, 2, 4, 7)] == pytest.approx([1.0, 0.5, 0.0, 0.0])
 
 
 def test_resnet_recipe_refuses_stages_that_are_not_three(capsys):
