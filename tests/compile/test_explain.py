@@ -41,3 +41,33 @@ def test_explain_shows_graph_passes_fusion_memory_backward_and_times(capsys):
 def test_explain_reports_graph_breaks():
     text = dg.compile.explain(lambda x: x * float(x.sum()), dg.ones(2), show=False)
     assert "== graph breaks" in text and "__float__" in text
+
+
+def test_explain_times_warm_calls_only_when_the_function_changes_no_state(monkeypatch):
+    """A pure function is timed after a warm-up (the first call allocates and is cold); a
+    training step runs once, since every further call would train further."""
+    import importlib
+
+    explain_module = importlib.import_module("deepgrad.compile.explain")
+    calls = []
+    real = explain_module.run_timed
+    monkeypatch.setattr(explain_module, "run_timed", lambda *a: calls.append(1) or real(*a))
+    text = dg.compile.explain(lambda x: (x * 2.0 + 1.0).sum(), dg.ones(64), show=False)
+    assert f"(fastest of {explain_module.TIMED_CALLS} warm calls)" in text
+    assert len(calls) == 1 + explain_module.TIMED_CALLS
+
+    calls.clear()
+    model = nn.Linear(4, 2)
+    opt = dg.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+
+    before = model.weight.detach().clone()
+    text = dg.compile.explain(step, dg.ones(3, 4), show=False)
+    assert "(one call, the first (it changes state" in text and len(calls) == 1
+    # two steps in all: the traced eager call and the one timed call
+    expected = before - 2 * 0.1 * dg.ones(2, 4) * 3
+    assert dg.allclose(model.weight.detach(), expected)
