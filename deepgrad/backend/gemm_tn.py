@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad.backend.blas import GemmBackend, choose
-from deepgrad.backend.kernels import float32_numpy, kernel
+from deepgrad.backend.kernels import float32_numpy, kernel, kernel_wins, size_class
 
 _uses_kernel: dict[tuple[int, int, int, bool], bool] = {}
 """Per shape class: whether gemm_tn measured faster than NumPy's a.T @ b."""
@@ -67,9 +66,7 @@ def _chosen(gemm: Any, a: Any, b: Any) -> bool:
 
 
 def _measure(gemm: Any, a: Any, b: Any, contiguous: bool) -> bool:
-    """Times gemm_tn against NumPy's a.T @ b on these operands (blas.choose: the reference first)."""
-    import numba  # present: the kernel compiled
-
+    """Times gemm_tn against NumPy's a.T @ b on these operands (the reference first)."""
     b = b if b.strides[1] == b.itemsize else b.copy()
 
     def kernel_product(x: Any, y: Any) -> Any:
@@ -77,23 +74,12 @@ def _measure(gemm: Any, a: Any, b: Any, contiguous: bool) -> bool:
         gemm(x, y, out)
         return out
 
-    candidates = [
-        GemmBackend("numpy", lambda x, y: x.T @ y, lambda x, y: None, "NumPy's a.T @ b"),
-        GemmBackend(
-            "numba", kernel_product, lambda x, y: None, f"gemm_tn, numba {numba.__version__}"
-        ),
-    ]
     depth, rows = a.shape
     label = (
-        f"a^T b float32 k {_span(depth)} m {_span(rows)} n {_span(b.shape[1])}"
+        f"a^T b float32 k {size_class(depth)} m {size_class(rows)} n {size_class(b.shape[1])}"
         f"{'' if contiguous else ' a strided'}"
     )
-    return choose(label, candidates, a, b).name == "numba"
-
-
-def _span(size: int) -> str:
-    bits = size.bit_length()
-    return f"{1 << (bits - 1)}-{(1 << bits) - 1}" if bits else "0"
+    return kernel_wins(label, lambda x, y: x.T @ y, kernel_product, a, b)
 
 
 __all__ = ["matmul_tn"]

@@ -119,6 +119,40 @@ def kernel(name: str) -> Callable[..., Any] | None:
     return getattr(_module, name)
 
 
+def kernel_wins(
+    label: str,
+    reference: Callable[[Any, Any], Any],
+    fast: Callable[[Any, Any], Any],
+    a: Any,
+    b: Any,
+) -> bool:
+    """Whether the numba ``fast(a, b)`` beats its NumPy ``reference(a, b)`` on these operands.
+
+    ``blas.choose`` between the two, the reference first (the kernel must win by
+    ``blas.MARGIN``): measured once per machine and kept in the decisions file under ``label``,
+    so every process computes with the same kernels. The callers keep the answer per shape class.
+    """
+    import numba  # present: the caller's kernel compiled
+
+    from deepgrad.backend.blas import GemmBackend, choose
+
+    candidates = [
+        GemmBackend("numpy", reference, _not_batched, "NumPy"),
+        GemmBackend("numba", fast, _not_batched, f"numba {numba.__version__}"),
+    ]
+    return choose(label, candidates, a, b).name == "numba"
+
+
+def _not_batched(a: Any, b: Any) -> None:
+    return None
+
+
+def size_class(count: int) -> str:
+    """The sizes with ``count``'s bit length, a shape class in decision labels: 2048 -> '2048-4095'."""
+    bits = count.bit_length()
+    return f"{2 ** (bits - 1)}-{2**bits - 1}" if bits > 1 else str(count)
+
+
 def float32_numpy(*arrays: Any) -> bool:
     """True when every array is a float32 NumPy array: the kernels' inputs (float64 keeps NumPy)."""
     return all(type(a) is np.ndarray and a.dtype == np.float32 for a in arrays)
@@ -134,7 +168,9 @@ __all__ = [
     "active_kernels",
     "float32_numpy",
     "kernel",
+    "kernel_wins",
     "numba_available",
     "numba_enabled",
+    "size_class",
     "use_numba",
 ]

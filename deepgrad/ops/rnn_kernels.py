@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deepgrad.backend.blas import GemmBackend, choose
-from deepgrad.backend.kernels import float32_numpy, kernel
+from deepgrad.backend.kernels import float32_numpy, kernel, kernel_wins
 from deepgrad.ops.rnn_steps import (
     _lstm_backward_buffers,
     _lstm_gradients,
@@ -55,8 +54,6 @@ def _measure_gemm(xp: Any, h: Any, w_hh: Any) -> bool:
     gemm_tn = kernel("gemm_tn")
     if gemm_tn is None:  # numba switched off meanwhile
         return False
-    import numba  # present: the kernel above compiled
-
     h = xp.ascontiguousarray(h)
     w_t = xp.ascontiguousarray(w_hh.T)
     out = xp.empty((h.shape[0], w_t.shape[1]), dtype=h.dtype)
@@ -66,15 +63,9 @@ def _measure_gemm(xp: Any, h: Any, w_hh: Any) -> bool:
         gemm_tn(a.T, b, out)
         return out
 
-    candidates = [
-        GemmBackend("numpy", lambda a, b: xp.dot(a, b, out=out), lambda a, b: None, "NumPy's dot"),
-        GemmBackend(
-            "numba", numba_product, lambda a, b: None, f"gemm_tn, numba {numba.__version__}"
-        ),
-    ]
     batch, hidden = h.shape[0], w_t.shape[0]
     label = f"lstm step h W_hh^T (gemm_tn) float32 batch {batch} hidden {hidden}"
-    return choose(label, candidates, h, w_t).name == "numba"
+    return kernel_wins(label, lambda a, b: xp.dot(a, b, out=out), numba_product, h, w_t)
 
 
 def _lstm_forward_sequence(ctx, kernels, xg, w_hh, h0, c0, reverse):

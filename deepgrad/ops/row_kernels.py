@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from deepgrad.backend.blas import GemmBackend, choose
-from deepgrad.backend.kernels import float32_numpy, kernel
+from deepgrad.backend.kernels import float32_numpy, kernel, kernel_wins, size_class
 
 _kernels_faster: dict[tuple[int, int], bool] = {}
 """Per (bit length of the rows, row length): whether the kernels measured faster than NumPy."""
@@ -56,8 +55,6 @@ def layer_norm_applies(x: Any, weight: Any, bias: Any, ndim: int, reference: Ref
 
 def _measure(x: np.ndarray, reference: Reference) -> bool:
     """Whether the kernels beat the NumPy path on x's rows (forward + backward, dy = x)."""
-    import numba  # present: the kernel above compiled
-
     rows, n = x.shape
     ones, zeros = np.ones(n, np.float32), np.zeros(n, np.float32)
 
@@ -66,12 +63,8 @@ def _measure(x: np.ndarray, reference: Reference) -> bool:
         return layer_norm_backward(a, dy, ones, stats, 1)
 
     x = np.ascontiguousarray(x)
-    candidates = [
-        GemmBackend("numpy", reference, lambda a, b: None, "NumPy"),
-        GemmBackend("numba", kernels, lambda a, b: None, f"numba {numba.__version__}"),
-    ]
-    label = f"layer_norm float32 rows {2 ** (rows.bit_length() - 1)}-{2 ** rows.bit_length() - 1}"
-    return choose(f"{label} features {n}", candidates, x, x).name == "numba"
+    label = f"layer_norm float32 rows {size_class(rows)} features {n}"
+    return kernel_wins(label, reference, kernels, x, x)
 
 
 def layer_norm_forward(
@@ -143,7 +136,6 @@ def softmax_applies(scores: Any, causal: bool, reference: Reference) -> bool:
 def _measure_softmax(scores: np.ndarray, causal: bool, reference: Reference) -> bool:
     """Whether the kernels beat the NumPy softmax on these scores (forward + backward, each on
     a copy, dP = the scores)."""
-    import numba  # present: the kernel above compiled
 
     def kernels(a: np.ndarray, dp: np.ndarray) -> Any:
         probs = a.copy()
@@ -152,13 +144,9 @@ def _measure_softmax(scores: np.ndarray, causal: bool, reference: Reference) -> 
         softmax_backward(ds, probs, 0.125)
         return ds
 
-    candidates = [
-        GemmBackend("numpy", reference, lambda a, b: None, "NumPy"),
-        GemmBackend("numba", kernels, lambda a, b: None, f"numba {numba.__version__}"),
-    ]
     rows, n = scores.size // scores.shape[-1], scores.shape[-1]
-    label = f"softmax float32 rows {_span(rows)} length {n}{' causal' if causal else ''}"
-    return choose(label, candidates, scores, scores).name == "numba"
+    label = f"softmax float32 rows {size_class(rows)} length {n}{' causal' if causal else ''}"
+    return kernel_wins(label, reference, kernels, scores, scores)
 
 
 def softmax_forward(p: np.ndarray, scale: float, causal: bool) -> None:
@@ -207,18 +195,9 @@ def gelu_applies(x: Any, reference: Callable[[np.ndarray], Any]) -> bool:
 
 def _measure_gelu(x: np.ndarray, reference: Callable[[np.ndarray], Any]) -> bool:
     """Whether the kernel beats the NumPy forward on x."""
-    import numba  # present: the kernel above compiled
-
-    def kernel_y(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return gelu_forward(a)[0]
-
-    candidates = [
-        GemmBackend("numpy", lambda a, b: reference(a), lambda a, b: None, "NumPy"),
-        GemmBackend("numba", kernel_y, lambda a, b: None, f"numba {numba.__version__}"),
-    ]
+    label = f"gelu float32 elements {size_class(x.size)}"
     with np.errstate(all="ignore"):  # x may hold inf or NaN
-        chosen = choose(f"gelu float32 elements {_span(x.size)}", candidates, x, x)
-    return chosen.name == "numba"
+        return kernel_wins(label, lambda a, b: reference(a), lambda a, b: gelu_forward(a)[0], x, x)
 
 
 def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -239,12 +218,6 @@ def _compiled(name: str) -> Callable[..., Any]:
             "ask gelu_applies / layer_norm_applies / softmax_applies first."
         )
     return function
-
-
-def _span(count: int) -> str:
-    """The counts with ``count``'s bit length, e.g. 2048 -> '2048-4095' (a shape class)."""
-    bits = count.bit_length()
-    return f"{2 ** (bits - 1)}-{2**bits - 1}"
 
 
 __all__ = [
