@@ -180,19 +180,25 @@ def test_dqn_acts_greedily_when_epsilon_is_zero():
     assert 0.3 < np.mean(random_actions) < 0.7
 
 
-def test_reinforce_improves_the_return_in_a_short_run():
-    """Seed 0: the first 20 episodes average about 20; after 150 episodes the last 20 average
-    well above 60."""
+def _reinforce_trainer(lr: float, hidden: tuple[int, ...] | None = None):
+    """Seed 0, a PolicyNetwork for CartPole and a Trainer running REINFORCE with Adam at lr."""
     dg.manual_seed(0)
-    model = PolicyNetwork(4, 2)
-    log = EpisodeLog()
+    model = PolicyNetwork(4, 2) if hidden is None else PolicyNetwork(4, 2, hidden=hidden)
     trainer = Trainer(
         model,
         _unused_loss,
-        dg.optim.Adam(model.parameters(), lr=5e-3),
+        dg.optim.Adam(model.parameters(), lr=lr),
         updater=ReinforceUpdater(),
         progress=False,
     )
+    return model, trainer
+
+
+def test_reinforce_improves_the_return_in_a_short_run():
+    """Seed 0: the first 20 episodes average about 20; after 150 episodes the last 20 average
+    well above 60."""
+    _, trainer = _reinforce_trainer(5e-3)
+    log = EpisodeLog()
     trainer.fit(EpisodeStream(CartPole(), log, steps_per_epoch=10, seed=0), epochs=15)
     first, last = np.mean(log.returns[:20]), np.mean(log.returns[-20:])
     assert first < 30 and last > 60, (first, last)
@@ -211,16 +217,8 @@ def test_dqn_improves_the_return_in_a_short_run():
 
 
 def test_a_solved_log_stops_the_run():
-    dg.manual_seed(0)
-    model = PolicyNetwork(4, 2)
+    _, trainer = _reinforce_trainer(1e-3)
     log = EpisodeLog(threshold=5.0, window=3)  # any 3 episodes of CartPole last 8+ steps
-    trainer = Trainer(
-        model,
-        _unused_loss,
-        dg.optim.Adam(model.parameters(), lr=1e-3),
-        updater=ReinforceUpdater(),
-        progress=False,
-    )
     history = trainer.fit(EpisodeStream(CartPole(), log, steps_per_epoch=10, seed=0), epochs=5)
     assert log.solved_at == 3 and len(log.returns) == 3
     assert history.stop_reason.startswith("solved: mean return")
@@ -229,15 +227,7 @@ def test_a_solved_log_stops_the_run():
 def test_greedy_evaluation_ends_every_epoch_and_the_solving_step():
     """``greedy_return`` is logged once per epoch (and at the step that solves), from the same
     starting states each time: it is the greedy return of the weights at that moment."""
-    dg.manual_seed(0)
-    model = PolicyNetwork(4, 2, hidden=(8,))
-    trainer = Trainer(
-        model,
-        _unused_loss,
-        dg.optim.Adam(model.parameters(), lr=1e-3),
-        updater=ReinforceUpdater(),
-        progress=False,
-    )
+    model, trainer = _reinforce_trainer(1e-3, hidden=(8,))
     log = EpisodeLog(threshold=1e9)
     stream = EpisodeStream(CartPole(), log, 4, seed=0, eval_env=CartPole(), eval_episodes=3)
     calls = []
